@@ -1,0 +1,1 @@
+//! Wires modules together for each subcommand; the only place that uses `anyhow`.

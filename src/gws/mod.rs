@@ -1,0 +1,11 @@
+//! The GWS v2 HTTP API as data: wire types shared by the simulator and the reference server.
+//!
+//! Only this module and [`crate::cometd`] know wire formats. The server imports these types and
+//! never defines its own copies, so the two halves cannot drift apart silently.
+
+pub mod model;
+pub mod states;
+pub mod time;
+
+pub use model::*;
+pub use states::{Capability, InteractionState};

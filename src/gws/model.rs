@@ -1,0 +1,390 @@
+//! GWS v2 payloads: interaction resources, participants, message-log entries, notifications and
+//! response bodies, with the field names of the documentation (protocol.md §2, §3.5, §9).
+//!
+//! The Facebook variants differ from chat only in key names (`facebooksession`,
+//! `facebooksessionUri`, ...), so one struct carries both spellings as optional fields and
+//! [`Media`] says which one is in use.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::states::{Capability, InteractionState};
+
+/// The two multimedia APIs gwsim covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Media {
+    Chat,
+    Facebook,
+}
+
+impl Media {
+    /// Path segment of the agent API (`/api/v2/me/<segment>/{id}`) and of resource URIs.
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            Media::Chat => "chats",
+            Media::Facebook => "facebooksessions",
+        }
+    }
+
+    /// `messageType` of state-change notifications.
+    pub fn state_change_message_type(self) -> &'static str {
+        match self {
+            Media::Chat => "ChatStateChangeMessage",
+            Media::Facebook => "FacebooksessionStateChangeMessage",
+        }
+    }
+
+    /// The channel name as it appears in StartContactCenterSession and channel-state messages.
+    pub fn channel_name(self) -> &'static str {
+        match self {
+            Media::Chat => "chat",
+            Media::Facebook => "facebook",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.channel_name()
+    }
+}
+
+/// Documented CometD topics (protocol.md §3.4, §15.6).
+pub mod topics {
+    pub const CHATS: &str = "/v2/me/chats";
+    /// Singular, as documented; the server makes it configurable.
+    pub const FACEBOOK: &str = "/v2/me/facebooksession";
+    pub const CHANNELS: &str = "/v2/me/channels";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Visibility {
+    All,
+    Agents,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ParticipantType {
+    Agent,
+    Customer,
+}
+
+/// A participant as listed in `participants` and in a log entry's `from` (protocol.md §2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Participant {
+    pub participant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: ParticipantType,
+    pub nickname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// Message-log entry types (protocol.md §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryType {
+    Text,
+    Notice,
+    ParticipantJoined,
+    ParticipantLeft,
+    TypingStarted,
+    TypingStopped,
+    PushUrl,
+    CustomNotice,
+    /// Anything a newer server sends that this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// One entry of an interaction's message log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub index: u64,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    pub from: Participant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    /// Absent on the customer side, which only ever sees `All` entries (§15.19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    pub timestamp: String,
+    /// Epoch milliseconds, despite the name (a documented misnomer, kept).
+    pub timestamp_seconds: i64,
+}
+
+/// A chat or Facebook session as an agent sees it (protocol.md §2.1, §2.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionResource {
+    pub id: String,
+    pub uri: String,
+    pub state: InteractionState,
+    #[serde(deserialize_with = "lenient_capabilities")]
+    pub capabilities: Vec<Capability>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    #[serde(default)]
+    pub user_data: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facebooksession_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_queue_uris: Option<Vec<String>>,
+    /// Misspelled exactly as the documentation spells it.
+    #[serde(
+        default,
+        rename = "revelantResponseTemplateGroups",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub relevant_response_template_groups: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Unknown capability names from a newer server are skipped rather than failing the message.
+fn lenient_capabilities<'de, D>(d: D) -> Result<Vec<Capability>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let names: Vec<String> = Vec::deserialize(d)?;
+    Ok(names.iter().filter_map(|n| Capability::parse(n)).collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotificationType {
+    StatusChange,
+    ParticipantsUpdated,
+    PropertiesUpdated,
+    Error,
+    AttachedDataChanged,
+    NewMessages,
+    #[serde(other)]
+    Other,
+}
+
+/// `ChatStateChangeMessage` / `FacebooksessionStateChangeMessage` (protocol.md §3.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    pub notification_type: NotificationType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<InteractionResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facebooksession: Option<InteractionResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+impl StateChange {
+    pub fn resource(&self) -> Option<&InteractionResource> {
+        self.chat.as_ref().or(self.facebooksession.as_ref())
+    }
+}
+
+/// `MessageLogUpdated` / `NewMessages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageLog {
+    pub notification_type: NotificationType,
+    pub messages: Vec<LogEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facebooksession_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facebooksession_path: Option<String>,
+}
+
+impl MessageLog {
+    /// The interaction id, taken from the path (`/chats/{id}` or `/facebooksessions/{id}`).
+    pub fn interaction_id(&self) -> Option<&str> {
+        let path = self.chat_path.as_deref().or(self.facebooksession_path.as_deref())?;
+        path.rsplit('/').next()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    pub id: String,
+    pub state: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelState {
+    pub channel: String,
+    pub user_state: UserState,
+}
+
+/// `ChannelStateChangeMessageV2` on `/v2/me/channels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStateChange {
+    pub channels: Vec<ChannelState>,
+}
+
+/// The `data` object of every GWS CometD notification, keyed by `messageType`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "messageType")]
+pub enum Notification {
+    ChatStateChangeMessage(StateChange),
+    FacebooksessionStateChangeMessage(StateChange),
+    MessageLogUpdated(MessageLog),
+    ChannelStateChangeMessageV2(ChannelStateChange),
+    /// Other media (calls, emails, ...) that gwsim does not model.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Notification {
+    pub fn state_change(media: Media, sc: StateChange) -> Self {
+        match media {
+            Media::Chat => Notification::ChatStateChangeMessage(sc),
+            Media::Facebook => Notification::FacebooksessionStateChangeMessage(sc),
+        }
+    }
+
+    /// The interaction this notification is about, if any.
+    pub fn interaction_id(&self) -> Option<&str> {
+        match self {
+            Notification::ChatStateChangeMessage(sc)
+            | Notification::FacebooksessionStateChangeMessage(sc) => {
+                sc.resource().map(|r| r.id.as_str())
+            }
+            Notification::MessageLogUpdated(ml) => ml.interaction_id(),
+            _ => None,
+        }
+    }
+}
+
+/// Success and error bodies: `{"statusCode":0,...}` or `{"statusCode":N,"statusMessage":"..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBody {
+    pub status_code: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<u64>,
+}
+
+/// GWS statusCode values used by gwsim (protocol.md §1.3).
+pub mod status {
+    pub const OK: u32 = 0;
+    pub const MISSING_PARAMETER: u32 = 1;
+    pub const INVALID_STATE: u32 = 2;
+    pub const FORBIDDEN: u32 = 3;
+    pub const INTERNAL: u32 = 4;
+    pub const NOT_FOUND: u32 = 6;
+    pub const PARTIAL: u32 = 7;
+    pub const VALIDATION: u32 = 10;
+    pub const NOT_AUTHENTICATED: u32 = 20;
+
+    /// HTTP status for a statusCode, per the table of protocol.md §1.3.
+    pub fn http_status(code: u32) -> u16 {
+        match code {
+            0 | 7 => 200,
+            1 | 2 | 10 | 11 => 400,
+            3 | 5 => 403,
+            6 => 404,
+            20 => 401,
+            _ => 500,
+        }
+    }
+}
+
+/// Customer-side chat states (protocol.md §11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerChatState {
+    WaitingForAgent,
+    Chatting,
+    Idle,
+}
+
+/// `GET /api/v2/chats/{id}` on the customer API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerChat {
+    pub id: String,
+    pub state: CustomerChatState,
+    pub capabilities: Vec<String>,
+    pub participants: Vec<Participant>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_is_keyed_by_message_type() {
+        let raw = r#"{"messageType":"MessageLogUpdated","notificationType":"NewMessages",
+            "chatPath":"/chats/0000Na9B26EF002X","messages":[{"index":7,"type":"ParticipantLeft",
+            "from":{"participantId":"00AF52FCF0C10030","type":"Agent","nickname":"Bob","visibility":"All"},
+            "visibility":"All","timestamp":"2014-02-13 08:20:59.000-0800","timestampSeconds":1392308459000}]}"#;
+        let n: Notification = serde_json::from_str(raw).expect("valid notification");
+        assert_eq!(n.interaction_id(), Some("0000Na9B26EF002X"));
+        let Notification::MessageLogUpdated(ml) = &n else { panic!("wrong variant: {n:?}") };
+        assert_eq!(ml.messages[0].kind, EntryType::ParticipantLeft);
+    }
+
+    #[test]
+    fn unknown_message_types_and_capabilities_are_tolerated() {
+        let n: Notification =
+            serde_json::from_str(r#"{"messageType":"CallStateChangeMessage","call":{}}"#)
+                .expect("parses");
+        assert_eq!(n, Notification::Unknown);
+        let sc: StateChange = serde_json::from_str(
+            r#"{"notificationType":"StatusChange","chat":{"id":"x","uri":"u","state":"Chatting",
+                "capabilities":["InFocus","Complete"]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(sc.resource().map(|r| r.capabilities.clone()), Some(vec![Capability::Complete]));
+    }
+
+    #[test]
+    fn facebook_resource_keeps_the_documented_misspelling() {
+        let sc = StateChange {
+            notification_type: NotificationType::StatusChange,
+            reference_id: None,
+            chat: None,
+            facebooksession: Some(InteractionResource {
+                id: "1".into(),
+                uri: "u".into(),
+                state: InteractionState::LeftChat,
+                capabilities: vec![],
+                participants: vec![],
+                user_data: Map::new(),
+                facebooksession_type: Some("Inbound".into()),
+                received_date: None,
+                suggested_queue_uris: Some(vec![]),
+                relevant_response_template_groups: Some(vec![]),
+                comment: None,
+            }),
+            error_message: None,
+        };
+        let json = serde_json::to_string(&Notification::state_change(Media::Facebook, sc))
+            .expect("serializes");
+        assert!(json.contains(r#""messageType":"FacebooksessionStateChangeMessage""#), "{json}");
+        assert!(json.contains(r#""revelantResponseTemplateGroups":[]"#), "{json}");
+    }
+}

@@ -1,0 +1,12 @@
+//! gwsim: a load simulator for the Genesys Web Services v2 multimedia API (chats and Facebook
+//! sessions) and the embedded reference server it runs against.
+//!
+//! Reading order: [`gws`] and [`cometd`] (the wire types both halves share), then [`server`]
+//! (the reference server: a pure state machine in [`server::state`] with HTTP and CometD shells
+//! around it), then [`cli`] and [`app`] (the command line).
+
+pub mod app;
+pub mod cli;
+pub mod cometd;
+pub mod gws;
+pub mod server;
