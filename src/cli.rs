@@ -1,1 +1,75 @@
 //! Command-line arguments (clap derive); low-level options only, no logic.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gwsim",
+    version,
+    about = "Load simulator and reference server for the GWS v2 multimedia API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded GWS reference server until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; another address exposes the server).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub bind: SocketAddr,
+    /// User directory file (TOML; see README "User directory").
+    #[arg(long, conflicts_with = "demo_users", required_unless_present = "demo_users")]
+    pub users: Option<PathBuf>,
+    /// Generate users agent-1 .. agent-N in queue "default"; their password comes from the
+    /// environment variable GWSIM_DEMO_PASSWORD.
+    #[arg(long, value_name = "N")]
+    pub demo_users: Option<u32>,
+    /// Turn CSRF protection off (GWS option enableCsrfProtection: false).
+    #[arg(long)]
+    pub no_csrf: bool,
+    /// Answer errors with HTTP 200 (statusCode in the body only).
+    #[arg(long)]
+    pub always_200: bool,
+    /// The ContactCenterId header customers must send.
+    #[arg(long, value_name = "ID")]
+    pub contact_center_id: Option<String>,
+    /// How long an invitation waits for Accept or Reject before it is revoked.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub invite_timeout: Duration,
+    /// How many interactions routing gives one agent at once.
+    #[arg(long, default_value_t = 3)]
+    pub agent_capacity: u32,
+    /// Do not send the REMOVE_PARTICIPANT_FROM_CONFERENCE notice to the remover.
+    #[arg(long)]
+    pub no_remove_notice: bool,
+    /// Echo the optional messageType of sent messages in log entries.
+    #[arg(long)]
+    pub include_message_type: bool,
+    /// CometD topic of Facebook events.
+    #[arg(long, default_value = "/v2/me/facebooksession")]
+    pub facebook_topic: String,
+    /// How long a /meta/connect is held (CometD `timeout` advice).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub cometd_timeout: Duration,
+    /// A CometD session without a connect for this long is dropped.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub max_interval: Duration,
+    /// Seed of the generator behind customer chat ids.
+    #[arg(long, default_value_t = 0x5EED)]
+    pub seed: u64,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 500ms, 30s, 2m)"))
+}

@@ -1,5 +1,235 @@
 //! The embedded GWS reference server: a pure contact-center state machine ([`state`]) with thin
 //! HTTP ([`http`]) and CometD ([`bayeux`]) shells around it.
+//!
+//! Entry points: [`serve`] runs the server on a listener until a shutdown future resolves;
+//! [`start`] binds, spawns it and returns a handle (for tests and embedded runs).
 
+pub mod auth;
 pub mod bayeux;
 pub mod faults;
+pub mod http;
+pub mod state;
+pub mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use self::auth::Authenticator;
+use self::bayeux::{BayeuxConfig, Hub};
+use self::faults::{FaultInjector, NoFaults};
+use self::state::{Center, Delivery, StateConfig, Topic};
+use self::users::UserTable;
+use crate::gws::{Media, topics};
+
+/// Everything `gwsim serve` can configure.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub state: StateConfig,
+    pub bayeux: BayeuxConfig,
+    /// CSRF protection on POST/PUT/DELETE (§1.2; default on).
+    pub csrf: bool,
+    /// Answer errors with HTTP 200 instead of the §1.3 mapping.
+    pub always_200: bool,
+    /// The value customers must send in the ContactCenterId header.
+    pub contact_center_id: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The CometD topic of Facebook events (documented singular by default).
+    pub facebook_topic: String,
+    /// HTTP sessions idle for longer than this are forgotten.
+    pub session_idle: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            state: StateConfig::default(),
+            bayeux: BayeuxConfig::default(),
+            csrf: true,
+            always_200: false,
+            contact_center_id: DEFAULT_CONTACT_CENTER_ID.into(),
+            body_limit: 64 * 1024,
+            facebook_topic: topics::FACEBOOK.into(),
+            session_idle: Duration::from_secs(1800),
+        }
+    }
+}
+
+/// The ContactCenterId customers send unless configured otherwise.
+pub const DEFAULT_CONTACT_CENTER_ID: &str = "5f3a2e9c-1b7d-4c5e-8f00-9a6b1c2d3e4f";
+
+/// Shared state of a running server.
+#[derive(Debug)]
+pub struct App {
+    /// One lock over the whole contact center: operations take microseconds, and applying an
+    /// operation and queueing its notifications under the same lock is what keeps every
+    /// recipient's notifications in state order. A std mutex, since it is never held across
+    /// an await.
+    center: Mutex<Center>,
+    hub: Arc<Hub>,
+    auth: Authenticator,
+    config: ServerConfig,
+    faults: Arc<dyn FaultInjector>,
+    shutdown: CancellationToken,
+}
+
+impl App {
+    pub fn new(
+        config: ServerConfig,
+        users: UserTable,
+        faults: Arc<dyn FaultInjector>,
+        shutdown: CancellationToken,
+    ) -> Arc<App> {
+        let center = Center::new(config.state.clone(), users.directory.clone());
+        let hub = Hub::new(config.bayeux.clone(), faults.clone(), shutdown.clone());
+        let auth = Authenticator::new(users, config.session_idle);
+        Arc::new(App { center: Mutex::new(center), hub, auth, config, faults, shutdown })
+    }
+
+    /// Wall-clock milliseconds for message timestamps (the state machine never reads clocks).
+    fn now_ms(&self) -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Runs `f` on the state under the lock and publishes the notifications it produced before
+    /// releasing it.
+    fn with_center<T>(&self, f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T) -> T {
+        let mut out = Vec::new();
+        let mut center = self.center.lock().unwrap_or_else(|e| e.into_inner());
+        let result = f(&mut center, &mut out);
+        self.publish(&out);
+        result
+    }
+
+    fn publish(&self, out: &[Delivery]) {
+        for d in out {
+            let topic = match d.topic {
+                Topic::Interaction(Media::Chat) => topics::CHATS,
+                Topic::Interaction(Media::Facebook) => self.config.facebook_topic.as_str(),
+                Topic::Channels => topics::CHANNELS,
+            };
+            match serde_json::to_string(&d.notification) {
+                Ok(json) => self.hub.publish(d.user, topic, &json),
+                Err(e) => tracing::error!(error = %e, "cannot serialize a notification"),
+            }
+        }
+    }
+
+    /// Invitation timeouts, retention and idle HTTP sessions, until shutdown.
+    async fn run_timers(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = self.now_ms();
+            self.with_center(|c, out| c.tick(now, out));
+            self.auth.expire_idle(Instant::now());
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Agents with a contact-center session, and interactions held.
+    pub fn counts(&self) -> (usize, usize) {
+        let c = self.center.lock().unwrap_or_else(|e| e.into_inner());
+        (c.logged_in_count(), c.interaction_count())
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting, releases held
+/// long-polls and websockets, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    mut config: ServerConfig,
+    users: UserTable,
+    faults: Arc<dyn FaultInjector>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if config.state.base_url.is_empty() {
+        config.state.base_url = format!("http://{}", listener.local_addr()?);
+    }
+    let app = App::new(config, users, faults, CancellationToken::new());
+    serve_app(listener, app, shutdown).await
+}
+
+async fn serve_app(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = app.shutdown.clone();
+    let timers = tokio::spawn(app.clone().run_timers());
+    let expiry = tokio::spawn(app.hub.clone().run_expiry());
+    let router = http::router(app.clone());
+    let stop = token.clone();
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown => stop.cancel(),
+                _ = stop.cancelled() => {}
+            }
+        })
+        .await;
+    token.cancel();
+    let _ = timers.await;
+    let _ = expiry.await;
+    result
+}
+
+/// A server running in the background.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.app.shutdown.cancel();
+        self.handle.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Binds `addr` (use port 0 for any free port) and serves in the background.
+pub async fn start(
+    addr: SocketAddr,
+    mut config: ServerConfig,
+    users: UserTable,
+) -> std::io::Result<Running> {
+    start_with_faults(addr, &mut config, users, Arc::new(NoFaults)).await
+}
+
+/// [`start`] with a fault injector; `config.state.base_url` is set to the bound address.
+pub async fn start_with_faults(
+    addr: SocketAddr,
+    config: &mut ServerConfig,
+    users: UserTable,
+    faults: Arc<dyn FaultInjector>,
+) -> std::io::Result<Running> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    config.state.base_url = format!("http://{local}");
+    let app = App::new(config.clone(), users, faults, CancellationToken::new());
+    let handle = tokio::spawn(serve_app(listener, app.clone(), std::future::pending()));
+    Ok(Running { addr: local, app, handle })
+}

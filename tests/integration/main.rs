@@ -1,1 +1,19 @@
-//! Integration tests.
+//! The single integration-test binary (one build, one link). Every test talks to a real
+//! reference server on 127.0.0.1:0 over real HTTP and real CometD transports.
+
+/// Server and client helpers shared by the tests below.
+mod support;
+
+/// The seed pages' flows, notification by notification, for chat and Facebook, on both CometD
+/// transports: consult, remove participant, leave.
+mod seed_flows;
+
+/// Error bodies, authentication, CSRF, authorization and malformed input.
+mod server_errors;
+
+/// CometD endpoint behaviour seen by clients: 402 and re-handshake, expiry, standard-client
+/// requirements.
+mod cometd;
+
+/// Every source file starts with a `//!` line.
+mod tidy;
