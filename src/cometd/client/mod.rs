@@ -9,6 +9,8 @@
 
 mod backoff;
 mod session;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::collections::VecDeque;
