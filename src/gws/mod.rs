@@ -8,6 +8,8 @@ pub mod customer;
 pub mod error;
 pub mod model;
 pub mod states;
+#[cfg(test)]
+mod tests;
 pub mod time;
 
 pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, Me, OpResponse};

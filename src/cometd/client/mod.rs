@@ -72,8 +72,10 @@ pub struct CometdConfig {
     pub disconnect_timeout: Duration,
     /// Source address for websocket connections (long-polling uses the pool's setting).
     pub local_address: Option<IpAddr>,
-    /// Seed of the backoff jitter, so runs are reproducible.
-    pub jitter_seed: u64,
+    /// Seed of the backoff jitter. Give each agent its own (e.g. scenario seed mixed with the
+    /// agent's index) for reproducible runs; `None` draws one from the OS, because agents sharing
+    /// a seed would reconnect in lockstep and the jitter would spread nothing.
+    pub jitter_seed: Option<u64>,
 }
 
 impl CometdConfig {
@@ -94,7 +96,7 @@ impl CometdConfig {
             event_buffer: 64,
             disconnect_timeout: Duration::from_secs(2),
             local_address: None,
-            jitter_seed: 0,
+            jitter_seed: None,
         }
     }
 
@@ -255,7 +257,10 @@ pub async fn connect(
         delivery: Delivery::Early,
         receiver_gone: false,
         counters: Arc::new(Counters::default()),
-        rng: SmallRng::seed_from_u64(config.jitter_seed),
+        rng: match config.jitter_seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_rng(&mut rand::rng()),
+        },
         config,
     };
     let opened = tokio::select! {

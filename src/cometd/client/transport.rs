@@ -140,14 +140,18 @@ pub(crate) struct WsBuffers {
 }
 
 impl WsBuffers {
+    /// Clamped so no setting can trip tungstenite's own assertions (its write limit must exceed
+    /// the write threshold) or make every message too large.
     fn config(self) -> WebSocketConfig {
+        let write = self.write.min(1 << 20);
+        let max_message = self.max_message.max(4 * 1024);
         WebSocketConfig::default()
-            .read_buffer_size(self.read)
-            .write_buffer_size(self.write)
+            .read_buffer_size(self.read.clamp(256, 1 << 20))
+            .write_buffer_size(write)
             // The write buffer only ever holds the frame being sent.
-            .max_write_buffer_size(self.max_message.saturating_add(self.write).max(self.write + 1))
-            .max_message_size(Some(self.max_message))
-            .max_frame_size(Some(self.max_message))
+            .max_write_buffer_size(write.saturating_add(max_message).saturating_add(1))
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message))
     }
 }
 
@@ -366,5 +370,9 @@ mod tests {
         assert_eq!(config.read_buffer_size, 4096);
         assert_eq!(config.write_buffer_size, 0);
         assert!(config.max_write_buffer_size > config.write_buffer_size);
+        let extreme = WsBuffers { read: 0, write: usize::MAX, max_message: 0 }.config();
+        assert!(extreme.max_write_buffer_size > extreme.write_buffer_size);
+        assert!(extreme.read_buffer_size > 0);
+        assert!(extreme.max_message_size.is_some_and(|m| m > 0));
     }
 }
