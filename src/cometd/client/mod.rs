@@ -269,8 +269,10 @@ pub async fn connect(
         opened = driver.open() => opened,
     };
     if let Err(e) = opened {
-        let timeout = driver.config.disconnect_timeout;
-        driver.conn.close(timeout).await;
+        // A session the server already accepted (e.g. its subscribe was refused) is closed
+        // rather than left to expire; bounded by the disconnect timeout.
+        driver.delivery = Delivery::Off;
+        driver.disconnect().await;
         return Err(e);
     }
     driver.delivery = Delivery::Live;

@@ -84,6 +84,27 @@ impl Transport {
     }
 }
 
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.connection_type())
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = CometdError;
+
+    /// The Bayeux names, as the command line and scenario files spell them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "websocket" => Ok(Transport::WebSocket),
+            "long-polling" => Ok(Transport::LongPolling),
+            other => Err(CometdError::Config(format!(
+                "unknown transport {other:?}: expected websocket or long-polling"
+            ))),
+        }
+    }
+}
+
 /// What a request waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Pending {
@@ -434,6 +455,14 @@ mod tests {
         );
         assert!(matches!(replies[..], [Reply::Handshake(Ok(()))]), "{replies:?}");
         s
+    }
+
+    #[test]
+    fn transport_names_round_trip() {
+        for t in [Transport::WebSocket, Transport::LongPolling] {
+            assert_eq!(t.to_string().parse::<Transport>(), Ok(t));
+        }
+        assert!("polling".parse::<Transport>().is_err());
     }
 
     #[test]

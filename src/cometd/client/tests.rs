@@ -518,3 +518,11 @@ async fn dropping_the_receiver_ends_the_task() {
     assert_eq!(responder.messages("/meta/disconnect").len(), 1, "left politely");
     stop.cancel();
 }
+
+#[test]
+fn config_debug_hides_header_values() {
+    let config = config("http://h", Transport::WebSocket);
+    let text = format!("{config:?}");
+    assert!(text.contains("authorization"), "{text}");
+    assert!(!text.contains("YW5u"), "{text}");
+}
