@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
@@ -511,7 +511,7 @@ pub(crate) async fn execute(
     let mut response = req.send().await.map_err(GwsError::from_reqwest)?;
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let mut body = BytesMut::new();
+    let mut body = Vec::new();
     // Bounded by MAX_BODY_BYTES in size and by the request timeout in time.
     while let Some(chunk) = response.chunk().await.map_err(GwsError::from_reqwest)? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -519,7 +519,7 @@ pub(crate) async fn execute(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((status, headers, body.freeze()))
+    Ok((status, headers, Bytes::from(body)))
 }
 
 /// The part of every GWS response body that says whether it worked.
@@ -790,6 +790,19 @@ mod tests {
             panic!("expected status error")
         };
         assert_eq!(message.len(), MAX_ERROR_TEXT);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_responses_never_panic(http in 100u16..600, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            json_body in "\\{\"statusCode\":(-1|0|2|7|1e3|\"x\"|null)(,\"referenceId\":(1|-1|\"7\"|\\[\\]))?\\}") {
+            let _ = check_status(http, &body);
+            let _ = check_status(http, json_body.as_bytes());
+            if let Ok(text) = std::str::from_utf8(&body) {
+                let _ = parse_set_cookie(text);
+                let _ = encode_segment(text);
+            }
+        }
     }
 
     #[test]

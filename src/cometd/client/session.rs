@@ -669,6 +669,76 @@ mod tests {
         assert!(batch[0].data.is_none());
     }
 
+    /// Any JSON value of a few shapes, including the wrong types for every field.
+    fn any_field() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (0u64..5).prop_map(Value::from),
+            (-3i64..3).prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            prop::sample::select(vec![
+                "1",
+                "2",
+                "3",
+                "402::Unknown client",
+                "retry",
+                "handshake",
+                "none",
+                "c1",
+                ""
+            ])
+            .prop_map(Value::from),
+            Just(serde_json::json!({"reconnect":"handshake","timeout":0,"interval":5})),
+            Just(serde_json::json!([1, "websocket", "long-polling"])),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_server_messages_never_panic(
+            messages in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["/meta/handshake", "/meta/connect", "/meta/subscribe",
+                        "/meta/disconnect", "/meta/unknown", "/v2/me/chats", "", "/"]),
+                    proptest::collection::vec(
+                        (proptest::sample::select(vec!["id", "clientId", "successful", "error", "advice",
+                            "data", "supportedConnectionTypes", "subscription", "ext"]), any_field()),
+                        0..8,
+                    ),
+                ),
+                0..12,
+            ),
+            raw in ".{0,40}",
+        ) {
+            let mut s = Session::new(Transport::WebSocket, vec!["/v2/me/*".into()]);
+            let _ = s.handshake();
+            let _ = s.subscribe_all();
+            let batch: Vec<Value> = messages
+                .into_iter()
+                .map(|(channel, fields)| {
+                    let mut object = serde_json::Map::new();
+                    object.insert("channel".into(), Value::from(channel));
+                    object.extend(fields.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                    Value::Object(object)
+                })
+                .collect();
+            let text = serde_json::to_string(&batch).expect("serializes");
+            for input in [text.as_str(), raw.as_str()] {
+                if let Ok((parsed, _)) = parse_incoming(input) {
+                    for message in parsed {
+                        let _ = s.on_message(message);
+                        let _ = s.connect();
+                    }
+                }
+            }
+            proptest::prop_assert!(s.timeout_ms() <= MAX_ADVISED_TIMEOUT_MS);
+            proptest::prop_assert!(s.interval_ms() <= MAX_ADVISED_INTERVAL_MS);
+        }
+    }
+
     #[test]
     fn advice_is_clamped_and_tolerant() {
         let mut s = handshaken(Transport::LongPolling);

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
@@ -111,7 +110,7 @@ impl LongPolling {
             StatusCode::UNAUTHORIZED => return Err(CometdError::Unauthorized),
             other => return Err(CometdError::Transport(format!("http {}", other.as_u16()))),
         }
-        let mut body = BytesMut::new();
+        let mut body = Vec::new();
         // Bounded by MAX_BATCH_BYTES in size and by the request timeout in time.
         while let Some(chunk) = response.chunk().await.map_err(map_reqwest)? {
             if body.len() + chunk.len() > MAX_BATCH_BYTES {
@@ -121,8 +120,7 @@ impl LongPolling {
             }
             body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body.to_vec())
-            .map_err(|_| CometdError::Protocol("response is not utf-8".into()))
+        String::from_utf8(body).map_err(|_| CometdError::Protocol("response is not utf-8".into()))
     }
 }
 
