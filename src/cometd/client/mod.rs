@@ -4,13 +4,14 @@
 //! bounded exponential backoff.
 //!
 //! Layout: `session` is the pure Bayeux state machine (messages in, decisions out),
-//! `backoff` the pure reconnect schedule, `transport` the two byte movers, and this file the
-//! task that drives them.
+//! `backoff` the pure reconnect schedule, `transport` the two byte movers (`tls` adds `wss`),
+//! and this file the task that drives them.
 
 mod backoff;
 mod session;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod transport;
 
 use std::collections::VecDeque;
@@ -72,6 +73,9 @@ pub struct CometdConfig {
     pub disconnect_timeout: Duration,
     /// Source address for websocket connections (long-polling uses the pool's setting).
     pub local_address: Option<IpAddr>,
+    /// Accept any certificate on `wss` (long-polling uses the pool's setting). Test
+    /// deployments with self-signed certificates only.
+    pub accept_invalid_certs: bool,
     /// Seed of the backoff jitter. Give each agent its own (e.g. scenario seed mixed with the
     /// agent's index) for reproducible runs; `None` draws one from the OS, because agents sharing
     /// a seed would reconnect in lockstep and the jitter would spread nothing.
@@ -96,6 +100,7 @@ impl CometdConfig {
             event_buffer: 64,
             disconnect_timeout: Duration::from_secs(2),
             local_address: None,
+            accept_invalid_certs: false,
             jitter_seed: None,
         }
     }
@@ -242,6 +247,7 @@ pub async fn connect(
             },
             config.local_address,
             config.request_timeout,
+            config.accept_invalid_certs,
         )?),
     };
     // One slot more than asked for, held by `closed_permit`, so the final Closed event can always

@@ -526,3 +526,91 @@ fn config_debug_hides_header_values() {
     assert!(text.contains("authorization"), "{text}");
     assert!(!text.contains("YW5u"), "{text}");
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost (P-256, valid for a century), made with
+/// `openssl req -x509 -newkey ec ...`; test-only.
+const TEST_CERT_DER_B64: &str = "MIIBmzCCAUGgAwIBAgIUfh7GXpaetK2K4so7Bt/p2XGMXE4wCgYIKoZIzj0EAwIwFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTEyMjQ0OFoYDzIxMjYxMDI4MTIyNDQ4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQFo28wbTAdBgNVHQ4EFgQUE4c9t+AV4++ptI7Jxt2BF053decwHwYDVR0jBBgwFoAUE4c9t+AV4++ptI7Jxt2BF053decwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZIzj0EAwIDSAAwRQIgH3lFiN3a+j4zmNCEJGaXEKX96lM9ubmCpJXgoTg8HpYCIQCTjeyG5DYUpkh3INe3kwWIBjSTGjbSMgNQZhrtbtEF8g==";
+const TEST_KEY_PKCS8_B64: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqnTP9NOqsCAgIUAu77a6uI79TEVQYndJbrSsz2RB09ChRANCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQF";
+
+/// A websocket Bayeux responder behind TLS: answers handshake, subscribe, the first connect and
+/// disconnect; holds later connects unanswered (the test cancels long before they matter).
+async fn serve_wss() -> String {
+    use base64::Engine as _;
+    use futures_util::{SinkExt, StreamExt};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = CertificateDer::from(b64.decode(TEST_CERT_DER_B64).expect("cert base64"));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        b64.decode(TEST_KEY_PKCS8_B64).expect("key base64"),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        // Bounded by the test's lifetime: the runtime drops this task when the test ends.
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else { return };
+                while let Some(Ok(WsMessage::Text(text))) = ws.next().await {
+                    let batch: Vec<Value> = serde_json::from_str(text.as_str()).unwrap_or_default();
+                    let replies: Vec<Value> = batch
+                        .iter()
+                        .filter_map(|m| {
+                            let channel = m["channel"].as_str().unwrap_or_default();
+                            let fresh = m["advice"]["timeout"] == json!(0);
+                            match channel {
+                                "/meta/connect" if !fresh => None,
+                                _ => Some(json!({"channel":channel,"successful":true,"id":m["id"],
+                                    "clientId":"tls-client","subscription":m["subscription"],
+                                    "supportedConnectionTypes":["websocket"]})),
+                            }
+                        })
+                        .collect();
+                    if !replies.is_empty() {
+                        let text = serde_json::to_string(&replies).unwrap_or_default();
+                        if ws.send(WsMessage::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("https://127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test]
+async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
+    let base = serve_wss().await;
+    let mut insecure = config(&base, Transport::WebSocket);
+    insecure.accept_invalid_certs = true;
+    let token = CancellationToken::new();
+    let (handle, mut rx) =
+        connect(insecure, reqwest::Client::new(), token.clone()).await.expect("wss session opens");
+    token.cancel();
+    match next(&mut rx).await {
+        Event::Closed { reason: CloseReason::Cancelled } => {}
+        other => panic!("expected Closed(Cancelled), got {other:?}"),
+    }
+    handle.join().await;
+
+    let verifying = config(&base, Transport::WebSocket);
+    let result = connect(verifying, reqwest::Client::new(), CancellationToken::new()).await;
+    assert!(
+        matches!(&result, Err(CometdError::Transport(e)) if e.contains("tls")),
+        "{:?}",
+        result.err()
+    );
+}

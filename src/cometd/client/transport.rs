@@ -3,12 +3,17 @@
 //! buffers). Neither knows Bayeux; [`super::session`] does.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -153,6 +158,13 @@ impl WsBuffers {
     }
 }
 
+/// A plain or TLS byte stream under the websocket. Dynamic dispatch costs one indirect call per
+/// read or write, nothing next to the syscall behind it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+
+type Socket = WebSocketStream<Box<dyn Io>>;
+
 /// The websocket transport: one socket at a time, reopened after a loss.
 pub(crate) struct WebSocket {
     url: String,
@@ -160,8 +172,10 @@ pub(crate) struct WebSocket {
     buffers: WsBuffers,
     local_address: Option<IpAddr>,
     open_timeout: Duration,
+    /// Present for `wss` only.
+    tls: Option<Arc<ClientConfig>>,
     /// Boxed: the stream is large and absent between a loss and the reopen.
-    socket: Option<Box<WebSocketStream<TcpStream>>>,
+    socket: Option<Box<Socket>>,
 }
 
 impl WebSocket {
@@ -171,14 +185,15 @@ impl WebSocket {
         buffers: WsBuffers,
         local_address: Option<IpAddr>,
         open_timeout: Duration,
+        accept_invalid_certs: bool,
     ) -> Result<Self, CometdError> {
         let url = websocket_url(base)?;
-        if url.starts_with("wss:") {
-            return Err(CometdError::Config(
-                "wss is not supported by this build; use long-polling for https targets".into(),
-            ));
-        }
-        Ok(WebSocket { url, headers, buffers, local_address, open_timeout, socket: None })
+        let tls = if url.starts_with("wss:") {
+            Some(super::tls::client_config(accept_invalid_certs)?)
+        } else {
+            None
+        };
+        Ok(WebSocket { url, headers, buffers, local_address, open_timeout, tls, socket: None })
     }
 
     pub(crate) fn is_open(&self) -> bool {
@@ -196,7 +211,7 @@ impl WebSocket {
         Ok(())
     }
 
-    async fn upgrade(&self) -> Result<WebSocketStream<TcpStream>, CometdError> {
+    async fn upgrade(&self) -> Result<Socket, CometdError> {
         let mut request = self
             .url
             .as_str()
@@ -208,12 +223,29 @@ impl WebSocket {
         let uri = request.uri();
         let host =
             uri.host().ok_or_else(|| CometdError::Config("websocket url: no host".into()))?;
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
         let tcp = self.tcp_connect(host, port).await?;
-        let (socket, _response) =
-            tokio_tungstenite::client_async_with_config(request, tcp, Some(self.buffers.config()))
-                .await
-                .map_err(map_tungstenite)?;
+        let stream: Box<dyn Io> = match &self.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = ServerName::try_from(
+                    host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                )
+                .map_err(|e| CometdError::Config(format!("tls server name {host}: {e}")))?;
+                let tls = TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| CometdError::Transport(format!("tls handshake: {e}")))?;
+                Box::new(tls)
+            }
+        };
+        let (socket, _response) = tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(self.buffers.config()),
+        )
+        .await
+        .map_err(map_tungstenite)?;
         Ok(socket)
     }
 
@@ -350,16 +382,19 @@ mod tests {
     }
 
     #[test]
-    fn wss_is_refused_with_a_clear_message() {
-        let err = WebSocket::new(
-            "https://h",
-            HeaderMap::new(),
-            WsBuffers { read: 4096, write: 0, max_message: 1 << 20 },
-            None,
-            Duration::from_secs(1),
-        )
-        .err();
-        assert!(matches!(err, Some(CometdError::Config(_))), "{err:?}");
+    fn https_bases_get_tls_and_http_bases_do_not() {
+        let make = |base: &str| {
+            WebSocket::new(
+                base,
+                HeaderMap::new(),
+                WsBuffers { read: 4096, write: 0, max_message: 1 << 20 },
+                None,
+                Duration::from_secs(1),
+                false,
+            )
+        };
+        assert!(make("https://h").expect("wss").tls.is_some());
+        assert!(make("http://h").expect("ws").tls.is_none());
     }
 
     #[test]
