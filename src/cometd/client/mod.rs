@@ -573,10 +573,15 @@ impl Driver {
             }
             return Ok(replies);
         }
-        // Websocket: replies and pushed data share the socket. The timeout is per frame, so a
-        // stream of notifications (or a slow reader causing backpressure) is not a failure.
+        // Websocket: replies and pushed data share the socket. The timeout bounds the time spent
+        // waiting on the socket, not the time spent handing events to a slow reader, so
+        // backpressure is not a failure while a server that streams data but never answers is.
+        let mut waited = Duration::ZERO;
         while !self.answered(ids) {
-            let text = self.conn.recv(timeout).await?;
+            let remaining = timeout.checked_sub(waited).ok_or(CometdError::Timeout)?;
+            let started = Instant::now();
+            let text = self.conn.recv(remaining).await?;
+            waited += started.elapsed();
             self.process(&text, &mut replies).await?;
         }
         Ok(replies)

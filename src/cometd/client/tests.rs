@@ -532,9 +532,10 @@ fn config_debug_hides_header_values() {
 const TEST_CERT_DER_B64: &str = "MIIBmzCCAUGgAwIBAgIUfh7GXpaetK2K4so7Bt/p2XGMXE4wCgYIKoZIzj0EAwIwFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTEyMjQ0OFoYDzIxMjYxMDI4MTIyNDQ4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQFo28wbTAdBgNVHQ4EFgQUE4c9t+AV4++ptI7Jxt2BF053decwHwYDVR0jBBgwFoAUE4c9t+AV4++ptI7Jxt2BF053decwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZIzj0EAwIDSAAwRQIgH3lFiN3a+j4zmNCEJGaXEKX96lM9ubmCpJXgoTg8HpYCIQCTjeyG5DYUpkh3INe3kwWIBjSTGjbSMgNQZhrtbtEF8g==";
 const TEST_KEY_PKCS8_B64: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqnTP9NOqsCAgIUAu77a6uI79TEVQYndJbrSsz2RB09ChRANCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQF";
 
-/// A websocket Bayeux responder behind TLS: answers handshake, subscribe, the first connect and
-/// disconnect; holds later connects unanswered (the test cancels long before they matter).
-async fn serve_wss() -> String {
+/// A websocket Bayeux responder, behind TLS if `tls`: answers handshake, subscribe, the first
+/// connect and disconnect; holds later connects unanswered (the tests cancel long before they
+/// matter). With `data_first`, a data frame precedes every reply.
+async fn serve_simple_ws(tls: bool, data_first: bool) -> String {
     use base64::Engine as _;
     use futures_util::{SinkExt, StreamExt};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -561,8 +562,13 @@ async fn serve_wss() -> String {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else { return };
+                let stream: Box<dyn transport::Io> = if tls {
+                    let Ok(stream) = acceptor.accept(tcp).await else { return };
+                    Box::new(stream)
+                } else {
+                    Box::new(tcp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
                 while let Some(Ok(WsMessage::Text(text))) = ws.next().await {
                     let batch: Vec<Value> = serde_json::from_str(text.as_str()).unwrap_or_default();
                     let replies: Vec<Value> = batch
@@ -578,6 +584,12 @@ async fn serve_wss() -> String {
                             }
                         })
                         .collect();
+                    if data_first {
+                        let frame = r#"[{"channel":"/v2/me/chats","data":{"early":true}}]"#;
+                        if ws.send(WsMessage::text(frame)).await.is_err() {
+                            return;
+                        }
+                    }
                     if !replies.is_empty() {
                         let text = serde_json::to_string(&replies).unwrap_or_default();
                         if ws.send(WsMessage::text(text)).await.is_err() {
@@ -588,12 +600,12 @@ async fn serve_wss() -> String {
             });
         }
     });
-    format!("https://127.0.0.1:{}", addr.port())
+    format!("{}://127.0.0.1:{}", if tls { "https" } else { "http" }, addr.port())
 }
 
 #[tokio::test]
 async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
-    let base = serve_wss().await;
+    let base = serve_simple_ws(true, false).await;
     let mut insecure = config(&base, Transport::WebSocket);
     insecure.accept_invalid_certs = true;
     let token = CancellationToken::new();
@@ -613,4 +625,50 @@ async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
         "{:?}",
         result.err()
     );
+}
+
+/// A websocket server that streams data frames and never answers anything.
+async fn serve_ws_chatterbox() -> String {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                let frame = r#"[{"channel":"/v2/me/chats","data":{"chatter":true}}]"#;
+                // Ends when the client goes away (send fails) or the test's runtime stops.
+                while ws.send(WsMessage::text(frame)).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test]
+async fn a_server_that_streams_but_never_answers_times_out() {
+    let base = serve_ws_chatterbox().await;
+    let mut config = config(&base, Transport::WebSocket);
+    config.request_timeout = Duration::from_millis(300);
+    let result = connect(config, reqwest::Client::new(), CancellationToken::new()).await;
+    assert_eq!(result.err(), Some(CometdError::Timeout));
+}
+
+#[tokio::test]
+async fn data_pushed_during_the_handshake_is_delivered_first() {
+    let base = serve_simple_ws(false, true).await;
+    let token = CancellationToken::new();
+    let (handle, mut rx) =
+        connect(config(&base, Transport::WebSocket), reqwest::Client::new(), token.clone())
+            .await
+            .expect("session opens");
+    // One data frame came before the handshake reply and one before the subscribe reply.
+    assert_eq!(expect_data(&mut rx).await.1, r#"{"early":true}"#);
+    assert_eq!(expect_data(&mut rx).await.1, r#"{"early":true}"#);
+    token.cancel();
+    handle.join().await;
 }
