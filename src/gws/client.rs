@@ -569,7 +569,17 @@ pub(crate) fn check_status(http: u16, body: &[u8]) -> Result<Envelope, GwsError>
             Err(GwsError::Status { http, status_code: 0, message: excerpt(trimmed) })
         };
     };
-    let status_code = raw.status_code.as_ref().and_then(Value::as_u64).map(clamp_u32);
+    let status_code = match raw.status_code.as_ref() {
+        None | Some(Value::Null) => None,
+        Some(code) => match code.as_u64() {
+            Some(code) => Some(clamp_u32(code)),
+            // A statusCode that is not a count cannot say "success".
+            None if success => {
+                return Err(GwsError::Decode(format!("statusCode is not a number: {code}")));
+            }
+            None => None,
+        },
+    };
     let message = match raw.status_message {
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
@@ -785,6 +795,8 @@ mod tests {
             Ok(Some(12))
         );
         assert!(check_status(400, br#"{"statusCode":"x","statusMessage":5}"#).is_err());
+        assert!(matches!(check_status(200, br#"{"statusCode":-1}"#), Err(GwsError::Decode(_))));
+        assert_eq!(check_status(200, br#"{"statusCode":null}"#).map(|e| e.status_code), Ok(0));
         let long = vec![b'x'; 10_000];
         let Err(GwsError::Status { message, .. }) = check_status(502, &long) else {
             panic!("expected status error")
