@@ -28,6 +28,9 @@ const MAX_BODY_BYTES: usize = 8 << 20;
 /// How much of a non-JSON error body goes into [`GwsError::Status`]'s message.
 const MAX_ERROR_TEXT: usize = 200;
 
+/// The most cookies one agent keeps.
+const MAX_COOKIES: usize = 16;
+
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -279,7 +282,9 @@ impl SessionState {
             let Some(cookie) = parse_set_cookie(text) else { continue };
             changed = true;
             self.cookies.retain(|(name, _)| *name != cookie.name);
-            if !cookie.expired {
+            // A session needs one or two cookies; a server setting dozens must not make every
+            // agent's requests (and memory) grow without bound.
+            if !cookie.expired && self.cookies.len() < MAX_COOKIES {
                 self.cookies.push((cookie.name, cookie.value));
             }
         }
@@ -335,7 +340,8 @@ fn cookie_header(cookies: &[(String, String)]) -> Option<HeaderValue> {
         return None;
     }
     let text = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
-    // A cookie value with bytes a header cannot carry is dropped rather than sent mangled.
+    // Cannot fail in practice: every part came from a header that was visible ASCII. If it
+    // did, sending no cookie beats sending a mangled one.
     let mut value = HeaderValue::from_str(&text).ok()?;
     value.set_sensitive(true);
     Some(value)
