@@ -3,6 +3,37 @@
 //! [`Event`]s on a bounded channel, re-handshaking on `402::Unknown client` and reconnecting with
 //! bounded exponential backoff.
 //!
+//! How an agent logs in with it (protocol.md §1.2 order):
+//!
+//! ```no_run
+//! # async fn agent(token: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+//! use gwsim::cometd::client::{self, CometdConfig, Event, Transport};
+//! use gwsim::gws::{Credentials, GwsClient, Notification};
+//! use serde_json::json;
+//!
+//! let gws = GwsClient::builder().base_url("http://127.0.0.1:8090").build()?;
+//! let mut agent = gws.agent(Credentials::new("ann", "secret"));
+//! let me = agent.login().await?;
+//! let config = CometdConfig::new(gws.base_url(), Transport::LongPolling)
+//!     .headers(agent.cometd_headers());
+//! let (_handle, mut events) = client::connect(config, gws.http().clone(), token).await?;
+//! agent.me_operation(&json!({"operationName": "StartContactCenterSession", "channels": ["chat"]})).await?;
+//! agent.channel_operation("chat", &json!({"operationName": "Ready"})).await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Data { data, .. } => {
+//!             let notification: Notification = serde_json::from_str(data.get())?;
+//!             # let _ = (&notification, &me);
+//!         }
+//!         Event::Rehandshake => { /* events may be lost: re-read state with agent.login() */ }
+//!         Event::Reconnected { .. } => {}
+//!         Event::Closed { .. } => break,
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Layout: `session` is the pure Bayeux state machine (messages in, decisions out),
 //! `backoff` the pure reconnect schedule, `transport` the two byte movers (`tls` adds `wss`),
 //! and this file the task that drives them.
