@@ -125,8 +125,10 @@ impl CometdConfig {
             ws_write_buffer: 0,
             ws_max_message: 16 << 20,
             backoff_min: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(15),
-            max_reconnects: 10,
+            // Below the server's 10 s maxInterval (§15.25), so a short outage keeps the session
+            // instead of forcing a re-handshake.
+            backoff_max: Duration::from_secs(5),
+            max_reconnects: 30,
             max_reconnect_time: Duration::from_secs(120),
             event_buffer: 64,
             disconnect_timeout: Duration::from_secs(2),
