@@ -95,6 +95,9 @@ async fn respond(State(r): State<Recorder>, req: Request) -> Response {
             }
             json(StatusCode::OK, json!({"statusCode":0,"referenceId":35}))
         }
+        ("GET", "/api/v2/diagnostics/version") => {
+            json(StatusCode::OK, json!({"statusCode":0,"version":"8.5.200.50"}))
+        }
         ("POST", "/api/v2/chats") | ("POST", "/sim/v1/facebook/inbound") => json(
             StatusCode::OK,
             json!({"statusCode":0,"id":"cust-1","path":"/api/v2/chats/cust-1"}),
@@ -216,6 +219,15 @@ async fn errors_are_classified() {
     let gone = GwsClient::builder().base_url("http://127.0.0.1:9").build().expect("client");
     let err = gone.agent(Credentials::new("a", "b")).login().await.expect_err("refused");
     assert_eq!(err.kind().to_string(), "transport");
+}
+
+#[tokio::test]
+async fn version_needs_no_credentials() {
+    let recorder = Recorder::default();
+    let (client, stop) = serve(recorder.clone()).await;
+    assert_eq!(client.version().await, Ok("8.5.200.50".to_owned()));
+    assert_eq!(recorder.seen()[0].authorization, None);
+    stop.cancel();
 }
 
 #[tokio::test]
