@@ -2,6 +2,10 @@
 //! simulator's clients and the reference server's endpoint.
 
 pub mod channel;
+pub mod client;
+pub mod error;
 pub mod message;
 
+pub use client::{CloseReason, CometdConfig, CometdHandle, CometdStats, Event, Transport};
+pub use error::CometdError;
 pub use message::{Advice, Message};

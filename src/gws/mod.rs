@@ -3,9 +3,17 @@
 //! Only this module and [`crate::cometd`] know wire formats. The server imports these types and
 //! never defines its own copies, so the two halves cannot drift apart silently.
 
+pub mod client;
+pub mod customer;
+pub mod error;
 pub mod model;
 pub mod states;
+#[cfg(test)]
+mod tests;
 pub mod time;
 
+pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, Me, OpResponse};
+pub use customer::CustomerClient;
+pub use error::{GwsError, GwsErrorKind};
 pub use model::*;
 pub use states::{Capability, InteractionState};

@@ -1,0 +1,672 @@
+//! The simulator's CometD client: one Bayeux session per agent over websocket or long-polling,
+//! behaving like the standard CometD clients of protocol.md §16, delivering notifications as
+//! [`Event`]s on a bounded channel, re-handshaking on `402::Unknown client` and reconnecting with
+//! bounded exponential backoff.
+//!
+//! How an agent logs in with it (protocol.md §1.2 order):
+//!
+//! ```no_run
+//! # async fn agent(token: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+//! use gwsim::cometd::client::{self, CometdConfig, Event, Transport};
+//! use gwsim::gws::{Credentials, GwsClient, Notification};
+//! use serde_json::json;
+//!
+//! let gws = GwsClient::builder().base_url("http://127.0.0.1:8090").build()?;
+//! let mut agent = gws.agent(Credentials::new("ann", "secret"));
+//! let me = agent.login().await?;
+//! let config = CometdConfig::new(gws.base_url(), Transport::LongPolling)
+//!     .headers(agent.cometd_headers());
+//! let (_handle, mut events) = client::connect(config, gws.http().clone(), token).await?;
+//! agent.me_operation(&json!({"operationName": "StartContactCenterSession", "channels": ["chat"]})).await?;
+//! agent.channel_operation("chat", &json!({"operationName": "Ready"})).await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Data { data, .. } => {
+//!             let notification: Notification = serde_json::from_str(data.get())?;
+//!             # let _ = (&notification, &me);
+//!         }
+//!         Event::Rehandshake => { /* events may be lost: re-read state with agent.login() */ }
+//!         Event::Reconnected { .. } => {}
+//!         Event::Closed { .. } => break,
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layout: `session` is the pure Bayeux state machine (messages in, decisions out),
+//! `backoff` the pure reconnect schedule, `transport` the two byte movers (`tls` adds `wss`),
+//! and this file the task that drives them.
+
+mod backoff;
+mod session;
+#[cfg(test)]
+mod tests;
+mod tls;
+mod transport;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use reqwest::header::HeaderMap;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use self::session::Transport;
+use self::session::{ConnectOutcome, Reply, Session, encode_batch, parse_incoming};
+use self::transport::{LongPolling, WebSocket, WsBuffers, long_polling_suffix};
+use super::error::CometdError;
+use super::message::Message;
+
+/// Events delivered before [`connect`] returns are held here; a server cannot flood more than
+/// this during a handshake (the excess is counted as ignored).
+const MAX_EARLY_EVENTS: usize = 4096;
+
+/// How one agent's CometD session is set up. Build with [`CometdConfig::new`] and adjust fields.
+#[derive(Clone)]
+pub struct CometdConfig {
+    /// `http(s)://host:port[/prefix]`; the endpoint is `base + /api/v2/notifications`
+    /// (`ws://` for websocket).
+    pub base_url: String,
+    pub transport: Transport,
+    /// Channels to subscribe; default `["/v2/me/*"]` (protocol.md §15.6).
+    pub subscriptions: Vec<String>,
+    /// Sent on every long-poll request and on the websocket upgrade: the agent's Authorization
+    /// and Cookie ([`crate::gws::AgentHttp::cometd_headers`]).
+    pub headers: HeaderMap,
+    /// Time allowed for a reply other than a held connect, and added to the advised hold time
+    /// for a connect (the standard client waits `timeout` + 10 s).
+    pub request_timeout: Duration,
+    /// Websocket read buffer; small, because an idle agent must cost at most 64 KiB.
+    pub ws_read_buffer: usize,
+    /// Websocket write threshold; 0 writes every frame at once (each batch is one frame anyway).
+    pub ws_write_buffer: usize,
+    /// Largest accepted websocket message.
+    pub ws_max_message: usize,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Give up after this many consecutive failed attempts...
+    pub max_reconnects: u32,
+    /// ...or when failures have lasted this long, whichever comes first.
+    pub max_reconnect_time: Duration,
+    /// Capacity of the event channel; a full channel pauses reading (backpressure).
+    pub event_buffer: usize,
+    /// Best-effort bound on the `/meta/disconnect` at cancellation.
+    pub disconnect_timeout: Duration,
+    /// Source address for websocket connections (long-polling uses the pool's setting).
+    pub local_address: Option<IpAddr>,
+    /// Accept any certificate on `wss` (long-polling uses the pool's setting). Test
+    /// deployments with self-signed certificates only.
+    pub accept_invalid_certs: bool,
+    /// Seed of the backoff jitter. Give each agent its own (e.g. scenario seed mixed with the
+    /// agent's index) for reproducible runs; `None` draws one from the OS, because agents sharing
+    /// a seed would reconnect in lockstep and the jitter would spread nothing.
+    pub jitter_seed: Option<u64>,
+}
+
+impl CometdConfig {
+    pub fn new(base_url: impl Into<String>, transport: Transport) -> Self {
+        CometdConfig {
+            base_url: base_url.into(),
+            transport,
+            subscriptions: vec!["/v2/me/*".to_owned()],
+            headers: HeaderMap::new(),
+            request_timeout: Duration::from_secs(10),
+            ws_read_buffer: 4 * 1024,
+            ws_write_buffer: 0,
+            ws_max_message: 16 << 20,
+            backoff_min: Duration::from_millis(250),
+            // Below the server's 10 s maxInterval (§15.25), so a short outage keeps the session
+            // instead of forcing a re-handshake.
+            backoff_max: Duration::from_secs(5),
+            max_reconnects: 30,
+            max_reconnect_time: Duration::from_secs(120),
+            event_buffer: 64,
+            disconnect_timeout: Duration::from_secs(2),
+            local_address: None,
+            accept_invalid_certs: false,
+            jitter_seed: None,
+        }
+    }
+
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+impl fmt::Debug for CometdConfig {
+    // Header values carry credentials: only their names are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CometdConfig")
+            .field("base_url", &self.base_url)
+            .field("transport", &self.transport)
+            .field("subscriptions", &self.subscriptions)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &(self.backoff_min, self.backoff_max))
+            .field("max_reconnects", &self.max_reconnects)
+            .field("max_reconnect_time", &self.max_reconnect_time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the session task reports, in order.
+#[derive(Debug)]
+pub enum Event {
+    /// A data message, in delivery order. `data` is left raw so the caller parses it once into
+    /// its own type (e.g. [`crate::gws::Notification`]) without an intermediate `Value` tree.
+    Data { channel: String, data: Box<RawValue> },
+    /// The server forgot the session; a new one is handshaken and subscribed. Notifications may
+    /// have been lost in between: the caller should re-read its state.
+    Rehandshake,
+    /// Connected again after `attempt` failed attempts (a lost socket or failed requests).
+    Reconnected { attempt: u32 },
+    /// The session ended; always the last event.
+    Closed { reason: CloseReason },
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The cancellation token fired; a `/meta/disconnect` was sent (best effort).
+    Cancelled,
+    /// The server advised `reconnect: none`.
+    ServerClosed,
+    /// Reconnecting failed past the configured bounds, or the credentials were refused.
+    Failed(CometdError),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Cancelled => f.write_str("cancelled"),
+            CloseReason::ServerClosed => f.write_str("closed by server"),
+            CloseReason::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+/// Counters of one session, readable while it runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CometdStats {
+    /// Successful re-handshakes after the server forgot the session.
+    pub rehandshakes: u64,
+    /// Successful reconnections after failures.
+    pub reconnects: u64,
+    /// Failed exchanges (requests, sockets, refused connects).
+    pub failures: u64,
+    /// Data messages delivered.
+    pub data_messages: u64,
+    /// Server messages dropped as malformed, stale or unexpected.
+    pub ignored_messages: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    rehandshakes: AtomicU64,
+    reconnects: AtomicU64,
+    failures: AtomicU64,
+    data_messages: AtomicU64,
+    ignored_messages: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64, n: u64) {
+        // Relaxed: independent counters read for reporting, ordering nothing else.
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The caller's side of a running session.
+#[derive(Debug)]
+pub struct CometdHandle {
+    counters: Arc<Counters>,
+    task: JoinHandle<()>,
+}
+
+impl CometdHandle {
+    pub fn stats(&self) -> CometdStats {
+        let c = &self.counters;
+        CometdStats {
+            rehandshakes: c.rehandshakes.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            data_messages: c.data_messages.load(Ordering::Relaxed),
+            ignored_messages: c.ignored_messages.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the session task to end (after cancellation or its `Closed` event).
+    pub async fn join(self) {
+        // A JoinError means the task panicked or was aborted; either way it has ended.
+        let _ = self.task.await;
+    }
+}
+
+/// Handshakes and subscribes (waiting for every subscribe reply), then spawns the task that
+/// runs the connect loop and returns the handle and the event channel. The session ends when
+/// `token` is cancelled, when the server says `reconnect: none`, when reconnecting fails past the
+/// configured bounds, or when the receiver is dropped.
+pub async fn connect(
+    config: CometdConfig,
+    pool: reqwest::Client,
+    token: CancellationToken,
+) -> Result<(CometdHandle, mpsc::Receiver<Event>), CometdError> {
+    let conn = match config.transport {
+        Transport::LongPolling => {
+            Conn::LongPolling(LongPolling::new(pool, &config.base_url, config.headers.clone())?)
+        }
+        Transport::WebSocket => Conn::WebSocket(WebSocket::new(
+            &config.base_url,
+            config.headers.clone(),
+            WsBuffers {
+                read: config.ws_read_buffer,
+                write: config.ws_write_buffer,
+                max_message: config.ws_max_message,
+            },
+            config.local_address,
+            config.request_timeout,
+            config.accept_invalid_certs,
+        )?),
+    };
+    // One slot more than asked for, held by `closed_permit`, so the final Closed event can always
+    // be delivered without waiting for a reader that may have stopped reading.
+    let (tx, rx) = mpsc::channel(config.event_buffer.max(1) + 1);
+    let closed_permit = tx.clone().try_reserve_owned().ok();
+    let mut driver = Driver {
+        session: Session::new(config.transport, config.subscriptions.clone()),
+        conn,
+        tx,
+        closed_permit,
+        early: VecDeque::new(),
+        delivery: Delivery::Early,
+        receiver_gone: false,
+        counters: Arc::new(Counters::default()),
+        rng: match config.jitter_seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_rng(&mut rand::rng()),
+        },
+        config,
+    };
+    let opened = tokio::select! {
+        biased;
+        () = token.cancelled() => Err(CometdError::Cancelled),
+        opened = driver.open() => opened,
+    };
+    if let Err(e) = opened {
+        // A session the server already accepted (e.g. its subscribe was refused) is closed
+        // rather than left to expire; bounded by the disconnect timeout.
+        driver.delivery = Delivery::Off;
+        driver.disconnect().await;
+        return Err(e);
+    }
+    driver.delivery = Delivery::Live;
+    let counters = Arc::clone(&driver.counters);
+    let task = tokio::spawn(driver.run(token));
+    Ok((CometdHandle { counters, task }, rx))
+}
+
+enum Conn {
+    LongPolling(LongPolling),
+    WebSocket(WebSocket),
+}
+
+impl Conn {
+    fn is_open(&self) -> bool {
+        match self {
+            Conn::LongPolling(_) => true,
+            Conn::WebSocket(ws) => ws.is_open(),
+        }
+    }
+
+    async fn open(&mut self) -> Result<(), CometdError> {
+        match self {
+            Conn::LongPolling(_) => Ok(()),
+            Conn::WebSocket(ws) => ws.open().await,
+        }
+    }
+
+    /// Sends a batch. Long-polling returns the reply batch at once; websocket returns `None`
+    /// and the replies come from [`Conn::recv`].
+    async fn send(
+        &mut self,
+        first_channel: &str,
+        body: String,
+        timeout: Duration,
+    ) -> Result<Option<String>, CometdError> {
+        match self {
+            Conn::LongPolling(lp) => {
+                lp.post(long_polling_suffix(first_channel), body, timeout).await.map(Some)
+            }
+            Conn::WebSocket(ws) => tokio::time::timeout(timeout, ws.send(body))
+                .await
+                .map_err(|_| CometdError::Timeout)?
+                .map(|()| None),
+        }
+    }
+
+    async fn recv(&mut self, timeout: Duration) -> Result<String, CometdError> {
+        match self {
+            Conn::LongPolling(_) => Err(CometdError::Protocol("long-polling reply missing".into())),
+            Conn::WebSocket(ws) => {
+                tokio::time::timeout(timeout, ws.recv()).await.map_err(|_| CometdError::Timeout)?
+            }
+        }
+    }
+
+    fn lose(&mut self) {
+        if let Conn::WebSocket(ws) = self {
+            ws.drop_socket();
+        }
+    }
+
+    async fn close(&mut self, timeout: Duration) {
+        if let Conn::WebSocket(ws) = self {
+            ws.close(timeout).await;
+        }
+    }
+}
+
+/// What one turn of the connect loop achieved.
+enum Step {
+    Connected,
+    Rehandshaked,
+    NeedRehandshake,
+    Stop,
+}
+
+/// Where [`Driver::deliver`] puts events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Before [`connect`] returns: into `early`.
+    Early,
+    /// Into the channel.
+    Live,
+    /// After cancellation: dropped, only `Closed` follows.
+    Off,
+}
+
+/// The session task's state. Owned by one task; nothing in it is shared but the counters.
+struct Driver {
+    session: Session,
+    conn: Conn,
+    config: CometdConfig,
+    tx: mpsc::Sender<Event>,
+    closed_permit: Option<mpsc::OwnedPermit<Event>>,
+    /// Events produced before [`connect`] handed out the receiver.
+    early: VecDeque<Event>,
+    delivery: Delivery,
+    receiver_gone: bool,
+    counters: Arc<Counters>,
+    rng: SmallRng,
+}
+
+impl Driver {
+    async fn open(&mut self) -> Result<(), CometdError> {
+        self.conn.open().await?;
+        self.handshake_and_subscribe().await
+    }
+
+    async fn run(mut self, token: CancellationToken) {
+        // The loop future borrows `self`; it is dropped when the select ends, so the disconnect
+        // below can use `self` again.
+        let ended = tokio::select! {
+            biased;
+            () = token.cancelled() => None,
+            ended = self.main_loop() => Some(ended),
+        };
+        let reason = match ended {
+            Some(Some(reason)) => reason,
+            // Cancelled, or nobody is listening any more: leave politely.
+            None | Some(None) => {
+                self.delivery = Delivery::Off;
+                self.disconnect().await;
+                CloseReason::Cancelled
+            }
+        };
+        tracing::debug!(%reason, "cometd session ended");
+        if let Some(permit) = self.closed_permit.take() {
+            permit.send(Event::Closed { reason });
+        }
+    }
+
+    /// Runs until the server stops the session, reconnection gives up (`Some(reason)`), or the
+    /// receiver is dropped (`None`). Each turn is one server round trip bounded by its timeout,
+    /// and consecutive failures are bounded by the configured limits.
+    async fn main_loop(&mut self) -> Option<CloseReason> {
+        while let Some(event) = self.early.pop_front() {
+            self.deliver(event).await;
+        }
+        let mut failures: u32 = 0;
+        let mut failing_since: Option<Instant> = None;
+        let mut rehandshakes_in_a_row: u32 = 0;
+        let mut delay = Duration::ZERO;
+        loop {
+            if self.receiver_gone {
+                return None;
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            delay = Duration::ZERO;
+            match self.step().await {
+                Ok(Step::Connected) => {
+                    if failures > 0 {
+                        Counters::bump(&self.counters.reconnects, 1);
+                        self.deliver(Event::Reconnected { attempt: failures }).await;
+                    }
+                    failures = 0;
+                    failing_since = None;
+                    rehandshakes_in_a_row = 0;
+                    delay = Duration::from_millis(self.session.interval_ms());
+                }
+                Ok(Step::Rehandshaked) => {
+                    Counters::bump(&self.counters.rehandshakes, 1);
+                    self.deliver(Event::Rehandshake).await;
+                }
+                Ok(Step::NeedRehandshake) => {
+                    rehandshakes_in_a_row += 1;
+                    // A server that forgets every new session at once must not be looped on.
+                    if rehandshakes_in_a_row > self.config.max_reconnects {
+                        return Some(CloseReason::Failed(CometdError::Handshake(
+                            "server keeps forgetting the session".into(),
+                        )));
+                    }
+                    if rehandshakes_in_a_row > 1 {
+                        delay = self.backoff(rehandshakes_in_a_row - 1);
+                    }
+                }
+                Ok(Step::Stop) => return Some(CloseReason::ServerClosed),
+                Err(CometdError::Unauthorized) => {
+                    return Some(CloseReason::Failed(CometdError::Unauthorized));
+                }
+                Err(e) => {
+                    Counters::bump(&self.counters.failures, 1);
+                    failures = failures.saturating_add(1);
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    tracing::debug!(error = %e, failures, "cometd exchange failed");
+                    if !backoff::should_retry(
+                        failures,
+                        since.elapsed(),
+                        self.config.max_reconnects,
+                        self.config.max_reconnect_time,
+                    ) {
+                        return Some(CloseReason::Failed(e));
+                    }
+                    self.session.connection_lost();
+                    self.conn.lose();
+                    delay = self.backoff(failures);
+                }
+            }
+        }
+    }
+
+    fn backoff(&mut self, attempt: u32) -> Duration {
+        let jitter: f64 = self.rng.random();
+        backoff::delay(attempt, self.config.backoff_min, self.config.backoff_max, jitter)
+    }
+
+    async fn step(&mut self) -> Result<Step, CometdError> {
+        if !self.conn.is_open() {
+            self.conn.open().await?;
+        }
+        if self.session.client_id().is_none() {
+            self.handshake_and_subscribe().await?;
+            return Ok(Step::Rehandshaked);
+        }
+        let connect = self.session.connect();
+        let hold = Duration::from_millis(self.session.timeout_ms());
+        let replies = self.exchange(vec![connect], hold + self.config.request_timeout).await?;
+        for reply in replies {
+            if let Reply::Connect(outcome) = reply {
+                return match outcome {
+                    ConnectOutcome::Continue => Ok(Step::Connected),
+                    ConnectOutcome::Rehandshake => Ok(Step::NeedRehandshake),
+                    ConnectOutcome::Stop => Ok(Step::Stop),
+                    ConnectOutcome::Retry(error) => {
+                        Err(CometdError::Protocol(format!("connect refused: {error}")))
+                    }
+                };
+            }
+        }
+        Err(CometdError::Protocol("no /meta/connect reply".into()))
+    }
+
+    async fn handshake_and_subscribe(&mut self) -> Result<(), CometdError> {
+        let handshake = self.session.handshake();
+        let replies = self.exchange(vec![handshake], self.config.request_timeout).await?;
+        let outcome = replies.into_iter().find_map(|reply| match reply {
+            Reply::Handshake(result) => Some(result),
+            _ => None,
+        });
+        outcome.unwrap_or_else(|| Err(CometdError::Protocol("no /meta/handshake reply".into())))?;
+        let subscribes = self.session.subscribe_all();
+        if subscribes.is_empty() {
+            return Ok(());
+        }
+        let replies = self.exchange(subscribes, self.config.request_timeout).await?;
+        for reply in replies {
+            if let Reply::Subscribe { subscription, result: Err(error) } = reply {
+                // Connecting without the subscription would look healthy and deliver nothing:
+                // start over with a new session instead.
+                self.session.forget_client();
+                return Err(CometdError::Handshake(format!(
+                    "subscribe {subscription} refused: {error}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one batch and processes what comes back until every message of the batch has its
+    /// reply, delivering data messages on the way. Returns the replies.
+    async fn exchange(
+        &mut self,
+        batch: Vec<Message>,
+        timeout: Duration,
+    ) -> Result<Vec<Reply>, CometdError> {
+        let ids: Vec<String> = batch
+            .iter()
+            .filter_map(|m| m.id.as_ref().and_then(|id| id.as_str()).map(str::to_owned))
+            .collect();
+        let result = self.exchange_inner(&batch, &ids, timeout).await;
+        if result.is_err() {
+            self.session.abandon(&ids);
+        }
+        result
+    }
+
+    async fn exchange_inner(
+        &mut self,
+        batch: &[Message],
+        ids: &[String],
+        timeout: Duration,
+    ) -> Result<Vec<Reply>, CometdError> {
+        let first_channel = batch.first().map(|m| m.channel.clone()).unwrap_or_default();
+        let body = encode_batch(batch)?;
+        let mut replies = Vec::with_capacity(ids.len());
+        if let Some(text) = self.conn.send(&first_channel, body, timeout).await? {
+            self.process(&text, &mut replies).await?;
+            if !self.answered(ids) {
+                return Err(CometdError::Protocol(format!("no reply to {first_channel}")));
+            }
+            return Ok(replies);
+        }
+        // Websocket: replies and pushed data share the socket. The timeout bounds the time spent
+        // waiting on the socket, not the time spent handing events to a slow reader, so
+        // backpressure is not a failure while a server that streams data but never answers is.
+        let mut waited = Duration::ZERO;
+        while !self.answered(ids) {
+            let remaining = timeout.checked_sub(waited).ok_or(CometdError::Timeout)?;
+            let started = Instant::now();
+            let text = self.conn.recv(remaining).await?;
+            waited += started.elapsed();
+            self.process(&text, &mut replies).await?;
+        }
+        Ok(replies)
+    }
+
+    fn answered(&self, ids: &[String]) -> bool {
+        ids.iter().all(|id| self.session.is_answered(id))
+    }
+
+    async fn process(&mut self, text: &str, replies: &mut Vec<Reply>) -> Result<(), CometdError> {
+        let (batch, dropped) = parse_incoming(text)?;
+        if dropped > 0 {
+            Counters::bump(&self.counters.ignored_messages, dropped as u64);
+        }
+        for message in batch {
+            match self.session.on_message(message) {
+                Reply::Data { channel, data } => {
+                    Counters::bump(&self.counters.data_messages, 1);
+                    self.deliver(Event::Data { channel, data }).await;
+                }
+                Reply::Ignored(why) => {
+                    Counters::bump(&self.counters.ignored_messages, 1);
+                    tracing::trace!(why, "cometd message ignored");
+                }
+                reply => replies.push(reply),
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(&mut self, event: Event) {
+        match self.delivery {
+            Delivery::Early if self.early.len() < MAX_EARLY_EVENTS => self.early.push_back(event),
+            Delivery::Early | Delivery::Off => {
+                Counters::bump(&self.counters.ignored_messages, 1);
+            }
+            Delivery::Live if self.receiver_gone => {}
+            Delivery::Live => {
+                if self.tx.send(event).await.is_err() {
+                    self.receiver_gone = true;
+                }
+            }
+        }
+    }
+
+    /// Best-effort `/meta/disconnect`, bounded by the disconnect timeout.
+    async fn disconnect(&mut self) {
+        let timeout = self.config.disconnect_timeout;
+        if self.session.client_id().is_some() && self.conn.is_open() {
+            let message = self.session.disconnect();
+            let _ = tokio::time::timeout(timeout, self.exchange(vec![message], timeout)).await;
+        }
+        self.conn.close(timeout).await;
+    }
+}

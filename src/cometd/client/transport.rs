@@ -1,0 +1,411 @@
+//! The two Bayeux transports as plain byte movers: long-polling (one HTTP POST per batch, through
+//! the shared reqwest pool) and websocket (one frame per batch, over tokio-tungstenite with small
+//! buffers). Neither knows Bayeux; [`super::session`] does.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+
+use crate::cometd::channel;
+use crate::cometd::error::CometdError;
+use crate::gws::error::error_chain;
+
+/// The CometD endpoint below the GWS base URL (protocol.md §3.1).
+pub(crate) const NOTIFICATIONS_PATH: &str = "/api/v2/notifications";
+
+/// The largest long-poll response body or websocket message accepted: a connect reply batches
+/// every queued notification, so this is generous, but still a bound.
+pub(crate) const MAX_BATCH_BYTES: usize = 16 << 20;
+
+/// `{base}/api/v2/notifications` for long-polling: `base` must be an http(s) URL.
+pub(crate) fn long_polling_url(base: &str) -> Result<String, CometdError> {
+    let url = reqwest::Url::parse(base.trim())
+        .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(CometdError::Config(format!(
+            "base url {base:?}: long-polling needs an http or https url"
+        )));
+    }
+    Ok(format!("{}{NOTIFICATIONS_PATH}", url.as_str().trim_end_matches('/')))
+}
+
+/// `ws(s)://host:port[/prefix]/api/v2/notifications` from an http(s) (or already ws(s)) base.
+pub(crate) fn websocket_url(base: &str) -> Result<String, CometdError> {
+    let mut url = reqwest::Url::parse(base.trim())
+        .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
+    let scheme = match url.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => {
+            return Err(CometdError::Config(format!(
+                "base url {base:?}: scheme {other} cannot carry a websocket"
+            )));
+        }
+    };
+    if url.host_str().is_none() {
+        return Err(CometdError::Config(format!("base url {base:?}: no host")));
+    }
+    url.set_scheme(scheme)
+        .map_err(|()| CometdError::Config(format!("base url {base:?}: cannot use {scheme}")))?;
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(format!("{}{NOTIFICATIONS_PATH}", url.as_str().trim_end_matches('/')))
+}
+
+/// The path suffix the standard client posts each kind of batch to (protocol.md §16).
+pub(crate) fn long_polling_suffix(first_channel: &str) -> &'static str {
+    match first_channel {
+        channel::HANDSHAKE => "/handshake",
+        channel::CONNECT => "/connect",
+        channel::DISCONNECT => "/disconnect",
+        _ => "/",
+    }
+}
+
+/// Long-polling: every batch is an HTTP POST whose response body is the reply batch.
+pub(crate) struct LongPolling {
+    pool: reqwest::Client,
+    endpoint: String,
+    headers: HeaderMap,
+}
+
+impl LongPolling {
+    pub(crate) fn new(
+        pool: reqwest::Client,
+        base: &str,
+        headers: HeaderMap,
+    ) -> Result<Self, CometdError> {
+        Ok(LongPolling { pool, endpoint: long_polling_url(base)?, headers })
+    }
+
+    pub(crate) async fn post(
+        &self,
+        suffix: &str,
+        body: String,
+        timeout: Duration,
+    ) -> Result<String, CometdError> {
+        let mut url = String::with_capacity(self.endpoint.len() + suffix.len());
+        url.push_str(&self.endpoint);
+        url.push_str(suffix);
+        let mut response = self
+            .pool
+            .post(url)
+            .headers(self.headers.clone())
+            .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(map_reqwest)?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => return Err(CometdError::Unauthorized),
+            other => return Err(CometdError::Transport(format!("http {}", other.as_u16()))),
+        }
+        let mut body = Vec::new();
+        // Bounded by MAX_BATCH_BYTES in size and by the request timeout in time.
+        while let Some(chunk) = response.chunk().await.map_err(map_reqwest)? {
+            if body.len() + chunk.len() > MAX_BATCH_BYTES {
+                return Err(CometdError::Protocol(format!(
+                    "response over {MAX_BATCH_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).map_err(|_| CometdError::Protocol("response is not utf-8".into()))
+    }
+}
+
+fn map_reqwest(err: reqwest::Error) -> CometdError {
+    if err.is_timeout() { CometdError::Timeout } else { CometdError::Transport(error_chain(&err)) }
+}
+
+/// Buffer sizes of one websocket. tokio-tungstenite's defaults (128 KiB read buffer, 128 KiB
+/// write threshold) alone would exceed the 64 KiB an idle agent may cost (design.md).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WsBuffers {
+    pub(crate) read: usize,
+    pub(crate) write: usize,
+    pub(crate) max_message: usize,
+}
+
+impl WsBuffers {
+    /// Clamped so no setting can trip tungstenite's own assertions (its write limit must exceed
+    /// the write threshold) or make every message too large.
+    fn config(self) -> WebSocketConfig {
+        let write = self.write.min(1 << 20);
+        let max_message = self.max_message.max(4 * 1024);
+        WebSocketConfig::default()
+            .read_buffer_size(self.read.clamp(256, 1 << 20))
+            .write_buffer_size(write)
+            // The write buffer only ever holds the frame being sent.
+            .max_write_buffer_size(write.saturating_add(max_message).saturating_add(1))
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message))
+    }
+}
+
+/// A plain or TLS byte stream under the websocket. Dynamic dispatch costs one indirect call per
+/// read or write, nothing next to the syscall behind it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+
+type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// The websocket transport: one socket at a time, reopened after a loss.
+pub(crate) struct WebSocket {
+    url: String,
+    headers: HeaderMap,
+    buffers: WsBuffers,
+    local_address: Option<IpAddr>,
+    open_timeout: Duration,
+    /// Present for `wss` only.
+    tls: Option<Arc<ClientConfig>>,
+    /// Boxed: the stream is large and absent between a loss and the reopen.
+    socket: Option<Box<Socket>>,
+}
+
+impl WebSocket {
+    pub(crate) fn new(
+        base: &str,
+        headers: HeaderMap,
+        buffers: WsBuffers,
+        local_address: Option<IpAddr>,
+        open_timeout: Duration,
+        accept_invalid_certs: bool,
+    ) -> Result<Self, CometdError> {
+        let url = websocket_url(base)?;
+        let tls = if url.starts_with("wss:") {
+            Some(super::tls::client_config(accept_invalid_certs)?)
+        } else {
+            None
+        };
+        Ok(WebSocket { url, headers, buffers, local_address, open_timeout, tls, socket: None })
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Connects and upgrades, with the agent's Authorization and Cookie on the upgrade request
+    /// (protocol.md §15.25: a refused upgrade is HTTP 401).
+    pub(crate) async fn open(&mut self) -> Result<(), CometdError> {
+        self.socket = None;
+        let socket = tokio::time::timeout(self.open_timeout, self.upgrade())
+            .await
+            .map_err(|_| CometdError::Timeout)??;
+        self.socket = Some(Box::new(socket));
+        Ok(())
+    }
+
+    async fn upgrade(&self) -> Result<Socket, CometdError> {
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| CometdError::Config(format!("websocket url: {e}")))?;
+        for (name, value) in &self.headers {
+            request.headers_mut().append(name, value.clone());
+        }
+        let uri = request.uri();
+        let host =
+            uri.host().ok_or_else(|| CometdError::Config("websocket url: no host".into()))?;
+        let port = uri.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
+        let tcp = self.tcp_connect(host, port).await?;
+        let stream: Box<dyn Io> = match &self.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = ServerName::try_from(
+                    host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                )
+                .map_err(|e| CometdError::Config(format!("tls server name {host}: {e}")))?;
+                let tls = TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| CometdError::Transport(format!("tls handshake: {e}")))?;
+                Box::new(tls)
+            }
+        };
+        let (socket, _response) = tokio_tungstenite::client_async_with_config(
+            request,
+            stream,
+            Some(self.buffers.config()),
+        )
+        .await
+        .map_err(map_tungstenite)?;
+        Ok(socket)
+    }
+
+    async fn tcp_connect(&self, host: &str, port: u16) -> Result<TcpStream, CometdError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| CometdError::Transport(format!("resolve {host}: {e}")))?
+            .collect();
+        let mut last = CometdError::Transport(format!("no address for {host}"));
+        // Bounded by the resolver's answer, typically one or two addresses.
+        for address in addresses {
+            let socket = match (address, self.local_address) {
+                (SocketAddr::V4(_), Some(IpAddr::V6(_)))
+                | (SocketAddr::V6(_), Some(IpAddr::V4(_))) => {
+                    continue;
+                }
+                (SocketAddr::V4(_), _) => TcpSocket::new_v4(),
+                (SocketAddr::V6(_), _) => TcpSocket::new_v6(),
+            };
+            let attempt = async {
+                let socket = socket?;
+                if let Some(local) = self.local_address {
+                    socket.bind(SocketAddr::new(local, 0))?;
+                }
+                let stream = socket.connect(address).await?;
+                stream.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(stream)
+            };
+            match attempt.await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = CometdError::Transport(format!("connect {address}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
+    pub(crate) async fn send(&mut self, text: String) -> Result<(), CometdError> {
+        let socket = self.socket.as_mut().ok_or_else(closed)?;
+        socket.send(WsMessage::text(text)).await.map_err(map_tungstenite)
+    }
+
+    /// The next text frame. Pings are answered by tungstenite while reading; binary frames are
+    /// read as UTF-8 text for servers that send JSON that way; a close ends the socket.
+    pub(crate) async fn recv(&mut self) -> Result<String, CometdError> {
+        let socket = self.socket.as_mut().ok_or_else(closed)?;
+        // Bounded: control frames are few and each is consumed; a server flooding pings is
+        // still cut off by the caller's timeout.
+        loop {
+            match socket.next().await {
+                Some(Ok(WsMessage::Text(text))) => return Ok(text.as_str().to_owned()),
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    return String::from_utf8(bytes.to_vec())
+                        .map_err(|_| CometdError::Protocol("binary frame is not utf-8".into()));
+                }
+                Some(Ok(WsMessage::Close(_))) | None => {
+                    self.socket = None;
+                    return Err(CometdError::Transport("websocket closed by server".into()));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    self.socket = None;
+                    return Err(map_tungstenite(e));
+                }
+            }
+        }
+    }
+
+    /// Sends a close frame (best effort, bounded by `timeout`) and drops the socket.
+    pub(crate) async fn close(&mut self, timeout: Duration) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = tokio::time::timeout(timeout, WebSocketStream::close(&mut socket, None)).await;
+        }
+    }
+
+    pub(crate) fn drop_socket(&mut self) {
+        self.socket = None;
+    }
+}
+
+fn closed() -> CometdError {
+    CometdError::Transport("websocket not open".into())
+}
+
+fn map_tungstenite(err: tungstenite::Error) -> CometdError {
+    match err {
+        tungstenite::Error::Http(response) if response.status() == StatusCode::UNAUTHORIZED => {
+            CometdError::Unauthorized
+        }
+        tungstenite::Error::Http(response) => CometdError::Transport(format!(
+            "websocket upgrade refused: http {}",
+            response.status().as_u16()
+        )),
+        tungstenite::Error::Capacity(e) => CometdError::Protocol(format!("websocket: {e}")),
+        tungstenite::Error::Utf8(e) => CometdError::Protocol(format!("websocket: {e}")),
+        other => CometdError::Transport(format!("websocket: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_urls_follow_the_base_scheme() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8090").expect("ws"),
+            "ws://127.0.0.1:8090/api/v2/notifications"
+        );
+        assert_eq!(
+            websocket_url("https://gws.example/prefix/").expect("wss"),
+            "wss://gws.example/prefix/api/v2/notifications"
+        );
+        assert_eq!(websocket_url("ws://h:1").expect("ws"), "ws://h:1/api/v2/notifications");
+        assert_eq!(
+            websocket_url("http://h:1/?q=1#f").expect("ws"),
+            "ws://h:1/api/v2/notifications"
+        );
+        assert!(websocket_url("ftp://h").is_err());
+        assert!(websocket_url("not a url").is_err());
+    }
+
+    #[test]
+    fn long_polling_urls_and_suffixes() {
+        assert_eq!(
+            long_polling_url("http://h:8090/").expect("url"),
+            "http://h:8090/api/v2/notifications"
+        );
+        assert!(long_polling_url("ws://h").is_err());
+        assert_eq!(long_polling_suffix("/meta/handshake"), "/handshake");
+        assert_eq!(long_polling_suffix("/meta/connect"), "/connect");
+        assert_eq!(long_polling_suffix("/meta/disconnect"), "/disconnect");
+        assert_eq!(long_polling_suffix("/meta/subscribe"), "/");
+    }
+
+    #[test]
+    fn https_bases_get_tls_and_http_bases_do_not() {
+        let make = |base: &str| {
+            WebSocket::new(
+                base,
+                HeaderMap::new(),
+                WsBuffers { read: 4096, write: 0, max_message: 1 << 20 },
+                None,
+                Duration::from_secs(1),
+                false,
+            )
+        };
+        assert!(make("https://h").expect("wss").tls.is_some());
+        assert!(make("http://h").expect("ws").tls.is_none());
+    }
+
+    #[test]
+    fn buffers_are_small() {
+        let config = WsBuffers { read: 4096, write: 0, max_message: 1 << 20 }.config();
+        assert_eq!(config.read_buffer_size, 4096);
+        assert_eq!(config.write_buffer_size, 0);
+        assert!(config.max_write_buffer_size > config.write_buffer_size);
+        let extreme = WsBuffers { read: 0, write: usize::MAX, max_message: 0 }.config();
+        assert!(extreme.max_write_buffer_size > extreme.write_buffer_size);
+        assert!(extreme.read_buffer_size > 0);
+        assert!(extreme.max_message_size.is_some_and(|m| m > 0));
+    }
+}

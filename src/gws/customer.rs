@@ -1,0 +1,247 @@
+//! The simulator's customer side: the GWS Customer Chat API (protocol.md §11.1, §15.19), which
+//! authenticates with a `ContactCenterId` header instead of credentials, and gwsim's
+//! simulator-only Facebook injector (§15.20), which plays the Facebook user.
+
+use std::fmt;
+
+use reqwest::Method;
+use reqwest::header::{self, HeaderName, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::client::{GwsClient, check_status, decode, encode_segment, execute};
+use super::error::GwsError;
+use super::model::{CustomerChat, LogEntry};
+
+/// The header that identifies the contact center to the customer API.
+pub const CONTACT_CENTER_ID_HEADER: &str = "contactcenterid";
+
+/// A customer-side client: shares the [`GwsClient`]'s pool, sends `ContactCenterId` and never an
+/// `Authorization` header. Cloning is cheap; one value can serve many customers, because the
+/// customer API keeps no per-client cookie.
+#[derive(Clone)]
+pub struct CustomerClient {
+    client: GwsClient,
+    contact_center_id: HeaderValue,
+}
+
+impl fmt::Debug for CustomerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomerClient").field("base", &self.client.base_url()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct IdBody {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ChatBody {
+    chat: CustomerChat,
+}
+
+#[derive(Deserialize)]
+struct MessagesBody {
+    #[serde(default)]
+    messages: Vec<LogEntry>,
+}
+
+impl CustomerClient {
+    pub(crate) fn new(client: GwsClient, contact_center_id: &str) -> Result<Self, GwsError> {
+        let contact_center_id = HeaderValue::from_str(contact_center_id).map_err(|_| {
+            GwsError::Config("contact center id is not a valid header value".into())
+        })?;
+        Ok(CustomerClient { client, contact_center_id })
+    }
+
+    /// `POST /api/v2/chats` RequestChat; returns the customer API's chat id (a UUID, distinct
+    /// from the agent-side interaction id, §15.19). `user_data` is copied into the interaction,
+    /// so a correlation key put there shows up on the agent side.
+    pub async fn request_chat(
+        &self,
+        nickname: &str,
+        subject: &str,
+        user_data: Map<String, Value>,
+    ) -> Result<String, GwsError> {
+        let body = json!({
+            "operationName": "RequestChat",
+            "nickname": nickname,
+            "subject": subject,
+            "userData": user_data,
+        });
+        let raw = self.send(Method::POST, "/api/v2/chats".to_owned(), Some(&body)).await?;
+        Ok(decode::<IdBody>(&raw)?.id)
+    }
+
+    /// `GET /api/v2/chats/{id}`.
+    pub async fn get_chat(&self, id: &str) -> Result<CustomerChat, GwsError> {
+        let raw = self.send(Method::GET, chat_path(id), None).await?;
+        Ok(decode::<ChatBody>(&raw)?.chat)
+    }
+
+    /// `GET /api/v2/chats/{id}/messages[?index=N]`: with `index`, the entries from N on;
+    /// without, those not yet returned to this customer.
+    pub async fn get_messages(
+        &self,
+        id: &str,
+        index: Option<u64>,
+    ) -> Result<Vec<LogEntry>, GwsError> {
+        let path = with_index(format!("{}/messages", chat_path(id)), index);
+        let raw = self.send(Method::GET, path, None).await?;
+        Ok(decode::<MessagesBody>(&raw)?.messages)
+    }
+
+    pub async fn send_message(&self, id: &str, text: &str) -> Result<(), GwsError> {
+        self.chat_operation(id, json!({"operationName": "SendMessage", "text": text})).await
+    }
+
+    pub async fn start_typing(&self, id: &str) -> Result<(), GwsError> {
+        self.chat_operation(id, json!({"operationName": "SendStartTypingNotification"})).await
+    }
+
+    pub async fn stop_typing(&self, id: &str) -> Result<(), GwsError> {
+        self.chat_operation(id, json!({"operationName": "SendStopTypingNotification"})).await
+    }
+
+    /// Ends the chat for the customer; no further requests should follow.
+    pub async fn complete(&self, id: &str) -> Result<(), GwsError> {
+        self.chat_operation(id, json!({"operationName": "Complete"})).await
+    }
+
+    /// `POST /sim/v1/facebook/inbound`: a Facebook user writes to the page. With `existing_id`
+    /// the message is added to that session; without, a new session starts. Returns its id.
+    pub async fn facebook_inbound(
+        &self,
+        nickname: &str,
+        text: &str,
+        subject: &str,
+        user_data: Map<String, Value>,
+        existing_id: Option<&str>,
+    ) -> Result<String, GwsError> {
+        let mut body = json!({
+            "nickname": nickname,
+            "text": text,
+            "subject": subject,
+            "userData": user_data,
+        });
+        if let (Some(id), Some(object)) = (existing_id, body.as_object_mut()) {
+            object.insert("id".into(), Value::from(id));
+        }
+        let raw =
+            self.send(Method::POST, "/sim/v1/facebook/inbound".to_owned(), Some(&body)).await?;
+        Ok(decode::<IdBody>(&raw)?.id)
+    }
+
+    /// `GET /sim/v1/facebook/{id}/messages[?index=N]`: what the Facebook user sees.
+    pub async fn facebook_messages(
+        &self,
+        id: &str,
+        index: Option<u64>,
+    ) -> Result<Vec<LogEntry>, GwsError> {
+        let path = with_index(format!("{}/messages", facebook_path(id)), index);
+        let raw = self.send(Method::GET, path, None).await?;
+        Ok(decode::<MessagesBody>(&raw)?.messages)
+    }
+
+    pub async fn facebook_send(&self, id: &str, text: &str) -> Result<(), GwsError> {
+        let body = json!({"operationName": "SendMessage", "text": text});
+        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+    }
+
+    pub async fn facebook_complete(&self, id: &str) -> Result<(), GwsError> {
+        let body = json!({"operationName": "Complete"});
+        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+    }
+
+    async fn chat_operation(&self, id: &str, body: Value) -> Result<(), GwsError> {
+        self.send(Method::POST, chat_path(id), Some(&body)).await.map(drop)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<&Value>,
+    ) -> Result<bytes::Bytes, GwsError> {
+        let mut req = self
+            .client
+            .request(method, &path)
+            .header(
+                HeaderName::from_static(CONTACT_CENTER_ID_HEADER),
+                self.contact_center_id.clone(),
+            )
+            .header(header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body).map_err(|e| GwsError::Config(e.to_string()))?;
+            req = req.header(header::CONTENT_TYPE, "application/json").body(bytes);
+        }
+        let (status, _, raw) = execute(req).await?;
+        check_status(status.as_u16(), &raw)?;
+        Ok(raw)
+    }
+}
+
+fn chat_path(id: &str) -> String {
+    format!("/api/v2/chats/{}", encode_segment(id))
+}
+
+fn facebook_path(id: &str) -> String {
+    format!("/sim/v1/facebook/{}", encode_segment(id))
+}
+
+fn with_index(mut path: String, index: Option<u64>) -> String {
+    if let Some(index) = index {
+        path.push_str(&format!("?index={index}"));
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            with_index(format!("{}/messages", chat_path("abc")), None),
+            "/api/v2/chats/abc/messages"
+        );
+        assert_eq!(
+            with_index(format!("{}/messages", facebook_path("f1")), Some(0)),
+            "/sim/v1/facebook/f1/messages?index=0"
+        );
+        assert_eq!(chat_path("a/b"), "/api/v2/chats/a%2Fb");
+    }
+
+    #[test]
+    fn bodies_parse_as_documented() {
+        let id: IdBody = serde_json::from_str(
+            r#"{"id":"652492d9-c2d9-44c9-b9ad-0ab7984114bb","statusCode":0,"path":"/api/v2/chats/652492d9"}"#,
+        )
+        .expect("request chat");
+        assert_eq!(id.id, "652492d9-c2d9-44c9-b9ad-0ab7984114bb");
+        let chat: ChatBody = serde_json::from_str(
+            r#"{"chat":{"id":"c1","state":"WaitingForAgent","capabilities":["SendMessage","Complete"],
+                "participants":[{"nickname":"Chris","participantId":"1","type":"Customer"}]},"statusCode":0}"#,
+        )
+        .expect("chat");
+        assert_eq!(chat.chat.participants.len(), 1);
+        let messages: MessagesBody = serde_json::from_str(
+            r#"{"messages":[{"from":{"nickname":"Chris","participantId":"1","type":"Customer"},
+                "index":1,"type":"ParticipantJoined","timestamp":"2014-01-02 14:23:18.000-0800",
+                "timestampSeconds":1388701398000}],"statusCode":0}"#,
+        )
+        .expect("messages");
+        assert_eq!(messages.messages[0].index, 1);
+        let empty: MessagesBody = serde_json::from_str(r#"{"statusCode":0}"#).expect("no messages");
+        assert!(empty.messages.is_empty());
+    }
+
+    #[test]
+    fn contact_center_id_must_be_a_header_value() {
+        let client = GwsClient::builder().base_url("http://127.0.0.1:1").build().expect("client");
+        assert!(client.customer("a\nb").is_err());
+        assert!(client.customer("4f1c-uuid").is_ok());
+    }
+}
