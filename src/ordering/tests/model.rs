@@ -1,0 +1,1 @@
+//! Property test of the checker against a simple model.
