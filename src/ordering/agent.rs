@@ -41,6 +41,9 @@ struct Instance {
     cursor: usize,
     /// `None` until armed ([`Clock::FromFirstStep`]).
     deadline: Option<u64>,
+    /// Its missing steps have been reported; it stays to absorb them silently if they come
+    /// late, so one late step is one violation, not two.
+    expired: bool,
 }
 
 enum Offer {
@@ -59,7 +62,7 @@ impl Instance {
             Clock::FromStart => Some(now_ms.saturating_add(timeout_ms)),
             Clock::FromFirstStep => None,
         };
-        Instance { exp, target, seen: 0, cursor: 0, deadline }
+        Instance { exp, target, seen: 0, cursor: 0, deadline, expired: false }
     }
 
     fn is_seen(&self, i: usize) -> bool {
@@ -68,6 +71,15 @@ impl Instance {
 
     fn offer(&mut self, m: &Matcher<'_>, now_ms: u64, timeout_ms: u64) -> Offer {
         let steps = self.exp.steps;
+        if self.expired {
+            for (i, step) in steps.iter().enumerate() {
+                if !self.is_seen(i) && m.matches(&step.pattern, self.target.as_ref()) {
+                    self.seen |= 1u64 << i;
+                    return Offer::InPlace;
+                }
+            }
+            return Offer::NoMatch;
+        }
         for (i, step) in steps.iter().enumerate().take(self.cursor) {
             if !self.is_seen(i) && m.matches(&step.pattern, self.target.as_ref()) {
                 self.seen |= 1u64 << i;
@@ -88,17 +100,26 @@ impl Instance {
         Offer::NoMatch
     }
 
-    /// Required steps that have not arrived.
+    /// Required steps that have not arrived (and have not been reported missing).
     fn pending(&self) -> impl Iterator<Item = usize> + '_ {
+        let expired = self.expired;
         self.exp
             .steps
             .iter()
             .enumerate()
-            .filter(move |(i, s)| s.need == Need::Required && !self.is_seen(*i))
+            .filter(move |(i, s)| !expired && s.need == Need::Required && !self.is_seen(*i))
             .map(|(i, _)| i)
     }
 
     fn done(&self) -> bool {
+        if self.expired {
+            let all = if self.exp.steps.len() >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << self.exp.steps.len()) - 1
+            };
+            return self.seen & all == all;
+        }
         self.cursor >= self.exp.steps.len() && self.pending().next().is_none()
     }
 
@@ -556,19 +577,20 @@ impl AgentChecker {
         let mut per_ix = Vec::new();
         for ix in &mut self.live {
             let mut findings = Vec::new();
-            ix.instances.retain(|inst| {
-                let expired = inst.deadline.is_some_and(|d| d <= now_ms);
-                if expired {
-                    for step in inst.pending() {
-                        findings.push(Finding {
-                            kind: ViolationKind::Missing,
-                            expected: inst.describe(step),
-                            got: format!("nothing within {timeout_ms} ms"),
-                        });
-                    }
+            for inst in ix.instances.iter_mut() {
+                if inst.expired || !inst.deadline.is_some_and(|d| d <= now_ms) {
+                    continue;
                 }
-                !expired
-            });
+                for step in inst.pending() {
+                    findings.push(Finding {
+                        kind: ViolationKind::Missing,
+                        expected: inst.describe(step),
+                        got: format!("nothing within {timeout_ms} ms"),
+                    });
+                }
+                inst.expired = true;
+            }
+            ix.instances.retain(|i| !i.done());
             if !findings.is_empty() {
                 per_ix.push((ix.id.clone(), findings));
             }
