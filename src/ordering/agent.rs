@@ -578,7 +578,7 @@ impl AgentChecker {
         for ix in &mut self.live {
             let mut findings = Vec::new();
             for inst in ix.instances.iter_mut() {
-                if inst.expired || !inst.deadline.is_some_and(|d| d <= now_ms) {
+                if inst.expired || inst.deadline.is_none_or(|d| d > now_ms) {
                     continue;
                 }
                 for step in inst.pending() {

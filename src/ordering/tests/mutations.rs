@@ -140,7 +140,6 @@ fn late_steps_are_missing() {
 fn anything_after_completed_is_unexpected_until_a_new_invitation() {
     for profile in BOTH {
         let mut ev = chat_removed();
-        let last = ev.last().cloned();
         let text = ml(
             Media::Chat,
             "00010a9FSGFP001F",
@@ -153,7 +152,6 @@ fn anything_after_completed_is_unexpected_until_a_new_invitation() {
         let mut ev = chat_removed();
         ev.extend(chat_removed());
         assert_clean(&run("chat_consult", Media::Chat, profile, &ev));
-        drop(last);
     }
 }
 
@@ -219,7 +217,7 @@ fn agents_entries_at_a_customer_are_leaks() {
     assert_kinds(&check_customer(&[vec![join]], &[]), &[K::VisibilityLeak]);
     // A server that strips it: caught through the declared consultant ...
     let text = customer_view(&[entry(4, EntryType::Text, &b, Visibility::Agents, Some("psst"))]);
-    assert_kinds(&check_customer(&[text.clone()], &["Agent2"]), &[K::VisibilityLeak]);
+    assert_kinds(&check_customer(std::slice::from_ref(&text), &["Agent2"]), &[K::VisibilityLeak]);
     assert_clean(&check_customer(&[text], &[]));
     // ... or through the content of the REMOVE_PARTICIPANT notice.
     let notice = customer_view(&[entry(
