@@ -69,7 +69,9 @@ impl Instance {
         self.seen & (1u64 << i) != 0
     }
 
-    fn offer(&mut self, m: &Matcher<'_>, now_ms: u64, timeout_ms: u64) -> Offer {
+    /// Matches a notification against this expectation. With `late` false only a step at or
+    /// after the cursor can match; with `late` true only a skipped step before it.
+    fn offer(&mut self, m: &Matcher<'_>, late: bool, now_ms: u64, timeout_ms: u64) -> Offer {
         let steps = self.exp.steps;
         if self.expired {
             for (i, step) in steps.iter().enumerate() {
@@ -80,12 +82,15 @@ impl Instance {
             }
             return Offer::NoMatch;
         }
-        for (i, step) in steps.iter().enumerate().take(self.cursor) {
-            if !self.is_seen(i) && m.matches(&step.pattern, self.target.as_ref()) {
-                self.seen |= 1u64 << i;
-                let after = (i + 1..self.cursor).find(|&j| self.is_seen(j)).unwrap_or(i);
-                return Offer::Late { late: i, after };
+        if late {
+            for (i, step) in steps.iter().enumerate().take(self.cursor) {
+                if !self.is_seen(i) && m.matches(&step.pattern, self.target.as_ref()) {
+                    self.seen |= 1u64 << i;
+                    let after = (i + 1..self.cursor).find(|&j| self.is_seen(j)).unwrap_or(i);
+                    return Offer::Late { late: i, after };
+                }
             }
+            return Offer::NoMatch;
         }
         for (i, step) in steps.iter().enumerate().skip(self.cursor) {
             if m.matches(&step.pattern, self.target.as_ref()) {
@@ -98,6 +103,22 @@ impl Instance {
             }
         }
         Offer::NoMatch
+    }
+
+    /// How specific the most specific skipped step before the cursor that would take this
+    /// notification is, if there is one.
+    fn awaits_late(&self, m: &Matcher<'_>) -> Option<u8> {
+        if self.expired {
+            return None;
+        }
+        self.exp
+            .steps
+            .iter()
+            .enumerate()
+            .take(self.cursor)
+            .filter(|(i, step)| !self.is_seen(*i) && m.matches(&step.pattern, self.target.as_ref()))
+            .map(|(_, step)| step.pattern.specificity())
+            .max()
     }
 
     /// Required steps that have not arrived (and have not been reported missing).
@@ -127,6 +148,36 @@ impl Instance {
         let pattern = self.exp.steps.get(i).map(|s| s.pattern.to_string()).unwrap_or_default();
         format!("{} step {}/{}: {pattern}", self.exp.name, i + 1, self.exp.steps.len())
     }
+}
+
+/// Offers a notification to every instance, at most one per expectation; `None` if none took
+/// it, otherwise the out-of-order findings.
+fn offer_all(
+    instances: &mut [Instance],
+    m: &Matcher<'_>,
+    late: bool,
+    now_ms: u64,
+    timeout_ms: u64,
+    got: &str,
+) -> Option<Vec<Finding>> {
+    let mut taken: Vec<&'static str> = Vec::new();
+    let mut findings = Vec::new();
+    for inst in instances.iter_mut() {
+        if taken.contains(&inst.exp.name) {
+            continue;
+        }
+        match inst.offer(m, late, now_ms, timeout_ms) {
+            Offer::NoMatch => continue,
+            Offer::InPlace => {}
+            Offer::Late { late, after } => findings.push(Finding {
+                kind: ViolationKind::OutOfOrder,
+                expected: format!("{} before step {}", inst.describe(late), after + 1),
+                got: got.to_owned(),
+            }),
+        }
+        taken.push(inst.exp.name);
+    }
+    (!taken.is_empty()).then_some(findings)
 }
 
 /// What one notification offers to the patterns, with the agent's identity and the participant
@@ -226,7 +277,11 @@ struct Interaction {
     id: String,
     state: Option<InteractionState>,
     last_index: Option<u64>,
+    /// Recent log updates: entries carry an index, so any identical repeat is a duplicate.
     fingerprints: VecDeque<u64>,
+    /// The last state change: a state change identical to the previous one is a duplicate, but
+    /// one identical to an older one is not (the roster can go A, B, A again).
+    last_state_fp: Option<u64>,
     participants: Vec<Participant>,
     instances: Vec<Instance>,
     /// The agent started Leave, Complete, Transfer or Reject.
@@ -242,6 +297,7 @@ impl Interaction {
             state: None,
             last_index: None,
             fingerprints: VecDeque::new(),
+            last_state_fp: None,
             participants: Vec::new(),
             instances: Vec::new(),
             exiting: false,
@@ -403,7 +459,19 @@ impl AgentChecker {
         let ix = self.interaction_mut(&id, now_ms);
 
         if let Some(fp) = fp {
-            if ix.fingerprints.contains(&fp) {
+            let repeat = if state_change.is_some() {
+                ix.last_state_fp.replace(fp) == Some(fp)
+            } else {
+                let seen = ix.fingerprints.contains(&fp);
+                if !seen {
+                    if ix.fingerprints.len() >= FINGERPRINTS {
+                        ix.fingerprints.pop_front();
+                    }
+                    ix.fingerprints.push_back(fp);
+                }
+                seen
+            };
+            if repeat {
                 findings.push(Finding {
                     kind: ViolationKind::Duplicate,
                     expected: "each notification once".to_owned(),
@@ -411,10 +479,6 @@ impl AgentChecker {
                 });
                 return self.finish_findings(now_ms, &id, findings);
             }
-            if ix.fingerprints.len() >= FINGERPRINTS {
-                ix.fingerprints.pop_front();
-            }
-            ix.fingerprints.push_back(fp);
         }
 
         // §6.11 [INF]: the first notification about an interaction is its invitation (or
@@ -449,27 +513,24 @@ impl AgentChecker {
 
         // Offer the notification to every live expectation, but to only one instance of each
         // (the oldest that takes it), so two SendMessage operations need two Text entries.
-        let mut matched = false;
-        let mut taken: Vec<&'static str> = Vec::new();
-        for inst in ix.instances.iter_mut() {
-            if taken.contains(&inst.exp.name) {
-                continue;
-            }
-            match inst.offer(&matcher, now_ms, timeout_ms) {
-                Offer::NoMatch => continue,
-                Offer::InPlace => {}
-                Offer::Late { late, after } => findings.push(Finding {
-                    kind: ViolationKind::OutOfOrder,
-                    expected: format!("{} before step {}", inst.describe(late), after + 1),
-                    got: got.clone(),
-                }),
-            }
-            matched = true;
-            taken.push(inst.exp.name);
-        }
+        // Precedence: a step some expectation is waiting for now; then the start of an implied
+        // expectation; only then a late step of another. So a dropped step reads as missing,
+        // not as the next similar notification arriving out of order.
+        let mut matched = offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, &got)
+            .map(|f| findings.extend(f))
+            .is_some();
 
         // Implied expectations start from what they recognise. A multi-entry log update is a
-        // history batch replaying the past, so it never starts one.
+        // history batch replaying the past, so it never starts one. When a skipped step of a live
+        // expectation matches too, the more specific pattern wins, the late step on a tie: a
+        // ParticipantsUpdated without the customer is the customer leaving rather than a late
+        // "some ParticipantsUpdated" of Accept, but a ParticipantsUpdated without the removed
+        // agent is the remover's late step rather than "another agent left".
+        let late_claim = if matched {
+            None
+        } else {
+            ix.instances.iter().filter_map(|i| i.awaits_late(&matcher)).max()
+        };
         if !matched && entries.len() <= 1 {
             for exp in rules::implied(profile) {
                 let allowed = match exp.guard {
@@ -481,10 +542,12 @@ impl AgentChecker {
                 if !allowed {
                     continue;
                 }
-                let hit =
-                    exp.triggers.iter().copied().find(|&t| {
-                        exp.steps.get(t).is_some_and(|s| matcher.matches(&s.pattern, None))
-                    });
+                let hit = exp.triggers.iter().copied().find(|&t| {
+                    exp.steps.get(t).is_some_and(|s| {
+                        matcher.matches(&s.pattern, None)
+                            && late_claim.is_none_or(|c| c < s.pattern.specificity())
+                    })
+                });
                 if let Some(t) = hit {
                     let mut inst = Instance::new(exp, None, now_ms, timeout_ms);
                     inst.seen = 1u64 << t;
@@ -494,6 +557,12 @@ impl AgentChecker {
                     break;
                 }
             }
+        }
+
+        if !matched {
+            matched = offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, &got)
+                .map(|f| findings.extend(f))
+                .is_some();
         }
 
         // Strict: a state change nobody explains must be one of the few that need no operation.

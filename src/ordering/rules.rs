@@ -61,6 +61,18 @@ pub enum Pattern {
     RemoveNotice,
 }
 
+impl Pattern {
+    /// How much a match says: used when one notification could be either the start of an
+    /// implied expectation or a late step of another (the more specific reading wins).
+    pub fn specificity(&self) -> u8 {
+        match self {
+            Pattern::Participants { roster: Roster::Any, .. } | Pattern::Properties => 1,
+            Pattern::Participants { .. } | Pattern::Status(_) | Pattern::Entry { .. } => 2,
+            Pattern::RemoveNotice => 3,
+        }
+    }
+}
+
 /// The Notice text prefix of RemoveParticipantFromConference (protocol.md §2.4, §6.6).
 pub const REMOVE_NOTICE_PREFIX: &str = "REMOVE_PARTICIPANT_FROM_CONFERENCE";
 
