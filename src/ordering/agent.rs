@@ -34,6 +34,8 @@ const MAX_INTERACTIONS: usize = 256;
 #[derive(Debug)]
 struct Instance {
     exp: &'static Expectation,
+    /// The operation that created it (`None` for implied expectations).
+    op: Option<Capability>,
     target: Option<Party>,
     /// Bit `i` set: step `i` has arrived.
     seen: u64,
@@ -62,7 +64,7 @@ impl Instance {
             Clock::FromStart => Some(now_ms.saturating_add(timeout_ms)),
             Clock::FromFirstStep => None,
         };
-        Instance { exp, target, seen: 0, cursor: 0, deadline, expired: false }
+        Instance { exp, op: None, target, seen: 0, cursor: 0, deadline, expired: false }
     }
 
     fn is_seen(&self, i: usize) -> bool {
@@ -148,6 +150,14 @@ impl Instance {
         let pattern = self.exp.steps.get(i).map(|s| s.pattern.to_string()).unwrap_or_default();
         format!("{} step {}/{}: {pattern}", self.exp.name, i + 1, self.exp.steps.len())
     }
+}
+
+/// Operations by which the agent leaves an interaction itself.
+fn is_exit(op: Capability) -> bool {
+    matches!(
+        op,
+        Capability::Leave | Capability::Complete | Capability::Transfer | Capability::Reject
+    )
 }
 
 /// Offers a notification to every instance, at most one per expectation; `None` if none took
@@ -389,9 +399,7 @@ impl AgentChecker {
         let profile = self.profile;
         let me = self.me.clone();
         let ix = self.interaction_mut(interaction, now_ms);
-        if matches!(op, Capability::Leave | Capability::Complete | Capability::Transfer)
-            || op == Capability::Reject
-        {
+        if is_exit(op) {
             ix.exiting = true;
         }
         let with_others =
@@ -400,7 +408,31 @@ impl AgentChecker {
             if ix.instances.len() >= MAX_INSTANCES {
                 ix.instances.remove(0);
             }
-            ix.instances.push(Instance::new(exp, target, now_ms, timeout_ms));
+            let mut inst = Instance::new(exp, target, now_ms, timeout_ms);
+            inst.op = Some(op);
+            ix.instances.push(inst);
+        }
+    }
+
+    /// Withdraws what [`Self::operation_started`] registered for an operation the server refused
+    /// (statusCode ≠ 0 or an `Error` notification): a failed request owes no notifications, and
+    /// it is counted as an error elsewhere, not as an ordering violation. Removes the most recent
+    /// such expectation that nothing has arrived for yet (else the most recent one).
+    pub fn operation_failed(&mut self, interaction: &str, op: Capability) {
+        let Some(ix) = self.live.iter_mut().find(|i| i.id == interaction) else {
+            return;
+        };
+        let of_op = |i: &Instance| i.op == Some(op);
+        let pos = ix
+            .instances
+            .iter()
+            .rposition(|i| of_op(i) && i.seen == 0)
+            .or_else(|| ix.instances.iter().rposition(of_op));
+        if let Some(pos) = pos {
+            ix.instances.remove(pos);
+        }
+        if is_exit(op) {
+            ix.exiting = ix.instances.iter().any(|i| i.op.is_some_and(is_exit));
         }
     }
 

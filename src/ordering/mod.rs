@@ -55,6 +55,12 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The default profile for a target: strict against the embedded server, documented against
+    /// a remote GWS (§15 "Checker profiles").
+    pub fn for_target(embedded: bool) -> Self {
+        if embedded { Profile::Strict } else { Profile::Documented }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Strict => "strict",

@@ -411,3 +411,61 @@ pub fn unexplained_status_change_allowed(
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_tables() -> Vec<&'static Expectation> {
+        let mut all = Vec::new();
+        for profile in [Profile::Strict, Profile::Documented] {
+            for op in Capability::ALL {
+                for others in [false, true] {
+                    all.extend(for_operation(profile, *op, others));
+                }
+            }
+            all.extend(implied(profile).iter().copied());
+        }
+        all
+    }
+
+    #[test]
+    fn tables_are_well_formed() {
+        for exp in all_tables() {
+            // Instances keep the steps seen in a u64 bit set.
+            assert!(!exp.steps.is_empty() && exp.steps.len() < 64, "{}", exp.name);
+            assert!(exp.triggers.iter().all(|&t| t < exp.steps.len()), "{}", exp.name);
+            assert!(
+                exp.steps.iter().any(|s| s.need == Need::Required),
+                "{} has no required step",
+                exp.name
+            );
+        }
+    }
+
+    #[test]
+    fn profiles_differ_where_section_15_says() {
+        let rm = Capability::RemoveParticipantFromConference;
+        let strict = for_operation(Profile::Strict, rm, true).map(|e| e.steps[0].need);
+        let documented = for_operation(Profile::Documented, rm, true).map(|e| e.steps[0].need);
+        assert_eq!(strict, Some(Need::Required));
+        assert_eq!(documented, Some(Need::Optional));
+        // Leave: strict knows which terminal state applies; documented takes either.
+        let sole = for_operation(Profile::Strict, Capability::Leave, false);
+        let with = for_operation(Profile::Strict, Capability::Leave, true);
+        assert_eq!(sole.map(|e| e.steps[0].pattern), Some(Pattern::Status(&[S::LeftChat])));
+        assert_eq!(with.map(|e| e.steps[0].pattern), Some(Pattern::Status(&[S::Completed])));
+        assert_eq!(implied(Profile::Documented).len(), 1);
+        assert_eq!(implied(Profile::Strict).len(), 3);
+    }
+
+    #[test]
+    fn unexplained_status_changes() {
+        assert!(unexplained_status_change_allowed(None, S::Invited));
+        assert!(unexplained_status_change_allowed(Some(S::Completed), S::Invited));
+        assert!(unexplained_status_change_allowed(Some(S::Invited), S::Revoked));
+        assert!(!unexplained_status_change_allowed(Some(S::Chatting), S::Invited));
+        assert!(!unexplained_status_change_allowed(Some(S::Chatting), S::Chatting));
+        assert!(!unexplained_status_change_allowed(Some(S::Chatting), S::Completed));
+    }
+}

@@ -240,3 +240,14 @@ fn customer_repeats_and_regressions_are_caught() {
     let v = check_customer(&[t.clone(), vec![back]], &[]);
     assert_kinds(&v, &[K::IndexRegression]);
 }
+
+#[test]
+fn a_refused_operation_owes_nothing() {
+    let mut checker = AgentChecker::new("Ann", Media::Chat, Profile::Strict);
+    checker.operation_started(0, "IX", Capability::Complete, None);
+    checker.operation_started(1, "IX", Capability::SendMessage, None);
+    checker.operation_failed("IX", Capability::Complete);
+    let v = checker.finish(100_000);
+    assert_kinds(&v, &[K::Missing]);
+    assert!(v[0].expected.starts_with("SendMessage"), "{}", v[0]);
+}
