@@ -49,7 +49,7 @@ pub enum Profile {
     /// The default against the embedded server.
     #[default]
     Strict,
-    /// Only the [DOC]/[SEED] cores; [INF] steps are optional or not checked.
+    /// Only the \[DOC\]/\[SEED\] cores; \[INF\] steps are optional or not checked.
     /// The default against a remote GWS.
     Documented,
 }

@@ -1,5 +1,5 @@
 //! The ordering checker's expectations as data: one table per profile, from protocol.md §6 and
-//! §15 (the strict profile) and from the [DOC]/[SEED] cores only (the documented profile).
+//! §15 (the strict profile) and from the \[DOC\]/\[SEED\] cores only (the documented profile).
 //!
 //! An [`Expectation`] is an ordered list of [`Step`]s one agent must receive for one interaction.
 //! Some are created when the agent starts an operation ([`for_operation`]); others are implied
@@ -202,7 +202,7 @@ const fn pu(states: &'static [InteractionState], roster: Roster) -> Pattern {
 // --- Operations: the same in both profiles --------------------------------------------------
 
 /// §6.1, §15.8. The own ParticipantJoined may be inside the history batch or (documented, §6.1
-/// [INF]) in a separate MessageLogUpdated right after it: matching "an ML holding my join"
+/// \[INF\]) in a separate MessageLogUpdated right after it: matching "an ML holding my join"
 /// accepts both.
 static ACCEPT: Expectation = op(
     "Accept",
@@ -243,7 +243,7 @@ static INVITE: Expectation = Expectation {
     )
 };
 
-/// §6.3: the sender receives its own entries ([DOC]: every sample is delivered to the sender).
+/// §6.3: the sender receives its own entries (\[DOC\]: every sample is delivered to the sender).
 static SEND_MESSAGE: Expectation =
     op("SendMessage", "§6.3", &[req(entry(EntryType::Text, Who::Me, None))]);
 static SEND_TO_AGENTS: Expectation = op(
@@ -286,7 +286,7 @@ static STRICT_REMOVE: Expectation = op(
 /// applies can change while the request is in flight, so the documented profile takes either.
 static DOC_LEAVE: Expectation =
     op("Leave", "§6.4, §6.8", &[req(Pattern::Status(&[S::LeftChat, S::Completed]))]);
-/// §6.7 is [INF]: "the actor gets a terminal state" (or LeftChat first).
+/// §6.7 is \[INF\]: "the actor gets a terminal state" (or LeftChat first).
 static DOC_TRANSFER: Expectation =
     op("Transfer", "§6.7", &[req(Pattern::Status(&[S::LeftChat, S::Completed]))]);
 /// The two-step core of §6.6, with the Notice optional (absent from the current chat page).
@@ -343,7 +343,7 @@ pub fn for_operation(
 
 // --- Implied expectations (recognised from what the agent observes) ----------------------------
 
-/// §6.6, §15.11, the removed agent's four-step core, [SEED] chat page (both profiles).
+/// §6.6, §15.11, the removed agent's four-step core, \[SEED\] chat page (both profiles).
 static REMOVED: Expectation = Expectation {
     name: "removed from conference",
     source: "§6.6, §15.11",
@@ -357,7 +357,7 @@ static REMOVED: Expectation = Expectation {
     triggers: &[0, 1],
     guard: Guard::ChattingNotLeaving,
 };
-/// §15.15 (strict only: §6.9 is [INF]).
+/// §15.15 (strict only: §6.9 is \[INF\]).
 static CUSTOMER_LEFT: Expectation = Expectation {
     name: "customer left",
     source: "§6.9, §15.15",
@@ -369,7 +369,7 @@ static CUSTOMER_LEFT: Expectation = Expectation {
     triggers: &[0, 1],
     guard: Guard::None,
 };
-/// §15.12: the agents that remain when another one leaves (strict only: §6.4 marks it [INF]).
+/// §15.12: the agents that remain when another one leaves (strict only: §6.4 marks it \[INF\]).
 static AGENT_LEFT: Expectation = Expectation {
     name: "another agent left",
     source: "§6.4, §15.12",
