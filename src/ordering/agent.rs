@@ -20,8 +20,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 const CONTEXT_RING: usize = 32;
 /// Renderings of the same interaction attached to one violation.
 const CONTEXT_SHOWN: usize = 6;
-/// Fingerprints kept per interaction for duplicate detection.
-const FINGERPRINTS: usize = 8;
+/// Log-update fingerprints kept per interaction for duplicate detection; an older repeat reads
+/// as an index regression instead.
+const FINGERPRINTS: usize = 32;
 /// Ended interactions remembered so late notifications about them are caught.
 const ENDED_MEMORY: usize = 64;
 /// Live expectations per interaction; beyond this the oldest is dropped unreported, which only

@@ -14,7 +14,9 @@ use super::rules::REMOVE_NOTICE_PREFIX;
 use super::{Violation, ViolationKind, fingerprint, render_entry};
 use crate::gws::model::{EntryType, LogEntry, Visibility};
 
-const FINGERPRINTS: usize = 16;
+/// Entries remembered per chat to tell a repeated delivery (duplicate) from a new entry with an
+/// old index (index regression); older repeats read as index regressions.
+const FINGERPRINTS: usize = 64;
 const CONTEXT_SHOWN: usize = 6;
 const MAX_CHATS: usize = 16;
 

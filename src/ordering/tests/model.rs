@@ -589,3 +589,96 @@ fn every_flow_produces_a_clean_feed_alone() {
         }
     }
 }
+
+// --- Customers ---------------------------------------------------------------------------------
+
+/// A customer's transcript as the model server shows it: visible entries only, indices global
+/// (so with gaps where agents-only entries were), visibility stripped (§15.19), split into polls.
+fn customer_polls(len: usize, seed: u64) -> (Vec<Vec<LogEntry>>, Participant) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let p = people();
+    let mut index = 0;
+    let mut polls = vec![Vec::new()];
+    for _ in 0..len {
+        index += rng.random_range(1..=3);
+        let from = if rng.random() { &p.cust } else { &p.me };
+        let kind = [E::Text, E::TypingStarted, E::TypingStopped][rng.random_range(0..3)];
+        let mut e = entry(index, kind, from, All, Some("m"));
+        e.visibility = None;
+        e.from.visibility = None;
+        if let Some(last) = polls.last_mut() {
+            last.push(e);
+        }
+        if rng.random_range(0..3) == 0 {
+            polls.push(Vec::new());
+        }
+    }
+    (polls, p.bob_agents)
+}
+
+fn check_customer(polls: &[Vec<LogEntry>]) -> Vec<Violation> {
+    let mut checker = crate::ordering::CustomerChecker::new("Cust");
+    checker.hide_participant("Bob");
+    polls.iter().enumerate().flat_map(|(t, p)| checker.observe(t as u64, "c-1", p)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn customer_transcripts_and_their_mutations(
+        len in 1usize..30,
+        seed in any::<u64>(),
+        m in 0u8..4,
+        pick in any::<usize>(),
+    ) {
+        let (mut polls, consultant) = customer_polls(len, seed);
+        prop_assert!(check_customer(&polls).is_empty());
+        let flat: Vec<(usize, usize)> = polls
+            .iter()
+            .enumerate()
+            .flat_map(|(p, es)| (0..es.len()).map(move |i| (p, i)))
+            .collect();
+        let (p, i) = flat[pick % flat.len()];
+        let want = match m {
+            0 => {
+                // Delivered again in the next poll.
+                let copy = polls[p][i].clone();
+                polls.push(vec![copy]);
+                K::Duplicate
+            }
+            1 => {
+                // A consultant's entry reaches the customer.
+                let mut leak = polls[p][i].clone();
+                leak.from = consultant.clone();
+                leak.from.visibility = None;
+                leak.index += 1_000;
+                polls.push(vec![leak]);
+                K::VisibilityLeak
+            }
+            2 => {
+                // An entry (not the first) goes back to index 0.
+                if flat.len() < 2 {
+                    return Ok(());
+                }
+                let (p, i) = flat[1 + pick % (flat.len() - 1)];
+                polls[p][i].index = 0;
+                K::IndexRegression
+            }
+            _ => {
+                // A server that sends visibility along, with Agents.
+                let mut leak = polls[p][i].clone();
+                leak.visibility = Some(Agents);
+                leak.index += 1_000;
+                polls.push(vec![leak]);
+                K::VisibilityLeak
+            }
+        };
+        let v = check_customer(&polls);
+        prop_assert!(
+            !v.is_empty() && v.iter().all(|v| v.kind == want),
+            "want only {want}:\n{}",
+            describe(&v)
+        );
+    }
+}
