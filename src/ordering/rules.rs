@@ -5,6 +5,23 @@
 //! Some are created when the agent starts an operation ([`for_operation`]); others are implied
 //! by what the agent observes, e.g. being removed from a conference ([`implied`]). Matching is by
 //! ordered subsequence, so unrelated notifications may come between the steps.
+//!
+//! In brief (S = StatusChange, PU = ParticipantsUpdated, ML\[x] = MessageLogUpdated holding x;
+//! "doc" is where the documented profile differs):
+//!
+//! | trigger | steps the agent must receive |
+//! |---|---|
+//! | Accept | S(Chatting) → PU(Chatting) → ML\[own ParticipantJoined] |
+//! | Reject, Complete | S(Completed) |
+//! | Leave | sole agent S(LeftChat), with other agents S(Completed); doc: either |
+//! | Transfer | S(Completed); doc: S(LeftChat or Completed) |
+//! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] |
+//! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…<target id>, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent |
+//! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] |
+//! | user data, disposition, AddComment | PropertiesUpdated |
+//! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) |
+//! | implied: customer left (strict) | PU without the customer → ML\[ParticipantLeft from the customer] |
+//! | implied: another agent left (strict) | PU without that agent → ML\[ParticipantLeft from another agent] |
 
 use std::fmt;
 
