@@ -16,7 +16,7 @@
 //! | Leave | sole agent S(LeftChat), with other agents S(Completed); doc: either |
 //! | Transfer | S(Completed); doc: S(LeftChat or Completed) |
 //! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] |
-//! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…<target id>, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent |
+//! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…&lt;target id&gt;, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent |
 //! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] |
 //! | user data, disposition, AddComment | PropertiesUpdated |
 //! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) |
