@@ -3,10 +3,12 @@
 //!
 //! Reading order: [`gws`] and [`cometd`] (the wire types both halves share), then [`server`]
 //! (the reference server: a pure state machine in [`server::state`] with HTTP and CometD shells
-//! around it), then [`cli`] and [`app`] (the command line).
+//! around it), [`ordering`] (the pure notification-order checker the simulator feeds), then [`cli`]
+//! and [`app`] (the command line).
 
 pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod gws;
+pub mod ordering;
 pub mod server;

@@ -1,0 +1,195 @@
+//! The notification ordering checker: a pure, synchronous module that every virtual agent and
+//! customer feeds with what it receives, and that returns [`Violation`]s.
+//!
+//! # Use
+//! - One [`AgentChecker`] per virtual agent. Call [`AgentChecker::operation_started`] *before*
+//!   sending each operation's HTTP request (the response and the notifications race, §6.11, so
+//!   nothing here depends on when the response arrives), [`AgentChecker::observe`] for every
+//!   CometD data message, [`AgentChecker::poll_timeouts`] now and then, and
+//!   [`AgentChecker::finish`] at the end of the run.
+//! - One [`CustomerChecker`] per customer, fed the log entries its message polls return.
+//!
+//! Time is a caller-provided monotonic millisecond value; there is no IO, clock or runtime here.
+//!
+//! # How matching works
+//! The expectations are data ([`rules`]): ordered steps per operation and role, from
+//! protocol.md §6 and §15. They are matched as ordered subsequences per interaction, so other
+//! chats, typing and messages may come between the steps. A step that arrives after a later step
+//! of the same expectation is out-of-order; a required step that has not arrived when the
+//! expectation's timeout expires, or when the interaction ends, is missing. Independently of the
+//! tables, every notification is checked against per-interaction invariants: nothing after
+//! `Completed`/`Revoked` until a new invitation, no identical repeat, strictly increasing log
+//! indices, and (strict profile) a first notification that is an invitation and no status change
+//! that neither an operation nor an implied expectation explains.
+//!
+//! # Memory
+//! Per agent: the live interactions (dropped when they end), a bounded list of recently ended
+//! interaction ids, and a short ring of recent notification renderings for violation context.
+
+mod agent;
+mod customer;
+pub mod rules;
+mod violation;
+
+#[cfg(test)]
+mod tests;
+
+pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS};
+pub use customer::CustomerChecker;
+pub use violation::{Violation, ViolationKind};
+
+use std::hash::Hasher;
+
+use crate::gws::model::{LogEntry, Notification, NotificationType, Participant};
+
+/// Which expectations the checker holds a server to (protocol.md §15 "Checker profiles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Profile {
+    /// Everything §15 decides, in order: the embedded reference server's exact behaviour.
+    /// The default against the embedded server.
+    #[default]
+    Strict,
+    /// Only the \[DOC\]/\[SEED\] cores; \[INF\] steps are optional or not checked.
+    /// The default against a remote GWS.
+    Documented,
+}
+
+impl Profile {
+    /// The default profile for a target: strict against the embedded server, documented against
+    /// a remote GWS (§15 "Checker profiles").
+    pub fn for_target(embedded: bool) -> Self {
+        if embedded { Profile::Strict } else { Profile::Documented }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Strict => "strict",
+            Profile::Documented => "documented",
+        }
+    }
+}
+
+/// Identifies an agent in `participants` and in log entries' `from`: by nickname, or by the
+/// 32-hex user id that appears at the end of an agent participant's `uri`/`path`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Party {
+    pub nickname: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl Party {
+    pub fn nickname(nickname: impl Into<String>) -> Self {
+        Party { nickname: Some(nickname.into()), user_id: None }
+    }
+
+    pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Whether `p` is this party.
+    pub fn matches(&self, p: &Participant) -> bool {
+        if self.nickname.as_deref().is_some_and(|n| n == p.nickname) {
+            return true;
+        }
+        let Some(id) = self.user_id.as_deref().filter(|id| !id.is_empty()) else {
+            return false;
+        };
+        [p.uri.as_deref(), p.path.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|u| u.trim_end().trim_end_matches('/').ends_with(id))
+    }
+}
+
+/// The interaction a notification is about. Unlike [`Notification::interaction_id`] this also
+/// reads `chatUri`/`facebooksessionUri`, because the chat RemoveParticipant seed has no path.
+pub(crate) fn interaction_of(n: &Notification) -> Option<&str> {
+    let id = n.interaction_id().or_else(|| match n {
+        Notification::MessageLogUpdated(ml) => ml
+            .chat_uri
+            .as_deref()
+            .or(ml.facebooksession_uri.as_deref())
+            .and_then(|u| u.trim_end().trim_end_matches('/').rsplit('/').next()),
+        _ => None,
+    })?;
+    let id = id.trim();
+    (!id.is_empty()).then_some(id)
+}
+
+/// A short one-line rendering of a notification for violation reports.
+pub fn render(n: &Notification) -> String {
+    match n {
+        Notification::ChatStateChangeMessage(sc)
+        | Notification::FacebooksessionStateChangeMessage(sc) => {
+            let kind = format!("{:?}", sc.notification_type);
+            match sc.resource() {
+                Some(r) => {
+                    let people: Vec<String> = r
+                        .participants
+                        .iter()
+                        .map(|p| match p.visibility {
+                            Some(crate::gws::model::Visibility::Agents) => {
+                                format!("{}(Agents)", p.nickname)
+                            }
+                            _ => p.nickname.clone(),
+                        })
+                        .collect();
+                    format!("{kind}({}) [{}]", r.state.as_str(), people.join(", "))
+                }
+                None => kind,
+            }
+        }
+        Notification::MessageLogUpdated(ml) => {
+            const SHOWN: usize = 3;
+            let mut parts: Vec<String> = ml.messages.iter().take(SHOWN).map(render_entry).collect();
+            if ml.messages.len() > SHOWN {
+                parts.push(format!("+{} more", ml.messages.len() - SHOWN));
+            }
+            format!("MessageLogUpdated[{}]", parts.join("; "))
+        }
+        Notification::ChannelStateChangeMessageV2(_) => "ChannelStateChangeMessageV2".to_owned(),
+        Notification::Unknown => "unknown message".to_owned(),
+    }
+}
+
+/// A short rendering of one log entry: `#7 ParticipantLeft from Bob (All)`.
+pub fn render_entry(e: &LogEntry) -> String {
+    let vis = e.visibility.map(|v| format!(" ({v:?})")).unwrap_or_default();
+    format!("#{} {:?} from {}{vis}", e.index, e.kind, e.from.nickname)
+}
+
+/// Feeds serialized JSON straight into a hasher, so fingerprints need no allocation.
+struct HashWriter(std::collections::hash_map::DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A hash of the whole value, for recognising an identical repeated delivery.
+pub(crate) fn fingerprint<T: serde::Serialize>(value: &T) -> Option<u64> {
+    let mut w = HashWriter(Default::default());
+    serde_json::to_writer(&mut w, value).ok()?;
+    Some(w.0.finish())
+}
+
+/// Whether a repeat of this notification is a duplicate. Property updates are left out: the same
+/// user data can legitimately be attached twice and give identical notifications.
+pub(crate) fn duplicate_checked(n: &Notification) -> bool {
+    match n {
+        Notification::ChatStateChangeMessage(sc)
+        | Notification::FacebooksessionStateChangeMessage(sc) => matches!(
+            sc.notification_type,
+            NotificationType::StatusChange | NotificationType::ParticipantsUpdated
+        ),
+        Notification::MessageLogUpdated(_) => true,
+        _ => false,
+    }
+}

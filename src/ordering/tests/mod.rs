@@ -1,0 +1,202 @@
+//! Tests of the ordering checker: the seed pages' sequences, mutated copies of them, and a
+//! property test against a simple model. This file holds the builders they share.
+
+mod model;
+mod mutations;
+mod seeds;
+
+use serde_json::Map;
+
+use super::{AgentChecker, Party, Profile, Violation, ViolationKind};
+use crate::gws::model::{
+    EntryType, InteractionResource, LogEntry, Media, MessageLog, Notification, NotificationType,
+    Participant, ParticipantType, StateChange, Visibility,
+};
+use crate::gws::states::{Capability, InteractionState, Situation, capabilities};
+
+fn agent(nickname: &str, participant_id: &str, user_id: &str, vis: Visibility) -> Participant {
+    Participant {
+        participant_id: participant_id.to_owned(),
+        id: Some(participant_id.to_owned()),
+        kind: ParticipantType::Agent,
+        nickname: nickname.to_owned(),
+        visibility: Some(vis),
+        uri: Some(format!("http://gws:8090/api/v2/users/{user_id}")),
+        path: Some(format!("/users/{user_id}")),
+    }
+}
+
+fn customer(nickname: &str, participant_id: &str) -> Participant {
+    Participant {
+        participant_id: participant_id.to_owned(),
+        id: Some(participant_id.to_owned()),
+        kind: ParticipantType::Customer,
+        nickname: nickname.to_owned(),
+        visibility: Some(Visibility::All),
+        uri: None,
+        path: None,
+    }
+}
+
+/// A state-change notification with a full resource.
+fn sc(
+    media: Media,
+    id: &str,
+    kind: NotificationType,
+    state: InteractionState,
+    caps: Vec<Capability>,
+    participants: &[&Participant],
+    reference_id: Option<u64>,
+) -> Notification {
+    let resource = InteractionResource {
+        id: id.to_owned(),
+        uri: format!("http://gws:8090/api/v2/{}/{id}", media.path_segment()),
+        state,
+        capabilities: caps,
+        participants: participants.iter().map(|p| (*p).clone()).collect(),
+        user_data: Map::new(),
+        facebooksession_type: None,
+        received_date: None,
+        suggested_queue_uris: None,
+        relevant_response_template_groups: None,
+        comment: None,
+    };
+    let (chat, facebooksession) = match media {
+        Media::Chat => (Some(resource), None),
+        Media::Facebook => (None, Some(resource)),
+    };
+    Notification::state_change(
+        media,
+        StateChange {
+            notification_type: kind,
+            reference_id,
+            chat,
+            facebooksession,
+            error_message: None,
+        },
+    )
+}
+
+fn status(
+    media: Media,
+    id: &str,
+    state: InteractionState,
+    caps: Vec<Capability>,
+    participants: &[&Participant],
+) -> Notification {
+    sc(media, id, NotificationType::StatusChange, state, caps, participants, None)
+}
+
+fn participants_updated(
+    media: Media,
+    id: &str,
+    state: InteractionState,
+    caps: Vec<Capability>,
+    participants: &[&Participant],
+) -> Notification {
+    sc(media, id, NotificationType::ParticipantsUpdated, state, caps, participants, None)
+}
+
+fn entry(
+    index: u64,
+    kind: EntryType,
+    from: &Participant,
+    vis: Visibility,
+    text: Option<&str>,
+) -> LogEntry {
+    LogEntry {
+        index,
+        kind,
+        from: from.clone(),
+        text: text.map(str::to_owned),
+        url: None,
+        notice_text: None,
+        message_type: None,
+        visibility: Some(vis),
+        timestamp: "2015-10-21 16:13:19.000+0300".to_owned(),
+        timestamp_seconds: 1_445_433_199_000 + index as i64,
+    }
+}
+
+/// A MessageLogUpdated with both the URI and the path, as the FB seeds and §15 have them.
+fn ml(media: Media, id: &str, messages: Vec<LogEntry>) -> Notification {
+    let uri = Some(format!("http://gws:8090/api/v2/{}/{id}", media.path_segment()));
+    let path = Some(format!("/{}/{id}", media.path_segment()));
+    let (chat_uri, chat_path, facebooksession_uri, facebooksession_path) = match media {
+        Media::Chat => (uri, path, None, None),
+        Media::Facebook => (None, None, uri, path),
+    };
+    Notification::MessageLogUpdated(MessageLog {
+        notification_type: NotificationType::NewMessages,
+        messages,
+        chat_uri,
+        chat_path,
+        facebooksession_uri,
+        facebooksession_path,
+    })
+}
+
+fn owner_caps(media: Media, others: bool) -> Vec<Capability> {
+    capabilities(media, Situation::Owner { others, pending_consult: false })
+}
+
+fn left_caps(media: Media) -> Vec<Capability> {
+    capabilities(media, Situation::LeftChat)
+}
+
+/// One thing that happens to an agent: an operation it starts, or a notification it receives.
+#[derive(Debug, Clone)]
+enum Event {
+    Op {
+        id: String,
+        op: Capability,
+        target: Option<Party>,
+    },
+    Note(Box<Notification>),
+    /// The caller's clock jumps forward (and it polls timeouts).
+    Wait(u64),
+}
+
+fn op(id: &str, op: Capability) -> Event {
+    Event::Op { id: id.to_owned(), op, target: None }
+}
+
+/// Feeds events to a fresh checker, 10 ms apart, and returns every violation including those of
+/// `finish`.
+fn run(name: &str, media: Media, profile: Profile, events: &[Event]) -> Vec<Violation> {
+    let mut checker = AgentChecker::new(name, media, profile).with_timeout_ms(5_000);
+    let mut now = 0;
+    let mut out = Vec::new();
+    for e in events {
+        now += 10;
+        match e {
+            Event::Op { id, op, target } => checker.operation_started(now, id, *op, target.clone()),
+            Event::Note(n) => out.extend(checker.observe(now, n)),
+            Event::Wait(ms) => {
+                now += ms;
+                out.extend(checker.poll_timeouts(now));
+            }
+        }
+        out.extend(checker.poll_timeouts(now));
+    }
+    now += 10;
+    out.extend(checker.finish(now));
+    assert_eq!(checker.live_interactions(), 0, "finish forgets everything");
+    out
+}
+
+fn kinds(violations: &[Violation]) -> Vec<ViolationKind> {
+    violations.iter().map(|v| v.kind).collect()
+}
+
+#[track_caller]
+fn assert_clean(violations: &[Violation]) {
+    let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+    assert!(violations.is_empty(), "unexpected violations:\n{}", text.join("\n"));
+}
+
+#[track_caller]
+fn assert_kinds(violations: &[Violation], want: &[ViolationKind]) {
+    let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+    assert_eq!(kinds(violations), want, "violations:\n{}", text.join("\n"));
+}
