@@ -9,4 +9,5 @@ pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod gws;
+pub mod scenario;
 pub mod server;
