@@ -35,7 +35,7 @@ const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 const DEFAULT_SEED: u64 = 1;
 
 pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
-    let mut cx = Cx { s: Sink::new(file, text) };
+    let mut cx = Cx { s: Sink::new(file, text), flow_refs: Vec::new(), target_uses: Vec::new() };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -99,7 +99,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 
     // Flows and populations by name, including the ones that failed to compile (value `None`), so
     // references to them are not reported a second time.
-    let mut flows: BTreeMap<String, Option<(Flow, Vec<TargetUse>)>> = BTreeMap::new();
+    let mut flows: BTreeMap<String, Option<Flow>> = BTreeMap::new();
     match sections.get("flows") {
         Some((Item::Table(t), _)) => {
             for (fname, item) in t.iter() {
@@ -231,7 +231,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     };
     let mut flow_map = BTreeMap::new();
     for (k, v) in flows {
-        let Some((flow, _)) = v else { return Err(cx.s.finish()) };
+        let Some(flow) = v else { return Err(cx.s.finish()) };
         flow_map.insert(k, flow);
     }
     let plan = match &customers {
@@ -305,8 +305,6 @@ struct PopDraft {
     name_span: Span,
     /// `None`: no `password` key (fine for embedded targets only).
     password_span: Option<Span>,
-    flow_span: Option<Span>,
-    consult_flow_span: Option<Span>,
     readiness_span: Span,
 }
 
@@ -325,6 +323,17 @@ struct TargetUse {
 
 struct Cx<'a> {
     s: Sink<'a>,
+    /// References from populations to flows, recorded even when the population is otherwise
+    /// broken, so that every dangling name is reported in the same pass.
+    flow_refs: Vec<FlowRef>,
+    /// References from flow steps to populations and users, likewise recorded for broken flows.
+    target_uses: Vec<TargetUse>,
+}
+
+struct FlowRef {
+    key: &'static str,
+    flow: String,
+    span: Span,
 }
 
 impl Cx<'_> {
@@ -366,10 +375,15 @@ impl Cx<'_> {
             self.s.error_help(span, format!("unknown key `{key}`"), help);
         } else if let Some(rest) = message.strip_prefix("invalid type: ") {
             match rest.split_once(", expected ") {
-                Some((found, expected)) => self.s.error(
-                    span,
-                    format!("wrong type: expected {expected} here, found {found}"),
-                ),
+                Some((found, expected)) => {
+                    let expected = match expected {
+                        "i64" | "u64" | "u32" => "a whole number",
+                        "f64" => "a number",
+                        "a boolean" => "true or false",
+                        other => other,
+                    };
+                    self.s.error(span, format!("wrong type: expected {expected} here, found {found}"))
+                }
                 None => self.s.error(span, format!("wrong type: {rest}")),
             }
         } else {
@@ -738,6 +752,11 @@ impl Cx<'_> {
         };
         let flow = name_ref(&a.flow, self);
         let consult_flow = name_ref(&a.consult_flow, self);
+        for (key, valid, f) in [("flow", &flow, &a.flow), ("consult_flow", &consult_flow, &a.consult_flow)] {
+            if let (Some(Some(name)), Some(f)) = (valid, f) {
+                self.flow_refs.push(FlowRef { key, flow: name.clone(), span: f.span() });
+            }
+        }
         if a.flow.is_none() && a.consult_flow.is_none() {
             self.missing(span.clone(), "flow", "say what these agents do with an interaction: `flow = \"<name of a [flows.<name>] section>\"`");
         }
@@ -813,8 +832,6 @@ impl Cx<'_> {
                 channels: channels?,
             },
             password_span: a.password.as_ref().map(Spanned::span),
-            flow_span: a.flow.as_ref().map(Spanned::span),
-            consult_flow_span: a.consult_flow.as_ref().map(Spanned::span),
             readiness_span,
             name_span,
             span,
@@ -1042,7 +1059,7 @@ impl Cx<'_> {
 
     // ----- [flows.<name>] -----
 
-    fn flow(&mut self, name: &str, item: &Item, span: Span, media: Media) -> Option<(Flow, Vec<TargetUse>)> {
+    fn flow(&mut self, name: &str, item: &Item, span: Span, media: Media) -> Option<Flow> {
         let name_ok = self.check_name(&Spanned::new(span.clone(), name.to_owned()), "flow name");
         let header: raw::FlowHeader = self.de(item, &span)?;
         let steps_item = match item {
@@ -1063,7 +1080,6 @@ impl Cx<'_> {
             return None;
         }
         let mut steps = Vec::new();
-        let mut uses = Vec::new();
         let mut ok = name_ok;
         // Sequence facts for the ordering rules below.
         let mut brought_agent_in = false;
@@ -1079,7 +1095,7 @@ impl Cx<'_> {
                 ok = false;
             }
             match self.step(&raw, espan, media, brought_agent_in) {
-                Some((step, target_use)) => {
+                Some(step) => {
                     match &step {
                         Step::Op(o) => match o.op {
                             Capability::Consult | Capability::Invite => brought_agent_in = true,
@@ -1092,17 +1108,16 @@ impl Cx<'_> {
                         Step::Await { event: AwaitEvent::Removed, .. } => finished = Some("awaiting `removed`"),
                         _ => {}
                     }
-                    uses.extend(target_use);
                     steps.push(step);
                 }
                 None => ok = false,
             }
         }
         let description = header.description.map(Spanned::into_inner);
-        ok.then(|| (Flow { name: name.to_owned(), description, steps }, uses))
+        ok.then(|| Flow { name: name.to_owned(), description, steps })
     }
 
-    fn step(&mut self, s: &raw::Step, span: Span, media: Media, brought_agent_in: bool) -> Option<(Step, Option<TargetUse>)> {
+    fn step(&mut self, s: &raw::Step, span: Span, media: Media, brought_agent_in: bool) -> Option<Step> {
         let kinds: Vec<&str> = [
             s.op.as_ref().map(|_| "op"),
             s.think.as_ref().map(|_| "think"),
@@ -1124,7 +1139,7 @@ impl Cx<'_> {
         if let Some(t) = &s.think {
             self.no_params(&params, "a think step", &[]);
             let d = self.distribution(t, "`think`")?;
-            return Some((Step::Think { think: d }, None));
+            return Some(Step::Think { think: d });
         }
         if let Some(ev) = &s.await_ {
             self.no_params(&params, "an await step", &["timeout"]);
@@ -1140,7 +1155,7 @@ impl Cx<'_> {
                     None
                 }
             };
-            return Some((Step::Await { event: event?, timeout: timeout? }, None));
+            return Some(Step::Await { event: event?, timeout: timeout? });
         }
         let op_v = s.op.as_ref()?;
         let Some(op) = Capability::parse(op_v.get_ref()) else {
@@ -1176,10 +1191,9 @@ impl Cx<'_> {
             ok = false;
         }
         let mut step = OpStep::new(op);
-        let mut target_use = None;
         if let Some(t) = &s.target {
             if let Some(tr) = self.target_ref(t, op, media, brought_agent_in) {
-                target_use = Some(TargetUse { op, target: tr.clone(), span: t.span() });
+                self.target_uses.push(TargetUse { op, target: tr.clone(), span: t.span() });
                 step.target = Some(tr);
             } else {
                 ok = false;
@@ -1215,7 +1229,7 @@ impl Cx<'_> {
             }
             step.keys = keys.clone();
         }
-        ok.then_some((Step::Op(step), target_use))
+        ok.then_some(Step::Op(step))
     }
 
     fn no_params(&mut self, params: &[(&'static str, Option<Span>)], what: &str, except: &[&str]) {
@@ -1276,14 +1290,14 @@ impl Cx<'_> {
 
     // ----- [[thresholds]] -----
 
-    fn threshold(&mut self, t: raw::Threshold, span: Span, flows: &BTreeMap<String, Option<(Flow, Vec<TargetUse>)>>) -> Vec<Threshold> {
+    fn threshold(&mut self, t: raw::Threshold, span: Span, flows: &BTreeMap<String, Option<Flow>>) -> Vec<Threshold> {
         let Some(m) = &t.metric else {
             self.missing(span, "metric", "name what to limit, e.g. `metric = \"Consult.settle\"` or `metric = \"violations\"`");
             return Vec::new();
         };
         let Some(metric) = self.metric(m) else { return Vec::new() };
         if let Metric::Op(OpName::Flow(op), _) = metric {
-            let performed = flows.values().flatten().any(|(f, _)| {
+            let performed = flows.values().flatten().any(|f| {
                 f.steps.iter().any(|s| matches!(s, Step::Op(o) if o.op == op))
             });
             let some_flow_failed = flows.values().any(Option::is_none);
@@ -1432,28 +1446,24 @@ impl Cx<'_> {
 
     fn resolve_references(
         &mut self,
-        flows: &BTreeMap<String, Option<(Flow, Vec<TargetUse>)>>,
+        flows: &BTreeMap<String, Option<Flow>>,
         pops: &[PopDraft],
         pop_names: &HashMap<String, Option<usize>>,
         target: Option<&TargetDraft>,
         _media: Media,
     ) {
         let flow_names: Vec<&str> = flows.keys().map(String::as_str).collect();
-        for p in pops {
-            for (f, span, key) in [
-                (&p.pop.flow, &p.flow_span, "flow"),
-                (&p.pop.consult_flow, &p.consult_flow_span, "consult_flow"),
-            ] {
-                let (Some(f), Some(span)) = (f, span) else { continue };
-                if !flows.contains_key(f) {
-                    let help = match did_you_mean(f, flow_names.iter().copied()) {
-                        Some(n) => format!("did you mean `{n}`? flows defined: {}", flow_names.join(", ")),
-                        None if flow_names.is_empty() => "define it as [flows.<name>] with `steps = [ ... ]`".to_owned(),
-                        None => format!("flows defined: {}", flow_names.join(", ")),
-                    };
-                    self.s.error_help(span.clone(), format!("`{key}` names flow `{f}`, which does not exist"), help);
-                }
+        for FlowRef { key, flow: f, span } in std::mem::take(&mut self.flow_refs) {
+            if !flows.contains_key(&f) {
+                let help = match did_you_mean(&f, flow_names.iter().copied()) {
+                    Some(n) => format!("did you mean `{n}`? flows defined: {}", flow_names.join(", ")),
+                    None if flow_names.is_empty() => "define it as [flows.<name>] with `steps = [ ... ]`".to_owned(),
+                    None => format!("flows defined: {}", flow_names.join(", ")),
+                };
+                self.s.error_help(span, format!("`{key}` names flow `{f}`, which does not exist"), help);
             }
+        }
+        for p in pops {
             if p.pop.flow.is_none() && !matches!(p.pop.readiness, Readiness::NotReady) {
                 self.s.error_help(
                     p.readiness_span.clone(),
@@ -1463,9 +1473,10 @@ impl Cx<'_> {
             }
         }
         let embedded = target.is_some_and(|t| t.target.kind == TargetKind::Embedded);
-        let names: Vec<&str> = pop_names.keys().map(String::as_str).collect();
-        for (_, uses) in flows.values().flatten() {
-            for u in uses {
+        let mut names: Vec<&str> = pop_names.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        for u in std::mem::take(&mut self.target_uses) {
+            {
                 match &u.target {
                     TargetRef::Agents(p) => match pop_names.get(p) {
                         None => {
