@@ -127,30 +127,37 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 
     let mut pops: Vec<PopDraft> = Vec::new();
     let mut pop_names: HashMap<String, Option<usize>> = HashMap::new();
+    // Where each population name was first defined, broken populations included.
+    let mut first_defined: HashMap<String, Span> = HashMap::new();
     match sections.get("agents") {
         Some((item, span)) => match elements(item, span) {
             Some(elems) if !elems.is_empty() => {
                 for (value, espan) in elems {
                     let pname = peek_str(&value, "name");
-                    match cx.de_value::<raw::Agents>(value, &espan) {
-                        Some(raw) => {
-                            if let Some(p) = cx.population(raw, espan, media) {
-                                if let Some(prev) = pops.iter().find(|q| q.pop.name == p.pop.name) {
-                                    let line = cx.s.position(prev.name_span.start).0;
-                                    cx.s.error(
-                                        p.name_span.clone(),
-                                        format!(
-                                            "a population named `{}` is already defined on line {line}",
-                                            p.pop.name
-                                        ),
-                                    );
-                                } else {
-                                    pop_names.insert(p.pop.name.clone(), Some(pops.len()));
-                                    pops.push(p);
-                                }
-                            } else if let Some(n) = pname {
-                                pop_names.entry(n).or_insert(None);
-                            }
+                    let Some(raw) = cx.de_value::<raw::Agents>(value, &espan) else {
+                        if let Some(n) = pname {
+                            pop_names.entry(n).or_insert(None);
+                        }
+                        continue;
+                    };
+                    if let Some(n) = &raw.name {
+                        if let Some(prev) = first_defined.get(n.get_ref()) {
+                            let line = cx.s.position(prev.start).0;
+                            cx.s.error(
+                                n.span(),
+                                format!(
+                                    "a population named `{}` is already defined on line {line}",
+                                    n.get_ref()
+                                ),
+                            );
+                            continue;
+                        }
+                        first_defined.insert(n.get_ref().clone(), n.span());
+                    }
+                    match cx.population(raw, espan, media) {
+                        Some(p) => {
+                            pop_names.insert(p.pop.name.clone(), Some(pops.len()));
+                            pops.push(p);
                         }
                         None => {
                             if let Some(n) = pname {
@@ -160,7 +167,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
                     }
                 }
             }
-            Some(_) => cx.s.error(span.clone(), "`agents` is empty; define at least one population"),
+            Some(_) => {
+                cx.s.error(span.clone(), "`agents` is empty; define at least one population")
+            }
             None => cx.s.error_help(
                 span.clone(),
                 "`agents` must be a list of populations",
@@ -176,9 +185,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 
     let customers = sections
         .get("customers")
-        .and_then(|(item, span)| {
-            cx.de::<raw::Customers>(item, span).map(|c| (c, span.clone()))
-        })
+        .and_then(|(item, span)| cx.de::<raw::Customers>(item, span).map(|c| (c, span.clone())))
         .and_then(|(c, span)| cx.customers(c, span));
 
     let mut thresholds = Vec::new();
@@ -382,7 +389,8 @@ impl Cx<'_> {
                         "a boolean" => "true or false",
                         other => other,
                     };
-                    self.s.error(span, format!("wrong type: expected {expected} here, found {found}"))
+                    self.s
+                        .error(span, format!("wrong type: expected {expected} here, found {found}"))
                 }
                 None => self.s.error(span, format!("wrong type: {rest}")),
             }
@@ -406,7 +414,9 @@ impl Cx<'_> {
     /// Names are used in references (`agents:<name>`) and result paths: keep them plain.
     fn check_name(&mut self, n: &Spanned<String>, what: &str) -> bool {
         let ok = !n.get_ref().is_empty()
-            && n.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && n.get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !ok {
             self.s.error_help(
                 n.span(),
@@ -417,7 +427,12 @@ impl Cx<'_> {
         ok
     }
 
-    fn unit<T>(&mut self, v: &Spanned<String>, what: &str, parse: impl Fn(&str) -> Result<T, UnitError>) -> Option<T> {
+    fn unit<T>(
+        &mut self,
+        v: &Spanned<String>,
+        what: &str,
+        parse: impl Fn(&str) -> Result<T, UnitError>,
+    ) -> Option<T> {
         match parse(v.get_ref()) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -501,11 +516,14 @@ impl Cx<'_> {
             })
             .unwrap_or(Media::Chat);
         // GWS 8.5.2 GA offers only long-polling; the embedded server offers both.
-        let default_transport = if kind_remote { Transport::LongPolling } else { Transport::Websocket };
+        let default_transport =
+            if kind_remote { Transport::LongPolling } else { Transport::Websocket };
         let transport = t
             .transport
             .as_ref()
-            .and_then(|tr| self.choice(tr, "transport", &["websocket", "long-polling"], Transport::parse))
+            .and_then(|tr| {
+                self.choice(tr, "transport", &["websocket", "long-polling"], Transport::parse)
+            })
             .unwrap_or(default_transport);
 
         let kind = if kind_remote {
@@ -579,7 +597,10 @@ impl Cx<'_> {
             }
         };
         if !matches!(url.scheme(), "http" | "https") {
-            self.s.error(u.span(), format!("`base_url` must start with http:// or https://, not {}://", url.scheme()));
+            self.s.error(
+                u.span(),
+                format!("`base_url` must start with http:// or https://, not {}://", url.scheme()),
+            );
             return None;
         }
         let Some(host) = url.host_str() else {
@@ -611,14 +632,21 @@ impl Cx<'_> {
         let duration = match &r.duration {
             Some(d) => self.duration(d, "`duration`").and_then(|d| {
                 if d.is_zero() {
-                    self.s.error(r.duration.as_ref().map_or(span.clone(), Spanned::span), "`duration` is zero, so nothing would run");
+                    self.s.error(
+                        r.duration.as_ref().map_or(span.clone(), Spanned::span),
+                        "`duration` is zero, so nothing would run",
+                    );
                     None
                 } else {
                     Some(d)
                 }
             }),
             None => {
-                self.missing(span.clone(), "duration", "add `duration = \"60s\"` to [run]: how long load is applied");
+                self.missing(
+                    span.clone(),
+                    "duration",
+                    "add `duration = \"60s\"` to [run]: how long load is applied",
+                );
                 None
             }
         };
@@ -634,7 +662,10 @@ impl Cx<'_> {
             Some(s) => match u64::try_from(*s.get_ref()) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    self.s.error(s.span(), format!("`seed` is {}, but it must be 0 or more", s.get_ref()));
+                    self.s.error(
+                        s.span(),
+                        format!("`seed` is {}, but it must be 0 or more", s.get_ref()),
+                    );
                     None
                 }
             },
@@ -662,14 +693,22 @@ impl Cx<'_> {
         let name = match &a.name {
             Some(n) => self.check_name(n, "population name").then(|| n.get_ref().clone()),
             None => {
-                self.missing(span.clone(), "name", "give the population a `name`; flows target it as agents:<name>");
+                self.missing(
+                    span.clone(),
+                    "name",
+                    "give the population a `name`; flows target it as agents:<name>",
+                );
                 None
             }
         };
         let count = match &a.count {
             Some(c) => self.count(c, "`count`", 1, MAX_COUNT),
             None => {
-                self.missing(span.clone(), "count", "say how many agents this population has, e.g. `count = 10`");
+                self.missing(
+                    span.clone(),
+                    "count",
+                    "say how many agents this population has, e.g. `count = 10`",
+                );
                 None
             }
         };
@@ -685,7 +724,11 @@ impl Cx<'_> {
                     self.s.error(u.span(), "`username` is empty");
                     None
                 } else if stripped.contains('{') || stripped.contains('}') {
-                    self.s.error_help(u.span(), format!("`{}` has a placeholder other than {{n}}", u.get_ref()), "{n} (the agent's number) is the only placeholder");
+                    self.s.error_help(
+                        u.span(),
+                        format!("`{}` has a placeholder other than {{n}}", u.get_ref()),
+                        "{n} (the agent's number) is the only placeholder",
+                    );
                     None
                 } else if n > 1 {
                     self.s.error(u.span(), "`username` has {n} more than once");
@@ -722,7 +765,11 @@ impl Cx<'_> {
                         if valid {
                             Some(Some(PasswordSource::Env(e.get_ref().clone())))
                         } else {
-                            self.s.error_help(e.span(), format!("`{}` is not an environment variable name", e.get_ref()), "use letters, digits and `_`, e.g. GWS_PASSWORD");
+                            self.s.error_help(
+                                e.span(),
+                                format!("`{}` is not an environment variable name", e.get_ref()),
+                                "use letters, digits and `_`, e.g. GWS_PASSWORD",
+                            );
                             None
                         }
                     }
@@ -734,11 +781,18 @@ impl Cx<'_> {
                         None
                     }
                     (Some(e), Some(_)) => {
-                        self.s.error(e.span(), "a password comes from `env` or from `file`, not both");
+                        self.s.error(
+                            e.span(),
+                            "a password comes from `env` or from `file`, not both",
+                        );
                         None
                     }
                     (None, None) => {
-                        self.s.error_help(p.span(), "the password table names no source", "write `{ env = \"NAME\" }` or `{ file = \"path\" }`");
+                        self.s.error_help(
+                            p.span(),
+                            "the password table names no source",
+                            "write `{ env = \"NAME\" }` or `{ file = \"path\" }`",
+                        );
                         None
                     }
                 },
@@ -752,7 +806,9 @@ impl Cx<'_> {
         };
         let flow = name_ref(&a.flow, self);
         let consult_flow = name_ref(&a.consult_flow, self);
-        for (key, valid, f) in [("flow", &flow, &a.flow), ("consult_flow", &consult_flow, &a.consult_flow)] {
+        for (key, valid, f) in
+            [("flow", &flow, &a.flow), ("consult_flow", &consult_flow, &a.consult_flow)]
+        {
             if let (Some(Some(name)), Some(f)) = (valid, f) {
                 self.flow_refs.push(FlowRef { key, flow: name.clone(), span: f.span() });
             }
@@ -762,32 +818,39 @@ impl Cx<'_> {
         }
         let readiness = match &a.readiness {
             None => Some(Readiness::Ready),
-            Some(r) => match r.get_ref() {
-                StrOrTable::Str(s) => {
-                    let s = Spanned::new(r.span(), s.clone());
-                    self.choice(&s, "readiness", &["ready", "not-ready"], |s| match s {
-                        "ready" => Some(Readiness::Ready),
-                        "not-ready" => Some(Readiness::NotReady),
-                        _ => None,
-                    })
+            Some(r) => {
+                match r.get_ref() {
+                    StrOrTable::Str(s) => {
+                        let s = Spanned::new(r.span(), s.clone());
+                        self.choice(&s, "readiness", &["ready", "not-ready"], |s| match s {
+                            "ready" => Some(Readiness::Ready),
+                            "not-ready" => Some(Readiness::NotReady),
+                            _ => None,
+                        })
+                    }
+                    StrOrTable::Table(t) => {
+                        match (&t.ready, &t.not_ready) {
+                            (Some(rd), Some(nr)) => {
+                                let rd = self.distribution(rd, "`ready`");
+                                let nr = self.distribution(nr, "`not_ready`");
+                                Some(Readiness::Cycle { ready: rd?, not_ready: nr? })
+                            }
+                            _ => {
+                                self.s.error_help(r.span(), "a readiness cycle needs both `ready` and `not_ready` periods", "e.g. readiness = { ready = \"exp(5m)\", not_ready = \"30s..2m\" }");
+                                None
+                            }
+                        }
+                    }
                 }
-                StrOrTable::Table(t) => match (&t.ready, &t.not_ready) {
-                    (Some(rd), Some(nr)) => {
-                        let rd = self.distribution(rd, "`ready`");
-                        let nr = self.distribution(nr, "`not_ready`");
-                        Some(Readiness::Cycle { ready: rd?, not_ready: nr? })
-                    }
-                    _ => {
-                        self.s.error_help(r.span(), "a readiness cycle needs both `ready` and `not_ready` periods", "e.g. readiness = { ready = \"exp(5m)\", not_ready = \"30s..2m\" }");
-                        None
-                    }
-                },
-            },
+            }
         };
         let channels = match &a.channels {
             None => Some(vec![media]),
             Some(list) if list.is_empty() => {
-                self.s.error(span.clone(), "`channels` is empty; agents need at least one media channel");
+                self.s.error(
+                    span.clone(),
+                    "`channels` is empty; agents need at least one media channel",
+                );
                 None
             }
             Some(list) => {
@@ -799,13 +862,15 @@ impl Cx<'_> {
                         _ => None,
                     })?;
                     if out.contains(&m) {
-                        self.s.error(c.span(), format!("channel `{}` is listed twice", c.get_ref()));
+                        self.s
+                            .error(c.span(), format!("channel `{}` is listed twice", c.get_ref()));
                         return None;
                     }
                     out.push(m);
                 }
                 // Facebook sessions are routed to chat-Ready agents too (protocol.md §15.20).
-                let reachable = out.contains(&media) || (media == Media::Facebook && out.contains(&Media::Chat));
+                let reachable = out.contains(&media)
+                    || (media == Media::Facebook && out.contains(&Media::Chat));
                 if !reachable {
                     self.s.error_help(
                         list[0].span(),
@@ -877,7 +942,10 @@ impl Cx<'_> {
         };
         let queue = match &c.queue {
             Some(q) if q.get_ref().trim().is_empty() => {
-                self.s.error(q.span(), "`queue` is empty; remove it to use the server's default endpoint");
+                self.s.error(
+                    q.span(),
+                    "`queue` is empty; remove it to use the server's default endpoint",
+                );
                 None
             }
             Some(q) => Some(Some(q.get_ref().clone())),
@@ -896,11 +964,18 @@ impl Cx<'_> {
                         IntOrStr::Int(n) => match u32::try_from(*n) {
                             Ok(n) => Some(IntRange { low: n, high: n }),
                             Err(_) => {
-                                self.s.error(c.span(), format!("message `count` is {n}, but it must be 0 or more"));
+                                self.s.error(
+                                    c.span(),
+                                    format!("message `count` is {n}, but it must be 0 or more"),
+                                );
                                 None
                             }
                         },
-                        IntOrStr::Str(s) => self.unit(&Spanned::new(c.span(), s.clone()), "message `count`", IntRange::parse),
+                        IntOrStr::Str(s) => self.unit(
+                            &Spanned::new(c.span(), s.clone()),
+                            "message `count`",
+                            IntRange::parse,
+                        ),
                     },
                 };
                 let think = match &m.think {
@@ -924,7 +999,14 @@ impl Cx<'_> {
                 let p = match &a.probability {
                     Some(p) if (0.0..=1.0).contains(p.get_ref()) => Some(*p.get_ref()),
                     Some(p) => {
-                        self.s.error_help(p.span(), format!("abandon `probability` is {}, but a probability is between 0 and 1", p.get_ref()), "e.g. 0.05 for one customer in twenty");
+                        self.s.error_help(
+                            p.span(),
+                            format!(
+                                "abandon `probability` is {}, but a probability is between 0 and 1",
+                                p.get_ref()
+                            ),
+                            "e.g. 0.05 for one customer in twenty",
+                        );
                         None
                     }
                     None => {
@@ -968,13 +1050,20 @@ impl Cx<'_> {
         .flatten()
         .collect();
         if shapes.len() > 1 {
-            self.s.error_help(span, format!("`arrival` mixes several shapes ({})", shapes.join(", ")), HELP);
+            self.s.error_help(
+                span,
+                format!("`arrival` mixes several shapes ({})", shapes.join(", ")),
+                HELP,
+            );
             return None;
         }
         let spacing = match &a.spacing {
             Some(s) => {
                 if a.concurrency.is_some() {
-                    self.s.error(s.span(), "`spacing` applies only to open arrivals, not to `concurrency`");
+                    self.s.error(
+                        s.span(),
+                        "`spacing` applies only to open arrivals, not to `concurrency`",
+                    );
                     return None;
                 }
                 self.choice(s, "spacing", &["poisson", "constant"], Spacing::parse)?
@@ -985,7 +1074,9 @@ impl Cx<'_> {
             return Some(Arrival::Steady { rate: self.rate(r, "`rate`")?, spacing });
         }
         if let Some(c) = &a.concurrency {
-            return Some(Arrival::Closed { concurrency: self.count(c, "`concurrency`", 1, MAX_COUNT)? });
+            return Some(Arrival::Closed {
+                concurrency: self.count(c, "`concurrency`", 1, MAX_COUNT)?,
+            });
         }
         if let Some(stages) = &a.stages {
             if stages.get_ref().is_empty() {
@@ -1014,7 +1105,10 @@ impl Cx<'_> {
             let over_v = over.and_then(|o| self.duration(o, "`over`"));
             if let (Some(o), Some(d)) = (over, over_v) {
                 if d.is_zero() {
-                    self.s.error(o.span(), "a ramp `over` zero time is a jump; use { rate = ... } instead");
+                    self.s.error(
+                        o.span(),
+                        "a ramp `over` zero time is a jump; use { rate = ... } instead",
+                    );
                     return None;
                 }
             }
@@ -1084,40 +1178,54 @@ impl Cx<'_> {
         // Sequence facts for the ordering rules below.
         let mut brought_agent_in = false;
         let mut finished: Option<&'static str> = None;
+        let mut finished_reported = false;
         for (value, espan) in elems {
             let Some(raw) = self.de_value::<raw::Step>(value, &espan) else {
                 ok = false;
                 continue;
             };
-            let lead = [&raw.op, &raw.think, &raw.await_].iter().find_map(|f| f.as_ref().map(Spanned::span)).unwrap_or(espan.clone());
-            if let Some(what) = finished {
+            let lead = [&raw.op, &raw.think, &raw.await_]
+                .iter()
+                .find_map(|f| f.as_ref().map(Spanned::span))
+                .unwrap_or(espan.clone());
+            // Reported once per flow: every later step is "after" it too.
+            if let Some(what) = finished.take() {
+                finished_reported = true;
                 self.s.error_help(lead.clone(), format!("this step comes after {what}, when the interaction is already over for this agent"), "remove it, or move it before that step");
                 ok = false;
             }
             match self.step(&raw, espan, media, brought_agent_in) {
-                Some(step) => {
-                    match &step {
-                        Step::Op(o) => match o.op {
-                            Capability::Consult | Capability::Invite => brought_agent_in = true,
-                            Capability::Complete => finished = Some("`Complete`"),
-                            Capability::Reject => finished = Some("`Reject`"),
-                            Capability::Transfer => finished = Some("`Transfer`"),
-                            _ => {}
-                        },
-                        Step::Await { event: AwaitEvent::Completed, .. } => finished = Some("awaiting `completed`"),
-                        Step::Await { event: AwaitEvent::Removed, .. } => finished = Some("awaiting `removed`"),
-                        _ => {}
-                    }
-                    steps.push(step);
-                }
+                Some(step) => steps.push(step),
                 None => ok = false,
+            }
+            // Sequence facts come from what the step says it is, even when the step itself is
+            // broken, so that one mistake is not reported again by every step after it.
+            let op = raw.op.as_ref().and_then(|o| Capability::parse(o.get_ref()));
+            let event = raw.await_.as_ref().and_then(|e| AwaitEvent::parse(e.get_ref()));
+            match (op, event) {
+                (Some(Capability::Consult | Capability::Invite), _) => brought_agent_in = true,
+                (Some(Capability::Complete), _) => finished = Some("`Complete`"),
+                (Some(Capability::Reject), _) => finished = Some("`Reject`"),
+                (Some(Capability::Transfer), _) => finished = Some("`Transfer`"),
+                (_, Some(AwaitEvent::Completed)) => finished = Some("awaiting `completed`"),
+                (_, Some(AwaitEvent::Removed)) => finished = Some("awaiting `removed`"),
+                _ => {}
+            }
+            if finished_reported {
+                finished = None;
             }
         }
         let description = header.description.map(Spanned::into_inner);
         ok.then(|| Flow { name: name.to_owned(), description, steps })
     }
 
-    fn step(&mut self, s: &raw::Step, span: Span, media: Media, brought_agent_in: bool) -> Option<Step> {
+    fn step(
+        &mut self,
+        s: &raw::Step,
+        span: Span,
+        media: Media,
+        brought_agent_in: bool,
+    ) -> Option<Step> {
         let kinds: Vec<&str> = [
             s.op.as_ref().map(|_| "op"),
             s.think.as_ref().map(|_| "think"),
@@ -1130,7 +1238,10 @@ impl Cx<'_> {
             let msg = if kinds.is_empty() {
                 "this step has none of `op`, `think` or `await`".to_owned()
             } else {
-                format!("this step has {}; a step does exactly one thing", kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and "))
+                format!(
+                    "this step has {}; a step does exactly one thing",
+                    kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                )
             };
             self.s.error_help(span, msg, "write { op = \"SendMessage\", text = \"Hi\" }, { think = \"1s..3s\" } or { await = \"consultant-joined\", timeout = \"10s\" }");
             return None;
@@ -1145,7 +1256,11 @@ impl Cx<'_> {
             self.no_params(&params, "an await step", &["timeout"]);
             let event = self.choice(ev, "event to await", AwaitEvent::NAMES, AwaitEvent::parse);
             if event == Some(AwaitEvent::ConsultantJoined) && !brought_agent_in {
-                self.s.error_help(ev.span(), "`consultant-joined` is awaited before any Consult or Invite step in this flow", "put a { op = \"Consult\", target = ... } step before it");
+                self.s.error_help(
+                    ev.span(),
+                    "`consultant-joined` is awaited before any Consult or Invite step in this flow",
+                    "put a { op = \"Consult\", target = ... } step before it",
+                );
                 return None;
             }
             let timeout = match &s.timeout {
@@ -1164,7 +1279,11 @@ impl Cx<'_> {
                 Some(n) => format!("did you mean `{n}`? operations: {}", names.join(", ")),
                 None => format!("operations: {}", names.join(", ")),
             };
-            self.s.error_help(op_v.span(), format!("`{}` is not an operation of the GWS chat or Facebook API", op_v.get_ref()), help);
+            self.s.error_help(
+                op_v.span(),
+                format!("`{}` is not an operation of the GWS chat or Facebook API", op_v.get_ref()),
+                help,
+            );
             return None;
         };
         let spec = op_spec(op);
@@ -1174,9 +1293,18 @@ impl Cx<'_> {
                 self.s.error_help(pspan.clone().unwrap_or(span.clone()), format!("`{op}` takes no `timeout`"), "operations are timed and measured by gwsim; use an await step to wait for an event");
                 ok = false;
             } else if !spec.mandatory.contains(p) && !spec.optional.contains(p) {
-                let allowed: Vec<&str> = spec.mandatory.iter().chain(spec.optional).copied().collect();
-                let help = if allowed.is_empty() { format!("`{op}` takes no parameters") } else { format!("`{op}` takes: {}", allowed.join(", ")) };
-                self.s.error_help(pspan.clone().unwrap_or(span.clone()), format!("`{op}` has no parameter `{p}`"), help);
+                let allowed: Vec<&str> =
+                    spec.mandatory.iter().chain(spec.optional).copied().collect();
+                let help = if allowed.is_empty() {
+                    format!("`{op}` takes no parameters")
+                } else {
+                    format!("`{op}` takes: {}", allowed.join(", "))
+                };
+                self.s.error_help(
+                    pspan.clone().unwrap_or(span.clone()),
+                    format!("`{op}` has no parameter `{p}`"),
+                    help,
+                );
                 ok = false;
             }
         }
@@ -1187,7 +1315,11 @@ impl Cx<'_> {
             }
         }
         if op == Capability::AddComment && media != Media::Facebook {
-            self.s.error_help(op_v.span(), "`AddComment` exists only for Facebook sessions, and this scenario's media is chat", "remove the step, or set `media = \"facebook\"` in [target]");
+            self.s.error_help(
+                op_v.span(),
+                "`AddComment` exists only for Facebook sessions, and this scenario's media is chat",
+                "remove the step, or set `media = \"facebook\"` in [target]",
+            );
             ok = false;
         }
         let mut step = OpStep::new(op);
@@ -1199,14 +1331,15 @@ impl Cx<'_> {
                 ok = false;
             }
         }
-        let mut text_param = |v: &Option<Spanned<String>>, what: &str, cx: &mut Self| -> Option<String> {
-            let v = v.as_ref()?;
-            if v.get_ref().is_empty() {
-                cx.s.error(v.span(), format!("`{what}` is empty"));
-                ok = false;
-            }
-            Some(v.get_ref().clone())
-        };
+        let mut text_param =
+            |v: &Option<Spanned<String>>, what: &str, cx: &mut Self| -> Option<String> {
+                let v = v.as_ref()?;
+                if v.get_ref().is_empty() {
+                    cx.s.error(v.span(), format!("`{what}` is empty"));
+                    ok = false;
+                }
+                Some(v.get_ref().clone())
+            };
         step.text = text_param(&s.text, "text", self);
         step.url = text_param(&s.url, "url", self);
         step.notice = text_param(&s.notice, "notice", self);
@@ -1229,7 +1362,7 @@ impl Cx<'_> {
             }
             step.keys = keys.clone();
         }
-        ok.then_some(Step::Op(step))
+        ok.then(|| Step::Op(Box::new(step)))
     }
 
     fn no_params(&mut self, params: &[(&'static str, Option<Span>)], what: &str, except: &[&str]) {
@@ -1242,15 +1375,26 @@ impl Cx<'_> {
         }
     }
 
-    fn target_ref(&mut self, t: &Spanned<String>, op: Capability, media: Media, brought_agent_in: bool) -> Option<TargetRef> {
-        const HELP: &str = "targets are agents:<population>, queue:<name>, user:<username> or consultant";
+    fn target_ref(
+        &mut self,
+        t: &Spanned<String>,
+        op: Capability,
+        media: Media,
+        brought_agent_in: bool,
+    ) -> Option<TargetRef> {
+        const HELP: &str =
+            "targets are agents:<population>, queue:<name>, user:<username> or consultant";
         let raw = t.get_ref().trim();
         let parsed = if raw == "consultant" {
             Some(TargetRef::Consultant)
         } else if let Some((kind, rest)) = raw.split_once(':') {
             let rest = rest.trim();
             if rest.is_empty() {
-                self.s.error_help(t.span(), format!("target `{raw}` names nobody after the colon"), HELP);
+                self.s.error_help(
+                    t.span(),
+                    format!("target `{raw}` names nobody after the colon"),
+                    HELP,
+                );
                 return None;
             }
             match kind {
@@ -1275,7 +1419,9 @@ impl Cx<'_> {
         };
         if !kind_ok {
             let why = match tr {
-                TargetRef::Consultant => format!("`{op}` cannot target `consultant`: the consultant is whoever an earlier Consult brought in"),
+                TargetRef::Consultant => format!(
+                    "`{op}` cannot target `consultant`: the consultant is whoever an earlier Consult brought in"
+                ),
                 _ => format!("`{op}` cannot target a queue here"),
             };
             self.s.error_help(t.span(), why, "use agents:<population> or user:<username>");
@@ -1290,19 +1436,29 @@ impl Cx<'_> {
 
     // ----- [[thresholds]] -----
 
-    fn threshold(&mut self, t: raw::Threshold, span: Span, flows: &BTreeMap<String, Option<Flow>>) -> Vec<Threshold> {
+    fn threshold(
+        &mut self,
+        t: raw::Threshold,
+        span: Span,
+        flows: &BTreeMap<String, Option<Flow>>,
+    ) -> Vec<Threshold> {
         let Some(m) = &t.metric else {
             self.missing(span, "metric", "name what to limit, e.g. `metric = \"Consult.settle\"` or `metric = \"violations\"`");
             return Vec::new();
         };
         let Some(metric) = self.metric(m) else { return Vec::new() };
         if let Metric::Op(OpName::Flow(op), _) = metric {
-            let performed = flows.values().flatten().any(|f| {
-                f.steps.iter().any(|s| matches!(s, Step::Op(o) if o.op == op))
-            });
+            let performed = flows
+                .values()
+                .flatten()
+                .any(|f| f.steps.iter().any(|s| matches!(s, Step::Op(o) if o.op == op)));
             let some_flow_failed = flows.values().any(Option::is_none);
             if !performed && !some_flow_failed {
-                self.s.error_help(m.span(), format!("no flow performs `{op}`, so `{metric}` would never be measured"), "check the operation name, or add the operation to a flow");
+                self.s.error_help(
+                    m.span(),
+                    format!("no flow performs `{op}`, so `{metric}` would never be measured"),
+                    "check the operation name, or add the operation to a flow",
+                );
                 return Vec::new();
             }
         }
@@ -1387,9 +1543,16 @@ impl Cx<'_> {
                 };
                 // These succeed silently (protocol.md §5): nothing ever arrives to settle on.
                 if kind == OpMetric::Settle
-                    && matches!(op, OpName::Flow(Capability::SetInFocus | Capability::CancelConsult))
+                    && matches!(
+                        op,
+                        OpName::Flow(Capability::SetInFocus | Capability::CancelConsult)
+                    )
                 {
-                    self.s.error_help(m.span(), format!("`{op}` causes no notification, so it has no settle time"), format!("use `{op}.response`"));
+                    self.s.error_help(
+                        m.span(),
+                        format!("`{op}` causes no notification, so it has no settle time"),
+                        format!("use `{op}.response`"),
+                    );
                     return None;
                 }
                 Some(Metric::Op(op, kind))
@@ -1398,28 +1561,41 @@ impl Cx<'_> {
     }
 
     fn limit(&mut self, metric: Metric, stat: Stat, v: &Spanned<Scalar>) -> Option<Limit> {
-        let latency_stat = matches!(stat, Stat::P50 | Stat::P90 | Stat::P99 | Stat::P999 | Stat::Max | Stat::Mean);
+        let latency_stat =
+            matches!(stat, Stat::P50 | Stat::P90 | Stat::P99 | Stat::P999 | Stat::Max | Stat::Mean);
         if metric.is_latency() {
             if !latency_stat {
-                self.s.error_help(v.span(), format!("`{metric}` is a latency, so it takes no `{stat}`"), "use p50, p90, p99, p99.9, max or mean with a duration");
+                self.s.error_help(
+                    v.span(),
+                    format!("`{metric}` is a latency, so it takes no `{stat}`"),
+                    "use p50, p90, p99, p99.9, max or mean with a duration",
+                );
                 return None;
             }
             return match v.get_ref() {
-                Scalar::Str(s) => self.duration(&Spanned::new(v.span(), s.clone()), &format!("`{stat}`")).map(Limit::Latency),
+                Scalar::Str(s) => self
+                    .duration(&Spanned::new(v.span(), s.clone()), &format!("`{stat}`"))
+                    .map(Limit::Latency),
                 _ => {
-                    self.s.error_help(v.span(), format!("`{stat}` of `{metric}` must be a duration"), format!("e.g. {stat} = \"250ms\""));
+                    self.s.error_help(
+                        v.span(),
+                        format!("`{stat}` of `{metric}` must be a duration"),
+                        format!("e.g. {stat} = \"250ms\""),
+                    );
                     None
                 }
             };
         }
         match stat {
-            Stat::Max | Stat::Min => match v.get_ref() {
-                Scalar::Int(n) if *n >= 0 => u64::try_from(*n).ok().map(Limit::Count),
-                _ => {
-                    self.s.error_help(v.span(), format!("`{metric}` is a count, so `{stat}` must be a whole number 0 or more"), format!("e.g. {stat} = 0"));
-                    None
+            Stat::Max | Stat::Min => {
+                match v.get_ref() {
+                    Scalar::Int(n) if *n >= 0 => u64::try_from(*n).ok().map(Limit::Count),
+                    _ => {
+                        self.s.error_help(v.span(), format!("`{metric}` is a count, so `{stat}` must be a whole number 0 or more"), format!("e.g. {stat} = 0"));
+                        None
+                    }
                 }
-            },
+            }
             Stat::Rate if metric.is_error_count() => {
                 let f = match v.get_ref() {
                     Scalar::Int(n) => Some(*n as f64),
@@ -1435,8 +1611,16 @@ impl Cx<'_> {
                 }
             }
             _ => {
-                let help = if metric.is_error_count() { "use max, min or rate" } else { "use max or min with a whole number" };
-                self.s.error_help(v.span(), format!("`{metric}` is a count, so it takes no `{stat}`"), help);
+                let help = if metric.is_error_count() {
+                    "use max, min or rate"
+                } else {
+                    "use max or min with a whole number"
+                };
+                self.s.error_help(
+                    v.span(),
+                    format!("`{metric}` is a count, so it takes no `{stat}`"),
+                    help,
+                );
                 None
             }
         }
@@ -1456,11 +1640,19 @@ impl Cx<'_> {
         for FlowRef { key, flow: f, span } in std::mem::take(&mut self.flow_refs) {
             if !flows.contains_key(&f) {
                 let help = match did_you_mean(&f, flow_names.iter().copied()) {
-                    Some(n) => format!("did you mean `{n}`? flows defined: {}", flow_names.join(", ")),
-                    None if flow_names.is_empty() => "define it as [flows.<name>] with `steps = [ ... ]`".to_owned(),
+                    Some(n) => {
+                        format!("did you mean `{n}`? flows defined: {}", flow_names.join(", "))
+                    }
+                    None if flow_names.is_empty() => {
+                        "define it as [flows.<name>] with `steps = [ ... ]`".to_owned()
+                    }
                     None => format!("flows defined: {}", flow_names.join(", ")),
                 };
-                self.s.error_help(span, format!("`{key}` names flow `{f}`, which does not exist"), help);
+                self.s.error_help(
+                    span,
+                    format!("`{key}` names flow `{f}`, which does not exist"),
+                    help,
+                );
             }
         }
         for p in pops {
@@ -1481,10 +1673,20 @@ impl Cx<'_> {
                     TargetRef::Agents(p) => match pop_names.get(p) {
                         None => {
                             let help = match did_you_mean(p, names.iter().copied()) {
-                                Some(n) => format!("did you mean `agents:{n}`? populations: {}", names.join(", ")),
+                                Some(n) => format!(
+                                    "did you mean `agents:{n}`? populations: {}",
+                                    names.join(", ")
+                                ),
                                 None => format!("populations: {}", names.join(", ")),
                             };
-                            self.s.error_help(u.span.clone(), format!("`{}` names population `{p}`, which does not exist", u.target), help);
+                            self.s.error_help(
+                                u.span.clone(),
+                                format!(
+                                    "`{}` names population `{p}`, which does not exist",
+                                    u.target
+                                ),
+                                help,
+                            );
                         }
                         Some(Some(i)) => {
                             let pop = &pops[*i].pop;
@@ -1495,10 +1697,12 @@ impl Cx<'_> {
                         Some(None) => {}
                     },
                     TargetRef::User(name) if embedded => {
-                        let known = pops.iter().any(|p| {
-                            p.pop.username.number_of(name).is_some_and(|n| n >= p.pop.first && n - p.pop.first < p.pop.count)
-                                || p.pop.username.as_str() == name
-                        });
+                        let known =
+                            pops.iter().any(|p| {
+                                p.pop.username.number_of(name).is_some_and(|n| {
+                                    n >= p.pop.first && n - p.pop.first < p.pop.count
+                                }) || p.pop.username.as_str() == name
+                            });
                         let some_pop_failed = pop_names.values().any(Option::is_none);
                         if !known && !some_pop_failed {
                             self.s.error_help(u.span.clone(), format!("no population logs in as `{name}`, and the embedded server knows only the scenario's own agents"), "use agents:<population>, or a username one of the populations produces");
@@ -1510,7 +1714,13 @@ impl Cx<'_> {
         }
     }
 
-    fn check_target_rules(&mut self, t: &TargetDraft, pops: &[PopDraft], customers: Option<&CustomersDraft>, _run: &Run) {
+    fn check_target_rules(
+        &mut self,
+        t: &TargetDraft,
+        pops: &[PopDraft],
+        customers: Option<&CustomersDraft>,
+        _run: &Run,
+    ) {
         let TargetKind::Remote(remote) = &t.target.kind else { return };
         for p in pops {
             if p.password_span.is_none() {
@@ -1546,9 +1756,16 @@ impl Cx<'_> {
                     let msg = if other == p.pop.name {
                         format!("population `{}` would log in as `{u}` more than once", p.pop.name)
                     } else {
-                        format!("populations `{other}` and `{}` would both log in as `{u}`", p.pop.name)
+                        format!(
+                            "populations `{other}` and `{}` would both log in as `{u}`",
+                            p.pop.name
+                        )
                     };
-                    self.s.error_help(p.name_span.clone(), msg, "give each population its own `username` pattern or `first` number");
+                    self.s.error_help(
+                        p.name_span.clone(),
+                        msg,
+                        "give each population its own `username` pattern or `first` number",
+                    );
                     break;
                 }
             }
@@ -1597,7 +1814,9 @@ fn op_spec(op: Capability) -> OpSpec {
     let (mandatory, optional): (&[&str], &[&str]) = match op {
         C::Accept => (&[], &["nickname"]),
         C::Reject | C::CancelConsult | C::SetInFocus => (&[], &[]),
-        C::SendStartTypingToAgentsNotification | C::SendStopTypingToAgentsNotification => (&[], &[]),
+        C::SendStartTypingToAgentsNotification | C::SendStopTypingToAgentsNotification => {
+            (&[], &[])
+        }
         C::SendStartTypingNotification | C::SendStopTypingNotification => (&[], &[]),
         C::Transfer => (&["target"], &["text"]),
         C::Leave => (&[], &["text"]),

@@ -186,7 +186,10 @@ mod tests {
             message: "unknown key `cout`".into(),
             help: Some("did you mean `count`?".into()),
         };
-        assert_eq!(d.to_string(), "s.toml:3:7: error: unknown key `cout`\n    help: did you mean `count`?");
+        assert_eq!(
+            d.to_string(),
+            "s.toml:3:7: error: unknown key `cout`\n    help: did you mean `count`?"
+        );
     }
 
     #[test]

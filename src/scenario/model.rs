@@ -288,7 +288,7 @@ pub struct Flow {
 #[serde(untagged)]
 pub enum Step {
     /// Call an operation on the interaction.
-    Op(OpStep),
+    Op(Box<OpStep>),
     /// Wait a drawn time.
     Think { think: Distribution },
     /// Wait for a protocol event on the interaction; not seeing it in time is a `missing` failure.

@@ -344,11 +344,8 @@ mod tests {
 
     #[test]
     fn constant_rate_spacing_is_exact() {
-        let plan = lower(
-            &Arrival::Steady { rate: rate(5.0), spacing: Spacing::Constant },
-            secs(10),
-            None,
-        );
+        let plan =
+            lower(&Arrival::Steady { rate: rate(5.0), spacing: Spacing::Constant }, secs(10), None);
         let starts = all_starts(&plan, 0);
         assert_eq!(starts.len(), 50);
         for (i, t) in starts.iter().enumerate() {
@@ -358,7 +355,12 @@ mod tests {
 
     #[test]
     fn ramp_then_hold_segments() {
-        let a = Arrival::Ramp { from: rate(1.0), to: rate(11.0), over: secs(10), spacing: Spacing::Poisson };
+        let a = Arrival::Ramp {
+            from: rate(1.0),
+            to: rate(11.0),
+            over: secs(10),
+            spacing: Spacing::Poisson,
+        };
         let plan = lower(&a, secs(30), Some(100));
         assert_eq!(plan.segments.len(), 2);
         assert_eq!(plan.segments[0].load, Load::Open { from: rate(1.0), to: rate(11.0) });
@@ -374,7 +376,12 @@ mod tests {
 
     #[test]
     fn ramp_with_constant_spacing_integrates_to_the_right_count() {
-        let a = Arrival::Ramp { from: rate(0.0), to: rate(20.0), over: secs(60), spacing: Spacing::Constant };
+        let a = Arrival::Ramp {
+            from: rate(0.0),
+            to: rate(20.0),
+            over: secs(60),
+            spacing: Spacing::Constant,
+        };
         let plan = lower(&a, secs(60), None);
         // ∫ 0→20/s over 60 s = 600.
         let starts = all_starts(&plan, 0);
@@ -387,7 +394,12 @@ mod tests {
 
     #[test]
     fn a_shape_longer_than_the_run_is_cut_with_a_scaled_final_rate() {
-        let a = Arrival::Ramp { from: rate(0.0), to: rate(10.0), over: secs(100), spacing: Spacing::Poisson };
+        let a = Arrival::Ramp {
+            from: rate(0.0),
+            to: rate(10.0),
+            over: secs(100),
+            spacing: Spacing::Poisson,
+        };
         let plan = lower(&a, secs(50), None);
         assert_eq!(plan.segments.len(), 1);
         assert_eq!(plan.segments[0].load, Load::Open { from: rate(0.0), to: rate(5.0) });
@@ -429,7 +441,12 @@ mod tests {
 
     #[test]
     fn poisson_ramp_tracks_the_integral() {
-        let a = Arrival::Ramp { from: rate(0.0), to: rate(100.0), over: secs(100), spacing: Spacing::Poisson };
+        let a = Arrival::Ramp {
+            from: rate(0.0),
+            to: rate(100.0),
+            over: secs(100),
+            spacing: Spacing::Poisson,
+        };
         let plan = lower(&a, secs(100), None);
         let starts = all_starts(&plan, 5);
         // Λ = 5000 over the run, and 1250 in the first half (quadratic growth).
@@ -464,9 +481,11 @@ mod tests {
 
     #[test]
     fn zero_rate_plans_and_closed_plans_have_no_arrivals() {
-        let zero = lower(&Arrival::Steady { rate: rate(0.0), spacing: Spacing::Constant }, secs(10), None);
+        let zero =
+            lower(&Arrival::Steady { rate: rate(0.0), spacing: Spacing::Constant }, secs(10), None);
         assert!(all_starts(&zero, 0).is_empty());
-        let zero_p = lower(&Arrival::Steady { rate: rate(0.0), spacing: Spacing::Poisson }, secs(10), None);
+        let zero_p =
+            lower(&Arrival::Steady { rate: rate(0.0), spacing: Spacing::Poisson }, secs(10), None);
         assert!(all_starts(&zero_p, 0).is_empty());
         let closed = lower(&Arrival::Closed { concurrency: 7 }, secs(10), Some(5));
         assert!(closed.is_closed());
@@ -494,8 +513,10 @@ mod tests {
 
     fn arb_stage() -> impl Strategy<Value = Stage> {
         prop_oneof![
-            (0u32..200, 1u64..30).prop_map(|(r, s)| Stage::Hold { rate: rate(f64::from(r) / 4.0), length: secs(s) }),
-            (0u32..200, 1u64..30).prop_map(|(r, s)| Stage::Ramp { to: rate(f64::from(r) / 4.0), length: secs(s) }),
+            (0u32..200, 1u64..30)
+                .prop_map(|(r, s)| Stage::Hold { rate: rate(f64::from(r) / 4.0), length: secs(s) }),
+            (0u32..200, 1u64..30)
+                .prop_map(|(r, s)| Stage::Ramp { to: rate(f64::from(r) / 4.0), length: secs(s) }),
         ]
     }
 

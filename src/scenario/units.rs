@@ -39,9 +39,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
             return err(format!("`{input}` is not a duration; {DURATION_HELP}"));
         }
         let (num, after) = rest.split_at(num_len);
-        let value: f64 = num
-            .parse()
-            .map_err(|_| UnitError(format!("`{num}` in `{input}` is not a number")))?;
+        let value: f64 =
+            num.parse().map_err(|_| UnitError(format!("`{num}` in `{input}` is not a number")))?;
+        let after = after.trim_start();
         let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         let seconds_per_unit = match unit {
@@ -79,7 +79,8 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".to_owned();
     }
     let mut out = String::new();
-    for (unit, size) in [("h", 3_600_000_000u128), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000)]
+    for (unit, size) in
+        [("h", 3_600_000_000u128), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000)]
     {
         if us >= size {
             out.push_str(&format!("{}{unit}", us / size));
@@ -123,24 +124,25 @@ impl Rate {
                 "`{input}` is not a rate; write a count per unit of time such as `5/s`, `300/m` or `10/h`"
             ));
         };
-        let value: f64 = num.trim().parse().map_err(|_| {
-            UnitError(format!("`{}` in `{input}` is not a number", num.trim()))
-        })?;
+        let value: f64 = num
+            .trim()
+            .parse()
+            .map_err(|_| UnitError(format!("`{}` in `{input}` is not a number", num.trim())))?;
         let per = match unit.trim() {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
             other => {
-                return err(format!(
-                    "`{other}` in `{input}` is not a rate unit; use /s, /m or /h"
-                ));
+                return err(format!("`{other}` in `{input}` is not a rate unit; use /s, /m or /h"));
             }
         };
         if value < 0.0 {
             return err(format!("`{input}` is negative, and a rate cannot be"));
         }
         Rate::from_per_second(value / per).ok_or_else(|| {
-            UnitError(format!("`{input}` is more than a million a second, which gwsim does not accept"))
+            UnitError(format!(
+                "`{input}` is more than a million a second, which gwsim does not accept"
+            ))
         })
     }
 }
@@ -297,7 +299,9 @@ impl IntRange {
                 let hi = hi.strip_prefix('=').unwrap_or(hi);
                 let (low, high) = (num(lo)?, num(hi)?);
                 if low > high {
-                    return err(format!("`{input}` starts above where it ends; write the smaller number first"));
+                    return err(format!(
+                        "`{input}` starts above where it ends; write the smaller number first"
+                    ));
                 }
                 Ok(IntRange { low, high })
             }
@@ -312,7 +316,11 @@ impl IntRange {
 
 impl fmt::Display for IntRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.low == self.high { write!(f, "{}", self.low) } else { write!(f, "{}..{}", self.low, self.high) }
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{}..{}", self.low, self.high)
+        }
     }
 }
 
