@@ -193,6 +193,20 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         match elements(item, span) {
             Some(elems) => {
                 for (value, espan) in elems {
+                    // `p99.9 = "1s"` is a TOML dotted key: a table `p99` holding `9`.
+                    let dotted = value.as_inline_table().and_then(|t| {
+                        t.get_key_value("p99")
+                            .filter(|(_, v)| v.is_inline_table())
+                            .map(|(k, _)| k.span())
+                    });
+                    if let Some(span) = dotted {
+                        cx.s.error_help(
+                            span.unwrap_or(espan),
+                            "TOML reads an unquoted p99.9 as a table `p99` holding a key `9`",
+                            "quote the key, `\"p99.9\" = \"1s\"`, or write `p999 = \"1s\"`",
+                        );
+                        continue;
+                    }
                     if let Some(t) = cx.de_value::<raw::Threshold>(value, &espan) {
                         thresholds.extend(cx.threshold(t, espan, &flows));
                     }
@@ -380,6 +394,11 @@ impl Cx<'_> {
                 None => format!("keys allowed here: {}", allowed.join(", ")),
             };
             self.s.error_help(span, format!("unknown key `{key}`"), help);
+        } else if message.starts_with("invalid length") && message.contains("expected struct") {
+            self.s.error(span, "wrong type: expected a table here, found a list");
+        } else if message.contains("a borrowed string") || message.contains("expected a spanned") {
+            // A single value was expected but a table came (often an unquoted dotted key).
+            self.s.error(span, "wrong type: expected a single value here, found a table");
         } else if let Some(rest) = message.strip_prefix("invalid type: ") {
             match rest.split_once(", expected ") {
                 Some((found, expected)) => {
@@ -387,6 +406,10 @@ impl Cx<'_> {
                         "i64" | "u64" | "u32" => "a whole number",
                         "f64" => "a number",
                         "a boolean" => "true or false",
+                        "a sequence" => "a list",
+                        "a map" => "a table",
+                        // Serde names the raw struct; the user only needs to know it is a table.
+                        other if other.starts_with("struct ") => "a table",
                         other => other,
                     };
                     self.s
@@ -1749,6 +1772,33 @@ impl Cx<'_> {
     }
 
     fn check_username_collisions(&mut self, pops: &[PopDraft]) {
+        /// Enumerating every login is exact; past this many it would cost real memory, so only
+        /// identical patterns with overlapping numbers are compared.
+        const ENUMERATE_UP_TO: u64 = 200_000;
+        let total: u64 = pops.iter().map(|p| u64::from(p.pop.count)).sum();
+        if total > ENUMERATE_UP_TO {
+            for (i, p) in pops.iter().enumerate() {
+                let range = |p: &PopDraft| {
+                    (u64::from(p.pop.first), u64::from(p.pop.first) + u64::from(p.pop.count))
+                };
+                if let Some(q) = pops[..i].iter().find(|q| {
+                    let ((a0, a1), (b0, b1)) = (range(p), range(q));
+                    q.pop.username == p.pop.username && a0 < b1 && b0 < a1
+                }) {
+                    self.s.error_help(
+                        p.name_span.clone(),
+                        format!(
+                            "populations `{}` and `{}` would log in with the same names (`{}`)",
+                            q.pop.name,
+                            p.pop.name,
+                            p.pop.username.as_str()
+                        ),
+                        "give each population its own `username` pattern or `first` number",
+                    );
+                }
+            }
+            return;
+        }
         let mut seen: HashMap<String, &str> = HashMap::new();
         for p in pops {
             for u in p.pop.usernames() {

@@ -347,6 +347,13 @@ steps = [ { op = "Accept" } ]
         &with("[[agents]]\nname = \"s\"\ncount = 1\nconsult_flow = \"f\"\n"),
         &[(10, 1, "becomes Ready")],
     );
+    // Too many to enumerate: identical patterns with overlapping numbers still collide.
+    check(
+        &with(
+            "[[agents]]\nname = \"b\"\ncount = 150000\nusername = \"x-{n}\"\nflow = \"f\"\n[[agents]]\nname = \"c\"\ncount = 150000\nusername = \"x-{n}\"\nfirst = 149000\nflow = \"f\"\n",
+        ),
+        &[(16, 8, "populations `b` and `c` would log in with the same names (`x-{n}`)")],
+    );
     // Two populations rendering the same login.
     check(
         &with("[[agents]]\nname = \"b\"\ncount = 1\nusername = \"a-2\"\nflow = \"f\"\n"),
@@ -608,4 +615,44 @@ proptest! {
         }
         assert_well_formed(&text, parse("m.toml", &text));
     }
+}
+
+#[test]
+fn type_errors_are_plain_and_do_not_hide_other_sections() {
+    let text = with(
+        r#"[[thresholds]]
+metric = "Accept.response"
+p99.9 = "1s"
+[flows.x]
+steps = [ { op = 5 }, { think = 1 } ]
+[flows.y]
+steps = "Accept"
+[flows.z]
+stepz = []
+[target]
+media = "sms"
+tls = { accept_invalid_certs = "yes" }
+"#,
+    );
+    check(
+        &text,
+        &[
+            (12, 1, "TOML reads an unquoted p99.9 as a table `p99` holding a key `9`"),
+            (14, 18, "wrong type: expected a string here, found integer `5`"),
+            (14, 33, "wrong type: expected a string here, found integer `1`"),
+            (16, 9, "`steps` must be a list of steps"),
+            (18, 1, "unknown key `stepz`"),
+            (21, 32, "wrong type: expected true or false here, found string \"yes\""),
+        ],
+    );
+    check(
+        "name = \"x\"\nagents = 5\nflows = 3\nthresholds = { a = 1 }\nrun = []\n[target]\nmedia = \"sms\"\n",
+        &[
+            (2, 1, "`agents` must be a list of populations"),
+            (3, 1, "`flows` must be a table of named flows"),
+            (4, 1, "`thresholds` must be a list"),
+            (5, 7, "wrong type: expected a table here, found a list"),
+            (7, 9, "`sms` is not a valid media"),
+        ],
+    );
 }
