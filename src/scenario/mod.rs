@@ -1,7 +1,7 @@
 //! Scenario files: TOML in, a validated [`Scenario`] (with its canonical [`LoadPlan`]) out, or
 //! every problem in the file as [`Diagnostics`] with file:line:col.
 //!
-//! Two stages (style.md §5): [`raw`] mirrors the file with serde, [`compile`] resolves references
+//! Two stages (style.md §5): `raw` mirrors the file with serde, `compile` resolves references
 //! and checks every rule, collecting all errors. Only the validated types in [`model`] travel
 //! further. [`plan`] lowers every arrival shape into one list of segments and paces them with a
 //! pure function; [`units`] reads the small value languages (`1m30s`, `5/s`, `exp(1s)`, `1..4`).
