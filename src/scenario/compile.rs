@@ -22,7 +22,7 @@ use super::plan::{self, Arrival, Spacing, Stage};
 use super::raw::{self, IntOrStr, Scalar, StrOrTable};
 use super::units::{Distribution, IntRange, Rate, UnitError, format_duration, parse_duration};
 use crate::gws::model::Media;
-use crate::gws::states::Capability;
+use crate::gws::states::{Capability, Situation, capabilities};
 
 type Span = Range<usize>;
 
@@ -1202,6 +1202,7 @@ impl Cx<'_> {
         let mut brought_agent_in = false;
         let mut finished: Option<&'static str> = None;
         let mut finished_reported = false;
+        let mut answered = false;
         for (value, espan) in elems {
             let Some(raw) = self.de_value::<raw::Step>(value, &espan) else {
                 ok = false;
@@ -1211,6 +1212,23 @@ impl Cx<'_> {
                 .iter()
                 .find_map(|f| f.as_ref().map(Spanned::span))
                 .unwrap_or(espan.clone());
+            // Every flow starts from an invitation (StatusChange Invited), whose capabilities are
+            // only Accept and Reject (protocol.md §15.7); think steps may come first.
+            if !answered && raw.think.is_none() {
+                answered = true;
+                let op = raw.op.as_ref().and_then(|o| Capability::parse(o.get_ref()));
+                let known_op = raw.op.is_some() && op.is_some();
+                if !matches!(op, Some(Capability::Accept | Capability::Reject))
+                    && (known_op || raw.await_.is_some())
+                {
+                    self.s.error_help(
+                        lead.clone(),
+                        "a flow begins with an invitation, which can only be accepted or rejected, so its first operation must be `Accept` or `Reject`",
+                        "start the steps with { op = \"Accept\" }",
+                    );
+                    ok = false;
+                }
+            }
             // Reported once per flow: every later step is "after" it too.
             if let Some(what) = finished.take() {
                 finished_reported = true;
@@ -1657,7 +1675,7 @@ impl Cx<'_> {
         pops: &[PopDraft],
         pop_names: &HashMap<String, Option<usize>>,
         target: Option<&TargetDraft>,
-        _media: Media,
+        media: Media,
     ) {
         let flow_names: Vec<&str> = flows.keys().map(String::as_str).collect();
         for FlowRef { key, flow: f, span } in std::mem::take(&mut self.flow_refs) {
@@ -1713,6 +1731,9 @@ impl Cx<'_> {
                         }
                         Some(Some(i)) => {
                             let pop = &pops[*i].pop;
+                            if u.op == Capability::Consult {
+                                self.check_consultant_flow(pop, flows, media, &u.span);
+                            }
                             if u.op == Capability::Transfer && pop.flow.is_none() {
                                 self.s.error_help(u.span.clone(), format!("a Transfer hands the interaction to `{p}`, whose agents handle it with their `flow`, but they have none"), format!("give population `{p}` a `flow`"));
                             }
@@ -1734,6 +1755,37 @@ impl Cx<'_> {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// A consulted agent joins with visibility Agents and has only the consultant's capabilities
+    /// (protocol.md §15.21); a flow asking for more would fail on every consult.
+    fn check_consultant_flow(
+        &mut self,
+        pop: &AgentPopulation,
+        flows: &BTreeMap<String, Option<Flow>>,
+        media: Media,
+        span: &Span,
+    ) {
+        let Some(name) = pop.flow_for_consult() else { return };
+        let Some(Some(flow)) = flows.get(name) else { return };
+        let allowed = capabilities(media, Situation::Consultant);
+        let bad = flow.steps.iter().find_map(|s| match s {
+            Step::Op(o)
+                if !matches!(o.op, Capability::Accept | Capability::Reject)
+                    && !allowed.contains(&o.op) =>
+            {
+                Some(o.op)
+            }
+            _ => None,
+        });
+        if let Some(op) = bad {
+            let key = if pop.consult_flow.is_some() { "consult_flow" } else { "flow" };
+            self.s.error_help(
+                span.clone(),
+                format!("`Consult` brings in an agent of `{}`, who runs flow `{name}`, but `{op}` is not something a consultant can do", pop.name),
+                format!("a consultant may only {}; give `{}` a `consult_flow` without `{op}`, or remove it from `{name}` (the population's `{key}`)", allowed.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "), pop.name),
+            );
         }
     }
 

@@ -22,11 +22,23 @@ pub use model::*;
 pub use plan::{Arrival, Load, LoadPlan, Segment, Spacing, Stage, lower, next_start};
 pub use units::{Distribution, IntRange, Rate};
 
-/// Reads and validates a scenario file.
+/// Reads and validates a scenario file. A relative password `file` is taken relative to the
+/// scenario file's directory, so a scenario and its secrets can move together.
 pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&file, &text),
+        Ok(text) => {
+            let mut scenario = parse(&file, &text)?;
+            let dir = path.parent().unwrap_or(Path::new(""));
+            for pop in &mut scenario.agents {
+                if let PasswordSource::File(p) = &mut pop.password {
+                    if p.is_relative() {
+                        *p = dir.join(&*p);
+                    }
+                }
+            }
+            Ok(scenario)
+        }
         Err(e) => Err(Diagnostics(vec![Diagnostic {
             file,
             line: 0,

@@ -172,7 +172,8 @@ pub enum PasswordSource {
     Generated,
     /// The named environment variable.
     Env(String),
-    /// The first line of this file (relative paths are relative to the working directory).
+    /// The first line of this file ([`super::load`] makes a relative path relative to the
+    /// scenario file's directory).
     File(PathBuf),
 }
 

@@ -195,6 +195,20 @@ fn missing_sections_are_reported_together() {
 }
 
 #[test]
+fn password_files_are_relative_to_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("gwsim-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.toml");
+    let text = with("").replace("flow = \"f\"", "flow = \"f\"\npassword = { file = \"pw.txt\" }");
+    std::fs::write(&path, text).unwrap();
+    std::fs::write(dir.join("pw.txt"), "pw\n").unwrap();
+    let s = load(&path).expect("valid");
+    assert_eq!(s.agents[0].password, PasswordSource::File(dir.join("pw.txt")));
+    assert_eq!(s.agents[0].password.resolve().unwrap().expose(), "pw");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn unreadable_files_are_a_diagnostic_not_a_panic() {
     let d = load(&scenarios_dir().join("does-not-exist.toml")).unwrap_err();
     assert_eq!(d.len(), 1);
@@ -403,6 +417,7 @@ steps = [
             (18, 3, "this step has `op` and `think`"),
             (19, 31, "`friends:all` is not a target"),
             (21, 8, "flow `h` has no steps"),
+            (25, 10, "so its first operation must be `Accept` or `Reject`"),
             (25, 54, "target `consultant` is used before any Consult or Invite step"),
             (26, 13, "`consultant-joined` is awaited before any Consult or Invite step"),
             (27, 10, "`AddComment` exists only for Facebook sessions"),
@@ -412,6 +427,39 @@ steps = [
             (31, 10, "this step comes after `Complete`"),
             (31, 10, "`Consult` needs `target`"),
         ],
+    );
+}
+
+#[test]
+fn consulted_agents_run_flows_a_consultant_can_do() {
+    let text = r#"name = "t"
+[run]
+duration = "10s"
+[[agents]]
+name = "a"
+count = 2
+flow = "main"
+[[agents]]
+name = "b"
+count = 1
+readiness = "not-ready"
+consult_flow = "helper"
+[flows.main]
+steps = [ { op = "Accept" }, { op = "Consult", target = "agents:b" }, { op = "Consult", target = "agents:a" } ]
+[flows.helper]
+steps = [ { think = "1s" }, { op = "Accept" }, { op = "SendUrl", url = "https://x" } ]
+"#;
+    // b's consult flow pushes a URL; a's own flow (used for consults too) consults again.
+    check(
+        text,
+        &[
+            (14, 57, "`SendUrl` is not something a consultant can do"),
+            (14, 98, "`Consult` is not something a consultant can do"),
+        ],
+    );
+    check(
+        &with("[flows.w]\nsteps = [ { await = \"invited\", timeout = \"1s\" } ]\n"),
+        &[(11, 21, "its first operation must be `Accept` or `Reject`")],
     );
 }
 
