@@ -421,6 +421,11 @@ macro_rules! closed_names {
 
 closed_names! {
     /// The protocol events a flow can wait for, on the interaction the flow is running for.
+    ///
+    /// An await is satisfied by the oldest matching event on this interaction that no earlier
+    /// await of the flow has used, including one that arrived before the await step began: a
+    /// notification may overtake the HTTP response of the operation that caused it
+    /// (protocol.md §6.11), so "only events from now on" would make flows racy.
     pub enum AwaitEvent {
         /// `StatusChange(Invited)`: the interaction is offered to this agent (again).
         Invited = "invited",
