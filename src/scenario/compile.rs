@@ -100,29 +100,44 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     // Flows and populations by name, including the ones that failed to compile (value `None`), so
     // references to them are not reported a second time.
     let mut flows: BTreeMap<String, Option<Flow>> = BTreeMap::new();
-    match sections.get("flows") {
+    // `[flows.x]` sections and `flows = { x = { ... } }` are the same table to TOML.
+    let flow_entries: Option<Vec<(String, Item, Span)>> = match sections.get("flows") {
         Some((Item::Table(t), _)) => {
-            for (fname, item) in t.iter() {
-                let span = key_span(t, fname);
-                let compiled = cx.flow(fname, item, span.clone(), media);
-                if flows.insert(fname.to_owned(), compiled).is_some() {
-                    cx.s.error(span, format!("flow `{fname}` is defined twice"));
-                }
-            }
+            Some(t.iter().map(|(k, item)| (k.to_owned(), item.clone(), key_span(t, k))).collect())
         }
-        Some((Item::Value(Value::InlineTable(t)), span)) if t.is_empty() => {
+        Some((Item::Value(Value::InlineTable(t)), _)) => Some(
+            t.iter()
+                .map(|(k, v)| {
+                    let span = t.key(k).and_then(|key| key.span()).unwrap_or(0..0);
+                    (k.to_owned(), Item::Value(v.clone()), span)
+                })
+                .collect(),
+        ),
+        Some((_, span)) => {
+            cx.s.error_help(
+                span.clone(),
+                "`flows` must be a table of named flows",
+                "write each flow as [flows.<name>] with `steps = [ ... ]`",
+            );
+            None
+        }
+        None => {
+            cx.s.error_help(
+                whole.clone(),
+                "the scenario has no flows",
+                "add a [flows.<name>] section with `steps = [ ... ]` and point an [[agents]] population at it",
+            );
+            None
+        }
+    };
+    if let (Some(entries), Some((_, span))) = (&flow_entries, sections.get("flows")) {
+        if entries.is_empty() {
             cx.s.error(span.clone(), "`flows` is empty; define at least one [flows.<name>]");
         }
-        Some((_, span)) => cx.s.error_help(
-            span.clone(),
-            "`flows` must be a table of named flows",
-            "write each flow as [flows.<name>] with `steps = [ ... ]`",
-        ),
-        None => cx.s.error_help(
-            whole.clone(),
-            "the scenario has no flows",
-            "add a [flows.<name>] section with `steps = [ ... ]` and point an [[agents]] population at it",
-        ),
+    }
+    for (fname, item, span) in flow_entries.unwrap_or_default() {
+        let compiled = cx.flow(&fname, &item, span, media);
+        flows.insert(fname, compiled);
     }
 
     let mut pops: Vec<PopDraft> = Vec::new();

@@ -464,6 +464,18 @@ steps = [ { think = "1s" }, { op = "Accept" }, { op = "SendUrl", url = "https://
 }
 
 #[test]
+fn flows_may_be_an_inline_table_but_not_empty() {
+    let top = "name = \"t\"\n{flows}\n[run]\nduration = \"1s\"\n[[agents]]\nname = \"a\"\ncount = 1\nflow = \"f\"\n";
+    let inline = top.replace("{flows}", "flows = { f = { steps = [ { op = \"Accept\" } ] } }");
+    let s = parse("t.toml", &inline).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(s.flows.len(), 1);
+    check(
+        &top.replace("{flows}", "flows = {}"),
+        &[(2, 1, "`flows` is empty"), (8, 8, "names flow `f`, which does not exist")],
+    );
+}
+
+#[test]
 fn customer_and_arrival_rules() {
     let c = |body: &str| with(&format!("[customers]\n{body}\n"));
     check(
