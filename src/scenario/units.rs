@@ -136,6 +136,9 @@ impl Rate {
                 return err(format!("`{other}` in `{input}` is not a rate unit; use /s, /m or /h"));
             }
         };
+        if !value.is_finite() {
+            return err(format!("`{}` in `{input}` is not a number", num.trim()));
+        }
         if value < 0.0 {
             return err(format!("`{input}` is negative, and a rate cannot be"));
         }
@@ -383,6 +386,7 @@ mod tests {
         assert!(Rate::parse("5/d").unwrap_err().0.contains("/s, /m or /h"));
         assert!(Rate::parse("-1/s").unwrap_err().0.contains("negative"));
         assert!(Rate::parse("x/s").is_err());
+        assert!(Rate::parse("NaN/s").unwrap_err().0.contains("not a number"));
         assert!(Rate::parse("2000000/s").is_err());
         assert_eq!(Rate::parse("300/m").unwrap().to_string(), "5/s");
         assert_eq!(Rate::parse("30/m").unwrap().to_string(), "30/m");
@@ -418,6 +422,26 @@ mod tests {
         assert!((se / f64::from(N) - 1.0).abs() < 0.035, "{}", se / f64::from(N));
         assert!((sn / f64::from(N) - 1.0).abs() < 0.02, "{}", sn / f64::from(N));
         assert_eq!(Distribution::parse("1s").unwrap().sample(&mut rng), ms(1000));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn value_parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_duration(&s);
+            let _ = Rate::parse(&s);
+            let _ = IntRange::parse(&s);
+            if let Ok(d) = Distribution::parse(&s) {
+                let mut rng = SmallRng::seed_from_u64(0);
+                let _ = d.sample(&mut rng);
+                proptest::prop_assert_eq!(Distribution::parse(&d.to_string()), Ok(d));
+            }
+        }
+
+        #[test]
+        fn durations_round_trip(us in 0u64..7 * 86_400 * 1_000_000) {
+            let d = Duration::from_micros(us);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
     }
 
     #[test]
