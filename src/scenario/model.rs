@@ -33,6 +33,7 @@ pub struct Scenario {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
+    #[serde(flatten)]
     pub kind: TargetKind,
     pub transport: Transport,
     pub media: Media,

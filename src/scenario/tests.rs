@@ -267,6 +267,15 @@ fn remote_target_rules() {
     assert_eq!(r.base_url, "https://gws.example.com:8443");
     assert!(!r.csrf && r.customer_api && !r.accept_invalid_certs);
     assert_eq!(s.target.transport, Transport::LongPolling, "remote defaults to long-polling");
+    let json = serde_json::to_value(&s.target).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "kind": "remote", "base_url": "https://gws.example.com:8443", "allow_remote": true,
+            "accept_invalid_certs": false, "csrf": false, "contact_center_id": null,
+            "customer_api": true, "transport": "long-polling", "media": "chat"
+        })
+    );
     // Customers on a remote chat target need the ContactCenterId.
     let with_customers = format!("{ok}[customers]\narrival = {{ rate = \"1/s\" }}\n");
     let d = parse("t.toml", &with_customers).unwrap_err();
