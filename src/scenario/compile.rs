@@ -649,11 +649,7 @@ impl Cx<'_> {
             self.s.error(u.span(), "`base_url` must not have a query or fragment");
             return None;
         }
-        // IPv6 hosts come bracketed (`[::1]`).
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = bare.eq_ignore_ascii_case("localhost")
-            || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !loopback && !allow_remote {
+        if !super::is_loopback_host(host) && !allow_remote {
             // A load test aimed at the wrong server is an outage; make the user say it on purpose.
             self.s.error_help(
                 u.span(),

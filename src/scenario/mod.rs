@@ -54,6 +54,14 @@ pub fn parse(file_name: &str, text: &str) -> Result<Scenario, Diagnostics> {
     compile::compile(file_name, text)
 }
 
+/// Whether a URL host is this machine, which may be loaded without `allow_remote`.
+fn is_loopback_host(host: &str) -> bool {
+    // IPv6 hosts come bracketed (`[::1]`).
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Why a command-line override cannot be applied to a validated scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -115,11 +123,13 @@ impl Scenario {
                 reason: "the scheme must be http or https".to_owned(),
             });
         }
-        let host = url.host_str().unwrap_or("");
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = bare.eq_ignore_ascii_case("localhost")
-            || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !loopback && !remote.allow_remote {
+        let Some(host) = url.host_str() else {
+            return Err(ScenarioError::BaseUrl {
+                url: remote.base_url.clone(),
+                reason: "it has no host".to_owned(),
+            });
+        };
+        if !is_loopback_host(host) && !remote.allow_remote {
             return Err(ScenarioError::RemoteNotAllowed(remote.base_url.clone()));
         }
         if let Some(p) = self.agents.iter().find(|p| p.password == PasswordSource::Generated) {
