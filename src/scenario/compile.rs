@@ -40,12 +40,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         Ok(doc) => doc,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let msg = e.message().trim().trim_end_matches('.').to_owned();
-            cx.s.error_help(
-                span,
-                format!("this is not valid TOML: {msg}"),
-                "strings need double quotes, tables are written [name] on their own line, and inline tables { key = value, ... } must fit on one line",
-            );
+            // toml_edit gives "what" on the first line and "expected ..." or a detail on the next.
+            let msg = e.message().trim().trim_end_matches('.').replace('\n', ": ");
+            cx.s.error_help(span, format!("this is not valid TOML: {msg}"), toml_help(&msg));
             return Err(cx.s.finish());
         }
     };
@@ -285,6 +282,23 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         thresholds,
         plan,
     })
+}
+
+/// A hint for the usual TOML mistakes, keyed on toml_edit's message.
+fn toml_help(msg: &str) -> &'static str {
+    if msg.starts_with("invalid inline table") {
+        "an inline table { key = value, ... } must be on one line; for longer ones use a [section]"
+    } else if msg.starts_with("invalid string") {
+        "text values need double quotes: name = \"my-scenario\""
+    } else if msg.contains("duplicate key") {
+        "each key, and each [section] other than [[list]] sections, may appear only once"
+    } else if msg.starts_with("invalid array") {
+        "a list is [a, b, c] and needs its closing `]`"
+    } else if msg.starts_with("expected newline") {
+        "put one `key = value` on each line"
+    } else {
+        "see scenarios/README.md for the format; every scenario in scenarios/ is a working example"
+    }
 }
 
 /// The span of a key in a table (where "unknown key" and "missing key" point).

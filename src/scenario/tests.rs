@@ -184,6 +184,14 @@ fn diagnostics_display_as_file_line_col_with_help() {
 fn toml_syntax_errors_are_one_diagnostic_with_a_position() {
     check("name = \"x\"\n[run\nduration = \"1s\"\n", &[(2, 5, "this is not valid TOML")]);
     check("name = \"unterminated\n", &[(1, 21, "this is not valid TOML")]);
+    let d = parse("t.toml", "name = x\n").unwrap_err();
+    assert_eq!(d.0[0].message, "this is not valid TOML: invalid string: expected `\"`, `'`");
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some("text values need double quotes: name = \"my-scenario\"")
+    );
+    let d = parse("t.toml", "a = { b = 1,\n c = 2 }\n").unwrap_err();
+    assert!(d.0[0].help.as_deref().is_some_and(|h| h.contains("must be on one line")), "{d}");
 }
 
 #[test]
