@@ -24,7 +24,8 @@ pub use units::{Distribution, IntRange, Rate};
 
 /// Reads and validates a scenario file. A relative password `file` is taken relative to the
 /// scenario file's directory, so a scenario and its secrets can move together.
-pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
+pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Diagnostics> {
+    let path = path.as_ref();
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => {
