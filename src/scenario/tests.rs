@@ -83,7 +83,7 @@ fn every_shipped_scenario_validates_and_says_what_it_is() {
 
 #[test]
 fn the_main_scenario_resolves_as_written() {
-    let s = load(&scenarios_dir().join("consult-remove-leave.toml")).expect("valid");
+    let s = load(scenarios_dir().join("consult-remove-leave.toml")).expect("valid");
     assert_eq!(
         s.target,
         Target { kind: TargetKind::Embedded, transport: Transport::Websocket, media: Media::Chat }
@@ -218,7 +218,7 @@ fn password_files_are_relative_to_the_scenario() {
 
 #[test]
 fn unreadable_files_are_a_diagnostic_not_a_panic() {
-    let d = load(&scenarios_dir().join("does-not-exist.toml")).unwrap_err();
+    let d = load(scenarios_dir().join("does-not-exist.toml")).unwrap_err();
     assert_eq!(d.len(), 1);
     assert!(d.to_string().contains("does-not-exist.toml: error: cannot read the scenario file"));
 }
@@ -593,7 +593,7 @@ fn threshold_rules() {
 
 #[test]
 fn overrides_apply_to_the_validated_scenario() {
-    let mut s = load(&scenarios_dir().join("customer-surge.toml")).expect("valid");
+    let mut s = load(scenarios_dir().join("customer-surge.toml")).expect("valid");
     let full = s.plan.expected_arrivals(s.plan.end);
     s.set_duration(Duration::from_secs(60)).expect("longer than warmup");
     assert_eq!(s.plan.end, Duration::from_secs(60));
