@@ -1,14 +1,15 @@
 //! gwsim: a load simulator for the Genesys Web Services v2 multimedia API (chats and Facebook
 //! sessions) and the embedded reference server it runs against.
 //!
-//! Reading order: [`gws`] and [`cometd`] (the wire types both halves share), then [`server`]
-//! (the reference server: a pure state machine in [`server::state`] with HTTP and CometD shells
-//! around it), [`ordering`] (the pure notification-order checker the simulator feeds), then [`cli`]
-//! and [`app`] (the command line).
+//! Reading order: [`gws`] and [`cometd`] (the wire types and clients both halves share), then
+//! [`server`] (the reference server: a pure state machine in `server::state` with HTTP and
+//! CometD shells around it), [`scenario`] (scenario files in, a validated plan out),
+//! [`ordering`] (the notification-order checker), then [`cli`] and [`app`] (the command line).
 
 pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod gws;
 pub mod ordering;
+pub mod scenario;
 pub mod server;

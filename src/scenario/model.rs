@@ -1,0 +1,647 @@
+//! The validated scenario: every reference resolved, every value in range, every secret a source
+//! (never a value). Only these types travel beyond `scenario`.
+//!
+//! They serialize (for the resolved scenario in `summary.json`) without spans and without secrets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use super::plan::{Arrival, LoadPlan};
+use super::units::{Distribution, IntRange, serialize_duration};
+use crate::gws::model::Media;
+use crate::gws::states::Capability;
+
+/// A scenario ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub target: Target,
+    pub run: Run,
+    pub agents: Vec<AgentPopulation>,
+    /// `None`: no simulated customers (e.g. a remote target fed by real traffic).
+    pub customers: Option<Customers>,
+    pub flows: BTreeMap<String, Flow>,
+    pub thresholds: Vec<Threshold>,
+    /// The customer arrivals, lowered; empty when there are no customers.
+    pub plan: LoadPlan,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    #[serde(flatten)]
+    pub kind: TargetKind,
+    pub transport: Transport,
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The reference server, started in-process on 127.0.0.1:0.
+    Embedded,
+    Remote(RemoteTarget),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteTarget {
+    /// `http://` or `https://`, with a host; no trailing slash.
+    pub base_url: String,
+    /// Confirmed by the user for a host that is not this machine.
+    pub allow_remote: bool,
+    pub accept_invalid_certs: bool,
+    /// Fetch and send the CSRF token (GWS default: on).
+    pub csrf: bool,
+    /// The `ContactCenterId` header of the customer chat API.
+    pub contact_center_id: Option<String>,
+    /// Whether simulated customers use the server's customer chat API.
+    pub customer_api: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    Websocket,
+    LongPolling,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Websocket => "websocket",
+            Transport::LongPolling => "long-polling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "websocket" => Some(Transport::Websocket),
+            "long-polling" => Some(Transport::LongPolling),
+            _ => None,
+        }
+    }
+}
+
+/// Run timing. Load runs from 0 to `duration`; the first `warmup` of it is measured but kept out
+/// of the headline histograms; then in-flight flows get `drain` to finish. Wall time is about
+/// `duration + drain` plus login.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    #[serde(serialize_with = "serialize_duration")]
+    pub duration: Duration,
+    #[serde(serialize_with = "serialize_duration")]
+    pub warmup: Duration,
+    #[serde(serialize_with = "serialize_duration")]
+    pub drain: Duration,
+    pub seed: u64,
+}
+
+/// A closed population of virtual agents sharing a configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentPopulation {
+    pub name: String,
+    pub count: u32,
+    pub username: NamePattern,
+    /// The number substituted for `{n}` for the first agent; the others follow.
+    pub first: u32,
+    pub password: PasswordSource,
+    /// What an agent does with an interaction routed to it (a new chat, a transfer). `None`: the
+    /// population only takes consult and conference invitations.
+    pub flow: Option<String>,
+    /// What an agent does with a consult or conference invitation; `None`: `flow` is used.
+    pub consult_flow: Option<String>,
+    pub readiness: Readiness,
+    /// The media channels of `StartContactCenterSession`.
+    pub channels: Vec<Media>,
+}
+
+impl AgentPopulation {
+    /// The login names of the population, in order.
+    pub fn usernames(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.count).map(move |i| self.username.render(self.first.saturating_add(i)))
+    }
+
+    /// The flow for a consult or conference invitation.
+    pub fn flow_for_consult(&self) -> Option<&str> {
+        self.consult_flow.as_deref().or(self.flow.as_deref())
+    }
+}
+
+/// A name with an optional `{n}` placeholder, e.g. `frontline-{n}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern(pub(crate) String);
+
+impl NamePattern {
+    pub const PLACEHOLDER: &'static str = "{n}";
+
+    pub fn render(&self, n: u32) -> String {
+        self.0.replace(Self::PLACEHOLDER, &n.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number `name` was rendered from, if it was.
+    pub fn number_of(&self, name: &str) -> Option<u32> {
+        let (prefix, suffix) = self.0.split_once(Self::PLACEHOLDER)?;
+        let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+}
+
+impl Serialize for NamePattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Where a password comes from. The value itself is read only when the run starts
+/// ([`PasswordSource::resolve`]) and never stored in the scenario, so serializing a scenario cannot
+/// leak it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordSource {
+    /// Embedded targets only: the engine makes one up and registers it with the embedded server.
+    Generated,
+    /// The named environment variable.
+    Env(String),
+    /// The first line of this file ([`super::load`] makes a relative path relative to the
+    /// scenario file's directory).
+    File(PathBuf),
+}
+
+/// A secret read at run time; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set (the scenario reads a password from it)")]
+    EnvMissing(String),
+    #[error("environment variable {0} is not valid unicode")]
+    EnvNotUnicode(String),
+    #[error("cannot read password file {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("password file {0} is empty")]
+    EmptyFile(PathBuf),
+    #[error("no password source: the engine generates passwords for the embedded server itself")]
+    Generated,
+}
+
+impl PasswordSource {
+    /// Reads the secret. `Generated` has nothing to read and is the engine's business.
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
+        match self {
+            PasswordSource::Generated => Err(SecretError::Generated),
+            PasswordSource::Env(name) => match std::env::var(name) {
+                Ok(v) => Ok(Secret(v)),
+                Err(std::env::VarError::NotPresent) => Err(SecretError::EnvMissing(name.clone())),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    Err(SecretError::EnvNotUnicode(name.clone()))
+                }
+            },
+            PasswordSource::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SecretError::File { path: path.clone(), source })?;
+                // Only the first line: editors add a trailing newline that is not part of it.
+                let first = text.lines().next().unwrap_or("");
+                if first.is_empty() {
+                    return Err(SecretError::EmptyFile(path.clone()));
+                }
+                Ok(Secret(first.to_owned()))
+            }
+        }
+    }
+}
+
+/// When an agent is Ready for routed interactions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readiness {
+    /// Ready on every channel right after login, for the whole run.
+    Ready,
+    /// Logged in but never Ready: receives only invitations addressed to it by name
+    /// (consults, conferences and transfers to `agents:<population>` or `user:<name>`).
+    NotReady,
+    /// Alternates: Ready for a drawn period, then NotReady for a drawn period, and so on.
+    Cycle { ready: Distribution, not_ready: Distribution },
+}
+
+/// Simulated customers and their behaviour; their arrivals are in [`Scenario::plan`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Customers {
+    /// The arrival shape as written (the plan is its lowering), kept so overrides can re-lower it.
+    pub arrival: Arrival,
+    /// Nickname pattern of `RequestChat` (`{n}` is the arrival number).
+    pub nickname: NamePattern,
+    /// `endpoint` of `RequestChat` (a queue), if any.
+    pub queue: Option<String>,
+    /// Open model only: arrivals beyond this many active customers are counted as missed.
+    pub max_active: Option<u32>,
+    pub messages: Messages,
+    pub abandon: Option<Abandon>,
+}
+
+/// What a customer says once an agent has joined.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Messages {
+    pub count: IntRange,
+    pub think: Distribution,
+    pub text: String,
+}
+
+/// A customer who is still waiting for an agent after `after` gives up, with this probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Abandon {
+    pub probability: f64,
+    pub after: Distribution,
+}
+
+/// A named list of steps an agent runs for one interaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flow {
+    pub name: String,
+    pub description: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// One step of a flow; serializes with the same keys the scenario file uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Step {
+    /// Call an operation on the interaction.
+    Op(Box<OpStep>),
+    /// Wait a drawn time.
+    Think { think: Distribution },
+    /// Wait for a protocol event on the interaction; not seeing it in time is a `missing` failure.
+    Await {
+        #[serde(rename = "await")]
+        event: AwaitEvent,
+        #[serde(serialize_with = "serialize_duration")]
+        timeout: Duration,
+    },
+}
+
+/// An operation and its parameters (protocol.md §5); mandatory ones are guaranteed present.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpStep {
+    #[serde(serialize_with = "serialize_capability")]
+    pub op: Capability,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `noticeText` of the custom-notice operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// `Accept.nickname`; `None`: the engine uses the agent's username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition_key: Option<String>,
+    /// `Complete.queueName`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_data: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+impl OpStep {
+    pub fn new(op: Capability) -> Self {
+        OpStep {
+            op,
+            target: None,
+            text: None,
+            url: None,
+            notice: None,
+            nickname: None,
+            disposition: None,
+            disposition_key: None,
+            queue: None,
+            comment: None,
+            user_data: BTreeMap::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+fn serialize_capability<S: Serializer>(c: &Capability, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.as_str())
+}
+
+/// Who an operation is aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRef {
+    /// `agents:<population>`: a logged-in agent of that population, chosen by the engine.
+    Agents(String),
+    /// `queue:<name>`: a multimedia queue; the server picks the agent.
+    Queue(String),
+    /// `user:<username>`: one named agent.
+    User(String),
+    /// `consultant`: the agent brought in by this flow's latest Consult or Invite.
+    Consultant,
+}
+
+impl fmt::Display for TargetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetRef::Agents(p) => write!(f, "agents:{p}"),
+            TargetRef::Queue(q) => write!(f, "queue:{q}"),
+            TargetRef::User(u) => write!(f, "user:{u}"),
+            TargetRef::Consultant => f.write_str("consultant"),
+        }
+    }
+}
+
+impl Serialize for TargetRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+macro_rules! closed_names {
+    ($(#[$m:meta])* $vis:vis enum $ty:ident { $($(#[doc = $doc:literal])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $ty { $($(#[doc = $doc])* $v,)* }
+
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$v),*];
+            pub const NAMES: &'static [&'static str] = &[$($s),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$v => $s,)* }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($ty::$v),)* _ => None }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_names! {
+    /// The protocol events a flow can wait for, on the interaction the flow is running for.
+    ///
+    /// An await is satisfied by the oldest matching event on this interaction that no earlier
+    /// await of the flow has used, including one that arrived before the await step began: a
+    /// notification may overtake the HTTP response of the operation that caused it
+    /// (protocol.md §6.11), so "only events from now on" would make flows racy.
+    pub enum AwaitEvent {
+        /// `StatusChange(Invited)`: the interaction is offered to this agent (again).
+        Invited = "invited",
+        /// `ParticipantJoined` with visibility `Agents`: the consulted agent has accepted.
+        ConsultantJoined = "consultant-joined",
+        /// `ParticipantJoined` of another agent with visibility `All` (a conference member).
+        ParticipantJoined = "participant-joined",
+        /// `ParticipantLeft` of another agent.
+        ParticipantLeft = "participant-left",
+        /// `ParticipantLeft` of the customer.
+        CustomerLeft = "customer-left",
+        /// A `Text` entry from the customer.
+        CustomerMessage = "customer-message",
+        /// A `Text` entry from another agent (either visibility).
+        AgentMessage = "agent-message",
+        /// This agent was removed by another (`ParticipantsUpdated(LeftChat)` … `Completed`).
+        Removed = "removed",
+        /// `StatusChange(Completed)` or `Revoked`: this agent's part is over.
+        Completed = "completed",
+    }
+}
+
+closed_names! {
+    /// Per-operation metric kinds (`<Operation>.<kind>`).
+    pub enum OpMetric {
+        /// From intended start to the HTTP response (a latency).
+        Response = "response",
+        /// From intended start to the last notification owed for the operation (a latency).
+        Settle = "settle",
+        /// Failed operations (a count).
+        Errors = "errors",
+        /// Operations started (a count).
+        Count = "count",
+    }
+}
+
+closed_names! {
+    /// Session operations an agent performs around its flows, measured like flow operations.
+    pub enum SessionOp {
+        /// `GET /api/v2/me` (cookie and CSRF token).
+        GetMe = "GetMe",
+        Handshake = "Handshake",
+        Subscribe = "Subscribe",
+        StartContactCenterSession = "StartContactCenterSession",
+        Ready = "Ready",
+        NotReady = "NotReady",
+        EndContactCenterSession = "EndContactCenterSession",
+        Disconnect = "Disconnect",
+    }
+}
+
+closed_names! {
+    /// Customer-side metrics (`customer.<name>`).
+    pub enum CustomerMetric {
+        /// From `RequestChat` to the first agent's join (a latency).
+        Wait = "wait",
+        /// Customer message to its arrival at the agent (a latency).
+        ToAgent = "to_agent",
+        /// Agent message to its arrival at the customer (a latency).
+        ToCustomer = "to_customer",
+        /// Customers who gave up waiting (a count).
+        Abandoned = "abandoned",
+    }
+}
+
+closed_names! {
+    /// Kinds of ordering violation (design.md, "The ordering checker").
+    pub enum ViolationKind {
+        Missing = "missing",
+        OutOfOrder = "out-of-order",
+        Unexpected = "unexpected",
+        Duplicate = "duplicate",
+        IndexRegression = "index-regression",
+    }
+}
+
+closed_names! {
+    /// Run-wide counters.
+    pub enum Counter {
+        /// Ordering violations of every kind.
+        Violations = "violations",
+        /// Failed operations of every kind.
+        Errors = "errors",
+        /// Starts the generator could not make on schedule.
+        MissedStarts = "missed_starts",
+        /// CometD reconnects and re-handshakes.
+        Reconnects = "reconnects",
+    }
+}
+
+/// An operation name in a metric: a flow operation or a session step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpName {
+    Flow(Capability),
+    Session(SessionOp),
+}
+
+impl fmt::Display for OpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpName::Flow(c) => f.write_str(c.as_str()),
+            OpName::Session(s) => f.write_str(s.as_str()),
+        }
+    }
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Op(OpName, OpMetric),
+    Customer(CustomerMetric),
+    Counter(Counter),
+    Violations(ViolationKind),
+}
+
+impl Metric {
+    /// Latency metrics take percentile limits; the others take counts.
+    pub fn is_latency(self) -> bool {
+        match self {
+            Metric::Op(_, k) => matches!(k, OpMetric::Response | OpMetric::Settle),
+            Metric::Customer(c) => c != CustomerMetric::Abandoned,
+            Metric::Counter(_) | Metric::Violations(_) => false,
+        }
+    }
+
+    /// Error counts can also be limited as a fraction of operations.
+    pub fn is_error_count(self) -> bool {
+        matches!(self, Metric::Op(_, OpMetric::Errors) | Metric::Counter(Counter::Errors))
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Op(op, k) => write!(f, "{op}.{k}"),
+            Metric::Customer(c) => write!(f, "customer.{c}"),
+            Metric::Counter(c) => write!(f, "{c}"),
+            Metric::Violations(k) => write!(f, "violations.{k}"),
+        }
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+closed_names! {
+    /// The statistic a threshold limits.
+    pub enum Stat {
+        P50 = "p50",
+        P90 = "p90",
+        P99 = "p99",
+        P999 = "p99.9",
+        Max = "max",
+        Mean = "mean",
+        /// At least this many (counts only).
+        Min = "min",
+        /// At most this fraction of operations (error counts only).
+        Rate = "rate",
+    }
+}
+
+/// The bound of a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Limit {
+    #[serde(serialize_with = "serialize_duration")]
+    Latency(Duration),
+    Count(u64),
+    Fraction(f64),
+}
+
+/// One verdict to compute after the run: `stat(metric)` must be within `limit` (`≤`, except
+/// `min`, which is `≥`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    pub metric: Metric,
+    pub stat: Stat,
+    pub limit: Limit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_patterns_render_and_invert() {
+        let p = NamePattern("frontline-{n}".into());
+        assert_eq!(p.render(7), "frontline-7");
+        assert_eq!(p.number_of("frontline-7"), Some(7));
+        assert_eq!(p.number_of("frontline-x"), None);
+        assert_eq!(p.number_of("frontline-"), None);
+        assert_eq!(p.number_of("other-7"), None);
+        assert_eq!(NamePattern("solo".into()).number_of("solo"), None);
+    }
+
+    #[test]
+    fn password_sources_read_env_and_file_but_never_print_the_value() {
+        let dir = std::env::temp_dir().join(format!("gwsim-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pw");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let secret = PasswordSource::File(path.clone()).resolve().unwrap();
+        assert_eq!(secret.expose(), "s3cret");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(matches!(PasswordSource::File(path).resolve(), Err(SecretError::EmptyFile(_))));
+        assert!(matches!(
+            PasswordSource::Env("GWSIM_TEST_SURELY_UNSET_VARIABLE".into()).resolve(),
+            Err(SecretError::EnvMissing(_))
+        ));
+        let json = serde_json::to_string(&PasswordSource::Env("GWS_PASSWORD".into())).unwrap();
+        assert_eq!(json, r#"{"env":"GWS_PASSWORD"}"#);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
