@@ -20,6 +20,9 @@ mod reply;
 mod session;
 mod websocket;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 

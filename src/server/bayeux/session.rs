@@ -285,8 +285,9 @@ mod tests {
         let mut st = state();
         assert_eq!(st.deliver(msg("a"), PublishFault::Deliver, 1), Delivery::Queued);
         assert_eq!(st.deliver(msg("b"), PublishFault::Deliver, 1), Delivery::Overflow);
+        assert_eq!(st.take_queue(false).len(), 1);
         assert_eq!(st.deliver(msg("c"), PublishFault::Duplicate, 2), Delivery::Queued);
-        assert_eq!(st.take_queue(false).len(), 2);
+        assert_eq!(st.deliver(msg("d"), PublishFault::Duplicate, 3), Delivery::Overflow);
     }
 
     #[test]
