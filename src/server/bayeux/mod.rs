@@ -4,8 +4,8 @@
 //! # Layout
 //! - this file: the [`Hub`] (public API), the meta channels both transports share, publishing
 //!   with fault injection, and expiry;
-//! - [`session`]: one session's state and the registry of all sessions;
-//! - [`reply`]: the replies and the rendering of reply arrays;
+//! - `session`: one session's state and the registry of all sessions;
+//! - `reply`: the replies and the rendering of reply arrays;
 //! - `longpoll` and `websocket`: the two transports.
 //!
 //! # Concurrency

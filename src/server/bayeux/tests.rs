@@ -587,6 +587,8 @@ async fn shutdown_answers_held_connects() {
 struct FakeSocket {
     from_client: mpsc::UnboundedReceiver<WsMessage>,
     to_client: mpsc::UnboundedSender<WsMessage>,
+    /// A client that stopped reading: sends never complete.
+    stuck: bool,
 }
 
 impl Stream for FakeSocket {
@@ -599,7 +601,7 @@ impl Stream for FakeSocket {
 impl Sink<WsMessage> for FakeSocket {
     type Error = ();
     fn poll_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        Poll::Ready(Ok(()))
+        if self.stuck { Poll::Pending } else { Poll::Ready(Ok(())) }
     }
     fn start_send(self: Pin<&mut Self>, item: WsMessage) -> Result<(), ()> {
         self.to_client.send(item).map_err(|_| ())
@@ -621,13 +623,14 @@ struct WsClient {
 
 impl WsClient {
     fn open(hub: &Arc<Hub>, user: UserKey) -> WsClient {
+        WsClient::open_with(hub, user, false)
+    }
+
+    fn open_with(hub: &Arc<Hub>, user: UserKey, stuck: bool) -> WsClient {
         let (tx, from_client) = mpsc::unbounded_channel();
         let (to_client, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(super::websocket::serve(
-            hub.clone(),
-            user,
-            FakeSocket { from_client, to_client },
-        ));
+        let socket = FakeSocket { from_client, to_client, stuck };
+        let task = tokio::spawn(super::websocket::serve(hub.clone(), user, socket));
         WsClient { tx, rx, task }
     }
 
@@ -780,6 +783,17 @@ async fn websocket_ends_on_shutdown_after_answering_the_held_connect() {
     assert_eq!(reply[0]["id"], "4");
     assert_eq!(reply[0]["advice"]["reconnect"], "none");
     assert!(matches!(ws.rx.recv().await, Some(WsMessage::Close(Some(_)))));
+    ws.task.await.expect("socket task ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_stuck_in_a_send_ends_on_shutdown() {
+    let (hub, token) = hub_with(BayeuxConfig::default(), Arc::new(NoFaults));
+    let ws = WsClient::open_with(&hub, 0, true);
+    ws.send(json!([{"channel": "/meta/handshake", "version": "1.0", "id": "1"}]));
+    settle().await;
+    assert!(!ws.task.is_finished(), "blocked sending the handshake reply");
+    token.cancel();
     ws.task.await.expect("socket task ends");
 }
 

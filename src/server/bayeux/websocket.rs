@@ -11,6 +11,7 @@ use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::cometd::message::parse_batch;
 use crate::cometd::{Message, channel};
@@ -204,8 +205,22 @@ impl SocketState {
     }
 }
 
-/// Sends `parts` as one frame (nothing if empty); false if the socket is gone.
-async fn flush<S>(socket: &mut S, parts: &mut Vec<Part>) -> bool
+/// Sends one frame; false if the socket is gone. A send that cannot complete (a client that
+/// stopped reading) gives way to shutdown, so a stuck socket never holds the server up; once
+/// shutdown has begun, only sends that complete without waiting go out.
+async fn send<S>(socket: &mut S, shutdown: &CancellationToken, frame: WsMessage) -> bool
+where
+    S: Sink<WsMessage> + Unpin,
+{
+    tokio::select! {
+        biased;
+        sent = socket.send(frame) => sent.is_ok(),
+        () = shutdown.cancelled() => false,
+    }
+}
+
+/// Sends `parts` as one array frame (nothing if empty); false if the socket is gone.
+async fn flush<S>(socket: &mut S, shutdown: &CancellationToken, parts: &mut Vec<Part>) -> bool
 where
     S: Sink<WsMessage> + Unpin,
 {
@@ -214,7 +229,7 @@ where
     }
     let frame = reply::render(parts);
     parts.clear();
-    socket.send(WsMessage::Text(frame.into())).await.is_ok()
+    send(socket, shutdown, WsMessage::Text(frame.into())).await
 }
 
 /// Serves one websocket until the client closes it, it fails, fault injection drops it, or the
@@ -235,7 +250,7 @@ where
         tokio::pin!(notified);
         state.pending(&mut out);
         if !out.is_empty() {
-            if !flush(&mut socket, &mut out).await {
+            if !flush(&mut socket, &shutdown, &mut out).await {
                 break;
             }
             // Sending took time: look again before waiting.
@@ -245,10 +260,11 @@ where
         tokio::select! {
             () = shutdown.cancelled() => {
                 state.answer_held(ConnectEnd::Stop, true, &mut out);
-                if flush(&mut socket, &mut out).await {
+                if flush(&mut socket, &shutdown, &mut out).await {
                     let frame = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
-                    // The socket is being dropped either way; a failed close changes nothing.
-                    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+                    // The socket is dropped either way; whether the close frame made it out
+                    // changes nothing here.
+                    send(&mut socket, &shutdown, WsMessage::Close(Some(frame))).await;
                 }
                 break;
             }
@@ -259,15 +275,23 @@ where
             frame = socket.next() => match frame {
                 Some(Ok(WsMessage::Text(text))) => {
                     if let Next::Close = state.on_frame(text.as_str(), &mut out) {
-                        flush(&mut socket, &mut out).await;
-                        let _ = socket.send(WsMessage::Close(None)).await;
+                        // Fault injection drops the socket: the replies of this frame so far, then a
+                        // close; the socket is dropped whether or not they made it out.
+                        if flush(&mut socket, &shutdown, &mut out).await {
+                            send(&mut socket, &shutdown, WsMessage::Close(None)).await;
+                        }
                         break;
                     }
                 }
                 // The websocket layer queues the pong when it reads a ping; flushing sends it now
                 // instead of with the next data frame.
                 Some(Ok(WsMessage::Ping(_))) => {
-                    if socket.flush().await.is_err() {
+                    let flushed = tokio::select! {
+                        biased;
+                        flushed = socket.flush() => flushed.is_ok(),
+                        () = shutdown.cancelled() => false,
+                    };
+                    if !flushed {
                         break;
                     }
                 }
