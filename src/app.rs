@@ -39,13 +39,14 @@ async fn serve(
         (None, Some(n)) => UserTable::demo_from_env(n)?,
         (None, None) => anyhow::bail!("give --users FILE or --demo-users N"),
     };
-    let mut config = ServerConfig::default();
-    config.csrf = !args.no_csrf;
-    config.always_200 = args.always_200;
-    if let Some(id) = args.contact_center_id {
-        config.contact_center_id = id;
-    }
-    config.facebook_topic = args.facebook_topic;
+    let defaults = ServerConfig::default();
+    let mut config = ServerConfig {
+        csrf: !args.no_csrf,
+        always_200: args.always_200,
+        contact_center_id: args.contact_center_id.unwrap_or(defaults.contact_center_id.clone()),
+        facebook_topic: args.facebook_topic,
+        ..defaults
+    };
     config.state.invite_timeout_ms = args.invite_timeout.as_millis() as u64;
     config.state.agent_capacity = args.agent_capacity.max(1);
     config.state.emit_remove_notice = !args.no_remove_notice;

@@ -2,6 +2,10 @@
 //! and the CometD endpoint. Each handler authenticates, parses, takes the state lock, applies
 //! one operation, publishes its notifications and answers; errors follow protocol.md §15.4/§15.18.
 
+// Helpers return `Err(Response)` for the answer of a refused request: it is built once per
+// refusal and handed straight to axum, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use axum::Router;
