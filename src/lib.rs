@@ -4,12 +4,16 @@
 //! Reading order: [`gws`] and [`cometd`] (the wire types and clients both halves share), then
 //! [`server`] (the reference server: a pure state machine in `server::state` with HTTP and
 //! CometD shells around it), [`scenario`] (scenario files in, a validated plan out),
-//! [`ordering`] (the notification-order checker), then [`cli`] and [`app`] (the command line).
+//! [`ordering`] (the notification-order checker), [`metrics`] (what a run records: latency
+//! histograms and counts) and [`report`] (the end-of-run summary built from them: terminal table,
+//! `summary.json`, threshold verdicts), then [`cli`] and [`app`] (the command line).
 
 pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod gws;
+pub mod metrics;
 pub mod ordering;
+
 pub mod scenario;
 pub mod server;

@@ -500,6 +500,8 @@ closed_names! {
         Unexpected = "unexpected",
         Duplicate = "duplicate",
         IndexRegression = "index-regression",
+        /// An `Agents`-only entry reached a customer.
+        VisibilityLeak = "visibility-leak",
     }
 }
 

@@ -1,0 +1,399 @@
+//! Measurement: what a run records, with no rendering and no IO. Each virtual agent or customer
+//! task owns a [`Recorder`] and records into it with plain `&mut` calls (no locks, no channels on
+//! the hot path); at the end (or at intervals) the engine merges them with [`Recorder::merge`].
+//!
+//! # What is recorded
+//! - Per operation ([`OpName`]) and kind ([`OpMetric::Response`], [`OpMetric::Settle`]): a
+//!   corrected latency (from the intended start, so a stalled server cannot hide its stall behind
+//!   a late request: coordinated omission) and a raw one (from when the request left), in
+//!   [`LatencyPair`] histograms.
+//! - Per operation: successes and failures, failures by a short stable kind string.
+//! - Per customer metric ([`CustomerMetric`]): one latency histogram; abandoned customers.
+//! - Run counters ([`Counter`]): reconnects, missed starts, and the totals of errors and
+//!   violations.
+//! - Ordering violations: a count per kind and the first [`VIOLATIONS_KEPT`] in full.
+//!
+//! Samples taken during warmup (`measured == false`) are only counted, in the `warmup` half of a
+//! [`Split`]: they never reach a histogram or a headline count.
+//!
+//! # Memory
+//! Nothing keeps a list of samples. Histograms are allocated on first use and sized by the range
+//! of values seen (clamped at one hour), never by how many; error kinds per operation are capped
+//! at [`MAX_ERROR_KINDS`]; violations beyond the first [`VIOLATIONS_KEPT`] are only counted. A
+//! fresh `Recorder` allocates nothing, so `std::mem::take` on a recorder after merging it
+//! elsewhere frees its histograms.
+
+mod histogram;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub use histogram::{
+    HIGHEST_US, LatencyHistogram, LatencyPair, LatencySummary, SIGNIFICANT_DIGITS, duration_to_us,
+};
+
+use crate::ordering::{Violation, ViolationKind};
+use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName};
+
+/// How many violations a recorder keeps in full (the earliest by `at_ms`); the rest are counted.
+pub const VIOLATIONS_KEPT: usize = 50;
+
+/// Distinct error kinds kept per operation; further kinds are counted under [`OTHER_ERROR_KIND`],
+/// so a server that puts ever-changing text in its errors cannot grow the map without bound.
+pub const MAX_ERROR_KINDS: usize = 32;
+
+/// The error kind that collects kinds beyond [`MAX_ERROR_KINDS`].
+pub const OTHER_ERROR_KIND: &str = "other";
+
+/// A count split into measured samples and warmup samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Split {
+    pub measured: u64,
+    pub warmup: u64,
+}
+
+impl Split {
+    fn bump(&mut self, measured: bool, n: u64) {
+        let slot = if measured { &mut self.measured } else { &mut self.warmup };
+        *slot = slot.saturating_add(n);
+    }
+
+    fn add(&mut self, other: Split) {
+        self.measured = self.measured.saturating_add(other.measured);
+        self.warmup = self.warmup.saturating_add(other.warmup);
+    }
+}
+
+/// A latency histogram pair and how many samples warmup kept out of it.
+#[derive(Debug, Clone, Default)]
+pub struct TimedMetric {
+    pub latency: LatencyPair,
+    pub warmup: u64,
+}
+
+impl TimedMetric {
+    fn add(&mut self, other: &TimedMetric) {
+        self.latency.add(&other.latency);
+        self.warmup = self.warmup.saturating_add(other.warmup);
+    }
+}
+
+/// Everything recorded about one operation.
+#[derive(Debug, Clone, Default)]
+pub struct OpStats {
+    pub ok: Split,
+    pub errors: Split,
+    /// Failures by kind (`"timeout"`, `"http-403"`, `"status-2"`...), at most
+    /// [`MAX_ERROR_KINDS`] keys plus [`OTHER_ERROR_KIND`].
+    pub error_kinds: HashMap<Box<str>, Split>,
+    /// `None` until the first sample, so unmeasured kinds cost nothing.
+    pub response: Option<TimedMetric>,
+    pub settle: Option<TimedMetric>,
+}
+
+impl OpStats {
+    /// Operations with an outcome (succeeded or failed), measured.
+    pub fn count(&self) -> u64 {
+        self.ok.measured.saturating_add(self.errors.measured)
+    }
+
+    /// The latency of `kind` (`Response` or `Settle`); `None` for count kinds or no samples.
+    pub fn timed(&self, kind: OpMetric) -> Option<&TimedMetric> {
+        match kind {
+            OpMetric::Response => self.response.as_ref(),
+            OpMetric::Settle => self.settle.as_ref(),
+            OpMetric::Errors | OpMetric::Count => None,
+        }
+    }
+
+    fn error(&mut self, kind: &str, measured: bool) {
+        self.errors.bump(measured, 1);
+        // Look up by `&str` first: allocating the key only for a new kind keeps repeated errors
+        // allocation-free.
+        if let Some(split) = self.error_kinds.get_mut(kind) {
+            split.bump(measured, 1);
+            return;
+        }
+        let key = if self.error_kinds.len() < MAX_ERROR_KINDS { kind } else { OTHER_ERROR_KIND };
+        self.error_kinds.entry(Box::from(key)).or_default().bump(measured, 1);
+    }
+
+    fn add(&mut self, other: &OpStats) {
+        self.ok.add(other.ok);
+        self.errors.add(other.errors);
+        for (kind, split) in &other.error_kinds {
+            // Re-apply the cap on merge: two recorders can each hold different kinds.
+            let key = if self.error_kinds.contains_key(kind)
+                || self.error_kinds.len() < MAX_ERROR_KINDS
+            {
+                kind.clone()
+            } else {
+                Box::from(OTHER_ERROR_KIND)
+            };
+            self.error_kinds.entry(key).or_default().add(*split);
+        }
+        add_timed(&mut self.response, other.response.as_ref());
+        add_timed(&mut self.settle, other.settle.as_ref());
+    }
+}
+
+fn add_timed(mine: &mut Option<TimedMetric>, theirs: Option<&TimedMetric>) {
+    if let Some(theirs) = theirs {
+        mine.get_or_insert_with(TimedMetric::default).add(theirs);
+    }
+}
+
+/// One customer latency metric: a single histogram (the engine measures these from the moment
+/// that matters to the customer, so there is no separate raw variant).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerTimed {
+    pub latency: LatencyHistogram,
+    pub warmup: u64,
+}
+
+/// The measurements of one task, or of a whole run after merging.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    ops: HashMap<OpName, OpStats>,
+    /// Indexed by [`customer_slot`]: `Wait`, `ToAgent`, `ToCustomer`.
+    customers: [Option<CustomerTimed>; 3],
+    abandoned: Split,
+    /// Indexed by [`counter_slot`]; `Errors` and `Violations` hold only direct `count` calls (the
+    /// totals add the per-operation errors and the per-kind violations).
+    counters: [u64; 4],
+    /// Indexed like [`ViolationKind::ALL`].
+    violations: [u64; ViolationKind::ALL.len()],
+    /// The earliest violations by `at_ms`, at most [`VIOLATIONS_KEPT`], sorted.
+    first_violations: Vec<Violation>,
+}
+
+fn customer_slot(m: CustomerMetric) -> Option<usize> {
+    match m {
+        CustomerMetric::Wait => Some(0),
+        CustomerMetric::ToAgent => Some(1),
+        CustomerMetric::ToCustomer => Some(2),
+        CustomerMetric::Abandoned => None,
+    }
+}
+
+fn counter_slot(c: Counter) -> usize {
+    match c {
+        Counter::Violations => 0,
+        Counter::Errors => 1,
+        Counter::MissedStarts => 2,
+        Counter::Reconnects => 3,
+    }
+}
+
+fn violation_slot(k: ViolationKind) -> usize {
+    match k {
+        ViolationKind::Missing => 0,
+        ViolationKind::OutOfOrder => 1,
+        ViolationKind::Unexpected => 2,
+        ViolationKind::Duplicate => 3,
+        ViolationKind::IndexRegression => 4,
+        ViolationKind::VisibilityLeak => 5,
+    }
+}
+
+/// Orders violations for "first N": by time, then by who and what, so merging is deterministic
+/// whatever order the recorders are merged in.
+fn violation_order(a: &Violation, b: &Violation) -> std::cmp::Ordering {
+    (a.at_ms, &a.agent, &a.interaction, a.kind, &a.expected, &a.got).cmp(&(
+        b.at_ms,
+        &b.agent,
+        &b.interaction,
+        b.kind,
+        &b.expected,
+        &b.got,
+    ))
+}
+
+impl Recorder {
+    /// An empty recorder; allocates nothing until something is recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one timed operation. `intended` is when the operation should have started (its
+    /// schedule), `sent` when the request actually left, `done` the response or settle moment.
+    /// Corrected latency is `done - intended`, raw `done - sent` (both saturate at zero if the
+    /// instants are out of order). `measured == false` (warmup) only counts the sample.
+    ///
+    /// `kind` must be `Response` or `Settle`; the count kinds have no latency and are ignored.
+    pub fn latency(
+        &mut self,
+        op: OpName,
+        kind: OpMetric,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        measured: bool,
+    ) {
+        let stats = self.ops.entry(op).or_default();
+        let slot = match kind {
+            OpMetric::Response => &mut stats.response,
+            OpMetric::Settle => &mut stats.settle,
+            OpMetric::Errors | OpMetric::Count => return,
+        };
+        let timed = slot.get_or_insert_with(TimedMetric::default);
+        if !measured {
+            timed.warmup = timed.warmup.saturating_add(1);
+            return;
+        }
+        let corrected = done.saturating_duration_since(intended);
+        let raw = done.saturating_duration_since(sent);
+        timed.latency.record(corrected, raw);
+    }
+
+    /// Records one customer latency (`Wait`, `ToAgent` or `ToCustomer`); `Abandoned` is a count,
+    /// recorded with [`Recorder::abandoned`], and is ignored here.
+    pub fn customer_latency(&mut self, metric: CustomerMetric, latency: Duration, measured: bool) {
+        let Some(i) = customer_slot(metric) else { return };
+        let timed = self.customers[i].get_or_insert_with(CustomerTimed::default);
+        if measured {
+            timed.latency.record(latency);
+        } else {
+            timed.warmup = timed.warmup.saturating_add(1);
+        }
+    }
+
+    /// One operation succeeded.
+    pub fn op_ok(&mut self, op: OpName, measured: bool) {
+        self.ops.entry(op).or_default().ok.bump(measured, 1);
+    }
+
+    /// One operation failed; `kind` is a short stable name (`"timeout"`, `"status-2"`,
+    /// `"http-403"`, `"await-timeout:consultant-joined"`...).
+    pub fn op_error(&mut self, op: OpName, kind: &str, measured: bool) {
+        self.ops.entry(op).or_default().error(kind, measured);
+    }
+
+    /// Adds `n` to a run counter. `Errors` and `Violations` are normally derived from
+    /// [`Recorder::op_error`] and [`Recorder::violation`]; counting them here adds to those
+    /// totals (for failures that belong to no operation).
+    pub fn count(&mut self, counter: Counter, n: u64) {
+        let c = &mut self.counters[counter_slot(counter)];
+        *c = c.saturating_add(n);
+    }
+
+    /// A customer gave up waiting for an agent.
+    pub fn abandoned(&mut self, measured: bool) {
+        self.abandoned.bump(measured, 1);
+    }
+
+    /// Counts a violation by kind, and keeps it in full if it is among the earliest
+    /// [`VIOLATIONS_KEPT`].
+    pub fn violation(&mut self, v: Violation) {
+        let c = &mut self.violations[violation_slot(v.kind)];
+        *c = c.saturating_add(1);
+        self.keep_violation(v);
+    }
+
+    fn keep_violation(&mut self, v: Violation) {
+        let list = &mut self.first_violations;
+        // A task finds its violations in time order, so this is nearly always a push.
+        let at = list.partition_point(|k| violation_order(k, &v).is_le());
+        if at >= VIOLATIONS_KEPT {
+            return;
+        }
+        list.insert(at, v);
+        list.truncate(VIOLATIONS_KEPT);
+    }
+
+    /// Adds everything `other` recorded: histograms with hdrhistogram addition (exact), counts
+    /// summed, and the earliest violations of both kept.
+    pub fn merge(&mut self, other: &Recorder) {
+        for (op, stats) in &other.ops {
+            self.ops.entry(*op).or_default().add(stats);
+        }
+        for (mine, theirs) in self.customers.iter_mut().zip(&other.customers) {
+            if let Some(theirs) = theirs {
+                let mine = mine.get_or_insert_with(CustomerTimed::default);
+                mine.latency.add(&theirs.latency);
+                mine.warmup = mine.warmup.saturating_add(theirs.warmup);
+            }
+        }
+        self.abandoned.add(other.abandoned);
+        for (mine, theirs) in self.counters.iter_mut().zip(other.counters) {
+            *mine = mine.saturating_add(theirs);
+        }
+        for (mine, theirs) in self.violations.iter_mut().zip(other.violations) {
+            *mine = mine.saturating_add(theirs);
+        }
+        for v in &other.first_violations {
+            if self.first_violations.len() >= VIOLATIONS_KEPT
+                && self.first_violations.last().is_some_and(|last| violation_order(v, last).is_ge())
+            {
+                // `other`'s list is sorted: nothing after this one can get in either.
+                break;
+            }
+            self.keep_violation(v.clone());
+        }
+    }
+
+    // ----- reading -----
+
+    /// Every operation with anything recorded, in no particular order.
+    pub fn ops(&self) -> impl Iterator<Item = (OpName, &OpStats)> {
+        self.ops.iter().map(|(op, s)| (*op, s))
+    }
+
+    pub fn op(&self, op: OpName) -> Option<&OpStats> {
+        self.ops.get(&op)
+    }
+
+    /// A customer latency metric; `None` for `Abandoned` or when nothing was recorded.
+    pub fn customer(&self, metric: CustomerMetric) -> Option<&CustomerTimed> {
+        customer_slot(metric).and_then(|i| self.customers[i].as_ref())
+    }
+
+    pub fn abandoned_count(&self) -> Split {
+        self.abandoned
+    }
+
+    /// A run counter. `Errors` is every measured operation failure plus direct counts;
+    /// `Violations` every violation plus direct counts.
+    pub fn counter(&self, counter: Counter) -> u64 {
+        let direct = self.counters[counter_slot(counter)];
+        match counter {
+            Counter::Errors => {
+                self.ops.values().fold(direct, |n, s| n.saturating_add(s.errors.measured))
+            }
+            Counter::Violations => self.violations.iter().fold(direct, |n, v| n.saturating_add(*v)),
+            Counter::MissedStarts | Counter::Reconnects => direct,
+        }
+    }
+
+    /// Measured operations with an outcome, over all operations.
+    pub fn total_operations(&self) -> u64 {
+        self.ops.values().fold(0, |n, s| n.saturating_add(s.count()))
+    }
+
+    pub fn violations_of(&self, kind: ViolationKind) -> u64 {
+        self.violations[violation_slot(kind)]
+    }
+
+    /// The earliest violations by `at_ms` (at most [`VIOLATIONS_KEPT`]).
+    pub fn first_violations(&self) -> &[Violation] {
+        &self.first_violations
+    }
+
+    /// Bytes held by histogram bucket arrays: the part of a recorder that grows with the range of
+    /// latencies (never with their number).
+    pub fn histogram_bytes(&self) -> usize {
+        let ops: usize = self
+            .ops
+            .values()
+            .flat_map(|s| [&s.response, &s.settle])
+            .flatten()
+            .map(|t| t.latency.footprint_bytes())
+            .sum();
+        let customers: usize =
+            self.customers.iter().flatten().map(|c| c.latency.footprint_bytes()).sum();
+        ops + customers
+    }
+}
+
+#[cfg(test)]
+mod tests;
