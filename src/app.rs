@@ -3,10 +3,16 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ServeArgs};
+use crate::cli::{Cli, Command, RunArgs, ServeArgs, ValidateArgs};
+use crate::cometd::client::Transport;
+use crate::engine::{self, RunSettings};
+use crate::ordering::Profile;
+use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
 use crate::server::faults::NoFaults;
-use crate::server::users::UserTable;
+use crate::server::state::NewUser;
+use crate::server::users::{Password, UserTable};
 use crate::server::{self, ServerConfig};
 
 /// How a command ended, mapped to the process exit code by `main`.
@@ -18,6 +24,8 @@ pub enum Outcome {
     ChecksFailed,
     /// 130: interrupted; partial results were written.
     Interrupted,
+    /// 2: the input was invalid; the problems were printed.
+    Invalid,
 }
 
 /// Runs one command. `shutdown` resolves on Ctrl-C or SIGTERM.
@@ -26,7 +34,40 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Outcome> {
     match cli.command {
+        Command::Run(args) => run_scenario(args, shutdown).await,
         Command::Serve(args) => serve(args, shutdown).await,
+        Command::Validate(args) => validate(args),
+    }
+}
+
+fn validate(args: ValidateArgs) -> Result<Outcome> {
+    use std::io::Write as _;
+    let mut problems = 0;
+    let mut stdout = std::io::stdout().lock();
+    for path in &args.scenarios {
+        match crate::scenario::load(path) {
+            Ok(s) => {
+                let agents: u32 = s.agents.iter().map(|p| p.count).sum();
+                writeln!(
+                    stdout,
+                    "{}: ok ({agents} agents in {} populations, {} flows, {} thresholds)",
+                    path.display(),
+                    s.agents.len(),
+                    s.flows.len(),
+                    s.thresholds.len()
+                )?;
+            }
+            Err(diagnostics) => {
+                problems += diagnostics.0.len();
+                eprint!("{diagnostics}");
+            }
+        }
+    }
+    if problems > 0 {
+        eprintln!("{problems} problem(s) found");
+        Ok(Outcome::Invalid)
+    } else {
+        Ok(Outcome::Ok)
     }
 }
 
@@ -73,4 +114,156 @@ async fn serve(
     server::serve(listener, config, users, Arc::new(NoFaults), shutdown).await?;
     tracing::info!("server stopped");
     Ok(Outcome::Ok)
+}
+
+/// The embedded server's user table for a scenario: every agent is in queue `default` and in
+/// a queue named after its population (so `queue:<population>` targets reach that
+/// population); a customer queue that is not a population's takes every agent.
+fn embedded_users(scenario: &Scenario, password: &str) -> Result<UserTable> {
+    let mut queues = vec!["default".to_string()];
+    for p in &scenario.agents {
+        if !queues.contains(&p.name) {
+            queues.push(p.name.clone());
+        }
+    }
+    let extra =
+        scenario.customers.as_ref().and_then(|c| c.queue.clone()).filter(|q| !queues.contains(q));
+    if let Some(q) = &extra {
+        queues.push(q.clone());
+    }
+    let mut users = Vec::new();
+    for p in &scenario.agents {
+        for username in p.usernames() {
+            let mut member = vec!["default".to_string(), p.name.clone()];
+            member.extend(extra.clone());
+            member.dedup();
+            let user = NewUser {
+                username,
+                first_name: p.name.clone(),
+                last_name: String::new(),
+                queues: member,
+            };
+            users.push((user, Password::new(password)));
+        }
+    }
+    UserTable::new(&queues, users).context("cannot build the embedded server's users")
+}
+
+/// Where and how to run: an embedded server started here, or a remote GWS.
+async fn resolve_target(
+    scenario: &Scenario,
+    args: &RunArgs,
+) -> Result<(Option<server::Running>, RunSettings)> {
+    let transport = match scenario.target.transport {
+        crate::scenario::Transport::Websocket => Transport::WebSocket,
+        crate::scenario::Transport::LongPolling => Transport::LongPolling,
+    };
+    let generated = uuid::Uuid::new_v4().simple().to_string();
+    let mut passwords = Vec::with_capacity(scenario.agents.len());
+    for p in &scenario.agents {
+        passwords.push(match &p.password {
+            PasswordSource::Generated => generated.clone(),
+            source => source
+                .resolve()
+                .with_context(|| format!("password of agent population {}", p.name))?
+                .expose()
+                .to_string(),
+        });
+    }
+    let mut settings = RunSettings {
+        base_url: String::new(),
+        transport,
+        media: scenario.target.media,
+        profile: Profile::for_target(matches!(scenario.target.kind, TargetKind::Embedded)),
+        contact_center_id: None,
+        accept_invalid_certs: false,
+        per_agent_pool: args.per_agent_pool,
+        passwords,
+        poll_interval: args.poll_interval,
+        login_concurrency: 64,
+        request_timeout: std::time::Duration::from_secs(10),
+    };
+    match &scenario.target.kind {
+        TargetKind::Embedded => {
+            let users = embedded_users(scenario, &generated)?;
+            let mut config = ServerConfig::default();
+            config.state.seed = scenario.run.seed;
+            let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+            let running = server::start(addr, config.clone(), users)
+                .await
+                .context("cannot start the embedded server")?;
+            settings.base_url = running.base_url();
+            settings.contact_center_id = Some(config.contact_center_id.clone());
+            tracing::info!(url = %settings.base_url, "embedded reference server started");
+            Ok((Some(running), settings))
+        }
+        TargetKind::Remote(remote) => {
+            settings.base_url = remote.base_url.clone();
+            settings.accept_invalid_certs = remote.accept_invalid_certs;
+            settings.contact_center_id =
+                remote.contact_center_id.clone().filter(|_| remote.customer_api);
+            Ok((None, settings))
+        }
+    }
+}
+
+async fn run_scenario(
+    args: RunArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Outcome> {
+    let mut scenario = match crate::scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return Ok(Outcome::Invalid);
+        }
+    };
+    if let Some(d) = args.duration {
+        scenario.set_duration(d)?;
+    }
+    if let Some(seed) = args.seed {
+        scenario.set_seed(seed);
+    }
+    if let Some(t) = args.transport.as_deref().and_then(crate::scenario::Transport::parse) {
+        scenario.set_transport(t);
+    }
+    if let Some(url) = &args.target {
+        scenario.set_remote_target(RemoteTarget {
+            base_url: url.clone(),
+            allow_remote: args.allow_remote,
+            accept_invalid_certs: args.insecure,
+            csrf: true,
+            contact_center_id: args.contact_center_id.clone(),
+            customer_api: args.contact_center_id.is_some(),
+        })?;
+    }
+    let (server, settings) = resolve_target(&scenario, &args).await?;
+    let interrupt = CancellationToken::new();
+    let stop = interrupt.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::warn!("interrupted: stopping now and writing partial results");
+        stop.cancel();
+    });
+    let scenario = Arc::new(scenario);
+    let outcome = engine::run(scenario.clone(), settings, interrupt).await;
+    if let Some(s) = server {
+        s.stop().await.context("embedded server did not stop cleanly")?;
+    }
+    let outcome = outcome?;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: {} of {} agents logged in, {} customers, {} operations, {} violations, {:.1}s{}",
+        scenario.name,
+        outcome.agents_logged_in,
+        outcome.agents_total,
+        outcome.customers_started,
+        outcome.recorder.total_operations(),
+        outcome.recorder.counter(crate::scenario::Counter::Violations),
+        outcome.elapsed.as_secs_f64(),
+        if outcome.partial { " (partial)" } else { "" }
+    )?;
+    Ok(if outcome.partial { Outcome::Interrupted } else { Outcome::Ok })
 }

@@ -19,8 +19,55 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario: virtual agents and customers against the embedded server or a remote GWS.
+    Run(RunArgs),
     /// Run the embedded GWS reference server until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Check scenario files; print every problem with file:line:col (exit 2 on any).
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Run against a remote GWS at this base URL instead of the scenario's target.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// With --target: the host is not this machine, and loading it is intended.
+    #[arg(long, requires = "target")]
+    pub allow_remote: bool,
+    /// With --target: the customers' ContactCenterId header.
+    #[arg(long, value_name = "ID", requires = "target")]
+    pub contact_center_id: Option<String>,
+    /// With --target: accept TLS certificates that do not verify (test clusters only).
+    #[arg(long, requires = "target")]
+    pub insecure: bool,
+    /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers).
+    #[arg(long, value_name = "TRANSPORT", value_parser = ["websocket", "long-polling"])]
+    pub transport: Option<String>,
+    /// Override the scenario's run duration.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Results directory (default: results/<UTC timestamp>-<scenario>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// One HTTP connection pool per agent (closest to real desktops) instead of a shared one.
+    #[arg(long)]
+    pub per_agent_pool: bool,
+    /// How often simulated customers poll for messages.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod cometd;
+pub mod engine;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;

@@ -176,6 +176,13 @@ async fn serve_app(
     let expiry = tokio::spawn(app.hub.clone().run_expiry());
     let router = http::router(app.clone());
     let stop = token.clone();
+    // Notifications are small frames written as they happen: without TCP_NODELAY, Nagle's
+    // algorithm and delayed ACKs add tens of milliseconds to every push.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             tokio::select! {

@@ -1,0 +1,313 @@
+//! One virtual agent: logs in as GWS clients do, keeps its own HTTP session and CometD session,
+//! checks the order of everything it receives, runs its population's flow on each interaction
+//! it is offered, and logs out at the end.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::RunCtx;
+use super::flow::FlowRun;
+use super::roster::Member;
+use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
+use crate::gws::client::{AgentHttp, Credentials};
+use crate::gws::{Capability, InteractionState, Notification, NotificationType, ParticipantType};
+use crate::metrics::Recorder;
+use crate::ordering::AgentChecker;
+use crate::scenario::{Counter, OpMetric, OpName, OpStep, Readiness, SessionOp, Step};
+
+/// Who one virtual agent is.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentSpec {
+    pub(crate) population: usize,
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) seed: u64,
+}
+
+/// What an agent's flows share with its main loop.
+#[derive(Debug)]
+pub(crate) struct AgentShared {
+    pub(crate) ctx: Arc<RunCtx>,
+    pub(crate) http: Arc<AgentHttp>,
+    pub(crate) username: String,
+    pub(crate) user_id: String,
+    /// One checker per agent, fed by the main loop and told of operations by the flows. A std
+    /// mutex: every use is a short synchronous call.
+    checker: Mutex<AgentChecker>,
+}
+
+impl AgentShared {
+    pub(crate) fn checker<T>(&self, f: impl FnOnce(&mut AgentChecker) -> T) -> T {
+        f(&mut self.checker.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Times one login step as a session operation.
+async fn timed<T, E: std::fmt::Display>(
+    rec: &mut Recorder,
+    op: SessionOp,
+    kind: impl Fn(&E) -> String,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    let start = Instant::now();
+    let r = fut.await;
+    let done = Instant::now();
+    rec.latency(OpName::Session(op), OpMetric::Response, start, start, done, true);
+    match r {
+        Ok(v) => {
+            rec.op_ok(OpName::Session(op), true);
+            Ok(v)
+        }
+        Err(e) => {
+            rec.op_error(OpName::Session(op), &kind(&e), true);
+            Err(format!("{op}: {e}"))
+        }
+    }
+}
+
+/// A timed `POST /api/v2/me` session operation; whether it succeeded.
+async fn session_op(
+    rec: &mut Recorder,
+    http: &AgentHttp,
+    op: SessionOp,
+    body: serde_json::Value,
+) -> Result<(), String> {
+    let kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
+    timed(rec, op, kind, async { http.me_operation(&body).await.map(drop) }).await
+}
+
+/// Runs one agent until `token` fires; returns everything it measured.
+pub(crate) async fn run_agent(
+    ctx: Arc<RunCtx>,
+    spec: AgentSpec,
+    token: CancellationToken,
+) -> Recorder {
+    let mut rec = Recorder::new();
+    let pop = &ctx.scenario.agents[spec.population];
+    let client = ctx.client_for(spec.seed);
+
+    // Log in, at most `login_concurrency` agents at a time so a large population does not
+    // arrive as one burst.
+    let permit = tokio::select! {
+        _ = token.cancelled() => return rec,
+        p = ctx.login_gate.acquire() => p,
+    };
+    let mut http = client.agent(Credentials::new(spec.username.clone(), spec.password.clone()));
+    let gws_kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
+    let me = match timed(&mut rec, SessionOp::GetMe, gws_kind, http.login()).await {
+        Ok(me) => me,
+        Err(e) => {
+            tracing::warn!(agent = %spec.username, error = %e, "login failed");
+            ctx.login_failed();
+            return rec;
+        }
+    };
+    let cometd_token = token.child_token();
+    let mut config = CometdConfig::new(ctx.settings.base_url.clone(), ctx.settings.transport)
+        .headers(http.cometd_headers());
+    config.jitter_seed = Some(spec.seed);
+    config.accept_invalid_certs = ctx.settings.accept_invalid_certs;
+    let connected = timed(
+        &mut rec,
+        SessionOp::Handshake,
+        |e: &crate::cometd::error::CometdError| e.kind().to_string(),
+        cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
+    )
+    .await;
+    let (cometd, mut events) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(agent = %spec.username, error = %e, "CometD handshake failed");
+            ctx.login_failed();
+            return rec;
+        }
+    };
+    let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
+    let body = json!({"operationName": "StartContactCenterSession", "channels": channels});
+    if let Err(e) = session_op(&mut rec, &http, SessionOp::StartContactCenterSession, body).await {
+        tracing::warn!(agent = %spec.username, error = %e, "StartContactCenterSession failed");
+        cometd_token.cancel();
+        ctx.login_failed();
+        return rec;
+    }
+    let mut ready = !matches!(pop.readiness, Readiness::NotReady);
+    let http = Arc::new(http);
+    if ready {
+        ready = session_op(&mut rec, &http, SessionOp::Ready, json!({"operationName": "Ready"}))
+            .await
+            .is_ok();
+    }
+    drop(permit);
+
+    let uri = me
+        .uri
+        .clone()
+        .unwrap_or_else(|| format!("{}/api/v2/users/{}", ctx.settings.base_url, me.id));
+    ctx.roster
+        .join(&pop.name, Member { username: spec.username.clone(), user_id: me.id.clone(), uri });
+    let checker = AgentChecker::new(&spec.username, ctx.settings.media, ctx.settings.profile)
+        .with_user_id(&me.id);
+    let shared = Arc::new(AgentShared {
+        ctx: ctx.clone(),
+        http: http.clone(),
+        username: spec.username.clone(),
+        user_id: me.id.clone(),
+        checker: Mutex::new(checker),
+    });
+    ctx.logged_in();
+
+    let mut rng = SmallRng::seed_from_u64(spec.seed);
+    let mut flows: JoinSet<Recorder> = JoinSet::new();
+    let mut routes: HashMap<String, mpsc::UnboundedSender<Arc<Notification>>> = HashMap::new();
+    let mut checks = tokio::time::interval(Duration::from_millis(500));
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
+    let flow_token = token.child_token();
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            Some(done) = flows.join_next(), if !flows.is_empty() => {
+                if let Ok(r) = done {
+                    rec.merge(&r);
+                }
+            }
+            _ = checks.tick() => {
+                let now_ms = ctx.now_ms();
+                for v in shared.checker(|c| c.poll_timeouts(now_ms)) {
+                    rec.violation(v);
+                }
+                routes.retain(|_, tx| !tx.is_closed());
+            }
+            _ = sleep_until_opt(next_toggle) => {
+                let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
+                if session_op(&mut rec, &http, op, json!({"operationName": op.as_str()})).await.is_ok() {
+                    ready = !ready;
+                }
+                next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
+            }
+            event = events.recv() => match event {
+                Some(Event::Data { data, .. }) => {
+                    let n: Notification = match serde_json::from_str(data.get()) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            rec.op_error(OpName::Session(SessionOp::Handshake), "bad-notification", true);
+                            tracing::debug!(agent = %spec.username, error = %e, "unparseable notification");
+                            continue;
+                        }
+                    };
+                    let now_ms = ctx.now_ms();
+                    for v in shared.checker(|c| c.observe(now_ms, &n)) {
+                        rec.violation(v);
+                    }
+                    let Some(id) = n.interaction_id().map(str::to_string) else { continue };
+                    if is_invitation(&n) && routes.get(&id).is_none_or(|tx| tx.is_closed()) {
+                        let steps = steps_for(&ctx, spec.population, &n);
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.settings.media, rx, rng.random(), flow_token.clone());
+                        ctx.flow_started();
+                        let flow_ctx = ctx.clone();
+                        flows.spawn(async move {
+                            let r = run.run(&steps).await;
+                            flow_ctx.flow_ended();
+                            r
+                        });
+                        routes.insert(id.clone(), tx);
+                    }
+                    if let Some(tx) = routes.get(&id) {
+                        // A closed channel means the flow ended; the notification was checked.
+                        let _ = tx.send(Arc::new(n));
+                    }
+                }
+                Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => rec.count(Counter::Reconnects, 1),
+                Some(Event::Closed { reason }) => {
+                    tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
+                    rec.op_error(OpName::Session(SessionOp::Handshake), "cometd-closed", true);
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+
+    // Log out: flows stop, the contact-center session ends, the CometD session disconnects.
+    flow_token.cancel();
+    while let Some(done) = flows.join_next().await {
+        if let Ok(r) = done {
+            rec.merge(&r);
+        }
+    }
+    ctx.roster.leave(&pop.name, &spec.username);
+    let body = json!({"operationName": "EndContactCenterSession"});
+    let _ = session_op(&mut rec, &http, SessionOp::EndContactCenterSession, body).await;
+    cometd_token.cancel();
+    let start = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(5), cometd.join()).await;
+    let done = Instant::now();
+    rec.latency(
+        OpName::Session(SessionOp::Disconnect),
+        OpMetric::Response,
+        start,
+        start,
+        done,
+        true,
+    );
+    rec.op_ok(OpName::Session(SessionOp::Disconnect), true);
+    rec
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When a cycling agent next changes readiness.
+fn readiness_deadline(r: &Readiness, ready: bool, rng: &mut SmallRng) -> Option<Instant> {
+    match r {
+        Readiness::Cycle { ready: on, not_ready: off } => {
+            let d = if ready { on.sample(rng) } else { off.sample(rng) };
+            Some(Instant::now() + d)
+        }
+        _ => None,
+    }
+}
+
+fn is_invitation(n: &Notification) -> bool {
+    match n {
+        Notification::ChatStateChangeMessage(sc)
+        | Notification::FacebooksessionStateChangeMessage(sc) => {
+            sc.notification_type == NotificationType::StatusChange
+                && sc.resource().is_some_and(|r| r.state == InteractionState::Invited)
+        }
+        _ => false,
+    }
+}
+
+/// The steps for an invitation: a consult or conference invitation (another agent is already
+/// in the interaction) runs the population's consult flow, anything else its main flow; a
+/// population with no flow for it rejects.
+fn steps_for(ctx: &RunCtx, population: usize, invitation: &Notification) -> Vec<Step> {
+    let pop = &ctx.scenario.agents[population];
+    let consult = match invitation {
+        Notification::ChatStateChangeMessage(sc)
+        | Notification::FacebooksessionStateChangeMessage(sc) => sc
+            .resource()
+            .is_some_and(|r| r.participants.iter().any(|p| p.kind == ParticipantType::Agent)),
+        _ => false,
+    };
+    let name = if consult { pop.flow_for_consult() } else { pop.flow.as_deref() };
+    match name.and_then(|n| ctx.scenario.flows.get(n)) {
+        Some(flow) => flow.steps.clone(),
+        None => vec![Step::Op(Box::new(OpStep::new(Capability::Reject)))],
+    }
+}

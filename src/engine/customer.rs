@@ -1,0 +1,199 @@
+//! One simulated customer: requests a chat (or sends a Facebook private message), polls for
+//! messages as the customer API requires, sends its messages once an agent joins, may abandon
+//! while waiting, and is checked too: a customer must never see an agents-only entry.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::RunCtx;
+use super::roster::{Started, message_key, tag_text};
+use crate::gws::customer::CustomerClient;
+use crate::gws::error::GwsError;
+use crate::gws::{CustomerChatState, EntryType, LogEntry, Media, ParticipantType};
+use crate::metrics::Recorder;
+use crate::ordering::CustomerChecker;
+use crate::scenario::{Counter, CustomerMetric};
+
+/// The customer API calls a customer makes, for either media.
+struct Channel<'a> {
+    client: &'a CustomerClient,
+    media: Media,
+    id: String,
+}
+
+impl Channel<'_> {
+    async fn messages(&self) -> Result<Vec<LogEntry>, GwsError> {
+        match self.media {
+            Media::Chat => self.client.get_messages(&self.id, None).await,
+            Media::Facebook => self.client.facebook_messages(&self.id, None).await,
+        }
+    }
+
+    async fn send(&self, text: &str) -> Result<(), GwsError> {
+        match self.media {
+            Media::Chat => self.client.send_message(&self.id, text).await,
+            Media::Facebook => self.client.facebook_send(&self.id, text).await,
+        }
+    }
+
+    async fn complete(&self) -> Result<(), GwsError> {
+        match self.media {
+            Media::Chat => self.client.complete(&self.id).await,
+            Media::Facebook => self.client.facebook_complete(&self.id).await,
+        }
+    }
+
+    /// Whether the chat is over for the customer (no agent will come back).
+    async fn idle(&self) -> bool {
+        match self.media {
+            Media::Chat => self
+                .client
+                .get_chat(&self.id)
+                .await
+                .is_ok_and(|c| c.state == CustomerChatState::Idle),
+            // The Facebook side has no state to read: no agent left means the session is over.
+            Media::Facebook => true,
+        }
+    }
+}
+
+/// Runs customer number `n`, whose arrival was scheduled for `intended`.
+pub(crate) async fn run_customer(
+    ctx: Arc<RunCtx>,
+    n: u64,
+    intended: Instant,
+    token: CancellationToken,
+) -> Recorder {
+    let mut rec = Recorder::new();
+    let Some(spec) = ctx.scenario.customers.as_ref() else { return rec };
+    let Some(client) = ctx.customer.as_ref() else { return rec };
+    let measured = ctx.measured(intended);
+    let mut rng =
+        SmallRng::seed_from_u64(ctx.scenario.run.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let nickname = spec.nickname.render(u32::try_from(n).unwrap_or(u32::MAX));
+    let mut user_data = Map::new();
+    user_data.insert("gwsimCustomer".into(), json!(n));
+    if let Some(q) = &spec.queue {
+        user_data.insert("gwsimQueue".into(), Value::String(q.clone()));
+    }
+    let requested = match ctx.settings.media {
+        Media::Chat => {
+            client.request_chat(&nickname, &format!("gwsim {}", ctx.scenario.name), user_data).await
+        }
+        Media::Facebook => {
+            client
+                .facebook_inbound(
+                    &nickname,
+                    &spec.messages.text,
+                    &spec.messages.text,
+                    user_data,
+                    None,
+                )
+                .await
+        }
+    };
+    let id = match requested {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::debug!(customer = n, error = %e, "chat request failed");
+            rec.count(Counter::Errors, 1);
+            return rec;
+        }
+    };
+    let chat = Channel { client, media: ctx.settings.media, id };
+    let mut checker = CustomerChecker::new(&nickname);
+    let abandon_at = spec
+        .abandon
+        .as_ref()
+        .filter(|a| rng.random::<f64>() < a.probability)
+        .map(|a| intended + a.after.sample(&mut rng));
+    let to_send = spec.messages.count.sample(&mut rng);
+    let mut sent = 0;
+    let mut joined = false;
+    let mut agents = 0usize;
+    let mut next_send: Option<Instant> = None;
+    let mut poll = tokio::time::interval(ctx.settings.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = poll.tick() => {}
+        }
+        let now = Instant::now();
+        let entries = match chat.messages().await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(customer = n, error = %e, "poll failed");
+                rec.count(Counter::Errors, 1);
+                continue;
+            }
+        };
+        for v in checker.observe(ctx.now_ms(), &chat.id, &entries) {
+            rec.violation(v);
+        }
+        let mut someone_left = false;
+        for e in &entries {
+            match (e.kind, e.from.kind) {
+                (EntryType::ParticipantJoined, ParticipantType::Agent) => {
+                    agents += 1;
+                    if !joined {
+                        joined = true;
+                        rec.customer_latency(
+                            CustomerMetric::Wait,
+                            now.duration_since(intended),
+                            measured,
+                        );
+                        next_send = Some(now + spec.messages.think.sample(&mut rng));
+                    }
+                }
+                (EntryType::ParticipantLeft, ParticipantType::Agent) => {
+                    agents = agents.saturating_sub(1);
+                    someone_left = true;
+                }
+                (EntryType::Text, ParticipantType::Agent) => {
+                    if let Some(s) = e
+                        .text
+                        .as_deref()
+                        .and_then(message_key)
+                        .and_then(|k| ctx.correlator.finish(&k))
+                    {
+                        rec.customer_latency(
+                            CustomerMetric::ToCustomer,
+                            now.duration_since(s.sent),
+                            s.measured,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if someone_left && agents == 0 && chat.idle().await {
+            break;
+        }
+        if !joined && abandon_at.is_some_and(|t| now >= t) {
+            rec.abandoned(measured);
+            break;
+        }
+        if joined && agents > 0 && sent < to_send && next_send.is_some_and(|t| now >= t) {
+            let text = tag_text(&spec.messages.text, ctx.next_tag());
+            let started = Started { intended: now, sent: Instant::now(), measured };
+            if let Some(key) = message_key(&text) {
+                ctx.correlator.start(key, started);
+            }
+            if chat.send(&text).await.is_err() {
+                rec.count(Counter::Errors, 1);
+            }
+            sent += 1;
+            next_send = Some(Instant::now() + spec.messages.think.sample(&mut rng));
+        }
+    }
+    // Leave politely, whatever happened; the chat may already be over.
+    let _ = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
+    checker.forget(&chat.id);
+    rec
+}

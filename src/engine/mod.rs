@@ -1,0 +1,400 @@
+//! The simulator: virtual agents and customers driving a GWS server, remote or embedded.
+//!
+//! [`run`] goes through closed phases ([`Phase`]): agents log in, customers arrive by the
+//! scenario's load plan for `duration` (the first `warmup` of it measured apart), the run
+//! drains for at most `drain`, agents log out. One root token and child tokens per task stop
+//! everything; a `TaskTracker`-like `JoinSet` drains it. Failures are measurements: nothing in
+//! here returns an error because a request failed or a notification came out of order.
+
+mod agent;
+mod customer;
+mod flow;
+mod roster;
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cometd::client::Transport;
+use crate::gws::Media;
+use crate::gws::client::GwsClient;
+use crate::gws::customer::CustomerClient;
+use crate::metrics::Recorder;
+use crate::ordering::Profile;
+use crate::scenario::{Counter, Scenario};
+
+use self::agent::{AgentSpec, run_agent};
+use self::customer::run_customer;
+use self::roster::{Correlator, Roster};
+
+/// The phases of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Login,
+    Load,
+    Drain,
+    Logout,
+    Done,
+}
+
+/// How to reach the server and behave as its clients; resolved from the scenario and the
+/// command line by the caller.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub base_url: String,
+    pub transport: Transport,
+    pub media: Media,
+    pub profile: Profile,
+    /// Customers' ContactCenterId; `None` runs no customers.
+    pub contact_center_id: Option<String>,
+    pub accept_invalid_certs: bool,
+    /// One HTTP connection pool per agent instead of one shared pool.
+    pub per_agent_pool: bool,
+    /// Password per agent population, in scenario order.
+    pub passwords: Vec<String>,
+    /// How often a customer polls for messages.
+    pub poll_interval: Duration,
+    /// How many agents log in at once.
+    pub login_concurrency: usize,
+    pub request_timeout: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub recorder: Recorder,
+    /// Interrupted before it could drain.
+    pub partial: bool,
+    pub agents_total: usize,
+    pub agents_logged_in: usize,
+    pub customers_started: u64,
+    /// From the first agent login to the end of logout.
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] crate::gws::error::GwsError),
+    #[error(
+        "no agent could log in ({0} tried); is the server at {1} reachable and are the credentials right?"
+    )]
+    NoAgents(usize, String),
+}
+
+/// Shared by every task of a run.
+#[derive(Debug)]
+pub(crate) struct RunCtx {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) settings: RunSettings,
+    client: GwsClient,
+    pub(crate) customer: Option<CustomerClient>,
+    pub(crate) roster: Roster,
+    pub(crate) correlator: Correlator,
+    pub(crate) login_gate: Semaphore,
+    epoch: Instant,
+    warmup_end: OnceLock<Instant>,
+    tags: AtomicU64,
+    logged_in: AtomicUsize,
+    failed: AtomicUsize,
+    login_progress: Notify,
+    /// Flows running in all agents, and a wake-up when the count reaches zero.
+    pub(crate) active_flows: AtomicUsize,
+    pub(crate) flows_idle: Notify,
+}
+
+impl RunCtx {
+    /// Whether something that should have started at `intended` counts in the headline figures
+    /// (after warmup).
+    pub(crate) fn measured(&self, intended: Instant) -> bool {
+        self.warmup_end.get().is_some_and(|w| intended >= *w)
+    }
+
+    /// Milliseconds since the run began: the checker's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn next_tag(&self) -> u64 {
+        self.tags.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The HTTP client an agent uses: the shared pool, or one of its own.
+    pub(crate) fn client_for(&self, _seed: u64) -> GwsClient {
+        if self.settings.per_agent_pool {
+            GwsClient::builder()
+                .base_url(self.settings.base_url.clone())
+                .request_timeout(self.settings.request_timeout)
+                .accept_invalid_certs(self.settings.accept_invalid_certs)
+                .build()
+                .unwrap_or_else(|_| self.client.clone())
+        } else {
+            self.client.clone()
+        }
+    }
+
+    pub(crate) fn logged_in(&self) {
+        self.logged_in.fetch_add(1, Ordering::Relaxed);
+        self.login_progress.notify_waiters();
+    }
+
+    pub(crate) fn flow_started(&self) {
+        self.active_flows.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn flow_ended(&self) {
+        if self.active_flows.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.flows_idle.notify_waiters();
+        }
+    }
+
+    pub(crate) fn login_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.login_progress.notify_waiters();
+    }
+}
+
+/// Runs a scenario to the end. `interrupt` stops it at once (the outcome is marked partial).
+pub async fn run(
+    scenario: Arc<Scenario>,
+    settings: RunSettings,
+    interrupt: CancellationToken,
+) -> Result<RunOutcome, EngineError> {
+    let client = GwsClient::builder()
+        .base_url(settings.base_url.clone())
+        .request_timeout(settings.request_timeout)
+        .accept_invalid_certs(settings.accept_invalid_certs)
+        .build()?;
+    let customer = match (&settings.contact_center_id, &scenario.customers) {
+        (Some(id), Some(_)) => Some(client.customer(id)?),
+        _ => None,
+    };
+    let ctx = Arc::new(RunCtx {
+        scenario: scenario.clone(),
+        login_gate: Semaphore::new(settings.login_concurrency.max(1)),
+        settings,
+        client,
+        customer,
+        roster: Roster::default(),
+        correlator: Correlator::new(Duration::from_secs(120)),
+        epoch: Instant::now(),
+        warmup_end: OnceLock::new(),
+        tags: AtomicU64::new(1),
+        logged_in: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        login_progress: Notify::new(),
+        active_flows: AtomicUsize::new(0),
+        flows_idle: Notify::new(),
+    });
+    let started = Instant::now();
+    let agents_token = interrupt.child_token();
+    let customers_token = interrupt.child_token();
+
+    // Login.
+    let mut agents: JoinSet<Recorder> = JoinSet::new();
+    let mut total = 0usize;
+    for (p, pop) in scenario.agents.iter().enumerate() {
+        for (i, username) in pop.usernames().enumerate() {
+            let spec = AgentSpec {
+                population: p,
+                username,
+                password: ctx.settings.passwords.get(p).cloned().unwrap_or_default(),
+                seed: scenario.run.seed
+                    ^ ((p as u64) << 32 | i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            };
+            agents.spawn(run_agent(ctx.clone(), spec, agents_token.child_token()));
+            total += 1;
+        }
+    }
+    tracing::info!(agents = total, "phase: login");
+    loop {
+        let progress = ctx.login_progress.notified();
+        tokio::pin!(progress);
+        progress.as_mut().enable();
+        let done = ctx.logged_in.load(Ordering::Relaxed) + ctx.failed.load(Ordering::Relaxed);
+        if done >= total {
+            break;
+        }
+        tokio::select! {
+            _ = interrupt.cancelled() => break,
+            _ = progress => {}
+        }
+    }
+    let logged_in = ctx.logged_in.load(Ordering::Relaxed);
+    if logged_in == 0 && total > 0 && !interrupt.is_cancelled() {
+        agents_token.cancel();
+        while agents.join_next().await.is_some() {}
+        return Err(EngineError::NoAgents(total, ctx.settings.base_url.clone()));
+    }
+    tracing::info!(logged_in, failed = total - logged_in, "phase: load");
+
+    // Load: customers by the plan.
+    let load_start = Instant::now();
+    let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
+    let mut customers: JoinSet<Recorder> = JoinSet::new();
+    let mut generator = Recorder::new();
+    let started_customers = if ctx.customer.is_some() {
+        generate(
+            &ctx,
+            &scenario,
+            load_start,
+            &mut customers,
+            &mut generator,
+            &customers_token,
+            &interrupt,
+        )
+        .await
+    } else {
+        tokio::select! {
+            _ = interrupt.cancelled() => {}
+            _ = tokio::time::sleep_until((load_start + scenario.run.duration).into()) => {}
+        }
+        0
+    };
+
+    // Drain: in-flight customers and flows get `drain` to finish.
+    let mut recorder = Recorder::new();
+    recorder.merge(&generator);
+    if !interrupt.is_cancelled() {
+        tracing::info!(active = customers.len(), "phase: drain");
+        let drain_end = Instant::now() + scenario.run.drain;
+        loop {
+            // Registered before the check, so a flow ending in between still wakes us.
+            let idle = ctx.flows_idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if customers.is_empty() && ctx.active_flows.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::select! {
+                _ = interrupt.cancelled() => break,
+                _ = tokio::time::sleep_until(drain_end.into()) => break,
+                next = customers.join_next(), if !customers.is_empty() => {
+                    if let Some(Ok(r)) = next {
+                        recorder.merge(&r);
+                    }
+                }
+                // Customers are done: wait for the agents' flows still wrapping up.
+                _ = idle, if customers.is_empty() => {}
+            }
+        }
+    }
+    customers_token.cancel();
+    while let Some(r) = customers.join_next().await {
+        if let Ok(r) = r {
+            recorder.merge(&r);
+        }
+    }
+
+    // Logout.
+    tracing::info!("phase: logout");
+    agents_token.cancel();
+    while let Some(r) = agents.join_next().await {
+        if let Ok(r) = r {
+            recorder.merge(&r);
+        }
+    }
+    Ok(RunOutcome {
+        recorder,
+        partial: interrupt.is_cancelled(),
+        agents_total: total,
+        agents_logged_in: logged_in,
+        customers_started: started_customers,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Merges the customers that have finished, without waiting.
+fn reap(customers: &mut JoinSet<Recorder>, rec: &mut Recorder) {
+    while let Some(done) = customers.try_join_next() {
+        if let Ok(r) = done {
+            rec.merge(&r);
+        }
+    }
+}
+
+/// How late an arrival may start before it counts as a missed start.
+const MISSED_START: Duration = Duration::from_millis(10);
+
+/// Starts customers by the load plan until its end; returns how many started.
+async fn generate(
+    ctx: &Arc<RunCtx>,
+    scenario: &Scenario,
+    load_start: Instant,
+    customers: &mut JoinSet<Recorder>,
+    rec: &mut Recorder,
+    token: &CancellationToken,
+    interrupt: &CancellationToken,
+) -> u64 {
+    let plan = &scenario.plan;
+    let end = load_start + scenario.run.duration;
+    let mut rng = SmallRng::seed_from_u64(scenario.run.seed);
+    let mut started = 0u64;
+    if plan.is_closed() {
+        // Closed model: keep `concurrency_at(t)` customers active; a finished one is replaced
+        // at once, and the target is re-read on every change and every second.
+        loop {
+            let now = Instant::now();
+            if now >= end || interrupt.is_cancelled() {
+                break;
+            }
+            let want = plan.concurrency_at(now.duration_since(load_start)) as usize;
+            while customers.len() < want {
+                started += 1;
+                customers.spawn(run_customer(
+                    ctx.clone(),
+                    started,
+                    Instant::now(),
+                    token.child_token(),
+                ));
+            }
+            tokio::select! {
+                _ = interrupt.cancelled() => break,
+                _ = tokio::time::sleep_until(end.into()) => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                Some(done) = customers.join_next(), if !customers.is_empty() => {
+                    if let Ok(r) = done {
+                        rec.merge(&r);
+                    }
+                }
+            }
+        }
+        return started;
+    }
+    let mut previous = None;
+    while let Some(at) = crate::scenario::next_start(plan, previous, started, &mut rng) {
+        previous = Some(at);
+        let intended = load_start + at;
+        if intended >= end {
+            break;
+        }
+        tokio::select! {
+            _ = interrupt.cancelled() => break,
+            _ = tokio::time::sleep_until(intended.into()) => {}
+        }
+        reap(customers, rec);
+        if Instant::now().duration_since(intended) > MISSED_START {
+            // The generator fell behind its schedule: the customer still starts, measured from
+            // its intended time, and the miss is reported.
+            rec.count(Counter::MissedStarts, 1);
+        }
+        if plan.max_active.is_some_and(|m| customers.len() >= m as usize) {
+            rec.count(Counter::MissedStarts, 1);
+            continue;
+        }
+        started += 1;
+        customers.spawn(run_customer(ctx.clone(), started, intended, token.child_token()));
+    }
+    tokio::select! {
+        _ = interrupt.cancelled() => {}
+        _ = tokio::time::sleep_until(end.into()) => {}
+    }
+    started
+}

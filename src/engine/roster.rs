@@ -1,0 +1,169 @@
+//! What virtual agents and customers share during a run: who is logged in (for consult and
+//! transfer targets), and the correlation of events that start in one task and end in another
+//! (a removal settles at the removed agent; a customer's message arrives at an agent).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+/// A logged-in simulated agent.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) username: String,
+    pub(crate) user_id: String,
+    pub(crate) uri: String,
+}
+
+/// Logged-in agents per population. A std mutex: lookups are short and never held across
+/// an await.
+#[derive(Debug, Default)]
+pub(crate) struct Roster {
+    populations: Mutex<HashMap<String, Vec<Member>>>,
+}
+
+impl Roster {
+    pub(crate) fn join(&self, population: &str, member: Member) {
+        let mut p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
+        p.entry(population.to_string()).or_default().push(member);
+    }
+
+    pub(crate) fn leave(&self, population: &str, username: &str) {
+        let mut p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = p.get_mut(population) {
+            v.retain(|m| m.username != username);
+        }
+    }
+
+    /// A random logged-in member of `population` other than `except`.
+    pub(crate) fn pick<R: Rng + ?Sized>(
+        &self,
+        population: &str,
+        except: &str,
+        rng: &mut R,
+    ) -> Option<Member> {
+        let p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
+        let members: Vec<&Member> =
+            p.get(population)?.iter().filter(|m| m.username != except).collect();
+        if members.is_empty() {
+            return None;
+        }
+        Some(members[rng.random_range(0..members.len())].clone())
+    }
+
+    /// The logged-in member with this username, in any population.
+    pub(crate) fn find(&self, username: &str) -> Option<Member> {
+        let p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
+        p.values().flatten().find(|m| m.username == username).cloned()
+    }
+}
+
+/// When something started, for a latency that another task will observe the end of.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    pub(crate) intended: Instant,
+    pub(crate) sent: Instant,
+    pub(crate) measured: bool,
+}
+
+/// What a cross-task latency is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// RemoveParticipantFromConference on (interaction, removed user id): settles at the
+    /// removed agent's Completed.
+    Removal(String, String),
+    /// A message text carrying a unique tag: delivered when the other side sees it.
+    Message(String),
+}
+
+/// Pending cross-task measurements. Bounded: entries nobody claims (the other side never saw
+/// the event) are dropped once they are older than `horizon`, so memory does not grow with the
+/// length of the run.
+#[derive(Debug)]
+pub(crate) struct Correlator {
+    pending: Mutex<HashMap<Key, Started>>,
+    horizon: Duration,
+}
+
+impl Correlator {
+    pub(crate) fn new(horizon: Duration) -> Self {
+        Correlator { pending: Mutex::new(HashMap::new()), horizon }
+    }
+
+    pub(crate) fn start(&self, key: Key, started: Started) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        // Sweep when the map has doubled since it was last this small: amortised O(1).
+        if p.len() >= 1024 && p.len().is_power_of_two() {
+            let now = Instant::now();
+            let horizon = self.horizon;
+            p.retain(|_, s| now.duration_since(s.sent) < horizon);
+        }
+        p.insert(key, started);
+    }
+
+    pub(crate) fn finish(&self, key: &Key) -> Option<Started> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(key)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// The tag appended to texts whose delivery is measured, and how to find it again.
+pub(crate) fn tag_text(text: &str, tag: u64) -> String {
+    format!("{text} [#{tag:x}]")
+}
+
+/// The tagged text itself is the key: both sides see the same text.
+pub(crate) fn message_key(text: &str) -> Option<Key> {
+    let open = text.rfind(" [#")?;
+    text.ends_with(']').then(|| Key::Message(text[open..].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn tags_round_trip_through_the_text() {
+        let t = tag_text("Where is my order?", 0xbeef);
+        assert_eq!(t, "Where is my order? [#beef]");
+        assert_eq!(message_key(&t), Some(Key::Message(" [#beef]".into())));
+        assert_eq!(message_key("no tag here"), None);
+    }
+
+    #[test]
+    fn correlator_finishes_once_and_forgets_stale_entries() {
+        let c = Correlator::new(Duration::ZERO);
+        let now = Instant::now();
+        let s = Started { intended: now, sent: now, measured: true };
+        c.start(Key::Message("a".into()), s);
+        assert!(c.finish(&Key::Message("a".into())).is_some());
+        assert!(c.finish(&Key::Message("a".into())).is_none());
+        for i in 0..1024 {
+            c.start(Key::Message(i.to_string()), s);
+        }
+        c.start(Key::Message("last".into()), s);
+        assert!(c.len() <= 2, "stale entries are swept: {}", c.len());
+    }
+
+    #[test]
+    fn roster_picks_someone_else() {
+        let r = Roster::default();
+        let m = |n: &str| Member { username: n.into(), user_id: n.into(), uri: n.into() };
+        r.join("specialist", m("s1"));
+        r.join("specialist", m("s2"));
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        for _ in 0..20 {
+            assert_eq!(r.pick("specialist", "s1", &mut rng).map(|m| m.username), Some("s2".into()));
+        }
+        r.leave("specialist", "s2");
+        assert!(r.pick("specialist", "s1", &mut rng).is_none());
+        assert!(r.pick("nobody", "x", &mut rng).is_none());
+        assert_eq!(r.find("s1").map(|m| m.uri), Some("s1".into()));
+    }
+}
