@@ -14,6 +14,6 @@ pub mod cometd;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;
-
+pub mod report;
 pub mod scenario;
 pub mod server;
