@@ -15,6 +15,6 @@ pub mod engine;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;
-
+pub mod report;
 pub mod scenario;
 pub mod server;

@@ -1,0 +1,184 @@
+//! Builds a [`Report`] from a merged recorder and the run's metadata: the only place that reads
+//! the metrics types, so the renderers see nothing but the report model.
+
+use std::collections::BTreeMap;
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+use super::thresholds;
+use super::{
+    CustomerReport, EXIT_INTERRUPTED, Exit, ExitStatus, OpReport, Percentiles, Report, RunInfo,
+    SCHEMA, TimedReport, Verdict, Versions, ViolationReport, ViolationsReport, WarmupCounts,
+};
+use crate::gws::states::Capability;
+use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMetric};
+use crate::ordering::ViolationKind;
+use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
+
+pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
+    let counts = super::Counts {
+        operations: m.total_operations(),
+        errors: m.counter(Counter::Errors),
+        violations: m.counter(Counter::Violations),
+        reconnects: m.counter(Counter::Reconnects),
+        missed_starts: m.counter(Counter::MissedStarts),
+        abandoned: m.abandoned_count().measured,
+    };
+    let thresholds: Vec<_> =
+        info.scenario.thresholds.iter().map(|t| thresholds::evaluate(t, m)).collect();
+
+    let mut warnings = Vec::new();
+    if info.partial {
+        warnings.push(
+            "the run was interrupted: these results cover only the part of it that ran".to_owned(),
+        );
+    }
+    if counts.missed_starts > 0 {
+        warnings.push(format!(
+            "{} missed starts: the generator fell behind its schedule, so the load offered was \
+             lower than planned (latencies are still measured from the intended start)",
+            counts.missed_starts
+        ));
+    }
+
+    let mut report = Report {
+        schema: SCHEMA,
+        partial: info.partial,
+        // Filled in below, once the rest of the report exists to judge.
+        exit: Exit { code: 0, status: ExitStatus::Pass, checks: Verdict::Pass, reasons: vec![] },
+        versions: Versions { gwsim: env!("CARGO_PKG_VERSION") },
+        seed: info.scenario.run.seed,
+        started: rfc3339(info.started),
+        ended: rfc3339(info.ended),
+        duration_ms: u64::try_from(info.elapsed.as_millis()).unwrap_or(u64::MAX),
+        latency_unit: "us",
+        target: info.target,
+        warnings,
+        thresholds,
+        operations: operations(m),
+        customers: customers(m),
+        counts,
+        violations: violations(m),
+        scenario: info.scenario,
+    };
+    let mut reasons = thresholds::failures(&report);
+    let checks = if reasons.is_empty() { Verdict::Pass } else { Verdict::ChecksFailed };
+    let (code, status) = if report.partial {
+        reasons.push("the run was interrupted (partial results)".to_owned());
+        (EXIT_INTERRUPTED, ExitStatus::Interrupted)
+    } else {
+        match checks {
+            Verdict::Pass => (checks.exit_code(), ExitStatus::Pass),
+            Verdict::ChecksFailed => (checks.exit_code(), ExitStatus::ChecksFailed),
+        }
+    };
+    report.exit = Exit { code, status, checks, reasons };
+    report
+}
+
+/// RFC 3339 in UTC. Formatting fails only for years outside 0..=9999, which a clock reading
+/// cannot produce; the Unix time is the fallback rather than an error in a finished run.
+fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    t.format(&Rfc3339).unwrap_or_else(|_| format!("@{}", t.unix_timestamp()))
+}
+
+pub(super) fn percentiles(h: &LatencyHistogram) -> Option<Percentiles> {
+    h.summary().map(|s| Percentiles {
+        count: s.count,
+        p50: s.p50,
+        p90: s.p90,
+        p99: s.p99,
+        p999: s.p999,
+        max: s.max,
+        mean: (s.mean * 10.0).round() / 10.0,
+    })
+}
+
+fn timed(t: &TimedMetric) -> TimedReport {
+    TimedReport {
+        count: t.latency.corrected().len(),
+        warmup: t.warmup,
+        corrected: percentiles(t.latency.corrected()),
+        raw: percentiles(t.latency.raw()),
+    }
+}
+
+fn customer_timed(t: &CustomerTimed) -> TimedReport {
+    TimedReport {
+        count: t.latency.len(),
+        warmup: t.warmup,
+        corrected: percentiles(&t.latency),
+        raw: None,
+    }
+}
+
+/// Flow operations in protocol order (`Capability::ALL`), then session steps in login order.
+fn op_rank(op: OpName) -> (u8, usize) {
+    match op {
+        OpName::Flow(c) => (0, Capability::ALL.iter().position(|x| *x == c).unwrap_or(usize::MAX)),
+        OpName::Session(s) => {
+            (1, SessionOp::ALL.iter().position(|x| *x == s).unwrap_or(usize::MAX))
+        }
+    }
+}
+
+fn operations(m: &Recorder) -> Vec<OpReport> {
+    let mut ops: Vec<(OpName, &OpStats)> = m.ops().collect();
+    ops.sort_by_key(|(op, _)| op_rank(*op));
+    ops.into_iter()
+        .map(|(op, s)| OpReport {
+            name: op.to_string(),
+            kind: match op {
+                OpName::Flow(_) => "flow",
+                OpName::Session(_) => "session",
+            },
+            count: s.count(),
+            ok: s.ok.measured,
+            errors: s.errors.measured,
+            errors_by_kind: s
+                .error_kinds
+                .iter()
+                .filter(|(_, n)| n.measured > 0)
+                .map(|(k, n)| (k.to_string(), n.measured))
+                .collect(),
+            warmup: WarmupCounts { ok: s.ok.warmup, errors: s.errors.warmup },
+            response: s.timed(OpMetric::Response).map(timed),
+            settle: s.timed(OpMetric::Settle).map(timed),
+        })
+        .collect()
+}
+
+fn customers(m: &Recorder) -> CustomerReport {
+    let t = |c| m.customer(c).map(customer_timed);
+    CustomerReport {
+        wait: t(CustomerMetric::Wait),
+        to_agent: t(CustomerMetric::ToAgent),
+        to_customer: t(CustomerMetric::ToCustomer),
+        abandoned: m.abandoned_count().measured,
+        abandoned_warmup: m.abandoned_count().warmup,
+    }
+}
+
+fn violations(m: &Recorder) -> ViolationsReport {
+    let by_kind: BTreeMap<&'static str, u64> =
+        ViolationKind::ALL.iter().map(|k| (k.as_str(), m.violations_of(*k))).collect();
+    ViolationsReport {
+        total: m.counter(Counter::Violations),
+        by_kind,
+        first: m
+            .first_violations()
+            .iter()
+            .map(|v| ViolationReport {
+                kind: v.kind.as_str(),
+                agent: v.agent.clone(),
+                interaction: v.interaction.clone(),
+                expected: v.expected.clone(),
+                got: v.got.clone(),
+                context: v.context.clone(),
+                at_ms: v.at_ms,
+            })
+            .collect(),
+    }
+}

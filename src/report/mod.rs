@@ -1,0 +1,334 @@
+//! The end-of-run summary: one [`Report`] data model, built from the run's merged
+//! [`Recorder`](crate::metrics::Recorder) and its metadata, and one renderer per format
+//! ([`terminal`] for people, [`json`] for `summary.json`), plus the threshold verdicts and the
+//! run's outcome (design.md "Outputs" and exit codes).
+//!
+//! Everything here is computed once, after the run; nothing is on a hot path. Wall-clock time
+//! appears only as report metadata (`started`, `ended`); durations come from the caller's
+//! monotonic clock.
+
+mod build;
+pub mod json;
+pub mod terminal;
+mod thresholds;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::gws::model::Media;
+use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
+
+pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
+pub use terminal::render;
+
+/// What went wrong while preparing or writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot create results directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("results directory {path} is not writable: {source}")]
+    NotWritable { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot serialize the summary: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// What the caller knows about the run besides its measurements.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The resolved scenario (CLI overrides applied); it holds no secret values.
+    pub scenario: Scenario,
+    pub target: TargetInfo,
+    /// Wall-clock start and end (metadata only).
+    pub started: OffsetDateTime,
+    pub ended: OffsetDateTime,
+    /// Monotonic run time, from the first login to the end of drain.
+    pub elapsed: Duration,
+    /// The run was interrupted (Ctrl-C): results cover only part of it.
+    pub partial: bool,
+}
+
+/// What the run was aimed at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetInfo {
+    /// `embedded` or `remote`.
+    pub kind: &'static str,
+    /// The base URL actually used (for an embedded target, the address it bound).
+    pub base_url: String,
+    pub transport: Transport,
+    pub media: Media,
+}
+
+impl TargetInfo {
+    /// The scenario's target, with the base URL the run really used.
+    pub fn new(scenario: &Scenario, base_url: impl Into<String>) -> Self {
+        let kind = match scenario.target.kind {
+            TargetKind::Embedded => "embedded",
+            TargetKind::Remote(_) => "remote",
+        };
+        TargetInfo {
+            kind,
+            base_url: base_url.into(),
+            transport: scenario.target.transport,
+            media: scenario.target.media,
+        }
+    }
+}
+
+/// The whole summary of a run; `summary.json` is its serialization
+/// (`schema/summary.schema.json` describes it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    pub partial: bool,
+    pub exit: Exit,
+    pub versions: Versions,
+    pub seed: u64,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub ended: String,
+    pub duration_ms: u64,
+    /// The unit of every latency number in this report.
+    pub latency_unit: &'static str,
+    pub target: TargetInfo,
+    /// Things a reader must not miss (missed starts, an interrupted run).
+    pub warnings: Vec<String>,
+    pub thresholds: Vec<ThresholdVerdict>,
+    /// Flow operations in protocol order, then session operations.
+    pub operations: Vec<OpReport>,
+    pub customers: CustomerReport,
+    pub counts: Counts,
+    pub violations: ViolationsReport,
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Versions {
+    pub gwsim: &'static str,
+}
+
+/// How the run ended, as the process exit code says it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exit {
+    /// 0 all checks held, 1 a check failed, 130 interrupted (design.md).
+    pub code: u8,
+    pub status: ExitStatus,
+    /// The checks alone, whether or not the run was interrupted.
+    pub checks: Verdict,
+    /// One sentence per failed check, or why the run is partial.
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExitStatus {
+    Pass,
+    ChecksFailed,
+    Interrupted,
+}
+
+/// Whether the run's checks held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    ChecksFailed,
+}
+
+impl Verdict {
+    /// design.md: 0 all thresholds held; 1 a threshold failed or violations where none allowed.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::ChecksFailed => 1,
+        }
+    }
+}
+
+/// The exit code of an interrupted run (128 + SIGINT), whatever its checks say.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Whether the checks held: every threshold passed, and no ordering violation occurred of a kind
+/// no threshold governs. A `violations` threshold governs every kind, a `violations.<kind>`
+/// threshold its kind; without either, any violation fails the run (design.md: "ordering
+/// violations occurred where the scenario allows none").
+pub fn outcome(report: &Report) -> Verdict {
+    if thresholds::failures(report).is_empty() { Verdict::Pass } else { Verdict::ChecksFailed }
+}
+
+/// Percentiles of one histogram, in microseconds (hdrhistogram's values: at most 0.1% above the
+/// exact percentile).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    #[serde(rename = "p99.9")]
+    pub p999: u64,
+    pub max: u64,
+    /// Rounded to 0.1 µs, so the JSON does not carry float noise.
+    pub mean: f64,
+}
+
+/// One latency metric: its measured samples' percentiles, and how many warmup samples were left
+/// out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimedReport {
+    /// Measured samples (the histograms' count).
+    pub count: u64,
+    /// Samples taken during warmup, not in the histograms.
+    pub warmup: u64,
+    /// From the intended start (coordinated omission corrected); `None`: no measured sample.
+    pub corrected: Option<Percentiles>,
+    /// From when the request left. `None` with no measured sample, and always for customer
+    /// metrics, which have one variant only.
+    pub raw: Option<Percentiles>,
+}
+
+/// One operation: outcomes and latencies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpReport {
+    pub name: String,
+    /// `flow` (an interaction operation) or `session` (a login or logout step).
+    pub kind: &'static str,
+    /// Measured operations with an outcome (`ok + errors`).
+    pub count: u64,
+    pub ok: u64,
+    pub errors: u64,
+    /// Measured failures by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub warmup: WarmupCounts,
+    pub response: Option<TimedReport>,
+    pub settle: Option<TimedReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct WarmupCounts {
+    pub ok: u64,
+    pub errors: u64,
+}
+
+/// The customer side: latencies and abandonment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerReport {
+    pub wait: Option<TimedReport>,
+    pub to_agent: Option<TimedReport>,
+    pub to_customer: Option<TimedReport>,
+    pub abandoned: u64,
+    pub abandoned_warmup: u64,
+}
+
+/// Run-wide counts (measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub operations: u64,
+    pub errors: u64,
+    pub violations: u64,
+    pub reconnects: u64,
+    pub missed_starts: u64,
+    pub abandoned: u64,
+}
+
+/// Ordering violations: every kind's count and the first few in full.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViolationsReport {
+    pub total: u64,
+    /// Every kind, zeros included, alphabetically. Their sum can be below `total` only when the
+    /// engine counted violations directly, without a kind.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// The earliest violations (at most [`crate::metrics::VIOLATIONS_KEPT`]).
+    pub first: Vec<ViolationReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViolationReport {
+    pub kind: &'static str,
+    pub agent: String,
+    pub interaction: String,
+    pub expected: String,
+    pub got: String,
+    pub context: Vec<String>,
+    /// Milliseconds on the run's monotonic clock.
+    pub at_ms: u64,
+}
+
+/// The verdict on one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdVerdict {
+    pub metric: Metric,
+    pub stat: Stat,
+    /// As written in the scenario (a duration string, a count or a fraction).
+    pub limit: Limit,
+    /// The limit as a number in `unit`.
+    pub limit_value: f64,
+    /// The observed value in `unit`; `None` when there was no data.
+    pub observed: Option<f64>,
+    pub unit: Unit,
+    pub outcome: ThresholdOutcome,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Microseconds.
+    Us,
+    Count,
+    Fraction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThresholdOutcome {
+    Pass,
+    Fail,
+    /// Nothing was measured for a latency or rate statistic: a check that cannot be evaluated
+    /// fails, or a run that never performed an operation would pass its latency thresholds.
+    NoData,
+    /// The statistic or limit does not fit the metric (the scenario validator rules this out;
+    /// kept so a hand-built threshold fails visibly rather than passing).
+    Inapplicable,
+}
+
+/// A latency in microseconds for people, to about 3 significant digits: `850us`, `12.3ms`,
+/// `1.05s`.
+pub(crate) fn human_us(us: f64) -> String {
+    fn sig3(x: f64) -> String {
+        if x >= 100.0 {
+            format!("{x:.0}")
+        } else if x >= 10.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.2}")
+        }
+    }
+    if us < 999.5 {
+        format!("{us:.0}us")
+    } else if us < 999_500.0 {
+        format!("{}ms", sig3(us / 1e3))
+    } else {
+        format!("{}s", sig3(us / 1e6))
+    }
+}
+
+impl Report {
+    /// The summary of a run from its merged recorder.
+    pub fn build(info: RunInfo, metrics: &crate::metrics::Recorder) -> Report {
+        build::build(info, metrics)
+    }
+
+    /// The process exit code design.md gives this run.
+    pub fn exit_code(&self) -> u8 {
+        self.exit.code
+    }
+}

@@ -1,0 +1,263 @@
+//! The human summary printed at the end of a run: plain text tables, no colours, widths fitted to
+//! the content. Missed starts and failed checks are stated at the top and again at the bottom, so
+//! neither scrolls out of sight.
+
+use std::fmt::Write;
+
+use super::{ExitStatus, Percentiles, Report, ThresholdOutcome, TimedReport, human_us, thresholds};
+
+/// Violations printed in full; `summary.json` keeps more.
+pub const VIOLATIONS_SHOWN: usize = 5;
+
+/// Corrected and raw p99 differing by more than this share are listed as corrected for
+/// coordinated omission (smaller gaps are histogram noise, not a stalled schedule).
+const CORRECTION_NOTABLE: f64 = 0.10;
+
+/// Renders the summary. Every line ends in `\n`.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    // `write!` into a `String` cannot fail; the results are ignored for that reason.
+    let o = &mut out;
+    let _ = writeln!(o, "gwsim run {}: {}", r.scenario.name, status_line(r));
+    let _ = writeln!(
+        o,
+        "target {} {} ({}, {}), seed {}, ran {:.1}s, started {}",
+        r.target.kind,
+        r.target.base_url,
+        r.target.transport.as_str(),
+        match r.target.media {
+            crate::gws::model::Media::Chat => "chat",
+            crate::gws::model::Media::Facebook => "facebook",
+        },
+        r.seed,
+        r.duration_ms as f64 / 1000.0,
+        r.started
+    );
+    loud_warnings(o, r);
+
+    operations(o, r);
+    customers(o, r);
+
+    let c = &r.counts;
+    let _ = writeln!(
+        o,
+        "\ncounts: operations {}, errors {}, violations {}, reconnects {}, missed starts {}, \
+         abandoned {}",
+        c.operations, c.errors, c.violations, c.reconnects, c.missed_starts, c.abandoned
+    );
+
+    violations(o, r);
+    threshold_table(o, r);
+
+    let _ = writeln!(o, "\nresult: {}", status_line(r));
+    for reason in &r.exit.reasons {
+        let _ = writeln!(o, "  - {reason}");
+    }
+    loud_warnings(o, r);
+    out
+}
+
+fn status_line(r: &Report) -> String {
+    match r.exit.status {
+        ExitStatus::Pass => format!("PASS (exit {})", r.exit.code),
+        ExitStatus::ChecksFailed => format!("CHECKS FAILED (exit {})", r.exit.code),
+        ExitStatus::Interrupted => format!("INTERRUPTED, partial results (exit {})", r.exit.code),
+    }
+}
+
+fn loud_warnings(o: &mut String, r: &Report) {
+    if r.counts.missed_starts > 0 {
+        let _ = writeln!(
+            o,
+            "\n!! MISSED STARTS: {} - the generator fell behind its schedule; the load offered was \
+             lower than planned (latencies are still measured from the intended start)",
+            r.counts.missed_starts
+        );
+    }
+}
+
+/// A right-aligned table: the first column left-aligned, the others right-aligned, each as wide
+/// as its widest cell.
+fn table(o: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i == 0 {
+                let _ = write!(line, "  {cell:<w$}");
+            } else {
+                let _ = write!(line, "  {cell:>w$}");
+            }
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+}
+
+fn us(v: u64) -> String {
+    human_us(v as f64)
+}
+
+fn percentile_cells(p: Option<&Percentiles>) -> [String; 5] {
+    match p {
+        Some(p) => [us(p.p50), us(p.p90), us(p.p99), us(p.p999), us(p.max)],
+        None => std::array::from_fn(|_| "-".to_owned()),
+    }
+}
+
+fn corrected(t: Option<&TimedReport>) -> Option<&Percentiles> {
+    t.and_then(|t| t.corrected.as_ref())
+}
+
+fn operations(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "\noperations (response latency from the intended start)");
+    if r.operations.is_empty() {
+        let _ = writeln!(o, "  none recorded");
+        return;
+    }
+    let mut rows = vec![
+        ["operation", "count", "errors", "p50", "p90", "p99", "p99.9", "max", "settle p99"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for op in &r.operations {
+        let mut row = vec![op.name.clone(), op.count.to_string(), op.errors.to_string()];
+        row.extend(percentile_cells(corrected(op.response.as_ref())));
+        row.push(corrected(op.settle.as_ref()).map_or_else(|| "-".to_owned(), |p| us(p.p99)));
+        rows.push(row);
+    }
+    table(o, &rows);
+
+    for op in r.operations.iter().filter(|op| !op.errors_by_kind.is_empty()) {
+        let kinds: Vec<String> =
+            op.errors_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(o, "  errors of {}: {}", op.name, kinds.join(", "));
+    }
+    let (w_ok, w_err) = r
+        .operations
+        .iter()
+        .fold((0u64, 0u64), |(a, b), op| (a + op.warmup.ok, b + op.warmup.errors));
+    if w_ok + w_err > 0 {
+        let _ = writeln!(o, "  warmup (not in the table): {w_ok} succeeded, {w_err} failed");
+    }
+
+    // Style point 17: say how much the correction for coordinated omission changed.
+    let mut corrections = Vec::new();
+    for op in &r.operations {
+        for (what, t) in [("response", &op.response), ("settle", &op.settle)] {
+            let Some(t) = t else { continue };
+            if let (Some(c), Some(raw)) = (&t.corrected, &t.raw) {
+                if c.p99 as f64 > raw.p99 as f64 * (1.0 + CORRECTION_NOTABLE) {
+                    corrections.push(format!(
+                        "{}.{what} p99 {} (raw {})",
+                        op.name,
+                        us(c.p99),
+                        us(raw.p99)
+                    ));
+                }
+            }
+        }
+    }
+    if !corrections.is_empty() {
+        let _ = writeln!(
+            o,
+            "  corrected for coordinated omission (requests left late): {}",
+            corrections.join(", ")
+        );
+    }
+}
+
+fn customers(o: &mut String, r: &Report) {
+    let c = &r.customers;
+    let metrics = [("wait", &c.wait), ("to_agent", &c.to_agent), ("to_customer", &c.to_customer)];
+    if metrics.iter().all(|(_, t)| t.is_none()) && c.abandoned == 0 && c.abandoned_warmup == 0 {
+        return;
+    }
+    let _ = writeln!(o, "\ncustomers");
+    let mut rows =
+        vec![["metric", "count", "p50", "p90", "p99", "p99.9", "max"].map(str::to_owned).to_vec()];
+    for (name, t) in metrics {
+        let Some(t) = t else { continue };
+        let mut row = vec![name.to_owned(), t.count.to_string()];
+        row.extend(percentile_cells(t.corrected.as_ref()));
+        rows.push(row);
+    }
+    if rows.len() > 1 {
+        table(o, &rows);
+    }
+    let _ = writeln!(o, "  abandoned: {}", c.abandoned);
+}
+
+fn violations(o: &mut String, r: &Report) {
+    let v = &r.violations;
+    if v.total == 0 {
+        let _ = writeln!(o, "\nviolations: none");
+        return;
+    }
+    let kinds: Vec<String> =
+        v.by_kind.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    let _ = writeln!(o, "\nviolations: {} ({})", v.total, kinds.join(", "));
+    for x in v.first.iter().take(VIOLATIONS_SHOWN) {
+        let _ = writeln!(
+            o,
+            "  {} at {} ms: {} on {}: expected {}, got {}",
+            x.kind,
+            x.at_ms,
+            x.agent,
+            if x.interaction.is_empty() { "(unknown interaction)" } else { &x.interaction },
+            x.expected,
+            x.got
+        );
+        if !x.context.is_empty() {
+            let _ = writeln!(o, "    recent: {}", x.context.join(" | "));
+        }
+    }
+    let shown = v.first.len().min(VIOLATIONS_SHOWN) as u64;
+    if v.total > shown {
+        let _ = writeln!(
+            o,
+            "  ... {} more (the first {} are in summary.json)",
+            v.total - shown,
+            v.first.len()
+        );
+    }
+}
+
+fn threshold_table(o: &mut String, r: &Report) {
+    if r.thresholds.is_empty() {
+        let _ = writeln!(o, "\nthresholds: none set");
+        return;
+    }
+    let _ = writeln!(o, "\nthresholds");
+    let mut rows = Vec::new();
+    for t in &r.thresholds {
+        let verdict = match t.outcome {
+            ThresholdOutcome::Pass => "PASS",
+            ThresholdOutcome::Fail => "FAIL",
+            ThresholdOutcome::NoData => "FAIL (no data)",
+            ThresholdOutcome::Inapplicable => "FAIL (inapplicable)",
+        };
+        let check = format!(
+            "{} {} {} {}",
+            t.metric,
+            t.stat,
+            thresholds::relation(t),
+            thresholds::limit_text(t)
+        );
+        let observed = t.observed.map_or_else(
+            || "-".to_owned(),
+            |v| format!("observed {}", thresholds::show(t.unit, v)),
+        );
+        rows.push(vec![verdict.to_owned(), check, observed]);
+    }
+    // Left-align the check column too: it reads as a sentence.
+    let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    for row in rows {
+        let line = format!("  {:<w0$}  {:<w1$}  {}", row[0], row[1], row[2]);
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+}

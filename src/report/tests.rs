@@ -1,0 +1,442 @@
+//! Tests of the report: threshold verdicts, the outcome, a snapshot of the terminal table, and
+//! `summary.json` against its JSON Schema.
+
+use std::time::{Duration, Instant};
+
+use expect_test::{Expect, expect};
+use time::macros::datetime;
+
+use super::*;
+use crate::gws::states::Capability;
+use crate::metrics::Recorder;
+use crate::ordering::{Violation, ViolationKind};
+use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
+
+const ACCEPT: OpName = OpName::Flow(Capability::Accept);
+const CONSULT: OpName = OpName::Flow(Capability::Consult);
+const REMOVE: OpName = OpName::Flow(Capability::RemoveParticipantFromConference);
+
+fn scenario(thresholds: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "report-test"
+[target]
+kind = "embedded"
+transport = "websocket"
+media = "chat"
+[run]
+duration = "60s"
+warmup = "5s"
+seed = 7
+[[agents]]
+name = "frontline"
+count = 2
+username = "frontline-{{n}}"
+flow = "work"
+[[agents]]
+name = "specialist"
+count = 1
+username = "specialist-{{n}}"
+consult_flow = "answer"
+readiness = "not-ready"
+[customers]
+arrival = {{ rate = "1/s" }}
+[flows.work]
+steps = [
+  {{ op = "Accept" }},
+  {{ op = "Consult", target = "agents:specialist" }},
+  {{ await = "consultant-joined", timeout = "10s" }},
+  {{ op = "RemoveParticipantFromConference", target = "consultant" }},
+  {{ op = "Complete" }},
+]
+[flows.answer]
+steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
+{thresholds}
+"#
+    );
+    match crate::scenario::parse("test.toml", &text) {
+        Ok(s) => s,
+        Err(d) => panic!("test scenario does not validate:\n{d}"),
+    }
+}
+
+fn info(scenario: Scenario, partial: bool) -> RunInfo {
+    RunInfo {
+        target: TargetInfo::new(&scenario, "http://127.0.0.1:40123"),
+        scenario,
+        started: datetime!(2026-11-21 12:00:00 UTC),
+        ended: datetime!(2026-11-21 12:01:05.5 UTC),
+        elapsed: Duration::from_millis(65_500),
+        partial,
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn violation(kind: ViolationKind, at_ms: u64) -> Violation {
+    Violation {
+        kind,
+        agent: "frontline-1".into(),
+        interaction: "0001KaCG7PKE001N".into(),
+        expected: "ParticipantJoined(specialist-1)".into(),
+        got: "StatusChange(Completed)".into(),
+        context: vec!["ParticipantsUpdated".into(), "StatusChange(Completed)".into()],
+        at_ms,
+    }
+}
+
+/// A run's worth of measurements with fixed values: two agents' recorders merged.
+fn recorded() -> Recorder {
+    let t0 = Instant::now();
+    let mut a = Recorder::new();
+    let mut b = Recorder::new();
+    for i in 0..100u64 {
+        a.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(2 + i % 10), true);
+        a.op_ok(ACCEPT, true);
+        // The consults of `b` left 300 ms late: corrected and raw differ.
+        b.latency(CONSULT, OpMetric::Response, t0, t0 + ms(300), t0 + ms(320 + i % 20), true);
+        b.latency(CONSULT, OpMetric::Settle, t0, t0 + ms(300), t0 + ms(350 + i), true);
+        b.op_ok(CONSULT, true);
+    }
+    a.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(5000), false);
+    a.op_ok(ACCEPT, false);
+    a.op_error(CONSULT, "status-2", true);
+    a.op_error(CONSULT, "timeout", true);
+    b.op_error(REMOVE, "await-timeout:removed", true);
+    b.latency(OpName::Session(SessionOp::GetMe), OpMetric::Response, t0, t0, t0 + ms(4), true);
+    b.op_ok(OpName::Session(SessionOp::GetMe), true);
+    a.customer_latency(CustomerMetric::Wait, ms(1500), true);
+    a.customer_latency(CustomerMetric::ToAgent, ms(12), true);
+    a.abandoned(true);
+    a.count(Counter::Reconnects, 1);
+    b.count(Counter::MissedStarts, 3);
+    a.violation(violation(ViolationKind::OutOfOrder, 12_034));
+    b.violation(violation(ViolationKind::Missing, 20_500));
+    let mut all = Recorder::new();
+    all.merge(&a);
+    all.merge(&b);
+    all
+}
+
+fn verdict_of<'a>(r: &'a Report, metric: &str, stat: &str) -> &'a ThresholdVerdict {
+    match r.thresholds.iter().find(|v| v.metric.to_string() == metric && v.stat.as_str() == stat) {
+        Some(v) => v,
+        None => panic!("no verdict for {metric} {stat}"),
+    }
+}
+
+#[test]
+fn threshold_verdicts_pass_fail_and_no_data() {
+    let s = scenario(
+        r#"
+[[thresholds]]
+metric = "Accept.response"
+p99 = "50ms"
+[[thresholds]]
+metric = "Consult.settle"
+p99 = "400ms"
+[[thresholds]]
+metric = "RemoveParticipantFromConference.settle"
+p99 = "1s"
+[[thresholds]]
+metric = "Complete.errors"
+max = 0
+[[thresholds]]
+metric = "Complete.count"
+min = 1
+[[thresholds]]
+metric = "Complete.errors"
+rate = 0.5
+[[thresholds]]
+metric = "Consult.errors"
+rate = 0.05
+[[thresholds]]
+metric = "violations.visibility-leak"
+max = 0
+[[thresholds]]
+metric = "customer.wait"
+mean = "2s"
+[[thresholds]]
+metric = "missed_starts"
+max = 2
+"#,
+    );
+    let r = Report::build(info(s, false), &recorded());
+
+    let v = verdict_of(&r, "Accept.response", "p99");
+    assert_eq!((v.outcome, v.passed, v.unit), (ThresholdOutcome::Pass, true, Unit::Us));
+    assert_eq!(v.limit_value, 50_000.0);
+    assert!(v.observed.is_some_and(|o| (11_000.0..=11_020.0).contains(&o)), "{v:?}");
+
+    // Corrected settle runs from the intended start: 350..449 ms, over the 400 ms limit, although
+    // the raw latencies (50..149 ms) are well under it.
+    let v = verdict_of(&r, "Consult.settle", "p99");
+    assert_eq!(v.outcome, ThresholdOutcome::Fail);
+    assert!(v.observed.is_some_and(|o| o > 440_000.0), "{v:?}");
+
+    // Measured but never settled: no data, which fails.
+    let v = verdict_of(&r, "RemoveParticipantFromConference.settle", "p99");
+    assert_eq!((v.outcome, v.observed, v.passed), (ThresholdOutcome::NoData, None, false));
+
+    // A count with no data is 0: `max` passes, `min` fails; a rate with no data fails.
+    let v = verdict_of(&r, "Complete.errors", "max");
+    assert_eq!((v.outcome, v.observed), (ThresholdOutcome::Pass, Some(0.0)));
+    let v = verdict_of(&r, "Complete.count", "min");
+    assert_eq!((v.outcome, v.observed), (ThresholdOutcome::Fail, Some(0.0)));
+    let v = verdict_of(&r, "Complete.errors", "rate");
+    assert_eq!(v.outcome, ThresholdOutcome::NoData);
+
+    // 2 failed of 102 Consults.
+    let v = verdict_of(&r, "Consult.errors", "rate");
+    assert_eq!(v.outcome, ThresholdOutcome::Pass);
+    assert!(v.observed.is_some_and(|o| (o - 2.0 / 102.0).abs() < 1e-9), "{v:?}");
+
+    let v = verdict_of(&r, "violations.visibility-leak", "max");
+    assert_eq!(v.outcome, ThresholdOutcome::Pass);
+    let v = verdict_of(&r, "customer.wait", "mean");
+    assert_eq!(v.outcome, ThresholdOutcome::Pass);
+    let v = verdict_of(&r, "missed_starts", "max");
+    assert_eq!((v.outcome, v.observed), (ThresholdOutcome::Fail, Some(3.0)));
+
+    assert_eq!(outcome(&r), Verdict::ChecksFailed);
+    assert_eq!(r.exit.code, 1);
+    assert_eq!(r.exit.status, ExitStatus::ChecksFailed);
+    // One reason per failed threshold, plus the ungoverned violations (only visibility-leak has
+    // a threshold, and out-of-order and missing occurred).
+    assert_eq!(r.exit.reasons.len(), 6, "{:#?}", r.exit.reasons);
+    assert!(
+        r.exit
+            .reasons
+            .iter()
+            .any(|x| x == "threshold RemoveParticipantFromConference.settle p99 <= 1s: no data")
+    );
+    assert!(
+        r.exit
+            .reasons
+            .iter()
+            .any(|x| x.starts_with("ordering violations occurred (missing 1, out-of-order 1)"))
+    );
+}
+
+#[test]
+fn violations_without_a_threshold_fail_the_run() {
+    let r = Report::build(info(scenario(""), false), &recorded());
+    assert_eq!(outcome(&r), Verdict::ChecksFailed);
+    assert_eq!(r.exit.code, 1);
+
+    let mut clean = Recorder::new();
+    clean.op_ok(ACCEPT, true);
+    let r = Report::build(info(scenario(""), false), &clean);
+    assert_eq!(outcome(&r), Verdict::Pass);
+    assert_eq!((r.exit.code, r.exit.status), (0, ExitStatus::Pass));
+    assert!(r.exit.reasons.is_empty());
+}
+
+#[test]
+fn a_violations_threshold_decides_alone() {
+    let allow = scenario("[[thresholds]]\nmetric = \"violations\"\nmax = 2\n");
+    assert_eq!(outcome(&Report::build(info(allow, false), &recorded())), Verdict::Pass);
+    let strict = scenario("[[thresholds]]\nmetric = \"violations\"\nmax = 1\n");
+    let r = Report::build(info(strict, false), &recorded());
+    assert_eq!(outcome(&r), Verdict::ChecksFailed);
+    assert_eq!(r.exit.reasons, ["threshold violations max <= 1 failed: observed 2"]);
+    // A per-kind threshold allows its kind only.
+    let one_kind = scenario(
+        "[[thresholds]]\nmetric = \"violations.missing\"\nmax = 5\n[[thresholds]]\nmetric = \"violations.out-of-order\"\nmax = 5\n",
+    );
+    assert_eq!(outcome(&Report::build(info(one_kind, false), &recorded())), Verdict::Pass);
+}
+
+#[test]
+fn an_interrupted_run_is_partial_with_exit_130() {
+    let mut clean = Recorder::new();
+    clean.op_ok(ACCEPT, true);
+    let r = Report::build(info(scenario(""), true), &clean);
+    assert!(r.partial);
+    assert_eq!(
+        (r.exit.code, r.exit.status, r.exit.checks),
+        (130, ExitStatus::Interrupted, Verdict::Pass)
+    );
+    assert_eq!(outcome(&r), Verdict::Pass);
+    assert!(r.warnings.iter().any(|w| w.contains("interrupted")));
+    let json = to_json(&r).unwrap();
+    assert!(json.contains("\"partial\": true"), "{json}");
+}
+
+#[test]
+fn report_carries_counts_metadata_and_first_violations() {
+    let r = Report::build(info(scenario(""), false), &recorded());
+    assert_eq!(r.schema, "gwsim.summary/1");
+    assert_eq!(r.seed, 7);
+    assert_eq!(r.started, "2026-11-21T12:00:00Z");
+    assert_eq!(r.ended, "2026-11-21T12:01:05.5Z");
+    assert_eq!(r.duration_ms, 65_500);
+    assert_eq!(r.versions.gwsim, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        r.counts,
+        Counts {
+            operations: 204,
+            errors: 3,
+            violations: 2,
+            reconnects: 1,
+            missed_starts: 3,
+            abandoned: 1
+        }
+    );
+    let names: Vec<&str> = r.operations.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["Accept", "Consult", "RemoveParticipantFromConference", "GetMe"]);
+    let accept = &r.operations[0];
+    assert_eq!((accept.count, accept.warmup.ok), (100, 1));
+    assert_eq!(accept.response.as_ref().map(|t| (t.count, t.warmup)), Some((100, 1)));
+    let consult = &r.operations[1];
+    assert_eq!(consult.errors_by_kind.get("status-2"), Some(&1));
+    let settle = consult.settle.as_ref().unwrap();
+    assert!(settle.corrected.unwrap().p50 > settle.raw.unwrap().p50 + 290_000);
+    assert_eq!(r.customers.wait.as_ref().map(|w| (w.count, w.raw)), Some((1, None)));
+    assert_eq!(r.violations.by_kind["out-of-order"], 1);
+    assert_eq!(r.violations.by_kind["visibility-leak"], 0);
+    assert_eq!(r.violations.first.iter().map(|v| v.at_ms).collect::<Vec<_>>(), [12_034, 20_500]);
+    assert!(r.warnings.iter().any(|w| w.starts_with("3 missed starts")));
+}
+
+fn check(actual: &str, expect: Expect) {
+    expect.assert_eq(actual);
+}
+
+#[test]
+fn terminal_summary_snapshot() {
+    let s = scenario(
+        "[[thresholds]]\nmetric = \"Consult.settle\"\np99 = \"400ms\"\n[[thresholds]]\nmetric = \"Accept.response\"\np99 = \"50ms\"\n[[thresholds]]\nmetric = \"RemoveParticipantFromConference.settle\"\np99 = \"1s\"\n",
+    );
+    let r = Report::build(info(s, false), &recorded());
+    check(
+        &render(&r),
+        expect![[r#"
+            gwsim run report-test: CHECKS FAILED (exit 1)
+            target embedded http://127.0.0.1:40123 (websocket, chat), seed 7, ran 65.5s, started 2026-11-21T12:00:00Z
+
+            !! MISSED STARTS: 3 - the generator fell behind its schedule; the load offered was lower than planned (latencies are still measured from the intended start)
+
+            operations (response latency from the intended start)
+              operation                        count  errors     p50     p90     p99   p99.9     max  settle p99
+              Accept                             100       0  6.00ms  10.0ms  11.0ms  11.0ms  11.0ms           -
+              Consult                            102       2   329ms   337ms   339ms   339ms   339ms       448ms
+              RemoveParticipantFromConference      1       1       -       -       -       -       -           -
+              GetMe                                1       0  4.00ms  4.00ms  4.00ms  4.00ms  4.00ms           -
+              errors of Consult: status-2 1, timeout 1
+              errors of RemoveParticipantFromConference: await-timeout:removed 1
+              warmup (not in the table): 1 succeeded, 0 failed
+              corrected for coordinated omission (requests left late): Consult.response p99 339ms (raw 39.0ms), Consult.settle p99 448ms (raw 148ms)
+
+            customers
+              metric    count     p50     p90     p99   p99.9     max
+              wait          1   1.50s   1.50s   1.50s   1.50s   1.50s
+              to_agent      1  12.0ms  12.0ms  12.0ms  12.0ms  12.0ms
+              abandoned: 1
+
+            counts: operations 204, errors 3, violations 2, reconnects 1, missed starts 3, abandoned 1
+
+            violations: 2 (missing 1, out-of-order 1)
+              out-of-order at 12034 ms: frontline-1 on 0001KaCG7PKE001N: expected ParticipantJoined(specialist-1), got StatusChange(Completed)
+                recent: ParticipantsUpdated | StatusChange(Completed)
+              missing at 20500 ms: frontline-1 on 0001KaCG7PKE001N: expected ParticipantJoined(specialist-1), got StatusChange(Completed)
+                recent: ParticipantsUpdated | StatusChange(Completed)
+
+            thresholds
+              FAIL            Consult.settle p99 <= 400ms                       observed 448ms
+              PASS            Accept.response p99 <= 50ms                       observed 11.0ms
+              FAIL (no data)  RemoveParticipantFromConference.settle p99 <= 1s  -
+
+            result: CHECKS FAILED (exit 1)
+              - threshold Consult.settle p99 <= 400ms failed: observed 448ms
+              - threshold RemoveParticipantFromConference.settle p99 <= 1s: no data
+              - ordering violations occurred (missing 1, out-of-order 1) and no `violations` threshold allows them
+
+            !! MISSED STARTS: 3 - the generator fell behind its schedule; the load offered was lower than planned (latencies are still measured from the intended start)
+        "#]],
+    );
+}
+
+#[test]
+fn terminal_summary_of_an_empty_run() {
+    let r = Report::build(info(scenario(""), true), &Recorder::new());
+    check(
+        &render(&r),
+        expect![[r#"
+            gwsim run report-test: INTERRUPTED, partial results (exit 130)
+            target embedded http://127.0.0.1:40123 (websocket, chat), seed 7, ran 65.5s, started 2026-11-21T12:00:00Z
+
+            operations (response latency from the intended start)
+              none recorded
+
+            counts: operations 0, errors 0, violations 0, reconnects 0, missed starts 0, abandoned 0
+
+            violations: none
+
+            thresholds: none set
+
+            result: INTERRUPTED, partial results (exit 130)
+              - the run was interrupted (partial results)
+        "#]],
+    );
+}
+
+#[test]
+fn summary_json_validates_against_the_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let s = scenario(
+        "[[thresholds]]\nmetric = \"Consult.settle\"\np99 = \"400ms\"\n[[thresholds]]\nmetric = \"errors\"\nrate = 0.01\n[[thresholds]]\nmetric = \"violations\"\nmax = 0\n[[thresholds]]\nmetric = \"RemoveParticipantFromConference.settle\"\np99 = \"1s\"\n",
+    );
+    for (recorder, partial) in [(recorded(), false), (Recorder::new(), true)] {
+        let r = Report::build(info(s.clone(), partial), &recorder);
+        let json: serde_json::Value = serde_json::from_str(&to_json(&r).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "summary.json does not match its schema:\n{}",
+            errors.join("\n")
+        );
+    }
+    // The schema is not vacuous: a wrong schema tag, a missing field and an unknown field fail.
+    let r = Report::build(info(s, false), &recorded());
+    let good: serde_json::Value = serde_json::from_str(&to_json(&r).unwrap()).unwrap();
+    let mut bad = good.clone();
+    bad["schema"] = "gwsim.summary/2".into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad.as_object_mut().unwrap().remove("exit");
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["operations"][0]["surprise"] = 1.into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good;
+    bad["operations"][0]["response"]["corrected"]["p99.9"] = "slow".into();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn summary_json_is_written_atomically_with_the_redacted_scenario() {
+    let dir = std::env::temp_dir().join(format!("gwsim-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = Report::build(info(scenario(""), false), &recorded());
+    let path = write_results(&dir, &r).unwrap();
+    assert_eq!(path, dir.join("summary.json"));
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["summary.json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["schema"], "gwsim.summary/1");
+    assert_eq!(json["scenario"]["name"], "report-test");
+    // The password is a source (here: generated), never a value.
+    assert_eq!(json["scenario"]["agents"][0]["password"], "generated");
+    assert_eq!(json["operations"][1]["settle"]["corrected"]["count"], 100);
+    let _ = std::fs::remove_dir_all(dir);
+}

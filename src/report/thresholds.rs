@@ -1,0 +1,196 @@
+//! Threshold verdicts: each scenario threshold evaluated against the merged measurements, and the
+//! list of failed checks that decides the run's exit code.
+//!
+//! Latency statistics are taken from the corrected histograms (the headline numbers). A latency
+//! or rate statistic with no data fails as `no-data`; a count with no data is 0, so `max` of it
+//! passes and `min` of it fails.
+
+use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us};
+use crate::metrics::{LatencyHistogram, Recorder};
+use crate::ordering::ViolationKind as CheckerKind;
+use crate::scenario::units::format_duration;
+use crate::scenario::{
+    Counter, CustomerMetric, Limit, Metric, OpMetric, Stat, Threshold, ViolationKind,
+};
+
+/// The checker's kind for a scenario kind (the two enums name the same kinds; the scenario one
+/// exists so scenario files can be validated without the checker).
+fn checker_kind(k: ViolationKind) -> CheckerKind {
+    match k {
+        ViolationKind::Missing => CheckerKind::Missing,
+        ViolationKind::OutOfOrder => CheckerKind::OutOfOrder,
+        ViolationKind::Unexpected => CheckerKind::Unexpected,
+        ViolationKind::Duplicate => CheckerKind::Duplicate,
+        ViolationKind::IndexRegression => CheckerKind::IndexRegression,
+        ViolationKind::VisibilityLeak => CheckerKind::VisibilityLeak,
+    }
+}
+
+/// The histogram a latency metric's statistics come from; `None` when nothing was recorded.
+fn latency_of(metric: Metric, m: &Recorder) -> Option<&LatencyHistogram> {
+    match metric {
+        Metric::Op(op, kind) => m.op(op)?.timed(kind).map(|t| t.latency.corrected()),
+        Metric::Customer(c) => m.customer(c).map(|t| &t.latency),
+        Metric::Counter(_) | Metric::Violations(_) => None,
+    }
+}
+
+/// A count metric's value (0 when nothing was recorded); `None` for latency metrics.
+fn count_of(metric: Metric, m: &Recorder) -> Option<u64> {
+    Some(match metric {
+        Metric::Op(op, OpMetric::Errors) => m.op(op).map_or(0, |s| s.errors.measured),
+        Metric::Op(op, OpMetric::Count) => m.op(op).map_or(0, |s| s.count()),
+        Metric::Op(_, OpMetric::Response | OpMetric::Settle) => return None,
+        Metric::Customer(CustomerMetric::Abandoned) => m.abandoned_count().measured,
+        Metric::Customer(_) => return None,
+        Metric::Counter(c) => m.counter(c),
+        Metric::Violations(k) => m.violations_of(checker_kind(k)),
+    })
+}
+
+/// Failed operations as a share of operations; `None` when there were no operations.
+fn error_rate(metric: Metric, m: &Recorder) -> Option<f64> {
+    let (errors, total) = match metric {
+        Metric::Op(op, OpMetric::Errors) => {
+            let s = m.op(op)?;
+            (s.errors.measured, s.count())
+        }
+        Metric::Counter(Counter::Errors) => (m.counter(Counter::Errors), m.total_operations()),
+        _ => return None,
+    };
+    (total > 0).then(|| errors as f64 / total as f64)
+}
+
+fn latency_stat(h: &LatencyHistogram, stat: Stat) -> Option<f64> {
+    let s = h.summary()?;
+    Some(match stat {
+        Stat::P50 => s.p50 as f64,
+        Stat::P90 => s.p90 as f64,
+        Stat::P99 => s.p99 as f64,
+        Stat::P999 => s.p999 as f64,
+        Stat::Max => s.max as f64,
+        Stat::Mean => s.mean,
+        Stat::Min | Stat::Rate => return None,
+    })
+}
+
+pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
+    let verdict = |unit, limit_value, observed: Option<f64>, outcome| ThresholdVerdict {
+        metric: t.metric,
+        stat: t.stat,
+        limit: t.limit,
+        limit_value,
+        observed,
+        unit,
+        outcome,
+        passed: outcome == ThresholdOutcome::Pass,
+    };
+    let judge = |ok: bool| if ok { ThresholdOutcome::Pass } else { ThresholdOutcome::Fail };
+    let latency_stats =
+        matches!(t.stat, Stat::P50 | Stat::P90 | Stat::P99 | Stat::P999 | Stat::Max | Stat::Mean);
+    match t.limit {
+        Limit::Latency(d) if t.metric.is_latency() && latency_stats => {
+            let limit = crate::metrics::duration_to_us(d) as f64;
+            match latency_of(t.metric, m).and_then(|h| latency_stat(h, t.stat)) {
+                Some(v) => verdict(Unit::Us, limit, Some(v), judge(v <= limit)),
+                None => verdict(Unit::Us, limit, None, ThresholdOutcome::NoData),
+            }
+        }
+        Limit::Count(n) if matches!(t.stat, Stat::Max | Stat::Min) => {
+            let limit = n as f64;
+            match count_of(t.metric, m) {
+                Some(v) => {
+                    let ok = if t.stat == Stat::Max { v <= n } else { v >= n };
+                    verdict(Unit::Count, limit, Some(v as f64), judge(ok))
+                }
+                None => verdict(Unit::Count, limit, None, ThresholdOutcome::Inapplicable),
+            }
+        }
+        Limit::Fraction(f) if t.stat == Stat::Rate && t.metric.is_error_count() => {
+            match error_rate(t.metric, m) {
+                Some(v) => verdict(Unit::Fraction, f, Some(v), judge(v <= f)),
+                None => verdict(Unit::Fraction, f, None, ThresholdOutcome::NoData),
+            }
+        }
+        other => {
+            let (unit, value) = match other {
+                Limit::Latency(d) => (Unit::Us, crate::metrics::duration_to_us(d) as f64),
+                Limit::Count(n) => (Unit::Count, n as f64),
+                Limit::Fraction(f) => (Unit::Fraction, f),
+            };
+            verdict(unit, value, None, ThresholdOutcome::Inapplicable)
+        }
+    }
+}
+
+/// A value in a verdict's unit, for sentences.
+pub(super) fn show(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Us => human_us(v),
+        Unit::Count => format!("{v:.0}"),
+        Unit::Fraction => format!("{v:.4}"),
+    }
+}
+
+/// A verdict's limit as the scenario wrote it (`250ms`, not `250.0ms`).
+pub(super) fn limit_text(v: &ThresholdVerdict) -> String {
+    match v.limit {
+        Limit::Latency(d) => format_duration(d),
+        Limit::Count(n) => n.to_string(),
+        Limit::Fraction(f) => f.to_string(),
+    }
+}
+
+/// How a verdict's stat compares with its limit, for sentences: `<=` or `>=`.
+pub(super) fn relation(v: &ThresholdVerdict) -> &'static str {
+    if v.stat == Stat::Min { ">=" } else { "<=" }
+}
+
+/// One sentence per failed check: failed thresholds, then ordering violations no threshold
+/// allows. Empty when the run's checks held.
+pub(super) fn failures(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in report.thresholds.iter().filter(|v| !v.passed) {
+        let want = format!("{} {} {} {}", v.metric, v.stat, relation(v), limit_text(v));
+        out.push(match (v.outcome, v.observed) {
+            (ThresholdOutcome::NoData, _) => format!("threshold {want}: no data"),
+            (ThresholdOutcome::Inapplicable, _) => {
+                format!("threshold {want}: the limit does not apply to this metric")
+            }
+            (_, Some(o)) => format!("threshold {want} failed: observed {}", show(v.unit, o)),
+            (_, None) => format!("threshold {want} failed"),
+        });
+    }
+
+    // Which violation kinds the scenario's thresholds speak for; the rest must not occur.
+    let all_governed =
+        report.thresholds.iter().any(|v| v.metric == Metric::Counter(Counter::Violations));
+    if all_governed {
+        return out;
+    }
+    let governed = |kind: &str| {
+        report
+            .thresholds
+            .iter()
+            .any(|v| matches!(v.metric, Metric::Violations(k) if k.as_str() == kind))
+    };
+    let mut ungoverned: Vec<String> = report
+        .violations
+        .by_kind
+        .iter()
+        .filter(|(kind, n)| **n > 0 && !governed(kind))
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    let classified: u64 = report.violations.by_kind.values().sum();
+    let unclassified = report.violations.total.saturating_sub(classified);
+    if unclassified > 0 {
+        ungoverned.push(format!("unclassified {unclassified}"));
+    }
+    if !ungoverned.is_empty() {
+        out.push(format!(
+            "ordering violations occurred ({}) and no `violations` threshold allows them",
+            ungoverned.join(", ")
+        ));
+    }
+    out
+}
