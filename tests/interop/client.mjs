@@ -121,12 +121,17 @@ function cookieHeader(jar) {
 let csrf = null; // [header name, token] from GET /api/v2/me
 
 async function rest(method, path, body, headers = {}) {
-    const response = await fetch(args.base + path, {
-        method,
-        headers: { "Content-Type": "application/json", ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-    });
+    let response;
+    try {
+        response = await fetch(args.base + path, {
+            method,
+            headers: { "Content-Type": "application/json", ...headers },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+        });
+    } catch (error) {
+        fail(`${method} ${path} got no answer: ${error.cause?.code ?? error.cause?.message ?? error.message}`);
+    }
     const text = await response.text();
     let json = null;
     try {
@@ -221,6 +226,20 @@ cometd.addListener("/meta/unsuccessful", (message) => {
     unsuccessful.push(message);
 });
 
+// A meta reply as text. A reply the client made up on a local failure carries the transport,
+// the request and the exception (circular objects); keep what tells what happened.
+function describe(message) {
+    const { failure, ...rest } = message;
+    if (!failure) return JSON.stringify(rest);
+    const why = {
+        reason: failure.reason,
+        httpCode: failure.httpCode,
+        exception: failure.exception?.message ?? failure.exception,
+        websocketCode: failure.websocketCode,
+    };
+    return `${JSON.stringify(rest)} failure ${JSON.stringify(why)}`;
+}
+
 function callbackPromise(start) {
     return new Promise((resolve) => start(resolve));
 }
@@ -275,7 +294,7 @@ async function waitFor(description, probe) {
 
 function checkConnectCycle() {
     if (unsuccessful.length > 0) {
-        fail(`the CometD client reported an unsuccessful ${unsuccessful[0].channel}: ${JSON.stringify(unsuccessful[0])}`);
+        fail(`the CometD client reported an unsuccessful ${unsuccessful[0].channel}: ${describe(unsuccessful[0])}`);
     }
 }
 
@@ -307,14 +326,14 @@ async function scenario() {
 
     step = "handshake";
     const handshake = await callbackPromise((done) => cometd.handshake(done));
-    if (!handshake.successful) fail(`handshake failed: ${JSON.stringify(handshake)}`);
+    if (!handshake.successful) fail(`handshake failed: ${describe(handshake)}`);
     const used = cometd.getTransport()?.type;
     if (used !== args.transport) fail(`handshake negotiated '${used}', not '${args.transport}'`);
     log(`handshake ok over ${used}`);
 
     step = "subscribe /v2/me/*";
     const subscribe = await callbackPromise((done) => cometd.subscribe("/v2/me/*", onNotification, done));
-    if (!subscribe.successful) fail(`subscribe failed: ${JSON.stringify(subscribe)}`);
+    if (!subscribe.successful) fail(`subscribe failed: ${describe(subscribe)}`);
 
     step = "StartContactCenterSession -> channel NotReady";
     await agentPost("/api/v2/me", { operationName: "StartContactCenterSession", channels: ["chat"] });
@@ -395,7 +414,7 @@ async function scenario() {
         fail(`/meta/connect id ${held.id} was answered before any event or the timeout; it should have been held`);
     }
     const disconnect = await callbackPromise((done) => cometd.disconnect(done));
-    if (!disconnect.successful) fail(`disconnect failed: ${JSON.stringify(disconnect)}`);
+    if (!disconnect.successful) fail(`disconnect failed: ${describe(disconnect)}`);
     const answer = await waitFor(`the reply to the held /meta/connect id ${held.id} after the disconnect`, () =>
         received.find((m) => m.channel === "/meta/connect" && m.id === held.id),
     );
@@ -403,6 +422,7 @@ async function scenario() {
         fail(`the held /meta/connect was answered without successful:true, advice.reconnect:"none": ${JSON.stringify(answer)}`);
     }
     if (cometd.getStatus() !== "disconnected") fail(`client status after disconnect is '${cometd.getStatus()}'`);
+    checkConnectCycle();
     log("disconnect ok (held connect answered with reconnect none)");
 }
 
