@@ -206,6 +206,9 @@ if (cometd.getTransportTypes().join() !== args.transport) {
 // (outgoing); local failures do not pass here, so `received` is the server's word only.
 const received = [];
 const sent = [];
+const UNKNOWN_CLIENT_ID = "interop-unknown-client";
+let forgetNextConnect = false;
+let forgottenConnectId = null; // its unsuccessful reply is expected, not a broken cycle
 cometd.registerExtension("interop-trace", {
     incoming(message) {
         record("<-", message);
@@ -213,6 +216,13 @@ cometd.registerExtension("interop-trace", {
         return message;
     },
     outgoing(message) {
+        if (forgetNextConnect && message.channel === "/meta/connect") {
+            // Stands for a server that lost the session (restart, expiry after maxInterval):
+            // the server cannot tell this apart from a clientId it has never issued.
+            forgetNextConnect = false;
+            message.clientId = UNKNOWN_CLIENT_ID;
+            forgottenConnectId = message.id;
+        }
         record("->", message);
         sent.push(message);
         return message;
@@ -239,6 +249,15 @@ function describe(message) {
     };
     return `${JSON.stringify(rest)} failure ${JSON.stringify(why)}`;
 }
+
+// CometD drops all subscriptions on a new handshake; its documentation has the application
+// subscribe again from a /meta/handshake listener, as done here after a re-handshake.
+const resubscribed = [];
+cometd.addListener("/meta/handshake", (message) => {
+    if (message.successful && message.reestablish) {
+        cometd.subscribe("/v2/me/*", onNotification, (reply) => resubscribed.push(reply));
+    }
+});
 
 function callbackPromise(start) {
     return new Promise((resolve) => start(resolve));
@@ -292,9 +311,26 @@ async function waitFor(description, probe) {
     }
 }
 
+// Waits until the client has a /meta/connect outstanding, then 0.5 s more so that it has reached
+// the server and is held there, and checks that the server did hold it (nothing else happens
+// meanwhile, so an answer would mean the server did not wait for an event or the timeout).
+async function waitForHeldConnect() {
+    const held = await waitFor("an outstanding /meta/connect", () => {
+        const connects = sent.filter((m) => m.channel === "/meta/connect");
+        const last = connects[connects.length - 1];
+        return last && !received.some((m) => m.channel === "/meta/connect" && m.id === last.id) ? last : null;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (received.some((m) => m.channel === "/meta/connect" && m.id === held.id)) {
+        fail(`/meta/connect id ${held.id} was answered within 0.5 s with no event; it should have been held`);
+    }
+    return held;
+}
+
 function checkConnectCycle() {
-    if (unsuccessful.length > 0) {
-        fail(`the CometD client reported an unsuccessful ${unsuccessful[0].channel}: ${describe(unsuccessful[0])}`);
+    const broken = unsuccessful.filter((m) => !(m.channel === "/meta/connect" && m.id === forgottenConnectId));
+    if (broken.length > 0) {
+        fail(`the CometD client reported an unsuccessful ${broken[0].channel}: ${describe(broken[0])}`);
     }
 }
 
@@ -398,21 +434,17 @@ async function scenario() {
     log("accept sequence ok (Chatting, ParticipantsUpdated, MessageLogUpdated)");
     checkConnectCycle();
 
+    if (args.transport === "long-polling") {
+        await unknownClient(chatId, ofChat, otherChannel);
+    }
+
     step = "disconnect";
     // protocol.md §16: on disconnect the server answers the held /meta/connect at once with
     // reconnect "none", so the client's last request ends instead of hanging until the timeout.
     // Right after a connect reply the client has not sent the next connect yet (it is scheduled
     // on a timer), so first wait until one is outstanding, and give it time to reach the server
     // and be held there: with long-polling the disconnect travels on another HTTP request.
-    const held = await waitFor("an outstanding /meta/connect before disconnecting", () => {
-        const connects = sent.filter((m) => m.channel === "/meta/connect");
-        const last = connects[connects.length - 1];
-        return last && !received.some((m) => m.channel === "/meta/connect" && m.id === last.id) ? last : null;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    if (received.some((m) => m.channel === "/meta/connect" && m.id === held.id)) {
-        fail(`/meta/connect id ${held.id} was answered before any event or the timeout; it should have been held`);
-    }
+    const held = await waitForHeldConnect();
     const disconnect = await callbackPromise((done) => cometd.disconnect(done));
     if (!disconnect.successful) fail(`disconnect failed: ${describe(disconnect)}`);
     const answer = await waitFor(`the reply to the held /meta/connect id ${held.id} after the disconnect`, () =>
@@ -424,6 +456,51 @@ async function scenario() {
     if (cometd.getStatus() !== "disconnected") fail(`client status after disconnect is '${cometd.getStatus()}'`);
     checkConnectCycle();
     log("disconnect ok (held connect answered with reconnect none)");
+}
+
+// protocol.md §3.2 and §16: a /meta/connect with a clientId the server does not know gets
+// successful:false, error "402::Unknown client", advice reconnect "handshake"; the standard client
+// then handshakes again by itself, and the application subscribes again (the listener above).
+// Long-polling only: there every event ends the held connect, so the next connect (the one made
+// unknown) goes out at once; over websocket events are pushed beside a connect held for the whole
+// timeout (30 s), so this step would add that much to every run.
+async function unknownClient(chatId, ofChat, otherChannel) {
+    step = "unknown client -> 402, re-handshake, resubscribe, events again";
+    const firstClientId = cometd.getClientId();
+    // Only once a connect is held: the one after it is sent when an event ends the held one.
+    // (Setting the flag while the next connect is still on the client's timer would send the
+    // event to the forgotten session, where nobody reads it.)
+    await waitForHeldConnect();
+    forgetNextConnect = true;
+    await agentPost(`/api/v2/me/chats/${chatId}`, { operationName: "SendMessage", text: "before" });
+    await expectNext(
+        "MessageLogUpdated with the agent's text 'before'",
+        (m) => ofChat(m) && m.data.messageType === "MessageLogUpdated" && m.data.messages?.some((e) => e.text === "before"),
+        otherChannel,
+    );
+    const refusal = await waitFor("the reply to the /meta/connect with an unknown clientId", () => {
+        const bad = sent.find((m) => m.channel === "/meta/connect" && m.clientId === UNKNOWN_CLIENT_ID);
+        return bad && received.find((m) => m.channel === "/meta/connect" && m.id === bad.id);
+    });
+    if (
+        refusal.successful !== false ||
+        !String(refusal.error ?? "").startsWith("402") ||
+        refusal.advice?.reconnect !== "handshake"
+    ) {
+        fail(`unknown clientId answered ${JSON.stringify(refusal)}; expected successful:false, error "402::Unknown client", advice.reconnect "handshake"`);
+    }
+    await waitFor("a resubscription after the client's own re-handshake", () => resubscribed[0]);
+    if (!resubscribed[0].successful) fail(`resubscribe after re-handshake failed: ${describe(resubscribed[0])}`);
+    if (cometd.getClientId() === firstClientId) fail("the client kept its old clientId after the 402");
+    checkConnectCycle();
+    await agentPost(`/api/v2/me/chats/${chatId}`, { operationName: "SendMessage", text: "after" });
+    await expectNext(
+        "MessageLogUpdated with the agent's text 'after' (through the new session)",
+        (m) => ofChat(m) && m.data.messageType === "MessageLogUpdated" && m.data.messages?.some((e) => e.text === "after"),
+        otherChannel,
+    );
+    log("unknown client ok (402, re-handshake, resubscribed, events flow again)");
+
 }
 
 scenario().then(
