@@ -4,9 +4,10 @@
 //   node client.mjs --base http://127.0.0.1:PORT --transport long-polling|websocket --auth cookie|basic
 //
 // The agent's name and password come from GWSIM_INTEROP_USER / GWSIM_INTEROP_PASSWORD (set by
-// ./run, throwaway values); they are never printed. GWSIM_INTEROP_DEBUG=1 turns on CometD's
-// own debug log. Exits 0 when every step passed, 1 with a message naming the failed step, and
-// prints the last Bayeux messages exchanged so a server-side failure can be reported precisely.
+// ./run, throwaway values); they are never printed. GWSIM_INTEROP_DEBUG=1 turns on CometD's own
+// debug log; GWSIM_INTEROP_TRACE=1 prints the Bayeux trace on success too. Exits 0 when every
+// step passed, 1 with a message naming the failed step, and prints the last Bayeux messages
+// exchanged so a server-side failure can be reported precisely.
 
 import { adapt } from "cometd-nodejs-client";
 import { CometD } from "cometd";
@@ -52,6 +53,7 @@ const user = process.env.GWSIM_INTEROP_USER;
 const password = process.env.GWSIM_INTEROP_PASSWORD;
 if (!user || !password) usage("set GWSIM_INTEROP_USER and GWSIM_INTEROP_PASSWORD");
 const debug = process.env.GWSIM_INTEROP_DEBUG === "1";
+const showTrace = process.env.GWSIM_INTEROP_TRACE === "1";
 const label = `${args.transport}/${args.auth}`;
 const basicAuth = "Basic " + Buffer.from(`${user}:${password}`).toString("base64");
 
@@ -59,11 +61,14 @@ const basicAuth = "Basic " + Buffer.from(`${user}:${password}`).toString("base64
 // Reporting
 
 let step = "start";
-const trace = []; // the last Bayeux messages both ways, shown on failure
-const TRACE_KEEP = 30;
+const trace = []; // the last Bayeux messages both ways, shown on failure (or always, with GWSIM_INTEROP_TRACE=1)
+const TRACE_KEEP = 60;
+
+const started = Date.now();
 
 function record(direction, message) {
-    trace.push(`${direction} ${JSON.stringify(message)}`);
+    const ms = String(Date.now() - started).padStart(6);
+    trace.push(`${ms} ms ${direction} ${JSON.stringify(message)}`);
     if (trace.length > TRACE_KEEP) trace.shift();
 }
 
@@ -79,11 +84,12 @@ function fail(text) {
 
 function finish(code, text) {
     if (code === 0) {
+        if (showTrace) for (const line of trace) console.log(`  ${line}`);
         log(`PASS ${text}`);
     } else {
         console.error(`[${label}] FAIL at step "${step}": ${text}`);
         if (trace.length > 0) {
-            console.error(`[${label}] last ${trace.length} Bayeux messages (-> sent, <- received):`);
+            console.error(`[${label}] last ${trace.length} Bayeux messages (ms since start, -> sent, <- received):`);
             for (const line of trace) console.error(`  ${line}`);
         }
     }
