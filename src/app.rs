@@ -1,5 +1,6 @@
 //! Wires modules together for each subcommand; the only place that uses `anyhow`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -9,6 +10,7 @@ use crate::cli::{Cli, Command, RunArgs, ServeArgs, ValidateArgs};
 use crate::cometd::client::Transport;
 use crate::engine::{self, RunSettings};
 use crate::ordering::Profile;
+use crate::report::{self, Report, RunInfo, TargetInfo};
 use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
 use crate::server::faults::NoFaults;
 use crate::server::state::NewUser;
@@ -237,7 +239,16 @@ async fn run_scenario(
             customer_api: args.contact_center_id.is_some(),
         })?;
     }
+    // An unwritable results directory is an error now, not after an hour of load.
+    let started = time::OffsetDateTime::now_utc();
+    let results = report::prepare_results_dir(
+        Path::new("results"),
+        &scenario.name,
+        started,
+        args.out.as_deref(),
+    )?;
     let (server, settings) = resolve_target(&scenario, &args).await?;
+    let base_url = settings.base_url.clone();
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
     tokio::spawn(async move {
@@ -251,19 +262,33 @@ async fn run_scenario(
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
     let outcome = outcome?;
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{}: {} of {} agents logged in, {} customers, {} operations, {} violations, {:.1}s{}",
-        scenario.name,
-        outcome.agents_logged_in,
-        outcome.agents_total,
-        outcome.customers_started,
-        outcome.recorder.total_operations(),
-        outcome.recorder.counter(crate::scenario::Counter::Violations),
-        outcome.elapsed.as_secs_f64(),
-        if outcome.partial { " (partial)" } else { "" }
-    )?;
-    Ok(if outcome.partial { Outcome::Interrupted } else { Outcome::Ok })
+    let info = RunInfo {
+        target: TargetInfo::new(&scenario, base_url),
+        scenario: (*scenario).clone(),
+        started,
+        ended: time::OffsetDateTime::now_utc(),
+        elapsed: outcome.elapsed,
+        partial: outcome.partial,
+    };
+    let report = Report::build(info, &outcome.recorder);
+    let summary = report::write_results(&results, &report)?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", report::render(&report))?;
+        writeln!(
+            out,
+            "{} of {} agents logged in, {} customers started; summary: {}",
+            outcome.agents_logged_in,
+            outcome.agents_total,
+            outcome.customers_started,
+            summary.display()
+        )?;
+    }
+    Ok(match report.exit_code() {
+        0 => Outcome::Ok,
+        1 => Outcome::ChecksFailed,
+        130 => Outcome::Interrupted,
+        _ => Outcome::Invalid,
+    })
 }

@@ -8,6 +8,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            // Third-party trees (npm packages of the interop test, build output) are not ours.
+            if path.file_name().is_some_and(|n| n == "node_modules" || n == "target") {
+                continue;
+            }
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
