@@ -151,10 +151,54 @@ fn embedded_users(scenario: &Scenario, password: &str) -> Result<UserTable> {
     UserTable::new(&queues, users).context("cannot build the embedded server's users")
 }
 
+/// Options of a run that are not part of the scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub per_agent_pool: bool,
+    pub poll_interval: std::time::Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { per_agent_pool: false, poll_interval: std::time::Duration::from_millis(500) }
+    }
+}
+
+/// A finished run: what the engine measured and the report built from it.
+#[derive(Debug)]
+pub struct Executed {
+    pub outcome: engine::RunOutcome,
+    pub report: Report,
+}
+
+/// Runs a validated scenario against its target (starting the embedded server if that is the
+/// target) and builds the report. Writing results is the caller's business.
+pub async fn execute(scenario: Scenario, options: &RunOptions, interrupt: CancellationToken) -> Result<Executed> {
+    let started = time::OffsetDateTime::now_utc();
+    let (server, settings) = resolve_target(&scenario, options).await?;
+    let base_url = settings.base_url.clone();
+    let scenario = Arc::new(scenario);
+    let outcome = engine::run(scenario.clone(), settings, interrupt).await;
+    if let Some(s) = server {
+        s.stop().await.context("embedded server did not stop cleanly")?;
+    }
+    let outcome = outcome?;
+    let info = RunInfo {
+        target: TargetInfo::new(&scenario, base_url),
+        scenario: (*scenario).clone(),
+        started,
+        ended: time::OffsetDateTime::now_utc(),
+        elapsed: outcome.elapsed,
+        partial: outcome.partial,
+    };
+    let report = Report::build(info, &outcome.recorder);
+    Ok(Executed { outcome, report })
+}
+
 /// Where and how to run: an embedded server started here, or a remote GWS.
 async fn resolve_target(
     scenario: &Scenario,
-    args: &RunArgs,
+    args: &RunOptions,
 ) -> Result<(Option<server::Running>, RunSettings)> {
     let transport = match scenario.target.transport {
         crate::scenario::Transport::Websocket => Transport::WebSocket,
@@ -241,14 +285,7 @@ async fn run_scenario(
     }
     // An unwritable results directory is an error now, not after an hour of load.
     let started = time::OffsetDateTime::now_utc();
-    let results = report::prepare_results_dir(
-        Path::new("results"),
-        &scenario.name,
-        started,
-        args.out.as_deref(),
-    )?;
-    let (server, settings) = resolve_target(&scenario, &args).await?;
-    let base_url = settings.base_url.clone();
+    let results = report::prepare_results_dir(Path::new("results"), &scenario.name, started, args.out.as_deref())?;
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
     tokio::spawn(async move {
@@ -256,21 +293,8 @@ async fn run_scenario(
         tracing::warn!("interrupted: stopping now and writing partial results");
         stop.cancel();
     });
-    let scenario = Arc::new(scenario);
-    let outcome = engine::run(scenario.clone(), settings, interrupt).await;
-    if let Some(s) = server {
-        s.stop().await.context("embedded server did not stop cleanly")?;
-    }
-    let outcome = outcome?;
-    let info = RunInfo {
-        target: TargetInfo::new(&scenario, base_url),
-        scenario: (*scenario).clone(),
-        started,
-        ended: time::OffsetDateTime::now_utc(),
-        elapsed: outcome.elapsed,
-        partial: outcome.partial,
-    };
-    let report = Report::build(info, &outcome.recorder);
+    let options = RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
+    let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
     let summary = report::write_results(&results, &report)?;
     {
         use std::io::Write as _;
