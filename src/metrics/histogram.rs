@@ -229,6 +229,20 @@ mod tests {
     }
 
     #[test]
+    fn footprint_follows_the_largest_value() {
+        // The numbers behind the memory notes in the metrics module docs.
+        let kib = |max: Duration| {
+            let mut h = LatencyHistogram::new();
+            h.record(max);
+            h.footprint_bytes() / 1024
+        };
+        assert_eq!(kib(Duration::from_micros(1)), 16);
+        assert_eq!(kib(ms(100)), 64);
+        assert_eq!(kib(ms(1000)), 88);
+        assert_eq!(kib(Duration::from_secs(3600)), 184);
+    }
+
+    #[test]
     fn pair_keeps_one_histogram_while_raw_equals_corrected() {
         let mut p = LatencyPair::default();
         p.record(ms(5), ms(5));

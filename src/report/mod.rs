@@ -6,6 +6,13 @@
 //! Everything here is computed once, after the run; nothing is on a hot path. Wall-clock time
 //! appears only as report metadata (`started`, `ended`); durations come from the caller's
 //! monotonic clock.
+//!
+//! # Use (from `gwsim run`)
+//! 1. Before the run: [`prepare_results_dir`] creates `results/<UTC timestamp>-<scenario>/` (or
+//!    `--out`) and proves it writable; an error there is a setup error (exit 2).
+//! 2. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
+//!    [`Report::build`], print [`render`], [`write_results`], and exit with
+//!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
 pub mod json;

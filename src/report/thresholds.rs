@@ -194,3 +194,16 @@ pub(super) fn failures(report: &Report) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_and_checker_kinds_correspond_by_name() {
+        assert_eq!(ViolationKind::ALL.len(), CheckerKind::ALL.len());
+        for k in ViolationKind::ALL {
+            assert_eq!(checker_kind(*k).as_str(), k.as_str());
+        }
+    }
+}

@@ -574,7 +574,7 @@ fn threshold_rules() {
     check(&t("p99 = \"1s\""), &[(10, 1, "missing `metric`")]);
     let s = parse(
         "t.toml",
-        &t("metric = \"Accept.response\"\np50 = \"10ms\"\n\"p99.9\" = \"1s\"\n[[thresholds]]\nmetric = \"GetMe.errors\"\nrate = 0.01\n[[thresholds]]\nmetric = \"violations.out-of-order\"\nmax = 0\n[[thresholds]]\nmetric = \"customer.wait\"\np999 = \"3s\""),
+        &t("metric = \"Accept.response\"\np50 = \"10ms\"\n\"p99.9\" = \"1s\"\n[[thresholds]]\nmetric = \"GetMe.errors\"\nrate = 0.01\n[[thresholds]]\nmetric = \"violations.out-of-order\"\nmax = 0\n[[thresholds]]\nmetric = \"customer.wait\"\np999 = \"3s\"\n[[thresholds]]\nmetric = \"violations.visibility-leak\"\nmax = 0"),
     )
     .expect("valid");
     let got: Vec<String> =
@@ -587,6 +587,7 @@ fn threshold_rules() {
             "GetMe.errors rate Fraction(0.01)",
             "violations.out-of-order max Count(0)",
             "customer.wait p99.9 Latency(3s)",
+            "violations.visibility-leak max Count(0)",
         ]
     );
 }
