@@ -173,7 +173,11 @@ pub struct Executed {
 
 /// Runs a validated scenario against its target (starting the embedded server if that is the
 /// target) and builds the report. Writing results is the caller's business.
-pub async fn execute(scenario: Scenario, options: &RunOptions, interrupt: CancellationToken) -> Result<Executed> {
+pub async fn execute(
+    scenario: Scenario,
+    options: &RunOptions,
+    interrupt: CancellationToken,
+) -> Result<Executed> {
     let started = time::OffsetDateTime::now_utc();
     let (server, settings) = resolve_target(&scenario, options).await?;
     let base_url = settings.base_url.clone();
@@ -285,7 +289,12 @@ async fn run_scenario(
     }
     // An unwritable results directory is an error now, not after an hour of load.
     let started = time::OffsetDateTime::now_utc();
-    let results = report::prepare_results_dir(Path::new("results"), &scenario.name, started, args.out.as_deref())?;
+    let results = report::prepare_results_dir(
+        Path::new("results"),
+        &scenario.name,
+        started,
+        args.out.as_deref(),
+    )?;
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
     tokio::spawn(async move {
@@ -293,7 +302,8 @@ async fn run_scenario(
         tracing::warn!("interrupted: stopping now and writing partial results");
         stop.cancel();
     });
-    let options = RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
+    let options =
+        RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
     let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
     let summary = report::write_results(&results, &report)?;
     {

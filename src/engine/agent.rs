@@ -17,10 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::RunCtx;
 use super::flow::FlowRun;
 use super::roster::Member;
+use super::sink::Sink;
 use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
 use crate::gws::{Capability, InteractionState, Notification, NotificationType, ParticipantType};
-use crate::metrics::Recorder;
 use crate::ordering::AgentChecker;
 use crate::scenario::{Counter, OpMetric, OpName, OpStep, Readiness, SessionOp, Step};
 
@@ -53,7 +53,7 @@ impl AgentShared {
 
 /// Times one login step as a session operation.
 async fn timed<T, E: std::fmt::Display>(
-    rec: &mut Recorder,
+    rec: &Sink,
     op: SessionOp,
     kind: impl Fn(&E) -> String,
     fut: impl Future<Output = Result<T, E>>,
@@ -76,7 +76,7 @@ async fn timed<T, E: std::fmt::Display>(
 
 /// A timed `POST /api/v2/me` session operation; whether it succeeded.
 async fn session_op(
-    rec: &mut Recorder,
+    rec: &Sink,
     http: &AgentHttp,
     op: SessionOp,
     body: serde_json::Value,
@@ -85,30 +85,26 @@ async fn session_op(
     timed(rec, op, kind, async { http.me_operation(&body).await.map(drop) }).await
 }
 
-/// Runs one agent until `token` fires; returns everything it measured.
-pub(crate) async fn run_agent(
-    ctx: Arc<RunCtx>,
-    spec: AgentSpec,
-    token: CancellationToken,
-) -> Recorder {
-    let mut rec = Recorder::new();
+/// Runs one agent until `token` fires, recording into its shard.
+pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: CancellationToken) {
+    let rec = ctx.shards.sink(spec.seed);
     let pop = &ctx.scenario.agents[spec.population];
     let client = ctx.client_for(spec.seed);
 
     // Log in, at most `login_concurrency` agents at a time so a large population does not
     // arrive as one burst.
     let permit = tokio::select! {
-        _ = token.cancelled() => return rec,
+        _ = token.cancelled() => return,
         p = ctx.login_gate.acquire() => p,
     };
     let mut http = client.agent(Credentials::new(spec.username.clone(), spec.password.clone()));
     let gws_kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
-    let me = match timed(&mut rec, SessionOp::GetMe, gws_kind, http.login()).await {
+    let me = match timed(&rec, SessionOp::GetMe, gws_kind, http.login()).await {
         Ok(me) => me,
         Err(e) => {
             tracing::warn!(agent = %spec.username, error = %e, "login failed");
             ctx.login_failed();
-            return rec;
+            return;
         }
     };
     let cometd_token = token.child_token();
@@ -117,7 +113,7 @@ pub(crate) async fn run_agent(
     config.jitter_seed = Some(spec.seed);
     config.accept_invalid_certs = ctx.settings.accept_invalid_certs;
     let connected = timed(
-        &mut rec,
+        &rec,
         SessionOp::Handshake,
         |e: &crate::cometd::error::CometdError| e.kind().to_string(),
         cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
@@ -128,21 +124,21 @@ pub(crate) async fn run_agent(
         Err(e) => {
             tracing::warn!(agent = %spec.username, error = %e, "CometD handshake failed");
             ctx.login_failed();
-            return rec;
+            return;
         }
     };
     let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
     let body = json!({"operationName": "StartContactCenterSession", "channels": channels});
-    if let Err(e) = session_op(&mut rec, &http, SessionOp::StartContactCenterSession, body).await {
+    if let Err(e) = session_op(&rec, &http, SessionOp::StartContactCenterSession, body).await {
         tracing::warn!(agent = %spec.username, error = %e, "StartContactCenterSession failed");
         cometd_token.cancel();
         ctx.login_failed();
-        return rec;
+        return;
     }
     let mut ready = !matches!(pop.readiness, Readiness::NotReady);
     let http = Arc::new(http);
     if ready {
-        ready = session_op(&mut rec, &http, SessionOp::Ready, json!({"operationName": "Ready"}))
+        ready = session_op(&rec, &http, SessionOp::Ready, json!({"operationName": "Ready"}))
             .await
             .is_ok();
     }
@@ -166,7 +162,7 @@ pub(crate) async fn run_agent(
     ctx.logged_in();
 
     let mut rng = SmallRng::seed_from_u64(spec.seed);
-    let mut flows: JoinSet<Recorder> = JoinSet::new();
+    let mut flows: JoinSet<()> = JoinSet::new();
     let mut routes: HashMap<String, mpsc::UnboundedSender<Arc<Notification>>> = HashMap::new();
     let mut checks = tokio::time::interval(Duration::from_millis(500));
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -175,21 +171,15 @@ pub(crate) async fn run_agent(
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
-            Some(done) = flows.join_next(), if !flows.is_empty() => {
-                if let Ok(r) = done {
-                    rec.merge(&r);
-                }
-            }
+            Some(_) = flows.join_next(), if !flows.is_empty() => {}
             _ = checks.tick() => {
                 let now_ms = ctx.now_ms();
-                for v in shared.checker(|c| c.poll_timeouts(now_ms)) {
-                    rec.violation(v);
-                }
+                rec.violations(shared.checker(|c| c.poll_timeouts(now_ms)));
                 routes.retain(|_, tx| !tx.is_closed());
             }
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
-                if session_op(&mut rec, &http, op, json!({"operationName": op.as_str()})).await.is_ok() {
+                if session_op(&rec, &http, op, json!({"operationName": op.as_str()})).await.is_ok() {
                     ready = !ready;
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
@@ -205,20 +195,17 @@ pub(crate) async fn run_agent(
                         }
                     };
                     let now_ms = ctx.now_ms();
-                    for v in shared.checker(|c| c.observe(now_ms, &n)) {
-                        rec.violation(v);
-                    }
+                    rec.violations(shared.checker(|c| c.observe(now_ms, &n)));
                     let Some(id) = n.interaction_id().map(str::to_string) else { continue };
                     if is_invitation(&n) && routes.get(&id).is_none_or(|tx| tx.is_closed()) {
                         let steps = steps_for(&ctx, spec.population, &n);
                         let (tx, rx) = mpsc::unbounded_channel();
-                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.settings.media, rx, rng.random(), flow_token.clone());
+                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.settings.media, rx, rec.clone(), rng.random(), flow_token.clone());
                         ctx.flow_started();
                         let flow_ctx = ctx.clone();
                         flows.spawn(async move {
-                            let r = run.run(&steps).await;
+                            run.run(&steps).await;
                             flow_ctx.flow_ended();
-                            r
                         });
                         routes.insert(id.clone(), tx);
                     }
@@ -240,14 +227,10 @@ pub(crate) async fn run_agent(
 
     // Log out: flows stop, the contact-center session ends, the CometD session disconnects.
     flow_token.cancel();
-    while let Some(done) = flows.join_next().await {
-        if let Ok(r) = done {
-            rec.merge(&r);
-        }
-    }
+    while flows.join_next().await.is_some() {}
     ctx.roster.leave(&pop.name, &spec.username);
     let body = json!({"operationName": "EndContactCenterSession"});
-    let _ = session_op(&mut rec, &http, SessionOp::EndContactCenterSession, body).await;
+    let _ = session_op(&rec, &http, SessionOp::EndContactCenterSession, body).await;
     cometd_token.cancel();
     let start = Instant::now();
     let _ = tokio::time::timeout(Duration::from_secs(5), cometd.join()).await;
@@ -261,7 +244,6 @@ pub(crate) async fn run_agent(
         true,
     );
     rec.op_ok(OpName::Session(SessionOp::Disconnect), true);
-    rec
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

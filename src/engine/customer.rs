@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
 use super::roster::{Started, message_key, tag_text};
+use super::sink::Sink;
 use crate::gws::customer::CustomerClient;
 use crate::gws::error::GwsError;
 use crate::gws::{CustomerChatState, EntryType, LogEntry, Media, ParticipantType};
-use crate::metrics::Recorder;
 use crate::ordering::CustomerChecker;
 use crate::scenario::{Counter, CustomerMetric};
 
@@ -68,10 +68,10 @@ pub(crate) async fn run_customer(
     n: u64,
     intended: Instant,
     token: CancellationToken,
-) -> Recorder {
-    let mut rec = Recorder::new();
-    let Some(spec) = ctx.scenario.customers.as_ref() else { return rec };
-    let Some(client) = ctx.customer.as_ref() else { return rec };
+) {
+    let rec: Sink = ctx.shards.sink(n);
+    let Some(spec) = ctx.scenario.customers.as_ref() else { return };
+    let Some(client) = ctx.customer.as_ref() else { return };
     let measured = ctx.measured(intended);
     let mut rng =
         SmallRng::seed_from_u64(ctx.scenario.run.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -102,7 +102,7 @@ pub(crate) async fn run_customer(
         Err(e) => {
             tracing::debug!(customer = n, error = %e, "chat request failed");
             rec.count(Counter::Errors, 1);
-            return rec;
+            return;
         }
     };
     let chat = Channel { client, media: ctx.settings.media, id };
@@ -133,9 +133,7 @@ pub(crate) async fn run_customer(
                 continue;
             }
         };
-        for v in checker.observe(ctx.now_ms(), &chat.id, &entries) {
-            rec.violation(v);
-        }
+        rec.violations(checker.observe(ctx.now_ms(), &chat.id, &entries));
         let mut someone_left = false;
         for e in &entries {
             match (e.kind, e.from.kind) {
@@ -195,5 +193,4 @@ pub(crate) async fn run_customer(
     // Leave politely, whatever happened; the chat may already be over.
     let _ = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
     checker.forget(&chat.id);
-    rec
 }

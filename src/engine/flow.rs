@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::AgentShared;
 use super::roster::{Key, Started, tag_text};
+use super::sink::Sink;
 use crate::gws::error::GwsError;
 use crate::gws::{
     Capability, EntryType, InteractionState, Media, Notification, NotificationType,
     ParticipantType, Visibility,
 };
-use crate::metrics::Recorder;
 use crate::ordering::Party;
 use crate::scenario::{AwaitEvent, OpMetric, OpName, OpStep, Step, TargetRef};
 
@@ -222,7 +222,7 @@ pub(crate) struct FlowRun {
     pub(crate) ixn: String,
     pub(crate) media: Media,
     pub(crate) rx: mpsc::UnboundedReceiver<Arc<Notification>>,
-    pub(crate) rec: Recorder,
+    pub(crate) rec: Sink,
     pub(crate) rng: SmallRng,
     pub(crate) token: CancellationToken,
     /// Await events seen and not yet consumed, oldest first (bounded).
@@ -242,6 +242,7 @@ impl FlowRun {
         ixn: String,
         media: Media,
         rx: mpsc::UnboundedReceiver<Arc<Notification>>,
+        rec: Sink,
         seed: u64,
         token: CancellationToken,
     ) -> Self {
@@ -251,7 +252,7 @@ impl FlowRun {
             ixn,
             media,
             rx,
-            rec: Recorder::new(),
+            rec,
             rng: SmallRng::seed_from_u64(seed),
             token,
             events: VecDeque::new(),
@@ -478,14 +479,13 @@ impl FlowRun {
     }
 
     /// Runs `steps`; on a failure, tidies up so the agent's capacity is not held forever.
-    pub(crate) async fn run(mut self, steps: &[Step]) -> Recorder {
+    pub(crate) async fn run(mut self, steps: &[Step]) {
         let outcome = self.steps(steps).await;
         if outcome.is_ok() || outcome == Err(Stop::Ended) {
             self.linger().await;
         } else if outcome != Err(Stop::Cancelled) {
             self.tidy_up().await;
         }
-        self.rec
     }
 
     async fn steps(&mut self, steps: &[Step]) -> Result<(), Stop> {

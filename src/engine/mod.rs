@@ -10,6 +10,7 @@ mod agent;
 mod customer;
 mod flow;
 mod roster;
+mod sink;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -33,6 +34,7 @@ use crate::scenario::{Counter, Scenario};
 use self::agent::{AgentSpec, run_agent};
 use self::customer::run_customer;
 use self::roster::{Correlator, Roster};
+use self::sink::Shards;
 
 /// The phases of a run, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +110,7 @@ pub(crate) struct RunCtx {
     /// Flows running in all agents, and a wake-up when the count reaches zero.
     pub(crate) active_flows: AtomicUsize,
     pub(crate) flows_idle: Notify,
+    pub(crate) shards: Shards,
 }
 
 impl RunCtx {
@@ -192,13 +195,14 @@ pub async fn run(
         login_progress: Notify::new(),
         active_flows: AtomicUsize::new(0),
         flows_idle: Notify::new(),
+        shards: Shards::new(RECORDER_SHARDS),
     });
     let started = Instant::now();
     let agents_token = interrupt.child_token();
     let customers_token = interrupt.child_token();
 
     // Login.
-    let mut agents: JoinSet<Recorder> = JoinSet::new();
+    let mut agents: JoinSet<()> = JoinSet::new();
     let mut total = 0usize;
     for (p, pop) in scenario.agents.iter().enumerate() {
         for (i, username) in pop.usernames().enumerate() {
@@ -238,19 +242,9 @@ pub async fn run(
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
-    let mut customers: JoinSet<Recorder> = JoinSet::new();
-    let mut generator = Recorder::new();
+    let mut customers: JoinSet<()> = JoinSet::new();
     let started_customers = if ctx.customer.is_some() {
-        generate(
-            &ctx,
-            &scenario,
-            load_start,
-            &mut customers,
-            &mut generator,
-            &customers_token,
-            &interrupt,
-        )
-        .await
+        generate(&ctx, &scenario, load_start, &mut customers, &customers_token, &interrupt).await
     } else {
         tokio::select! {
             _ = interrupt.cancelled() => {}
@@ -260,8 +254,6 @@ pub async fn run(
     };
 
     // Drain: in-flight customers and flows get `drain` to finish.
-    let mut recorder = Recorder::new();
-    recorder.merge(&generator);
     if !interrupt.is_cancelled() {
         tracing::info!(active = customers.len(), "phase: drain");
         let drain_end = Instant::now() + scenario.run.drain;
@@ -276,33 +268,21 @@ pub async fn run(
             tokio::select! {
                 _ = interrupt.cancelled() => break,
                 _ = tokio::time::sleep_until(drain_end.into()) => break,
-                next = customers.join_next(), if !customers.is_empty() => {
-                    if let Some(Ok(r)) = next {
-                        recorder.merge(&r);
-                    }
-                }
+                _ = customers.join_next(), if !customers.is_empty() => {}
                 // Customers are done: wait for the agents' flows still wrapping up.
                 _ = idle, if customers.is_empty() => {}
             }
         }
     }
     customers_token.cancel();
-    while let Some(r) = customers.join_next().await {
-        if let Ok(r) = r {
-            recorder.merge(&r);
-        }
-    }
+    while customers.join_next().await.is_some() {}
 
     // Logout.
     tracing::info!("phase: logout");
     agents_token.cancel();
-    while let Some(r) = agents.join_next().await {
-        if let Ok(r) = r {
-            recorder.merge(&r);
-        }
-    }
+    while agents.join_next().await.is_some() {}
     Ok(RunOutcome {
-        recorder,
+        recorder: ctx.shards.merged(),
         partial: interrupt.is_cancelled(),
         agents_total: total,
         agents_logged_in: logged_in,
@@ -311,14 +291,13 @@ pub async fn run(
     })
 }
 
-/// Merges the customers that have finished, without waiting.
-fn reap(customers: &mut JoinSet<Recorder>, rec: &mut Recorder) {
-    while let Some(done) = customers.try_join_next() {
-        if let Ok(r) = done {
-            rec.merge(&r);
-        }
-    }
+/// Collects the customers that have finished, without waiting.
+fn reap(customers: &mut JoinSet<()>) {
+    while customers.try_join_next().is_some() {}
 }
+
+/// How many shared recorders tasks spread over: enough that two cores rarely contend.
+const RECORDER_SHARDS: usize = 8;
 
 /// How late an arrival may start before it counts as a missed start.
 const MISSED_START: Duration = Duration::from_millis(10);
@@ -328,8 +307,7 @@ async fn generate(
     ctx: &Arc<RunCtx>,
     scenario: &Scenario,
     load_start: Instant,
-    customers: &mut JoinSet<Recorder>,
-    rec: &mut Recorder,
+    customers: &mut JoinSet<()>,
     token: &CancellationToken,
     interrupt: &CancellationToken,
 ) -> u64 {
@@ -337,6 +315,7 @@ async fn generate(
     let end = load_start + scenario.run.duration;
     let mut rng = SmallRng::seed_from_u64(scenario.run.seed);
     let mut started = 0u64;
+    let rec = ctx.shards.sink(0);
     if plan.is_closed() {
         // Closed model: keep `concurrency_at(t)` customers active; a finished one is replaced
         // at once, and the target is re-read on every change and every second.
@@ -359,11 +338,7 @@ async fn generate(
                 _ = interrupt.cancelled() => break,
                 _ = tokio::time::sleep_until(end.into()) => break,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                Some(done) = customers.join_next(), if !customers.is_empty() => {
-                    if let Ok(r) = done {
-                        rec.merge(&r);
-                    }
-                }
+                Some(_) = customers.join_next(), if !customers.is_empty() => {}
             }
         }
         return started;
@@ -379,7 +354,7 @@ async fn generate(
             _ = interrupt.cancelled() => break,
             _ = tokio::time::sleep_until(intended.into()) => {}
         }
-        reap(customers, rec);
+        reap(customers);
         if Instant::now().duration_since(intended) > MISSED_START {
             // The generator fell behind its schedule: the customer still starts, measured from
             // its intended time, and the miss is reported.
