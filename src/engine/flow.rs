@@ -61,6 +61,12 @@ pub(crate) fn classify(n: &Notification, me: &str, removing: &mut bool) -> Vec<A
         Notification::MessageLogUpdated(ml) => {
             for e in &ml.messages {
                 let mine = e.from.nickname == me && e.from.kind == ParticipantType::Agent;
+                if mine && e.kind == EntryType::ParticipantJoined {
+                    // The history an agent gets on Accept ends with its own join: what happened
+                    // before it is the past, not events to react to.
+                    events.clear();
+                    continue;
+                }
                 match (e.kind, e.from.kind) {
                     (EntryType::ParticipantJoined, ParticipantType::Agent) if !mine => {
                         events.push(AwaitEvent::ParticipantJoined);

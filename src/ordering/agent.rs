@@ -344,7 +344,21 @@ pub struct AgentChecker {
     live: Vec<Interaction>,
     ended: VecDeque<Ended>,
     recent: VecDeque<(String, String)>,
+    /// Expectations of operations whose interaction ended before anything of them arrived.
+    limbo: Vec<Limbo>,
 }
+
+/// An expectation waiting to see whether its operation was refused.
+#[derive(Debug)]
+struct Limbo {
+    id: String,
+    inst: Instance,
+    got: String,
+    report_at: u64,
+}
+
+/// Bound on held expectations, so a server that ends everything early cannot grow memory.
+const MAX_LIMBO: usize = 64;
 
 impl AgentChecker {
     /// `agent_name` names the agent in reports and is the nickname it uses in Accept, by which
@@ -359,6 +373,7 @@ impl AgentChecker {
             live: Vec::new(),
             ended: VecDeque::new(),
             recent: VecDeque::new(),
+            limbo: Vec::new(),
         }
     }
 
@@ -420,6 +435,12 @@ impl AgentChecker {
     /// it is counted as an error elsewhere, not as an ordering violation. Removes the most recent
     /// such expectation that nothing has arrived for yet (else the most recent one).
     pub fn operation_failed(&mut self, interaction: &str, op: Capability) {
+        if let Some(pos) =
+            self.limbo.iter().rposition(|l| l.id == interaction && l.inst.op == Some(op))
+        {
+            self.limbo.remove(pos);
+            return;
+        }
         let Some(ix) = self.live.iter_mut().find(|i| i.id == interaction) else {
             return;
         };
@@ -654,7 +675,20 @@ impl AgentChecker {
         if terminal {
             if let Some(pos) = self.live.iter().position(|i| i.id == id) {
                 let ix = self.live.swap_remove(pos);
-                for inst in ix.instances.iter().filter(|i| i.deadline.is_some()) {
+                for inst in ix.instances.into_iter().filter(|i| i.deadline.is_some()) {
+                    // An operation sent just before the end, of which nothing arrived, may be
+                    // refused by the server (its request raced the end): hold it until the
+                    // timeout so `operation_failed` can withdraw it.
+                    if inst.op.is_some() && inst.seen == 0 && self.limbo.len() < MAX_LIMBO {
+                        let report_at = now_ms.saturating_add(self.timeout_ms);
+                        self.limbo.push(Limbo {
+                            id: id.clone(),
+                            inst,
+                            got: got.clone(),
+                            report_at,
+                        });
+                        continue;
+                    }
                     for step in inst.pending() {
                         findings.push(Finding {
                             kind: ViolationKind::Missing,
@@ -677,6 +711,21 @@ impl AgentChecker {
         let timeout_ms = self.timeout_ms;
         let mut out = Vec::new();
         let mut per_ix = Vec::new();
+        let (due, held): (Vec<Limbo>, Vec<Limbo>) =
+            std::mem::take(&mut self.limbo).into_iter().partition(|l| l.report_at <= now_ms);
+        self.limbo = held;
+        for l in due {
+            let findings = l
+                .inst
+                .pending()
+                .map(|step| Finding {
+                    kind: ViolationKind::Missing,
+                    expected: l.inst.describe(step),
+                    got: format!("the interaction ended first: {}", l.got),
+                })
+                .collect();
+            per_ix.push((l.id, findings));
+        }
         for ix in &mut self.live {
             let mut findings = Vec::new();
             for inst in ix.instances.iter_mut() {
@@ -707,6 +756,9 @@ impl AgentChecker {
     /// owed is missing (call this after the run has drained, not while replies may still come).
     /// Expectations that never armed (a consult nobody accepted) are dropped silently.
     pub fn finish(&mut self, now_ms: u64) -> Vec<Violation> {
+        for l in &mut self.limbo {
+            l.report_at = now_ms;
+        }
         let mut out = self.poll_timeouts(now_ms);
         let live = std::mem::take(&mut self.live);
         for ix in live {

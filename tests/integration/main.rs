@@ -15,5 +15,8 @@ mod server_errors;
 /// requirements.
 mod cometd;
 
+/// `gwsim run` end to end: every scenario, both transports, a misordering server.
+mod end_to_end;
+
 /// Every source file starts with a `//!` line.
 mod tidy;

@@ -200,3 +200,47 @@ fn assert_kinds(violations: &[Violation], want: &[ViolationKind]) {
     let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
     assert_eq!(kinds(violations), want, "violations:\n{}", text.join("\n"));
 }
+
+/// An operation sent as its interaction ended: refused by the server (a 404 that raced the
+/// end), it owes nothing; not refused, its step is missing, reported once its timeout passes.
+#[test]
+fn an_operation_racing_the_end_is_missing_only_if_not_refused() {
+    let media = Media::Chat;
+    let ann = agent("Ann", "00A", "a1", Visibility::All);
+    let chris = customer("Chris", "00C");
+    let sequence = |refused: bool| {
+        let mut checker = AgentChecker::new("Ann", media, Profile::Strict).with_timeout_ms(1_000);
+        let mut early = Vec::new();
+        early.extend(
+            checker.observe(1, &status(media, "x", InteractionState::Invited, vec![], &[&chris])),
+        );
+        checker.operation_started(2, "x", Capability::Accept, None);
+        early.extend(
+            checker.observe(3, &status(media, "x", InteractionState::Chatting, vec![], &[])),
+        );
+        let pu =
+            participants_updated(media, "x", InteractionState::Chatting, vec![], &[&chris, &ann]);
+        early.extend(checker.observe(4, &pu));
+        let joined = entry(1, EntryType::ParticipantJoined, &ann, Visibility::All, None);
+        early.extend(checker.observe(5, &ml(media, "x", vec![joined])));
+        checker.operation_started(6, "x", Capability::Complete, None);
+        // SetDisposition leaves before the Completed is seen...
+        checker.operation_started(7, "x", Capability::SetDisposition, None);
+        early.extend(
+            checker.observe(8, &status(media, "x", InteractionState::Completed, vec![], &[&chris])),
+        );
+        // ...and its refusal comes back after it.
+        if refused {
+            checker.operation_failed("x", Capability::SetDisposition);
+        }
+        early.extend(checker.poll_timeouts(500));
+        let late = checker.poll_timeouts(2_000);
+        (early, late)
+    };
+    let (early, late) = sequence(true);
+    assert_clean(&early);
+    assert_clean(&late);
+    let (early, late) = sequence(false);
+    assert_clean(&early);
+    assert_kinds(&late, &[ViolationKind::Missing]);
+}

@@ -1,0 +1,264 @@
+//! `gwsim run` end to end: every shipped scenario runs briefly against the embedded server with
+//! no ordering violation and no error, on both transports for the main scenario; and pointed at
+//! a server that misorders notifications, the run reports each misordering.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gwsim::app::{Executed, RunOptions, execute};
+use gwsim::cometd::client::Transport;
+use gwsim::engine::{self, RunSettings};
+use gwsim::gws::Media;
+use gwsim::ordering::{Profile, ViolationKind};
+use gwsim::scenario::{self, Counter, OpName, Scenario};
+use gwsim::server::faults::{FaultInjector, PublishFault};
+use gwsim::server::state::NewUser;
+use gwsim::server::users::{Password, UserTable};
+use gwsim::server::{self, ServerConfig};
+use tokio_util::sync::CancellationToken;
+
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"))
+}
+
+/// Loads a shipped scenario and shortens it: no warmup, `duration` of load, 20 s of drain.
+fn brief(name: &str, duration: Duration) -> Scenario {
+    let mut s = scenario::load(scenario_path(name))
+        .unwrap_or_else(|d| panic!("{name} does not validate:\n{d}"));
+    s.run.warmup = Duration::ZERO;
+    s.run.drain = Duration::from_secs(20);
+    s.set_duration(duration).expect("a shorter duration is valid");
+    s
+}
+
+async fn run(s: Scenario) -> Executed {
+    let name = s.name.clone();
+    let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
+    execute(s, &options, CancellationToken::new()).await.unwrap_or_else(|e| panic!("{name}: {e:#}"))
+}
+
+/// The checks every healthy run passes: everyone logged in and out, nothing misordered, no
+/// request failed.
+fn assert_healthy(name: &str, done: &Executed) {
+    let o = &done.outcome;
+    assert!(!o.partial, "{name}: partial");
+    assert_eq!(o.agents_logged_in, o.agents_total, "{name}: not every agent logged in");
+    let r = &o.recorder;
+    let violations: Vec<String> = r.first_violations().iter().map(|v| v.to_string()).collect();
+    assert_eq!(r.counter(Counter::Violations), 0, "{name}: violations: {violations:#?}");
+    let errors: Vec<String> = r
+        .ops()
+        .filter(|(_, s)| s.errors.measured + s.errors.warmup > 0)
+        .map(|(op, s)| format!("{op}: {:?}", s.error_kinds))
+        .collect();
+    assert!(errors.is_empty(), "{name}: errors: {errors:?}");
+    assert_eq!(r.counter(Counter::Errors), 0, "{name}: customer-side errors");
+    let logged_out = r
+        .op(OpName::Session(scenario::SessionOp::EndContactCenterSession))
+        .map_or(0, |s| s.ok.measured);
+    assert_eq!(logged_out as usize, o.agents_total, "{name}: not every agent logged out");
+}
+
+fn ops(done: &Executed, op: gwsim::gws::Capability) -> u64 {
+    done.outcome.recorder.op(OpName::Flow(op)).map_or(0, |s| s.ok.measured + s.ok.warmup)
+}
+
+#[tokio::test]
+async fn consult_remove_leave_over_websocket() {
+    let s = brief("consult-remove-leave", Duration::from_secs(4));
+    let done = run(s).await;
+    assert_healthy("consult-remove-leave", &done);
+    use gwsim::gws::Capability as C;
+    for op in [C::Accept, C::Consult, C::RemoveParticipantFromConference, C::Leave, C::Complete] {
+        assert!(ops(&done, op) > 0, "no {op} happened");
+    }
+    // Removals settle at the removed agent: the cross-agent measurement was made.
+    let remove = done
+        .outcome
+        .recorder
+        .op(OpName::Flow(C::RemoveParticipantFromConference))
+        .expect("removals");
+    assert!(remove.settle.is_some(), "RemoveParticipantFromConference.settle was never recorded");
+    // The summary is what CI reads: it serializes with its schema tag.
+    let json = gwsim::report::to_json(&done.report).expect("summary serializes");
+    assert!(
+        json.contains(r#""schema": "gwsim.summary/1""#)
+            || json.contains(r#""schema":"gwsim.summary/1""#)
+    );
+}
+
+#[tokio::test]
+async fn consult_remove_leave_over_long_polling() {
+    let mut s = brief("consult-remove-leave", Duration::from_secs(4));
+    s.set_transport(scenario::Transport::LongPolling);
+    let done = run(s).await;
+    assert_healthy("consult-remove-leave (long-polling)", &done);
+    assert!(ops(&done, gwsim::gws::Capability::RemoveParticipantFromConference) > 0);
+}
+
+#[tokio::test]
+async fn facebook_consult() {
+    let done = run(brief("facebook-consult", Duration::from_secs(4))).await;
+    assert_healthy("facebook-consult", &done);
+    assert!(ops(&done, gwsim::gws::Capability::Accept) > 0);
+}
+
+#[tokio::test]
+async fn transfer_and_conference() {
+    let done = run(brief("transfer-and-conference", Duration::from_secs(4))).await;
+    assert_healthy("transfer-and-conference", &done);
+}
+
+#[tokio::test]
+async fn customer_surge() {
+    let done = run(brief("customer-surge", Duration::from_secs(4))).await;
+    assert_healthy("customer-surge", &done);
+}
+
+#[tokio::test]
+async fn soak() {
+    let done = run(brief("soak", Duration::from_secs(3))).await;
+    assert_healthy("soak", &done);
+}
+
+#[tokio::test]
+async fn closed_concurrency() {
+    let done = run(brief("closed-concurrency", Duration::from_secs(3))).await;
+    assert_healthy("closed-concurrency", &done);
+}
+
+#[test]
+fn every_shipped_scenario_is_run_above() {
+    let this = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/end_to_end.rs"),
+    )
+    .expect("this file");
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+        .expect("scenarios/")
+    {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let stem = path.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
+            assert!(
+                this.contains(&format!("\"{stem}\"")),
+                "scenarios/{stem}.toml is not run by a test"
+            );
+        }
+    }
+}
+
+/// Swaps each CometD session's 4th data message with its 5th (the first two notifications of
+/// an agent's first Accept), and counts the swaps that completed.
+#[derive(Debug, Default)]
+struct SwapFourth {
+    seen: Mutex<HashMap<String, u32>>,
+    swaps: AtomicU64,
+}
+
+impl FaultInjector for SwapFourth {
+    fn on_publish(&self, client_id: &str, _channel: &str) -> PublishFault {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let n = seen.entry(client_id.to_string()).or_insert(0);
+        *n += 1;
+        match *n {
+            4 => PublishFault::SwapWithNext,
+            5 => {
+                self.swaps.fetch_add(1, Ordering::SeqCst);
+                PublishFault::Deliver
+            }
+            _ => PublishFault::Deliver,
+        }
+    }
+}
+
+const MISORDER: &str = r#"
+name = "misorder"
+[target]
+kind = "embedded"
+transport = "websocket"
+media = "chat"
+[run]
+duration = "3s"
+drain = "15s"
+seed = 7
+[[agents]]
+name = "frontline"
+count = 1
+flow = "front"
+readiness = "ready"
+[[agents]]
+name = "specialist"
+count = 1
+consult_flow = "answer"
+readiness = "not-ready"
+[customers]
+arrival = { rate = "1/s", spacing = "constant" }
+messages = { count = "1..1", think = "100ms", text = "hello" }
+[flows.front]
+steps = [
+  { op = "Accept" },
+  { op = "Consult", target = "agents:specialist" },
+  { await = "consultant-joined", timeout = "5s" },
+  { op = "RemoveParticipantFromConference", target = "consultant" },
+  { op = "Leave" },
+  { op = "Complete" },
+]
+[flows.answer]
+steps = [ { op = "Accept" }, { await = "removed", timeout = "10s" } ]
+"#;
+
+#[tokio::test]
+async fn a_misordering_server_has_each_misordering_reported() {
+    let s = scenario::parse("misorder.toml", MISORDER).unwrap_or_else(|d| panic!("{d}"));
+    let password = "misorder-test";
+    let users: Vec<(NewUser, Password)> = s
+        .agents
+        .iter()
+        .flat_map(|p| p.usernames().map(move |u| (u, p.name.clone())))
+        .map(|(username, pop)| {
+            let user = NewUser {
+                username,
+                first_name: pop,
+                last_name: String::new(),
+                queues: vec!["default".into()],
+            };
+            (user, Password::new(password))
+        })
+        .collect();
+    let users = UserTable::new(&["default".to_string()], users).expect("users");
+    let faults = Arc::new(SwapFourth::default());
+    let mut config = ServerConfig::default();
+    let addr = "127.0.0.1:0".parse().expect("address");
+    let running =
+        server::start_with_faults(addr, &mut config, users, faults.clone()).await.expect("server");
+    // As against a remote GWS: the documented profile.
+    let settings = RunSettings {
+        base_url: running.base_url(),
+        transport: Transport::WebSocket,
+        media: Media::Chat,
+        profile: Profile::Documented,
+        contact_center_id: Some(config.contact_center_id.clone()),
+        accept_invalid_certs: false,
+        per_agent_pool: false,
+        passwords: vec![password.to_string(); s.agents.len()],
+        poll_interval: Duration::from_millis(200),
+        login_concurrency: 4,
+        request_timeout: Duration::from_secs(10),
+    };
+    let outcome = engine::run(Arc::new(s), settings, CancellationToken::new()).await.expect("run");
+    running.stop().await.expect("server stops");
+    let swaps = faults.swaps.load(Ordering::SeqCst);
+    let r = &outcome.recorder;
+    let found: Vec<String> = r.first_violations().iter().map(|v| v.to_string()).collect();
+    assert_eq!(swaps, 2, "both agents' first Accept sequences were swapped");
+    assert_eq!(
+        r.violations_of(ViolationKind::OutOfOrder),
+        swaps,
+        "each swap is one out-of-order violation: {found:#?}"
+    );
+    assert_eq!(r.counter(Counter::Violations), swaps, "and nothing else is reported: {found:#?}");
+}
