@@ -117,6 +117,7 @@ pub struct ServeArgs {
     pub seed: u64,
 }
 
+/// Durations on the command line read as in scenario files (`500ms`, `30s`, `1m30s`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 500ms, 30s, 2m)"))
+    crate::scenario::units::parse_duration(s).map_err(|e| e.to_string())
 }

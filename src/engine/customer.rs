@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
@@ -78,23 +78,13 @@ pub(crate) async fn run_customer(
     let nickname = spec.nickname.render(u32::try_from(n).unwrap_or(u32::MAX));
     let mut user_data = Map::new();
     user_data.insert("gwsimCustomer".into(), json!(n));
-    if let Some(q) = &spec.queue {
-        user_data.insert("gwsimQueue".into(), Value::String(q.clone()));
-    }
+    let subject = format!("gwsim {}", ctx.scenario.name);
     let requested = match ctx.settings.media {
         Media::Chat => {
-            client.request_chat(&nickname, &format!("gwsim {}", ctx.scenario.name), user_data).await
+            client.request_chat_at(&nickname, &subject, spec.queue.as_deref(), user_data).await
         }
         Media::Facebook => {
-            client
-                .facebook_inbound(
-                    &nickname,
-                    &spec.messages.text,
-                    &spec.messages.text,
-                    user_data,
-                    None,
-                )
-                .await
+            client.facebook_inbound(&nickname, &spec.messages.text, &subject, user_data, None).await
         }
     };
     let id = match requested {

@@ -64,12 +64,26 @@ impl CustomerClient {
         subject: &str,
         user_data: Map<String, Value>,
     ) -> Result<String, GwsError> {
-        let body = json!({
+        self.request_chat_at(nickname, subject, None, user_data).await
+    }
+
+    /// RequestChat to a named `endpoint` (the queue the chat is routed through).
+    pub async fn request_chat_at(
+        &self,
+        nickname: &str,
+        subject: &str,
+        endpoint: Option<&str>,
+        user_data: Map<String, Value>,
+    ) -> Result<String, GwsError> {
+        let mut body = json!({
             "operationName": "RequestChat",
             "nickname": nickname,
             "subject": subject,
             "userData": user_data,
         });
+        if let (Some(endpoint), Some(obj)) = (endpoint, body.as_object_mut()) {
+            obj.insert("endpoint".into(), Value::String(endpoint.to_owned()));
+        }
         let raw = self.send(Method::POST, "/api/v2/chats".to_owned(), Some(&body)).await?;
         Ok(decode::<IdBody>(&raw)?.id)
     }
