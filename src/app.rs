@@ -179,6 +179,15 @@ pub async fn execute(
     interrupt: CancellationToken,
 ) -> Result<Executed> {
     let started = time::OffsetDateTime::now_utc();
+    let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
+    let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
+    // Each agent holds a CometD connection (and, embedded, the server holds its other end),
+    // plus pooled HTTP connections: ask for enough file descriptors up front.
+    let wanted = agents * if embedded { 3 } else { 2 } + 1024;
+    let have = raise_open_files(wanted);
+    if have < wanted {
+        tracing::warn!(have, wanted, "open-files limit is low for this many agents; raise it with ulimit -n");
+    }
     let (server, settings) = resolve_target(&scenario, options).await?;
     let base_url = settings.base_url.clone();
     let scenario = Arc::new(scenario);
@@ -197,6 +206,23 @@ pub async fn execute(
     };
     let report = Report::build(info, &outcome.recorder);
     Ok(Executed { outcome, report })
+}
+
+/// Raises this process's open-files limit towards `wanted`; returns the limit now in force.
+/// Raising the hard limit needs privileges, so this settles for the hard limit if it must.
+fn raise_open_files(wanted: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let current = now.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        return current;
+    }
+    let hard = now.maximum.unwrap_or(u64::MAX);
+    let raised = Rlimit { current: Some(wanted), maximum: Some(wanted.max(hard)) };
+    if setrlimit(Resource::Nofile, raised).is_err() {
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(hard.min(wanted)), maximum: Some(hard) });
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// Where and how to run: an embedded server started here, or a remote GWS.
