@@ -949,3 +949,37 @@ mod over_sockets {
         assert!(response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).is_none());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn websocket_expire_fault_answers_402_and_keeps_the_socket() {
+    let faults = Scripted::connect(&[ConnectFault::Proceed, ConnectFault::ExpireSession]);
+    let (hub, _token) = hub_with(BayeuxConfig::default(), faults);
+    let mut ws = WsClient::open(&hub, 0);
+    let client_id = ws.ready(CHATS).await;
+    ws.send(ws_connect(&client_id, "4"));
+    let reply = ws.recv().await;
+    assert_eq!(reply[0]["id"], "4");
+    assert_eq!(reply[0]["error"], "402::Unknown client");
+    assert_eq!(reply[0]["advice"]["reconnect"], "handshake");
+    assert_eq!(hub.session_count(), 0);
+    let again = ws.ready(CHATS).await;
+    assert_ne!(again, client_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_poll_connect_supersedes_a_connect_held_on_a_websocket() {
+    let hub = hub();
+    let mut ws = WsClient::open(&hub, 0);
+    let client_id = ws.ready(CHATS).await;
+    ws.send(ws_connect(&client_id, "4"));
+    assert!(ws.quiet().await);
+    let held = spawn_connect(&hub, 0, &client_id, "lp");
+    let reply = ws.recv().await;
+    assert_eq!(reply[0]["id"], "4");
+    assert_eq!(reply[0]["successful"], true);
+    // Nothing more for the socket; the long-poll connect is now the held one and ends at its
+    // timeout. (Which of the two would carry a later publish is a race this test avoids.)
+    assert!(ws.quiet().await);
+    let reply = held.await.expect("task");
+    assert_eq!(reply[0]["id"], "lp");
+}

@@ -229,6 +229,8 @@ where
     }
     let frame = reply::render(parts);
     parts.clear();
+    // A burst can leave a large buffer behind; an idle socket should not keep it.
+    parts.shrink_to(16);
     send(socket, shutdown, WsMessage::Text(frame.into())).await
 }
 
