@@ -112,6 +112,8 @@ enum ConnectStart {
 }
 
 impl Hub {
+    /// A hub with no sessions. `shutdown` ends held connects, websockets, delayed deliveries and
+    /// [`Hub::run_expiry`].
     pub fn new(
         config: BayeuxConfig,
         faults: Arc<dyn FaultInjector>,
@@ -215,6 +217,7 @@ impl Hub {
         }
     }
 
+    /// Live sessions, for metrics and tests.
     pub fn session_count(&self) -> usize {
         lock(&self.registry).len()
     }

@@ -186,6 +186,16 @@ impl SessionState {
         out
     }
 
+    /// Takes up to `max` queued messages, in order (the swap slot stays parked).
+    pub(super) fn take_batch(&mut self, max: usize) -> Vec<Rendered> {
+        let n = self.queue.len().min(max);
+        let out: Vec<Rendered> = self.queue.drain(..n).collect();
+        if self.queue.is_empty() && self.queue.capacity() > 64 {
+            self.queue.shrink_to(16);
+        }
+        out
+    }
+
     /// Ends the session and frees what it holds. Queued data is kept for a clean disconnect
     /// (the held connect still delivers it) and dropped otherwise.
     pub(super) fn end(&mut self, end: End) {
@@ -270,6 +280,18 @@ mod tests {
         assert_eq!(st.deliver(msg("d"), PublishFault::Deliver, 10), Delivery::Queued);
         let taken: Vec<String> = st.take_queue(false).iter().map(|m| m.to_string()).collect();
         assert_eq!(taken, ["b", "b", "d", "c"]);
+    }
+
+    #[test]
+    fn batches_are_taken_in_order() {
+        let mut st = state();
+        for m in ["a", "b", "c"] {
+            st.enqueue(msg(m), 10);
+        }
+        let first: Vec<String> = st.take_batch(2).iter().map(|m| m.to_string()).collect();
+        assert_eq!(first, ["a", "b"]);
+        assert_eq!(st.take_batch(2).len(), 1);
+        assert!(!st.has_data());
     }
 
     #[test]

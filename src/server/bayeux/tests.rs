@@ -949,3 +949,73 @@ mod over_sockets {
         assert!(response.headers().get(header::SEC_WEBSOCKET_PROTOCOL).is_none());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn websocket_expire_fault_answers_402_and_keeps_the_socket() {
+    let faults = Scripted::connect(&[ConnectFault::Proceed, ConnectFault::ExpireSession]);
+    let (hub, _token) = hub_with(BayeuxConfig::default(), faults);
+    let mut ws = WsClient::open(&hub, 0);
+    let client_id = ws.ready(CHATS).await;
+    ws.send(ws_connect(&client_id, "4"));
+    let reply = ws.recv().await;
+    assert_eq!(reply[0]["id"], "4");
+    assert_eq!(reply[0]["error"], "402::Unknown client");
+    assert_eq!(reply[0]["advice"]["reconnect"], "handshake");
+    assert_eq!(hub.session_count(), 0);
+    let again = ws.ready(CHATS).await;
+    assert_ne!(again, client_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_poll_connect_supersedes_a_connect_held_on_a_websocket() {
+    let hub = hub();
+    let mut ws = WsClient::open(&hub, 0);
+    let client_id = ws.ready(CHATS).await;
+    ws.send(ws_connect(&client_id, "4"));
+    assert!(ws.quiet().await);
+    let held = spawn_connect(&hub, 0, &client_id, "lp");
+    let reply = ws.recv().await;
+    assert_eq!(reply[0]["id"], "4");
+    assert_eq!(reply[0]["successful"], true);
+    // Nothing more for the socket; the long-poll connect is now the held one and ends at its
+    // timeout. (Which of the two would carry a later publish is a race this test avoids.)
+    assert!(ws.quiet().await);
+    let reply = held.await.expect("task");
+    assert_eq!(reply[0]["id"], "lp");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_stops_reading_is_dropped_after_the_timeout() {
+    let hub = hub();
+    let ws = WsClient::open_with(&hub, 0, true);
+    ws.send(json!([{"channel": "/meta/handshake", "version": "1.0", "id": "1"}]));
+    let start = tokio::time::Instant::now();
+    ws.task.await.expect("socket task ends");
+    assert!(start.elapsed() >= Duration::from_secs(30));
+    // Its session is no longer served, so it expires like any other.
+    let now = tokio::time::Instant::now().into_std();
+    assert_eq!(hub.expire_idle(now + Duration::from_secs(11)), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_backlog_goes_out_in_bounded_frames_in_order() {
+    let hub = hub();
+    let mut ws = WsClient::open(&hub, 0);
+    let client_id = ws.ready(CHATS).await;
+    ws.send(ws_connect(&client_id, "4"));
+    assert!(ws.quiet().await);
+    for n in 0..300 {
+        hub.publish(0, CHATS, &n.to_string());
+    }
+    let mut got = Vec::new();
+    let mut frames = 0;
+    while got.len() < 300 {
+        let frame = ws.recv().await;
+        let len = frame.as_array().map_or(0, Vec::len);
+        assert!(len <= 256, "frame of {len}");
+        got.extend(data_of(&frame));
+        frames += 1;
+    }
+    assert!(frames >= 2);
+    assert_eq!(got, (0..300).map(Value::from).collect::<Vec<_>>());
+}

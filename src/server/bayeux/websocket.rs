@@ -5,6 +5,7 @@
 //! It reads and writes itself (no separate writer task): a socket costs one task and its buffers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade, close_code};
 use axum::response::Response;
@@ -48,6 +49,10 @@ impl Hub {
         ws.on_upgrade(move |socket| serve(hub, user, socket))
     }
 }
+
+/// Most data messages pushed in one frame: a backlog goes out as several frames, so no single
+/// frame (rendered in memory at once) grows with the queue.
+const MAX_PUSH: usize = 256;
 
 /// Counts a socket as serving its session (so it does not expire), and starts the session's
 /// `maxInterval` grace period when the socket lets go of it.
@@ -132,7 +137,9 @@ impl SocketState {
                 self.attached = None;
             }
             None if superseded => self.answer_held(ConnectEnd::Normal, false, out),
-            None => out.extend(lock(&session.state).take_queue(false).into_iter().map(Part::Data)),
+            None => {
+                out.extend(lock(&session.state).take_batch(MAX_PUSH).into_iter().map(Part::Data))
+            }
         }
     }
 
@@ -205,22 +212,28 @@ impl SocketState {
     }
 }
 
-/// Sends one frame; false if the socket is gone. A send that cannot complete (a client that
-/// stopped reading) gives way to shutdown, so a stuck socket never holds the server up; once
-/// shutdown has begun, only sends that complete without waiting go out.
-async fn send<S>(socket: &mut S, shutdown: &CancellationToken, frame: WsMessage) -> bool
+/// What bounds a write: shutdown, and a client that stops reading for longer than the connect
+/// timeout (its socket is dropped rather than left holding a frame and a task forever).
+struct WriteLimits {
+    shutdown: CancellationToken,
+    timeout: Duration,
+}
+
+/// Sends one frame; false if the socket is gone or the write could not complete within the
+/// limits. Once shutdown has begun, only sends that complete without waiting go out.
+async fn send<S>(socket: &mut S, limits: &WriteLimits, frame: WsMessage) -> bool
 where
     S: Sink<WsMessage> + Unpin,
 {
     tokio::select! {
         biased;
-        sent = socket.send(frame) => sent.is_ok(),
-        () = shutdown.cancelled() => false,
+        sent = tokio::time::timeout(limits.timeout, socket.send(frame)) => matches!(sent, Ok(Ok(()))),
+        () = limits.shutdown.cancelled() => false,
     }
 }
 
 /// Sends `parts` as one array frame (nothing if empty); false if the socket is gone.
-async fn flush<S>(socket: &mut S, shutdown: &CancellationToken, parts: &mut Vec<Part>) -> bool
+async fn flush<S>(socket: &mut S, limits: &WriteLimits, parts: &mut Vec<Part>) -> bool
 where
     S: Sink<WsMessage> + Unpin,
 {
@@ -229,7 +242,9 @@ where
     }
     let frame = reply::render(parts);
     parts.clear();
-    send(socket, shutdown, WsMessage::Text(frame.into())).await
+    // A burst can leave a large buffer behind; an idle socket should not keep it.
+    parts.shrink_to(16);
+    send(socket, limits, WsMessage::Text(frame.into())).await
 }
 
 /// Serves one websocket until the client closes it, it fails, fault injection drops it, or the
@@ -240,6 +255,7 @@ where
     E: std::fmt::Display,
 {
     let shutdown = hub.shutdown.clone();
+    let limits = WriteLimits { shutdown: shutdown.clone(), timeout: hub.config.timeout };
     let mut state = SocketState { hub, user, attached: None, held: None };
     // Waited on while no session is attached; never notified.
     let unattached = Notify::new();
@@ -250,7 +266,7 @@ where
         tokio::pin!(notified);
         state.pending(&mut out);
         if !out.is_empty() {
-            if !flush(&mut socket, &shutdown, &mut out).await {
+            if !flush(&mut socket, &limits, &mut out).await {
                 break;
             }
             // Sending took time: look again before waiting.
@@ -260,11 +276,11 @@ where
         tokio::select! {
             () = shutdown.cancelled() => {
                 state.answer_held(ConnectEnd::Stop, true, &mut out);
-                if flush(&mut socket, &shutdown, &mut out).await {
+                if flush(&mut socket, &limits, &mut out).await {
                     let frame = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
                     // The socket is dropped either way; whether the close frame made it out
                     // changes nothing here.
-                    send(&mut socket, &shutdown, WsMessage::Close(Some(frame))).await;
+                    send(&mut socket, &limits, WsMessage::Close(Some(frame))).await;
                 }
                 break;
             }
@@ -277,8 +293,8 @@ where
                     if let Next::Close = state.on_frame(text.as_str(), &mut out) {
                         // Fault injection drops the socket: the replies of this frame so far, then a
                         // close; the socket is dropped whether or not they made it out.
-                        if flush(&mut socket, &shutdown, &mut out).await {
-                            send(&mut socket, &shutdown, WsMessage::Close(None)).await;
+                        if flush(&mut socket, &limits, &mut out).await {
+                            send(&mut socket, &limits, WsMessage::Close(None)).await;
                         }
                         break;
                     }
