@@ -186,7 +186,11 @@ pub async fn execute(
     let wanted = agents * if embedded { 3 } else { 2 } + 1024;
     let have = raise_open_files(wanted);
     if have < wanted {
-        tracing::warn!(have, wanted, "open-files limit is low for this many agents; raise it with ulimit -n");
+        tracing::warn!(
+            have,
+            wanted,
+            "open-files limit is low for this many agents; raise it with ulimit -n"
+        );
     }
     let (server, settings) = resolve_target(&scenario, options).await?;
     let base_url = settings.base_url.clone();
@@ -220,7 +224,10 @@ fn raise_open_files(wanted: u64) -> u64 {
     let hard = now.maximum.unwrap_or(u64::MAX);
     let raised = Rlimit { current: Some(wanted), maximum: Some(wanted.max(hard)) };
     if setrlimit(Resource::Nofile, raised).is_err() {
-        let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(hard.min(wanted)), maximum: Some(hard) });
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit { current: Some(hard.min(wanted)), maximum: Some(hard) },
+        );
     }
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }

@@ -264,6 +264,16 @@ impl Matcher<'_> {
                     && self.is(from, target, &e.from)
                     && visibility.is_none_or(|v| e.visibility == Some(v))
             }),
+            Pattern::LeaveOutcome => {
+                let others = self
+                    .prev
+                    .iter()
+                    .any(|p| p.kind == ParticipantType::Agent && !self.me.matches(p));
+                let want =
+                    if others { InteractionState::Completed } else { InteractionState::LeftChat };
+                self.kind == Some(NotificationType::StatusChange)
+                    && self.resource.is_some_and(|r| r.state == want)
+            }
             Pattern::RemoveNotice => self.entries.iter().any(|e| {
                 let text = e.text.as_deref().unwrap_or_default();
                 let names_target = match text.strip_prefix(rules::REMOVE_NOTICE_PREFIX) {
@@ -413,14 +423,11 @@ impl AgentChecker {
         }
         let timeout_ms = self.timeout_ms;
         let profile = self.profile;
-        let me = self.me.clone();
         let ix = self.interaction_mut(interaction, now_ms);
         if is_exit(op) {
             ix.exiting = true;
         }
-        let with_others =
-            ix.participants.iter().any(|p| p.kind == ParticipantType::Agent && !me.matches(p));
-        if let Some(exp) = rules::for_operation(profile, op, with_others) {
+        if let Some(exp) = rules::for_operation(profile, op) {
             if ix.instances.len() >= MAX_INSTANCES {
                 ix.instances.remove(0);
             }

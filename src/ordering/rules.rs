@@ -76,6 +76,11 @@ pub enum Pattern {
     /// The `Notice` entry `REMOVE_PARTICIPANT_FROM_CONFERENCE<target user id>`, from the checking
     /// agent, visibility `Agents` (protocol.md §6.6 step 1).
     RemoveNotice,
+    /// The `StatusChange` that ends a Leave: `LeftChat` if no other agent was in the interaction
+    /// when it arrived, `Completed` if one was (§15.12). Judged on arrival, not when Leave was
+    /// sent: the agent may send Leave right after removing the last other agent, before that
+    /// removal's ParticipantsUpdated has reached it.
+    LeaveOutcome,
 }
 
 impl Pattern {
@@ -84,7 +89,10 @@ impl Pattern {
     pub fn specificity(&self) -> u8 {
         match self {
             Pattern::Participants { roster: Roster::Any, .. } | Pattern::Properties => 1,
-            Pattern::Participants { .. } | Pattern::Status(_) | Pattern::Entry { .. } => 2,
+            Pattern::Participants { .. }
+            | Pattern::Status(_)
+            | Pattern::Entry { .. }
+            | Pattern::LeaveOutcome => 2,
             Pattern::RemoveNotice => 3,
         }
     }
@@ -144,6 +152,9 @@ impl fmt::Display for Pattern {
             }
             Pattern::RemoveNotice => {
                 write!(f, "MessageLogUpdated[Notice {REMOVE_NOTICE_PREFIX}<target>, Agents]")
+            }
+            Pattern::LeaveOutcome => {
+                f.write_str("StatusChange(LeftChat if alone, Completed with other agents)")
             }
         }
     }
@@ -279,10 +290,7 @@ static CUSTOM_NOTICE: Expectation =
 
 // --- Operations: strict (§15, the embedded server's exact behaviour) ---------------------------
 
-static STRICT_LEAVE_SOLE: Expectation =
-    op("Leave (sole agent)", "§6.8, §15.12", &[req(Pattern::Status(&[S::LeftChat]))]);
-static STRICT_LEAVE_WITH_OTHERS: Expectation =
-    op("Leave (with other agents)", "§6.4, §15.12", &[req(Pattern::Status(&[S::Completed]))]);
+static STRICT_LEAVE: Expectation = op("Leave", "§6.4, §6.8, §15.12", &[req(Pattern::LeaveOutcome)]);
 static STRICT_TRANSFER: Expectation =
     op("Transfer", "§6.7, §15.14", &[req(Pattern::Status(&[S::Completed]))]);
 /// §15.11: the Notice is emitted by default, so strict requires it; the ParticipantsUpdated must
@@ -321,21 +329,15 @@ static DOC_REMOVE: Expectation = op(
 );
 
 /// The expectation an operation creates for the agent that starts it, if any.
-/// `with_other_agents` says whether other agents are in the interaction (Leave differs).
-pub fn for_operation(
-    profile: Profile,
-    op: Capability,
-    with_other_agents: bool,
-) -> Option<&'static Expectation> {
+pub fn for_operation(profile: Profile, op: Capability) -> Option<&'static Expectation> {
     use Capability as C;
     let strict = profile == Profile::Strict;
     Some(match op {
         C::Accept => &ACCEPT,
         C::Reject => &REJECT,
         C::Complete => &COMPLETE,
-        C::Leave if !strict => &DOC_LEAVE,
-        C::Leave if with_other_agents => &STRICT_LEAVE_WITH_OTHERS,
-        C::Leave => &STRICT_LEAVE_SOLE,
+        C::Leave if strict => &STRICT_LEAVE,
+        C::Leave => &DOC_LEAVE,
         C::Transfer if strict => &STRICT_TRANSFER,
         C::Transfer => &DOC_TRANSFER,
         C::Consult => &CONSULT,
@@ -437,9 +439,7 @@ mod tests {
         let mut all = Vec::new();
         for profile in [Profile::Strict, Profile::Documented] {
             for op in Capability::ALL {
-                for others in [false, true] {
-                    all.extend(for_operation(profile, *op, others));
-                }
+                all.extend(for_operation(profile, *op));
             }
             all.extend(implied(profile).iter().copied());
         }
@@ -463,15 +463,19 @@ mod tests {
     #[test]
     fn profiles_differ_where_section_15_says() {
         let rm = Capability::RemoveParticipantFromConference;
-        let strict = for_operation(Profile::Strict, rm, true).map(|e| e.steps[0].need);
-        let documented = for_operation(Profile::Documented, rm, true).map(|e| e.steps[0].need);
+        let strict = for_operation(Profile::Strict, rm).map(|e| e.steps[0].need);
+        let documented = for_operation(Profile::Documented, rm).map(|e| e.steps[0].need);
         assert_eq!(strict, Some(Need::Required));
         assert_eq!(documented, Some(Need::Optional));
-        // Leave: strict knows which terminal state applies; documented takes either.
-        let sole = for_operation(Profile::Strict, Capability::Leave, false);
-        let with = for_operation(Profile::Strict, Capability::Leave, true);
-        assert_eq!(sole.map(|e| e.steps[0].pattern), Some(Pattern::Status(&[S::LeftChat])));
-        assert_eq!(with.map(|e| e.steps[0].pattern), Some(Pattern::Status(&[S::Completed])));
+        // Leave: strict judges which terminal state applies when it arrives; documented takes
+        // either.
+        let strict = for_operation(Profile::Strict, Capability::Leave);
+        assert_eq!(strict.map(|e| e.steps[0].pattern), Some(Pattern::LeaveOutcome));
+        let documented = for_operation(Profile::Documented, Capability::Leave);
+        assert_eq!(
+            documented.map(|e| e.steps[0].pattern),
+            Some(Pattern::Status(&[S::LeftChat, S::Completed]))
+        );
         assert_eq!(implied(Profile::Documented).len(), 1);
         assert_eq!(implied(Profile::Strict).len(), 3);
     }

@@ -244,3 +244,85 @@ fn an_operation_racing_the_end_is_missing_only_if_not_refused() {
     assert_clean(&early);
     assert_kinds(&late, &[ViolationKind::Missing]);
 }
+
+/// Leave sent right after removing the last other agent, before that removal's
+/// ParticipantsUpdated reached the remover: the outcome is judged when the StatusChange arrives
+/// (LeftChat: the agent was alone by then), not from the roster known when Leave was sent.
+#[test]
+fn leave_right_after_a_removal_is_judged_on_arrival() {
+    let media = Media::Chat;
+    let ann = agent("Ann", "00A", "a1", Visibility::All);
+    let bob = agent("Bob", "00B", "b1", Visibility::Agents);
+    let chris = customer("Chris", "00C");
+    let target = Party::nickname("Bob").with_user_id("b1");
+    for (state, clean) in [(InteractionState::LeftChat, true), (InteractionState::Completed, false)]
+    {
+        let events = [
+            Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[&chris]))),
+            op("x", Capability::Accept),
+            Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
+            Event::Note(Box::new(participants_updated(
+                media,
+                "x",
+                InteractionState::Chatting,
+                vec![],
+                &[&chris, &ann],
+            ))),
+            Event::Note(Box::new(ml(
+                media,
+                "x",
+                vec![entry(1, EntryType::ParticipantJoined, &ann, Visibility::All, None)],
+            ))),
+            op("x", Capability::Consult),
+            Event::Note(Box::new(participants_updated(
+                media,
+                "x",
+                InteractionState::Chatting,
+                vec![],
+                &[&chris, &ann, &bob],
+            ))),
+            Event::Note(Box::new(ml(
+                media,
+                "x",
+                vec![entry(2, EntryType::ParticipantJoined, &bob, Visibility::Agents, None)],
+            ))),
+            Event::Op {
+                id: "x".into(),
+                op: Capability::RemoveParticipantFromConference,
+                target: Some(target.clone()),
+            },
+            // Leave leaves before the removal's notifications have arrived.
+            op("x", Capability::Leave),
+            Event::Note(Box::new(ml(
+                media,
+                "x",
+                vec![entry(
+                    3,
+                    EntryType::Notice,
+                    &ann,
+                    Visibility::Agents,
+                    Some("REMOVE_PARTICIPANT_FROM_CONFERENCEb1"),
+                )],
+            ))),
+            Event::Note(Box::new(participants_updated(
+                media,
+                "x",
+                InteractionState::Chatting,
+                vec![],
+                &[&chris, &ann],
+            ))),
+            Event::Note(Box::new(ml(
+                media,
+                "x",
+                vec![entry(4, EntryType::ParticipantLeft, &bob, Visibility::Agents, None)],
+            ))),
+            Event::Note(Box::new(status(media, "x", state, vec![], &[&chris]))),
+        ];
+        let found = run("Ann", media, Profile::Strict, &events);
+        if clean {
+            assert_clean(&found);
+        } else {
+            assert!(!found.is_empty(), "Completed for an agent left alone must be reported");
+        }
+    }
+}

@@ -51,13 +51,16 @@ impl Center {
                 }
                 let channels = self.agents[user as usize].channels.take().unwrap_or_default();
                 self.announce(user, channels.iter().map(|(m, _)| (*m, "LoggedOut")), out);
-                let invited: Vec<String> = self
-                    .ixns
-                    .values()
-                    .filter(|i| {
-                        i.part(user).is_some_and(|p| i.parts[p].state == InteractionState::Invited)
+                let invited: Vec<String> = self.agents[user as usize]
+                    .interactions
+                    .iter()
+                    .filter(|id| {
+                        self.ixns.get(*id).is_some_and(|i| {
+                            i.part(user)
+                                .is_some_and(|p| i.parts[p].state == InteractionState::Invited)
+                        })
                     })
-                    .map(|i| i.id.clone())
+                    .cloned()
                     .collect();
                 for id in invited {
                     self.revoke_invitation(&id, user, EndOfInvitation::TimedOut, now_ms, out);
@@ -228,7 +231,9 @@ impl Center {
                 .collect();
             let mut chats = Vec::new();
             let mut sessions = Vec::new();
-            for ixn in self.ixns.values() {
+            for ixn in
+                self.agents[user as usize].interactions.iter().filter_map(|id| self.ixns.get(id))
+            {
                 if let Some(pi) = ixn.part(user) {
                     let part = &ixn.parts[pi];
                     let r = self.resource(ixn, part, part.state, None);
@@ -252,6 +257,20 @@ impl Center {
 
     /// `POST /api/v2/me/{chats|facebooksessions}/{id}` with `operationName` and parameters.
     pub fn interaction_operation(
+        &mut self,
+        req: InteractionRequest<'_>,
+        now_ms: i64,
+        out: &mut Vec<Delivery>,
+    ) -> Result<OpOk, OpError> {
+        let result = self.apply(req, now_ms, out);
+        // A Leave, Complete, Transfer or removal may have freed capacity a waiting chat needs.
+        if result.is_ok() {
+            self.dispatch(now_ms, out);
+        }
+        result
+    }
+
+    fn apply(
         &mut self,
         req: InteractionRequest<'_>,
         now_ms: i64,

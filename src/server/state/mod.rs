@@ -217,6 +217,9 @@ pub(crate) struct AgentRuntime {
     pub(crate) load: u32,
     /// When routing last offered this agent something (or it became Ready): "longest idle".
     pub(crate) last_offer_ms: i64,
+    /// The interactions it holds a live part in (`load` is their number), so reading an
+    /// agent's state or logging it out never scans every interaction.
+    pub(crate) interactions: Vec<String>,
 }
 
 /// The whole contact center.

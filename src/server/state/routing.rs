@@ -68,7 +68,13 @@ impl Center {
 
     /// Matches waiting offers with available agents, oldest offer first.
     pub(crate) fn dispatch(&mut self, now_ms: i64, out: &mut Vec<Delivery>) {
+        if self.waiting.is_empty() {
+            return;
+        }
         let mut still_waiting = std::collections::VecDeque::with_capacity(self.waiting.len());
+        // Queues (per media) found to have nobody available in this pass: a backlog of chats
+        // waiting for a busy queue costs one scan of its members, not one per chat.
+        let mut exhausted: Vec<(QueueIdx, Media)> = Vec::new();
         while let Some((ixn_id, seq)) = self.waiting.pop_front() {
             let Some(offer) = self
                 .ixns
@@ -82,12 +88,26 @@ impl Center {
                 self.drop_offer(&ixn_id, seq, now_ms);
                 continue;
             }
+            let Some(ixn) = self.ixns.get(&ixn_id) else { continue };
+            // Only an offer that excludes nobody, for an interaction nobody is in yet, says
+            // something about every other offer of its queue.
+            let general = offer.exclude.is_none() && ixn.parts.is_empty();
+            let key = (offer.queue, ixn.media);
+            if general && exhausted.contains(&key) {
+                still_waiting.push_back((ixn_id, seq));
+                continue;
+            }
             match self.pick_agent(&ixn_id, &offer) {
                 Some(user) => {
                     self.drop_offer(&ixn_id, seq, now_ms);
                     self.invite(&ixn_id, user, offer.kind, offer.by, now_ms, out);
                 }
-                None => still_waiting.push_back((ixn_id, seq)),
+                None => {
+                    if general {
+                        exhausted.push(key);
+                    }
+                    still_waiting.push_back((ixn_id, seq));
+                }
             }
         }
         self.waiting = still_waiting;
@@ -142,6 +162,7 @@ impl Center {
         let agent = &mut self.agents[user as usize];
         agent.load += 1;
         agent.last_offer_ms = now_ms;
+        agent.interactions.push(ixn_id.to_string());
         self.deadlines.insert((deadline, seq), (ixn_id.to_string(), user));
         let ixn = &self.ixns[ixn_id];
         let part = &ixn.parts[ixn.parts.len() - 1];
@@ -203,6 +224,9 @@ impl Center {
             let part = ixn.parts.remove(pi);
             let agent = &mut self.agents[user as usize];
             agent.load = agent.load.saturating_sub(1);
+            if let Some(i) = agent.interactions.iter().position(|id| id == ixn_id) {
+                agent.interactions.swap_remove(i);
+            }
             if let Some(key) = part.deadline {
                 self.deadlines.remove(&key);
             }

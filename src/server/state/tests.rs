@@ -546,6 +546,29 @@ fn customer_messages_cursor_and_index() {
 }
 
 #[test]
+fn a_waiting_chat_is_offered_as_soon_as_capacity_frees() {
+    let mut w = World::new();
+    w.login("ann", &["chat"]);
+    let (_, first, _) = w.customer("c1");
+    w.op("ann", Media::Chat, &first, "Accept", json!({"nickname": "Ann"})).0.expect("accept");
+    let (_, second, out) = w.customer("c2");
+    assert!(out.is_empty(), "ann is at capacity (1): the second chat waits");
+    // Many more waiting chats: one pass over the busy queue, every one stays queued.
+    for n in 3..40 {
+        let (_, _, out) = w.customer(&format!("c{n}"));
+        assert!(out.is_empty());
+    }
+    let (_, out) = w.op("ann", Media::Chat, &first, "Complete", json!({}));
+    assert_eq!(out, ["ann SC/StatusChange(Completed) ref", "ann SC/StatusChange(Invited)"]);
+    let ann = w.user("ann");
+    assert_eq!(
+        w.c.agents[ann as usize].interactions,
+        [second.clone()],
+        "the oldest waiting chat comes first"
+    );
+}
+
+#[test]
 fn closed_interactions_are_forgotten_after_retention() {
     let mut w = World::new();
     w.login("ann", &["chat"]);
@@ -740,10 +763,14 @@ proptest! {
                     prop_assert!(w.c.agents[p.user as usize].load > 0);
                 }
             }
-            // Load equals the number of live parts per agent.
+            // Load and the interaction list match the live parts per agent.
             for (u, a) in w.c.agents.iter().enumerate() {
-                let live = w.c.ixns.values().filter(|i| i.part(u as UserIdx).is_some()).count() as u32;
-                prop_assert_eq!(a.load, live, "load of user {}", u);
+                let mut live: Vec<String> = w.c.ixns.values().filter(|i| i.part(u as UserIdx).is_some()).map(|i| i.id.clone()).collect();
+                prop_assert_eq!(a.load, live.len() as u32, "load of user {}", u);
+                let mut listed = a.interactions.clone();
+                live.sort();
+                listed.sort();
+                prop_assert_eq!(listed, live, "interactions of user {}", u);
             }
         }
     }
