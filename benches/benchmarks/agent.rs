@@ -21,7 +21,10 @@ const PASSWORD: &str = "bench-password";
 const WAIT: Duration = Duration::from_secs(30);
 
 pub(crate) struct BenchServer {
-    pub(crate) running: Running,
+    /// The server when it runs in this process; `None` when it runs elsewhere (the scale probe
+    /// may put it in a child process) and only `base_url` is known.
+    pub(crate) running: Option<Running>,
+    pub(crate) base_url: String,
     pub(crate) config: ServerConfig,
     pub(crate) client: GwsClient,
 }
@@ -33,16 +36,27 @@ impl BenchServer {
         let users = UserTable::demo(agents, Password::new(PASSWORD)).expect("demo users");
         let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let running = server::start(addr, config.clone(), users).await.expect("server starts");
-        let client = GwsClient::builder()
-            .base_url(running.base_url())
-            .request_timeout(WAIT)
-            .build()
-            .expect("client");
-        BenchServer { running, config, client }
+        let mut server = BenchServer::at(&running.base_url());
+        server.running = Some(running);
+        server
+    }
+
+    /// A server already listening at `base_url`, with the default configuration.
+    pub(crate) fn at(base_url: &str) -> BenchServer {
+        let client =
+            GwsClient::builder().base_url(base_url).request_timeout(WAIT).build().expect("client");
+        BenchServer {
+            running: None,
+            base_url: base_url.to_owned(),
+            config: ServerConfig::default(),
+            client,
+        }
     }
 
     pub(crate) async fn stop(self) {
-        self.running.stop().await.expect("server stops cleanly");
+        if let Some(running) = self.running {
+            running.stop().await.expect("server stops cleanly");
+        }
     }
 }
 
@@ -62,7 +76,7 @@ impl Agent {
         http.login().await.unwrap_or_else(|e| panic!("{name}: GET /me: {e}"));
         let token = CancellationToken::new();
         let config =
-            CometdConfig::new(server.running.base_url(), transport).headers(http.cometd_headers());
+            CometdConfig::new(server.base_url.as_str(), transport).headers(http.cometd_headers());
         let (cometd, events) =
             cometd_client::connect(config, server.client.http().clone(), token.clone())
                 .await

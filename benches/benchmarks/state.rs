@@ -204,6 +204,37 @@ pub(crate) fn benches(cr: &mut Criterion) {
         });
     }
 
+    // Per-request scans over all interactions: GET /me?subresources=* (state recovery after a
+    // re-handshake) and the timer tick (retention), with 10,000 live chats, one per agent.
+    {
+        let mut c = center(AGENTS, true);
+        let mut out = Vec::new();
+        for _ in 0..AGENTS {
+            out.clear();
+            c.request_chat(&cycle.chat, T0, &mut out).expect("chat");
+            let (a, ixn) = invited(&out);
+            let req = InteractionRequest {
+                user: a,
+                media: Media::Chat,
+                id: &ixn,
+                operation: "Accept",
+                params: &cycle.accept_a,
+            };
+            c.interaction_operation(req, T0, &mut out).expect("accept");
+        }
+        assert_eq!(c.interaction_count(), AGENTS as usize);
+        g.bench_function("me_view_subresources/10000_live_chats", |bch| {
+            bch.iter(|| black_box(c.me_view(0, true)))
+        });
+        g.bench_function("tick/10000_live_chats", |bch| {
+            bch.iter(|| {
+                out.clear();
+                c.tick(T0, &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+
     // Serialization of what the HTTP shell publishes: a StatusChange carrying userData and a
     // MessageLogUpdated, exactly as `App::publish` does it.
     {
