@@ -109,26 +109,28 @@ fn free_port() -> u16 {
 
 async fn start_server(agents: u32) -> (Server, String) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args([
-            "serve",
-            "--demo-users",
-            &agents.to_string(),
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--agent-capacity", "1", "--max-interval", "30s"])
-        .env("GWSIM_DEMO_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("gwsim serve starts");
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_gwsim"))
+            .args([
+                "serve",
+                "--demo-users",
+                &agents.to_string(),
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--agent-capacity", "1", "--max-interval", "30s"])
+            .env("GWSIM_DEMO_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("gwsim serve starts"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client.get(format!("{base}/api/v2/diagnostics/version")).send().await.is_ok() {
-            return (Server(child), base);
+            return (server, base);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -563,7 +563,7 @@ fn a_waiting_chat_is_offered_as_soon_as_capacity_frees() {
     let ann = w.user("ann");
     assert_eq!(
         w.c.agents[ann as usize].interactions,
-        [second.clone()],
+        vec![second],
         "the oldest waiting chat comes first"
     );
 }
