@@ -91,6 +91,11 @@ impl LatencyHistogram {
         })
     }
 
+    /// The underlying hdrhistogram, for serialization (interval logs) and percentile iteration.
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.h
+    }
+
     /// Bytes held by the bucket array (for memory accounting in tests and benches).
     pub fn footprint_bytes(&self) -> usize {
         self.h.distinct_values() * std::mem::size_of::<u64>()

@@ -18,6 +18,7 @@ mod build;
 pub mod json;
 pub mod terminal;
 mod thresholds;
+pub mod timeline;
 
 #[cfg(test)]
 mod tests;
