@@ -194,6 +194,15 @@ async fn measure(agents: u32) {
         srss1 / 1024,
         kib(srss0.min(srss1), srss1),
     );
+    let kinds: Vec<String> = r
+        .ops()
+        .flat_map(|(op, s)| {
+            s.error_kinds.iter().map(move |(k, n)| format!("{op}:{k}={}", n.measured + n.warmup))
+        })
+        .collect();
+    if !kinds.is_empty() {
+        println!("  errors by kind: {}", kinds.join(" "));
+    }
     if violations > 0 {
         use gwsim::ordering::ViolationKind as K;
         let kinds = [

@@ -299,8 +299,11 @@ fn reap(customers: &mut JoinSet<()>) {
 /// How many shared recorders tasks spread over: enough that two cores rarely contend.
 const RECORDER_SHARDS: usize = 8;
 
-/// How late an arrival may start before it counts as a missed start.
-const MISSED_START: Duration = Duration::from_millis(10);
+/// How late an arrival may start before it counts as a missed start. Timer granularity and
+/// scheduling make arrivals about 1 ms late as a rule and a few ms late on a busy machine; that
+/// is jitter, not the generator falling behind (latencies are measured from the intended start
+/// either way).
+const MISSED_START: Duration = Duration::from_millis(20);
 
 /// Starts customers by the load plan until its end; returns how many started.
 async fn generate(
@@ -355,9 +358,15 @@ async fn generate(
             _ = tokio::time::sleep_until(intended.into()) => {}
         }
         reap(customers);
-        if Instant::now().duration_since(intended) > MISSED_START {
+        let late = Instant::now().duration_since(intended);
+        if late > MISSED_START {
             // The generator fell behind its schedule: the customer still starts, measured from
             // its intended time, and the miss is reported.
+            tracing::debug!(
+                customer = started + 1,
+                late_ms = late.as_millis() as u64,
+                "missed start"
+            );
             rec.count(Counter::MissedStarts, 1);
         }
         if plan.max_active.is_some_and(|m| customers.len() >= m as usize) {
