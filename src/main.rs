@@ -23,7 +23,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(app::run(cli, shutdown_signal())) {
+    let outcome = runtime.block_on(async {
+        // The first Ctrl-C or SIGTERM asks the command to stop (a run then writes its partial
+        // results); a second one exits at once.
+        let (first, stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = first.send(());
+            shutdown_signal().await;
+            eprintln!("second interrupt: exiting now");
+            std::process::exit(130);
+        });
+        app::run(cli, async move {
+            let _ = stop.await;
+        })
+        .await
+    });
+    match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::ChecksFailed) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
@@ -35,7 +51,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
+/// Resolves on the next Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
