@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Results directory (default: results/<UTC timestamp>-<scenario>/).
+    /// Results directory (default: `results/<UTC timestamp>-<scenario>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// One HTTP connection pool per agent (closest to real desktops) instead of a shared one.

@@ -6,9 +6,9 @@
 //! recipient must receive them (protocol.md §6 and §15). The HTTP shell applies an operation and
 //! publishes its outbox while holding one lock, so per-recipient order is the state's order.
 //!
-//! Layout: this file holds the data model and the small shared helpers; [`view`] renders
-//! resources and log entries as each recipient may see them, [`agent`] implements the agent API,
-//! [`customer`] the customer chat API and the Facebook injector, [`routing`] offers, invitation
+//! Layout: this file holds the data model and the small shared helpers; `view` renders
+//! resources and log entries as each recipient may see them, `agent` implements the agent API,
+//! `customer` the customer chat API and the Facebook injector, `routing` offers, invitation
 //! timeouts and the choice of agent.
 
 mod agent;
