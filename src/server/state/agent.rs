@@ -50,6 +50,7 @@ impl Center {
                     return Err(OpError::invalid_state("no contact-center session is active"));
                 }
                 let channels = self.agents[user as usize].channels.take().unwrap_or_default();
+                self.reindex(user);
                 self.announce(user, channels.iter().map(|(m, _)| (*m, "LoggedOut")), out);
                 let invited: Vec<String> = self.agents[user as usize]
                     .interactions
@@ -130,6 +131,7 @@ impl Center {
         let agent = &mut self.agents[user as usize];
         agent.channels = Some(channels.clone());
         agent.last_offer_ms = now_ms;
+        self.reindex(user);
         self.announce(user, channels.iter().map(|(m, _)| (*m, "NotReady")), out);
         let mut ok = self.ok_with_reference();
         if !unsupported.is_empty() {
@@ -163,6 +165,7 @@ impl Center {
         if ready {
             agent.last_offer_ms = now_ms;
         }
+        self.reindex(user);
         let label = if ready { "Ready" } else { "NotReady" };
         self.announce(user, changed.into_iter().map(|m| (m, label)), out);
         if ready {

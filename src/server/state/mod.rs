@@ -17,7 +17,7 @@ mod directory;
 mod routing;
 mod view;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
@@ -220,6 +220,8 @@ pub(crate) struct AgentRuntime {
     /// The interactions it holds a live part in (`load` is their number), so reading an
     /// agent's state or logging it out never scans every interaction.
     pub(crate) interactions: Vec<String>,
+    /// The `(load, last_offer_ms)` under which it is filed in `Center::available`, if it is.
+    pub(crate) indexed: Option<(u32, i64)>,
 }
 
 /// The whole contact center.
@@ -235,6 +237,10 @@ pub struct Center {
     pub(crate) waiting: VecDeque<(String, u64)>,
     /// Invitation deadlines: (deadline, seq) -> (interaction, user).
     pub(crate) deadlines: BTreeMap<(i64, u64), (String, UserIdx)>,
+    /// Agents routing may offer an interaction to, per queue and media, in routing order
+    /// (least busy, then longest since the last offer, then index): picking one is O(log n)
+    /// however large the queue. Kept in step by `Center::reindex`.
+    pub(crate) available: HashMap<(QueueIdx, Media), BTreeSet<(u32, i64, UserIdx)>>,
     pub(crate) next_reference: u64,
     pub(crate) next_seq: u64,
     pub(crate) next_ixn: u64,
@@ -253,6 +259,7 @@ impl Center {
             customer_ids: HashMap::new(),
             waiting: VecDeque::new(),
             deadlines: BTreeMap::new(),
+            available: HashMap::new(),
             next_reference: 0,
             next_seq: 0,
             next_ixn: 0,

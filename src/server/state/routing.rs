@@ -33,7 +33,7 @@ impl Center {
     }
 
     /// Whether `user` may be offered an interaction of `media` now.
-    fn available(&self, user: UserIdx, media: Media) -> bool {
+    fn can_take(&self, user: UserIdx, media: Media) -> bool {
         let agent = &self.agents[user as usize];
         let Some(channels) = &agent.channels else { return false };
         // Facebook goes to agents Ready on `facebook` if their session listed it, otherwise to
@@ -49,21 +49,67 @@ impl Center {
     }
 
     /// Picks the agent of `queue` for an offer: least busy, then longest since its last offer,
-    /// then lowest index (deterministic).
+    /// then lowest index (deterministic). The index is in that order, so this is the first
+    /// entry that is neither excluded nor already in the interaction.
     fn pick_agent(&self, ixn_id: &str, offer: &Offer) -> Option<UserIdx> {
         let ixn = self.ixns.get(ixn_id)?;
-        self.dir
-            .queue(offer.queue)
-            .members
+        self.available
+            .get(&(offer.queue, ixn.media))?
             .iter()
-            .copied()
-            .filter(|&u| Some(u) != offer.exclude)
-            .filter(|&u| ixn.part(u).is_none())
-            .filter(|&u| self.available(u, ixn.media))
-            .min_by_key(|&u| {
-                let a = &self.agents[u as usize];
-                (a.load, a.last_offer_ms, u)
-            })
+            .map(|&(_, _, u)| u)
+            .find(|&u| Some(u) != offer.exclude && ixn.part(u).is_none())
+    }
+
+    /// Files `user` in `available` as its session, readiness and load now say: call it after
+    /// any change to those.
+    pub(crate) fn reindex(&mut self, user: UserIdx) {
+        let queues = self.dir.user(user).queues.clone();
+        if let Some((load, last)) = self.agents[user as usize].indexed.take() {
+            for &q in &queues {
+                for media in [Media::Chat, Media::Facebook] {
+                    if let Some(set) = self.available.get_mut(&(q, media)) {
+                        set.remove(&(load, last, user));
+                    }
+                }
+            }
+        }
+        let agent = &self.agents[user as usize];
+        let key = (agent.load, agent.last_offer_ms, user);
+        let mut filed = false;
+        for media in [Media::Chat, Media::Facebook] {
+            if self.can_take(user, media) {
+                filed = true;
+                for &q in &queues {
+                    self.available.entry((q, media)).or_default().insert(key);
+                }
+            }
+        }
+        if filed {
+            self.agents[user as usize].indexed = Some((key.0, key.1));
+        }
+    }
+
+    /// Whether the index holds exactly the agents a full scan would find (for tests).
+    #[cfg(test)]
+    pub(crate) fn index_is_consistent(&self) -> bool {
+        use std::collections::BTreeSet;
+        for (q, queue) in self.dir.queues().iter().enumerate() {
+            for media in [Media::Chat, Media::Facebook] {
+                let want: BTreeSet<(u32, i64, UserIdx)> = queue
+                    .members
+                    .iter()
+                    .filter(|&&u| self.can_take(u, media))
+                    .map(|&u| {
+                        (self.agents[u as usize].load, self.agents[u as usize].last_offer_ms, u)
+                    })
+                    .collect();
+                let have = self.available.get(&(q as QueueIdx, media)).cloned().unwrap_or_default();
+                if want != have {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Matches waiting offers with available agents, oldest offer first.
@@ -163,6 +209,7 @@ impl Center {
         agent.load += 1;
         agent.last_offer_ms = now_ms;
         agent.interactions.push(ixn_id.to_string());
+        self.reindex(user);
         self.deadlines.insert((deadline, seq), (ixn_id.to_string(), user));
         let ixn = &self.ixns[ixn_id];
         let part = &ixn.parts[ixn.parts.len() - 1];
@@ -230,6 +277,7 @@ impl Center {
             if let Some(key) = part.deadline {
                 self.deadlines.remove(&key);
             }
+            self.reindex(user);
         }
     }
 

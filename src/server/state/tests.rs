@@ -763,6 +763,8 @@ proptest! {
                     prop_assert!(w.c.agents[p.user as usize].load > 0);
                 }
             }
+            // The routing index holds exactly the agents a full scan would find.
+            prop_assert!(w.c.index_is_consistent(), "routing index out of step");
             // Load and the interaction list match the live parts per agent.
             for (u, a) in w.c.agents.iter().enumerate() {
                 let mut live: Vec<String> = w.c.ixns.values().filter(|i| i.part(u as UserIdx).is_some()).map(|i| i.id.clone()).collect();
