@@ -224,6 +224,9 @@ pub(crate) struct AgentRuntime {
     pub(crate) indexed: Option<(u32, i64)>,
 }
 
+/// Available agents per (queue, media), ordered by (load, last offer, index).
+pub(crate) type AvailableIndex = HashMap<(QueueIdx, Media), BTreeSet<(u32, i64, UserIdx)>>;
+
 /// The whole contact center.
 #[derive(Debug)]
 pub struct Center {
@@ -240,7 +243,7 @@ pub struct Center {
     /// Agents routing may offer an interaction to, per queue and media, in routing order
     /// (least busy, then longest since the last offer, then index): picking one is O(log n)
     /// however large the queue. Kept in step by `Center::reindex`.
-    pub(crate) available: HashMap<(QueueIdx, Media), BTreeSet<(u32, i64, UserIdx)>>,
+    pub(crate) available: AvailableIndex,
     pub(crate) next_reference: u64,
     pub(crate) next_seq: u64,
     pub(crate) next_ixn: u64,
