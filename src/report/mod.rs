@@ -15,8 +15,10 @@
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
+pub mod html;
 pub mod json;
 pub mod terminal;
+pub mod spectrum;
 mod thresholds;
 pub mod timeline;
 
@@ -33,6 +35,7 @@ use time::OffsetDateTime;
 use crate::gws::model::Media;
 use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
 
+pub use html::{REPORT_FILE, render_html};
 pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
 pub use terminal::render;
 
