@@ -24,6 +24,8 @@ pub mod timeline;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod html_tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -25,7 +25,10 @@
     var p = 100 * (1 - 1 / x);
     if (p <= 0) return "0%";
     var digits = Math.max(0, Math.ceil(Math.log10(x)) - 2);
-    return p.toFixed(Math.min(digits, 8)).replace(/\.?0+$/, "") + "%";
+    var text = p.toFixed(Math.min(digits, 8));
+    // Trailing zeros only after a decimal point: "99.900" -> "99.9", but "50" stays "50".
+    if (text.indexOf(".") >= 0) text = text.replace(/\.?0+$/, "");
+    return text + "%";
   }
   function width(div) { return Math.max(300, div.clientWidth || 400); }
   function usAxis() {
@@ -46,10 +49,14 @@
     if (s.raw) series.push({ label: "raw", stroke: RAW, width: 1.5, dash: [6, 3],
       spanGaps: true, value: function (u, v) { return human(v); } });
     var xMax = d[0][d[0].length - 1];
+    // A spectrum of one or two samples is a dot or two: draw the points big enough to see.
+    var few = d[0].length <= 3;
+    for (var k = 1; k < series.length; k++) series[k].points = { show: few, size: 7 };
     new uPlot({
       width: width(div), height: 240, series: series,
       scales: { x: { time: false, distr: 3, log: 10, range: function () {
-        return [1, Math.max(10, Math.pow(10, Math.ceil(Math.log10(xMax))))]; } } },
+        return [1, Math.max(10, Math.pow(10, Math.ceil(Math.log10(xMax))))]; } },
+        y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
       axes: [
         { label: "percentile", size: 40,
           splits: function (u) {
@@ -76,7 +83,7 @@
         { label: "p50", stroke: P50, width: 1.5, spanGaps: false, value: function (u, v) { return human(v); } },
         { label: "p99", stroke: P99, width: 1.5, spanGaps: false, value: function (u, v) { return human(v); } }
       ],
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
       axes: [timeAxis(), usAxis()]
     }, [t.t_s, l.p50_us, l.p99_us], div);
   }
