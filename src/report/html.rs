@@ -51,6 +51,9 @@ pub struct SpectrumSeries {
     /// `None` when raw equals corrected (the generator kept its schedule) or the metric has one
     /// variant only (customer metrics).
     pub raw: Option<Spectrum>,
+    /// Whether the metric has a raw variant at all (customer metrics do not), so the page can
+    /// tell "raw is identical" from "there is no raw".
+    pub has_raw: bool,
 }
 
 /// The time series as columns (uPlot's data shape); `None` (JSON `null`) where there is no value.
@@ -111,8 +114,9 @@ fn spectrum_series(
     if c.is_empty() {
         return None;
     }
+    let has_raw = raw.is_some();
     let raw = raw.map(|h| spectrum(h.inner())).filter(|r| *r != c && !r.is_empty());
-    Some(SpectrumSeries { metric, corrected: c, raw })
+    Some(SpectrumSeries { metric, corrected: c, raw, has_raw })
 }
 
 fn columns(points: &[Point]) -> Timeline {
@@ -348,16 +352,10 @@ fn latency_cells(t: Option<&TimedReport>) -> String {
     let c = t.and_then(|t| t.corrected);
     let raw = t.and_then(|t| t.raw);
     let pick = |f: fn(&Percentiles) -> u64| (c.as_ref().map(f), raw.as_ref().map(f));
-    [
-        pick(|p| p.p50),
-        pick(|p| p.p90),
-        pick(|p| p.p99),
-        pick(|p| p.p999),
-        pick(|p| p.max),
-    ]
-    .into_iter()
-    .map(|(c, r)| cell(c, r))
-    .collect()
+    [pick(|p| p.p50), pick(|p| p.p90), pick(|p| p.p99), pick(|p| p.p999), pick(|p| p.max)]
+        .into_iter()
+        .map(|(c, r)| cell(c, r))
+        .collect()
 }
 
 const LATENCY_HEAD: &str = "<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>";
@@ -400,7 +398,7 @@ fn operations(h: &mut String, r: &Report) {
             let _ = writeln!(h, "<tr>{lead}<td>–</td>{tail}{errs}{}</tr>", latency_cells(None));
         }
         for (i, (kind, t)) in timed.iter().enumerate() {
-            let first = if i == 0 { format!("{lead}") } else { String::new() };
+            let first = if i == 0 { lead.as_str() } else { "" };
             let mid = if i == 0 { format!("{tail}{errs}") } else { String::new() };
             let _ = writeln!(
                 h,

@@ -110,6 +110,9 @@ fn the_page_parses_and_carries_the_report() {
         r.operations[1].settle.as_ref().unwrap().raw.unwrap().max
     );
     assert!(spectra[0]["raw"].is_null());
+    assert_eq!(spectra[0]["has_raw"], true);
+    // Customer metrics have one variant only.
+    assert_eq!(spectra[4]["has_raw"], false);
 
     // The time series: 20 points, throughput per second (the short last interval is scaled),
     // error rate in percent, latency with gaps where a metric had no sample.
@@ -179,8 +182,10 @@ fn an_empty_time_series_is_said_not_drawn() {
     let page = render_html(&r, &m, &[]);
     let doc = Html::parse_document(&page);
     assert!(doc.errors.is_empty(), "{:?}", doc.errors);
-    let empties: Vec<String> =
-        doc.select(&sel("#over-time .empty, #violations .empty")).map(|e| e.text().collect()).collect();
+    let empties: Vec<String> = doc
+        .select(&sel("#over-time .empty, #violations .empty"))
+        .map(|e| e.text().collect())
+        .collect();
     assert_eq!(empties.len(), 2, "{empties:?}");
     assert!(empties.iter().all(|t| t.contains("No time series")));
     assert_eq!(doc.select(&sel("[data-chart=throughput], [data-chart=latency]")).count(), 0);
@@ -215,7 +220,9 @@ fn hostile_input_is_escaped_everywhere() {
     s.name = HOSTILE.into();
     let r = Report::build(info(s, false), &m);
     let mut tl = timeline();
-    tl[0].latency.insert(HOSTILE.into(), IntervalLatency { count: 1, p50_us: 1, p99_us: 1, max_us: 1 });
+    tl[0]
+        .latency
+        .insert(HOSTILE.into(), IntervalLatency { count: 1, p50_us: 1, p99_us: 1, max_us: 1 });
     let page = render_html(&r, &m, &tl);
 
     // The only scripts are ours; the hostile one never became an element.
@@ -233,8 +240,12 @@ fn hostile_input_is_escaped_everywhere() {
     assert!(cells.iter().filter(|c| *c == HOSTILE).count() >= 4, "{cells:?}");
     // ...and in the blob, where `JSON.parse` gets the original string back.
     let v = blob(&doc);
-    let metrics: Vec<&str> =
-        v["timeline"]["latency"].as_array().unwrap().iter().map(|l| l["metric"].as_str().unwrap()).collect();
+    let metrics: Vec<&str> = v["timeline"]["latency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["metric"].as_str().unwrap())
+        .collect();
     assert!(metrics.contains(&HOSTILE), "{metrics:?}");
 }
 
@@ -245,7 +256,10 @@ fn embedded_json_cannot_close_its_element() {
     assert!(!s.contains('\u{2028}'));
     let back: serde_json::Value = serde_json::from_str(&s).unwrap();
     assert_eq!(back["a"], "</script><!-- & \u{2028}");
-    assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    assert_eq!(
+        esc("<a href=\"x\">'&'</a>"),
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    );
 }
 
 #[test]

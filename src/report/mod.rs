@@ -17,15 +17,15 @@
 mod build;
 pub mod html;
 pub mod json;
-pub mod terminal;
 pub mod spectrum;
+pub mod terminal;
 mod thresholds;
 pub mod timeline;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod html_tests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -125,7 +125,10 @@ mod tests {
         for (x, us) in s.x.iter().zip(&s.us).filter(|(x, _)| **x < n / 10.0) {
             let expected = percentile_at(*x) / 100.0 * n;
             let got = *us as f64;
-            assert!((got - expected).abs() <= expected * 0.002 + 2.0, "at x = {x}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() <= expected * 0.002 + 2.0,
+                "at x = {x}: {got} vs {expected}"
+            );
         }
         // The points reach deep into the tail: past 99.99%.
         assert!(s.x.iter().any(|x| *x > 10_000.0));

@@ -22,6 +22,7 @@
   }
   // Position x = 1/(1-q) as a percentile label: 2 -> 50%, 1000 -> 99.9%.
   function pct(x) {
+    if (x == null) return "";
     var p = 100 * (1 - 1 / x);
     if (p <= 0) return "0%";
     var digits = Math.max(0, Math.ceil(Math.log10(x)) - 2);
@@ -43,7 +44,7 @@
     var d = tables.length > 1 ? uPlot.join(tables) : tables[0];
     var series = [
       { label: "percentile", value: function (u, v) { return v == null ? "–" : pct(v); } },
-      { label: s.raw ? "corrected" : "corrected = raw", stroke: CORRECTED, width: 2,
+      { label: s.raw ? "corrected" : s.has_raw ? "corrected = raw" : "latency", stroke: CORRECTED, width: 2,
         spanGaps: true, value: function (u, v) { return human(v); } }
     ];
     if (s.raw) series.push({ label: "raw", stroke: RAW, width: 1.5, dash: [6, 3],
@@ -64,6 +65,9 @@
             for (var v = 10; v <= max * 1.0001; v *= 10) out.push(v);
             return out;
           },
+          // uPlot's default filter for log axes keeps only "nice" splits and blanks the others
+          // (it would drop 50%); ours are all wanted.
+          filter: function (u, splits) { return splits; },
           values: function (u, vals) { return vals.map(pct); } },
         usAxis()
       ]
