@@ -11,12 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::spectrum::{Spectrum, spectrum};
 use super::timeline::Point;
-use super::{ExitStatus, Percentiles, Report, TimedReport, Unit, human_us};
+use super::{ExitStatus, Percentiles, Report, ReportError, TimedReport, Unit, human_us};
 use crate::metrics::{LatencyHistogram, OpStats, Recorder};
 use crate::scenario::{CustomerMetric, OpMetric};
 
@@ -186,6 +187,19 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Renders the page and writes it to `dir/report.html` atomically (like `summary.json`); returns
+/// its path.
+pub fn write_html(
+    dir: &Path,
+    report: &Report,
+    recorder: &Recorder,
+    timeline: &[Point],
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(REPORT_FILE);
+    super::json::write_atomic(&path, render_html(report, recorder, timeline).as_bytes())?;
+    Ok(path)
 }
 
 /// The whole page.

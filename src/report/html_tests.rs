@@ -279,6 +279,19 @@ fn vendored_assets_cannot_end_their_elements_early() {
     }
 }
 
+#[test]
+fn write_html_writes_report_html_into_the_directory() {
+    let dir = std::env::temp_dir().join(format!("gwsim-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (r, m) = report();
+    let path = write_html(&dir, &r, &m, &timeline()).unwrap();
+    assert_eq!(path, dir.join("report.html"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), render_html(&r, &m, &timeline()));
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["report.html"], "no temporary file left");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Writes a sample page for looking at it in a browser: set `GWSIM_SAMPLE_REPORT` to a path.
 #[test]
 fn sample_report_for_viewing() {

@@ -37,7 +37,7 @@ use time::OffsetDateTime;
 use crate::gws::model::Media;
 use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
 
-pub use html::{REPORT_FILE, render_html};
+pub use html::{REPORT_FILE, render_html, write_html};
 pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
 pub use terminal::render;
 
