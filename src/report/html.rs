@@ -416,8 +416,9 @@ fn operations(h: &mut String, r: &Report) {
             let mid = if i == 0 { format!("{tail}{errs}") } else { String::new() };
             let _ = writeln!(
                 h,
-                "<tr>{first}<td>{kind}<br><small>{} samples</small></td>{mid}{}</tr>",
+                "<tr>{first}<td>{kind}<br><small>{} sample{}</small></td>{mid}{}</tr>",
                 t.count,
+                if t.count == 1 { "" } else { "s" },
                 latency_cells(Some(t))
             );
         }

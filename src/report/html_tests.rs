@@ -224,6 +224,9 @@ fn hostile_input_is_escaped_everywhere() {
         .latency
         .insert(HOSTILE.into(), IntervalLatency { count: 1, p50_us: 1, p99_us: 1, max_us: 1 });
     let page = render_html(&r, &m, &tl);
+    if let Ok(path) = std::env::var("GWSIM_SAMPLE_HOSTILE_REPORT") {
+        std::fs::write(&path, &page).unwrap();
+    }
 
     // The only scripts are ours; the hostile one never became an element.
     let doc = Html::parse_document(&page);
