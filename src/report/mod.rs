@@ -1,6 +1,7 @@
 //! The end-of-run summary: one [`Report`] data model, built from the run's merged
 //! [`Recorder`](crate::metrics::Recorder) and its metadata, and one renderer per format
-//! ([`terminal`] for people, [`json`] for `summary.json`), plus the threshold verdicts and the
+//! ([`terminal`] for people, [`json`] for `summary.json`, [`html`] for `report.html`, with the
+//! percentile spectra of [`spectrum`]), plus the threshold verdicts and the
 //! run's outcome (design.md "Outputs" and exit codes).
 //!
 //! Everything here is computed once, after the run; nothing is on a hot path. Wall-clock time
@@ -11,15 +12,20 @@
 //! 1. Before the run: [`prepare_results_dir`] creates `results/<UTC timestamp>-<scenario>/` (or
 //!    `--out`) and proves it writable; an error there is a setup error (exit 2).
 //! 2. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
-//!    [`Report::build`], print [`render`], [`write_results`], and exit with
+//!    [`Report::build`], print [`render`], [`write_results`], [`write_html`] (with the merged
+//!    recorder and the time series read back from `timeline.jsonl`), and exit with
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
+pub mod html;
 pub mod json;
+pub mod spectrum;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;
 
+#[cfg(test)]
+mod html_tests;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +39,7 @@ use time::OffsetDateTime;
 use crate::gws::model::Media;
 use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
 
+pub use html::{REPORT_FILE, render_html, write_html};
 pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
 pub use terminal::render;
 

@@ -16,7 +16,7 @@ const ACCEPT: OpName = OpName::Flow(Capability::Accept);
 const CONSULT: OpName = OpName::Flow(Capability::Consult);
 const REMOVE: OpName = OpName::Flow(Capability::RemoveParticipantFromConference);
 
-fn scenario(thresholds: &str) -> Scenario {
+pub(super) fn scenario(thresholds: &str) -> Scenario {
     let text = format!(
         r#"
 name = "report-test"
@@ -60,7 +60,7 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
     }
 }
 
-fn info(scenario: Scenario, partial: bool) -> RunInfo {
+pub(super) fn info(scenario: Scenario, partial: bool) -> RunInfo {
     RunInfo {
         target: TargetInfo::new(&scenario, "http://127.0.0.1:40123"),
         scenario,
@@ -75,7 +75,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn violation(kind: ViolationKind, at_ms: u64) -> Violation {
+pub(super) fn violation(kind: ViolationKind, at_ms: u64) -> Violation {
     Violation {
         kind,
         agent: "frontline-1".into(),
@@ -88,7 +88,7 @@ fn violation(kind: ViolationKind, at_ms: u64) -> Violation {
 }
 
 /// A run's worth of measurements with fixed values: two agents' recorders merged.
-fn recorded() -> Recorder {
+pub(super) fn recorded() -> Recorder {
     let t0 = Instant::now();
     let mut a = Recorder::new();
     let mut b = Recorder::new();
