@@ -15,6 +15,7 @@ pub mod engine;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod server;
