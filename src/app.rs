@@ -339,6 +339,7 @@ async fn run_scenario(
         RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
     let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
     let summary = report::write_results(&results, &report)?;
+    report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();

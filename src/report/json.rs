@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "gwsim.summary/1";
 pub const SUMMARY_FILE: &str = "summary.json";
 
 /// The summary as pretty-printed JSON, ending in a newline.
-pub fn to_json(report: &Report) -> Result<String, ReportError> {
+pub fn to_json<S: serde::Serialize>(report: &Report<S>) -> Result<String, ReportError> {
     let mut s = serde_json::to_string_pretty(report)?;
     s.push('\n');
     Ok(s)
@@ -37,7 +37,7 @@ pub fn write_results(dir: &Path, report: &Report) -> Result<PathBuf, ReportError
 
 /// Writes `bytes` to `path` through a temporary sibling and a rename. On failure the temporary
 /// file is removed and `path` is untouched.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // The process id keeps two gwsim processes writing into one `--out` from sharing a temp file.
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
