@@ -18,6 +18,7 @@ mod build;
 mod de;
 pub mod json;
 pub mod junit;
+pub mod readback;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;

@@ -611,3 +611,20 @@ fn junit_is_written_atomically_next_to_the_summary() {
     assert_eq!(cases.len(), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn summary_reads_back_to_the_same_json_and_the_same_table() {
+    let s = scenario(
+        "[[thresholds]]\nmetric = \"Consult.settle\"\np99 = \"400ms\"\n[[thresholds]]\nmetric = \"errors\"\nrate = 0.01\n[[thresholds]]\nmetric = \"violations.missing\"\nmax = 3\n[[thresholds]]\nmetric = \"Complete.count\"\nmin = 1\n",
+    );
+    for (recorder, partial) in [(recorded(), false), (Recorder::new(), true)] {
+        let r = Report::build(info(s.clone(), partial), &recorder);
+        let json = to_json(&r).unwrap();
+        let back =
+            readback::parse_summary(std::path::Path::new("summary.json"), json.as_bytes()).unwrap();
+        assert_eq!(to_json(&back).unwrap(), json);
+        assert_eq!(render(&back), render(&r));
+        assert_eq!(junit_xml(&back), junit_xml(&r));
+        assert_eq!(back.thresholds, r.thresholds);
+    }
+}

@@ -1,0 +1,214 @@
+//! Reading a finished run back from its results directory, for `gwsim report` and `gwsim compare`:
+//! `summary.json` as a [`StoredReport`], `latency.hlog` as one histogram per tag (every interval
+//! added up), and `timeline.jsonl` as its points.
+//!
+//! Every file here is input a person may have edited, truncated or mixed up, so nothing panics on
+//! it: each problem is a [`ReadError`] naming the file and what is wrong with it.
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+use super::timeline::Point;
+use super::{SCHEMA, SUMMARY_FILE, StoredReport};
+
+/// The interval log a run writes next to its summary.
+pub const HLOG_FILE: &str = "latency.hlog";
+/// The time series a run appends to as it goes.
+pub const TIMELINE_FILE: &str = "timeline.jsonl";
+
+/// One histogram per metric (`Accept.response`, `customer.wait`, ...), every interval added.
+pub type Histograms = BTreeMap<String, Histogram<u64>>;
+
+/// What is wrong with a results file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid JSON: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{path} is not a gwsim summary: it has no \"schema\" tag")]
+    NoSchema { path: PathBuf },
+    #[error("{path} has summary schema `{found}`, and this gwsim reads {SCHEMA}")]
+    Schema { path: PathBuf, found: String },
+    #[error("{path} does not match summary schema {SCHEMA}: {source}")]
+    Shape { path: PathBuf, source: serde_json::Error },
+    #[error("{path} is not an HdrHistogram interval log: unreadable line at byte {offset}")]
+    HlogSyntax { path: PathBuf, offset: usize },
+    #[error("{path}: the histogram of interval {index} ({tag}) is unreadable: {reason}")]
+    HlogHistogram { path: PathBuf, index: usize, tag: String, reason: String },
+    #[error("{path} holds no tagged interval histograms")]
+    HlogEmpty { path: PathBuf },
+    #[error("{path} line {line}: {source}")]
+    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
+}
+
+/// Where a run's summary is: `P/summary.json` when `p` is a directory, `p` itself otherwise.
+pub fn summary_path(p: &Path) -> PathBuf {
+    if p.is_dir() { p.join(SUMMARY_FILE) } else { p.to_owned() }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
+    std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_owned(), source })
+}
+
+/// Reads `summary.json` (or the summary at `path`).
+pub fn read_summary(path: &Path) -> Result<StoredReport, ReadError> {
+    parse_summary(path, &read(path)?)
+}
+
+/// Parses a summary; `path` only names it in errors. The schema tag is checked before the shape,
+/// so a summary from another schema version says so instead of naming its first odd field.
+pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<StoredReport, ReadError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|source| ReadError::Json { path: path.to_owned(), source })?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        None => return Err(ReadError::NoSchema { path: path.to_owned() }),
+        Some(s) if s != SCHEMA => {
+            return Err(ReadError::Schema { path: path.to_owned(), found: s.to_owned() });
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(value)
+        .map_err(|source| ReadError::Shape { path: path.to_owned(), source })
+}
+
+/// Reads an interval log: every tagged interval added into its tag's histogram. Untagged
+/// intervals are skipped (gwsim tags every interval with its metric).
+pub fn read_hlog(path: &Path) -> Result<Histograms, ReadError> {
+    parse_hlog(path, &read(path)?)
+}
+
+/// Parses an interval log; `path` only names it in errors.
+pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
+    let mut out = Histograms::new();
+    let mut deserializer = Deserializer::new();
+    for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
+        let entry = entry.map_err(|e| match e {
+            hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+                ReadError::HlogSyntax { path: path.to_owned(), offset }
+            }
+        })?;
+        let LogEntry::Interval(interval) = entry else { continue };
+        let Some(tag) = interval.tag() else { continue };
+        let bad = |reason: String| ReadError::HlogHistogram {
+            path: path.to_owned(),
+            index,
+            tag: tag.as_str().to_owned(),
+            reason,
+        };
+        let compressed = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .map_err(|e| bad(format!("bad base64: {e}")))?;
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut compressed.as_slice())
+            .map_err(|e| bad(format!("{e:?}")))?;
+        match out.get_mut(tag.as_str()) {
+            Some(total) => total.add(&h).map_err(|e| bad(format!("cannot add it: {e:?}")))?,
+            None => {
+                // Auto-resizing, so later intervals with larger values still add.
+                let mut total = h;
+                total.auto(true);
+                out.insert(tag.as_str().to_owned(), total);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ReadError::HlogEmpty { path: path.to_owned() });
+    }
+    Ok(out)
+}
+
+/// Reads `timeline.jsonl`: one [`Point`] per line (blank lines are skipped).
+pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReadError> {
+    let bytes = read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|source| ReadError::Timeline {
+                path: path.to_owned(),
+                line: i + 1,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// A finished run as read back: its summary, and its histograms and timeline when it wrote them.
+#[derive(Debug)]
+pub struct RunFiles {
+    /// The results directory.
+    pub dir: PathBuf,
+    pub report: StoredReport,
+    /// `None`: the run has no `latency.hlog`.
+    pub histograms: Option<Histograms>,
+}
+
+/// Reads the run at `p`: a results directory, or a `summary.json` path (its directory holds the
+/// rest). A missing `latency.hlog` is normal (`None`); an unreadable one is an error.
+pub fn read_run(p: &Path) -> Result<RunFiles, ReadError> {
+    let summary = summary_path(p);
+    let report = read_summary(&summary)?;
+    let dir = summary.parent().map(Path::to_owned).unwrap_or_default();
+    let hlog = dir.join(HLOG_FILE);
+    let histograms = optional(&hlog, read_hlog)?;
+    Ok(RunFiles { dir, report, histograms })
+}
+
+/// `read(path)`, or `None` when the file does not exist.
+pub fn optional<T>(
+    path: &Path,
+    read: impl FnOnce(&Path) -> Result<T, ReadError>,
+) -> Result<Option<T>, ReadError> {
+    match read(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(ReadError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_summaries_are_clear_errors() {
+        let p = Path::new("x/summary.json");
+        let e = parse_summary(p, b"{\"schema\": \"gwsim.summ").unwrap_err();
+        assert!(matches!(e, ReadError::Json { .. }), "{e}");
+        assert!(e.to_string().starts_with("x/summary.json is not valid JSON"), "{e}");
+        let e = parse_summary(p, b"{\"schema\": \"gwsim.summary/9\"}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x/summary.json has summary schema `gwsim.summary/9`, and this gwsim reads \
+             gwsim.summary/1"
+        );
+        let e = parse_summary(p, b"[1, 2]").unwrap_err();
+        assert!(matches!(e, ReadError::NoSchema { .. }), "{e}");
+        let e = parse_summary(p, b"{\"schema\": \"gwsim.summary/1\", \"partial\": 3}").unwrap_err();
+        assert!(matches!(e, ReadError::Shape { .. }), "{e}");
+    }
+
+    #[test]
+    fn garbage_hlogs_are_clear_errors() {
+        let p = Path::new("latency.hlog");
+        let e = parse_hlog(p, b"").unwrap_err();
+        assert!(matches!(e, ReadError::HlogEmpty { .. }), "{e}");
+        let e = parse_hlog(p, b"hello\nworld\n").unwrap_err();
+        assert!(matches!(e, ReadError::HlogEmpty { .. } | ReadError::HlogSyntax { .. }), "{e}");
+        // A well-formed line whose histogram payload is garbage.
+        let e = parse_hlog(p, b"Tag=Accept.response,0.000,1.000,1.000,bm90IGEgaGlzdG9ncmFt\n")
+            .unwrap_err();
+        assert!(matches!(e, ReadError::HlogHistogram { .. }), "{e}");
+        assert!(e.to_string().contains("(Accept.response)"), "{e}");
+        let e = parse_hlog(p, b"Tag=Accept.response,0.000,1.000,1.000,***\n").unwrap_err();
+        assert!(matches!(e, ReadError::HlogHistogram { .. }), "{e}");
+    }
+}
