@@ -15,6 +15,7 @@
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
+pub mod compare;
 mod de;
 pub mod json;
 pub mod junit;
@@ -23,6 +24,8 @@ pub mod terminal;
 mod thresholds;
 pub mod timeline;
 
+#[cfg(test)]
+mod compare_tests;
 #[cfg(test)]
 mod tests;
 

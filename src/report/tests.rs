@@ -16,7 +16,7 @@ const ACCEPT: OpName = OpName::Flow(Capability::Accept);
 const CONSULT: OpName = OpName::Flow(Capability::Consult);
 const REMOVE: OpName = OpName::Flow(Capability::RemoveParticipantFromConference);
 
-fn scenario(thresholds: &str) -> Scenario {
+pub(super) fn scenario(thresholds: &str) -> Scenario {
     let text = format!(
         r#"
 name = "report-test"
@@ -60,7 +60,7 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
     }
 }
 
-fn info(scenario: Scenario, partial: bool) -> RunInfo {
+pub(super) fn info(scenario: Scenario, partial: bool) -> RunInfo {
     RunInfo {
         target: TargetInfo::new(&scenario, "http://127.0.0.1:40123"),
         scenario,
