@@ -386,18 +386,17 @@ impl Dist<'_> {
         match self {
             Dist::Histogram(h) => h.stdev(),
             Dist::Summary(p) => {
-                // The interpolated distribution is uniform between knots: E[X²] of a uniform on
-                // [a, b] is (a² + ab + b²) / 3. Its lowest segment starts at 0, which
+                // The interpolated distribution is uniform between knots: E[X] of a uniform on
+                // [a, b] is (a + b) / 2, E[X²] is (a² + ab + b²) / 3. Its lowest segment starts at 0, which
                 // overstates the spread, so the band is wider than the truth, not narrower.
                 let knots = summary_knots(p);
-                let second: f64 = knots
-                    .windows(2)
-                    .map(|w| {
-                        let ((q0, a), (q1, b)) = (w[0], w[1]);
-                        (q1 - q0) * (a * a + a * b + b * b) / 3.0
-                    })
-                    .sum();
-                (second - p.mean * p.mean).max(0.0).sqrt()
+                let (mut first, mut second) = (0.0, 0.0);
+                for w in knots.windows(2) {
+                    let ((q0, a), (q1, b)) = (w[0], w[1]);
+                    first += (q1 - q0) * (a + b) / 2.0;
+                    second += (q1 - q0) * (a * a + a * b + b * b) / 3.0;
+                }
+                (second - first * first).max(0.0).sqrt()
             }
         }
     }

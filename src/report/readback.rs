@@ -25,27 +25,28 @@ pub const TIMELINE_FILE: &str = "timeline.jsonl";
 /// One histogram per metric (`Accept.response`, `customer.wait`, ...), every interval added.
 pub type Histograms = BTreeMap<String, Histogram<u64>>;
 
-/// What is wrong with a results file.
+/// What is wrong with a results file. Each message carries its cause inline (no `source`
+/// chain), so it reads whole wherever it is printed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not valid JSON: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
+    #[error("cannot read {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{path} is not valid JSON: {error}")]
+    Json { path: PathBuf, error: serde_json::Error },
     #[error("{path} is not a gwsim summary: it has no \"schema\" tag")]
     NoSchema { path: PathBuf },
     #[error("{path} has summary schema `{found}`, and this gwsim reads {SCHEMA}")]
     Schema { path: PathBuf, found: String },
-    #[error("{path} does not match summary schema {SCHEMA}: {source}")]
-    Shape { path: PathBuf, source: serde_json::Error },
+    #[error("{path} does not match summary schema {SCHEMA}: {error}")]
+    Shape { path: PathBuf, error: serde_json::Error },
     #[error("{path} is not an HdrHistogram interval log: unreadable line at byte {offset}")]
     HlogSyntax { path: PathBuf, offset: usize },
     #[error("{path}: the histogram of interval {index} ({tag}) is unreadable: {reason}")]
     HlogHistogram { path: PathBuf, index: usize, tag: String, reason: String },
     #[error("{path} holds no tagged interval histograms")]
     HlogEmpty { path: PathBuf },
-    #[error("{path} line {line}: {source}")]
-    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
+    #[error("{path} line {line}: {error}")]
+    Timeline { path: PathBuf, line: usize, error: serde_json::Error },
 }
 
 /// Where a run's summary is: `P/summary.json` when `p` is a directory, `p` itself otherwise.
@@ -54,7 +55,7 @@ pub fn summary_path(p: &Path) -> PathBuf {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
-    std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|error| ReadError::Io { path: path.to_owned(), error })
 }
 
 /// Reads `summary.json` (or the summary at `path`).
@@ -66,7 +67,7 @@ pub fn read_summary(path: &Path) -> Result<StoredReport, ReadError> {
 /// so a summary from another schema version says so instead of naming its first odd field.
 pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<StoredReport, ReadError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|source| ReadError::Json { path: path.to_owned(), source })?;
+        .map_err(|error| ReadError::Json { path: path.to_owned(), error })?;
     match value.get("schema").and_then(|s| s.as_str()) {
         None => return Err(ReadError::NoSchema { path: path.to_owned() }),
         Some(s) if s != SCHEMA => {
@@ -74,8 +75,7 @@ pub fn parse_summary(path: &Path, bytes: &[u8]) -> Result<StoredReport, ReadErro
         }
         Some(_) => {}
     }
-    serde_json::from_value(value)
-        .map_err(|source| ReadError::Shape { path: path.to_owned(), source })
+    serde_json::from_value(value).map_err(|error| ReadError::Shape { path: path.to_owned(), error })
 }
 
 /// Reads an interval log: every tagged interval added into its tag's histogram. Untagged
@@ -132,10 +132,10 @@ pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReadError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|source| ReadError::Timeline {
+            serde_json::from_str(l).map_err(|error| ReadError::Timeline {
                 path: path.to_owned(),
                 line: i + 1,
-                source,
+                error,
             })
         })
         .collect()
@@ -169,7 +169,7 @@ pub fn optional<T>(
 ) -> Result<Option<T>, ReadError> {
     match read(path) {
         Ok(v) => Ok(Some(v)),
-        Err(ReadError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => Ok(None),
+        Err(ReadError::Io { error, .. }) if error.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
