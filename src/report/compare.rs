@@ -764,7 +764,12 @@ pub fn render_comparison(c: &Comparison) -> String {
             .map(str::to_owned)
             .to_vec(),
     ];
+    let mut previous: Option<&str> = None;
     for r in &c.rows {
+        // The metric's name on its first row only: the table reads as one block per metric.
+        let name =
+            if previous == Some(r.metric.as_str()) { String::new() } else { r.metric.clone() };
+        previous = Some(&r.metric);
         let band = |e: &Option<Estimate>| {
             e.map_or_else(
                 || "-".to_owned(),
@@ -781,7 +786,7 @@ pub fn render_comparison(c: &Comparison) -> String {
             format!("{} / {}", band(&r.baseline), band(&r.current))
         };
         rows.push(vec![
-            r.metric.clone(),
+            name,
             r.stat.clone(),
             r.baseline.map_or_else(|| "-".to_owned(), |e| show(r, e.value)),
             r.current.map_or_else(|| "-".to_owned(), |e| show(r, e.value)),
@@ -811,6 +816,14 @@ pub fn render_comparison(c: &Comparison) -> String {
             }
         }
         let _ = writeln!(o, "{}", line.trim_end());
+    }
+    let unbounded =
+        c.rows.iter().any(|r| [r.baseline, r.current].iter().flatten().any(|e| e.high.is_none()));
+    if unbounded {
+        let _ = writeln!(
+            o,
+            "a band ending in `?` has no upper bound: too few samples lie above that percentile"
+        );
     }
     for n in &c.notes {
         let _ = writeln!(o, "note: {n}");

@@ -1,6 +1,6 @@
 //! The CI commands end to end, through the real binary: `gwsim run` writes `junit.xml` next to
-//! `summary.json`; `gwsim compare` exits 0, 1 or 2 as the README promises; `gwsim report`
-//! prints the run's table again from its summary.
+//! `summary.json` (which matches its schema); `gwsim compare` exits 0, 1 or 2 as the README
+//! promises; `gwsim report` prints the run's table again from its summary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -88,8 +88,17 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     assert!(run_out.starts_with(&table), "run:\n{run_out}\nreport:\n{table}");
     assert!(table.starts_with("gwsim run ci-smoke: CHECKS FAILED (exit 1)"), "{table}");
 
-    // A run compared with itself: no regression.
+    // The real run's summary matches the committed schema.
     let summary = run_dir.join("summary.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&written).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "summary.json does not match its schema: {errors:#?}");
+
+    // A run compared with itself: no regression.
     let same = gwsim(&["compare", path(&run_dir), path(&summary)]);
     assert_eq!(same.status.code(), Some(0), "{}{}", text(&same.stdout), text(&same.stderr));
     assert!(text(&same.stdout).contains("result: no regression (exit 0)"));
