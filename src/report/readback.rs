@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use std::io::Read as _;
+
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
@@ -24,6 +26,60 @@ pub const TIMELINE_FILE: &str = "timeline.jsonl";
 
 /// One histogram per metric (`Accept.response`, `customer.wait`, ...), every interval added.
 pub type Histograms = BTreeMap<String, Histogram<u64>>;
+
+/// HdrHistogram's V2 encoding cookies (plain and zlib-compressed) and its header size.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+const V2_HEADER_BYTES: usize = 40;
+
+/// The largest decoded histogram accepted from an interval log. hdrhistogram allocates what a
+/// histogram's header claims before reading it, so a corrupt header could ask for gigabytes;
+/// gwsim's own histograms (1 µs to 1 h, 3 digits) take well under a megabyte.
+const MAX_HISTOGRAM_BYTES: usize = 64 << 20;
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(x))
+}
+
+/// Decodes one V2 histogram (compressed or not), checking the lengths its header claims against
+/// the bytes really there before hdrhistogram allocates for them.
+fn decode_histogram(
+    bytes: &[u8],
+    deserializer: &mut Deserializer,
+) -> Result<Histogram<u64>, String> {
+    let cookie = be_u32(bytes, 0).ok_or("shorter than a histogram header")?;
+    let inflated;
+    let plain: &[u8] = match cookie {
+        V2_COOKIE => bytes,
+        V2_COMPRESSED_COOKIE => {
+            let len = be_u32(bytes, 4).ok_or("shorter than a histogram header")? as usize;
+            let body = bytes.get(8..8 + len).ok_or("its compressed payload is truncated")?;
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(body)
+                .take(MAX_HISTOGRAM_BYTES as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("cannot inflate it: {e}"))?;
+            if out.len() > MAX_HISTOGRAM_BYTES {
+                return Err(format!("it inflates to more than {MAX_HISTOGRAM_BYTES} bytes"));
+            }
+            inflated = out;
+            &inflated
+        }
+        other => return Err(format!("unknown encoding (cookie {other:#010x})")),
+    };
+    if be_u32(plain, 0) != Some(V2_COOKIE) {
+        return Err("unknown encoding inside the compressed payload".into());
+    }
+    let payload = be_u32(plain, 4).ok_or("shorter than a histogram header")? as usize;
+    let present = plain.len().saturating_sub(V2_HEADER_BYTES);
+    if plain.len() < V2_HEADER_BYTES || payload > present {
+        return Err(format!(
+            "its header claims {payload} bytes of counts, and {present} are there"
+        ));
+    }
+    deserializer.deserialize(&mut &plain[..]).map_err(|e| format!("{e:?}"))
+}
 
 /// What is wrong with a results file. Each message carries its cause inline (no `source`
 /// chain), so it reads whole wherever it is printed.
@@ -105,9 +161,7 @@ pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
         let compressed = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
             .map_err(|e| bad(format!("bad base64: {e}")))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut compressed.as_slice())
-            .map_err(|e| bad(format!("{e:?}")))?;
+        let h = decode_histogram(&compressed, &mut deserializer).map_err(bad)?;
         match out.get_mut(tag.as_str()) {
             Some(total) => total.add(&h).map_err(|e| bad(format!("cannot add it: {e:?}")))?,
             None => {
@@ -210,5 +264,52 @@ mod tests {
         assert!(e.to_string().contains("(Accept.response)"), "{e}");
         let e = parse_hlog(p, b"Tag=Accept.response,0.000,1.000,1.000,***\n").unwrap_err();
         assert!(matches!(e, ReadError::HlogHistogram { .. }), "{e}");
+    }
+
+    /// A histogram header in hdrhistogram's V2 layout, claiming `payload` bytes of counts.
+    fn header(payload: u32) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend(V2_COOKIE.to_be_bytes());
+        h.extend(payload.to_be_bytes());
+        h.extend(0u32.to_be_bytes()); // normalizing offset
+        h.extend(3u32.to_be_bytes()); // significant digits
+        h.extend(1u64.to_be_bytes()); // lowest
+        h.extend(3_600_000_000u64.to_be_bytes()); // highest
+        h.extend(1.0f64.to_be_bytes()); // integer to double ratio
+        h
+    }
+
+    fn line(histogram: &[u8]) -> Vec<u8> {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(histogram);
+        format!("Tag=Accept.response,0.000,1.000,1.000,{b64}\n").into_bytes()
+    }
+
+    #[test]
+    fn histogram_headers_claiming_more_than_is_there_are_refused_before_allocating() {
+        use std::io::Write as _;
+        let p = Path::new("latency.hlog");
+        // Plain: four gigabytes of counts claimed, none present.
+        let e = parse_hlog(p, &line(&header(u32::MAX))).unwrap_err();
+        assert!(
+            e.to_string().contains("claims 4294967295 bytes of counts, and 0 are there"),
+            "{e}"
+        );
+        // Compressed: the same header inside a valid zlib stream.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&header(u32::MAX)).unwrap();
+        let deflated = z.finish().unwrap();
+        let mut wrapped = Vec::new();
+        wrapped.extend(V2_COMPRESSED_COOKIE.to_be_bytes());
+        wrapped.extend((deflated.len() as u32).to_be_bytes());
+        wrapped.extend(&deflated);
+        let e = parse_hlog(p, &line(&wrapped)).unwrap_err();
+        assert!(e.to_string().contains("claims 4294967295 bytes of counts"), "{e}");
+        // A compressed length beyond the bytes present.
+        wrapped[7] = wrapped[7].wrapping_add(50);
+        let e = parse_hlog(p, &line(&wrapped)).unwrap_err();
+        assert!(e.to_string().contains("compressed payload is truncated"), "{e}");
+        // An empty but well-formed histogram is fine.
+        let h = parse_hlog(p, &line(&header(0))).unwrap();
+        assert_eq!(h["Accept.response"].len(), 0);
     }
 }
