@@ -133,9 +133,16 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     let other = gwsim(&["compare", path(&run_dir), path(&worse)]);
     assert_eq!(other.status.code(), Some(2));
     assert!(text(&other.stderr).contains("has summary schema `gwsim.summary/2`"));
-    std::fs::write(worse.join("latency.hlog"), "garbage\n").unwrap();
-    let report = gwsim(&["report", path(&worse)]);
-    assert_eq!(report.status.code(), Some(2));
+    // A readable summary beside a garbage interval log: the log is named, exit 2.
+    let garbled = dir.join("garbled");
+    std::fs::create_dir_all(&garbled).unwrap();
+    std::fs::copy(&summary, garbled.join("summary.json")).unwrap();
+    std::fs::write(garbled.join("latency.hlog"), "garbage\n").unwrap();
+    for args in [vec!["report", path(&garbled)], vec!["compare", path(&run_dir), path(&garbled)]] {
+        let out = gwsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("latency.hlog"), "{}", text(&out.stderr));
+    }
     let tol = gwsim(&["compare", "--tolerance", "p99=ten%", path(&run_dir), path(&run_dir)]);
     assert_eq!(tol.status.code(), Some(2));
     assert!(text(&tol.stderr).contains("--tolerance: `p99=ten%`: `ten` is not a number"));
