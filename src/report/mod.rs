@@ -45,7 +45,7 @@ pub use terminal::render;
 
 /// A name from a closed vocabulary (a kind, a unit, the schema tag). An alias rather than
 /// `&'static str` written out, because serde's derive would otherwise try to borrow such fields
-/// from the input; each has a `deserialize_with` in [`de`] that maps it to its static spelling.
+/// from the input; each has a `deserialize_with` (module `de`) that maps it to its static spelling.
 pub type Name = &'static str;
 
 /// What went wrong while preparing or writing results.
