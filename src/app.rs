@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, RunArgs, ServeArgs, ValidateArgs};
+use crate::cli::{Cli, Command, CompareArgs, ReportArgs, RunArgs, ServeArgs, ValidateArgs};
 use crate::cometd::client::Transport;
 use crate::engine::{self, RunSettings};
 use crate::ordering::Profile;
@@ -39,7 +39,81 @@ pub async fn run(
         Command::Run(args) => run_scenario(args, shutdown).await,
         Command::Serve(args) => serve(args, shutdown).await,
         Command::Validate(args) => validate(args),
+        Command::Compare(args) => compare(args),
+        Command::Report(args) => rerender(args),
     }
+}
+
+/// `gwsim compare`: 0 no regression, 1 a regression; an unreadable run or a bad tolerance is an
+/// error (exit 2).
+fn compare(args: CompareArgs) -> Result<Outcome> {
+    use crate::report::compare::{self, Tolerances};
+    use crate::report::readback;
+    use std::io::Write as _;
+    let mut tolerances = Tolerances::default();
+    if let Some(list) = &args.tolerance {
+        tolerances.set_relative(list).context("--tolerance")?;
+    }
+    if let Some(list) = &args.absolute {
+        tolerances.set_absolute(list).context("--absolute")?;
+    }
+    let baseline = readback::read_run(&args.baseline).context("cannot read the baseline run")?;
+    let current = readback::read_run(&args.current).context("cannot read the current run")?;
+    let (b_label, c_label) =
+        (args.baseline.display().to_string(), args.current.display().to_string());
+    let comparison = compare::compare(
+        compare::Run {
+            label: &b_label,
+            report: &baseline.report,
+            histograms: baseline.histograms.as_ref(),
+        },
+        compare::Run {
+            label: &c_label,
+            report: &current.report,
+            histograms: current.histograms.as_ref(),
+        },
+        &tolerances,
+    );
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &comparison)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", compare::render_comparison(&comparison))?;
+    }
+    Ok(if comparison.exit_code() == 0 { Outcome::Ok } else { Outcome::ChecksFailed })
+}
+
+/// Everything re-rendering a finished run needs, read from its results directory: the report
+/// from `summary.json`, and, when the run wrote them, its histograms (`latency.hlog`) and its
+/// time series (`timeline.jsonl`). The HTML renderer takes these; the terminal table needs only
+/// the report.
+#[derive(Debug)]
+pub struct RenderInputs {
+    pub report: report::StoredReport,
+    pub histograms: Option<report::readback::Histograms>,
+    pub timeline: Option<Vec<report::timeline::Point>>,
+}
+
+/// Reads a results directory (or a `summary.json` path and the directory it is in) for
+/// re-rendering.
+pub fn render_inputs(path: &Path) -> Result<RenderInputs> {
+    use crate::report::readback;
+    let files = readback::read_run(path)?;
+    let timeline =
+        readback::optional(&files.dir.join(readback::TIMELINE_FILE), readback::read_timeline)?;
+    Ok(RenderInputs { report: files.report, histograms: files.histograms, timeline })
+}
+
+/// `gwsim report DIR`: prints the run's terminal summary again. Exit 0 when it could be read,
+/// whatever the run's own verdict (that is the run's exit code, kept in `summary.json`).
+fn rerender(args: ReportArgs) -> Result<Outcome> {
+    use std::io::Write as _;
+    let inputs = render_inputs(&args.dir)
+        .with_context(|| format!("cannot re-render {}", args.dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report::render(&inputs.report))?;
+    Ok(Outcome::Ok)
 }
 
 fn validate(args: ValidateArgs) -> Result<Outcome> {
@@ -340,6 +414,7 @@ async fn run_scenario(
     let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
     let summary = report::write_results(&results, &report)?;
     report::write_html(&results, &report, &outcome.recorder, &[])?;
+    report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();

@@ -25,6 +25,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check scenario files; print every problem with file:line:col (exit 2 on any).
     Validate(ValidateArgs),
+    /// Compare a run with a baseline: exit 1 on a regression beyond tolerance and noise.
+    Compare(CompareArgs),
+    /// Re-render a finished run's terminal summary from its summary.json.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run: a results directory or its summary.json.
+    pub baseline: PathBuf,
+    /// The run to judge: a results directory or its summary.json.
+    pub current: PathBuf,
+    /// Relative tolerances, per statistic: `p99=10%,p50=5%,max=25%`; a bare `10%` sets every
+    /// latency statistic; `errors=0.5%` sets the error-rate tolerance (percentage points).
+    /// Defaults: 10%, p99.9 15%, max 25%, errors 0.1%.
+    #[arg(long, visible_alias = "max-regression", value_name = "LIST")]
+    pub tolerance: Option<String>,
+    /// Absolute tolerances: a latency difference up to this is never a change (`1ms`, or per
+    /// statistic `p50=200us,max=5ms`). Default: none.
+    #[arg(long, value_name = "LIST")]
+    pub absolute: Option<String>,
+    /// Print the comparison as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results directory (or its summary.json).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -47,7 +47,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         partial: info.partial,
         // Filled in below, once the rest of the report exists to judge.
         exit: Exit { code: 0, status: ExitStatus::Pass, checks: Verdict::Pass, reasons: vec![] },
-        versions: Versions { gwsim: env!("CARGO_PKG_VERSION") },
+        versions: Versions { gwsim: env!("CARGO_PKG_VERSION").to_owned() },
         seed: info.scenario.run.seed,
         started: rfc3339(info.started),
         ended: rfc3339(info.ended),

@@ -277,7 +277,7 @@ fn header(h: &mut String, r: &Report) {
     let rows = [
         ("Scenario", esc(&r.scenario.name)),
         ("Seed", r.seed.to_string()),
-        ("Versions", format!("gwsim {}", esc(r.versions.gwsim))),
+        ("Versions", format!("gwsim {}", esc(&r.versions.gwsim))),
         (
             "Target",
             format!(

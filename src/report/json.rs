@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "gwsim.summary/1";
 pub const SUMMARY_FILE: &str = "summary.json";
 
 /// The summary as pretty-printed JSON, ending in a newline.
-pub fn to_json(report: &Report) -> Result<String, ReportError> {
+pub fn to_json<S: serde::Serialize>(report: &Report<S>) -> Result<String, ReportError> {
     let mut s = serde_json::to_string_pretty(report)?;
     s.push('\n');
     Ok(s)

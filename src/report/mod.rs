@@ -17,13 +17,19 @@
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
+pub mod compare;
+mod de;
 pub mod html;
 pub mod json;
+pub mod junit;
+pub mod readback;
 pub mod spectrum;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;
 
+#[cfg(test)]
+mod compare_tests;
 #[cfg(test)]
 mod html_tests;
 #[cfg(test)]
@@ -33,7 +39,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::gws::model::Media;
@@ -41,7 +47,13 @@ use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
 
 pub use html::{REPORT_FILE, render_html, write_html};
 pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
+pub use junit::{JUNIT_FILE, junit_xml, write_junit};
 pub use terminal::render;
+
+/// A name from a closed vocabulary (a kind, a unit, the schema tag). An alias rather than
+/// `&'static str` written out, because serde's derive would otherwise try to borrow such fields
+/// from the input; each has a `deserialize_with` (module `de`) that maps it to its static spelling.
+pub type Name = &'static str;
 
 /// What went wrong while preparing or writing results.
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +84,11 @@ pub struct RunInfo {
 }
 
 /// What the run was aimed at.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// `embedded` or `remote`.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "de::target_kind")]
+    pub kind: Name,
     /// The base URL actually used (for an embedded target, the address it bound).
     pub base_url: String,
     pub transport: Transport,
@@ -100,10 +113,15 @@ impl TargetInfo {
 
 /// The whole summary of a run; `summary.json` is its serialization
 /// (`schema/summary.schema.json` describes it).
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Always [`SCHEMA`].
-    pub schema: &'static str,
+///
+/// `S` is the scenario it carries: the validated [`Scenario`] of a run just finished, or, for a
+/// report read back from `summary.json` ([`StoredReport`]), a [`ScenarioRecord`]: the scenario
+/// as it was written, not re-validated, because nothing re-runs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report<S = Scenario> {
+    /// Always [`SCHEMA`]; reading a summary with another tag is an error.
+    #[serde(deserialize_with = "de::schema")]
+    pub schema: Name,
     pub partial: bool,
     pub exit: Exit,
     pub versions: Versions,
@@ -113,7 +131,8 @@ pub struct Report {
     pub ended: String,
     pub duration_ms: u64,
     /// The unit of every latency number in this report.
-    pub latency_unit: &'static str,
+    #[serde(deserialize_with = "de::latency_unit")]
+    pub latency_unit: Name,
     pub target: TargetInfo,
     /// Things a reader must not miss (missed starts, an interrupted run).
     pub warnings: Vec<String>,
@@ -123,16 +142,45 @@ pub struct Report {
     pub customers: CustomerReport,
     pub counts: Counts,
     pub violations: ViolationsReport,
-    pub scenario: Scenario,
+    pub scenario: S,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A report read back from `summary.json` (by `gwsim report` and `gwsim compare`).
+pub type StoredReport = Report<ScenarioRecord>;
+
+/// The resolved scenario as `summary.json` holds it: its name, and the rest as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    pub name: String,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the renderers need of the scenario a report carries.
+pub trait ScenarioView {
+    fn name(&self) -> &str;
+}
+
+impl ScenarioView for Scenario {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl ScenarioView for ScenarioRecord {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versions {
-    pub gwsim: &'static str,
+    /// The version that wrote the summary (a read-back summary may come from another version).
+    pub gwsim: String,
 }
 
 /// How the run ended, as the process exit code says it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exit {
     /// 0 all checks held, 1 a check failed, 130 interrupted (design.md).
     pub code: u8,
@@ -143,7 +191,7 @@ pub struct Exit {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExitStatus {
     Pass,
@@ -152,7 +200,7 @@ pub enum ExitStatus {
 }
 
 /// Whether the run's checks held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
@@ -176,13 +224,13 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// no threshold governs. A `violations` threshold governs every kind, a `violations.<kind>`
 /// threshold its kind; without either, any violation fails the run (design.md: "ordering
 /// violations occurred where the scenario allows none").
-pub fn outcome(report: &Report) -> Verdict {
+pub fn outcome<S>(report: &Report<S>) -> Verdict {
     if thresholds::failures(report).is_empty() { Verdict::Pass } else { Verdict::ChecksFailed }
 }
 
 /// Percentiles of one histogram, in microseconds (hdrhistogram's values: at most 0.1% above the
 /// exact percentile).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: u64,
@@ -197,7 +245,7 @@ pub struct Percentiles {
 
 /// One latency metric: its measured samples' percentiles, and how many warmup samples were left
 /// out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedReport {
     /// Measured samples (the histograms' count).
     pub count: u64,
@@ -211,11 +259,12 @@ pub struct TimedReport {
 }
 
 /// One operation: outcomes and latencies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpReport {
     pub name: String,
     /// `flow` (an interaction operation) or `session` (a login or logout step).
-    pub kind: &'static str,
+    #[serde(deserialize_with = "de::op_kind")]
+    pub kind: Name,
     /// Measured operations with an outcome (`ok + errors`).
     pub count: u64,
     pub ok: u64,
@@ -227,14 +276,14 @@ pub struct OpReport {
     pub settle: Option<TimedReport>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WarmupCounts {
     pub ok: u64,
     pub errors: u64,
 }
 
 /// The customer side: latencies and abandonment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerReport {
     pub wait: Option<TimedReport>,
     pub to_agent: Option<TimedReport>,
@@ -244,7 +293,7 @@ pub struct CustomerReport {
 }
 
 /// Run-wide counts (measured).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub operations: u64,
     pub errors: u64,
@@ -255,19 +304,21 @@ pub struct Counts {
 }
 
 /// Ordering violations: every kind's count and the first few in full.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViolationsReport {
     pub total: u64,
     /// Every kind, zeros included, alphabetically. Their sum can be below `total` only when the
     /// engine counted violations directly, without a kind.
-    pub by_kind: BTreeMap<&'static str, u64>,
+    #[serde(deserialize_with = "de::violation_kinds")]
+    pub by_kind: BTreeMap<Name, u64>,
     /// The earliest violations (at most [`crate::metrics::VIOLATIONS_KEPT`]).
     pub first: Vec<ViolationReport>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViolationReport {
-    pub kind: &'static str,
+    #[serde(deserialize_with = "de::violation_kind")]
+    pub kind: Name,
     pub agent: String,
     pub interaction: String,
     pub expected: String,
@@ -278,7 +329,7 @@ pub struct ViolationReport {
 }
 
 /// The verdict on one threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdVerdict {
     pub metric: Metric,
     pub stat: Stat,
@@ -293,7 +344,7 @@ pub struct ThresholdVerdict {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Microseconds.
@@ -302,7 +353,7 @@ pub enum Unit {
     Fraction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ThresholdOutcome {
     Pass,
@@ -341,7 +392,9 @@ impl Report {
     pub fn build(info: RunInfo, metrics: &crate::metrics::Recorder) -> Report {
         build::build(info, metrics)
     }
+}
 
+impl<S> Report<S> {
     /// The process exit code design.md gives this run.
     pub fn exit_code(&self) -> u8 {
         self.exit.code

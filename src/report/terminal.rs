@@ -4,7 +4,10 @@
 
 use std::fmt::Write;
 
-use super::{ExitStatus, Percentiles, Report, ThresholdOutcome, TimedReport, human_us, thresholds};
+use super::{
+    ExitStatus, Percentiles, Report, ScenarioView, ThresholdOutcome, TimedReport, human_us,
+    thresholds,
+};
 
 /// Violations printed in full; `summary.json` keeps more.
 pub const VIOLATIONS_SHOWN: usize = 5;
@@ -14,11 +17,11 @@ pub const VIOLATIONS_SHOWN: usize = 5;
 const CORRECTION_NOTABLE: f64 = 0.10;
 
 /// Renders the summary. Every line ends in `\n`.
-pub fn render(r: &Report) -> String {
+pub fn render<S: ScenarioView>(r: &Report<S>) -> String {
     let mut out = String::new();
     // `write!` into a `String` cannot fail; the results are ignored for that reason.
     let o = &mut out;
-    let _ = writeln!(o, "gwsim run {}: {}", r.scenario.name, status_line(r));
+    let _ = writeln!(o, "gwsim run {}: {}", r.scenario.name(), status_line(r));
     let _ = writeln!(
         o,
         "target {} {} ({}, {}), seed {}, ran {:.1}s, started {}",
@@ -57,7 +60,7 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-fn status_line(r: &Report) -> String {
+fn status_line<S>(r: &Report<S>) -> String {
     match r.exit.status {
         ExitStatus::Pass => format!("PASS (exit {})", r.exit.code),
         ExitStatus::ChecksFailed => format!("CHECKS FAILED (exit {})", r.exit.code),
@@ -65,7 +68,7 @@ fn status_line(r: &Report) -> String {
     }
 }
 
-fn loud_warnings(o: &mut String, r: &Report) {
+fn loud_warnings<S>(o: &mut String, r: &Report<S>) {
     if r.counts.missed_starts > 0 {
         let _ = writeln!(
             o,
@@ -112,7 +115,7 @@ fn corrected(t: Option<&TimedReport>) -> Option<&Percentiles> {
     t.and_then(|t| t.corrected.as_ref())
 }
 
-fn operations(o: &mut String, r: &Report) {
+fn operations<S>(o: &mut String, r: &Report<S>) {
     let _ = writeln!(o, "\noperations (response latency from the intended start)");
     if r.operations.is_empty() {
         let _ = writeln!(o, "  none recorded");
@@ -170,7 +173,7 @@ fn operations(o: &mut String, r: &Report) {
     }
 }
 
-fn customers(o: &mut String, r: &Report) {
+fn customers<S>(o: &mut String, r: &Report<S>) {
     let c = &r.customers;
     let metrics = [("wait", &c.wait), ("to_agent", &c.to_agent), ("to_customer", &c.to_customer)];
     if metrics.iter().all(|(_, t)| t.is_none()) && c.abandoned == 0 && c.abandoned_warmup == 0 {
@@ -191,7 +194,7 @@ fn customers(o: &mut String, r: &Report) {
     let _ = writeln!(o, "  abandoned: {}", c.abandoned);
 }
 
-fn violations(o: &mut String, r: &Report) {
+fn violations<S>(o: &mut String, r: &Report<S>) {
     let v = &r.violations;
     if v.total == 0 {
         let _ = writeln!(o, "\nviolations: none");
@@ -226,7 +229,7 @@ fn violations(o: &mut String, r: &Report) {
     }
 }
 
-fn threshold_table(o: &mut String, r: &Report) {
+fn threshold_table<S>(o: &mut String, r: &Report<S>) {
     if r.thresholds.is_empty() {
         let _ = writeln!(o, "\nthresholds: none set");
         return;

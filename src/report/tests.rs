@@ -440,3 +440,191 @@ fn summary_json_is_written_atomically_with_the_redacted_scenario() {
     assert_eq!(json["operations"][1]["settle"]["corrected"]["count"], 100);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// One parsed `<testcase>`: classname, name, and the failure's type and message.
+#[derive(Debug)]
+struct ParsedCase {
+    classname: String,
+    name: String,
+    failure: Option<(String, String)>,
+}
+
+/// Parses `junit.xml` back with a real XML parser: the suite's attributes and every case.
+fn parse_junit(xml: &str) -> (Vec<(String, String)>, Vec<ParsedCase>) {
+    use quick_xml::events::{BytesStart, Event};
+    fn attrs(e: &BytesStart<'_>) -> Vec<(String, String)> {
+        e.attributes()
+            .map(|a| {
+                let a = a.unwrap();
+                (
+                    String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                    a.normalized_value(quick_xml::XmlVersion::Explicit1_0).unwrap().into_owned(),
+                )
+            })
+            .collect()
+    }
+    fn get(a: &[(String, String)], k: &str) -> String {
+        a.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut suite = Vec::new();
+    let mut cases = Vec::new();
+    let mut suites = 0;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => {
+                let a = attrs(&e);
+                match e.name().as_ref() {
+                    b"testsuite" => {
+                        suites += 1;
+                        suite = a;
+                    }
+                    b"testcase" => cases.push(ParsedCase {
+                        classname: get(&a, "classname"),
+                        name: get(&a, "name"),
+                        failure: None,
+                    }),
+                    b"failure" => {
+                        let last = cases.last_mut().expect("failure outside a testcase");
+                        last.failure = Some((get(&a, "type"), get(&a, "message")));
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(suites, 1, "exactly one testsuite");
+    (suite, cases)
+}
+
+fn attr<'a>(a: &'a [(String, String)], k: &str) -> &'a str {
+    a.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("")
+}
+
+#[test]
+fn junit_has_one_case_per_threshold_and_fails_what_failed() {
+    let s = scenario(
+        r#"
+[[thresholds]]
+metric = "Accept.response"
+p99 = "50ms"
+[[thresholds]]
+metric = "Consult.settle"
+p99 = "400ms"
+[[thresholds]]
+metric = "RemoveParticipantFromConference.settle"
+p99 = "1s"
+[[thresholds]]
+metric = "Consult.errors"
+rate = 0.05
+"#,
+    );
+    let r = Report::build(info(s, false), &recorded());
+    let (suite, cases) = parse_junit(&junit_xml(&r));
+    assert_eq!(attr(&suite, "name"), "gwsim.report-test");
+    // Four thresholds, plus the ungoverned ordering violations.
+    assert_eq!(attr(&suite, "tests"), "5");
+    assert_eq!(attr(&suite, "failures"), "3");
+    let names: Vec<(&str, &str)> =
+        cases.iter().map(|c| (c.classname.as_str(), c.name.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            ("Accept.response", "Accept.response p99 <= 50ms"),
+            ("Consult.settle", "Consult.settle p99 <= 400ms"),
+            (
+                "RemoveParticipantFromConference.settle",
+                "RemoveParticipantFromConference.settle p99 <= 1s"
+            ),
+            ("Consult.errors", "Consult.errors rate <= 0.05"),
+            ("gwsim.run", "ordering violations"),
+        ]
+    );
+    assert!(cases[0].failure.is_none());
+    let (kind, message) = cases[1].failure.as_ref().unwrap();
+    assert_eq!(kind, "threshold");
+    assert_eq!(message, "observed 448ms, limit <= 400ms");
+    let (kind, message) = cases[2].failure.as_ref().unwrap();
+    assert_eq!(kind, "no-data");
+    assert!(message.starts_with("no data"), "{message}");
+    assert!(cases[3].failure.is_none());
+    let (kind, message) = cases[4].failure.as_ref().unwrap();
+    assert_eq!(kind, "violations");
+    assert!(message.starts_with("ordering violations occurred (missing 1, out-of-order 1)"));
+}
+
+#[test]
+fn junit_ordering_case_follows_the_violations_thresholds() {
+    // A `violations` threshold governs every kind: no separate case.
+    let s = scenario("[[thresholds]]\nmetric = \"violations\"\nmax = 0\n");
+    let r = Report::build(info(s, false), &recorded());
+    let (suite, cases) = parse_junit(&junit_xml(&r));
+    assert_eq!((attr(&suite, "tests"), attr(&suite, "failures")), ("1", "1"));
+    assert_eq!(cases[0].name, "violations max <= 0");
+    assert_eq!(cases[0].failure.as_ref().unwrap().1, "observed 2, limit <= 0");
+
+    // No thresholds and a clean run: the ordering case is there, and passes.
+    let mut clean = Recorder::new();
+    clean.op_ok(ACCEPT, true);
+    let r = Report::build(info(scenario(""), false), &clean);
+    let (suite, cases) = parse_junit(&junit_xml(&r));
+    assert_eq!((attr(&suite, "tests"), attr(&suite, "failures")), ("1", "0"));
+    assert_eq!(cases[0].name, "ordering violations");
+    assert!(cases[0].failure.is_none());
+
+    // Interrupted: a failing `run completed` case.
+    let r = Report::build(info(scenario(""), true), &clean);
+    let (suite, cases) = parse_junit(&junit_xml(&r));
+    assert_eq!((attr(&suite, "tests"), attr(&suite, "failures")), ("2", "1"));
+    assert_eq!(cases[1].name, "run completed");
+    assert_eq!(cases[1].failure.as_ref().unwrap().0, "interrupted");
+}
+
+#[test]
+fn junit_escapes_what_it_quotes() {
+    let mut m = Recorder::new();
+    let mut v = violation(ViolationKind::Unexpected, 5);
+    v.got = "Text(\"<b>&</b>\" \u{7})".into();
+    m.violation(v);
+    let mut r = Report::build(info(scenario(""), false), &m);
+    r.scenario.name = "a<b>&\"c\"".into();
+    let xml = junit_xml(&r);
+    let (suite, cases) = parse_junit(&xml);
+    assert_eq!(attr(&suite, "name"), "gwsim.a<b>&\"c\"");
+    assert_eq!(cases[0].failure.as_ref().unwrap().0, "violations");
+    assert!(xml.contains("got Text(&quot;&lt;b&gt;&amp;&lt;/b&gt;&quot; \u{FFFD})"), "{xml}");
+}
+
+#[test]
+fn junit_is_written_atomically_next_to_the_summary() {
+    let dir = std::env::temp_dir().join(format!("gwsim-junit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = Report::build(info(scenario(""), false), &recorded());
+    let path = write_junit(&dir, &r).unwrap();
+    assert_eq!(path, dir.join("junit.xml"));
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["junit.xml"]);
+    let (_, cases) = parse_junit(&std::fs::read_to_string(&path).unwrap());
+    assert_eq!(cases.len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn summary_reads_back_to_the_same_json_and_the_same_table() {
+    let s = scenario(
+        "[[thresholds]]\nmetric = \"Consult.settle\"\np99 = \"400ms\"\n[[thresholds]]\nmetric = \"errors\"\nrate = 0.01\n[[thresholds]]\nmetric = \"violations.missing\"\nmax = 3\n[[thresholds]]\nmetric = \"Complete.count\"\nmin = 1\n",
+    );
+    for (recorder, partial) in [(recorded(), false), (Recorder::new(), true)] {
+        let r = Report::build(info(s.clone(), partial), &recorder);
+        let json = to_json(&r).unwrap();
+        let back =
+            readback::parse_summary(std::path::Path::new("summary.json"), json.as_bytes()).unwrap();
+        assert_eq!(to_json(&back).unwrap(), json);
+        assert_eq!(render(&back), render(&r));
+        assert_eq!(junit_xml(&back), junit_xml(&r));
+        assert_eq!(back.thresholds, r.thresholds);
+    }
+}

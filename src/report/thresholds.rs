@@ -148,7 +148,7 @@ pub(super) fn relation(v: &ThresholdVerdict) -> &'static str {
 
 /// One sentence per failed check: failed thresholds, then ordering violations no threshold
 /// allows. Empty when the run's checks held.
-pub(super) fn failures(report: &Report) -> Vec<String> {
+pub(super) fn failures<S>(report: &Report<S>) -> Vec<String> {
     let mut out = Vec::new();
     for v in report.thresholds.iter().filter(|v| !v.passed) {
         let want = format!("{} {} {} {}", v.metric, v.stat, relation(v), limit_text(v));
@@ -162,11 +162,21 @@ pub(super) fn failures(report: &Report) -> Vec<String> {
         });
     }
 
+    out.extend(ungoverned_violations(report));
+    out
+}
+
+/// Whether a `violations` threshold speaks for every kind of violation (then no separate check
+/// of violations applies).
+pub(super) fn violations_all_governed<S>(report: &Report<S>) -> bool {
+    report.thresholds.iter().any(|v| v.metric == Metric::Counter(Counter::Violations))
+}
+
+/// The sentence about ordering violations no threshold allows, or `None` when there are none.
+pub(super) fn ungoverned_violations<S>(report: &Report<S>) -> Option<String> {
     // Which violation kinds the scenario's thresholds speak for; the rest must not occur.
-    let all_governed =
-        report.thresholds.iter().any(|v| v.metric == Metric::Counter(Counter::Violations));
-    if all_governed {
-        return out;
+    if violations_all_governed(report) {
+        return None;
     }
     let governed = |kind: &str| {
         report
@@ -186,13 +196,12 @@ pub(super) fn failures(report: &Report) -> Vec<String> {
     if unclassified > 0 {
         ungoverned.push(format!("unclassified {unclassified}"));
     }
-    if !ungoverned.is_empty() {
-        out.push(format!(
+    (!ungoverned.is_empty()).then(|| {
+        format!(
             "ordering violations occurred ({}) and no `violations` threshold allows them",
             ungoverned.join(", ")
-        ));
-    }
-    out
+        )
+    })
 }
 
 #[cfg(test)]

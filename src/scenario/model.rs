@@ -2,13 +2,17 @@
 //! (never a value). Only these types travel beyond `scenario`.
 //!
 //! They serialize (for the resolved scenario in `summary.json`) without spans and without secrets.
+//! Only the pieces a threshold verdict holds (metric, statistic, limit) and the transport also
+//! deserialize, so that a report can be read back from `summary.json`; a whole scenario never is
+//! (a `Scenario` only comes from validation).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::plan::{Arrival, LoadPlan};
 use super::units::{Distribution, IntRange, serialize_duration};
@@ -62,7 +66,7 @@ pub struct RemoteTarget {
     pub customer_api: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     Websocket,
@@ -417,6 +421,15 @@ macro_rules! closed_names {
                 s.serialize_str(self.as_str())
             }
         }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $ty::parse(&s).ok_or_else(|| {
+                    D::Error::unknown_variant(&s, &[$($s),*])
+                })
+            }
+        }
     };
 }
 
@@ -577,6 +590,36 @@ impl Serialize for Metric {
     }
 }
 
+impl Metric {
+    /// The metric a name such as `Consult.settle`, `customer.wait` or `violations.missing`
+    /// denotes; `None` when gwsim records no such metric. Scenario validation has its own parser,
+    /// which explains what is wrong; this one only reads back names gwsim wrote.
+    pub fn parse(s: &str) -> Option<Metric> {
+        if let Some(c) = Counter::parse(s) {
+            return Some(Metric::Counter(c));
+        }
+        let (head, tail) = s.split_once('.')?;
+        match head {
+            "customer" => CustomerMetric::parse(tail).map(Metric::Customer),
+            "violations" => ViolationKind::parse(tail).map(Metric::Violations),
+            _ => {
+                let op = Capability::parse(head)
+                    .map(OpName::Flow)
+                    .or_else(|| SessionOp::parse(head).map(OpName::Session))?;
+                OpMetric::parse(tail).map(|k| Metric::Op(op, k))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Metric::parse(&s)
+            .ok_or_else(|| D::Error::custom(format!("`{s}` is not a metric gwsim records")))
+    }
+}
+
 closed_names! {
     /// The statistic a threshold limits.
     pub enum Stat {
@@ -601,6 +644,33 @@ pub enum Limit {
     Latency(Duration),
     Count(u64),
     Fraction(f64),
+}
+
+/// As written: a duration string is a latency, a whole number a count, any other number a
+/// fraction.
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Limit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"250ms\", a count or a fraction")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Limit, E> {
+                super::units::parse_duration(s).map(Limit::Latency).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Limit, E> {
+                Ok(Limit::Count(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Limit, E> {
+                u64::try_from(n).map(Limit::Count).map_err(|_| E::custom("a negative limit"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Limit, E> {
+                Ok(Limit::Fraction(f))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One verdict to compute after the run: `stat(metric)` must be within `limit` (`≤`, except

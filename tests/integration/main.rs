@@ -18,5 +18,8 @@ mod cometd;
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
+/// The CI commands through the binary: junit.xml, `gwsim compare` exit codes, `gwsim report`.
+mod ci;
+
 /// Every source file starts with a `//!` line.
 mod tidy;

@@ -1,0 +1,199 @@
+//! `junit.xml`: the run's checks as JUnit test cases, for CI systems that show test results
+//! (GitHub, GitLab, Jenkins all read this dialect).
+//!
+//! One `<testsuite name="gwsim.<scenario>">` holds one `<testcase>` per threshold (classname: the
+//! metric; name: the check as a sentence, `Consult.settle p99 <= 500ms`). A failed threshold has a
+//! `<failure>` with the observed value and the limit; a threshold with no data or one that does
+//! not apply fails too, as its verdict does (see [`ThresholdOutcome`]). Ordering violations that
+//! no `violations` threshold governs are a check of their own, the `ordering violations` case,
+//! present whenever thresholds do not govern every kind (passing when none occurred), so the set
+//! of test cases does not change from run to run. An interrupted run adds a failing
+//! `run completed` case: partial results must not look green.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::json::write_atomic;
+use super::thresholds::{self, limit_text, relation, show};
+use super::{Report, ReportError, ScenarioView, ThresholdOutcome, ThresholdVerdict};
+
+pub const JUNIT_FILE: &str = "junit.xml";
+
+/// The classname of the checks that are not thresholds.
+const RUN_CLASS: &str = "gwsim.run";
+
+struct Case {
+    classname: String,
+    name: String,
+    /// `(type, message, body)` of a failure.
+    failure: Option<(&'static str, String, String)>,
+}
+
+fn threshold_case(v: &ThresholdVerdict) -> Case {
+    let check = format!("{} {} {} {}", v.metric, v.stat, relation(v), limit_text(v));
+    let limit = show(v.unit, v.limit_value);
+    let failure = match v.outcome {
+        ThresholdOutcome::Pass => None,
+        ThresholdOutcome::Fail => {
+            let observed = v.observed.map_or_else(|| "nothing".to_owned(), |o| show(v.unit, o));
+            Some(("threshold", format!("observed {observed}, limit {} {limit}", relation(v))))
+        }
+        ThresholdOutcome::NoData => Some((
+            "no-data",
+            format!("no data: nothing was measured for {}, so the check cannot hold", v.metric),
+        )),
+        ThresholdOutcome::Inapplicable => Some((
+            "inapplicable",
+            format!("the limit {limit} does not apply to {} {}", v.metric, v.stat),
+        )),
+    };
+    Case {
+        classname: v.metric.to_string(),
+        name: check.clone(),
+        failure: failure.map(|(kind, message)| {
+            let body = format!("{check}: {message}");
+            (kind, message, body)
+        }),
+    }
+}
+
+fn cases<S>(report: &Report<S>) -> Vec<Case> {
+    let mut out: Vec<Case> = report.thresholds.iter().map(threshold_case).collect();
+    if !thresholds::violations_all_governed(report) {
+        let failure = thresholds::ungoverned_violations(report).map(|message| {
+            let body = report
+                .violations
+                .first
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} at {} ms: {} on {}: expected {}, got {}",
+                        x.kind, x.at_ms, x.agent, x.interaction, x.expected, x.got
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            ("violations", message, body)
+        });
+        out.push(Case {
+            classname: RUN_CLASS.to_owned(),
+            name: "ordering violations".to_owned(),
+            failure,
+        });
+    }
+    if report.partial {
+        let message = "the run was interrupted: results cover only part of it".to_owned();
+        out.push(Case {
+            classname: RUN_CLASS.to_owned(),
+            name: "run completed".to_owned(),
+            failure: Some(("interrupted", message.clone(), message)),
+        });
+    }
+    out
+}
+
+/// The report's checks as a JUnit XML document, ending in a newline.
+pub fn junit_xml<S: ScenarioView>(report: &Report<S>) -> String {
+    let cases = cases(report);
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let suite = format!("gwsim.{}", report.scenario.name());
+    let seconds = format!("{:.3}", report.duration_ms as f64 / 1000.0);
+    let mut o = String::new();
+    // `write!` into a `String` cannot fail; the results are ignored for that reason.
+    let _ = writeln!(o, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        o,
+        r#"<testsuites name="gwsim" tests="{}" failures="{failures}" errors="0" time="{seconds}">"#,
+        cases.len()
+    );
+    let _ = writeln!(
+        o,
+        r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="0" timestamp="{}" time="{seconds}">"#,
+        escape(&suite),
+        cases.len(),
+        escape(&report.started),
+    );
+    let _ = writeln!(o, "    <properties>");
+    for (name, value) in [
+        ("seed", report.seed.to_string()),
+        ("target", format!("{} {}", report.target.kind, report.target.base_url)),
+        ("partial", report.partial.to_string()),
+        ("exit", report.exit.code.to_string()),
+        ("gwsim", report.versions.gwsim.clone()),
+    ] {
+        let _ =
+            writeln!(o, r#"      <property name="{}" value="{}"/>"#, escape(name), escape(&value));
+    }
+    let _ = writeln!(o, "    </properties>");
+    for c in &cases {
+        let head = format!(
+            r#"    <testcase classname="{}" name="{}" time="0""#,
+            escape(&c.classname),
+            escape(&c.name)
+        );
+        match &c.failure {
+            None => {
+                let _ = writeln!(o, "{head}/>");
+            }
+            Some((kind, message, body)) => {
+                let _ = writeln!(o, "{head}>");
+                let _ = writeln!(
+                    o,
+                    r#"      <failure type="{}" message="{}">{}</failure>"#,
+                    escape(kind),
+                    escape(message),
+                    escape(body)
+                );
+                let _ = writeln!(o, "    </testcase>");
+            }
+        }
+    }
+    let _ = writeln!(o, "  </testsuite>");
+    let _ = writeln!(o, "</testsuites>");
+    o
+}
+
+/// Writes `junit.xml` into `dir` atomically and returns its path.
+pub fn write_junit<S: ScenarioView>(
+    dir: &Path,
+    report: &Report<S>,
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(JUNIT_FILE);
+    write_atomic(&path, junit_xml(report).as_bytes())?;
+    Ok(path)
+}
+
+/// Text for an XML attribute or element: markup characters escaped, and the control characters
+/// XML 1.0 cannot carry at all (a violation's `got` may quote a peer's bytes) replaced by U+FFFD.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Tab, newline and carriage return are legal; in attributes they would be normalised
+            // to spaces by a parser, so they are written as references to survive.
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_and_illegal_characters() {
+        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+        assert_eq!(escape("x\u{1}y\nz"), "x\u{FFFD}y&#10;z");
+        assert_eq!(escape("p99 <= 500ms"), "p99 &lt;= 500ms");
+    }
+}

@@ -1,0 +1,152 @@
+//! The CI commands end to end, through the real binary: `gwsim run` writes `junit.xml` next to
+//! `summary.json` (which matches its schema); `gwsim compare` exits 0, 1 or 2 as the README
+//! promises; `gwsim report` prints the run's table again from its summary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A short scenario: no warmup, one second of load, a threshold that holds and one that fails.
+const SCENARIO: &str = r#"
+name = "ci-smoke"
+[target]
+kind = "embedded"
+transport = "websocket"
+media = "chat"
+[run]
+duration = "1s"
+warmup = "0s"
+drain = "10s"
+seed = 11
+[[agents]]
+name = "frontline"
+count = 2
+username = "frontline-{n}"
+flow = "work"
+[customers]
+arrival = { rate = "4/s" }
+[flows.work]
+steps = [ { op = "Accept" }, { op = "SendMessage", text = "Hello" }, { op = "Leave" }, { op = "Complete" } ]
+[[thresholds]]
+metric = "Accept.response"
+p99 = "10s"
+[[thresholds]]
+metric = "Accept.count"
+min = 1000000
+"#;
+
+fn gwsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gwsim"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
+}
+
+fn scratch() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gwsim-ci-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+#[test]
+fn run_writes_junit_and_compare_and_report_read_the_results() {
+    let dir = scratch();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let run_dir = dir.join("run");
+    let run = gwsim(&["run", path(&scenario), "--out", path(&run_dir)]);
+    let run_out = text(&run.stdout);
+    // The impossible `Accept.count` threshold fails the run.
+    assert_eq!(run.status.code(), Some(1), "{run_out}\n{}", text(&run.stderr));
+
+    // junit.xml: one case per threshold plus the ordering check, the failed one failing.
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<testsuite name="gwsim.ci-smoke" tests="3" failures="1""#),
+        "{junit}"
+    );
+    assert!(junit.contains(r#"name="Accept.response p99 &lt;= 10s" time="0"/>"#), "{junit}");
+    assert!(
+        junit.contains(
+            r#"<testcase classname="Accept.count" name="Accept.count min &gt;= 1000000""#
+        )
+    );
+    assert!(junit.contains(r#"name="ordering violations" time="0"/>"#), "{junit}");
+
+    // `gwsim report` prints the same table the run printed (the run adds one line of its own).
+    let report = gwsim(&["report", path(&run_dir)]);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    let table = text(&report.stdout);
+    assert!(run_out.starts_with(&table), "run:\n{run_out}\nreport:\n{table}");
+    assert!(table.starts_with("gwsim run ci-smoke: CHECKS FAILED (exit 1)"), "{table}");
+
+    // The real run's summary matches the committed schema.
+    let summary = run_dir.join("summary.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&written).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "summary.json does not match its schema: {errors:#?}");
+
+    // A run compared with itself: no regression.
+    let same = gwsim(&["compare", path(&run_dir), path(&summary)]);
+    assert_eq!(same.status.code(), Some(0), "{}{}", text(&same.stdout), text(&same.stderr));
+    assert!(text(&same.stdout).contains("result: no regression (exit 0)"));
+
+    // The same run with ordering violations added: a regression, in the table and in JSON.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    json["violations"]["total"] = 2.into();
+    json["violations"]["by_kind"]["missing"] = 2.into();
+    let worse = dir.join("worse");
+    std::fs::create_dir_all(&worse).unwrap();
+    std::fs::write(worse.join("summary.json"), serde_json::to_string(&json).unwrap()).unwrap();
+    let regressed = gwsim(&["compare", path(&run_dir), path(&worse)]);
+    assert_eq!(regressed.status.code(), Some(1), "{}", text(&regressed.stdout));
+    assert!(text(&regressed.stdout).contains("violations.missing count: +2"));
+    let as_json = gwsim(&["compare", "--json", path(&run_dir), path(&worse)]);
+    assert_eq!(as_json.status.code(), Some(1));
+    let parsed: serde_json::Value = serde_json::from_slice(&as_json.stdout).unwrap();
+    assert_eq!(parsed["regressions"], 2);
+
+    // Unreadable input and bad tolerances: exit 2 with a sentence naming the problem.
+    std::fs::write(dir.join("truncated.json"), "{\"schema\": \"gwsim.summary/1\", \"par").unwrap();
+    let bad = gwsim(&["compare", path(&dir.join("truncated.json")), path(&run_dir)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("truncated.json is not valid JSON"),
+        "{}",
+        text(&bad.stderr)
+    );
+    json["schema"] = "gwsim.summary/2".into();
+    std::fs::write(worse.join("summary.json"), serde_json::to_string(&json).unwrap()).unwrap();
+    let other = gwsim(&["compare", path(&run_dir), path(&worse)]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(text(&other.stderr).contains("has summary schema `gwsim.summary/2`"));
+    // A readable summary beside a garbage interval log: the log is named, exit 2.
+    let garbled = dir.join("garbled");
+    std::fs::create_dir_all(&garbled).unwrap();
+    std::fs::copy(&summary, garbled.join("summary.json")).unwrap();
+    std::fs::write(garbled.join("latency.hlog"), "garbage\n").unwrap();
+    for args in [vec!["report", path(&garbled)], vec!["compare", path(&run_dir), path(&garbled)]] {
+        let out = gwsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("latency.hlog"), "{}", text(&out.stderr));
+    }
+    let tol = gwsim(&["compare", "--tolerance", "p99=ten%", path(&run_dir), path(&run_dir)]);
+    assert_eq!(tol.status.code(), Some(2));
+    assert!(text(&tol.stderr).contains("--tolerance: `p99=ten%`: `ten` is not a number"));
+    let missing = gwsim(&["report", path(&dir.join("nowhere"))]);
+    assert_eq!(missing.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(dir);
+}
