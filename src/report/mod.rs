@@ -15,6 +15,8 @@
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
+pub mod hgrm;
+pub mod hlog;
 pub mod json;
 pub mod terminal;
 mod thresholds;
@@ -47,6 +49,12 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot serialize the summary: {0}")]
     Serialize(#[from] serde_json::Error),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: not a timeline point: {source}")]
+    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
+    #[error("cannot write the interval log {path}: {message}")]
+    Hlog { path: PathBuf, message: String },
 }
 
 /// What the caller knows about the run besides its measurements.
