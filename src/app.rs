@@ -172,11 +172,17 @@ pub struct Executed {
 }
 
 /// Runs a validated scenario against its target (starting the embedded server if that is the
-/// target) and builds the report. Writing results is the caller's business.
+/// target) and builds the report.
+///
+/// With `results` (a directory made by [`report::prepare_results_dir`]), the time series
+/// (`latency.hlog`, `timeline.jsonl`) are written into it during the run and one `<metric>.hgrm`
+/// per latency metric at its end, interrupted or not; `summary.json` is the caller's business.
+/// A failure writing those files is logged and never fails the run.
 pub async fn execute(
     scenario: Scenario,
     options: &RunOptions,
     interrupt: CancellationToken,
+    results: Option<&Path>,
 ) -> Result<Executed> {
     let started = time::OffsetDateTime::now_utc();
     let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
@@ -193,13 +199,30 @@ pub async fn execute(
         );
     }
     let (server, settings) = resolve_target(&scenario, options).await?;
+    let observer: Option<Box<dyn engine::IntervalObserver>> = match results
+        .map(|dir| report::live::IntervalOutputs::create(dir, &scenario.name, scenario.run.warmup))
+        .transpose()
+    {
+        Ok(o) => o.map(|o| Box::new(o) as Box<dyn engine::IntervalObserver>),
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e).context("cannot start the time-series outputs");
+        }
+    };
     let base_url = settings.base_url.clone();
     let scenario = Arc::new(scenario);
-    let outcome = engine::run(scenario.clone(), settings, interrupt).await;
+    let outcome = engine::run_observed(scenario.clone(), settings, interrupt, observer).await;
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
     let outcome = outcome?;
+    if let Some(dir) = results {
+        if let Err(e) = report::hgrm::write_all(dir, &outcome.recorder) {
+            tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
+        }
+    }
     let info = RunInfo {
         target: TargetInfo::new(&scenario, base_url),
         scenario: (*scenario).clone(),
@@ -337,7 +360,8 @@ async fn run_scenario(
     });
     let options =
         RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
-    let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
+    let Executed { outcome, report } =
+        execute(scenario, &options, interrupt, Some(&results)).await?;
     let summary = report::write_results(&results, &report)?;
     {
         use std::io::Write as _;

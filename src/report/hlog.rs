@@ -46,7 +46,22 @@ pub struct HlogWriter {
     /// Every tag written so far (bounded by the number of metrics, not by run length).
     seen: BTreeSet<String>,
     empty: LatencyHistogram,
+    /// What the header needs, until it is written.
+    header: Option<Header>,
 }
+
+#[derive(Debug)]
+struct Header {
+    scenario: String,
+    warmup: Duration,
+}
+
+/// `Interval_Max` is printed in milliseconds, like Java's default for nanosecond histograms.
+const MAX_DIVISOR: f64 = 1000.0;
+
+/// The CSV legend line of HdrHistogram's log format (v1.3).
+const LEGEND: &[u8] =
+    b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
 
 impl std::fmt::Debug for HlogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,51 +70,55 @@ impl std::fmt::Debug for HlogWriter {
 }
 
 impl HlogWriter {
-    /// Creates (or truncates) `path` and writes the header. `load_start` is the wall-clock start
-    /// of the load phase (the log's StartTime and BaseTime); `warmup` its warmup length.
+    /// Creates (or truncates) `path`. The header is written with the first interval, when the
+    /// wall-clock start of the load phase (the log's StartTime and BaseTime) is known; `warmup`
+    /// is the scenario's warmup, noted in the header.
     pub fn create(
         path: &Path,
         scenario: &str,
-        load_start: SystemTime,
         warmup: Duration,
     ) -> Result<HlogWriter, ReportError> {
-        let io_err = |source| ReportError::Write { path: path.to_owned(), source };
         let file = OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(true)
             .open(path)
-            .map_err(io_err)?;
-        let mut w = HlogWriter {
+            .map_err(|source| ReportError::Write { path: path.to_owned(), source })?;
+        Ok(HlogWriter {
             path: path.to_owned(),
             out: BufWriter::new(file),
             serializer: V2DeflateSerializer::new(),
             seen: BTreeSet::new(),
             empty: LatencyHistogram::new(),
-        };
+            header: Some(Header { scenario: one_line(scenario), warmup }),
+        })
+    }
+
+    /// Writes the header if it is still due, with `load_start` as StartTime and BaseTime.
+    fn header(&mut self, load_start: SystemTime) -> Result<(), ReportError> {
+        let Some(h) = self.header.take() else { return Ok(()) };
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment(&format!("[Logged with gwsim {}]", env!("CARGO_PKG_VERSION")))
             .add_comment("[Histogram log format version 1.3]")
-            .add_comment(&format!("[Scenario: {}]", one_line(scenario)))
-            .add_comment("[Values in microseconds (corrected for coordinated omission); Interval_Max in milliseconds]")
-            .add_comment("[HistogramLogProcessor: -outputValueUnitRatio 1000 for milliseconds]")
+            .add_comment(&format!("[Scenario: {}]", h.scenario))
+            .add_comment(
+                "[Values in microseconds, corrected for coordinated omission; Interval_Max in milliseconds]",
+            )
+            .add_comment("[HistogramLogProcessor: -outputValueUnitRatio 1000 prints milliseconds]")
             .add_comment(&format!(
                 "[Timestamps in seconds since the load phase began; warmup until {:.3} s]",
-                warmup.as_secs_f64()
+                h.warmup.as_secs_f64()
             ))
             .with_start_time(load_start)
             .with_base_time(load_start)
-            .with_max_value_divisor(1000.0);
+            .with_max_value_divisor(MAX_DIVISOR);
         let result = (|| {
-            builder.begin_log_with(&mut w.out, &mut w.serializer)?;
-            w.out.write_all(
-                b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
-            )?;
-            w.out.flush()
+            builder.begin_log_with(&mut self.out, &mut self.serializer)?;
+            self.out.write_all(LEGEND)?;
+            self.out.flush()
         })();
-        result.map_err(io_err)?;
-        Ok(w)
+        result.map_err(|source| ReportError::Write { path: self.path.clone(), source })
     }
 
     /// Writes one line per metric for the interval `start..end` and flushes.
@@ -119,7 +138,7 @@ impl HlogWriter {
         let hlog_err = |message: String| ReportError::Hlog { path: self.path.clone(), message };
         // The crate's writer borrows its output; an empty builder writes no header again.
         let mut log = IntervalLogWriterBuilder::new()
-            .with_max_value_divisor(1000.0)
+            .with_max_value_divisor(MAX_DIVISOR)
             .begin_log_with(&mut self.out, &mut self.serializer)
             .map_err(|e| hlog_err(e.to_string()))?;
         let mut recorded = metrics.iter().peekable();
@@ -141,8 +160,10 @@ impl HlogWriter {
         self.out.flush().map_err(|source| ReportError::Write { path: self.path.clone(), source })
     }
 
-    /// Flushes and syncs the file.
+    /// Writes the header if no interval did (a run that never reached its load phase still
+    /// leaves a valid, empty log), then flushes and syncs the file.
     pub fn finish(&mut self) -> Result<(), ReportError> {
+        self.header(SystemTime::now())?;
         let result = self.out.flush().and_then(|()| self.out.get_ref().sync_all());
         result.map_err(|source| ReportError::Write { path: self.path.clone(), source })
     }

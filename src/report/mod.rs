@@ -18,6 +18,7 @@ mod build;
 pub mod hgrm;
 pub mod hlog;
 pub mod json;
+pub mod live;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;

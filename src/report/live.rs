@@ -1,0 +1,58 @@
+//! The outputs written during a run: [`IntervalOutputs`] receives each one-second interval from
+//! the engine and appends it to `latency.hlog` and `timeline.jsonl` in the results directory.
+//!
+//! A write failure never stops the run: the first failure of each file is logged
+//! (`tracing::warn`) and that file takes no further intervals (a log with a hole in the middle
+//! would mislead more than one that stops); the other file, and `summary.json` (built from the
+//! run's totals, not from these files), are unaffected.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::ReportError;
+use super::hlog::{HLOG_FILE, HlogWriter};
+use super::timeline::{Point, TIMELINE_FILE, TimelineWriter};
+use crate::engine::IntervalObserver;
+use crate::metrics::Recorder;
+
+/// `latency.hlog` and `timeline.jsonl`, written as the run goes.
+#[derive(Debug)]
+pub struct IntervalOutputs {
+    hlog: Option<HlogWriter>,
+    timeline: Option<TimelineWriter>,
+    warmup: Duration,
+}
+
+impl IntervalOutputs {
+    /// Creates both files in `dir` (the run's results directory). Failing here, before the run,
+    /// is a setup error.
+    pub fn create(dir: &Path, scenario: &str, warmup: Duration) -> Result<Self, ReportError> {
+        Ok(IntervalOutputs {
+            hlog: Some(HlogWriter::create(&dir.join(HLOG_FILE), scenario, warmup)?),
+            timeline: Some(TimelineWriter::create(&dir.join(TIMELINE_FILE))?),
+            warmup,
+        })
+    }
+}
+
+/// Runs `f` on the writer if it is still live; on failure, warns and retires it.
+fn guarded<W>(slot: &mut Option<W>, f: impl FnOnce(&mut W) -> Result<(), ReportError>) {
+    let Some(w) = slot.as_mut() else { return };
+    if let Err(e) = f(w) {
+        tracing::warn!(error = %e, "time-series output stopped; the summary is unaffected");
+        *slot = None;
+    }
+}
+
+impl IntervalObserver for IntervalOutputs {
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+        guarded(&mut self.hlog, |w| w.write(start, end, data));
+        let warmup = self.warmup;
+        guarded(&mut self.timeline, |w| w.write(&Point::from_interval(start, end, warmup, data)));
+    }
+
+    fn finish(&mut self) {
+        guarded(&mut self.hlog, HlogWriter::finish);
+        guarded(&mut self.timeline, TimelineWriter::finish);
+    }
+}
