@@ -15,8 +15,9 @@
 //!   are in the log too (the header says where warmup ends: pass it as `-start` to
 //!   HistogramLogProcessor to match `summary.json`);
 //! - histogram values are in **microseconds**: HistogramLogProcessor users pass
-//!   `-outputValueUnitRatio 1000` for milliseconds; the `Interval_Max` column is already in
-//!   milliseconds (`#[MaxValueDivisor: 1000.000]`);
+//!   `-outputValueUnitRatio 1000` for milliseconds; the `Interval_Max` column is in
+//!   microseconds too (a max value divisor would make hdrhistogram's writer repeat its
+//!   `#[MaxValueDivisor]` comment before every interval, since it is rebuilt per interval);
 //! - once a metric has appeared, every later interval carries a line for it (an empty histogram
 //!   when it had no samples), so each tag is a gap-free series.
 //!
@@ -55,9 +56,6 @@ struct Header {
     scenario: String,
     warmup: Duration,
 }
-
-/// `Interval_Max` is printed in milliseconds, like Java's default for nanosecond histograms.
-const MAX_DIVISOR: f64 = 1000.0;
 
 /// The CSV legend line of HdrHistogram's log format (v1.3).
 const LEGEND: &[u8] =
@@ -103,7 +101,7 @@ impl HlogWriter {
             .add_comment("[Histogram log format version 1.3]")
             .add_comment(&format!("[Scenario: {}]", h.scenario))
             .add_comment(
-                "[Values in microseconds, corrected for coordinated omission; Interval_Max in milliseconds]",
+                "[Values and Interval_Max in microseconds, corrected for coordinated omission]",
             )
             .add_comment("[HistogramLogProcessor: -outputValueUnitRatio 1000 prints milliseconds]")
             .add_comment(&format!(
@@ -111,8 +109,7 @@ impl HlogWriter {
                 h.warmup.as_secs_f64()
             ))
             .with_start_time(load_start)
-            .with_base_time(load_start)
-            .with_max_value_divisor(MAX_DIVISOR);
+            .with_base_time(load_start);
         let result = (|| {
             builder.begin_log_with(&mut self.out, &mut self.serializer)?;
             self.out.write_all(LEGEND)?;
@@ -121,13 +118,19 @@ impl HlogWriter {
         result.map_err(|source| ReportError::Write { path: self.path.clone(), source })
     }
 
-    /// Writes one line per metric for the interval `start..end` and flushes.
+    /// Writes one line per metric for the interval `start..end` (offsets from the start of the
+    /// load phase) and flushes.
     pub fn write(
         &mut self,
         start: Duration,
         end: Duration,
         data: &Recorder,
     ) -> Result<(), ReportError> {
+        if self.header.is_some() {
+            // The load phase began `end` ago: that is the log's StartTime and BaseTime.
+            let now = SystemTime::now();
+            self.header(now.checked_sub(end).unwrap_or(now))?;
+        }
         let metrics = latency_metrics(data);
         for (name, _) in &metrics {
             if !self.seen.contains(name) {
@@ -138,7 +141,6 @@ impl HlogWriter {
         let hlog_err = |message: String| ReportError::Hlog { path: self.path.clone(), message };
         // The crate's writer borrows its output; an empty builder writes no header again.
         let mut log = IntervalLogWriterBuilder::new()
-            .with_max_value_divisor(MAX_DIVISOR)
             .begin_log_with(&mut self.out, &mut self.serializer)
             .map_err(|e| hlog_err(e.to_string()))?;
         let mut recorded = metrics.iter().peekable();
@@ -172,4 +174,144 @@ impl HlogWriter {
 /// A header comment must stay on one line.
 fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::{CustomerMetric, OpMetric, OpName};
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use std::time::Instant;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gwsim-hlog-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Second `i` of a synthetic run: `i + 1` Accept responses of `i + 1` ms each, and from
+    /// second 2 on one customer wait of 250 ms.
+    fn second(i: u64) -> Recorder {
+        let mut r = Recorder::new();
+        let t = Instant::now();
+        let op = OpName::Flow(Capability::Accept);
+        for _ in 0..=i {
+            let done = t + Duration::from_millis(i + 1);
+            r.latency(op, OpMetric::Response, t, t, done, true);
+        }
+        if i >= 2 {
+            r.customer_latency(CustomerMetric::Wait, Duration::from_millis(250), true);
+        }
+        r
+    }
+
+    #[test]
+    fn log_reads_back_with_hdrhistograms_own_reader() {
+        let dir = scratch("readback");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "synthetic", Duration::from_secs(1)).unwrap();
+        for i in 0..4u64 {
+            let (s, e) = (Duration::from_secs(i), Duration::from_secs(i + 1));
+            w.write(s, e, &second(i)).unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("#[Logged with gwsim "), "{text}");
+        assert!(text.contains("\n\"StartTimestamp\",\"Interval_Length\""), "{text}");
+
+        let mut start_time = None;
+        let mut base_time = None;
+        let mut lines = Vec::new();
+        for entry in IntervalLogIterator::new(&bytes) {
+            match entry.unwrap() {
+                LogEntry::StartTime(t) => start_time = Some(t),
+                LogEntry::BaseTime(t) => base_time = Some(t),
+                LogEntry::Interval(h) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.encoded_histogram())
+                        .unwrap();
+                    let hist: hdrhistogram::Histogram<u64> =
+                        Deserializer::new().deserialize(&mut raw.as_slice()).unwrap();
+                    lines.push((
+                        h.tag().map(|t| t.as_str().to_owned()),
+                        h.start_timestamp().as_secs(),
+                        h.duration(),
+                        h.max(),
+                        hist,
+                    ));
+                }
+            }
+        }
+        assert!(start_time.is_some() && start_time == base_time);
+        let summary: Vec<_> =
+            lines.iter().map(|(tag, s, _, _, h)| (tag.as_deref().unwrap(), *s, h.len())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("Accept.response", 0, 1),
+                ("Accept.response", 1, 2),
+                ("Accept.response", 2, 3),
+                ("customer.wait", 2, 1),
+                ("Accept.response", 3, 4),
+                ("customer.wait", 3, 1),
+            ]
+        );
+        for (tag, s, length, max, h) in &lines {
+            assert_eq!(*length, Duration::from_secs(1));
+            if tag.as_deref() == Some("Accept.response") {
+                // Microseconds in the histogram and in Interval_Max.
+                let us = (s + 1) * 1000;
+                assert_eq!(h.count_at(us), s + 1);
+                assert!(h.equivalent(h.max(), us));
+                assert!(h.equivalent(*max as u64, us), "{max}");
+            } else {
+                assert_eq!(h.count_at(250_000), 1);
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_metric_seen_once_gets_an_empty_histogram_in_later_quiet_intervals() {
+        let dir = scratch("gapless");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "s", Duration::ZERO).unwrap();
+        w.write(Duration::ZERO, Duration::from_secs(1), &second(0)).unwrap();
+        w.write(Duration::from_secs(1), Duration::from_secs(2), &Recorder::new()).unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let counts: Vec<u64> = IntervalLogIterator::new(&bytes)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(h) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.encoded_histogram())
+                        .unwrap();
+                    let hist: hdrhistogram::Histogram<u64> =
+                        Deserializer::new().deserialize(&mut raw.as_slice()).unwrap();
+                    Some(hist.len())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, [1, 0]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_run_without_intervals_still_leaves_a_valid_log() {
+        let dir = scratch("empty");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "s\nnext", Duration::ZERO).unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let entries: Vec<_> = IntervalLogIterator::new(&bytes).map(|e| e.unwrap()).collect();
+        assert_eq!(entries.len(), 2, "StartTime and BaseTime only");
+        assert!(String::from_utf8(bytes).unwrap().contains("#[Scenario: s next]"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -174,3 +174,96 @@ pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReportError> {
     }
     Ok(points)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::OpName;
+    use std::time::Instant;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gwsim-timeline-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn busy_second() -> Recorder {
+        let mut r = Recorder::new();
+        let t = Instant::now();
+        let op = OpName::Flow(Capability::Accept);
+        for ms in 1..=100u64 {
+            r.latency(op, OpMetric::Response, t, t, t + Duration::from_millis(ms), true);
+            r.op_ok(op, true);
+        }
+        r.op_error(op, "timeout", true);
+        r.count(Counter::MissedStarts, 2);
+        r.count(Counter::Violations, 3);
+        r
+    }
+
+    #[test]
+    fn point_summarizes_an_interval() {
+        let p = Point::from_interval(
+            Duration::from_millis(1000),
+            Duration::from_millis(2000),
+            Duration::from_secs(5),
+            &busy_second(),
+        );
+        assert_eq!((p.start_ms, p.t_ms, p.warmup), (1000, 2000, true));
+        assert_eq!((p.ops, p.errors, p.violations, p.missed_starts), (101, 1, 3, 2));
+        let l = p.latency["Accept.response"];
+        assert_eq!(l.count, 100);
+        assert!((50_000..=50_100).contains(&l.p50_us), "{l:?}");
+        assert!((99_000..=99_100).contains(&l.p99_us), "{l:?}");
+        assert!((100_000..=100_100).contains(&l.max_us), "{l:?}");
+        let after = Point::from_interval(
+            Duration::from_secs(5),
+            Duration::from_secs(6),
+            Duration::from_secs(5),
+            &Recorder::new(),
+        );
+        assert!(!after.warmup);
+        assert!(after.latency.is_empty());
+    }
+
+    #[test]
+    fn timeline_round_trips_and_tolerates_a_torn_last_line() {
+        let dir = scratch("roundtrip");
+        let path = dir.join(TIMELINE_FILE);
+        let mut w = TimelineWriter::create(&path).unwrap();
+        let mut written = Vec::new();
+        for i in 0..3u64 {
+            let (s, e) = (Duration::from_secs(i), Duration::from_secs(i + 1));
+            let p = Point::from_interval(s, e, Duration::from_secs(1), &busy_second());
+            w.write(&p).unwrap();
+            written.push(p);
+        }
+        w.finish().unwrap();
+        assert_eq!(read_timeline(&path).unwrap(), written);
+        // A run killed mid-line: the whole lines still read.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"t_ms\":4000,\"op");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read_timeline(&path).unwrap(), written);
+        // A bad line in the middle is corruption, reported with its line number.
+        text.push_str("\n{}\n");
+        std::fs::write(&path, &text).unwrap();
+        let err = read_timeline(&path).unwrap_err().to_string();
+        assert!(err.contains("timeline.jsonl:4: not a timeline point"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn points_without_the_added_fields_still_read() {
+        let dir = scratch("compat");
+        let path = dir.join(TIMELINE_FILE);
+        let line =
+            r#"{"t_ms":1000,"ops":1,"errors":0,"violations":0,"missed_starts":0,"latency":{}}"#;
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let points = read_timeline(&path).unwrap();
+        assert_eq!((points[0].start_ms, points[0].warmup), (0, false));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
