@@ -72,12 +72,12 @@ mod tests {
         d
     }
 
-    fn second(ms: u64) -> Recorder {
+    fn second(us: u64) -> Recorder {
         let mut r = Recorder::new();
         let t = Instant::now();
         for op in [OpName::Flow(Capability::Accept), OpName::Flow(Capability::Leave)] {
             for kind in [OpMetric::Response, OpMetric::Settle] {
-                r.latency(op, kind, t, t, t + Duration::from_millis(ms), true);
+                r.latency(op, kind, t, t, t + Duration::from_micros(us), true);
             }
             r.op_ok(op, true);
         }
@@ -98,7 +98,7 @@ mod tests {
             warmup: Duration::ZERO,
         };
         for i in 0..3u64 {
-            out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &second(5));
+            out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &second(5_000));
             assert!(out.timeline.is_none(), "retired after its first failure");
         }
         out.finish();
@@ -128,7 +128,9 @@ mod tests {
         let mut out = IntervalOutputs::create(&dir, "memory", Duration::from_secs(5)).unwrap();
         let mut write = |from: u64, to: u64| {
             for i in from..to {
-                let data = second(1 + i % 500);
+                // Sub-2 ms values keep each histogram at its smallest (the test is about how
+                // many intervals, not how wide).
+                let data = second(1 + i % 2000);
                 out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &data);
             }
         };
