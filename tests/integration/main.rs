@@ -20,3 +20,6 @@ mod end_to_end;
 
 /// Every source file starts with a `//!` line.
 mod tidy;
+
+/// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.
+mod time_series;
