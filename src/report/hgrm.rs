@@ -32,16 +32,14 @@ pub fn percentile_distribution(h: &Histogram<u64>, scaling: f64) -> String {
         "{:>12} {:>14} {:>10} {:>14}\n\n",
         "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
     );
-    let mut total = 0u64;
-    for v in h.iter_quantiles(TICKS_PER_HALF_DISTANCE) {
-        total = total.saturating_add(v.count_since_last_iteration());
-        let value = v.value_iterated_to() as f64 / scaling;
-        let q = v.quantile_iterated_to();
-        if q < 1.0 {
-            let _ =
-                writeln!(out, "{value:12.digits$} {q:2.12} {total:10} {:14.2}", 1.0 / (1.0 - q));
+    for step in java_percentiles(h, TICKS_PER_HALF_DISTANCE) {
+        let value = step.value as f64 / scaling;
+        let (p, total) = (step.percentile / 100.0, step.total);
+        if step.percentile == 100.0 {
+            let _ = writeln!(out, "{value:12.digits$} {p:2.12} {total:10}");
         } else {
-            let _ = writeln!(out, "{value:12.digits$} {q:2.12} {total:10}");
+            let _ =
+                writeln!(out, "{value:12.digits$} {p:2.12} {total:10} {:14.2}", 1.0 / (1.0 - p));
         }
     }
     let mean = h.mean() / scaling;
@@ -56,6 +54,49 @@ pub fn percentile_distribution(h: &Histogram<u64>, scaling: f64) -> String {
         sub_buckets(h.sigfig())
     );
     out
+}
+
+/// One line of the distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    /// The highest value equivalent to the one reached (what Java prints).
+    value: u64,
+    /// The percentile level iterated to, in percent (0 to 100).
+    percentile: f64,
+    /// Values at or below `value`.
+    total: u64,
+}
+
+/// The steps of Java's `PercentileIterator`, reproduced exactly: levels are kept in percent and
+/// reached when `100 · count / total >= level`. hdrhistogram's own `iter_quantiles` works in
+/// quantiles, which rounds differently at exact boundaries (195 of 650 is 30%, but
+/// `195.0 / 650.0 < 0.3` in floating point), so its lines differ from every Java-made `.hgrm`.
+fn java_percentiles(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<Step> {
+    let total = h.len();
+    let mut steps = Vec::new();
+    if total == 0 {
+        return steps;
+    }
+    let ticks_per_half = f64::from(ticks_per_half_distance.max(1));
+    let mut level = 0.0f64;
+    let mut running = 0u64;
+    let mut last_value = 0u64;
+    for v in h.iter_recorded() {
+        running = running.saturating_add(v.count_at_value());
+        last_value = v.value_iterated_to();
+        // As in Java: every level this value reaches gets a line, until the last value, which
+        // gets one line here and then the final 100% line below.
+        while (100.0 * running as f64) / total as f64 >= level {
+            steps.push(Step { value: last_value, percentile: level, total: running });
+            let halvings = ((100.0 / (100.0 - level)).ln() / 2f64.ln()).trunc() + 1.0;
+            level += 100.0 / (ticks_per_half * 2f64.powf(halvings));
+            if running >= total {
+                break;
+            }
+        }
+    }
+    steps.push(Step { value: last_value, percentile: 100.0, total: running });
+    steps
 }
 
 /// HdrHistogram's sub-bucket count for `sigfig` digits (with a lowest discernible value of 1):

@@ -55,6 +55,8 @@ pub struct HlogWriter {
 struct Header {
     scenario: String,
     warmup: Duration,
+    /// Given by [`HlogWriter::with_load_start`].
+    load_start: Option<SystemTime>,
 }
 
 /// The CSV legend line of HdrHistogram's log format (v1.3).
@@ -88,13 +90,23 @@ impl HlogWriter {
             serializer: V2DeflateSerializer::new(),
             seen: BTreeSet::new(),
             empty: LatencyHistogram::new(),
-            header: Some(Header { scenario: one_line(scenario), warmup }),
+            header: Some(Header { scenario: one_line(scenario), warmup, load_start: None }),
         })
+    }
+
+    /// Fixes the log's StartTime and BaseTime instead of deriving them from the clock at the
+    /// first interval (for reproducible logs in tests and fixtures).
+    pub fn with_load_start(mut self, load_start: SystemTime) -> Self {
+        if let Some(h) = self.header.as_mut() {
+            h.load_start = Some(load_start);
+        }
+        self
     }
 
     /// Writes the header if it is still due, with `load_start` as StartTime and BaseTime.
     fn header(&mut self, load_start: SystemTime) -> Result<(), ReportError> {
         let Some(h) = self.header.take() else { return Ok(()) };
+        let load_start = h.load_start.unwrap_or(load_start);
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment(&format!("[Logged with gwsim {}]", env!("CARGO_PKG_VERSION")))

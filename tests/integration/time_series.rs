@@ -14,8 +14,8 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use tokio_util::sync::CancellationToken;
 
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gwsim-time-series-{}", std::process::id()));
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gwsim-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -40,7 +40,7 @@ fn read_hlog(path: &Path) -> BTreeMap<String, Vec<(f64, u64)>> {
 
 #[tokio::test]
 async fn a_short_run_writes_its_time_series() {
-    let dir = scratch();
+    let dir = scratch("time-series");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
     let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
     s.run.warmup = Duration::from_secs(1);
@@ -88,5 +88,61 @@ async fn a_short_run_writes_its_time_series() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Writes the fixture that `tests/hdr/run` feeds to hdr-histogram-js: a log of five synthetic
+/// seconds, the `.hgrm` of their sum, and the interval counts the reader must find. The files
+/// are compared with the committed ones (`UPDATE_EXPECT=1` rewrites them), so the JavaScript
+/// check always reads what this version writes.
+#[test]
+fn hdr_fixture_is_current() {
+    use expect_test::expect_file;
+    use gwsim::metrics::Recorder;
+    use gwsim::report::hgrm;
+    use gwsim::report::hlog::{HLOG_FILE, HlogWriter};
+    use gwsim::scenario::CustomerMetric;
+    use std::time::{Instant, UNIX_EPOCH};
+
+    let dir = scratch("hdr-fixture");
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut log = HlogWriter::create(&dir.join(HLOG_FILE), "fixture", Duration::ZERO)
+        .unwrap()
+        .with_load_start(start);
+    let mut total = Recorder::new();
+    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let op = OpName::Flow(gwsim::gws::Capability::Accept);
+    let t = Instant::now();
+    // A fixed pseudo-random sequence (xorshift), spread over four decades of microseconds.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for second in 0..5u64 {
+        let mut r = Recorder::new();
+        for _ in 0..(50 + second * 40) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let us = 100 + (x % 1000) * (1 + x % 97) * (1 + second);
+            r.latency(op, OpMetric::Response, t, t, t + Duration::from_micros(us), true);
+        }
+        if second % 2 == 1 {
+            r.customer_latency(CustomerMetric::Wait, Duration::from_millis(200 * second), true);
+        }
+        log.write(Duration::from_secs(second), Duration::from_secs(second + 1), &r).unwrap();
+        for (name, h) in gwsim::report::timeline::latency_metrics(&r) {
+            counts.entry(name).or_default().push(h.len());
+        }
+        total.merge(&r);
+    }
+    log.finish().unwrap();
+    // The quiet seconds of customer.wait after its first are in the log as empty histograms.
+    counts.insert("customer.wait".into(), vec![1, 0, 1, 0]);
+    hgrm::write_all(&dir, &total).unwrap();
+    let expected = serde_json::to_string_pretty(&counts).unwrap() + "\n";
+
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    expect_file!["../hdr/fixture/latency.hlog"].assert_eq(&read(HLOG_FILE));
+    expect_file!["../hdr/fixture/Accept.response.hgrm"].assert_eq(&read("Accept.response.hgrm"));
+    expect_file!["../hdr/fixture/customer.wait.hgrm"].assert_eq(&read("customer.wait.hgrm"));
+    expect_file!["../hdr/fixture/expected.json"].assert_eq(&expected);
     let _ = std::fs::remove_dir_all(dir);
 }
