@@ -388,75 +388,6 @@ async fn tick(
     observer.finish();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gws::Capability;
-    use crate::scenario::OpName;
-    use std::sync::Mutex;
-
-    /// Records what it is given, for assertions.
-    #[derive(Clone, Default)]
-    struct Log(Arc<Mutex<Vec<(Duration, Duration, u64)>>>, Arc<AtomicUsize>);
-
-    impl IntervalObserver for Log {
-        fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
-            let mut v = self.0.lock().unwrap();
-            v.push((start, end, data.total_operations()));
-        }
-        fn finish(&mut self) {
-            self.1.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ticker_emits_one_interval_per_second_then_the_partial_rest() {
-        let shards = Arc::new(Shards::new(2));
-        let log = Log::default();
-        let stop = CancellationToken::new();
-        // The paused clock's now, which std's `Instant::now` would not be.
-        let start = tokio::time::Instant::now().into_std();
-        let taker = shards.clone();
-        let task = tokio::spawn(tick(
-            move || taker.take_interval(),
-            Box::new(log.clone()),
-            start,
-            stop.clone(),
-        ));
-        let op = OpName::Flow(Capability::Accept);
-        // One operation in each of the first three seconds, then stop at 3.5 s.
-        for i in 0..3u64 {
-            tokio::time::sleep_until((start + Duration::from_millis(500 + 1000 * i)).into()).await;
-            shards.sink(i).op_ok(op, true);
-        }
-        tokio::time::sleep_until((start + Duration::from_millis(3500)).into()).await;
-        stop.cancel();
-        task.await.unwrap();
-        let got = log.0.lock().unwrap().clone();
-        let s = Duration::from_secs;
-        assert_eq!(
-            got,
-            vec![
-                (s(0), s(1), 1),
-                (s(1), s(2), 1),
-                (s(2), s(3), 1),
-                (s(3), Duration::from_millis(3500), 0)
-            ]
-        );
-        assert_eq!(log.1.load(Ordering::Relaxed), 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ticker_stopped_at_once_finishes_without_empty_intervals() {
-        let log = Log::default();
-        let stop = CancellationToken::new();
-        stop.cancel();
-        tick(Recorder::new, Box::new(log.clone()), Instant::now(), stop).await;
-        assert!(log.0.lock().unwrap().is_empty());
-        assert_eq!(log.1.load(Ordering::Relaxed), 1);
-    }
-}
-
 /// Collects the customers that have finished, without waiting.
 fn reap(customers: &mut JoinSet<()>) {
     while customers.try_join_next().is_some() {}
@@ -538,4 +469,73 @@ async fn generate(
         _ = tokio::time::sleep_until(end.into()) => {}
     }
     started
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::OpName;
+    use std::sync::Mutex;
+
+    /// Records what it is given, for assertions.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<(Duration, Duration, u64)>>>, Arc<AtomicUsize>);
+
+    impl IntervalObserver for Log {
+        fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+            let mut v = self.0.lock().unwrap();
+            v.push((start, end, data.total_operations()));
+        }
+        fn finish(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticker_emits_one_interval_per_second_then_the_partial_rest() {
+        let shards = Arc::new(Shards::new(2));
+        let log = Log::default();
+        let stop = CancellationToken::new();
+        // The paused clock's now, which std's `Instant::now` would not be.
+        let start = tokio::time::Instant::now().into_std();
+        let taker = shards.clone();
+        let task = tokio::spawn(tick(
+            move || taker.take_interval(),
+            Box::new(log.clone()),
+            start,
+            stop.clone(),
+        ));
+        let op = OpName::Flow(Capability::Accept);
+        // One operation in each of the first three seconds, then stop at 3.5 s.
+        for i in 0..3u64 {
+            tokio::time::sleep_until((start + Duration::from_millis(500 + 1000 * i)).into()).await;
+            shards.sink(i).op_ok(op, true);
+        }
+        tokio::time::sleep_until((start + Duration::from_millis(3500)).into()).await;
+        stop.cancel();
+        task.await.unwrap();
+        let got = log.0.lock().unwrap().clone();
+        let s = Duration::from_secs;
+        assert_eq!(
+            got,
+            vec![
+                (s(0), s(1), 1),
+                (s(1), s(2), 1),
+                (s(2), s(3), 1),
+                (s(3), Duration::from_millis(3500), 0)
+            ]
+        );
+        assert_eq!(log.1.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticker_stopped_at_once_finishes_without_empty_intervals() {
+        let log = Log::default();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        tick(Recorder::new, Box::new(log.clone()), Instant::now(), stop).await;
+        assert!(log.0.lock().unwrap().is_empty());
+        assert_eq!(log.1.load(Ordering::Relaxed), 1);
+    }
 }
