@@ -1,6 +1,7 @@
-//! The run as a time series: one point per interval (one second) of the load and drain phases,
-//! appended to `timeline.jsonl` as the run goes (so memory does not grow with run length) and
-//! read back to draw the HTML report.
+//! The run as a time series: one point per interval (one second) from the start of the load
+//! phase to the end of the run (warmup included and flagged, drain and logout included; the
+//! last interval is shorter), appended to `timeline.jsonl` as the run goes (so memory does not
+//! grow with run length) and read back to draw the HTML report.
 //!
 //! [`TimelineWriter`] appends one JSON [`Point`] per line and flushes each line, so a run killed
 //! outright still leaves every finished interval readable; [`read_timeline`] reads them back.
