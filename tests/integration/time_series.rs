@@ -146,3 +146,43 @@ fn hdr_fixture_is_current() {
     expect_file!["../hdr/fixture/expected.json"].assert_eq(&expected);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A run that never reaches its load phase (no agent can log in) still leaves a valid, empty
+/// interval log and timeline: the engine finishes the outputs on its error path too.
+#[tokio::test]
+async fn a_failed_run_still_finishes_its_time_series() {
+    let dir = scratch("failed-run");
+    // Bound and dropped: a loopback port where nothing listens, so every login is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
+    let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+    // A remote target needs a password source; nothing will ever check this one.
+    let secret = dir.join("password");
+    std::fs::write(&secret, "unused\n").unwrap();
+    for p in &mut s.agents {
+        p.password = scenario::PasswordSource::File(secret.clone());
+    }
+    s.set_remote_target(scenario::RemoteTarget {
+        base_url: format!("http://127.0.0.1:{port}"),
+        allow_remote: false,
+        accept_invalid_certs: false,
+        csrf: true,
+        contact_center_id: None,
+        customer_api: false,
+    })
+    .unwrap();
+    let err = execute(s, &RunOptions::default(), CancellationToken::new(), Some(&dir))
+        .await
+        .expect_err("no agent can log in");
+    assert!(format!("{err:#}").contains("no agent could log in"), "{err:#}");
+    let log = std::fs::read(dir.join("latency.hlog")).unwrap();
+    let entries: Vec<_> = IntervalLogIterator::new(&log).map(|e| e.unwrap()).collect();
+    assert_eq!(entries.len(), 2, "StartTime and BaseTime, no intervals");
+    assert!(read_timeline(&dir.join(TIMELINE_FILE)).unwrap().is_empty());
+    // Nothing was measured, so there is no distribution to write.
+    let hgrm = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".hgrm"));
+    assert_eq!(hgrm.count(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
