@@ -230,11 +230,17 @@ fn embedded_users(scenario: &Scenario, password: &str) -> Result<UserTable> {
 pub struct RunOptions {
     pub per_agent_pool: bool,
     pub poll_interval: std::time::Duration,
+    /// Show the live progress line on stderr (a terminal line, or a plain line every 10 s).
+    pub progress: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { per_agent_pool: false, poll_interval: std::time::Duration::from_millis(500) }
+        RunOptions {
+            per_agent_pool: false,
+            poll_interval: std::time::Duration::from_millis(500),
+            progress: false,
+        }
     }
 }
 
@@ -246,11 +252,17 @@ pub struct Executed {
 }
 
 /// Runs a validated scenario against its target (starting the embedded server if that is the
-/// target) and builds the report. Writing results is the caller's business.
+/// target) and builds the report.
+///
+/// With `results` (a directory made by [`report::prepare_results_dir`]), the time series
+/// (`latency.hlog`, `timeline.jsonl`) are written into it during the run and one `<metric>.hgrm`
+/// per latency metric at its end, interrupted or not; `summary.json` is the caller's business.
+/// A failure writing those files is logged and never fails the run.
 pub async fn execute(
     scenario: Scenario,
     options: &RunOptions,
     interrupt: CancellationToken,
+    results: Option<&Path>,
 ) -> Result<Executed> {
     let started = time::OffsetDateTime::now_utc();
     let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
@@ -267,13 +279,36 @@ pub async fn execute(
         );
     }
     let (server, settings) = resolve_target(&scenario, options).await?;
+    let mut observers: Vec<Box<dyn engine::IntervalObserver>> = Vec::new();
+    match results
+        .map(|dir| report::live::IntervalOutputs::create(dir, &scenario.name, scenario.run.warmup))
+        .transpose()
+    {
+        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn engine::IntervalObserver>)),
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e).context("cannot start the time-series outputs");
+        }
+    }
+    if options.progress {
+        observers.push(Box::new(crate::progress::Progress::new(false, scenario.run.duration)));
+    }
+    let observer: Option<Box<dyn engine::IntervalObserver>> =
+        if observers.is_empty() { None } else { Some(Box::new(engine::Observers(observers))) };
     let base_url = settings.base_url.clone();
     let scenario = Arc::new(scenario);
-    let outcome = engine::run(scenario.clone(), settings, interrupt).await;
+    let outcome = engine::run_observed(scenario.clone(), settings, interrupt, observer).await;
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
     let outcome = outcome?;
+    if let Some(dir) = results {
+        if let Err(e) = report::hgrm::write_all(dir, &outcome.recorder) {
+            tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
+        }
+    }
     let info = RunInfo {
         target: TargetInfo::new(&scenario, base_url),
         scenario: (*scenario).clone(),
@@ -409,11 +444,20 @@ async fn run_scenario(
         tracing::warn!("interrupted: stopping now and writing partial results");
         stop.cancel();
     });
-    let options =
-        RunOptions { per_agent_pool: args.per_agent_pool, poll_interval: args.poll_interval };
-    let Executed { outcome, report } = execute(scenario, &options, interrupt).await?;
+    let options = RunOptions {
+        per_agent_pool: args.per_agent_pool,
+        poll_interval: args.poll_interval,
+        progress: !args.quiet,
+    };
+    let Executed { outcome, report } =
+        execute(scenario, &options, interrupt, Some(&results)).await?;
     let summary = report::write_results(&results, &report)?;
-    report::write_html(&results, &report, &outcome.recorder, &[])?;
+    let timeline = report::timeline::read_timeline(&results.join(report::timeline::TIMELINE_FILE))
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
+            Vec::new()
+        });
+    report::write_html(&results, &report, &outcome.recorder, &timeline)?;
     report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;

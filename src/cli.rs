@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// How often simulated customers poll for messages.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// No live progress line (for CI logs); the final report is printed all the same.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

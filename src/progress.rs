@@ -55,10 +55,43 @@ enum Mode {
     },
 }
 
+/// Totals so far, and the status line per interval.
+impl crate::engine::IntervalObserver for Progress {
+    fn interval(&mut self, start: Duration, end: Duration, data: &crate::metrics::Recorder) {
+        let ops = data.total_operations();
+        self.errors += data.counter(crate::scenario::Counter::Errors);
+        self.violations += data.counter(crate::scenario::Counter::Violations);
+        self.missed_starts += data.counter(crate::scenario::Counter::MissedStarts);
+        let p99_us = data
+            .ops()
+            .filter_map(|(_, s)| s.response.as_ref())
+            .filter_map(|t| t.latency.corrected().summary())
+            .map(|s| s.p99)
+            .max();
+        let secs = end.saturating_sub(start).as_secs_f64();
+        let snapshot = Snapshot {
+            elapsed: end,
+            ops_per_s: if secs > 0.0 { ops as f64 / secs } else { 0.0 },
+            errors: self.errors,
+            violations: self.violations,
+            missed_starts: self.missed_starts,
+            p99_us,
+        };
+        self.update(&snapshot);
+    }
+
+    fn finish(&mut self) {
+        Progress::finish(self);
+    }
+}
+
 /// The progress display of one run.
 pub struct Progress {
     mode: Mode,
     duration: Duration,
+    errors: u64,
+    violations: u64,
+    missed_starts: u64,
 }
 
 impl std::fmt::Debug for Progress {
@@ -83,7 +116,7 @@ impl Progress {
         } else {
             Mode::Plain { every: Duration::from_secs(10), last: None }
         };
-        Progress { mode, duration }
+        Progress { mode, duration, errors: 0, violations: 0, missed_starts: 0 }
     }
 
     pub fn update(&mut self, s: &Snapshot) {

@@ -5,6 +5,13 @@
 //! drains for at most `drain`, agents log out. One root token and child tokens per task stop
 //! everything; a `TaskTracker`-like `JoinSet` drains it. Failures are measurements: nothing in
 //! here returns an error because a request failed or a notification came out of order.
+//!
+//! # Intervals
+//! [`run_observed`] also hands the run to an [`IntervalObserver`] one second at a time, from the
+//! start of the load phase to the end of logout (warmup included): a ticker task swaps out
+//! every shard's interval recorder, merges them and calls [`IntervalObserver::interval`], then
+//! [`IntervalObserver::finish`] once with the last, partial interval flushed. What the agents
+//! recorded while logging in (before the load phase) is in the totals only.
 
 mod agent;
 mod customer;
@@ -67,6 +74,36 @@ pub struct RunSettings {
     pub login_concurrency: usize,
     pub request_timeout: Duration,
 }
+
+/// Receives the run one interval at a time (see the module docs). Implementations write files;
+/// they must not fail the run, so neither method returns an error.
+pub trait IntervalObserver: Send {
+    /// What was recorded between `start` and `end` (offsets from the start of the load phase).
+    /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`.
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder);
+    /// The run is over (also after an interrupt or a failed login): flush and close.
+    fn finish(&mut self);
+}
+
+/// Several observers fed the same intervals (the result files and the live progress line).
+pub struct Observers(pub Vec<Box<dyn IntervalObserver>>);
+
+impl IntervalObserver for Observers {
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+        for o in &mut self.0 {
+            o.interval(start, end, data);
+        }
+    }
+
+    fn finish(&mut self) {
+        for o in &mut self.0 {
+            o.finish();
+        }
+    }
+}
+
+/// The length of an interval.
+pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a run measured.
 #[derive(Debug)]
@@ -170,6 +207,32 @@ pub async fn run(
     settings: RunSettings,
     interrupt: CancellationToken,
 ) -> Result<RunOutcome, EngineError> {
+    run_observed(scenario, settings, interrupt, None).await
+}
+
+/// [`run`], also handing every interval to `observer` (whose `finish` is called on every exit
+/// path, errors included).
+pub async fn run_observed(
+    scenario: Arc<Scenario>,
+    settings: RunSettings,
+    interrupt: CancellationToken,
+    mut observer: Option<Box<dyn IntervalObserver>>,
+) -> Result<RunOutcome, EngineError> {
+    let result = run_inner(scenario, settings, interrupt, &mut observer).await;
+    // On success the ticker has finished the observer and handed it back as `None`; on an early
+    // error it never started.
+    if let Some(o) = observer.as_mut() {
+        o.finish();
+    }
+    result
+}
+
+async fn run_inner(
+    scenario: Arc<Scenario>,
+    settings: RunSettings,
+    interrupt: CancellationToken,
+    observer: &mut Option<Box<dyn IntervalObserver>>,
+) -> Result<RunOutcome, EngineError> {
     let client = GwsClient::builder()
         .base_url(settings.base_url.clone())
         .request_timeout(settings.request_timeout)
@@ -242,6 +305,16 @@ pub async fn run(
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
+    // Login-phase samples stay in the totals only; the intervals start with the load.
+    drop(ctx.shards.take_interval());
+    let ticker_stop = CancellationToken::new();
+    // Dropping this future (a caller giving up on the run) stops the ticker too.
+    let _ticker_guard = ticker_stop.clone().drop_guard();
+    let ticker = observer.take().map(|o| {
+        let ctx = ctx.clone();
+        let take = move || ctx.shards.take_interval();
+        tokio::spawn(tick(take, o, load_start, ticker_stop.clone()))
+    });
     let mut customers: JoinSet<()> = JoinSet::new();
     let started_customers = if ctx.customer.is_some() {
         generate(&ctx, &scenario, load_start, &mut customers, &customers_token, &interrupt).await
@@ -281,6 +354,13 @@ pub async fn run(
     tracing::info!("phase: logout");
     agents_token.cancel();
     while agents.join_next().await.is_some() {}
+    ticker_stop.cancel();
+    if let Some(t) = ticker {
+        // The ticker finishes the observer itself; a panic in it must not lose the run.
+        if let Err(e) = t.await {
+            tracing::warn!(error = %e, "interval outputs stopped early");
+        }
+    }
     Ok(RunOutcome {
         recorder: ctx.shards.merged(),
         partial: interrupt.is_cancelled(),
@@ -289,6 +369,40 @@ pub async fn run(
         customers_started: started_customers,
         elapsed: started.elapsed(),
     })
+}
+
+/// Hands `observer` one interval per [`INTERVAL`] from `load_start` until `stop`, then the last
+/// partial interval, then finishes it.
+async fn tick(
+    take: impl Fn() -> Recorder,
+    mut observer: Box<dyn IntervalObserver>,
+    load_start: Instant,
+    stop: CancellationToken,
+) {
+    // Tokio's clock, which is the std clock except in tests with paused time.
+    let base = tokio::time::Instant::from_std(load_start);
+    let mut ticks = tokio::time::interval_at(base + INTERVAL, INTERVAL);
+    // A late tick (a stalled runtime) is taken once, late, and its interval is as long as it
+    // really was: intervals carry their real start and end.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut start = Duration::ZERO;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let end = base.elapsed();
+        let data = take();
+        observer.interval(start, end, &data);
+        start = end;
+    }
+    let end = base.elapsed();
+    let data = take();
+    if end > start {
+        observer.interval(start, end, &data);
+    }
+    observer.finish();
 }
 
 /// Collects the customers that have finished, without waiting.
@@ -381,4 +495,73 @@ async fn generate(
         _ = tokio::time::sleep_until(end.into()) => {}
     }
     started
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::OpName;
+    use std::sync::Mutex;
+
+    /// Records what it is given, for assertions.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<(Duration, Duration, u64)>>>, Arc<AtomicUsize>);
+
+    impl IntervalObserver for Log {
+        fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+            let mut v = self.0.lock().unwrap();
+            v.push((start, end, data.total_operations()));
+        }
+        fn finish(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticker_emits_one_interval_per_second_then_the_partial_rest() {
+        let shards = Arc::new(Shards::new(2));
+        let log = Log::default();
+        let stop = CancellationToken::new();
+        // The paused clock's now, which std's `Instant::now` would not be.
+        let start = tokio::time::Instant::now().into_std();
+        let taker = shards.clone();
+        let task = tokio::spawn(tick(
+            move || taker.take_interval(),
+            Box::new(log.clone()),
+            start,
+            stop.clone(),
+        ));
+        let op = OpName::Flow(Capability::Accept);
+        // One operation in each of the first three seconds, then stop at 3.5 s.
+        for i in 0..3u64 {
+            tokio::time::sleep_until((start + Duration::from_millis(500 + 1000 * i)).into()).await;
+            shards.sink(i).op_ok(op, true);
+        }
+        tokio::time::sleep_until((start + Duration::from_millis(3500)).into()).await;
+        stop.cancel();
+        task.await.unwrap();
+        let got = log.0.lock().unwrap().clone();
+        let s = Duration::from_secs;
+        assert_eq!(
+            got,
+            vec![
+                (s(0), s(1), 1),
+                (s(1), s(2), 1),
+                (s(2), s(3), 1),
+                (s(3), Duration::from_millis(3500), 0)
+            ]
+        );
+        assert_eq!(log.1.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticker_stopped_at_once_finishes_without_empty_intervals() {
+        let log = Log::default();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        tick(Recorder::new, Box::new(log.clone()), Instant::now(), stop).await;
+        assert!(log.0.lock().unwrap().is_empty());
+        assert_eq!(log.1.load(Ordering::Relaxed), 1);
+    }
 }

@@ -5,6 +5,12 @@
 //! instead record into one of a few shards (chosen by task), and the shards are merged with
 //! `add` at the end; memory is then independent of the number of agents and of run length.
 //! A std mutex: each record is a few hundred nanoseconds and never crosses an await.
+//!
+//! Each shard holds two recorders under the one lock: the run's total, and the current interval
+//! that the engine's ticker swaps out every second (`std::mem::take`) for the time-series
+//! outputs. The interval recorder takes warmup samples as measured (the time series shows the
+//! warmup too, flagged as such by its consumers) and counts violations without cloning them, so
+//! the second record costs a histogram increment, not an allocation.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,13 +19,25 @@ use crate::metrics::Recorder;
 use crate::ordering::Violation;
 use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName};
 
+/// One shard: the whole run so far, and the interval in progress.
+#[derive(Debug, Default)]
+struct Shard {
+    total: Recorder,
+    interval: Recorder,
+}
+
 /// A task's handle on its shard.
 #[derive(Debug, Clone)]
-pub(crate) struct Sink(Arc<Mutex<Recorder>>);
+pub(crate) struct Sink(Arc<Mutex<Shard>>);
 
 impl Sink {
-    fn with(&self, f: impl FnOnce(&mut Recorder)) {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    /// Applies `f` to the total (with the sample's own `measured`) and to the interval (always
+    /// measured), under one lock.
+    fn with(&self, f: impl Fn(&mut Recorder, bool)) {
+        let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Shard { total, interval } = &mut *shard;
+        f(total, false);
+        f(interval, true);
     }
 
     pub(crate) fn latency(
@@ -31,7 +49,7 @@ impl Sink {
         done: Instant,
         measured: bool,
     ) {
-        self.with(|r| r.latency(op, kind, intended, sent, done, measured));
+        self.with(|r, interval| r.latency(op, kind, intended, sent, done, measured || interval));
     }
 
     pub(crate) fn customer_latency(
@@ -40,39 +58,43 @@ impl Sink {
         latency: Duration,
         measured: bool,
     ) {
-        self.with(|r| r.customer_latency(metric, latency, measured));
+        self.with(|r, interval| r.customer_latency(metric, latency, measured || interval));
     }
 
     pub(crate) fn op_ok(&self, op: OpName, measured: bool) {
-        self.with(|r| r.op_ok(op, measured));
+        self.with(|r, interval| r.op_ok(op, measured || interval));
     }
 
     pub(crate) fn op_error(&self, op: OpName, kind: &str, measured: bool) {
-        self.with(|r| r.op_error(op, kind, measured));
+        self.with(|r, interval| r.op_error(op, kind, measured || interval));
     }
 
     pub(crate) fn count(&self, counter: Counter, n: u64) {
-        self.with(|r| r.count(counter, n));
+        self.with(|r, _| r.count(counter, n));
     }
 
     pub(crate) fn abandoned(&self, measured: bool) {
-        self.with(|r| r.abandoned(measured));
+        self.with(|r, interval| r.abandoned(measured || interval));
     }
 
     pub(crate) fn violations(&self, vs: Vec<Violation>) {
-        if !vs.is_empty() {
-            self.with(|r| vs.into_iter().for_each(|v| r.violation(v)));
+        if vs.is_empty() {
+            return;
         }
+        let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The interval only needs the number; the total keeps the violations themselves.
+        shard.interval.count(Counter::Violations, vs.len() as u64);
+        vs.into_iter().for_each(|v| shard.total.violation(v));
     }
 }
 
 /// The shards of a run.
 #[derive(Debug)]
-pub(crate) struct Shards(Vec<Arc<Mutex<Recorder>>>);
+pub(crate) struct Shards(Vec<Arc<Mutex<Shard>>>);
 
 impl Shards {
     pub(crate) fn new(n: usize) -> Self {
-        Shards((0..n.max(1)).map(|_| Arc::new(Mutex::new(Recorder::new()))).collect())
+        Shards((0..n.max(1)).map(|_| Arc::new(Mutex::new(Shard::default()))).collect())
     }
 
     pub(crate) fn sink(&self, task: u64) -> Sink {
@@ -83,7 +105,18 @@ impl Shards {
     pub(crate) fn merged(&self) -> Recorder {
         let mut all = Recorder::new();
         for s in &self.0 {
-            all.merge(&s.lock().unwrap_or_else(|e| e.into_inner()));
+            all.merge(&s.lock().unwrap_or_else(|e| e.into_inner()).total);
+        }
+        all
+    }
+
+    /// Takes every shard's current interval (leaving fresh, empty ones) and merges them. Each
+    /// lock is held only for the swap; the merge runs outside it.
+    pub(crate) fn take_interval(&self) -> Recorder {
+        let mut all = Recorder::new();
+        for s in &self.0 {
+            let taken = std::mem::take(&mut s.lock().unwrap_or_else(|e| e.into_inner()).interval);
+            all.merge(&taken);
         }
         all
     }
@@ -104,5 +137,29 @@ mod tests {
         let all = shards.merged();
         assert_eq!(all.total_operations(), 10);
         assert_eq!(all.counter(Counter::Reconnects), 10);
+    }
+
+    #[test]
+    fn intervals_are_taken_once_and_include_warmup_samples() {
+        let shards = Shards::new(2);
+        let op = OpName::Flow(crate::gws::Capability::Accept);
+        let t = Instant::now();
+        for task in 0..4u64 {
+            let sink = shards.sink(task);
+            // Two in warmup, two measured.
+            sink.op_ok(op, task >= 2);
+            sink.latency(op, OpMetric::Response, t, t, t + Duration::from_millis(3), task >= 2);
+        }
+        shards.sink(0).violations(vec![]);
+        let first = shards.take_interval();
+        assert_eq!(first.total_operations(), 4);
+        let lat =
+            first.op(op).and_then(|s| s.response.as_ref()).map(|t| t.latency.corrected().len());
+        assert_eq!(lat, Some(4));
+        // Taken: the next interval starts empty, the totals are untouched.
+        assert_eq!(shards.take_interval().total_operations(), 0);
+        let all = shards.merged();
+        assert_eq!(all.total_operations(), 2);
+        assert_eq!(all.op(op).map(|s| s.ok.warmup), Some(2));
     }
 }

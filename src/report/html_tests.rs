@@ -37,8 +37,11 @@ fn timeline() -> Vec<Point> {
                     IntervalLatency { count: 5, p50_us: 380_000, p99_us: 440_000, max_us: 449_000 },
                 );
             }
+            let t_ms = if i == 20 { 19_500 } else { i * 1000 };
             Point {
-                t_ms: if i == 20 { 19_500 } else { i * 1000 },
+                start_ms: (i - 1) * 1000,
+                warmup: i <= 2,
+                t_ms,
                 ops: 10,
                 errors: u64::from(i == 5),
                 violations: if i == 12 { 3 } else { 0 },

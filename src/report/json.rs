@@ -37,7 +37,7 @@ pub fn write_results(dir: &Path, report: &Report) -> Result<PathBuf, ReportError
 
 /// Writes `bytes` to `path` through a temporary sibling and a rename. On failure the temporary
 /// file is removed and `path` is untouched.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // The process id keeps two gwsim processes writing into one `--out` from sharing a temp file.
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
@@ -120,7 +120,7 @@ fn timestamp(now: OffsetDateTime) -> String {
 
 /// The scenario name with anything but letters, digits, `.`, `_` and `-` replaced by `-`, so a
 /// name can never reach outside the results directory. Validated names pass through unchanged.
-fn file_safe(name: &str) -> String {
+pub(crate) fn file_safe(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })

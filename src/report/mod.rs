@@ -4,24 +4,31 @@
 //! percentile spectra of [`spectrum`]), plus the threshold verdicts and the
 //! run's outcome (design.md "Outputs" and exit codes).
 //!
-//! Everything here is computed once, after the run; nothing is on a hot path. Wall-clock time
-//! appears only as report metadata (`started`, `ended`); durations come from the caller's
+//! The summary is computed once, after the run; the time series once a second, off the tasks'
+//! recording path; nothing here is on a hot path. Wall-clock time appears only as metadata
+//! (`started`, `ended`, the interval log's StartTime); durations come from the caller's
 //! monotonic clock.
 //!
 //! # Use (from `gwsim run`)
 //! 1. Before the run: [`prepare_results_dir`] creates `results/<UTC timestamp>-<scenario>/` (or
 //!    `--out`) and proves it writable; an error there is a setup error (exit 2).
-//! 2. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
+//! 2. During the run: [`live::IntervalOutputs`] takes each second from the engine and appends it
+//!    to `latency.hlog` ([`hlog`]) and `timeline.jsonl` ([`timeline`]); at its end,
+//!    [`hgrm::write_all`] writes one `<metric>.hgrm` per latency metric.
+//! 3. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
 //!    [`Report::build`], print [`render`], [`write_results`], [`write_html`] (with the merged
-//!    recorder and the time series read back from `timeline.jsonl`), and exit with
+//!    recorder and the time series read back from `timeline.jsonl`), `junit.xml`, and exit with
 //!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
 
 mod build;
 pub mod compare;
 mod de;
+pub mod hgrm;
+pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod readback;
 pub mod spectrum;
 pub mod terminal;
@@ -66,6 +73,12 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot serialize the summary: {0}")]
     Serialize(#[from] serde_json::Error),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: not a timeline point: {source}")]
+    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
+    #[error("cannot write the interval log {path}: {message}")]
+    Hlog { path: PathBuf, message: String },
 }
 
 /// What the caller knows about the run besides its measurements.

@@ -38,7 +38,9 @@ fn brief(name: &str, duration: Duration) -> Scenario {
 async fn run(s: Scenario) -> Executed {
     let name = s.name.clone();
     let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
-    execute(s, &options, CancellationToken::new()).await.unwrap_or_else(|e| panic!("{name}: {e:#}"))
+    execute(s, &options, CancellationToken::new(), None)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
 /// The checks every healthy run passes: everyone logged in and out, nothing misordered, no

@@ -23,3 +23,6 @@ mod ci;
 
 /// Every source file starts with a `//!` line.
 mod tidy;
+
+/// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.
+mod time_series;

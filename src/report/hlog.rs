@@ -1,0 +1,329 @@
+//! `latency.hlog`: the run's latencies as an HdrHistogram interval log, written as the run goes.
+//!
+//! The format is HdrHistogram's own (as written by `HistogramLogWriter` in Java and read by
+//! `HistogramLogProcessor`, HdrHistogramVisualizer, hdr-histogram-js and hdrhistogram's
+//! `IntervalLogIterator`): header comments, `#[StartTime: ...]`, `#[BaseTime: ...]`, the CSV
+//! legend, then one line per metric per interval:
+//!
+//! ```text
+//! Tag=Accept.response,0.000,1.000,12.543,HISTFAAAA...
+//! ```
+//!
+//! - one tag per latency metric, named as in thresholds (`Accept.response`, `Consult.settle`,
+//!   `customer.wait`...); corrected values only (from the intended start);
+//! - timestamps are seconds since `BaseTime`, the start of the load phase; warmup intervals
+//!   are in the log too (the header says where warmup ends: pass it as `-start` to
+//!   HistogramLogProcessor to match `summary.json`);
+//! - histogram values are in **microseconds**: HistogramLogProcessor users pass
+//!   `-outputValueUnitRatio 1000` for milliseconds; the `Interval_Max` column is in
+//!   microseconds too (a max value divisor would make hdrhistogram's writer repeat its
+//!   `#[MaxValueDivisor]` comment before every interval, since it is rebuilt per interval);
+//! - once a metric has appeared, every later interval carries a line for it (an empty histogram
+//!   when it had no samples), so each tag is a gap-free series.
+//!
+//! Only the current interval is ever in memory; each interval is flushed as it is written.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use super::ReportError;
+use super::timeline::latency_metrics;
+use crate::metrics::{LatencyHistogram, Recorder};
+
+/// The file name of the interval log in a results directory.
+pub const HLOG_FILE: &str = "latency.hlog";
+
+/// Streams intervals into `latency.hlog`.
+pub struct HlogWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    /// Every tag written so far (bounded by the number of metrics, not by run length).
+    seen: BTreeSet<String>,
+    empty: LatencyHistogram,
+    /// What the header needs, until it is written.
+    header: Option<Header>,
+}
+
+#[derive(Debug)]
+struct Header {
+    scenario: String,
+    warmup: Duration,
+    /// Given by [`HlogWriter::with_load_start`].
+    load_start: Option<SystemTime>,
+}
+
+/// The CSV legend line of HdrHistogram's log format (v1.3).
+const LEGEND: &[u8] =
+    b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
+
+impl std::fmt::Debug for HlogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HlogWriter").field("path", &self.path).field("tags", &self.seen).finish()
+    }
+}
+
+impl HlogWriter {
+    /// Creates (or truncates) `path`. The header is written with the first interval, when the
+    /// wall-clock start of the load phase (the log's StartTime and BaseTime) is known; `warmup`
+    /// is the scenario's warmup, noted in the header.
+    pub fn create(
+        path: &Path,
+        scenario: &str,
+        warmup: Duration,
+    ) -> Result<HlogWriter, ReportError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|source| ReportError::Write { path: path.to_owned(), source })?;
+        Ok(HlogWriter {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+            serializer: V2DeflateSerializer::new(),
+            seen: BTreeSet::new(),
+            empty: LatencyHistogram::new(),
+            header: Some(Header { scenario: one_line(scenario), warmup, load_start: None }),
+        })
+    }
+
+    /// Fixes the log's StartTime and BaseTime instead of deriving them from the clock at the
+    /// first interval (for reproducible logs in tests and fixtures).
+    pub fn with_load_start(mut self, load_start: SystemTime) -> Self {
+        if let Some(h) = self.header.as_mut() {
+            h.load_start = Some(load_start);
+        }
+        self
+    }
+
+    /// Writes the header if it is still due, with `load_start` as StartTime and BaseTime.
+    fn header(&mut self, load_start: SystemTime) -> Result<(), ReportError> {
+        let Some(h) = self.header.take() else { return Ok(()) };
+        let load_start = h.load_start.unwrap_or(load_start);
+        let mut builder = IntervalLogWriterBuilder::new();
+        builder
+            .add_comment(&format!("[Logged with gwsim {}]", env!("CARGO_PKG_VERSION")))
+            .add_comment("[Histogram log format version 1.3]")
+            .add_comment(&format!("[Scenario: {}]", h.scenario))
+            .add_comment(
+                "[Values and Interval_Max in microseconds, corrected for coordinated omission]",
+            )
+            .add_comment("[HistogramLogProcessor: -outputValueUnitRatio 1000 prints milliseconds]")
+            .add_comment(&format!(
+                "[Timestamps in seconds since the load phase began; warmup until {:.3} s]",
+                h.warmup.as_secs_f64()
+            ))
+            .with_start_time(load_start)
+            .with_base_time(load_start);
+        let result = (|| {
+            builder.begin_log_with(&mut self.out, &mut self.serializer)?;
+            self.out.write_all(LEGEND)?;
+            self.out.flush()
+        })();
+        result.map_err(|source| ReportError::Write { path: self.path.clone(), source })
+    }
+
+    /// Writes one line per metric for the interval `start..end` (offsets from the start of the
+    /// load phase) and flushes.
+    pub fn write(
+        &mut self,
+        start: Duration,
+        end: Duration,
+        data: &Recorder,
+    ) -> Result<(), ReportError> {
+        if self.header.is_some() {
+            // The load phase began `end` ago: that is the log's StartTime and BaseTime.
+            let now = SystemTime::now();
+            self.header(now.checked_sub(end).unwrap_or(now))?;
+        }
+        let metrics = latency_metrics(data);
+        for (name, _) in &metrics {
+            if !self.seen.contains(name) {
+                self.seen.insert(name.clone());
+            }
+        }
+        let length = end.saturating_sub(start);
+        let hlog_err = |message: String| ReportError::Hlog { path: self.path.clone(), message };
+        // The crate's writer borrows its output; an empty builder writes no header again.
+        let mut log = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut self.out, &mut self.serializer)
+            .map_err(|e| hlog_err(e.to_string()))?;
+        let mut recorded = metrics.iter().peekable();
+        for name in &self.seen {
+            let h = match recorded.peek() {
+                // Both lists are sorted by name.
+                Some((n, h)) if n == name => {
+                    let h = *h;
+                    recorded.next();
+                    h
+                }
+                _ => &self.empty,
+            };
+            let tag = Tag::new(name)
+                .ok_or_else(|| hlog_err(format!("metric name {name:?} cannot be a tag")))?;
+            log.write_histogram(h.inner(), start, length, Some(tag))
+                .map_err(|e| hlog_err(e.to_string()))?;
+        }
+        self.out.flush().map_err(|source| ReportError::Write { path: self.path.clone(), source })
+    }
+
+    /// Writes the header if no interval did (a run that never reached its load phase still
+    /// leaves a valid, empty log), then flushes and syncs the file.
+    pub fn finish(&mut self) -> Result<(), ReportError> {
+        self.header(SystemTime::now())?;
+        let result = self.out.flush().and_then(|()| self.out.get_ref().sync_all());
+        result.map_err(|source| ReportError::Write { path: self.path.clone(), source })
+    }
+}
+
+/// A header comment must stay on one line.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::{CustomerMetric, OpMetric, OpName};
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use std::time::Instant;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gwsim-hlog-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Second `i` of a synthetic run: `i + 1` Accept responses of `i + 1` ms each, and from
+    /// second 2 on one customer wait of 250 ms.
+    fn second(i: u64) -> Recorder {
+        let mut r = Recorder::new();
+        let t = Instant::now();
+        let op = OpName::Flow(Capability::Accept);
+        for _ in 0..=i {
+            let done = t + Duration::from_millis(i + 1);
+            r.latency(op, OpMetric::Response, t, t, done, true);
+        }
+        if i >= 2 {
+            r.customer_latency(CustomerMetric::Wait, Duration::from_millis(250), true);
+        }
+        r
+    }
+
+    #[test]
+    fn log_reads_back_with_hdrhistograms_own_reader() {
+        let dir = scratch("readback");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "synthetic", Duration::from_secs(1)).unwrap();
+        for i in 0..4u64 {
+            let (s, e) = (Duration::from_secs(i), Duration::from_secs(i + 1));
+            w.write(s, e, &second(i)).unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("#[Logged with gwsim "), "{text}");
+        assert!(text.contains("\n\"StartTimestamp\",\"Interval_Length\""), "{text}");
+
+        let mut start_time = None;
+        let mut base_time = None;
+        let mut lines = Vec::new();
+        for entry in IntervalLogIterator::new(&bytes) {
+            match entry.unwrap() {
+                LogEntry::StartTime(t) => start_time = Some(t),
+                LogEntry::BaseTime(t) => base_time = Some(t),
+                LogEntry::Interval(h) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.encoded_histogram())
+                        .unwrap();
+                    let hist: hdrhistogram::Histogram<u64> =
+                        Deserializer::new().deserialize(&mut raw.as_slice()).unwrap();
+                    lines.push((
+                        h.tag().map(|t| t.as_str().to_owned()),
+                        h.start_timestamp().as_secs(),
+                        h.duration(),
+                        h.max(),
+                        hist,
+                    ));
+                }
+            }
+        }
+        assert!(start_time.is_some() && start_time == base_time);
+        let summary: Vec<_> =
+            lines.iter().map(|(tag, s, _, _, h)| (tag.as_deref().unwrap(), *s, h.len())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("Accept.response", 0, 1),
+                ("Accept.response", 1, 2),
+                ("Accept.response", 2, 3),
+                ("customer.wait", 2, 1),
+                ("Accept.response", 3, 4),
+                ("customer.wait", 3, 1),
+            ]
+        );
+        for (tag, s, length, max, h) in &lines {
+            assert_eq!(*length, Duration::from_secs(1));
+            if tag.as_deref() == Some("Accept.response") {
+                // Microseconds in the histogram and in Interval_Max.
+                let us = (s + 1) * 1000;
+                assert_eq!(h.count_at(us), s + 1);
+                assert!(h.equivalent(h.max(), us));
+                assert!(h.equivalent(*max as u64, us), "{max}");
+            } else {
+                assert_eq!(h.count_at(250_000), 1);
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_metric_seen_once_gets_an_empty_histogram_in_later_quiet_intervals() {
+        let dir = scratch("gapless");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "s", Duration::ZERO).unwrap();
+        w.write(Duration::ZERO, Duration::from_secs(1), &second(0)).unwrap();
+        w.write(Duration::from_secs(1), Duration::from_secs(2), &Recorder::new()).unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let counts: Vec<u64> = IntervalLogIterator::new(&bytes)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(h) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.encoded_histogram())
+                        .unwrap();
+                    let hist: hdrhistogram::Histogram<u64> =
+                        Deserializer::new().deserialize(&mut raw.as_slice()).unwrap();
+                    Some(hist.len())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, [1, 0]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_run_without_intervals_still_leaves_a_valid_log() {
+        let dir = scratch("empty");
+        let path = dir.join(HLOG_FILE);
+        let mut w = HlogWriter::create(&path, "s\nnext", Duration::ZERO).unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let entries: Vec<_> = IntervalLogIterator::new(&bytes).map(|e| e.unwrap()).collect();
+        assert_eq!(entries.len(), 2, "StartTime and BaseTime only");
+        assert!(String::from_utf8(bytes).unwrap().contains("#[Scenario: s next]"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

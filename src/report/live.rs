@@ -1,0 +1,168 @@
+//! The outputs written during a run: [`IntervalOutputs`] receives each one-second interval from
+//! the engine and appends it to `latency.hlog` and `timeline.jsonl` in the results directory.
+//!
+//! A write failure never stops the run: the first failure of each file is logged
+//! (`tracing::warn`) and that file takes no further intervals (a log with a hole in the middle
+//! would mislead more than one that stops); the other file, and `summary.json` (built from the
+//! run's totals, not from these files), are unaffected.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::ReportError;
+use super::hlog::{HLOG_FILE, HlogWriter};
+use super::timeline::{Point, TIMELINE_FILE, TimelineWriter};
+use crate::engine::IntervalObserver;
+use crate::metrics::Recorder;
+
+/// `latency.hlog` and `timeline.jsonl`, written as the run goes.
+#[derive(Debug)]
+pub struct IntervalOutputs {
+    hlog: Option<HlogWriter>,
+    timeline: Option<TimelineWriter>,
+    warmup: Duration,
+}
+
+impl IntervalOutputs {
+    /// Creates both files in `dir` (the run's results directory). Failing here, before the run,
+    /// is a setup error.
+    pub fn create(dir: &Path, scenario: &str, warmup: Duration) -> Result<Self, ReportError> {
+        Ok(IntervalOutputs {
+            hlog: Some(HlogWriter::create(&dir.join(HLOG_FILE), scenario, warmup)?),
+            timeline: Some(TimelineWriter::create(&dir.join(TIMELINE_FILE))?),
+            warmup,
+        })
+    }
+}
+
+/// Runs `f` on the writer if it is still live; on failure, warns and retires it.
+fn guarded<W>(slot: &mut Option<W>, f: impl FnOnce(&mut W) -> Result<(), ReportError>) {
+    let Some(w) = slot.as_mut() else { return };
+    if let Err(e) = f(w) {
+        tracing::warn!(error = %e, "time-series output stopped; the summary is unaffected");
+        *slot = None;
+    }
+}
+
+impl IntervalObserver for IntervalOutputs {
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+        guarded(&mut self.hlog, |w| w.write(start, end, data));
+        let warmup = self.warmup;
+        guarded(&mut self.timeline, |w| w.write(&Point::from_interval(start, end, warmup, data)));
+    }
+
+    fn finish(&mut self) {
+        guarded(&mut self.hlog, HlogWriter::finish);
+        guarded(&mut self.timeline, TimelineWriter::finish);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Capability;
+    use crate::scenario::{OpMetric, OpName};
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gwsim-live-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn second(us: u64) -> Recorder {
+        let mut r = Recorder::new();
+        let t = Instant::now();
+        for op in [OpName::Flow(Capability::Accept), OpName::Flow(Capability::Leave)] {
+            for kind in [OpMetric::Response, OpMetric::Settle] {
+                r.latency(op, kind, t, t, t + Duration::from_micros(us), true);
+            }
+            r.op_ok(op, true);
+        }
+        r
+    }
+
+    #[test]
+    fn a_failing_file_is_dropped_once_and_the_other_keeps_going() {
+        // /dev/full takes the open and fails every write with ENOSPC.
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let dir = scratch("failing");
+        let mut out = IntervalOutputs {
+            hlog: Some(HlogWriter::create(&dir.join(HLOG_FILE), "s", Duration::ZERO).unwrap()),
+            timeline: Some(TimelineWriter::create(full).unwrap()),
+            warmup: Duration::ZERO,
+        };
+        for i in 0..3u64 {
+            out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &second(5_000));
+            assert!(out.timeline.is_none(), "retired after its first failure");
+        }
+        out.finish();
+        let log = std::fs::read_to_string(dir.join(HLOG_FILE)).unwrap();
+        assert_eq!(log.lines().filter(|l| l.starts_with("Tag=Accept.response,")).count(), 3);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    const CHILD: &str = "GWSIM_MEMORY_CHILD";
+
+    /// Resident memory of this process in KiB, from /proc (Linux).
+    fn rss_kib() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Runs in a child process of its own (started by the test below), so no other test's
+    /// allocations move its resident memory.
+    #[test]
+    #[ignore = "run by ten_thousand_intervals_keep_memory_flat in a process of its own"]
+    fn memory_child() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        let dir = scratch("memory");
+        let mut out = IntervalOutputs::create(&dir, "memory", Duration::from_secs(5)).unwrap();
+        let mut write = |from: u64, to: u64| {
+            for i in from..to {
+                // Sub-2 ms values keep each histogram at its smallest (the test is about how
+                // many intervals, not how wide).
+                let data = second(1 + i % 2000);
+                out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &data);
+            }
+        };
+        write(0, 1_000);
+        let Some(before) = rss_kib() else { return };
+        write(1_000, 10_000);
+        let after = rss_kib().unwrap_or(before);
+        out.finish();
+        let lines = std::fs::read_to_string(dir.join(super::super::timeline::TIMELINE_FILE))
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(lines, 10_000);
+        let _ = std::fs::remove_dir_all(&dir);
+        // Keeping the 9,000 later intervals (points or log lines, hundreds of bytes each) would
+        // add megabytes; streaming adds nothing but allocator noise.
+        assert!(after <= before + 1024, "RSS grew from {before} KiB to {after} KiB");
+    }
+
+    #[test]
+    fn ten_thousand_intervals_keep_memory_flat() {
+        if rss_kib().is_none() {
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args(["report::live::tests::memory_child", "--exact", "--ignored", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("1 passed"), "{stdout}");
+    }
+}
