@@ -111,8 +111,20 @@ fn rerender(args: ReportArgs) -> Result<Outcome> {
     use std::io::Write as _;
     let inputs = render_inputs(&args.dir)
         .with_context(|| format!("cannot re-render {}", args.dir.display()))?;
+    let dir = if args.dir.is_dir() {
+        args.dir.clone()
+    } else {
+        args.dir.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let html = report::html::write_stored_html(
+        &dir,
+        &inputs.report,
+        inputs.histograms.as_ref(),
+        inputs.timeline.as_deref().unwrap_or_default(),
+    )?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report::render(&inputs.report))?;
+    writeln!(out, "report: {}", html.display())?;
     Ok(Outcome::Ok)
 }
 

@@ -13,12 +13,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::readback::Histograms;
 use super::spectrum::{Spectrum, spectrum};
 use super::timeline::Point;
-use super::{ExitStatus, Percentiles, Report, ReportError, TimedReport, Unit, human_us};
-use crate::metrics::{LatencyHistogram, OpStats, Recorder};
+use super::{
+    ExitStatus, Percentiles, Report, ReportError, ScenarioView, StoredReport, TimedReport, Unit,
+    human_us,
+};
+use crate::metrics::{OpStats, Recorder};
 use crate::scenario::{CustomerMetric, OpMetric};
 
 /// File name of the page in the results directory.
@@ -91,8 +96,8 @@ pub fn chart_data(report: &Report, recorder: &Recorder, timeline: &[Point]) -> C
             let Some(t) = stats.timed(kind) else { continue };
             if let Some(s) = spectrum_series(
                 format!("{}.{}", op.name, kind),
-                t.latency.corrected(),
-                Some(t.latency.raw()),
+                t.latency.corrected().inner(),
+                Some(t.latency.raw().inner()),
             ) {
                 spectra.push(s);
             }
@@ -100,7 +105,34 @@ pub fn chart_data(report: &Report, recorder: &Recorder, timeline: &[Point]) -> C
     }
     for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
         if let Some(t) = recorder.customer(c) {
-            spectra.extend(spectrum_series(format!("customer.{c}"), &t.latency, None));
+            spectra.extend(spectrum_series(format!("customer.{c}"), t.latency.inner(), None));
+        }
+    }
+    ChartData { spectra, timeline: columns(timeline) }
+}
+
+/// The chart data of a finished run read back from disk: spectra from the histograms of
+/// `latency.hlog` (corrected values only: the log holds no raw ones), in the order of `report`.
+pub fn chart_data_stored<S>(
+    report: &Report<S>,
+    histograms: Option<&Histograms>,
+    timeline: &[Point],
+) -> ChartData {
+    let mut spectra = Vec::new();
+    if let Some(hs) = histograms {
+        let mut names: Vec<String> = Vec::new();
+        for op in &report.operations {
+            for kind in [OpMetric::Response, OpMetric::Settle] {
+                names.push(format!("{}.{}", op.name, kind));
+            }
+        }
+        for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
+            names.push(format!("customer.{c}"));
+        }
+        for name in names {
+            if let Some(h) = hs.get(&name) {
+                spectra.extend(spectrum_series(name, h, None));
+            }
         }
     }
     ChartData { spectra, timeline: columns(timeline) }
@@ -108,15 +140,15 @@ pub fn chart_data(report: &Report, recorder: &Recorder, timeline: &[Point]) -> C
 
 fn spectrum_series(
     metric: String,
-    corrected: &LatencyHistogram,
-    raw: Option<&LatencyHistogram>,
+    corrected: &Histogram<u64>,
+    raw: Option<&Histogram<u64>>,
 ) -> Option<SpectrumSeries> {
-    let c = spectrum(corrected.inner());
+    let c = spectrum(corrected);
     if c.is_empty() {
         return None;
     }
     let has_raw = raw.is_some();
-    let raw = raw.map(|h| spectrum(h.inner())).filter(|r| *r != c && !r.is_empty());
+    let raw = raw.map(spectrum).filter(|r| *r != c && !r.is_empty());
     Some(SpectrumSeries { metric, corrected: c, raw, has_raw })
 }
 
@@ -202,14 +234,38 @@ pub fn write_html(
     Ok(path)
 }
 
-/// The whole page.
+/// [`render_stored_html`] written to `dir/report.html` atomically; returns its path.
+pub fn write_stored_html(
+    dir: &Path,
+    report: &StoredReport,
+    histograms: Option<&Histograms>,
+    timeline: &[Point],
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(REPORT_FILE);
+    super::json::write_atomic(&path, render_stored_html(report, histograms, timeline).as_bytes())?;
+    Ok(path)
+}
+
+/// The whole page, for a run just finished.
 pub fn render_html(report: &Report, recorder: &Recorder, timeline: &[Point]) -> String {
-    let data = chart_data(report, recorder, timeline);
+    page(report, &chart_data(report, recorder, timeline))
+}
+
+/// The whole page, for a run read back from its results directory (`gwsim report DIR`).
+pub fn render_stored_html(
+    report: &StoredReport,
+    histograms: Option<&Histograms>,
+    timeline: &[Point],
+) -> String {
+    page(report, &chart_data_stored(report, histograms, timeline))
+}
+
+fn page<S: ScenarioView + Serialize>(report: &Report<S>, data: &ChartData) -> String {
     // Serializing plain structs of numbers and strings cannot fail; should it anyway, the page
     // still carries every table and says the charts are missing instead of failing the run.
-    let blob = embed_json(&data).unwrap_or_else(|_| "null".to_owned());
+    let blob = embed_json(data).unwrap_or_else(|_| "null".to_owned());
     let mut h = String::with_capacity(UPLOT_JS.len() + 64 * 1024);
-    let name = &report.scenario.name;
+    let name = report.scenario.name();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -222,9 +278,9 @@ pub fn render_html(report: &Report, recorder: &Recorder, timeline: &[Point]) -> 
     header(&mut h, report);
     thresholds(&mut h, report);
     operations(&mut h, report);
-    charts(&mut h, &data);
-    over_time(&mut h, &data);
-    violations(&mut h, report, &data);
+    charts(&mut h, data);
+    over_time(&mut h, data);
+    violations(&mut h, report, data);
     customers(&mut h, report);
     scenario(&mut h, report);
     let _ = write!(
@@ -246,7 +302,7 @@ fn label<T: Serialize>(v: &T) -> String {
     }
 }
 
-fn header(h: &mut String, r: &Report) {
+fn header<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     let (class, result) = match r.exit.status {
         ExitStatus::Pass => ("pass", "PASS"),
         ExitStatus::ChecksFailed => ("fail", "CHECKS FAILED"),
@@ -256,7 +312,7 @@ fn header(h: &mut String, r: &Report) {
         h,
         "<header>\n<h1>gwsim report: {name}</h1>\n\
          <p class=\"result {class}\" id=\"result\">{result} <span class=\"exit\">exit {code}</span></p>\n",
-        name = esc(&r.scenario.name),
+        name = esc(r.scenario.name()),
         code = r.exit.code
     );
     if !r.exit.reasons.is_empty() {
@@ -275,7 +331,7 @@ fn header(h: &mut String, r: &Report) {
     }
     let t = &r.target;
     let rows = [
-        ("Scenario", esc(&r.scenario.name)),
+        ("Scenario", esc(r.scenario.name())),
         ("Seed", r.seed.to_string()),
         ("Versions", format!("gwsim {}", esc(&r.versions.gwsim))),
         (
@@ -320,7 +376,7 @@ fn value_in(unit: Unit, v: f64) -> String {
     }
 }
 
-fn thresholds(h: &mut String, r: &Report) {
+fn thresholds<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     h.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
     if r.thresholds.is_empty() {
         h.push_str("<p class=\"empty\">The scenario sets no thresholds.</p>\n</section>\n");
@@ -374,7 +430,7 @@ fn latency_cells(t: Option<&TimedReport>) -> String {
 
 const LATENCY_HEAD: &str = "<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>";
 
-fn operations(h: &mut String, r: &Report) {
+fn operations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     h.push_str("<section id=\"operations\">\n<h2>Operations</h2>\n");
     if r.operations.is_empty() {
         h.push_str("<p class=\"empty\">No operation was measured.</p>\n</section>\n");
@@ -477,7 +533,7 @@ fn over_time(h: &mut String, data: &ChartData) {
     h.push_str("</div>\n</section>\n");
 }
 
-fn violations(h: &mut String, r: &Report, data: &ChartData) {
+fn violations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>, data: &ChartData) {
     let v = &r.violations;
     let _ = writeln!(h, "<section id=\"violations\">\n<h2>Ordering violations: {}</h2>", v.total);
     h.push_str("<table class=\"kinds\">\n<tr>");
@@ -524,7 +580,7 @@ fn violations(h: &mut String, r: &Report, data: &ChartData) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn customers(h: &mut String, r: &Report) {
+fn customers<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     let c = &r.customers;
     let _ = write!(
         h,
@@ -545,7 +601,7 @@ fn customers(h: &mut String, r: &Report) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn scenario(h: &mut String, r: &Report) {
+fn scenario<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     let text = serde_json::to_string_pretty(&r.scenario)
         .unwrap_or_else(|e| format!("(the scenario could not be shown: {e})"));
     let _ = write!(

@@ -81,12 +81,33 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     );
     assert!(junit.contains(r#"name="ordering violations" time="0"/>"#), "{junit}");
 
-    // `gwsim report` prints the same table the run printed (the run adds one line of its own).
+    // `gwsim report` prints the same table the run printed (each adds one line of its own), and
+    // re-renders report.html from summary.json and latency.hlog.
+    let first_html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    std::fs::remove_file(run_dir.join("report.html")).unwrap();
     let report = gwsim(&["report", path(&run_dir)]);
     assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
-    let table = text(&report.stdout);
-    assert!(run_out.starts_with(&table), "run:\n{run_out}\nreport:\n{table}");
+    let out = text(&report.stdout);
+    let table = out.rsplit_once("report: ").map_or(out.as_str(), |(t, _)| t);
+    assert!(run_out.starts_with(table), "run:\n{run_out}\nreport:\n{table}");
     assert!(table.starts_with("gwsim run ci-smoke: CHECKS FAILED (exit 1)"), "{table}");
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    for part in ["CHECKS FAILED", "Accept.response", "uPlot"] {
+        assert!(
+            html.contains(part) && first_html.contains(part),
+            "{part} missing from a report.html"
+        );
+    }
+    // The spectra come back from the interval log: Accept.response is charted again.
+    let open = format!(r#"id="{}">"#, gwsim::report::html::DATA_ELEMENT_ID);
+    let blob =
+        html.split_once(&open).and_then(|(_, rest)| rest.split_once("</script>")).map(|(b, _)| b);
+    let data: serde_json::Value = serde_json::from_str(blob.expect("embedded chart data")).unwrap();
+    let spectra = data["spectra"].as_array().expect("spectra");
+    assert!(
+        spectra.iter().any(|s| s["metric"] == "Accept.response"),
+        "no Accept.response spectrum"
+    );
 
     // The real run's summary matches the committed schema.
     let summary = run_dir.join("summary.json");
