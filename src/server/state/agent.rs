@@ -683,12 +683,8 @@ impl Center {
         out: &mut Vec<Delivery>,
     ) -> Result<OpOk, OpError> {
         opt_str(params, "text")?;
-        let target = match opt_str(params, "queueName")? {
-            Some(name) => Target::Queue(
-                self.dir
-                    .queue_by_name(&name)
-                    .ok_or_else(|| OpError::not_found(format!("queue {name} not found")))?,
-            ),
+        let target = match self.named_queue(params, "queueName")? {
+            Some(q) => Target::Queue(q),
             None => self.target(params, true)?,
         };
         self.check_target(ixn_id, part.user, &target)?;

@@ -33,13 +33,7 @@ impl Center {
     ) -> Result<OpOk, OpError> {
         let nickname = req_str(params, "nickname")?;
         let subject = opt_str(params, "subject")?;
-        let queue = match opt_str(params, "endpoint")? {
-            Some(name) => self
-                .dir
-                .queue_by_name(&name)
-                .ok_or_else(|| OpError::not_found(format!("endpoint {name} not found")))?,
-            None => 0,
-        };
+        let queue = self.named_queue(params, "endpoint")?.unwrap_or(0);
         let mut user_data = user_data_param(params)?;
         if let Some(subject) = subject {
             user_data.insert("Subject".into(), Value::String(subject));
@@ -79,13 +73,7 @@ impl Center {
             self.customer_post(&ixn_id, EntryType::Text, Some(text), now_ms, out)?;
             return Ok(self.injected(&ixn_id));
         }
-        let queue = match opt_str(params, "queue")? {
-            Some(name) => self
-                .dir
-                .queue_by_name(&name)
-                .ok_or_else(|| OpError::not_found(format!("queue {name} not found")))?,
-            None => 0,
-        };
+        let queue = self.named_queue(params, "queue")?.unwrap_or(0);
         let mut user_data = user_data_param(params)?;
         let subject = opt_str(params, "subject")?.or_else(|| text.clone()).unwrap_or_default();
         user_data.insert("Subject".into(), Value::String(subject));
