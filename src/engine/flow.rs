@@ -454,28 +454,14 @@ impl FlowRun {
             }
         };
         let done = Instant::now();
+        // A refusal is a response too: its latency counts like a success's.
+        self.rec.latency(OpName::Flow(op), OpMetric::Response, intended, sent, done, measured);
         match result {
             Ok(_) => {
-                self.rec.latency(
-                    OpName::Flow(op),
-                    OpMetric::Response,
-                    intended,
-                    sent,
-                    done,
-                    measured,
-                );
                 self.rec.op_ok(OpName::Flow(op), measured);
                 Ok(true)
             }
             Err(e) => {
-                self.rec.latency(
-                    OpName::Flow(op),
-                    OpMetric::Response,
-                    intended,
-                    sent,
-                    done,
-                    measured,
-                );
                 self.rec.op_error(OpName::Flow(op), &error_kind(&e), measured);
                 self.settles.retain(|s| s.op != op || s.started.sent != sent);
                 self.agent.checker(|c| c.operation_failed(&self.ixn, op));
