@@ -170,11 +170,21 @@ pub(crate) async fn run_customer(
         if joined && agents > 0 && sent < to_send && next_send.is_some_and(|t| now >= t) {
             let text = tag_text(&spec.messages.text, ctx.next_tag());
             let started = Started { intended: now, sent: Instant::now(), measured };
-            if let Some(key) = message_key(&text) {
-                ctx.correlator.start(key, started);
+            let key = message_key(&text);
+            if let Some(key) = &key {
+                ctx.correlator.start(key.clone(), started);
             }
-            if chat.send(&text).await.is_err() {
-                rec.count(Counter::Errors, 1);
+            match chat.send(&text).await {
+                Ok(()) => {}
+                // The agent left between our last poll and this message: the chat is over for
+                // the customer (statusCode 2), which is how chats end, not a failure.
+                Err(GwsError::Status { status_code: 2, .. }) => {
+                    if let Some(key) = &key {
+                        ctx.correlator.finish(key);
+                    }
+                    break;
+                }
+                Err(_) => rec.count(Counter::Errors, 1),
             }
             sent += 1;
             next_send = Some(Instant::now() + spec.messages.think.sample(&mut rng));
