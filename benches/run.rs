@@ -16,7 +16,8 @@ use gwsim::cometd::client::Transport;
 use gwsim::engine::{self, RunSettings};
 use gwsim::gws::{Capability, Media};
 use gwsim::ordering::Profile;
-use gwsim::scenario::{self, Counter, OpName};
+use gwsim::scenario;
+use gwsim::vocab::{Counter, OpName};
 use tokio_util::sync::CancellationToken;
 
 const PASSWORD: &str = "bench-password";
@@ -146,7 +147,7 @@ async fn measure(agents: u32) {
     let server_pid = server.0.id().to_string();
     let settings = RunSettings {
         base_url,
-        transport: Transport::WebSocket,
+        transport: Transport::Websocket,
         media: Media::Chat,
         profile: Profile::Strict,
         contact_center_id: Some(CONTACT_CENTER_ID.into()),

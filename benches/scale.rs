@@ -120,7 +120,7 @@ async fn probe(n: u32, child: Option<(u32, String)>) {
     let rss_total = || rss_kib("self") + pid.map_or(0, |p| rss_kib(&p.to_string()));
     let cpu_total = || cpu_time("self") + pid.map_or(Duration::ZERO, |p| cpu_time(&p.to_string()));
     let place = if pid.is_some() { "server in a child process" } else { "server in process" };
-    let mut prober = Agent::login(&server, "agent-1", Transport::WebSocket).await;
+    let mut prober = Agent::login(&server, "agent-1", Transport::Websocket).await;
     // Taken while the prober is the only Ready agent, so routing cannot give it to the crowd.
     let chat = prober.take_chat(&server).await;
     let quiet = round_trips(&mut prober, &chat).await;
@@ -134,7 +134,7 @@ async fn probe(n: u32, child: Option<(u32, String)>) {
     let crowd: Vec<Agent> = stream::iter(2..=n + 1)
         .map(|i| {
             let server = &server;
-            async move { Agent::login(server, &format!("agent-{i}"), Transport::WebSocket).await }
+            async move { Agent::login(server, &format!("agent-{i}"), Transport::Websocket).await }
         })
         .buffer_unordered(CONCURRENT_LOGINS)
         .collect()

@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, CompareArgs, ReportArgs, RunArgs, ServeArgs, ValidateArgs};
-use crate::cometd::client::Transport;
 use crate::engine::{self, RunSettings};
 use crate::ordering::Profile;
 use crate::report::{self, Report, RunInfo, TargetInfo};
@@ -358,10 +357,7 @@ async fn resolve_target(
     scenario: &Scenario,
     args: &RunOptions,
 ) -> Result<(Option<server::Running>, RunSettings)> {
-    let transport = match scenario.target.transport {
-        crate::scenario::Transport::Websocket => Transport::WebSocket,
-        crate::scenario::Transport::LongPolling => Transport::LongPolling,
-    };
+    let transport = scenario.target.transport;
     let generated = uuid::Uuid::new_v4().simple().to_string();
     let mut passwords = Vec::with_capacity(scenario.agents.len());
     for p in &scenario.agents {
@@ -428,7 +424,7 @@ async fn run_scenario(
     if let Some(seed) = args.seed {
         scenario.set_seed(seed);
     }
-    if let Some(t) = args.transport.as_deref().and_then(crate::scenario::Transport::parse) {
+    if let Some(t) = args.transport {
         scenario.set_transport(t);
     }
     if let Some(url) = &args.target {

@@ -74,8 +74,8 @@ pub struct RunArgs {
     #[arg(long, requires = "target")]
     pub insecure: bool,
     /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers).
-    #[arg(long, value_name = "TRANSPORT", value_parser = ["websocket", "long-polling"])]
-    pub transport: Option<String>,
+    #[arg(long, value_name = "TRANSPORT")]
+    pub transport: Option<crate::vocab::Transport>,
     /// Override the scenario's run duration.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,

@@ -19,3 +19,4 @@ pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod vocab;

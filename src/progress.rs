@@ -59,9 +59,9 @@ enum Mode {
 impl crate::engine::IntervalObserver for Progress {
     fn interval(&mut self, start: Duration, end: Duration, data: &crate::metrics::Recorder) {
         let ops = data.total_operations();
-        self.errors += data.counter(crate::scenario::Counter::Errors);
-        self.violations += data.counter(crate::scenario::Counter::Violations);
-        self.missed_starts += data.counter(crate::scenario::Counter::MissedStarts);
+        self.errors += data.counter(crate::vocab::Counter::Errors);
+        self.violations += data.counter(crate::vocab::Counter::Violations);
+        self.missed_starts += data.counter(crate::vocab::Counter::MissedStarts);
         let p99_us = data
             .ops()
             .filter_map(|(_, s)| s.response.as_ref())

@@ -9,7 +9,7 @@ use gwsim::gws::Capability;
 use gwsim::metrics::Recorder;
 use gwsim::report::live::IntervalOutputs;
 use gwsim::report::timeline::TIMELINE_FILE;
-use gwsim::scenario::{OpMetric, OpName};
+use gwsim::vocab::{OpMetric, OpName};
 
 /// Resident memory of this process in KiB, from /proc (Linux).
 fn rss_kib() -> Option<u64> {

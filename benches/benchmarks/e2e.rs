@@ -19,7 +19,7 @@ pub(crate) fn benches(cr: &mut Criterion) {
         .expect("tokio runtime");
     let mut g = cr.benchmark_group("e2e");
     for (label, transport) in
-        [("websocket", Transport::WebSocket), ("long_polling", Transport::LongPolling)]
+        [("websocket", Transport::Websocket), ("long_polling", Transport::LongPolling)]
     {
         let (server, mut agent, chat) = rt.block_on(async {
             let server = BenchServer::start(8).await;

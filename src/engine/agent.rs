@@ -22,7 +22,8 @@ use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
 use crate::gws::{Capability, InteractionState, Notification, NotificationType, ParticipantType};
 use crate::ordering::AgentChecker;
-use crate::scenario::{Counter, OpMetric, OpName, OpStep, Readiness, SessionOp, Step};
+use crate::scenario::{OpStep, Readiness, Step};
+use crate::vocab::{Counter, OpMetric, OpName, SessionOp};
 
 /// Who one virtual agent is.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use crate::gws::customer::CustomerClient;
 use crate::gws::error::GwsError;
 use crate::gws::{CustomerChatState, EntryType, LogEntry, Media, ParticipantType};
 use crate::ordering::CustomerChecker;
-use crate::scenario::{Counter, CustomerMetric};
+use crate::vocab::{Counter, CustomerMetric};
 
 /// The customer API calls a customer makes, for either media.
 struct Channel<'a> {

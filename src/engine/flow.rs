@@ -24,7 +24,8 @@ use crate::gws::{
     ParticipantType, Visibility,
 };
 use crate::ordering::Party;
-use crate::scenario::{AwaitEvent, OpMetric, OpName, OpStep, Step, TargetRef};
+use crate::scenario::{OpStep, Step, TargetRef};
+use crate::vocab::{AwaitEvent, OpMetric, OpName};
 
 /// How long a flow keeps listening, after its last step, for the notifications that settle its
 /// last operations.
@@ -327,7 +328,7 @@ impl FlowRun {
                     && let Some(s) = self.agent.ctx.correlator.finish(&key)
                 {
                     self.rec.customer_latency(
-                        crate::scenario::CustomerMetric::ToAgent,
+                        crate::vocab::CustomerMetric::ToAgent,
                         now.duration_since(s.sent),
                         s.measured,
                     );

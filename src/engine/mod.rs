@@ -36,7 +36,8 @@ use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
 use crate::ordering::Profile;
-use crate::scenario::{Counter, Scenario};
+use crate::scenario::Scenario;
+use crate::vocab::Counter;
 
 use self::agent::{AgentSpec, run_agent};
 use self::customer::run_customer;
@@ -501,7 +502,7 @@ async fn generate(
 mod tests {
     use super::*;
     use crate::gws::Capability;
-    use crate::scenario::OpName;
+    use crate::vocab::OpName;
     use std::sync::Mutex;
 
     /// Records what it is given, for assertions.

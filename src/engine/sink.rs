@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::metrics::Recorder;
 use crate::ordering::Violation;
-use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName};
+use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
 
 /// One shard: the whole run so far, and the interval in progress.
 #[derive(Debug, Default)]

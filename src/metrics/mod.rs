@@ -42,7 +42,7 @@ pub use histogram::{
 };
 
 use crate::ordering::{Violation, ViolationKind};
-use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName};
+use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
 
 /// How many violations a recorder keeps in full (the earliest by `at_ms`); the rest are counted.
 pub const VIOLATIONS_KEPT: usize = 50;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::gws::states::Capability;
-use crate::scenario::SessionOp;
+use crate::vocab::SessionOp;
 
 const CONSULT: OpName = OpName::Flow(Capability::Consult);
 const ACCEPT: OpName = OpName::Flow(Capability::Accept);

@@ -14,7 +14,7 @@ use super::{
 use crate::gws::states::Capability;
 use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMetric};
 use crate::ordering::ViolationKind;
-use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
+use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
 
 pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
     let counts = super::Counts {

@@ -31,69 +31,17 @@
 //! Everything here is pure: it takes reports and histograms and returns a [`Comparison`].
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::readback::Histograms;
 use super::{Percentiles, StoredReport, TimedReport, human_us};
+use crate::vocab::Stat;
 
 /// Two-sided 99% normal quantile.
 const Z99: f64 = 2.576;
-
-/// A latency statistic compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Stat {
-    #[serde(rename = "p50")]
-    P50,
-    #[serde(rename = "p90")]
-    P90,
-    #[serde(rename = "p99")]
-    P99,
-    #[serde(rename = "p99.9")]
-    P999,
-    #[serde(rename = "max")]
-    Max,
-    #[serde(rename = "mean")]
-    Mean,
-}
-
-impl Stat {
-    pub const ALL: [Stat; 6] = [Stat::P50, Stat::P90, Stat::P99, Stat::P999, Stat::Max, Stat::Mean];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stat::P50 => "p50",
-            Stat::P90 => "p90",
-            Stat::P99 => "p99",
-            Stat::P999 => "p99.9",
-            Stat::Max => "max",
-            Stat::Mean => "mean",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Stat> {
-        Stat::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// The quantile a percentile estimates; `None` for max and mean.
-    fn quantile(self) -> Option<f64> {
-        match self {
-            Stat::P50 => Some(0.5),
-            Stat::P90 => Some(0.9),
-            Stat::P99 => Some(0.99),
-            Stat::P999 => Some(0.999),
-            Stat::Max | Stat::Mean => None,
-        }
-    }
-}
-
-impl fmt::Display for Stat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A tolerance the user wrote that gwsim cannot use.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -124,7 +72,7 @@ impl Default for Tolerances {
     /// p50, p90, p99, mean 10%; p99.9 15%; max 25% (a maximum is one sample, the noisiest of
     /// all); no absolute floor; error rate +0.1 percentage point.
     fn default() -> Self {
-        let relative = Stat::ALL
+        let relative = Stat::DISTRIBUTION
             .into_iter()
             .map(|s| {
                 let t = match s {
@@ -137,7 +85,7 @@ impl Default for Tolerances {
             .collect();
         Tolerances {
             relative,
-            absolute_us: Stat::ALL.into_iter().map(|s| (s, 0.0)).collect(),
+            absolute_us: Stat::DISTRIBUTION.into_iter().map(|s| (s, 0.0)).collect(),
             error_rate: 0.001,
         }
     }
@@ -182,10 +130,12 @@ impl Tolerances {
                 }
                 Some("errors") => self.error_rate = percent(&item, &value)?,
                 Some(k) => {
-                    let stat = Stat::parse(k).ok_or_else(|| ToleranceError::UnknownStat {
-                        item: item.clone(),
-                        stat: k.to_owned(),
-                        extra: " or errors",
+                    let stat = Stat::parse(k).filter(|s| s.is_distribution()).ok_or_else(|| {
+                        ToleranceError::UnknownStat {
+                            item: item.clone(),
+                            stat: k.to_owned(),
+                            extra: " or errors",
+                        }
                     })?;
                     self.relative.insert(stat, percent(&item, &value)?);
                 }
@@ -204,10 +154,12 @@ impl Tolerances {
             match key.as_deref() {
                 None => self.absolute_us.values_mut().for_each(|v| *v = us),
                 Some(k) => {
-                    let stat = Stat::parse(k).ok_or_else(|| ToleranceError::UnknownStat {
-                        item: item.clone(),
-                        stat: k.to_owned(),
-                        extra: "",
+                    let stat = Stat::parse(k).filter(|s| s.is_distribution()).ok_or_else(|| {
+                        ToleranceError::UnknownStat {
+                            item: item.clone(),
+                            stat: k.to_owned(),
+                            extra: "",
+                        }
                     })?;
                     self.absolute_us.insert(stat, us);
                 }
@@ -353,14 +305,7 @@ impl Dist<'_> {
             (Dist::Histogram(h), Stat::Mean) => h.mean(),
             (Dist::Histogram(h), Stat::Max) => h.max() as f64,
             (Dist::Histogram(h), s) => h.value_at_quantile(s.quantile().unwrap_or(1.0)) as f64,
-            (Dist::Summary(p), s) => match s {
-                Stat::P50 => p.p50 as f64,
-                Stat::P90 => p.p90 as f64,
-                Stat::P99 => p.p99 as f64,
-                Stat::P999 => p.p999 as f64,
-                Stat::Max => p.max as f64,
-                Stat::Mean => p.mean,
-            },
+            (Dist::Summary(p), s) => p.stat(s).unwrap_or(f64::NAN),
         }
     }
 
@@ -548,7 +493,7 @@ fn latency_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &m
             }
             _ => (bp.map(Dist::Summary), cp.map(Dist::Summary), Method::Summary),
         };
-        for stat in Stat::ALL {
+        for stat in Stat::DISTRIBUTION {
             let b = bd.as_ref().map(|d| d.estimate(stat));
             let c = cd.as_ref().map(|d| d.estimate(stat));
             let allowed = b.map_or(0.0, |b| tol.allowed(stat, b.value));

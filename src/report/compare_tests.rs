@@ -9,14 +9,15 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use super::compare::{Method, Run, Stat, ToleranceError, Tolerances, Verdict, compare};
+use super::compare::{Method, Run, ToleranceError, Tolerances, Verdict, compare};
 use super::readback::{Histograms, parse_hlog, parse_summary};
 use super::tests::{info, scenario};
 use super::*;
 use crate::gws::states::Capability;
 use crate::metrics::Recorder;
 use crate::ordering::{Violation, ViolationKind};
-use crate::scenario::{OpMetric, OpName};
+use crate::vocab::Stat;
+use crate::vocab::{OpMetric, OpName};
 
 const ACCEPT: OpName = OpName::Flow(Capability::Accept);
 const CONSULT: OpName = OpName::Flow(Capability::Consult);
@@ -200,7 +201,7 @@ fn fifty_percent_slower_with_twenty_samples_is_within_noise() {
     let cur = RunSpec::new(exp_latencies(20, 1.5));
     for with_hlog in [true, false] {
         let c = cmp(&base, &cur, with_hlog, &Tolerances::default());
-        for stat in Stat::ALL {
+        for stat in Stat::DISTRIBUTION {
             assert_eq!(
                 verdict(&c, "Accept.response", stat.as_str()),
                 Verdict::WithinNoise,

@@ -192,7 +192,7 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::gws::Capability;
-    use crate::scenario::{CustomerMetric, OpMetric, OpName};
+    use crate::vocab::{CustomerMetric, OpMetric, OpName};
     use base64::Engine as _;
     use hdrhistogram::serialization::Deserializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};

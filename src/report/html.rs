@@ -24,7 +24,7 @@ use super::{
     human_us,
 };
 use crate::metrics::{OpStats, Recorder};
-use crate::scenario::{CustomerMetric, OpMetric};
+use crate::vocab::{CustomerMetric, OpMetric};
 
 /// File name of the page in the results directory.
 pub const REPORT_FILE: &str = "report.html";

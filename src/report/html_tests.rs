@@ -218,7 +218,7 @@ fn hostile_input_is_escaped_everywhere() {
     v.got = HOSTILE.into();
     v.context = vec![HOSTILE.into()];
     m.violation(v);
-    m.op_error(crate::scenario::OpName::Session(crate::scenario::SessionOp::Ready), HOSTILE, true);
+    m.op_error(crate::vocab::OpName::Session(crate::vocab::SessionOp::Ready), HOSTILE, true);
     let mut s = scenario("");
     s.name = HOSTILE.into();
     let r = Report::build(info(s, false), &m);

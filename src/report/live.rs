@@ -61,7 +61,7 @@ impl IntervalObserver for IntervalOutputs {
 mod tests {
     use super::*;
     use crate::gws::Capability;
-    use crate::scenario::{OpMetric, OpName};
+    use crate::vocab::{OpMetric, OpName};
     use std::path::PathBuf;
     use std::time::Instant;
 

@@ -50,7 +50,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::gws::model::Media;
-use crate::scenario::{Limit, Metric, Scenario, Stat, TargetKind, Transport};
+use crate::scenario::{Limit, Scenario, TargetKind};
+use crate::vocab::{Metric, Stat, Transport};
 
 pub use html::{REPORT_FILE, render_html, write_html};
 pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
@@ -254,6 +255,22 @@ pub struct Percentiles {
     pub max: u64,
     /// Rounded to 0.1 µs, so the JSON does not carry float noise.
     pub mean: f64,
+}
+
+impl Percentiles {
+    /// A distribution statistic; `None` for count limits (`min`, `rate`).
+    pub fn stat(&self, stat: crate::vocab::Stat) -> Option<f64> {
+        use crate::vocab::Stat;
+        Some(match stat {
+            Stat::P50 => self.p50 as f64,
+            Stat::P90 => self.p90 as f64,
+            Stat::P99 => self.p99 as f64,
+            Stat::P999 => self.p999 as f64,
+            Stat::Max => self.max as f64,
+            Stat::Mean => self.mean,
+            Stat::Min | Stat::Rate => return None,
+        })
+    }
 }
 
 /// One latency metric: its measured samples' percentiles, and how many warmup samples were left

@@ -10,7 +10,7 @@ use super::*;
 use crate::gws::states::Capability;
 use crate::metrics::Recorder;
 use crate::ordering::{Violation, ViolationKind};
-use crate::scenario::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
+use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
 
 const ACCEPT: OpName = OpName::Flow(Capability::Accept);
 const CONSULT: OpName = OpName::Flow(Capability::Consult);

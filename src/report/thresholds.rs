@@ -7,24 +7,9 @@
 
 use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us};
 use crate::metrics::{LatencyHistogram, Recorder};
-use crate::ordering::ViolationKind as CheckerKind;
 use crate::scenario::units::format_duration;
-use crate::scenario::{
-    Counter, CustomerMetric, Limit, Metric, OpMetric, Stat, Threshold, ViolationKind,
-};
-
-/// The checker's kind for a scenario kind (the two enums name the same kinds; the scenario one
-/// exists so scenario files can be validated without the checker).
-fn checker_kind(k: ViolationKind) -> CheckerKind {
-    match k {
-        ViolationKind::Missing => CheckerKind::Missing,
-        ViolationKind::OutOfOrder => CheckerKind::OutOfOrder,
-        ViolationKind::Unexpected => CheckerKind::Unexpected,
-        ViolationKind::Duplicate => CheckerKind::Duplicate,
-        ViolationKind::IndexRegression => CheckerKind::IndexRegression,
-        ViolationKind::VisibilityLeak => CheckerKind::VisibilityLeak,
-    }
-}
+use crate::scenario::{Limit, Threshold};
+use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric, Stat};
 
 /// The histogram a latency metric's statistics come from; `None` when nothing was recorded.
 fn latency_of(metric: Metric, m: &Recorder) -> Option<&LatencyHistogram> {
@@ -44,7 +29,7 @@ fn count_of(metric: Metric, m: &Recorder) -> Option<u64> {
         Metric::Customer(CustomerMetric::Abandoned) => m.abandoned_count().measured,
         Metric::Customer(_) => return None,
         Metric::Counter(c) => m.counter(c),
-        Metric::Violations(k) => m.violations_of(checker_kind(k)),
+        Metric::Violations(k) => m.violations_of(k),
     })
 }
 
@@ -62,16 +47,7 @@ fn error_rate(metric: Metric, m: &Recorder) -> Option<f64> {
 }
 
 fn latency_stat(h: &LatencyHistogram, stat: Stat) -> Option<f64> {
-    let s = h.summary()?;
-    Some(match stat {
-        Stat::P50 => s.p50 as f64,
-        Stat::P90 => s.p90 as f64,
-        Stat::P99 => s.p99 as f64,
-        Stat::P999 => s.p999 as f64,
-        Stat::Max => s.max as f64,
-        Stat::Mean => s.mean,
-        Stat::Min | Stat::Rate => return None,
-    })
+    h.summary()?.stat(stat)
 }
 
 pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
@@ -86,8 +62,7 @@ pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
         passed: outcome == ThresholdOutcome::Pass,
     };
     let judge = |ok: bool| if ok { ThresholdOutcome::Pass } else { ThresholdOutcome::Fail };
-    let latency_stats =
-        matches!(t.stat, Stat::P50 | Stat::P90 | Stat::P99 | Stat::P999 | Stat::Max | Stat::Mean);
+    let latency_stats = t.stat.is_distribution();
     match t.limit {
         Limit::Latency(d) if t.metric.is_latency() && latency_stats => {
             let limit = crate::metrics::duration_to_us(d) as f64;
@@ -202,17 +177,4 @@ pub(super) fn ungoverned_violations<S>(report: &Report<S>) -> Option<String> {
             ungoverned.join(", ")
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scenario_and_checker_kinds_correspond_by_name() {
-        assert_eq!(ViolationKind::ALL.len(), CheckerKind::ALL.len());
-        for k in ViolationKind::ALL {
-            assert_eq!(checker_kind(*k).as_str(), k.as_str());
-        }
-    }
 }

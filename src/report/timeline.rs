@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ReportError;
 use crate::metrics::{LatencyHistogram, Recorder};
-use crate::scenario::{Counter, CustomerMetric, Metric, OpMetric};
+use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric};
 
 /// The file name of the time series in a results directory.
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
@@ -185,7 +185,7 @@ pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReportError> {
 mod tests {
     use super::*;
     use crate::gws::Capability;
-    use crate::scenario::OpName;
+    use crate::vocab::OpName;
     use std::time::Instant;
 
     fn scratch(name: &str) -> PathBuf {

@@ -23,6 +23,7 @@ use super::raw::{self, IntOrStr, Scalar, StrOrTable};
 use super::units::{Distribution, IntRange, Rate, UnitError, format_duration, parse_duration};
 use crate::gws::model::Media;
 use crate::gws::states::{Capability, Situation, capabilities};
+use crate::vocab::{AwaitEvent, METRIC_PATTERNS, Metric, OpName, Stat, Transport};
 
 type Span = Range<usize>;
 
@@ -573,9 +574,7 @@ impl Cx<'_> {
         let transport = t
             .transport
             .as_ref()
-            .and_then(|tr| {
-                self.choice(tr, "transport", &["websocket", "long-polling"], Transport::parse)
-            })
+            .and_then(|tr| self.choice(tr, "transport", Transport::NAMES, Transport::parse))
             .unwrap_or(default_transport);
 
         let kind = if kind_remote {
@@ -1558,70 +1557,21 @@ impl Cx<'_> {
 
     fn metric(&mut self, m: &Spanned<String>) -> Option<Metric> {
         let s = m.get_ref().as_str();
-        let counters = Counter::NAMES;
-        if let Some(c) = Counter::parse(s) {
-            return Some(Metric::Counter(c));
-        }
-        let help_all = "metrics are <Operation>.response, <Operation>.settle, <Operation>.errors, <Operation>.count, customer.wait, customer.to_agent, customer.to_customer, customer.abandoned, violations, violations.<kind>, errors, missed_starts, reconnects";
-        let Some((head, tail)) = s.split_once('.') else {
-            let help = match did_you_mean(s, counters.iter().copied()) {
-                Some(n) => format!("did you mean `{n}`? {help_all}"),
-                None => help_all.to_owned(),
-            };
-            self.s.error_help(m.span(), format!("`{s}` is not a metric gwsim records"), help);
-            return None;
-        };
-        let bad = |cx: &mut Self, what: &str, word: &str, names: &[&str]| {
-            let help = match did_you_mean(word, names.iter().copied()) {
-                Some(n) => format!("did you mean `{n}`? {help_all}"),
-                None => help_all.to_owned(),
-            };
-            cx.s.error_help(m.span(), format!("`{word}` in `{s}` is not {what}"), help);
-        };
-        match head {
-            "customer" => match CustomerMetric::parse(tail) {
-                Some(c) => Some(Metric::Customer(c)),
-                None => {
-                    bad(self, "a customer metric", tail, CustomerMetric::NAMES);
-                    None
-                }
-            },
-            "violations" => match ViolationKind::parse(tail) {
-                Some(k) => Some(Metric::Violations(k)),
-                None => {
-                    bad(self, "a kind of violation", tail, ViolationKind::NAMES);
-                    None
-                }
-            },
-            _ => {
-                let op = Capability::parse(head)
-                    .map(OpName::Flow)
-                    .or_else(|| SessionOp::parse(head).map(OpName::Session));
-                let Some(op) = op else {
-                    let mut names: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
-                    names.extend(SessionOp::NAMES);
-                    bad(self, "an operation", head, &names);
-                    return None;
+        match Metric::parse(s) {
+            Ok(metric) => Some(metric),
+            Err(e) => {
+                let help = match (&e, e.candidates()) {
+                    (crate::vocab::MetricError::NoSettle { op }, _) => {
+                        format!("use `{op}.response`")
+                    }
+                    (_, Some((word, names))) => match did_you_mean(word, names.into_iter()) {
+                        Some(n) => format!("did you mean `{n}`? {METRIC_PATTERNS}"),
+                        None => METRIC_PATTERNS.to_owned(),
+                    },
+                    (_, None) => METRIC_PATTERNS.to_owned(),
                 };
-                let Some(kind) = OpMetric::parse(tail) else {
-                    bad(self, "a per-operation metric", tail, OpMetric::NAMES);
-                    return None;
-                };
-                // These succeed silently (protocol.md §5): nothing ever arrives to settle on.
-                if kind == OpMetric::Settle
-                    && matches!(
-                        op,
-                        OpName::Flow(Capability::SetInFocus | Capability::CancelConsult)
-                    )
-                {
-                    self.s.error_help(
-                        m.span(),
-                        format!("`{op}` causes no notification, so it has no settle time"),
-                        format!("use `{op}.response`"),
-                    );
-                    return None;
-                }
-                Some(Metric::Op(op, kind))
+                self.s.error_help(m.span(), e.to_string(), help);
+                None
             }
         }
     }

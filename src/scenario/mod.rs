@@ -17,6 +17,8 @@ pub mod units;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::vocab::Transport;
+
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::*;
 pub use plan::{Arrival, Load, LoadPlan, Segment, Spacing, Stage, lower, next_start};

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::gws::model::Media;
 use crate::gws::states::Capability;
+use crate::vocab::*;
 
 fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")

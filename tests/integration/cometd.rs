@@ -179,5 +179,5 @@ async fn client_rehandshakes_over_long_polling() {
 
 #[tokio::test]
 async fn client_rehandshakes_over_websocket() {
-    rehandshake_and_resume(Transport::WebSocket).await;
+    rehandshake_and_resume(Transport::Websocket).await;
 }

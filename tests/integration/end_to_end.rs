@@ -14,11 +14,12 @@ use gwsim::cometd::client::Transport;
 use gwsim::engine::{self, RunSettings};
 use gwsim::gws::Media;
 use gwsim::ordering::{Profile, ViolationKind};
-use gwsim::scenario::{self, Counter, OpName, Scenario};
+use gwsim::scenario::{self, Scenario};
 use gwsim::server::faults::{FaultInjector, PublishFault};
 use gwsim::server::state::NewUser;
 use gwsim::server::users::{Password, UserTable};
 use gwsim::server::{self, ServerConfig};
+use gwsim::vocab::{Counter, OpName};
 use tokio_util::sync::CancellationToken;
 
 fn scenario_path(name: &str) -> PathBuf {
@@ -60,7 +61,7 @@ fn assert_healthy(name: &str, done: &Executed) {
     assert!(errors.is_empty(), "{name}: errors: {errors:?}");
     assert_eq!(r.counter(Counter::Errors), 0, "{name}: customer-side errors");
     let logged_out = r
-        .op(OpName::Session(scenario::SessionOp::EndContactCenterSession))
+        .op(OpName::Session(gwsim::vocab::SessionOp::EndContactCenterSession))
         .map_or(0, |s| s.ok.measured);
     assert_eq!(logged_out as usize, o.agents_total, "{name}: not every agent logged out");
 }
@@ -96,7 +97,7 @@ async fn consult_remove_leave_over_websocket() {
 #[tokio::test]
 async fn consult_remove_leave_over_long_polling() {
     let mut s = brief("consult-remove-leave", Duration::from_secs(4));
-    s.set_transport(scenario::Transport::LongPolling);
+    s.set_transport(gwsim::vocab::Transport::LongPolling);
     let done = run(s).await;
     assert_healthy("consult-remove-leave (long-polling)", &done);
     assert!(ops(&done, gwsim::gws::Capability::RemoveParticipantFromConference) > 0);
@@ -240,7 +241,7 @@ async fn a_misordering_server_has_each_misordering_reported() {
     // As against a remote GWS: the documented profile.
     let settings = RunSettings {
         base_url: running.base_url(),
-        transport: Transport::WebSocket,
+        transport: Transport::Websocket,
         media: Media::Chat,
         profile: Profile::Documented,
         contact_center_id: Some(config.contact_center_id.clone()),

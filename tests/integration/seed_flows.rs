@@ -209,7 +209,7 @@ async fn consult_remove_leave(media: Media, transport: Transport) {
 
 #[tokio::test]
 async fn chat_over_websocket() {
-    consult_remove_leave(Media::Chat, Transport::WebSocket).await;
+    consult_remove_leave(Media::Chat, Transport::Websocket).await;
 }
 
 #[tokio::test]
@@ -219,7 +219,7 @@ async fn chat_over_long_polling() {
 
 #[tokio::test]
 async fn facebook_over_websocket() {
-    consult_remove_leave(Media::Facebook, Transport::WebSocket).await;
+    consult_remove_leave(Media::Facebook, Transport::Websocket).await;
 }
 
 #[tokio::test]

@@ -150,9 +150,9 @@ async fn malformed_and_oversized_bodies_get_documented_errors() {
 #[tokio::test]
 async fn agents_act_only_on_their_interactions_and_only_owners_remove() {
     let server = start_server(|_| {}).await;
-    let mut ann = TestAgent::login(&server, "agent-1", Transport::WebSocket, &["chat"], true).await;
+    let mut ann = TestAgent::login(&server, "agent-1", Transport::Websocket, &["chat"], true).await;
     let mut bob =
-        TestAgent::login(&server, "agent-2", Transport::WebSocket, &["chat"], false).await;
+        TestAgent::login(&server, "agent-2", Transport::Websocket, &["chat"], false).await;
     let cat = TestAgent::login(&server, "agent-3", Transport::LongPolling, &["chat"], false).await;
     let (_, id) = new_interaction(&server, Media::Chat, &mut ann).await;
     // Not a participant: 404/6 (the interaction's existence is not revealed).

@@ -9,7 +9,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use gwsim::app::{RunOptions, execute};
 use gwsim::report::timeline::{TIMELINE_FILE, read_timeline};
-use gwsim::scenario::{self, OpMetric, OpName};
+use gwsim::scenario;
+use gwsim::vocab::{OpMetric, OpName};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use tokio_util::sync::CancellationToken;
@@ -101,7 +102,7 @@ fn hdr_fixture_is_current() {
     use gwsim::metrics::Recorder;
     use gwsim::report::hgrm;
     use gwsim::report::hlog::{HLOG_FILE, HlogWriter};
-    use gwsim::scenario::CustomerMetric;
+    use gwsim::vocab::CustomerMetric;
     use std::time::{Instant, UNIX_EPOCH};
 
     let dir = scratch("hdr-fixture");

@@ -270,7 +270,7 @@ pub async fn connect(
         Transport::LongPolling => {
             Conn::LongPolling(LongPolling::new(pool, &config.base_url, config.headers.clone())?)
         }
-        Transport::WebSocket => Conn::WebSocket(WebSocket::new(
+        Transport::Websocket => Conn::WebSocket(WebSocket::new(
             &config.base_url,
             config.headers.clone(),
             WsBuffers {

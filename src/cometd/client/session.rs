@@ -67,43 +67,8 @@ pub(crate) fn parse_incoming(text: &str) -> Result<(Vec<Incoming>, usize), Comet
     Ok((batch, dropped))
 }
 
-/// The connection types of Bayeux that this client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    WebSocket,
-    LongPolling,
-}
-
-impl Transport {
-    /// The Bayeux `connectionType` name.
-    pub fn connection_type(self) -> &'static str {
-        match self {
-            Transport::WebSocket => "websocket",
-            Transport::LongPolling => "long-polling",
-        }
-    }
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.connection_type())
-    }
-}
-
-impl std::str::FromStr for Transport {
-    type Err = CometdError;
-
-    /// The Bayeux names, as the command line and scenario files spell them.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "websocket" => Ok(Transport::WebSocket),
-            "long-polling" => Ok(Transport::LongPolling),
-            other => Err(CometdError::Config(format!(
-                "unknown transport {other:?}: expected websocket or long-polling"
-            ))),
-        }
-    }
-}
+/// The connection types of Bayeux that this client speaks (one vocabulary for the whole crate).
+pub use crate::vocab::Transport;
 
 /// What a request waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,14 +423,6 @@ mod tests {
     }
 
     #[test]
-    fn transport_names_round_trip() {
-        for t in [Transport::WebSocket, Transport::LongPolling] {
-            assert_eq!(t.to_string().parse::<Transport>(), Ok(t));
-        }
-        assert!("polling".parse::<Transport>().is_err());
-    }
-
-    #[test]
     fn handshake_message_is_standard() {
         let mut s = Session::new(Transport::LongPolling, vec![]);
         let json = serde_json::to_value(s.handshake()).expect("json");
@@ -475,7 +432,7 @@ mod tests {
                 "minimumVersion":"1.0","supportedConnectionTypes":["long-polling"],
                 "advice":{"timeout":60000,"interval":0}})
         );
-        let mut s = Session::new(Transport::WebSocket, vec![]);
+        let mut s = Session::new(Transport::Websocket, vec![]);
         let json = serde_json::to_value(s.handshake()).expect("json");
         assert_eq!(json["supportedConnectionTypes"], serde_json::json!(["websocket"]));
     }
@@ -545,7 +502,7 @@ mod tests {
         assert!(matches!(replies[..], [Reply::Connect(ConnectOutcome::Rehandshake)]));
         assert_eq!(s.client_id(), None);
         // The same without advice.
-        let mut s = handshaken(Transport::WebSocket);
+        let mut s = handshaken(Transport::Websocket);
         let _ = s.connect();
         let replies = feed(
             &mut s,
@@ -590,7 +547,7 @@ mod tests {
 
     #[test]
     fn handshake_failures() {
-        let mut s = Session::new(Transport::WebSocket, vec![]);
+        let mut s = Session::new(Transport::Websocket, vec![]);
         let _ = s.handshake();
         let replies = feed(
             &mut s,
@@ -713,7 +670,7 @@ mod tests {
             ),
             raw in ".{0,40}",
         ) {
-            let mut s = Session::new(Transport::WebSocket, vec!["/v2/me/*".into()]);
+            let mut s = Session::new(Transport::Websocket, vec!["/v2/me/*".into()]);
             let _ = s.handshake();
             let _ = s.subscribe_all();
             let batch: Vec<Value> = messages

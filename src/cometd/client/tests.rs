@@ -332,7 +332,7 @@ async fn long_polling_roundtrip_uses_the_standard_paths() {
 
 #[tokio::test]
 async fn websocket_roundtrip() {
-    roundtrip(Transport::WebSocket).await;
+    roundtrip(Transport::Websocket).await;
 }
 
 #[tokio::test]
@@ -390,7 +390,7 @@ async fn long_polling_rehandshakes_on_unknown_client() {
 
 #[tokio::test]
 async fn websocket_rehandshakes_on_unknown_client() {
-    rehandshake(Transport::WebSocket).await;
+    rehandshake(Transport::Websocket).await;
 }
 
 #[tokio::test]
@@ -399,7 +399,7 @@ async fn websocket_reconnects_after_the_socket_is_lost() {
     let (base, stop) = responder.clone().serve().await;
     let token = CancellationToken::new();
     let (handle, mut rx) =
-        connect(config(&base, Transport::WebSocket), reqwest::Client::new(), token.clone())
+        connect(config(&base, Transport::Websocket), reqwest::Client::new(), token.clone())
             .await
             .expect("session opens");
     responder.kick_sockets();
@@ -429,7 +429,7 @@ async fn websocket_reconnects_after_the_socket_is_lost() {
 async fn unauthorized_is_reported_for_both_transports() {
     let responder = Responder::default();
     let (base, stop) = responder.clone().serve().await;
-    for transport in [Transport::LongPolling, Transport::WebSocket] {
+    for transport in [Transport::LongPolling, Transport::Websocket] {
         let config = CometdConfig::new(base.as_str(), transport);
         let result = connect(config, reqwest::Client::new(), CancellationToken::new()).await;
         assert_eq!(result.err(), Some(CometdError::Unauthorized), "{transport:?}");
@@ -442,7 +442,7 @@ async fn refused_subscription_fails_the_connect() {
     let responder = Responder::default();
     responder.lock().refuse_subscribe = true;
     let (base, stop) = responder.clone().serve().await;
-    for transport in [Transport::LongPolling, Transport::WebSocket] {
+    for transport in [Transport::LongPolling, Transport::Websocket] {
         let result =
             connect(config(&base, transport), reqwest::Client::new(), CancellationToken::new())
                 .await;
@@ -506,7 +506,7 @@ async fn dropping_the_receiver_ends_the_task() {
     let responder = Responder::default();
     let (base, stop) = responder.clone().serve().await;
     let (handle, rx) = connect(
-        config(&base, Transport::WebSocket),
+        config(&base, Transport::Websocket),
         reqwest::Client::new(),
         CancellationToken::new(),
     )
@@ -521,7 +521,7 @@ async fn dropping_the_receiver_ends_the_task() {
 
 #[test]
 fn config_debug_hides_header_values() {
-    let config = config("http://h", Transport::WebSocket);
+    let config = config("http://h", Transport::Websocket);
     let text = format!("{config:?}");
     assert!(text.contains("authorization"), "{text}");
     assert!(!text.contains("YW5u"), "{text}");
@@ -606,7 +606,7 @@ async fn serve_simple_ws(tls: bool, data_first: bool) -> String {
 #[tokio::test]
 async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
     let base = serve_simple_ws(true, false).await;
-    let mut insecure = config(&base, Transport::WebSocket);
+    let mut insecure = config(&base, Transport::Websocket);
     insecure.accept_invalid_certs = true;
     let token = CancellationToken::new();
     let (handle, mut rx) =
@@ -618,7 +618,7 @@ async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
     }
     handle.join().await;
 
-    let verifying = config(&base, Transport::WebSocket);
+    let verifying = config(&base, Transport::Websocket);
     let result = connect(verifying, reqwest::Client::new(), CancellationToken::new()).await;
     assert!(
         matches!(&result, Err(CometdError::Transport(e)) if e.contains("tls")),
@@ -652,7 +652,7 @@ async fn serve_ws_chatterbox() -> String {
 #[tokio::test]
 async fn a_server_that_streams_but_never_answers_times_out() {
     let base = serve_ws_chatterbox().await;
-    let mut config = config(&base, Transport::WebSocket);
+    let mut config = config(&base, Transport::Websocket);
     config.request_timeout = Duration::from_millis(300);
     let result = connect(config, reqwest::Client::new(), CancellationToken::new()).await;
     assert_eq!(result.err(), Some(CometdError::Timeout));
@@ -663,7 +663,7 @@ async fn data_pushed_during_the_handshake_is_delivered_first() {
     let base = serve_simple_ws(false, true).await;
     let token = CancellationToken::new();
     let (handle, mut rx) =
-        connect(config(&base, Transport::WebSocket), reqwest::Client::new(), token.clone())
+        connect(config(&base, Transport::Websocket), reqwest::Client::new(), token.clone())
             .await
             .expect("session opens");
     // One data frame came before the handshake reply and one before the subscribe reply.

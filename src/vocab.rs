@@ -1,0 +1,457 @@
+//! The run's closed vocabularies, one home each: metric names, session-step names, await events,
+//! violation kinds, statistics and the CometD transport. Scenario validation, the engine, the
+//! checker, the report and the command line all name things with these types, never with strings.
+//!
+//! A leaf module: it depends only on [`crate::gws::states::Capability`] (the operation names of
+//! the wire). Every name parses with a typed error, so each caller explains a bad name its own way
+//! (a scenario diagnostic with did-you-mean, a read-back error naming the file, a clap usage error).
+
+use std::fmt;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::gws::states::Capability;
+
+/// A closed set of names with one spelling each: `as_str`, `parse`, `ALL`, `NAMES`, `Display`
+/// and serde as that spelling.
+macro_rules! closed_names {
+    ($(#[$m:meta])* $vis:vis enum $ty:ident { $($(#[doc = $doc:literal])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $ty { $($(#[doc = $doc])* $v,)* }
+
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$v),*];
+            pub const NAMES: &'static [&'static str] = &[$($s),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$v => $s,)* }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($ty::$v),)* _ => None }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $ty::parse(&s).ok_or_else(|| {
+                    D::Error::unknown_variant(&s, &[$($s),*])
+                })
+            }
+        }
+    };
+}
+
+closed_names! {
+    /// The CometD connection types gwsim speaks (Bayeux `connectionType` spellings).
+    pub enum Transport {
+        Websocket = "websocket",
+        /// The only transport GWS 8.5.2 GA offers.
+        LongPolling = "long-polling",
+    }
+}
+
+impl Transport {
+    /// The Bayeux `connectionType` name.
+    pub fn connection_type(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl clap::ValueEnum for Transport {
+    fn value_variants<'a>() -> &'a [Self] {
+        Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+closed_names! {
+    /// The protocol events a flow can wait for, on the interaction the flow is running for.
+    ///
+    /// An await is satisfied by the oldest matching event on this interaction that no earlier
+    /// await of the flow has used, including one that arrived before the await step began: a
+    /// notification may overtake the HTTP response of the operation that caused it
+    /// (protocol.md §6.11), so "only events from now on" would make flows racy.
+    pub enum AwaitEvent {
+        /// `StatusChange(Invited)`: the interaction is offered to this agent (again).
+        Invited = "invited",
+        /// `ParticipantJoined` with visibility `Agents`: the consulted agent has accepted.
+        ConsultantJoined = "consultant-joined",
+        /// `ParticipantJoined` of another agent with visibility `All` (a conference member).
+        ParticipantJoined = "participant-joined",
+        /// `ParticipantLeft` of another agent.
+        ParticipantLeft = "participant-left",
+        /// `ParticipantLeft` of the customer.
+        CustomerLeft = "customer-left",
+        /// A `Text` entry from the customer.
+        CustomerMessage = "customer-message",
+        /// A `Text` entry from another agent (either visibility).
+        AgentMessage = "agent-message",
+        /// This agent was removed by another (`ParticipantsUpdated(LeftChat)` … `Completed`).
+        Removed = "removed",
+        /// `StatusChange(Completed)` or `Revoked`: this agent's part is over.
+        Completed = "completed",
+    }
+}
+
+closed_names! {
+    /// Per-operation metric kinds (`<Operation>.<kind>`).
+    pub enum OpMetric {
+        /// From intended start to the HTTP response (a latency).
+        Response = "response",
+        /// From intended start to the last notification owed for the operation (a latency).
+        Settle = "settle",
+        /// Failed operations (a count).
+        Errors = "errors",
+        /// Operations started (a count).
+        Count = "count",
+    }
+}
+
+closed_names! {
+    /// Session operations an agent performs around its flows, measured like flow operations.
+    pub enum SessionOp {
+        /// `GET /api/v2/me` (cookie and CSRF token).
+        GetMe = "GetMe",
+        Handshake = "Handshake",
+        Subscribe = "Subscribe",
+        StartContactCenterSession = "StartContactCenterSession",
+        Ready = "Ready",
+        NotReady = "NotReady",
+        EndContactCenterSession = "EndContactCenterSession",
+        Disconnect = "Disconnect",
+    }
+}
+
+closed_names! {
+    /// Customer-side metrics (`customer.<name>`).
+    pub enum CustomerMetric {
+        /// From `RequestChat` to the first agent's join (a latency).
+        Wait = "wait",
+        /// Customer message to its arrival at the agent (a latency).
+        ToAgent = "to_agent",
+        /// Agent message to its arrival at the customer (a latency).
+        ToCustomer = "to_customer",
+        /// Customers who gave up waiting (a count).
+        Abandoned = "abandoned",
+    }
+}
+
+closed_names! {
+    /// Kinds of ordering violation (design.md, "The ordering checker").
+    pub enum ViolationKind {
+        /// A required step did not arrive within its timeout (or before the interaction ended).
+        Missing = "missing",
+        /// A step arrived after a later step of the same expectation.
+        OutOfOrder = "out-of-order",
+        /// A notification that should never arrive, e.g. anything after `Completed`.
+        Unexpected = "unexpected",
+        /// The same notification delivered twice.
+        Duplicate = "duplicate",
+        /// A message-log index that does not strictly increase.
+        IndexRegression = "index-regression",
+        /// An `Agents`-only entry reached a customer.
+        VisibilityLeak = "visibility-leak",
+    }
+}
+
+closed_names! {
+    /// Run-wide counters.
+    pub enum Counter {
+        /// Ordering violations of every kind.
+        Violations = "violations",
+        /// Failed operations of every kind.
+        Errors = "errors",
+        /// Starts the generator could not make on schedule.
+        MissedStarts = "missed_starts",
+        /// CometD reconnects and re-handshakes.
+        Reconnects = "reconnects",
+    }
+}
+
+closed_names! {
+    /// A statistic: of a latency distribution (`p50` … `mean`), or a limit on a count (`min`,
+    /// and `rate` for error counts as a fraction of operations).
+    pub enum Stat {
+        P50 = "p50",
+        P90 = "p90",
+        P99 = "p99",
+        P999 = "p99.9",
+        Max = "max",
+        Mean = "mean",
+        /// At least this many (counts only).
+        Min = "min",
+        /// At most this fraction of operations (error counts only).
+        Rate = "rate",
+    }
+}
+
+impl Stat {
+    /// The statistics of a latency distribution, in the order reports print them.
+    pub const DISTRIBUTION: [Stat; 6] =
+        [Stat::P50, Stat::P90, Stat::P99, Stat::P999, Stat::Max, Stat::Mean];
+
+    /// The quantile a percentile statistic stands for; `None` for max, mean and count limits.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Stat::P50 => Some(0.5),
+            Stat::P90 => Some(0.9),
+            Stat::P99 => Some(0.99),
+            Stat::P999 => Some(0.999),
+            Stat::Max | Stat::Mean | Stat::Min | Stat::Rate => None,
+        }
+    }
+
+    /// Whether this statistic describes a latency distribution (rather than limiting a count).
+    pub fn is_distribution(self) -> bool {
+        Stat::DISTRIBUTION.contains(&self)
+    }
+}
+
+/// An operation name in a metric: a flow operation or a session step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpName {
+    Flow(Capability),
+    Session(SessionOp),
+}
+
+impl OpName {
+    pub fn parse(s: &str) -> Option<OpName> {
+        Capability::parse(s).map(OpName::Flow).or_else(|| SessionOp::parse(s).map(OpName::Session))
+    }
+
+    /// Every operation name, flow operations first.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Capability::ALL.iter().map(|c| c.as_str()).chain(SessionOp::NAMES.iter().copied())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpName::Flow(c) => c.as_str(),
+            OpName::Session(s) => s.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for OpName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OpName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        OpName::parse(&s)
+            .ok_or_else(|| D::Error::custom(format!("`{s}` is not an operation gwsim measures")))
+    }
+}
+
+/// What a threshold measures, and how a metric is named in every output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    Op(OpName, OpMetric),
+    Customer(CustomerMetric),
+    Counter(Counter),
+    Violations(ViolationKind),
+}
+
+/// Why a name is not a metric gwsim records; each variant names the word that is wrong and the
+/// names that would be right there, so a caller can suggest the nearest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    #[error("`{name}` is not a metric gwsim records")]
+    Unknown { name: String },
+    #[error("`{word}` in `{name}` is not a customer metric")]
+    Customer { name: String, word: String },
+    #[error("`{word}` in `{name}` is not a kind of violation")]
+    ViolationKind { name: String, word: String },
+    #[error("`{word}` in `{name}` is not an operation")]
+    Operation { name: String, word: String },
+    #[error("`{word}` in `{name}` is not a per-operation metric")]
+    OpMetric { name: String, word: String },
+    #[error("`{op}` causes no notification, so it has no settle time")]
+    NoSettle { op: OpName },
+}
+
+impl MetricError {
+    /// The word at fault and the names that would be valid in its place (for did-you-mean).
+    pub fn candidates(&self) -> Option<(&str, Vec<&'static str>)> {
+        match self {
+            MetricError::Unknown { name } => Some((name, Counter::NAMES.to_vec())),
+            MetricError::Customer { word, .. } => Some((word, CustomerMetric::NAMES.to_vec())),
+            MetricError::ViolationKind { word, .. } => Some((word, ViolationKind::NAMES.to_vec())),
+            MetricError::Operation { word, .. } => Some((word, OpName::names().collect())),
+            MetricError::OpMetric { word, .. } => Some((word, OpMetric::NAMES.to_vec())),
+            MetricError::NoSettle { .. } => None,
+        }
+    }
+}
+
+/// Every metric name pattern, for help texts.
+pub const METRIC_PATTERNS: &str = "metrics are <Operation>.response, <Operation>.settle, \
+<Operation>.errors, <Operation>.count, customer.wait, customer.to_agent, customer.to_customer, \
+customer.abandoned, violations, violations.<kind>, errors, missed_starts, reconnects";
+
+impl Metric {
+    /// Latency metrics take percentile limits; the others take counts.
+    pub fn is_latency(self) -> bool {
+        match self {
+            Metric::Op(_, k) => matches!(k, OpMetric::Response | OpMetric::Settle),
+            Metric::Customer(c) => c != CustomerMetric::Abandoned,
+            Metric::Counter(_) | Metric::Violations(_) => false,
+        }
+    }
+
+    /// Error counts can also be limited as a fraction of operations.
+    pub fn is_error_count(self) -> bool {
+        matches!(self, Metric::Op(_, OpMetric::Errors) | Metric::Counter(Counter::Errors))
+    }
+
+    /// The metric a name such as `Consult.settle`, `customer.wait` or `violations.missing`
+    /// denotes, or what is wrong with the name.
+    pub fn parse(s: &str) -> Result<Metric, MetricError> {
+        if let Some(c) = Counter::parse(s) {
+            return Ok(Metric::Counter(c));
+        }
+        let Some((head, tail)) = s.split_once('.') else {
+            return Err(MetricError::Unknown { name: s.to_owned() });
+        };
+        let word = |w: &str| (s.to_owned(), w.to_owned());
+        match head {
+            "customer" => CustomerMetric::parse(tail).map(Metric::Customer).ok_or_else(|| {
+                let (name, word) = word(tail);
+                MetricError::Customer { name, word }
+            }),
+            "violations" => ViolationKind::parse(tail).map(Metric::Violations).ok_or_else(|| {
+                let (name, word) = word(tail);
+                MetricError::ViolationKind { name, word }
+            }),
+            _ => {
+                let Some(op) = OpName::parse(head) else {
+                    let (name, word) = word(head);
+                    return Err(MetricError::Operation { name, word });
+                };
+                let Some(kind) = OpMetric::parse(tail) else {
+                    let (name, word) = word(tail);
+                    return Err(MetricError::OpMetric { name, word });
+                };
+                // These succeed silently (protocol.md §5): nothing ever arrives to settle on.
+                if kind == OpMetric::Settle
+                    && matches!(
+                        op,
+                        OpName::Flow(Capability::SetInFocus | Capability::CancelConsult)
+                    )
+                {
+                    return Err(MetricError::NoSettle { op });
+                }
+                Ok(Metric::Op(op, kind))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Op(op, k) => write!(f, "{op}.{k}"),
+            Metric::Customer(c) => write!(f, "customer.{c}"),
+            Metric::Counter(c) => write!(f, "{c}"),
+            Metric::Violations(k) => write!(f, "violations.{k}"),
+        }
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Metric::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_name_round_trips() {
+        let mut names = vec!["errors".to_owned(), "violations".into(), "missed_starts".into()];
+        for op in OpName::names() {
+            for k in OpMetric::NAMES {
+                names.push(format!("{op}.{k}"));
+            }
+        }
+        names.extend(CustomerMetric::NAMES.iter().map(|c| format!("customer.{c}")));
+        names.extend(ViolationKind::NAMES.iter().map(|k| format!("violations.{k}")));
+        let mut parsed = 0;
+        for name in &names {
+            match Metric::parse(name) {
+                Ok(m) => {
+                    assert_eq!(&m.to_string(), name);
+                    parsed += 1;
+                }
+                Err(MetricError::NoSettle { .. }) => assert!(name.ends_with(".settle")),
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(parsed, names.len() - 2, "only SetInFocus and CancelConsult have no settle");
+    }
+
+    #[test]
+    fn bad_metric_names_say_which_word_is_wrong() {
+        let e = Metric::parse("Consult.setle").unwrap_err();
+        assert_eq!(e.to_string(), "`setle` in `Consult.setle` is not a per-operation metric");
+        assert_eq!(e.candidates().map(|(w, _)| w), Some("setle"));
+        assert!(matches!(Metric::parse("Consul.settle"), Err(MetricError::Operation { .. })));
+        assert!(matches!(Metric::parse("customer.wiat"), Err(MetricError::Customer { .. })));
+        assert!(matches!(Metric::parse("violations.x"), Err(MetricError::ViolationKind { .. })));
+        assert!(matches!(Metric::parse("eror"), Err(MetricError::Unknown { .. })));
+    }
+
+    #[test]
+    fn transport_speaks_the_bayeux_names_in_serde_and_clap() {
+        use clap::ValueEnum;
+        for t in Transport::ALL {
+            let json = serde_json::to_string(t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.connection_type()));
+            assert_eq!(Transport::from_str(t.as_str(), false), Ok(*t));
+        }
+    }
+
+    #[test]
+    fn stats_know_their_quantiles() {
+        assert_eq!(Stat::P999.quantile(), Some(0.999));
+        assert_eq!(Stat::Max.quantile(), None);
+        assert!(Stat::Mean.is_distribution() && !Stat::Rate.is_distribution());
+    }
+}
