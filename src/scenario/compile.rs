@@ -1564,7 +1564,7 @@ impl Cx<'_> {
                     (crate::vocab::MetricError::NoSettle { op }, _) => {
                         format!("use `{op}.response`")
                     }
-                    (_, Some((word, names))) => match did_you_mean(word, names.into_iter()) {
+                    (_, Some((word, names))) => match did_you_mean(word, names) {
                         Some(n) => format!("did you mean `{n}`? {METRIC_PATTERNS}"),
                         None => METRIC_PATTERNS.to_owned(),
                     },
