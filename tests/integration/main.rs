@@ -21,7 +21,7 @@ mod end_to_end;
 /// The CI commands through the binary: junit.xml, `gwsim compare` exit codes, `gwsim report`.
 mod ci;
 
-/// Every source file starts with a `//!` line.
+/// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 
 /// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.

@@ -1,5 +1,6 @@
 //! Conventions the compiler does not check: every source file starts with a `//!` line saying
-//! what it is for.
+//! what it is for, and the layering of ARCHITECTURE.md's invariants holds (the simulator never
+//! names the server's internals; the pure cores name no runtime, socket or clock).
 
 use std::path::Path;
 
@@ -33,4 +34,65 @@ fn every_source_file_starts_with_a_module_doc() {
         .map(|f| f.strip_prefix(root).unwrap_or(f).display().to_string())
         .collect();
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
+}
+
+/// The code lines of a source file: `//` comments (docs included) stripped, so prose that names
+/// a module does not count as using it.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter_map(|(i, l)| {
+        let code = l.split("//").next().unwrap_or("");
+        (!code.trim().is_empty()).then_some((i + 1, code))
+    })
+}
+
+/// Unit-test files may stand up throwaway servers with any crate.
+fn is_test_file(rel: &str) -> bool {
+    rel.ends_with("/tests.rs") || rel.contains("/tests/") || rel.ends_with("_tests.rs")
+}
+
+/// Every `(file:line, word)` where a file under one of `dirs` (paths relative to the crate
+/// root, `src/` included) names one of `words` in code, skipping `allowed` files and test files.
+fn naming(dirs: &[&str], words: &[&str], allowed: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        let inside = dirs.iter().any(|d| rel == *d || rel.starts_with(&format!("{d}/")));
+        if !inside || allowed.contains(&rel.as_str()) || is_test_file(&rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (line, code) in code_lines(&text) {
+            for w in words {
+                if code.contains(w) {
+                    found.push(format!("{rel}:{line}: {w}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_simulator_never_names_the_server() {
+    // The simulator must run unchanged against a real GWS: only the wiring (app) and the server
+    // itself may name `crate::server`, and nothing but the server speaks axum or hyper.
+    let simulator =
+        ["src/engine", "src/gws", "src/cometd", "src/ordering", "src/metrics", "src/report"];
+    let more = ["src/scenario", "src/vocab.rs", "src/progress.rs", "src/cli.rs"];
+    let dirs: Vec<&str> = simulator.iter().chain(more.iter()).copied().collect();
+    let found = naming(&dirs, &["crate::server", "axum", "hyper"], &[]);
+    assert!(found.is_empty(), "the simulator names the server's side: {found:#?}");
+}
+
+#[test]
+fn pure_cores_name_no_runtime_socket_or_clock() {
+    // The checker, scenario compilation, the server's state machine and the vocabulary are pure:
+    // time comes in as an argument, IO stays in the shells around them.
+    let pure = ["src/ordering", "src/scenario", "src/server/state", "src/vocab.rs"];
+    let words = ["tokio", "Instant::now", "SystemTime::now", "std::net::Tcp", "reqwest::Client"];
+    let found = naming(&pure, &words, &[]);
+    assert!(found.is_empty(), "a pure core reaches for IO or a clock: {found:#?}");
 }
