@@ -112,7 +112,9 @@ impl Agent {
     /// A customer chat routed to this agent (the only Ready one in the queue, or the first) and
     /// accepted; returns the interaction id. Drains the notifications of the accept.
     pub(crate) async fn take_chat(&mut self, server: &BenchServer) -> String {
-        let customer = server.client.customer(&server.config.contact_center_id).expect("customer");
+        let customer =
+            gwsim::gws::CustomerClient::new(&server.client, &server.config.contact_center_id)
+                .expect("customer");
         customer.request_chat("Chris", "Billing", Map::new()).await.expect("RequestChat");
         let id = match self.next().await {
             Notification::ChatStateChangeMessage(sc) => sc.resource().expect("resource").id.clone(),

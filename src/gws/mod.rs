@@ -6,6 +6,8 @@
 pub mod client;
 pub mod customer;
 pub mod error;
+mod http;
+pub mod media;
 pub mod model;
 pub mod states;
 #[cfg(test)]
@@ -15,5 +17,6 @@ pub mod time;
 pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, Me, OpResponse};
 pub use customer::CustomerClient;
 pub use error::{GwsError, GwsErrorKind};
+pub use media::Media;
 pub use model::*;
 pub use states::{Capability, InteractionState};

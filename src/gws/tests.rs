@@ -248,7 +248,7 @@ async fn csrf_off_sends_no_csrf_header() {
 async fn customer_requests_use_contact_center_id_and_no_credentials() {
     let recorder = Recorder::default();
     let (client, stop) = serve(recorder.clone()).await;
-    let customer = client.customer("cc-42").expect("customer");
+    let customer = CustomerClient::new(&client, "cc-42").expect("customer");
     let mut user_data = Map::new();
     user_data.insert("gwsimKey".into(), json!("k1"));
     let id = customer.request_chat("Chris", "Billing", user_data.clone()).await.expect("request");

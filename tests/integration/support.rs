@@ -34,7 +34,7 @@ impl TestServer {
     }
 
     pub(crate) fn customer(&self) -> CustomerClient {
-        self.client.customer(&self.config.contact_center_id).expect("customer client")
+        CustomerClient::new(&self.client, &self.config.contact_center_id).expect("customer client")
     }
 
     pub(crate) async fn stop(self) {
