@@ -15,11 +15,12 @@ use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::{GwsError, error_chain};
 use super::http::{check_status, decode, encode_segment, execute};
 use super::media::Media;
+use super::ops::{ChannelOperation, Me, MeOperation, Operation};
 
 /// The most cookies one agent keeps.
 const MAX_COOKIES: usize = 16;
@@ -223,26 +224,6 @@ fn basic_authorization(credentials: &Credentials) -> HeaderValue {
     value
 }
 
-/// The user returned by `GET /api/v2/me` (protocol.md §4, §15.24).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    pub id: String,
-    pub user_name: String,
-    /// Consult and transfer targets are built from this (§15.24).
-    #[serde(default)]
-    pub uri: Option<String>,
-    #[serde(default)]
-    pub path: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    /// Every other attribute (`chats`, `channels`, `settings`, ...), for state recovery.
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
-}
-
 /// The answer to an accepted operation (statusCode 0, or 7 for a partial success).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpResponse {
@@ -395,17 +376,17 @@ impl AgentHttp {
     }
 
     /// `POST /api/v2/me` (StartContactCenterSession, EndContactCenterSession, Ready, NotReady).
-    pub async fn me_operation(&self, body: &Value) -> Result<OpResponse, GwsError> {
-        self.operation("/api/v2/me", body).await
+    pub async fn me_operation(&self, op: &MeOperation) -> Result<OpResponse, GwsError> {
+        self.operation("/api/v2/me", op).await
     }
 
     /// `POST /api/v2/me/channels/{channel}` (Ready / NotReady on one channel).
     pub async fn channel_operation(
         &self,
         channel: &str,
-        body: &Value,
+        op: &ChannelOperation,
     ) -> Result<OpResponse, GwsError> {
-        self.operation(&format!("/api/v2/me/channels/{}", encode_segment(channel)), body).await
+        self.operation(&format!("/api/v2/me/channels/{}", encode_segment(channel)), op).await
     }
 
     /// `POST /api/v2/me/{chats|facebooksessions}/{id}`.
@@ -413,10 +394,21 @@ impl AgentHttp {
         &self,
         media: Media,
         id: &str,
+        op: &Operation,
+    ) -> Result<OpResponse, GwsError> {
+        self.operation(&interaction_path(media, id), op).await
+    }
+
+    /// [`AgentHttp::interaction_operation`] with any JSON body, sent as it is: for conformance
+    /// tests that must send what no [`Operation`] can (unknown names, missing or mistyped
+    /// parameters). The simulator itself only sends typed operations.
+    pub async fn interaction_operation_json(
+        &self,
+        media: Media,
+        id: &str,
         body: &Value,
     ) -> Result<OpResponse, GwsError> {
-        let path = format!("/api/v2/me/{}/{}", media.path_segment(), encode_segment(id));
-        self.operation(&path, body).await
+        self.operation(&interaction_path(media, id), body).await
     }
 
     /// Authorization and Cookie for the CometD transport (protocol.md §3.1: same credentials or
@@ -440,7 +432,11 @@ impl AgentHttp {
         self.lock_session().cookie_header().is_some()
     }
 
-    async fn operation(&self, path: &str, body: &Value) -> Result<OpResponse, GwsError> {
+    async fn operation(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<OpResponse, GwsError> {
         let bytes = serde_json::to_vec(body).map_err(|e| GwsError::Config(e.to_string()))?;
         let (http, raw) = self.send_raw(Method::POST, path, Some(bytes)).await?;
         let envelope = check_status(http, &raw)?;
@@ -496,6 +492,10 @@ impl AgentHttp {
         // so a poisoned lock is still good to use.
         self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn interaction_path(media: Media, id: &str) -> String {
+    format!("/api/v2/me/{}/{}", media.path_segment(), encode_segment(id))
 }
 
 #[cfg(test)]
@@ -622,17 +622,5 @@ mod tests {
         fn arbitrary_set_cookie_never_panics(text in ".{0,64}") {
             let _ = parse_set_cookie(&text);
         }
-    }
-
-    #[test]
-    fn me_parses_with_extra_fields() {
-        let me: Me = serde_json::from_str(
-            r#"{"id":"9141","userName":"ann","uri":"http://h/api/v2/users/9141",
-                "path":"/users/9141","chats":[],"roles":["ROLE_AGENT"]}"#,
-        )
-        .expect("parses");
-        assert_eq!(me.user_name, "ann");
-        assert_eq!(me.path.as_deref(), Some("/users/9141"));
-        assert!(me.other.contains_key("chats"));
     }
 }

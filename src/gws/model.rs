@@ -241,17 +241,6 @@ impl Notification {
     }
 }
 
-/// Success and error bodies: `{"statusCode":0,...}` or `{"statusCode":N,"statusMessage":"..."}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusBody {
-    pub status_code: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference_id: Option<u64>,
-}
-
 /// GWS statusCode values used by gwsim (protocol.md §1.3).
 pub mod status {
     pub const OK: u32 = 0;

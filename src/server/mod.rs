@@ -98,12 +98,25 @@ impl App {
 
     /// Runs `f` on the state under the lock and publishes the notifications it produced before
     /// releasing it.
-    fn with_center<T>(&self, f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T) -> T {
+    ///
+    /// A poisoned lock means an operation panicked halfway through changing the state. Serving
+    /// on from that state would hide the very bug a reference server exists to expose, so every
+    /// later request fails with statusCode 4 instead (and the operator restarts the server).
+    fn with_center<T>(
+        &self,
+        f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T,
+    ) -> Result<T, http::HttpError> {
         let mut out = Vec::new();
-        let mut center = self.center.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(mut center) = self.center.lock() else {
+            tracing::error!("the contact-center state is poisoned by an earlier panic; refusing");
+            return Err(http::HttpError::internal(
+                self,
+                "internal error: the server state is unusable after an earlier failure",
+            ));
+        };
         let result = f(&mut center, &mut out);
         self.publish(&out);
-        result
+        Ok(result)
     }
 
     fn publish(&self, out: &[Delivery]) {
@@ -114,7 +127,7 @@ impl App {
                 Topic::Channels => topics::CHANNELS,
             };
             match serde_json::to_string(&d.notification) {
-                Ok(json) => self.hub.publish(d.user, topic, &json),
+                Ok(json) => self.hub.publish(d.user.get(), topic, &json),
                 Err(e) => tracing::error!(error = %e, "cannot serialize a notification"),
             }
         }
@@ -130,7 +143,8 @@ impl App {
                 _ = tick.tick() => {}
             }
             let now = self.now_ms();
-            self.with_center(|c, out| c.tick(now, out));
+            // A poisoned state was logged by `with_center`; requests report it.
+            let _ = self.with_center(|c, out| c.tick(now, out));
             self.auth.expire_idle(Instant::now());
         }
     }
@@ -144,9 +158,12 @@ impl App {
     }
 
     /// Agents with a contact-center session, and interactions held.
+    /// Both are 0 once the state is poisoned (see `with_center`).
     pub fn counts(&self) -> (usize, usize) {
-        let c = self.center.lock().unwrap_or_else(|e| e.into_inner());
-        (c.logged_in_count(), c.interaction_count())
+        match self.center.lock() {
+            Ok(c) => (c.logged_in_count(), c.interaction_count()),
+            Err(_) => (0, 0),
+        }
     }
 }
 
