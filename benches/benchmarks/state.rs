@@ -148,7 +148,7 @@ impl LiveChat {
         for name in [Capability::Leave, Capability::Complete] {
             let operation = Operation::bare(name).expect("no mandatory parameter");
             let req = InteractionRequest::typed(self.agent, Media::Chat, &self.id, operation);
-            c.interaction_operation(req, now, &mut out).expect(name.as_str());
+            c.interaction_operation(req, now, &mut out).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         c.customer_operation(
             CustomerApi::Chat,

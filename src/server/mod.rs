@@ -257,3 +257,34 @@ pub async fn start_with_faults(
     let handle = tokio::spawn(serve_app(listener, app.clone(), std::future::pending()));
     Ok(Running { addr: local, app, handle })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::StatusBody;
+    use crate::server::users::Password;
+
+    #[tokio::test]
+    async fn a_poisoned_state_fails_requests_with_status_4() {
+        let users = UserTable::demo(1, Password::new("pw")).expect("users");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let running = start(addr, ServerConfig::default(), users).await.expect("server starts");
+        let app = running.app.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = app.with_center(|_, _| panic!("a bug halfway through an operation"));
+        }));
+        assert!(panicked.is_err());
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v2/me", running.base_url()))
+            .basic_auth("agent-1", Some("pw"))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), 500);
+        let body: StatusBody =
+            serde_json::from_slice(&resp.bytes().await.expect("body")).expect("a status body");
+        assert_eq!(body.status_code, crate::gws::status::INTERNAL);
+        assert_eq!(app.counts(), (0, 0));
+        running.stop().await.expect("stops");
+    }
+}

@@ -802,3 +802,55 @@ fn notification_types_used_are_documented_ones() {
         }
     }
 }
+
+#[test]
+fn parameter_errors_wait_for_the_interaction_permission_and_capability_checks() {
+    let mut w = World::new();
+    let ixn = consulting(&mut w, Media::Chat);
+    // A bad parameter on an interaction that does not exist, or is not this agent's: 404.
+    assert_eq!(code(&w.op("ann", Media::Chat, "nope", "Accept", json!({})).0), 6);
+    assert_eq!(code(&w.op("cat", Media::Chat, &ixn, "SendMessage", json!({"text": 5})).0), 6);
+    // Not in the capabilities (bob is only invited): 400/2, even with a mistyped parameter.
+    assert_eq!(code(&w.op("bob", Media::Chat, &ixn, "SendMessage", json!({"text": 5})).0), 2);
+    assert_eq!(code(&w.op("bob", Media::Chat, &ixn, "Consult", json!({"targetUri": 5})).0), 2);
+    w.op("bob", Media::Chat, &ixn, "Accept", json!({"nickname": "Bob"})).0.expect("accept");
+    // A consultant removing: 403/3, even without a target.
+    let (r, _) = w.op("bob", Media::Chat, &ixn, "RemoveParticipantFromConference", json!({}));
+    assert_eq!(code(&r), 3);
+    // Then the parameters (400/1): a mistyped or empty one, before the target is looked up.
+    assert_eq!(code(&w.op("ann", Media::Chat, &ixn, "Invite", json!({"targetUri": 5})).0), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "SendMessage", json!({"text": ""}));
+    assert_eq!(code(&r), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "AttachUserData", json!({"userData": [1]}));
+    assert_eq!(code(&r), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "Transfer", json!({"queueName": "nope"}));
+    assert_eq!(code(&r), 6, "an unknown queue is a missing target");
+    // Unknown keys are ignored, as before.
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "SetInFocus", json!({"whatever": [1, 2]}));
+    assert_eq!(code(&r), 0);
+}
+
+/// The customer chat ids two centers with the same seed hand out, and the Facebook session ids.
+fn credential_ids(predictable: bool) -> [(String, String); 2] {
+    [0, 1].map(|_| {
+        let cfg = StateConfig { predictable_ids: predictable, ..StateConfig::default() };
+        let mut w = World { c: Center::new(cfg, center().dir.clone()), now: T0 };
+        let (chat_id, _, _) = w.customer("Chris");
+        let mut out = Vec::new();
+        let fb =
+            w.c.facebook_inbound(&params(json!({"nickname": "V", "text": "hi"})), w.now, &mut out);
+        let fb = fb.expect("inbound").body["id"].as_str().expect("id").to_string();
+        (chat_id, fb)
+    })
+}
+
+#[test]
+fn customer_credentials_are_unpredictable_unless_asked_for() {
+    let [a, b] = credential_ids(false);
+    assert_ne!(a.0, b.0, "same seed, different customer chat ids");
+    assert_ne!(a.1, b.1, "same seed, different Facebook session ids");
+    assert!(uuid::Uuid::parse_str(&a.0).is_ok_and(|u| u.get_version_num() == 4), "{}", a.0);
+    assert_eq!(a.1.len(), 16, "{}", a.1);
+    let [a, b] = credential_ids(true);
+    assert_eq!(a, b, "predictable mode reproduces the ids");
+}
