@@ -180,6 +180,10 @@ async fn serve(
     config.state.emit_remove_notice = !args.no_remove_notice;
     config.state.include_message_type = args.include_message_type;
     config.state.seed = args.seed;
+    config.state.predictable_ids = args.predictable_ids;
+    if args.predictable_ids {
+        tracing::warn!("--predictable-ids: customer ids can be guessed from one another");
+    }
     config.state.base_url = String::new();
     config.bayeux.timeout = args.cometd_timeout;
     config.bayeux.max_interval = args.max_interval;

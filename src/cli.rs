@@ -145,9 +145,15 @@ pub struct ServeArgs {
     /// A CometD session without a connect for this long is dropped.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub max_interval: Duration,
-    /// Seed of the generator behind customer chat ids.
+    /// Seed of the generator behind participant ids (and, with --predictable-ids, customer ids).
     #[arg(long, default_value_t = 0x5EED)]
     pub seed: u64,
+    /// UNSAFE, for reproducible tests only: derive customer chat ids and Facebook session ids
+    /// from --seed instead of the operating system's randomness. Those ids are a customer's only
+    /// credential; with this flag, anyone holding one id can compute the others and read those
+    /// customers' transcripts. Never use it on a server others can reach.
+    #[arg(long)]
+    pub predictable_ids: bool,
 }
 
 /// Durations on the command line read as in scenario files (`500ms`, `30s`, `1m30s`).

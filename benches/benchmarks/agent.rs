@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use gwsim::cometd::client::{self as cometd_client, CometdConfig, CometdHandle, Event, Transport};
 use gwsim::gws::client::{AgentHttp, Credentials, GwsClient};
-use gwsim::gws::{Media, Notification};
+use gwsim::gws::{MeOperation, Media, Notification, Operation};
 use gwsim::server::users::{Password, UserTable};
 use gwsim::server::{self, Running, ServerConfig};
-use serde_json::{Map, json};
+use serde_json::Map;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -82,18 +82,17 @@ impl Agent {
                 .await
                 .unwrap_or_else(|e| panic!("{name}: CometD: {e}"));
         let mut agent = Agent { name: name.to_owned(), http, events, _cometd: cometd, token };
-        let start = json!({"operationName": "StartContactCenterSession", "channels": ["chat"]});
-        agent.me_operation(&start).await;
+        agent.me_operation(&MeOperation::start_session(["chat"])).await;
         agent.channel_state("NotReady").await;
-        agent.me_operation(&json!({"operationName": "Ready"})).await;
+        agent.me_operation(&MeOperation::Ready {}).await;
         agent.channel_state("Ready").await;
         agent
     }
 
-    async fn me_operation(&self, body: &serde_json::Value) {
+    async fn me_operation(&self, body: &MeOperation) {
         let r = self.http.me_operation(body).await;
-        let r = r.unwrap_or_else(|e| panic!("{}: {body}: {e}", self.name));
-        assert_eq!(r.status_code, 0, "{}: {body}", self.name);
+        let r = r.unwrap_or_else(|e| panic!("{}: {body:?}: {e}", self.name));
+        assert_eq!(r.status_code, 0, "{}: {body:?}", self.name);
     }
 
     async fn channel_state(&mut self, state: &str) {
@@ -112,13 +111,15 @@ impl Agent {
     /// A customer chat routed to this agent (the only Ready one in the queue, or the first) and
     /// accepted; returns the interaction id. Drains the notifications of the accept.
     pub(crate) async fn take_chat(&mut self, server: &BenchServer) -> String {
-        let customer = server.client.customer(&server.config.contact_center_id).expect("customer");
+        let customer =
+            gwsim::gws::CustomerClient::new(&server.client, &server.config.contact_center_id)
+                .expect("customer");
         customer.request_chat("Chris", "Billing", Map::new()).await.expect("RequestChat");
         let id = match self.next().await {
             Notification::ChatStateChangeMessage(sc) => sc.resource().expect("resource").id.clone(),
             other => panic!("{}: expected the invitation, got {other:?}", self.name),
         };
-        let accept = json!({"operationName": "Accept", "nickname": "Agent"});
+        let accept = Operation::Accept { nickname: "Agent".into() };
         let r = self.http.interaction_operation(Media::Chat, &id, &accept).await.expect("Accept");
         assert_eq!(r.status_code, 0);
         // StatusChange(Chatting), ParticipantsUpdated, MessageLogUpdated (protocol.md §15.8).
@@ -131,7 +132,8 @@ impl Agent {
     /// Time from sending SendMessage to its MessageLogUpdated reaching this agent's CometD
     /// client (the HTTP response may come before or after; both are awaited).
     pub(crate) async fn message_round_trip(&mut self, chat: &str) -> Duration {
-        let body = json!({"operationName": "SendMessage", "text": "ping"});
+        let body =
+            Operation::SendMessage { text: "ping".into(), message_type: None, treat_as: None };
         let (name, http, events) = (&self.name, &self.http, &mut self.events);
         let started = Instant::now();
         let (response, notification) =

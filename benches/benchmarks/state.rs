@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use gwsim::gws::{Media, Notification};
+use gwsim::gws::{Capability, MeOperation, Media, Notification, Operation};
 use gwsim::server::state::{
     Center, CustomerApi, Delivery, Directory, InteractionRequest, NewUser, StateConfig, UserIdx,
 };
@@ -37,11 +37,10 @@ pub(crate) fn center(n: u32, ready: bool) -> Center {
     let dir = Directory::build(&["default".into()], users).expect("valid directory");
     let mut c = Center::new(StateConfig { retention_ms: 0, ..StateConfig::default() }, dir);
     let mut out = Vec::new();
-    let start = params(json!({"channels": ["chat"]}));
-    for u in 0..n {
-        c.me_operation(u, "StartContactCenterSession", &start, T0, &mut out).expect("session");
+    for u in (0..n).map(UserIdx::new) {
+        c.me_operation(u, MeOperation::start_session(["chat"]), T0, &mut out).expect("session");
         if ready {
-            c.me_operation(u, "Ready", &Map::new(), T0, &mut out).expect("ready");
+            c.me_operation(u, MeOperation::Ready {}, T0, &mut out).expect("ready");
         }
         out.clear();
     }
@@ -62,9 +61,10 @@ fn invited(out: &[Delivery]) -> (UserIdx, String) {
 
 struct Cycle {
     chat: Map<String, Value>,
-    accept_a: Map<String, Value>,
-    accept_b: Map<String, Value>,
-    text: Map<String, Value>,
+    accept_a: Operation,
+    accept_b: Operation,
+    text: Operation,
+    message: Operation,
     empty: Map<String, Value>,
 }
 
@@ -73,9 +73,18 @@ impl Cycle {
         Cycle {
             chat: params(json!({"nickname": "Chris", "subject": "Billing",
                                 "userData": {"CustomerId": "C-1042", "Segment": "gold"}})),
-            accept_a: params(json!({"nickname": "Ann"})),
-            accept_b: params(json!({"nickname": "Bob"})),
-            text: params(json!({"text": "Can you confirm the refund?"})),
+            accept_a: Operation::Accept { nickname: "Ann".into() },
+            accept_b: Operation::Accept { nickname: "Bob".into() },
+            text: Operation::SendToAgents {
+                text: "Can you confirm the refund?".into(),
+                message_type: None,
+                treat_as: None,
+            },
+            message: Operation::SendMessage {
+                text: "Can you confirm the refund?".into(),
+                message_type: None,
+                treat_as: None,
+            },
             empty: Map::new(),
         }
     }
@@ -88,21 +97,26 @@ impl Cycle {
         let ok = c.request_chat(&self.chat, now, out).expect("chat");
         let external = ok.body["id"].as_str().expect("chat id").to_string();
         let (a, ixn) = invited(out);
-        let b = (a + 1) % c.directory().users().len() as UserIdx;
-        let target = params(json!({"targetPath": format!("/users/{}", c.directory().user(b).id)}));
-        let op = |c: &mut Center, user, operation, p: &Map<String, Value>, out: &mut _| {
-            let req =
-                InteractionRequest { user, media: Media::Chat, id: &ixn, operation, params: p };
+        let b = UserIdx::new((a.get() + 1) % c.directory().users().len() as u32);
+        let target = Some(format!("/users/{}", c.directory().user(b).id));
+        let op = |c: &mut Center, user: UserIdx, operation: Operation, out: &mut _| {
+            let name = operation.operation_name();
+            let req = InteractionRequest::typed(user, Media::Chat, &ixn, operation);
             c.interaction_operation(req, now, out)
-                .unwrap_or_else(|e| panic!("{operation} by {user}: {e}"));
+                .unwrap_or_else(|e| panic!("{name} by {user:?}: {e}"));
         };
-        op(c, a, "Accept", &self.accept_a, out);
-        op(c, a, "Consult", &target, out);
-        op(c, b, "Accept", &self.accept_b, out);
-        op(c, a, "SendToAgents", &self.text, out);
-        op(c, a, "RemoveParticipantFromConference", &target, out);
-        op(c, a, "Leave", &self.empty, out);
-        op(c, a, "Complete", &self.empty, out);
+        op(c, a, self.accept_a.clone(), out);
+        op(c, a, Operation::Consult { target_uri: None, target_path: target.clone() }, out);
+        op(c, b, self.accept_b.clone(), out);
+        op(c, a, self.text.clone(), out);
+        let remove = Operation::RemoveParticipantFromConference {
+            target_uri: None,
+            target_path: target,
+            text: None,
+        };
+        op(c, a, remove, out);
+        op(c, a, Operation::bare(Capability::Leave).expect("leave"), out);
+        op(c, a, Operation::bare(Capability::Complete).expect("complete"), out);
         c.customer_operation(CustomerApi::Chat, &external, "Complete", &self.empty, now, out)
             .expect("customer completes");
         c.tick(now, out);
@@ -123,13 +137,7 @@ impl LiveChat {
         let ok = c.request_chat(&cycle.chat, now, &mut out).expect("chat");
         let external = ok.body["id"].as_str().expect("chat id").to_string();
         let (agent, id) = invited(&out);
-        let req = InteractionRequest {
-            user: agent,
-            media: Media::Chat,
-            id: &id,
-            operation: "Accept",
-            params: &cycle.accept_a,
-        };
+        let req = InteractionRequest::typed(agent, Media::Chat, &id, cycle.accept_a.clone());
         c.interaction_operation(req, now, &mut out).expect("accept");
         LiveChat { agent, id, external }
     }
@@ -137,15 +145,10 @@ impl LiveChat {
     /// Leave, Complete, the customer completes, and a tick forgets the chat.
     fn close(&self, c: &mut Center, cycle: &Cycle, now: i64) {
         let mut out = Vec::new();
-        for operation in ["Leave", "Complete"] {
-            let req = InteractionRequest {
-                user: self.agent,
-                media: Media::Chat,
-                id: &self.id,
-                operation,
-                params: &cycle.empty,
-            };
-            c.interaction_operation(req, now, &mut out).expect(operation);
+        for name in [Capability::Leave, Capability::Complete] {
+            let operation = Operation::bare(name).expect("no mandatory parameter");
+            let req = InteractionRequest::typed(self.agent, Media::Chat, &self.id, operation);
+            c.interaction_operation(req, now, &mut out).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         c.customer_operation(
             CustomerApi::Chat,
@@ -229,13 +232,8 @@ pub(crate) fn benches(cr: &mut Criterion) {
                         live = LiveChat::open(&mut c, &cycle, now);
                     }
                     out.clear();
-                    let req = InteractionRequest {
-                        user: live.agent,
-                        media: Media::Chat,
-                        id: &live.id,
-                        operation: "SendMessage",
-                        params: &cycle.text,
-                    };
+                    let message = cycle.message.clone();
+                    let req = InteractionRequest::typed(live.agent, Media::Chat, &live.id, message);
                     let started = Instant::now();
                     c.interaction_operation(req, now, &mut out).expect("send");
                     timed += started.elapsed();
@@ -271,18 +269,12 @@ pub(crate) fn benches(cr: &mut Criterion) {
             out.clear();
             c.request_chat(&cycle.chat, T0, &mut out).expect("chat");
             let (a, ixn) = invited(&out);
-            let req = InteractionRequest {
-                user: a,
-                media: Media::Chat,
-                id: &ixn,
-                operation: "Accept",
-                params: &cycle.accept_a,
-            };
+            let req = InteractionRequest::typed(a, Media::Chat, &ixn, cycle.accept_a.clone());
             c.interaction_operation(req, T0, &mut out).expect("accept");
         }
         assert_eq!(c.interaction_count(), AGENTS as usize);
         g.bench_function("me_view_subresources/10000_live_chats", |bch| {
-            bch.iter(|| black_box(c.me_view(0, true)))
+            bch.iter(|| black_box(c.me_view(UserIdx::new(0), true)))
         });
         g.bench_function("tick/10000_live_chats", |bch| {
             bch.iter(|| {
@@ -302,15 +294,9 @@ pub(crate) fn benches(cr: &mut Criterion) {
         let (a, ixn) = invited(&out);
         let state_change = out[0].notification.clone();
         out.clear();
-        let req = InteractionRequest {
-            user: a,
-            media: Media::Chat,
-            id: &ixn,
-            operation: "Accept",
-            params: &cycle.accept_a,
-        };
+        let req = InteractionRequest::typed(a, Media::Chat, &ixn, cycle.accept_a.clone());
         c.interaction_operation(req, T0, &mut out).expect("accept");
-        let req = InteractionRequest { operation: "SendMessage", params: &cycle.text, ..req };
+        let req = InteractionRequest::typed(a, Media::Chat, &ixn, cycle.message.clone());
         out.clear();
         c.interaction_operation(req, T0, &mut out).expect("send");
         let message_log = out

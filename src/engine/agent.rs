@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +19,9 @@ use super::roster::Member;
 use super::sink::Sink;
 use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
-use crate::gws::{Capability, InteractionState, Notification, NotificationType, ParticipantType};
+use crate::gws::{
+    Capability, InteractionState, MeOperation, Notification, NotificationType, ParticipantType,
+};
 use crate::ordering::AgentChecker;
 use crate::scenario::{OpStep, Readiness, Step};
 use crate::vocab::{Counter, OpMetric, OpName, SessionOp};
@@ -80,7 +81,7 @@ async fn session_op(
     rec: &Sink,
     http: &AgentHttp,
     op: SessionOp,
-    body: serde_json::Value,
+    body: MeOperation,
 ) -> Result<(), String> {
     let kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
     timed(rec, op, kind, async { http.me_operation(&body).await.map(drop) }).await
@@ -129,7 +130,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         }
     };
     let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
-    let body = json!({"operationName": "StartContactCenterSession", "channels": channels});
+    let body = MeOperation::start_session(channels);
     if let Err(e) = session_op(&rec, &http, SessionOp::StartContactCenterSession, body).await {
         tracing::warn!(agent = %spec.username, error = %e, "StartContactCenterSession failed");
         cometd_token.cancel();
@@ -139,9 +140,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let mut ready = !matches!(pop.readiness, Readiness::NotReady);
     let http = Arc::new(http);
     if ready {
-        ready = session_op(&rec, &http, SessionOp::Ready, json!({"operationName": "Ready"}))
-            .await
-            .is_ok();
+        ready = session_op(&rec, &http, SessionOp::Ready, MeOperation::Ready {}).await.is_ok();
     }
     drop(permit);
 
@@ -180,7 +179,8 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
             }
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
-                if session_op(&rec, &http, op, json!({"operationName": op.as_str()})).await.is_ok() {
+                let body = if ready { MeOperation::NotReady {} } else { MeOperation::Ready {} };
+                if session_op(&rec, &http, op, body).await.is_ok() {
                     ready = !ready;
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
@@ -230,7 +230,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     flow_token.cancel();
     while flows.join_next().await.is_some() {}
     ctx.roster.leave(&pop.name, &spec.username);
-    let body = json!({"operationName": "EndContactCenterSession"});
+    let body = MeOperation::EndContactCenterSession {};
     let _ = session_op(&rec, &http, SessionOp::EndContactCenterSession, body).await;
     cometd_token.cancel();
     let start = Instant::now();

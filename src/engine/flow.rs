@@ -2,7 +2,7 @@
 //! their latencies measured from the intended start, and the settle of each operation (the
 //! notification that completes it) recorded when it arrives.
 //!
-//! The pure parts ([`classify`], [`settle_matches`], [`request_body`]) decide what a notification
+//! The pure parts ([`classify`], [`settle_matches`], [`operation_for`]) decide what a notification
 //! means for a flow and what each operation sends; [`run_flow`] is the thin async shell.
 
 use std::collections::VecDeque;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ use super::roster::{Key, Started, tag_text};
 use super::sink::Sink;
 use crate::gws::error::GwsError;
 use crate::gws::{
-    Capability, EntryType, InteractionState, Media, Notification, NotificationType,
+    Capability, EntryType, InteractionState, Media, Notification, NotificationType, Operation,
     ParticipantType, Visibility,
 };
 use crate::ordering::Party;
@@ -162,49 +162,76 @@ fn settles(op: Capability) -> bool {
     )
 }
 
-/// The request body of an operation step. `target_uri` is the resolved target, `text` the
-/// (possibly tagged) text.
-pub(crate) fn request_body(
+/// The operation a step sends. `target_uri` is the resolved target, `text` the (possibly
+/// tagged) text.
+pub(crate) fn operation_for(
     step: &OpStep,
     nickname: &str,
     target_uri: Option<&str>,
     text: Option<&str>,
-) -> Value {
+) -> Operation {
     use Capability as C;
-    let mut body = Map::new();
-    body.insert("operationName".into(), Value::String(step.op.as_str().into()));
-    let mut put = |k: &str, v: Value| {
-        body.insert(k.into(), v);
-    };
+    use Operation as O;
+    let text_opt = || text.map(str::to_owned);
+    let text = || text.unwrap_or_default().to_owned();
+    let target_uri = || target_uri.map(str::to_owned);
     match step.op {
-        C::Accept => put("nickname", json!(step.nickname.as_deref().unwrap_or(nickname))),
-        C::SendUrl => put("url", json!(step.url.as_deref().unwrap_or("https://example.com/help"))),
-        C::SendCustomNotice | C::SendCustomNoticeToAgents => {
-            put("noticeText", json!(step.notice.as_deref().unwrap_or("notice")));
+        C::Accept => {
+            O::Accept { nickname: step.nickname.as_deref().unwrap_or(nickname).to_owned() }
         }
-        C::SetDisposition => {
-            put("disposition", json!(step.disposition.as_deref().unwrap_or("Resolved")));
-            if let Some(k) = &step.disposition_key {
-                put("dispositionKey", json!(k));
-            }
+        C::Reject => O::Reject {},
+        C::Transfer => O::Transfer {
+            queue_name: if target_uri().is_none() { step.queue.clone() } else { None },
+            target_uri: target_uri(),
+            target_path: None,
+            text: text_opt(),
+        },
+        C::Leave => O::Leave { text: text_opt(), message_type: None, treat_as: None },
+        C::Invite => O::Invite { target_uri: target_uri(), target_path: None },
+        C::Consult => O::Consult { target_uri: target_uri(), target_path: None },
+        C::CancelConsult => O::CancelConsult {},
+        C::SetInFocus => O::SetInFocus {},
+        C::SetDisposition => O::SetDisposition {
+            disposition: step.disposition.as_deref().unwrap_or("Resolved").to_owned(),
+            disposition_key: step.disposition_key.clone(),
+        },
+        C::AttachUserData => O::AttachUserData { user_data: user_data(step) },
+        C::UpdateUserData => O::UpdateUserData { user_data: user_data(step) },
+        C::DeleteUserData => O::DeleteUserData { keys: step.keys.clone() },
+        C::SendToAgents => O::SendToAgents { text: text(), message_type: None, treat_as: None },
+        C::SendStartTypingToAgentsNotification => {
+            O::SendStartTypingToAgentsNotification { text: text_opt() }
         }
-        C::AttachUserData | C::UpdateUserData => put("userData", json!(step.user_data)),
-        C::DeleteUserData => put("keys", json!(step.keys)),
-        C::AddComment => put("comment", json!(step.comment.as_deref().unwrap_or(""))),
-        _ => {}
-    }
-    if let Some(t) = text {
-        put("text", json!(t));
-    }
-    if let Some(uri) = target_uri {
-        put("targetUri", json!(uri));
-    }
-    if step.op == C::Transfer && target_uri.is_none() {
-        if let Some(q) = &step.queue {
-            put("queueName", json!(q));
+        C::SendStopTypingToAgentsNotification => {
+            O::SendStopTypingToAgentsNotification { text: text_opt() }
         }
+        C::SendCustomNoticeToAgents => O::SendCustomNoticeToAgents { notice_text: notice(step) },
+        C::Complete => {
+            O::Complete { queue_name: None, text: text_opt(), message_type: None, treat_as: None }
+        }
+        C::SendMessage => O::SendMessage { text: text(), message_type: None, treat_as: None },
+        C::SendUrl => O::SendUrl {
+            url: step.url.as_deref().unwrap_or("https://example.com/help").to_owned(),
+            text: text_opt(),
+        },
+        C::SendStartTypingNotification => O::SendStartTypingNotification { text: text_opt() },
+        C::SendStopTypingNotification => O::SendStopTypingNotification { text: text_opt() },
+        C::SendCustomNotice => O::SendCustomNotice { notice_text: notice(step) },
+        C::RemoveParticipantFromConference => O::RemoveParticipantFromConference {
+            target_uri: target_uri(),
+            target_path: None,
+            text: text_opt(),
+        },
+        C::AddComment => O::AddComment { comment: step.comment.clone().unwrap_or_default() },
     }
-    Value::Object(body)
+}
+
+fn user_data(step: &OpStep) -> Map<String, Value> {
+    step.user_data.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
+}
+
+fn notice(step: &OpStep) -> String {
+    step.notice.as_deref().unwrap_or("notice").to_owned()
 }
 
 /// An operation waiting for its settling notification.
@@ -417,7 +444,7 @@ impl FlowRun {
             None => (None, None),
         };
         let text = step.text.as_deref().map(|t| tag_text(t, self.agent.ctx.next_tag()));
-        let body = request_body(step, &self.nickname, target_uri.as_deref(), text.as_deref());
+        let body = operation_for(step, &self.nickname, target_uri.as_deref(), text.as_deref());
         if op == Capability::Accept {
             self.nickname = step.nickname.clone().unwrap_or_else(|| self.agent.username.clone());
         }
@@ -555,6 +582,8 @@ pub(crate) fn error_kind(e: &GwsError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::gws::{LogEntry, MessageLog, Participant, StateChange};
 
@@ -682,21 +711,24 @@ mod tests {
     }
 
     #[test]
-    fn request_bodies_carry_the_documented_parameters() {
+    fn operations_carry_the_documented_parameters() {
         let mut step = OpStep::new(Capability::Consult);
         step.target = Some(TargetRef::Agents("specialist".into()));
-        let body = request_body(&step, "ann", Some("http://h/api/v2/users/1"), None);
+        let op = operation_for(&step, "ann", Some("http://h/api/v2/users/1"), None);
         assert_eq!(
-            body,
+            serde_json::to_value(&op).expect("json"),
             json!({"operationName": "Consult", "targetUri": "http://h/api/v2/users/1"})
         );
-        let body = request_body(&OpStep::new(Capability::Accept), "ann", None, None);
-        assert_eq!(body["nickname"], "ann");
+        let op = operation_for(&OpStep::new(Capability::Accept), "ann", None, None);
+        assert_eq!(serde_json::to_value(&op).expect("json")["nickname"], "ann");
         let mut step = OpStep::new(Capability::Transfer);
         step.queue = Some("experts".into());
-        assert_eq!(request_body(&step, "ann", None, None)["queueName"], "experts");
-        let body =
-            request_body(&OpStep::new(Capability::SendMessage), "ann", None, Some("hi [#1]"));
-        assert_eq!(body["text"], "hi [#1]");
+        let op = operation_for(&step, "ann", None, None);
+        assert_eq!(serde_json::to_value(&op).expect("json")["queueName"], "experts");
+        let op = operation_for(&OpStep::new(Capability::SendMessage), "ann", None, Some("hi [#1]"));
+        assert_eq!(serde_json::to_value(&op).expect("json")["text"], "hi [#1]");
+        for c in Capability::ALL {
+            assert_eq!(operation_for(&OpStep::new(*c), "ann", None, None).name(), *c);
+        }
     }
 }

@@ -240,7 +240,7 @@ async fn run_inner(
         .accept_invalid_certs(settings.accept_invalid_certs)
         .build()?;
     let customer = match (&settings.contact_center_id, &scenario.customers) {
-        (Some(id), Some(_)) => Some(client.customer(id)?),
+        (Some(id), Some(_)) => Some(crate::gws::CustomerClient::new(&client, id)?),
         _ => None,
     };
     let ctx = Arc::new(RunCtx {

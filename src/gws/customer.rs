@@ -9,8 +9,9 @@ use reqwest::header::{self, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::client::{GwsClient, check_status, decode, encode_segment, execute};
+use super::client::GwsClient;
 use super::error::GwsError;
+use super::http::{check_status, decode, encode_segment, execute};
 use super::model::{CustomerChat, LogEntry};
 
 /// The header that identifies the contact center to the customer API.
@@ -48,11 +49,13 @@ struct MessagesBody {
 }
 
 impl CustomerClient {
-    pub(crate) fn new(client: GwsClient, contact_center_id: &str) -> Result<Self, GwsError> {
+    /// A customer of the contact center `contact_center_id` (protocol.md §11.1, §15.17), sharing
+    /// `client`'s connection pool.
+    pub fn new(client: &GwsClient, contact_center_id: &str) -> Result<Self, GwsError> {
         let contact_center_id = HeaderValue::from_str(contact_center_id).map_err(|_| {
             GwsError::Config("contact center id is not a valid header value".into())
         })?;
-        Ok(CustomerClient { client, contact_center_id })
+        Ok(CustomerClient { client: client.clone(), contact_center_id })
     }
 
     /// `POST /api/v2/chats` RequestChat; returns the customer API's chat id (a UUID, distinct
@@ -255,7 +258,7 @@ mod tests {
     #[test]
     fn contact_center_id_must_be_a_header_value() {
         let client = GwsClient::builder().base_url("http://127.0.0.1:1").build().expect("client");
-        assert!(client.customer("a\nb").is_err());
-        assert!(client.customer("4f1c-uuid").is_ok());
+        assert!(CustomerClient::new(&client, "a\nb").is_err());
+        assert!(CustomerClient::new(&client, "4f1c-uuid").is_ok());
     }
 }

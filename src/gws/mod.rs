@@ -6,14 +6,22 @@
 pub mod client;
 pub mod customer;
 pub mod error;
+mod http;
+pub mod media;
 pub mod model;
+pub mod ops;
 pub mod states;
 #[cfg(test)]
 mod tests;
 pub mod time;
 
-pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, Me, OpResponse};
+pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, OpResponse};
 pub use customer::CustomerClient;
 pub use error::{GwsError, GwsErrorKind};
+pub use media::Media;
 pub use model::*;
+pub use ops::{
+    ChannelOperation, Me, MeOperation, MeSubresources, MeView, Operation, Param, ParamError,
+    ParamKind, Presence, StatusBody,
+};
 pub use states::{Capability, InteractionState};

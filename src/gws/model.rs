@@ -3,50 +3,14 @@
 //!
 //! The Facebook variants differ from chat only in key names (`facebooksession`,
 //! `facebooksessionUri`, ...), so one struct carries both spellings as optional fields and
-//! [`Media`] says which one is in use.
+//! [`Media`](super::Media) says which one is in use.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+// Re-exported so existing `gws::model::Media` paths keep working; the type lives in `media`.
+pub use super::media::Media;
 use super::states::{Capability, InteractionState};
-
-/// The two multimedia APIs gwsim covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Media {
-    Chat,
-    Facebook,
-}
-
-impl Media {
-    /// Path segment of the agent API (`/api/v2/me/<segment>/{id}`) and of resource URIs.
-    pub fn path_segment(self) -> &'static str {
-        match self {
-            Media::Chat => "chats",
-            Media::Facebook => "facebooksessions",
-        }
-    }
-
-    /// `messageType` of state-change notifications.
-    pub fn state_change_message_type(self) -> &'static str {
-        match self {
-            Media::Chat => "ChatStateChangeMessage",
-            Media::Facebook => "FacebooksessionStateChangeMessage",
-        }
-    }
-
-    /// The channel name as it appears in StartContactCenterSession and channel-state messages.
-    pub fn channel_name(self) -> &'static str {
-        match self {
-            Media::Chat => "chat",
-            Media::Facebook => "facebook",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.channel_name()
-    }
-}
 
 /// Documented CometD topics (protocol.md §3.4, §15.6).
 pub mod topics {
@@ -275,17 +239,6 @@ impl Notification {
             _ => None,
         }
     }
-}
-
-/// Success and error bodies: `{"statusCode":0,...}` or `{"statusCode":N,"statusMessage":"..."}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusBody {
-    pub status_code: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference_id: Option<u64>,
 }
 
 /// GWS statusCode values used by gwsim (protocol.md §1.3).

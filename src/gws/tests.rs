@@ -149,15 +149,15 @@ async fn login_then_operations_carry_basic_cookie_and_csrf() {
     assert_eq!(me.path.as_deref(), Some("/users/9141"));
     assert!(agent.has_csrf_token() && agent.has_session_cookie());
 
-    let start = json!({"operationName":"StartContactCenterSession","channels":["chat"]});
+    let start = MeOperation::start_session(["chat"]);
     let op = agent.me_operation(&start).await.expect("start session");
     assert_eq!(op, OpResponse { http: 200, status_code: 0, reference_id: Some(35) });
-    agent.channel_operation("chat", &json!({"operationName":"Ready"})).await.expect("ready");
+    agent.channel_operation("chat", &ChannelOperation::Ready {}).await.expect("ready");
     agent
         .interaction_operation(
             Media::Facebook,
             "fb1",
-            &json!({"operationName":"Accept","nickname":"Ann"}),
+            &Operation::Accept { nickname: "Ann".into() },
         )
         .await
         .expect("accept");
@@ -176,7 +176,7 @@ async fn login_then_operations_carry_basic_cookie_and_csrf() {
         assert_eq!(post.cookie.as_deref(), Some("JSESSIONID=s1"));
         assert_eq!(post.csrf.as_deref(), Some(TOKEN));
     }
-    assert_eq!(posts[0].body, start);
+    assert_eq!(posts[0].body, serde_json::to_value(&start).expect("json"));
 
     let headers = agent.cometd_headers();
     assert_eq!(headers.get("authorization").map(|v| v.to_str().ok()), Some(Some(AUTH)));
@@ -192,7 +192,7 @@ async fn errors_are_classified() {
     let mut agent = client.agent(Credentials::new("ann", "s3cret"));
 
     // Before login there is no CSRF token: the server's plain-text 403.
-    let err = agent.me_operation(&json!({"operationName":"Ready"})).await.expect_err("csrf");
+    let err = agent.me_operation(&MeOperation::Ready {}).await.expect_err("csrf");
     assert_eq!(err.kind().to_string(), "http-403");
     assert!(matches!(&err, GwsError::Status { message, .. } if message.contains("Csrf")));
 
@@ -205,12 +205,20 @@ async fn errors_are_classified() {
 
     agent.login().await.expect("login");
     let err = agent
-        .interaction_operation(Media::Chat, "missing", &json!({"operationName":"Complete"}))
+        .interaction_operation(
+            Media::Chat,
+            "missing",
+            &Operation::bare(Capability::Complete).expect("complete"),
+        )
         .await
         .expect_err("not found");
     assert_eq!(err.kind().to_string(), "status-6");
     let err = agent
-        .interaction_operation(Media::Chat, "slow", &json!({"operationName":"Complete"}))
+        .interaction_operation(
+            Media::Chat,
+            "slow",
+            &Operation::bare(Capability::Complete).expect("complete"),
+        )
         .await
         .expect_err("never answered");
     assert_eq!(err, GwsError::Timeout);
@@ -237,7 +245,7 @@ async fn csrf_off_sends_no_csrf_header() {
     let mut agent = client.agent(Credentials::new("ann", "s3cret"));
     agent.login().await.expect("login");
     assert!(!agent.has_csrf_token());
-    agent.me_operation(&json!({"operationName":"Ready"})).await.expect("ready");
+    agent.me_operation(&MeOperation::Ready {}).await.expect("ready");
     let post = recorder.seen().into_iter().find(|s| s.method == Method::POST).expect("post");
     assert_eq!(post.csrf, None);
     assert_eq!(post.cookie.as_deref(), Some("JSESSIONID=s1"));
@@ -248,7 +256,7 @@ async fn csrf_off_sends_no_csrf_header() {
 async fn customer_requests_use_contact_center_id_and_no_credentials() {
     let recorder = Recorder::default();
     let (client, stop) = serve(recorder.clone()).await;
-    let customer = client.customer("cc-42").expect("customer");
+    let customer = CustomerClient::new(&client, "cc-42").expect("customer");
     let mut user_data = Map::new();
     user_data.insert("gwsimKey".into(), json!("k1"));
     let id = customer.request_chat("Chris", "Billing", user_data.clone()).await.expect("request");

@@ -98,12 +98,25 @@ impl App {
 
     /// Runs `f` on the state under the lock and publishes the notifications it produced before
     /// releasing it.
-    fn with_center<T>(&self, f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T) -> T {
+    ///
+    /// A poisoned lock means an operation panicked halfway through changing the state. Serving
+    /// on from that state would hide the very bug a reference server exists to expose, so every
+    /// later request fails with statusCode 4 instead (and the operator restarts the server).
+    fn with_center<T>(
+        &self,
+        f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T,
+    ) -> Result<T, http::HttpError> {
         let mut out = Vec::new();
-        let mut center = self.center.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(mut center) = self.center.lock() else {
+            tracing::error!("the contact-center state is poisoned by an earlier panic; refusing");
+            return Err(http::HttpError::internal(
+                self,
+                "internal error: the server state is unusable after an earlier failure",
+            ));
+        };
         let result = f(&mut center, &mut out);
         self.publish(&out);
-        result
+        Ok(result)
     }
 
     fn publish(&self, out: &[Delivery]) {
@@ -114,7 +127,7 @@ impl App {
                 Topic::Channels => topics::CHANNELS,
             };
             match serde_json::to_string(&d.notification) {
-                Ok(json) => self.hub.publish(d.user, topic, &json),
+                Ok(json) => self.hub.publish(d.user.get(), topic, &json),
                 Err(e) => tracing::error!(error = %e, "cannot serialize a notification"),
             }
         }
@@ -130,7 +143,8 @@ impl App {
                 _ = tick.tick() => {}
             }
             let now = self.now_ms();
-            self.with_center(|c, out| c.tick(now, out));
+            // A poisoned state was logged by `with_center`; requests report it.
+            let _ = self.with_center(|c, out| c.tick(now, out));
             self.auth.expire_idle(Instant::now());
         }
     }
@@ -144,9 +158,12 @@ impl App {
     }
 
     /// Agents with a contact-center session, and interactions held.
+    /// Both are 0 once the state is poisoned (see `with_center`).
     pub fn counts(&self) -> (usize, usize) {
-        let c = self.center.lock().unwrap_or_else(|e| e.into_inner());
-        (c.logged_in_count(), c.interaction_count())
+        match self.center.lock() {
+            Ok(c) => (c.logged_in_count(), c.interaction_count()),
+            Err(_) => (0, 0),
+        }
     }
 }
 
@@ -239,4 +256,35 @@ pub async fn start_with_faults(
     let app = App::new(config.clone(), users, faults, CancellationToken::new());
     let handle = tokio::spawn(serve_app(listener, app.clone(), std::future::pending()));
     Ok(Running { addr: local, app, handle })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::StatusBody;
+    use crate::server::users::Password;
+
+    #[tokio::test]
+    async fn a_poisoned_state_fails_requests_with_status_4() {
+        let users = UserTable::demo(1, Password::new("pw")).expect("users");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let running = start(addr, ServerConfig::default(), users).await.expect("server starts");
+        let app = running.app.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = app.with_center(|_, _| panic!("a bug halfway through an operation"));
+        }));
+        assert!(panicked.is_err());
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v2/me", running.base_url()))
+            .basic_auth("agent-1", Some("pw"))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(resp.status().as_u16(), 500);
+        let body: StatusBody =
+            serde_json::from_slice(&resp.bytes().await.expect("body")).expect("a status body");
+        assert_eq!(body.status_code, crate::gws::status::INTERNAL);
+        assert_eq!(app.counts(), (0, 0));
+        running.stop().await.expect("stops");
+    }
 }

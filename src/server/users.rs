@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::state::{Directory, DirectoryError, NewUser};
+use super::state::{Directory, DirectoryError, NewUser, UserIdx};
 
 /// A password that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -158,9 +158,9 @@ impl UserTable {
     }
 
     /// The user whose name and password these are.
-    pub fn authenticate(&self, username: &str, password: &str) -> Option<u32> {
+    pub fn authenticate(&self, username: &str, password: &str) -> Option<UserIdx> {
         let idx = self.directory.user_by_name(username)?;
-        self.passwords[idx as usize].matches(password).then_some(idx)
+        self.passwords[idx].matches(password).then_some(idx)
     }
 }
 
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn demo_users_authenticate() {
         let t = UserTable::demo(3, Password::new("pw")).expect("valid");
-        assert_eq!(t.authenticate("agent-2", "pw"), Some(1));
+        assert_eq!(t.authenticate("agent-2", "pw"), Some(UserIdx::new(1)));
         assert_eq!(t.authenticate("agent-2", "nope"), None);
         assert_eq!(t.authenticate("agent-4", "pw"), None);
     }
@@ -196,9 +196,13 @@ mod tests {
         .expect("write temp file");
         let t = UserTable::load(&dir).expect("valid file");
         std::fs::remove_file(&dir).ok();
-        assert_eq!(t.directory.queue(0).members, vec![0]);
-        assert_eq!(t.directory.queue(1).members, vec![1]);
-        assert_eq!(t.authenticate("bob", "b"), Some(1));
+        let members = |q: &str| {
+            let q = t.directory.queue_by_name(q).expect("queue");
+            t.directory.queue(q).members.iter().map(|u| u.get()).collect::<Vec<_>>()
+        };
+        assert_eq!(members("front"), vec![0]);
+        assert_eq!(members("experts"), vec![1]);
+        assert_eq!(t.authenticate("bob", "b"), Some(UserIdx::new(1)));
     }
 
     #[test]

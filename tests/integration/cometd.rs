@@ -165,7 +165,7 @@ async fn rehandshake_and_resume(transport: Transport) {
     assert_eq!(faults.forgotten.load(Ordering::SeqCst), 1);
     assert!(ann.cometd.stats().rehandshakes >= 1);
     // Notifications flow again on the new session (it re-subscribed by itself).
-    let r = ann.http.me_operation(&json!({"operationName": "Ready"})).await.expect("ready");
+    let r = ann.http.me_operation(&gwsim::gws::MeOperation::Ready {}).await.expect("ready");
     assert_eq!(r.status_code, 0);
     assert_eq!(ann.expect(1).await, ["CH[Ready]"]);
     ann.logout().await;

@@ -81,7 +81,7 @@ async fn csrf_on_requires_cookie_and_token() {
     let mut http = server.client.agent(gwsim::gws::client::Credentials::new("agent-1", PASSWORD));
     http.login().await.expect("login");
     assert!(http.has_csrf_token() && http.has_session_cookie());
-    let err = http.me_operation(&json!({"operationName": "Ready"})).await;
+    let err = http.me_operation(&gwsim::gws::MeOperation::Ready {}).await;
     match err {
         Err(gwsim::gws::error::GwsError::Status { http, status_code, .. }) => {
             assert_eq!((http, status_code), (400, 2))

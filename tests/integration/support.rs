@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gwsim::cometd::client::{self as cometd_client, CometdConfig, CometdHandle, Event, Transport};
-use gwsim::gws::client::{AgentHttp, Credentials, GwsClient, Me, OpResponse};
+use gwsim::gws::client::{AgentHttp, Credentials, GwsClient, OpResponse};
 use gwsim::gws::customer::CustomerClient;
 use gwsim::gws::error::GwsError;
-use gwsim::gws::{Media, Notification, Visibility};
+use gwsim::gws::{Me, MeOperation, Media, Notification, Visibility};
 use gwsim::server::faults::{FaultInjector, NoFaults};
 use gwsim::server::users::{Password, UserTable};
 use gwsim::server::{self, Running, ServerConfig};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +34,7 @@ impl TestServer {
     }
 
     pub(crate) fn customer(&self) -> CustomerClient {
-        self.client.customer(&self.config.contact_center_id).expect("customer client")
+        CustomerClient::new(&self.client, &self.config.contact_center_id).expect("customer client")
     }
 
     pub(crate) async fn stop(self) {
@@ -94,17 +94,12 @@ impl TestAgent {
                 .await
                 .expect("cometd connects");
         let mut agent = TestAgent { name: name.to_string(), http, me, events, cometd, token };
-        let r = agent
-            .http
-            .me_operation(
-                &json!({"operationName": "StartContactCenterSession", "channels": channels}),
-            )
-            .await;
+        let r =
+            agent.http.me_operation(&MeOperation::start_session(channels.iter().copied())).await;
         assert_eq!(r.expect("session").status_code, 0);
         agent.expect_channel_state("NotReady").await;
         if ready {
-            let r =
-                agent.http.me_operation(&json!({"operationName": "Ready"})).await.expect("ready");
+            let r = agent.http.me_operation(&MeOperation::Ready {}).await.expect("ready");
             assert_eq!(r.status_code, 0);
             agent.expect_channel_state("Ready").await;
         }
@@ -160,9 +155,10 @@ impl TestAgent {
         }
     }
 
-    /// An interaction operation; refusals come back as their HTTP status and statusCode.
+    /// An interaction operation, its body sent as written (so tests can send what no typed
+    /// operation can); refusals come back as their HTTP status and statusCode.
     pub(crate) async fn op(&self, media: Media, id: &str, body: Value) -> OpResponse {
-        match self.http.interaction_operation(media, id, &body).await {
+        match self.http.interaction_operation_json(media, id, &body).await {
             Ok(r) => r,
             Err(GwsError::Status { http, status_code, .. }) => {
                 OpResponse { http, status_code, reference_id: None }

@@ -8,8 +8,7 @@
 //! ```no_run
 //! # async fn agent(token: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
 //! use gwsim::cometd::client::{self, CometdConfig, Event, Transport};
-//! use gwsim::gws::{Credentials, GwsClient, Notification};
-//! use serde_json::json;
+//! use gwsim::gws::{ChannelOperation, Credentials, GwsClient, MeOperation, Notification};
 //!
 //! let gws = GwsClient::builder().base_url("http://127.0.0.1:8090").build()?;
 //! let mut agent = gws.agent(Credentials::new("ann", "secret"));
@@ -17,8 +16,8 @@
 //! let config = CometdConfig::new(gws.base_url(), Transport::LongPolling)
 //!     .headers(agent.cometd_headers());
 //! let (_handle, mut events) = client::connect(config, gws.http().clone(), token).await?;
-//! agent.me_operation(&json!({"operationName": "StartContactCenterSession", "channels": ["chat"]})).await?;
-//! agent.channel_operation("chat", &json!({"operationName": "Ready"})).await?;
+//! agent.me_operation(&MeOperation::start_session(["chat"])).await?;
+//! agent.channel_operation("chat", &ChannelOperation::Ready {}).await?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
 //!         Event::Data { data, .. } => {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::view::{EntryBody, append, customer_entry, opt_str, req_str};
-use super::{Center, CustomerSide, Delivery, Interaction, OfferKind, OpError, OpOk};
+use super::{Center, CustomerSide, Delivery, Interaction, OfferKind, OpError, OpOk, QueueIdx};
 use crate::gws::time::format_timestamp;
 use crate::gws::{
     EntryType, InteractionState, LogEntry, Media, NotificationType, Participant, ParticipantType,
@@ -33,12 +33,13 @@ impl Center {
     ) -> Result<OpOk, OpError> {
         let nickname = req_str(params, "nickname")?;
         let subject = opt_str(params, "subject")?;
-        let queue = self.named_queue(params, "endpoint")?.unwrap_or(0);
+        let endpoint = opt_str(params, "endpoint")?;
+        let queue = self.named_queue(endpoint.as_deref(), "endpoint")?.unwrap_or_default();
         let mut user_data = user_data_param(params)?;
         if let Some(subject) = subject {
             user_data.insert("Subject".into(), Value::String(subject));
         }
-        let external = self.new_uuid();
+        let external = self.new_customer_chat_id();
         let id = self.open_interaction(
             Media::Chat,
             nickname,
@@ -73,7 +74,8 @@ impl Center {
             self.customer_post(&ixn_id, EntryType::Text, Some(text), now_ms, out)?;
             return Ok(self.injected(&ixn_id));
         }
-        let queue = self.named_queue(params, "queue")?.unwrap_or(0);
+        let queue = opt_str(params, "queue")?;
+        let queue = self.named_queue(queue.as_deref(), "queue")?.unwrap_or_default();
         let mut user_data = user_data_param(params)?;
         let subject = opt_str(params, "subject")?.or_else(|| text.clone()).unwrap_or_default();
         user_data.insert("Subject".into(), Value::String(subject));
@@ -82,7 +84,7 @@ impl Center {
         if let Some(t) = &text {
             user_data.insert("_facebookMessageText".into(), Value::String(t.clone()));
         }
-        let id = self.new_interaction_id();
+        let id = self.new_facebook_id();
         let ixn_id = self.open_interaction_with_id(
             id.clone(),
             Media::Facebook,
@@ -113,7 +115,7 @@ impl Center {
         media: Media,
         nickname: String,
         user_data: Map<String, Value>,
-        queue: u32,
+        queue: QueueIdx,
         external: String,
         now_ms: i64,
     ) -> String {
@@ -128,7 +130,7 @@ impl Center {
         media: Media,
         nickname: String,
         user_data: Map<String, Value>,
-        queue: u32,
+        queue: QueueIdx,
         external: String,
         now_ms: i64,
     ) -> String {

@@ -2,11 +2,58 @@
 //! the HTTP shell's authenticator).
 
 use std::collections::HashMap;
+use std::ops::{Index, IndexMut};
 
-/// Index of a user in the directory; also the key of that user's CometD sessions.
-pub type UserIdx = u32;
-/// Index of a queue in the directory.
-pub type QueueIdx = u32;
+/// Index of a user in the directory; its number is also the key of that user's CometD sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserIdx(u32);
+
+/// Index of a queue in the directory. The first queue is the default queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct QueueIdx(u32);
+
+impl UserIdx {
+    pub fn new(n: u32) -> Self {
+        UserIdx(n)
+    }
+
+    /// The number, as the CometD hub keys sessions by.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    fn at(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl QueueIdx {
+    pub const DEFAULT: QueueIdx = QueueIdx(0);
+
+    fn at(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Per-user data kept in a `Vec` in directory order, indexed by [`UserIdx`].
+macro_rules! indexed_by {
+    ($idx:ty => $($t:ty),*) => {$(
+        impl Index<$idx> for Vec<$t> {
+            type Output = $t;
+            fn index(&self, i: $idx) -> &$t {
+                &self[i.at()]
+            }
+        }
+        impl IndexMut<$idx> for Vec<$t> {
+            fn index_mut(&mut self, i: $idx) -> &mut $t {
+                &mut self[i.at()]
+            }
+        }
+    )*};
+}
+
+indexed_by!(UserIdx => UserRecord, super::AgentRuntime, crate::server::users::Password);
+indexed_by!(QueueIdx => QueueRecord);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -38,6 +85,8 @@ pub enum DirectoryError {
     NoQueue,
     #[error("too many users")]
     TooManyUsers,
+    #[error("too many queues")]
+    TooManyQueues,
 }
 
 /// Users and queues, with lookups by name and by id. The first queue is the default queue,
@@ -73,7 +122,9 @@ impl Directory {
             if dir.queue_by_name.contains_key(name) {
                 return Err(DirectoryError::DuplicateQueue(name.clone()));
             }
-            let idx = dir.queues.len() as QueueIdx;
+            let idx = QueueIdx(
+                u32::try_from(dir.queues.len()).map_err(|_| DirectoryError::TooManyQueues)?,
+            );
             let h = fnv128(&format!("queue:{name}"));
             let id = format!(
                 "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
@@ -92,7 +143,7 @@ impl Directory {
                 return Err(DirectoryError::DuplicateUser(u.username));
             }
             let idx =
-                UserIdx::try_from(dir.users.len()).map_err(|_| DirectoryError::TooManyUsers)?;
+                UserIdx(u32::try_from(dir.users.len()).map_err(|_| DirectoryError::TooManyUsers)?);
             let mut queues = Vec::with_capacity(u.queues.len());
             for q in &u.queues {
                 let Some(&qi) = dir.queue_by_name.get(q) else {
@@ -102,7 +153,7 @@ impl Directory {
                     });
                 };
                 queues.push(qi);
-                dir.queues[qi as usize].members.push(idx);
+                dir.queues[qi].members.push(idx);
             }
             let id = format!("{:032x}", fnv128(&format!("user:{}", u.username)));
             dir.user_by_name.insert(u.username.clone(), idx);
@@ -127,11 +178,11 @@ impl Directory {
     }
 
     pub fn user(&self, idx: UserIdx) -> &UserRecord {
-        &self.users[idx as usize]
+        &self.users[idx]
     }
 
     pub fn queue(&self, idx: QueueIdx) -> &QueueRecord {
-        &self.queues[idx as usize]
+        &self.queues[idx]
     }
 
     pub fn user_by_name(&self, name: &str) -> Option<UserIdx> {
@@ -179,12 +230,13 @@ mod tests {
             Directory::build(&["default".into()], vec![user("ann", &["default"])]).expect("valid");
         let d2 =
             Directory::build(&["default".into()], vec![user("ann", &["default"])]).expect("valid");
-        assert_eq!(d.user(0).id, d2.user(0).id);
-        assert_eq!(d.user(0).id.len(), 32);
-        assert!(d.user(0).id.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(d.queue(0).id.len(), 36);
-        assert_eq!(d.user_by_id(&d.user(0).id), Some(0));
-        assert_eq!(d.queue(0).members, vec![0]);
+        let first = UserIdx::new(0);
+        assert_eq!(d.user(first).id, d2.user(first).id);
+        assert_eq!(d.user(first).id.len(), 32);
+        assert!(d.user(first).id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(d.queue(QueueIdx::DEFAULT).id.len(), 36);
+        assert_eq!(d.user_by_id(&d.user(first).id), Some(first));
+        assert_eq!(d.queue(QueueIdx::DEFAULT).members, vec![first]);
     }
 
     #[test]

@@ -7,14 +7,19 @@
 //! publishes its outbox while holding one lock, so per-recipient order is the state's order.
 //!
 //! Layout: this file holds the data model and the small shared helpers; `view` renders
-//! resources and log entries as each recipient may see them, `agent` implements the agent API,
-//! `customer` the customer chat API and the Facebook injector, `routing` offers, invitation
+//! resources and log entries as each recipient may see them. The agent API is `session`
+//! (contact-center session, readiness, `GET /api/v2/me`), `operations` (the dispatch of
+//! interaction operations), `conference` (transfer, consult, invite, remove) and `leave`;
+//! `customer` is the customer chat API and the Facebook injector, `routing` offers, invitation
 //! timeouts and the choice of agent.
 
-mod agent;
+mod conference;
 mod customer;
 mod directory;
+mod leave;
+mod operations;
 mod routing;
+mod session;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -27,8 +32,8 @@ use crate::gws::{
 
 use routing::EndOfInvitation;
 
-pub use agent::InteractionRequest;
 pub use customer::CustomerApi;
+pub use operations::InteractionRequest;
 
 pub use directory::{
     Directory, DirectoryError, NewUser, QueueIdx, QueueRecord, UserIdx, UserRecord,
@@ -51,8 +56,13 @@ pub struct StateConfig {
     pub agent_capacity: u32,
     /// How long an ended interaction stays readable by its customer before it is forgotten.
     pub retention_ms: u64,
-    /// Seed of the generator behind customer chat ids, so runs are reproducible.
+    /// Seed of the generator behind the ids that are not credentials (participant ids), and,
+    /// with `predictable_ids`, behind the credential ids too.
     pub seed: u64,
+    /// Draw the ids that act as credentials (customer chat ids, Facebook session ids) from the
+    /// seeded generator instead of the operating system. UNSAFE: anyone who knows one id can
+    /// compute the others and read those customers' transcripts. For reproducible tests only.
+    pub predictable_ids: bool,
 }
 
 impl Default for StateConfig {
@@ -65,6 +75,7 @@ impl Default for StateConfig {
             agent_capacity: 3,
             retention_ms: 60_000,
             seed: 0x5EED,
+            predictable_ids: false,
         }
     }
 }
@@ -338,26 +349,48 @@ impl Center {
         z ^ (z >> 31)
     }
 
-    /// A 16-character Interaction Server style id (`0000Na9B26EF002X`).
+    /// A 16-character Interaction Server style id (`0000Na9B26EF002X`), counted up. Chat
+    /// interaction ids are shown only to authenticated agents who take part (anyone else gets
+    /// 404), so they are not credentials and stay sequential, which keeps tests readable.
     fn new_interaction_id(&mut self) -> String {
         self.next_ixn += 1;
-        let mut n = self.next_ixn;
-        const DIGITS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-        let mut s = [b'0'; 16];
-        for slot in s.iter_mut().rev() {
-            *slot = DIGITS[(n % DIGITS.len() as u64) as usize];
-            n /= DIGITS.len() as u64;
-        }
-        String::from_utf8_lossy(&s).into_owned()
+        interaction_id_from(self.next_ixn)
     }
 
-    /// A 16-hex-digit participant id.
+    /// A Facebook session id. The simulator-only customer endpoints (`/sim/v1/facebook/{id}`)
+    /// take it as the customer's only credential, so it comes from the operating system, unless
+    /// the configuration asks for predictable ids.
+    fn new_facebook_id(&mut self) -> String {
+        loop {
+            let n = if self.cfg.predictable_ids {
+                u128::from(self.random())
+            } else {
+                // The low 80 bits of a v4 UUID (74 of them random) fit the 16 base-34 digits.
+                u128::from_be_bytes(uuid::Uuid::new_v4().into_bytes()) & ((1 << 80) - 1)
+            };
+            let id = interaction_id_from_wide(n);
+            if !self.ixns.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A 16-hex-digit participant id. Participant ids are shown to everyone in the chat but
+    /// grant nothing, so they come from the seeded generator.
     fn new_participant_id(&mut self) -> String {
         format!("{:016X}", self.random())
     }
 
-    /// A UUID-shaped (version 4 layout) customer chat id.
-    fn new_uuid(&mut self) -> String {
+    /// The customer API's chat id (a UUID, §15.19): the customer's only credential, so it comes
+    /// from the operating system, unless the configuration asks for predictable ids.
+    fn new_customer_chat_id(&mut self) -> String {
+        if !self.cfg.predictable_ids {
+            let mut id = uuid::Uuid::new_v4().to_string();
+            while self.customer_ids.contains_key(&id) {
+                id = uuid::Uuid::new_v4().to_string();
+            }
+            return id;
+        }
         let hi = self.random();
         let lo = self.random();
         let hi = (hi & !0xF000) | 0x4000;
@@ -384,6 +417,23 @@ impl Center {
             }
         }
     }
+}
+
+const ID_DIGITS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// `n` in the 16 base-34 digits of an Interaction Server id (the top digits of a u64 are 0).
+fn interaction_id_from(n: u64) -> String {
+    interaction_id_from_wide(u128::from(n))
+}
+
+fn interaction_id_from_wide(mut n: u128) -> String {
+    let base = ID_DIGITS.len() as u128;
+    let mut s = [b'0'; 16];
+    for slot in s.iter_mut().rev() {
+        *slot = ID_DIGITS[(n % base) as usize];
+        n /= base;
+    }
+    String::from_utf8_lossy(&s).into_owned()
 }
 
 #[cfg(test)]

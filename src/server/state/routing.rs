@@ -34,7 +34,7 @@ impl Center {
 
     /// Whether `user` may be offered an interaction of `media` now.
     fn can_take(&self, user: UserIdx, media: Media) -> bool {
-        let agent = &self.agents[user as usize];
+        let agent = &self.agents[user];
         let Some(channels) = &agent.channels else { return false };
         // Facebook goes to agents Ready on `facebook` if their session listed it, otherwise to
         // agents Ready on `chat`: both media go through Chat Server (§15.20).
@@ -64,7 +64,7 @@ impl Center {
     /// any change to those.
     pub(crate) fn reindex(&mut self, user: UserIdx) {
         let queues = self.dir.user(user).queues.clone();
-        if let Some((load, last)) = self.agents[user as usize].indexed.take() {
+        if let Some((load, last)) = self.agents[user].indexed.take() {
             for &q in &queues {
                 for media in [Media::Chat, Media::Facebook] {
                     if let Some(set) = self.available.get_mut(&(q, media)) {
@@ -73,7 +73,7 @@ impl Center {
                 }
             }
         }
-        let agent = &self.agents[user as usize];
+        let agent = &self.agents[user];
         let key = (agent.load, agent.last_offer_ms, user);
         let mut filed = false;
         for media in [Media::Chat, Media::Facebook] {
@@ -85,7 +85,7 @@ impl Center {
             }
         }
         if filed {
-            self.agents[user as usize].indexed = Some((key.0, key.1));
+            self.agents[user].indexed = Some((key.0, key.1));
         }
     }
 
@@ -93,17 +93,16 @@ impl Center {
     #[cfg(test)]
     pub(crate) fn index_is_consistent(&self) -> bool {
         use std::collections::BTreeSet;
-        for (q, queue) in self.dir.queues().iter().enumerate() {
+        for queue in self.dir.queues() {
+            let Some(q) = self.dir.queue_by_id(&queue.id) else { return false };
             for media in [Media::Chat, Media::Facebook] {
                 let want: BTreeSet<(u32, i64, UserIdx)> = queue
                     .members
                     .iter()
                     .filter(|&&u| self.can_take(u, media))
-                    .map(|&u| {
-                        (self.agents[u as usize].load, self.agents[u as usize].last_offer_ms, u)
-                    })
+                    .map(|&u| (self.agents[u].load, self.agents[u].last_offer_ms, u))
                     .collect();
-                let have = self.available.get(&(q as QueueIdx, media)).cloned().unwrap_or_default();
+                let have = self.available.get(&(q, media)).cloned().unwrap_or_default();
                 if want != have {
                     return false;
                 }
@@ -205,7 +204,7 @@ impl Center {
             invited_by: by,
             deadline: Some((deadline, seq)),
         });
-        let agent = &mut self.agents[user as usize];
+        let agent = &mut self.agents[user];
         agent.load += 1;
         agent.last_offer_ms = now_ms;
         agent.interactions.push(ixn_id.to_string());
@@ -269,7 +268,7 @@ impl Center {
             && let Some(pi) = ixn.part(user)
         {
             let part = ixn.parts.remove(pi);
-            let agent = &mut self.agents[user as usize];
+            let agent = &mut self.agents[user];
             agent.load = agent.load.saturating_sub(1);
             if let Some(i) = agent.interactions.iter().position(|id| id == ixn_id) {
                 agent.interactions.swap_remove(i);

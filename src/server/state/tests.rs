@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::gws::{Capability, EntryType, NotificationType};
+use crate::gws::{Capability, EntryType, MeOperation, NotificationType, Operation};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -28,6 +28,13 @@ fn params(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     }
+}
+
+/// A request body: `operationName` plus the parameters in `p`.
+fn body(op: &str, p: Value) -> Value {
+    let mut m = params(p);
+    m.insert("operationName".into(), Value::String(op.into()));
+    Value::Object(m)
 }
 
 /// A compact rendering of one delivery, e.g. `ann SC/StatusChange(Chatting) ref` or
@@ -92,7 +99,10 @@ impl World {
     ) -> (Result<OpOk, OpError>, Vec<String>) {
         let u = self.user(name);
         let mut out = Vec::new();
-        let r = self.c.me_operation(u, op, &params(p), self.now, &mut out);
+        let r = match MeOperation::decode(&body(op, p)) {
+            Ok(op) => self.c.me_operation(u, op, self.now, &mut out),
+            Err(e) => Err(OpError::from(e)),
+        };
         (r, out.iter().map(|d| show(&self.c, d)).collect())
     }
 
@@ -112,10 +122,11 @@ impl World {
         p: Value,
     ) -> (Result<OpOk, OpError>, Vec<String>) {
         let u = self.user(name);
-        let p = params(p);
         let mut out = Vec::new();
-        let req = InteractionRequest { user: u, media, id, operation: op, params: &p };
-        let r = self.c.interaction_operation(req, self.now, &mut out);
+        let r = match InteractionRequest::decode(u, media, id, &body(op, p)) {
+            Ok(req) => self.c.interaction_operation(req, self.now, &mut out),
+            Err(e) => Err(OpError::from(e)),
+        };
         (r, out.iter().map(|d| show(&self.c, d)).collect())
     }
 
@@ -263,15 +274,13 @@ fn remove_notice_names_the_removed_user_and_is_configurable() {
     w.op("bob", Media::Chat, &ixn, "Accept", json!({"nickname": "Bob"})).0.expect("accept");
     let bob = w.user("bob");
     let mut out = Vec::new();
-    let p = params(json!({"targetPath": format!("/users/{}", w.c.dir.user(bob).id)}));
-    let ann = w.user("ann");
-    let req = InteractionRequest {
-        user: ann,
-        media: Media::Chat,
-        id: &ixn,
-        operation: "RemoveParticipantFromConference",
-        params: &p,
+    let op = Operation::RemoveParticipantFromConference {
+        target_uri: None,
+        target_path: Some(format!("/users/{}", w.c.dir.user(bob).id)),
+        text: None,
     };
+    let ann = w.user("ann");
+    let req = InteractionRequest::typed(ann, Media::Chat, &ixn, op);
     w.c.interaction_operation(req, w.now, &mut out).expect("remove");
     let Notification::MessageLogUpdated(ml) = &out[0].notification else {
         panic!("first is the notice")
@@ -561,11 +570,7 @@ fn a_waiting_chat_is_offered_as_soon_as_capacity_frees() {
     let (_, out) = w.op("ann", Media::Chat, &first, "Complete", json!({}));
     assert_eq!(out, ["ann SC/StatusChange(Completed) ref", "ann SC/StatusChange(Invited)"]);
     let ann = w.user("ann");
-    assert_eq!(
-        w.c.agents[ann as usize].interactions,
-        vec![second],
-        "the oldest waiting chat comes first"
-    );
+    assert_eq!(w.c.agents[ann].interactions, vec![second], "the oldest waiting chat comes first");
 }
 
 #[test]
@@ -581,7 +586,7 @@ fn closed_interactions_are_forgotten_after_retention() {
     w.c.tick(w.now + w.c.cfg.retention_ms as i64, &mut out);
     assert_eq!(w.c.interaction_count(), 0);
     assert!(w.c.customer_chat(CustomerApi::Chat, &cid).is_err());
-    assert_eq!(w.c.agents[w.user("ann") as usize].load, 0);
+    assert_eq!(w.c.agents[w.user("ann")].load, 0);
 }
 
 // ----- property test -----
@@ -678,9 +683,9 @@ proptest! {
                 ids.get(i % ids.len().max(1)).map(|s| s.to_string())
             };
             match a {
-                Action::Login(u) => { let _ = w.c.me_operation(u as UserIdx, "StartContactCenterSession", &params(json!({"channels": ["chat", "facebook"]})), w.now, &mut out); }
-                Action::Logout(u) => { let _ = w.c.me_operation(u as UserIdx, "EndContactCenterSession", &Map::new(), w.now, &mut out); }
-                Action::Ready(u, r) => { let _ = w.c.me_operation(u as UserIdx, if r { "Ready" } else { "NotReady" }, &Map::new(), w.now, &mut out); }
+                Action::Login(u) => { let _ = w.c.me_operation(UserIdx::new(u as u32), MeOperation::start_session(["chat", "facebook"]), w.now, &mut out); }
+                Action::Logout(u) => { let _ = w.c.me_operation(UserIdx::new(u as u32), MeOperation::EndContactCenterSession {}, w.now, &mut out); }
+                Action::Ready(u, r) => { let _ = w.c.me_operation(UserIdx::new(u as u32), if r { MeOperation::Ready {} } else { MeOperation::NotReady {} }, w.now, &mut out); }
                 Action::Customer => {
                     if let Ok(ok) = w.c.request_chat(&params(json!({"nickname": "c"})), w.now, &mut out) {
                         customers.push(ok.body["id"].as_str().unwrap_or_default().to_string());
@@ -708,14 +713,14 @@ proptest! {
                     // Mostly act on one's own interactions with an operation its capabilities
                     // allow, so that deep sequences (consult, accept, remove) are reached.
                     let own: Vec<String> = {
-                        let mut v: Vec<&String> = w.c.ixns.iter().filter(|(_, x)| x.part(u as UserIdx).is_some()).map(|(k, _)| k).collect();
+                        let mut v: Vec<&String> = w.c.ixns.iter().filter(|(_, x)| x.part(UserIdx::new(u as u32)).is_some()).map(|(k, _)| k).collect();
                         v.sort();
                         v.into_iter().cloned().collect()
                     };
                     let chosen = if valid && !own.is_empty() { Some(own[i % own.len()].clone()) } else { pick_ixn(&w, i) };
                     if let Some(id) = chosen {
                         let media = w.c.ixns[&id].media;
-                        let op = match w.c.ixns[&id].part(u as UserIdx) {
+                        let op = match w.c.ixns[&id].part(UserIdx::new(u as u32)) {
                             Some(pi) if valid => {
                                 let x = &w.c.ixns[&id];
                                 let caps = crate::gws::states::capabilities(media, Center::situation(x, &x.parts[pi]));
@@ -728,15 +733,15 @@ proptest! {
                         let fitting: Vec<usize> = (0..names.len())
                             .filter(|&k| k != u)
                             .filter(|&k| match op {
-                                Capability::RemoveParticipantFromConference => x.joined().any(|p| p.user == k as UserIdx),
-                                _ => x.part(k as UserIdx).is_none() && w.c.agents[k].channels.is_some(),
+                                Capability::RemoveParticipantFromConference => x.joined().any(|p| p.user == UserIdx::new(k as u32)),
+                                _ => x.part(UserIdx::new(k as u32)).is_none() && w.c.agents[k].channels.is_some(),
                             })
                             .collect();
                         let t = if valid && !fitting.is_empty() { fitting[t % fitting.len()] } else { t };
                         let target = w.uri(names[t]);
-                        let p = params(json!({"nickname": names[u], "text": "x", "url": "http://x", "noticeText": "n",
+                        let p = body(op.as_str(), json!({"nickname": names[u], "text": "x", "url": "http://x", "noticeText": "n",
                             "targetUri": target, "disposition": "done", "userData": {"k": "v"}, "keys": ["k"], "comment": "c"}));
-                        let req = InteractionRequest { user: u as UserIdx, media, id: &id, operation: op.as_str(), params: &p };
+                        let req = InteractionRequest::decode(UserIdx::new(u as u32), media, &id, &p).expect("a known operation");
                         let before = w.c.ixns.get(&id).map(|i| (i.parts.len(), i.log.len()));
                         let r = w.c.interaction_operation(req, w.now, &mut out);
                         if r.is_err() {
@@ -760,14 +765,14 @@ proptest! {
                     prop_assert!(p.get("visibility").is_none());
                 }
                 for p in &ixn.parts {
-                    prop_assert!(w.c.agents[p.user as usize].load > 0);
+                    prop_assert!(w.c.agents[p.user].load > 0);
                 }
             }
             // The routing index holds exactly the agents a full scan would find.
             prop_assert!(w.c.index_is_consistent(), "routing index out of step");
             // Load and the interaction list match the live parts per agent.
             for (u, a) in w.c.agents.iter().enumerate() {
-                let mut live: Vec<String> = w.c.ixns.values().filter(|i| i.part(u as UserIdx).is_some()).map(|i| i.id.clone()).collect();
+                let mut live: Vec<String> = w.c.ixns.values().filter(|i| i.part(UserIdx::new(u as u32)).is_some()).map(|i| i.id.clone()).collect();
                 prop_assert_eq!(a.load, live.len() as u32, "load of user {}", u);
                 let mut listed = a.interactions.clone();
                 live.sort();
@@ -784,15 +789,9 @@ fn notification_types_used_are_documented_ones() {
     let mut w = World::new();
     let ixn = consulting(&mut w, Media::Chat);
     let mut out = Vec::new();
-    let p = params(json!({"nickname": "Bob"}));
     let bob = w.user("bob");
-    let req = InteractionRequest {
-        user: bob,
-        media: Media::Chat,
-        id: &ixn,
-        operation: "Accept",
-        params: &p,
-    };
+    let op = Operation::Accept { nickname: "Bob".into() };
+    let req = InteractionRequest::typed(bob, Media::Chat, &ixn, op);
     w.c.interaction_operation(req, w.now, &mut out).expect("accept");
     for d in out {
         if let Notification::ChatStateChangeMessage(sc) = d.notification {
@@ -802,4 +801,56 @@ fn notification_types_used_are_documented_ones() {
             ));
         }
     }
+}
+
+#[test]
+fn parameter_errors_wait_for_the_interaction_permission_and_capability_checks() {
+    let mut w = World::new();
+    let ixn = consulting(&mut w, Media::Chat);
+    // A bad parameter on an interaction that does not exist, or is not this agent's: 404.
+    assert_eq!(code(&w.op("ann", Media::Chat, "nope", "Accept", json!({})).0), 6);
+    assert_eq!(code(&w.op("cat", Media::Chat, &ixn, "SendMessage", json!({"text": 5})).0), 6);
+    // Not in the capabilities (bob is only invited): 400/2, even with a mistyped parameter.
+    assert_eq!(code(&w.op("bob", Media::Chat, &ixn, "SendMessage", json!({"text": 5})).0), 2);
+    assert_eq!(code(&w.op("bob", Media::Chat, &ixn, "Consult", json!({"targetUri": 5})).0), 2);
+    w.op("bob", Media::Chat, &ixn, "Accept", json!({"nickname": "Bob"})).0.expect("accept");
+    // A consultant removing: 403/3, even without a target.
+    let (r, _) = w.op("bob", Media::Chat, &ixn, "RemoveParticipantFromConference", json!({}));
+    assert_eq!(code(&r), 3);
+    // Then the parameters (400/1): a mistyped or empty one, before the target is looked up.
+    assert_eq!(code(&w.op("ann", Media::Chat, &ixn, "Invite", json!({"targetUri": 5})).0), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "SendMessage", json!({"text": ""}));
+    assert_eq!(code(&r), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "AttachUserData", json!({"userData": [1]}));
+    assert_eq!(code(&r), 1);
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "Transfer", json!({"queueName": "nope"}));
+    assert_eq!(code(&r), 6, "an unknown queue is a missing target");
+    // Unknown keys are ignored, as before.
+    let (r, _) = w.op("ann", Media::Chat, &ixn, "SetInFocus", json!({"whatever": [1, 2]}));
+    assert_eq!(code(&r), 0);
+}
+
+/// The customer chat ids two centers with the same seed hand out, and the Facebook session ids.
+fn credential_ids(predictable: bool) -> [(String, String); 2] {
+    [0, 1].map(|_| {
+        let cfg = StateConfig { predictable_ids: predictable, ..StateConfig::default() };
+        let mut w = World { c: Center::new(cfg, center().dir.clone()), now: T0 };
+        let (chat_id, _, _) = w.customer("Chris");
+        let mut out = Vec::new();
+        let fb =
+            w.c.facebook_inbound(&params(json!({"nickname": "V", "text": "hi"})), w.now, &mut out);
+        let fb = fb.expect("inbound").body["id"].as_str().expect("id").to_string();
+        (chat_id, fb)
+    })
+}
+
+#[test]
+fn customer_credentials_are_unpredictable_unless_asked_for() {
+    let [a, b] = credential_ids(false);
+    assert_ne!(a.0, b.0, "same seed, different customer chat ids");
+    assert_ne!(a.1, b.1, "same seed, different Facebook session ids");
+    assert!(uuid::Uuid::parse_str(&a.0).is_ok_and(|u| u.get_version_num() == 4), "{}", a.0);
+    assert_eq!(a.1.len(), 16, "{}", a.1);
+    let [a, b] = credential_ids(true);
+    assert_eq!(a, b, "predictable mode reproduces the ids");
 }

@@ -12,17 +12,17 @@ use crate::gws::{
 };
 
 impl Center {
-    /// The queue a parameter names, if the parameter is there; a name that is not a queue is
-    /// "not found" (404/6).
+    /// The queue a parameter (`key`) names, if the parameter is there; a name that is not a
+    /// queue is "not found" (404/6).
     pub(crate) fn named_queue(
         &self,
-        params: &serde_json::Map<String, Value>,
+        name: Option<&str>,
         key: &str,
     ) -> Result<Option<super::QueueIdx>, super::OpError> {
-        match opt_str(params, key)? {
+        match name {
             Some(name) => self
                 .dir
-                .queue_by_name(&name)
+                .queue_by_name(name)
                 .map(Some)
                 .ok_or_else(|| super::OpError::not_found(format!("{key} {name} not found"))),
             None => Ok(None),
