@@ -99,8 +99,10 @@ pub struct RenderInputs {
 pub fn render_inputs(path: &Path) -> Result<RenderInputs> {
     use crate::report::readback;
     let files = readback::read_run(path)?;
-    let timeline =
-        readback::optional(&files.dir.join(readback::TIMELINE_FILE), readback::read_timeline)?;
+    let timeline = readback::optional(
+        &files.dir.join(report::files::TIMELINE_FILE),
+        report::timeline::read_timeline,
+    )?;
     Ok(RenderInputs { report: files.report, histograms: files.histograms, timeline })
 }
 
@@ -460,7 +462,7 @@ async fn run_scenario(
     let Executed { outcome, report } =
         execute(scenario, &options, interrupt, Some(&results)).await?;
     let summary = report::write_results(&results, &report)?;
-    let timeline = report::timeline::read_timeline(&results.join(report::timeline::TIMELINE_FILE))
+    let timeline = report::timeline::read_timeline(&results.join(report::files::TIMELINE_FILE))
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
             Vec::new()

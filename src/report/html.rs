@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::files::{REPORT_FILE, write_atomic};
 use super::readback::Histograms;
 use super::spectrum::{Spectrum, spectrum};
 use super::timeline::Point;
@@ -25,9 +26,6 @@ use super::{
 };
 use crate::metrics::{OpStats, Recorder};
 use crate::vocab::{CustomerMetric, OpMetric};
-
-/// File name of the page in the results directory.
-pub const REPORT_FILE: &str = "report.html";
 
 /// uPlot 1.6.32 (npm `uplot`), MIT license: see `assets/README.md` and `assets/uPlot.LICENSE`.
 const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
@@ -230,7 +228,7 @@ pub fn write_html(
     timeline: &[Point],
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(REPORT_FILE);
-    super::json::write_atomic(&path, render_html(report, recorder, timeline).as_bytes())?;
+    write_atomic(&path, render_html(report, recorder, timeline).as_bytes())?;
     Ok(path)
 }
 
@@ -242,7 +240,7 @@ pub fn write_stored_html(
     timeline: &[Point],
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(REPORT_FILE);
-    super::json::write_atomic(&path, render_stored_html(report, histograms, timeline).as_bytes())?;
+    write_atomic(&path, render_stored_html(report, histograms, timeline).as_bytes())?;
     Ok(path)
 }
 

@@ -23,6 +23,7 @@
 mod build;
 pub mod compare;
 mod de;
+pub mod files;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
@@ -53,9 +54,10 @@ use crate::gws::model::Media;
 use crate::scenario::{Limit, Scenario, TargetKind};
 use crate::vocab::{Metric, Stat, Transport};
 
-pub use html::{REPORT_FILE, render_html, write_html};
-pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
-pub use junit::{JUNIT_FILE, junit_xml, write_junit};
+pub use files::prepare_results_dir;
+pub use html::{render_html, write_html};
+pub use json::{SCHEMA, to_json, write_results};
+pub use junit::{junit_xml, write_junit};
 pub use terminal::render;
 
 /// A name from a closed vocabulary (a kind, a unit, the schema tag). An alias rather than
@@ -74,10 +76,6 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot serialize the summary: {0}")]
     Serialize(#[from] serde_json::Error),
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}: not a timeline point: {source}")]
-    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
     #[error("cannot write the interval log {path}: {message}")]
     Hlog { path: PathBuf, message: String },
 }
