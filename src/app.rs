@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, CompareArgs, ReportArgs, RunArgs, ServeArgs, ValidateArgs};
 use crate::engine::{self, RunSettings};
+use crate::metrics::interval::{IntervalObserver, Observers};
 use crate::ordering::Profile;
 use crate::report::{self, Report, RunInfo, TargetInfo};
 use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
@@ -292,12 +293,12 @@ pub async fn execute(
         );
     }
     let (server, settings) = resolve_target(&scenario, options).await?;
-    let mut observers: Vec<Box<dyn engine::IntervalObserver>> = Vec::new();
+    let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     match results
         .map(|dir| report::live::IntervalOutputs::create(dir, &scenario.name, scenario.run.warmup))
         .transpose()
     {
-        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn engine::IntervalObserver>)),
+        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn IntervalObserver>)),
         Err(e) => {
             if let Some(s) = server {
                 let _ = s.stop().await;
@@ -308,8 +309,8 @@ pub async fn execute(
     if options.progress {
         observers.push(Box::new(crate::progress::Progress::new(false, scenario.run.duration)));
     }
-    let observer: Option<Box<dyn engine::IntervalObserver>> =
-        if observers.is_empty() { None } else { Some(Box::new(engine::Observers(observers))) };
+    let observer: Option<Box<dyn IntervalObserver>> =
+        if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
     let base_url = settings.base_url.clone();
     let scenario = Arc::new(scenario);
     let outcome = engine::run_observed(scenario.clone(), settings, interrupt, observer).await;

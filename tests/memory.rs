@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use gwsim::engine::IntervalObserver;
 use gwsim::gws::Capability;
 use gwsim::metrics::Recorder;
+use gwsim::metrics::interval::IntervalObserver;
 use gwsim::report::files::TIMELINE_FILE;
 use gwsim::report::live::IntervalOutputs;
 use gwsim::vocab::{OpMetric, OpName};

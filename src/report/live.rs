@@ -13,8 +13,8 @@ use super::ReportError;
 use super::files::{HLOG_FILE, TIMELINE_FILE};
 use super::hlog::HlogWriter;
 use super::timeline::{Point, TimelineWriter};
-use crate::engine::IntervalObserver;
 use crate::metrics::Recorder;
+use crate::metrics::interval::IntervalObserver;
 
 /// `latency.hlog` and `timeline.jsonl`, written as the run goes.
 #[derive(Debug)]
