@@ -37,10 +37,6 @@ mod thresholds;
 pub mod timeline;
 
 #[cfg(test)]
-mod compare_tests;
-#[cfg(test)]
-mod html_tests;
-#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use scraper::{Html, Selector};
 
-use super::html::{ChartData, DATA_ELEMENT_ID, chart_data, embed_json, esc};
-use super::tests::{info, recorded, scenario, violation};
-use super::timeline::{IntervalLatency, Point};
-use super::*;
+use super::{ChartData, DATA_ELEMENT_ID, chart_data, embed_json, esc};
 use crate::metrics::Recorder;
 use crate::ordering::ViolationKind;
+use crate::report::tests::{info, recorded, scenario, violation};
+use crate::report::timeline::{IntervalLatency, Point};
+use crate::report::*;
 
 const HOSTILE: &str = "</script><script>alert(1)</script><!--<b onload=\"x\">&amp;'";
 
@@ -273,10 +273,10 @@ fn vendored_assets_cannot_end_their_elements_early() {
     // The library is inlined in <script> and <style>; a `</script` or `</style` inside would cut
     // it short, and a URL would mean it fetches something.
     for (name, text) in [
-        ("uPlot.iife.min.js", include_str!("assets/uPlot.iife.min.js")),
-        ("draw.js", include_str!("assets/draw.js")),
-        ("uPlot.min.css", include_str!("assets/uPlot.min.css")),
-        ("page.css", include_str!("assets/page.css")),
+        ("uPlot.iife.min.js", include_str!("../assets/uPlot.iife.min.js")),
+        ("draw.js", include_str!("../assets/draw.js")),
+        ("uPlot.min.css", include_str!("../assets/uPlot.min.css")),
+        ("page.css", include_str!("../assets/page.css")),
     ] {
         let lower = text.to_lowercase();
         assert!(!lower.contains("</script") && !lower.contains("</style"), "{name}");

@@ -9,6 +9,9 @@
 //! for HTML where it is written, and the JSON blob escapes `<`, `>` and `&` as `\u00XX`, so no
 //! input can close the `<script>` element it sits in.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,12 +31,12 @@ use crate::metrics::{OpStats, Recorder};
 use crate::vocab::{CustomerMetric, OpMetric};
 
 /// uPlot 1.6.32 (npm `uplot`), MIT license: see `assets/README.md` and `assets/uPlot.LICENSE`.
-const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
-const UPLOT_LICENSE: &str = include_str!("assets/uPlot.LICENSE");
+const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
 /// The drawing script and the page's own style (ours, not vendored).
-const DRAW_JS: &str = include_str!("assets/draw.js");
-const PAGE_CSS: &str = include_str!("assets/page.css");
+const DRAW_JS: &str = include_str!("../assets/draw.js");
+const PAGE_CSS: &str = include_str!("../assets/page.css");
 
 /// `id` of the `<script type="application/json">` element holding [`ChartData`].
 pub const DATA_ELEMENT_ID: &str = "gwsim-data";
