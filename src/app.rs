@@ -118,10 +118,11 @@ fn rerender(args: ReportArgs) -> Result<Outcome> {
     } else {
         args.dir.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let html = report::html::write_stored_html(
+    let histograms = report::html::PageHistograms::stored(inputs.histograms);
+    let html = report::write_html(
         &dir,
         &inputs.report,
-        inputs.histograms.as_ref(),
+        &histograms,
         inputs.timeline.as_deref().unwrap_or_default(),
     )?;
     let mut out = std::io::stdout().lock();
@@ -468,7 +469,8 @@ async fn run_scenario(
             tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
             Vec::new()
         });
-    report::write_html(&results, &report, &outcome.recorder, &timeline)?;
+    let histograms = report::html::PageHistograms::from_recorder(&outcome.recorder);
+    report::write_html(&results, &report, &histograms, &timeline)?;
     report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;

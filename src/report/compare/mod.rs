@@ -280,12 +280,15 @@ fn count_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &mut
         (c.counts.errors, c.counts.operations),
     )];
     let op = |r: &StoredReport, name: &str| {
-        r.operations.iter().find(|o| o.name == name).map_or((0, 0), |o| (o.errors, o.count))
+        r.operations
+            .iter()
+            .find(|o| o.name.as_str() == name)
+            .map_or((0, 0), |o| (o.errors, o.count))
     };
     let mut names: Vec<&str> = b.operations.iter().map(|o| o.name.as_str()).collect();
     for o in &c.operations {
         if !names.contains(&o.name.as_str()) {
-            names.push(&o.name);
+            names.push(o.name.as_str());
         }
     }
     for name in names {

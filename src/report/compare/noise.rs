@@ -109,16 +109,16 @@ impl Dist<'_> {
     }
 }
 
-/// `(quantile, value)` points a summary states, from (0, 0) to (1, max).
-fn summary_knots(p: &Percentiles) -> [(f64, f64); 6] {
-    [
-        (0.0, 0.0),
-        (0.5, p.p50 as f64),
-        (0.9, p.p90 as f64),
-        (0.99, p.p99 as f64),
-        (0.999, p.p999 as f64),
-        (1.0, p.max as f64),
-    ]
+/// `(quantile, value)` points a summary states, from (0, 0) through each percentile to (1, max).
+fn summary_knots(p: &Percentiles) -> Vec<(f64, f64)> {
+    let mut knots = vec![(0.0, 0.0)];
+    for stat in Stat::DISTRIBUTION {
+        if let (Some(q), Some(v)) = (stat.quantile(), p.stat(stat)) {
+            knots.push((q, v));
+        }
+    }
+    knots.push((1.0, p.stat(Stat::Max).unwrap_or(f64::NAN)));
+    knots
 }
 
 /// A count per exposure (operations) with a 99% Poisson interval (square-root approximation:

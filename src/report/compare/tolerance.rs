@@ -13,11 +13,17 @@ pub enum ToleranceError {
     #[error("the tolerance list is empty; write e.g. `p99=10%,p50=5%`")]
     Empty,
     #[error(
-        "`{stat}` in `{item}` is not a statistic gwsim compares (use p50, p90, p99, p99.9, max, mean{extra})"
+        "`{stat}` in `{item}` is not a statistic gwsim compares (use {}{extra})",
+        distribution_names()
     )]
     UnknownStat { item: String, stat: String, extra: &'static str },
     #[error("`{item}`: {reason}")]
     BadValue { item: String, reason: String },
+}
+
+/// `p50, p90, p99, p99.9, max, mean`: the statistics a tolerance can name.
+fn distribution_names() -> String {
+    Stat::DISTRIBUTION.map(Stat::as_str).join(", ")
 }
 
 /// How much a statistic may move before it counts as a change.
