@@ -17,8 +17,13 @@
 //!    [`hgrm::write_all`] writes one `<metric>.hgrm` per latency metric.
 //! 3. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
 //!    [`Report::build`], print [`render`], [`write_results`], [`write_html`] (with the merged
-//!    recorder and the time series read back from `timeline.jsonl`), `junit.xml`, and exit with
-//!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
+//!    recorder's [`html::PageHistograms`] and the time series read back from `timeline.jsonl`),
+//!    `junit.xml`, and exit with [`Report::exit_code`] (0 pass, 1 checks failed, 130
+//!    interrupted).
+//!
+//! `gwsim report DIR` re-renders through the same [`write_html`], with the histograms of
+//! `latency.hlog` ([`readback`]) in the same form. Every file name, and the results directory
+//! itself, is in [`files`].
 
 mod build;
 pub mod compare;
