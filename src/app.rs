@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, CompareArgs, ReportArgs, RunArgs, ServeArgs, ValidateArgs};
 use crate::engine::{self, RunSettings};
+use crate::metrics::interval::{IntervalObserver, Observers};
 use crate::ordering::Profile;
 use crate::report::{self, Report, RunInfo, TargetInfo};
 use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
@@ -99,8 +100,10 @@ pub struct RenderInputs {
 pub fn render_inputs(path: &Path) -> Result<RenderInputs> {
     use crate::report::readback;
     let files = readback::read_run(path)?;
-    let timeline =
-        readback::optional(&files.dir.join(readback::TIMELINE_FILE), readback::read_timeline)?;
+    let timeline = readback::optional(
+        &files.dir.join(report::files::TIMELINE_FILE),
+        report::timeline::read_timeline,
+    )?;
     Ok(RenderInputs { report: files.report, histograms: files.histograms, timeline })
 }
 
@@ -115,10 +118,11 @@ fn rerender(args: ReportArgs) -> Result<Outcome> {
     } else {
         args.dir.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let html = report::html::write_stored_html(
+    let histograms = report::html::PageHistograms::stored(inputs.histograms);
+    let html = report::write_html(
         &dir,
         &inputs.report,
-        inputs.histograms.as_ref(),
+        &histograms,
         inputs.timeline.as_deref().unwrap_or_default(),
     )?;
     let mut out = std::io::stdout().lock();
@@ -294,12 +298,12 @@ pub async fn execute(
         );
     }
     let (server, settings) = resolve_target(&scenario, options).await?;
-    let mut observers: Vec<Box<dyn engine::IntervalObserver>> = Vec::new();
+    let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     match results
         .map(|dir| report::live::IntervalOutputs::create(dir, &scenario.name, scenario.run.warmup))
         .transpose()
     {
-        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn engine::IntervalObserver>)),
+        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn IntervalObserver>)),
         Err(e) => {
             if let Some(s) = server {
                 let _ = s.stop().await;
@@ -310,8 +314,8 @@ pub async fn execute(
     if options.progress {
         observers.push(Box::new(crate::progress::Progress::new(false, scenario.run.duration)));
     }
-    let observer: Option<Box<dyn engine::IntervalObserver>> =
-        if observers.is_empty() { None } else { Some(Box::new(engine::Observers(observers))) };
+    let observer: Option<Box<dyn IntervalObserver>> =
+        if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
     let base_url = settings.base_url.clone();
     let scenario = Arc::new(scenario);
     let outcome = engine::run_observed(scenario.clone(), settings, interrupt, observer).await;
@@ -464,12 +468,13 @@ async fn run_scenario(
     let Executed { outcome, report } =
         execute(scenario, &options, interrupt, Some(&results)).await?;
     let summary = report::write_results(&results, &report)?;
-    let timeline = report::timeline::read_timeline(&results.join(report::timeline::TIMELINE_FILE))
+    let timeline = report::timeline::read_timeline(&results.join(report::files::TIMELINE_FILE))
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
             Vec::new()
         });
-    report::write_html(&results, &report, &outcome.recorder, &timeline)?;
+    let histograms = report::html::PageHistograms::from_recorder(&outcome.recorder);
+    report::write_html(&results, &report, &histograms, &timeline)?;
     report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;

@@ -56,7 +56,7 @@ enum Mode {
 }
 
 /// Totals so far, and the status line per interval.
-impl crate::engine::IntervalObserver for Progress {
+impl crate::metrics::interval::IntervalObserver for Progress {
     fn interval(&mut self, start: Duration, end: Duration, data: &crate::metrics::Recorder) {
         let ops = data.total_operations();
         self.errors += data.counter(crate::vocab::Counter::Errors);

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use gwsim::engine::IntervalObserver;
 use gwsim::gws::Capability;
 use gwsim::metrics::Recorder;
+use gwsim::metrics::interval::IntervalObserver;
+use gwsim::report::files::TIMELINE_FILE;
 use gwsim::report::live::IntervalOutputs;
-use gwsim::report::timeline::TIMELINE_FILE;
 use gwsim::vocab::{OpMetric, OpName};
 
 /// Resident memory of this process in KiB, from /proc (Linux).

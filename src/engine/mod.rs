@@ -35,6 +35,7 @@ use crate::gws::Media;
 use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
+use crate::metrics::interval::IntervalObserver;
 use crate::ordering::Profile;
 use crate::scenario::Scenario;
 use crate::vocab::Counter;
@@ -74,33 +75,6 @@ pub struct RunSettings {
     /// How many agents log in at once.
     pub login_concurrency: usize,
     pub request_timeout: Duration,
-}
-
-/// Receives the run one interval at a time (see the module docs). Implementations write files;
-/// they must not fail the run, so neither method returns an error.
-pub trait IntervalObserver: Send {
-    /// What was recorded between `start` and `end` (offsets from the start of the load phase).
-    /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`.
-    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder);
-    /// The run is over (also after an interrupt or a failed login): flush and close.
-    fn finish(&mut self);
-}
-
-/// Several observers fed the same intervals (the result files and the live progress line).
-pub struct Observers(pub Vec<Box<dyn IntervalObserver>>);
-
-impl IntervalObserver for Observers {
-    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
-        for o in &mut self.0 {
-            o.interval(start, end, data);
-        }
-    }
-
-    fn finish(&mut self) {
-        for o in &mut self.0 {
-            o.finish();
-        }
-    }
 }
 
 /// The length of an interval.

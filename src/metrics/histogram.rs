@@ -121,22 +121,6 @@ pub struct LatencySummary {
     pub mean: f64,
 }
 
-impl LatencySummary {
-    /// A distribution statistic; `None` for count limits (`min`, `rate`).
-    pub fn stat(&self, stat: crate::vocab::Stat) -> Option<f64> {
-        use crate::vocab::Stat;
-        Some(match stat {
-            Stat::P50 => self.p50 as f64,
-            Stat::P90 => self.p90 as f64,
-            Stat::P99 => self.p99 as f64,
-            Stat::P999 => self.p999 as f64,
-            Stat::Max => self.max as f64,
-            Stat::Mean => self.mean,
-            Stat::Min | Stat::Rate => return None,
-        })
-    }
-}
-
 /// The corrected and raw histograms of one timed metric.
 ///
 /// Corrected latency runs from the intended start, raw from the moment the request left. When the

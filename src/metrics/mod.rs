@@ -33,6 +33,7 @@
 //! intervals and `take` them.
 
 mod histogram;
+pub mod interval;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

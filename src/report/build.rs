@@ -8,8 +8,9 @@ use time::{OffsetDateTime, UtcOffset};
 
 use super::thresholds;
 use super::{
-    CustomerReport, EXIT_INTERRUPTED, Exit, ExitStatus, OpReport, Percentiles, Report, RunInfo,
-    SCHEMA, TimedReport, Verdict, Versions, ViolationReport, ViolationsReport, WarmupCounts,
+    CustomerReport, EXIT_INTERRUPTED, Exit, ExitStatus, LatencyUnit, OpKind, OpReport, Percentiles,
+    Report, RunInfo, SchemaTag, TimedReport, Verdict, Versions, ViolationReport, ViolationsReport,
+    WarmupCounts,
 };
 use crate::gws::states::Capability;
 use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMetric};
@@ -43,7 +44,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
     }
 
     let mut report = Report {
-        schema: SCHEMA,
+        schema: SchemaTag,
         partial: info.partial,
         // Filled in below, once the rest of the report exists to judge.
         exit: Exit { code: 0, status: ExitStatus::Pass, checks: Verdict::Pass, reasons: vec![] },
@@ -52,7 +53,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         started: rfc3339(info.started),
         ended: rfc3339(info.ended),
         duration_ms: u64::try_from(info.elapsed.as_millis()).unwrap_or(u64::MAX),
-        latency_unit: "us",
+        latency_unit: LatencyUnit::Us,
         target: info.target,
         warnings,
         thresholds,
@@ -84,16 +85,8 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| format!("@{}", t.unix_timestamp()))
 }
 
-pub(super) fn percentiles(h: &LatencyHistogram) -> Option<Percentiles> {
-    h.summary().map(|s| Percentiles {
-        count: s.count,
-        p50: s.p50,
-        p90: s.p90,
-        p99: s.p99,
-        p999: s.p999,
-        max: s.max,
-        mean: (s.mean * 10.0).round() / 10.0,
-    })
+fn percentiles(h: &LatencyHistogram) -> Option<Percentiles> {
+    Percentiles::of(h.inner())
 }
 
 fn timed(t: &TimedMetric) -> TimedReport {
@@ -129,11 +122,8 @@ fn operations(m: &Recorder) -> Vec<OpReport> {
     ops.sort_by_key(|(op, _)| op_rank(*op));
     ops.into_iter()
         .map(|(op, s)| OpReport {
-            name: op.to_string(),
-            kind: match op {
-                OpName::Flow(_) => "flow",
-                OpName::Session(_) => "session",
-            },
+            name: op,
+            kind: OpKind::of(op),
             count: s.count(),
             ok: s.ok.measured,
             errors: s.errors.measured,
@@ -162,8 +152,8 @@ fn customers(m: &Recorder) -> CustomerReport {
 }
 
 fn violations(m: &Recorder) -> ViolationsReport {
-    let by_kind: BTreeMap<&'static str, u64> =
-        ViolationKind::ALL.iter().map(|k| (k.as_str(), m.violations_of(*k))).collect();
+    let by_kind: BTreeMap<ViolationKind, u64> =
+        ViolationKind::ALL.iter().map(|k| (*k, m.violations_of(*k))).collect();
     ViolationsReport {
         total: m.counter(Counter::Violations),
         by_kind,
@@ -171,7 +161,7 @@ fn violations(m: &Recorder) -> ViolationsReport {
             .first_violations()
             .iter()
             .map(|v| ViolationReport {
-                kind: v.kind.as_str(),
+                kind: v.kind,
                 agent: v.agent.clone(),
                 interaction: v.interaction.clone(),
                 expected: v.expected.clone(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 
 use super::ReportError;
-use super::json::{file_safe, write_atomic};
+use super::files::{hgrm_file, write_atomic};
 use super::timeline::latency_metrics;
 use crate::metrics::Recorder;
 
@@ -105,17 +105,12 @@ fn sub_buckets(sigfig: u8) -> u64 {
     (2 * 10u64.pow(u32::from(sigfig))).next_power_of_two()
 }
 
-/// The file name of a metric's distribution: `Accept.response.hgrm`.
-pub fn file_name(metric: &str) -> String {
-    format!("{}.hgrm", file_safe(metric))
-}
-
 /// Writes one `<metric>.hgrm` per latency metric of `data` into `dir`, each atomically; returns
 /// the paths written.
 pub fn write_all(dir: &Path, data: &Recorder) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     for (name, h) in latency_metrics(data) {
-        let path = dir.join(file_name(&name));
+        let path = dir.join(hgrm_file(&name));
         write_atomic(&path, percentile_distribution(h.inner(), SCALING_RATIO).as_bytes())?;
         written.push(path);
     }
@@ -180,12 +175,5 @@ mod tests {
             #[Buckets =           10, SubBuckets     =         2048]
         "#]]
         .assert_eq(&text);
-    }
-
-    #[test]
-    fn file_names_are_safe() {
-        assert_eq!(file_name("Accept.response"), "Accept.response.hgrm");
-        assert_eq!(file_name("customer.to_agent"), "customer.to_agent.hgrm");
-        assert_eq!(file_name("../x y"), "..-x-y.hgrm");
     }
 }

@@ -36,9 +36,6 @@ use super::ReportError;
 use super::timeline::latency_metrics;
 use crate::metrics::{LatencyHistogram, Recorder};
 
-/// The file name of the interval log in a results directory.
-pub const HLOG_FILE: &str = "latency.hlog";
-
 /// Streams intervals into `latency.hlog`.
 pub struct HlogWriter {
     path: PathBuf,
@@ -192,17 +189,18 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::gws::Capability;
+    use crate::report::files::HLOG_FILE;
     use crate::vocab::{CustomerMetric, OpMetric, OpName};
     use base64::Engine as _;
     use hdrhistogram::serialization::Deserializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use std::time::Instant;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("gwsim-hlog-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn scratch() -> tempfile::TempDir {
+        match tempfile::Builder::new().prefix("gwsim-hlog-").tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("cannot create a scratch directory: {e}"),
+        }
     }
 
     /// Second `i` of a synthetic run: `i + 1` Accept responses of `i + 1` ms each, and from
@@ -223,8 +221,8 @@ mod tests {
 
     #[test]
     fn log_reads_back_with_hdrhistograms_own_reader() {
-        let dir = scratch("readback");
-        let path = dir.join(HLOG_FILE);
+        let dir = scratch();
+        let path = dir.path().join(HLOG_FILE);
         let mut w = HlogWriter::create(&path, "synthetic", Duration::from_secs(1)).unwrap();
         for i in 0..4u64 {
             let (s, e) = (Duration::from_secs(i), Duration::from_secs(i + 1));
@@ -285,13 +283,12 @@ mod tests {
                 assert_eq!(h.count_at(250_000), 1);
             }
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn a_metric_seen_once_gets_an_empty_histogram_in_later_quiet_intervals() {
-        let dir = scratch("gapless");
-        let path = dir.join(HLOG_FILE);
+        let dir = scratch();
+        let path = dir.path().join(HLOG_FILE);
         let mut w = HlogWriter::create(&path, "s", Duration::ZERO).unwrap();
         w.write(Duration::ZERO, Duration::from_secs(1), &second(0)).unwrap();
         w.write(Duration::from_secs(1), Duration::from_secs(2), &Recorder::new()).unwrap();
@@ -311,19 +308,17 @@ mod tests {
             })
             .collect();
         assert_eq!(counts, [1, 0]);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn a_run_without_intervals_still_leaves_a_valid_log() {
-        let dir = scratch("empty");
-        let path = dir.join(HLOG_FILE);
+        let dir = scratch();
+        let path = dir.path().join(HLOG_FILE);
         let mut w = HlogWriter::create(&path, "s\nnext", Duration::ZERO).unwrap();
         w.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let entries: Vec<_> = IntervalLogIterator::new(&bytes).map(|e| e.unwrap()).collect();
         assert_eq!(entries.len(), 2, "StartTime and BaseTime only");
         assert!(String::from_utf8(bytes).unwrap().contains("#[Scenario: s next]"));
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -13,11 +13,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::json::write_atomic;
+use super::files::{JUNIT_FILE, write_atomic};
 use super::thresholds::{self, limit_text, relation, show};
 use super::{Report, ReportError, ScenarioView, ThresholdOutcome, ThresholdVerdict};
-
-pub const JUNIT_FILE: &str = "junit.xml";
 
 /// The classname of the checks that are not thresholds.
 const RUN_CLASS: &str = "gwsim.run";

@@ -10,10 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::ReportError;
-use super::hlog::{HLOG_FILE, HlogWriter};
-use super::timeline::{Point, TIMELINE_FILE, TimelineWriter};
-use crate::engine::IntervalObserver;
+use super::files::{HLOG_FILE, TIMELINE_FILE};
+use super::hlog::HlogWriter;
+use super::timeline::{Point, TimelineWriter};
 use crate::metrics::Recorder;
+use crate::metrics::interval::IntervalObserver;
 
 /// `latency.hlog` and `timeline.jsonl`, written as the run goes.
 #[derive(Debug)]
@@ -62,14 +63,13 @@ mod tests {
     use super::*;
     use crate::gws::Capability;
     use crate::vocab::{OpMetric, OpName};
-    use std::path::PathBuf;
     use std::time::Instant;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("gwsim-live-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn scratch() -> tempfile::TempDir {
+        match tempfile::Builder::new().prefix("gwsim-live-").tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("cannot create a scratch directory: {e}"),
+        }
     }
 
     fn second(us: u64) -> Recorder {
@@ -91,7 +91,8 @@ mod tests {
         if !full.exists() {
             return;
         }
-        let dir = scratch("failing");
+        let tmp = scratch();
+        let dir = tmp.path();
         let mut out = IntervalOutputs {
             hlog: Some(HlogWriter::create(&dir.join(HLOG_FILE), "s", Duration::ZERO).unwrap()),
             timeline: Some(TimelineWriter::create(full).unwrap()),
@@ -104,6 +105,5 @@ mod tests {
         out.finish();
         let log = std::fs::read_to_string(dir.join(HLOG_FILE)).unwrap();
         assert_eq!(log.lines().filter(|l| l.starts_with("Tag=Accept.response,")).count(), 3);
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -17,12 +17,17 @@
 //!    [`hgrm::write_all`] writes one `<metric>.hgrm` per latency metric.
 //! 3. After the run, also after Ctrl-C (`partial: true`): merge every task's recorder, then
 //!    [`Report::build`], print [`render`], [`write_results`], [`write_html`] (with the merged
-//!    recorder and the time series read back from `timeline.jsonl`), `junit.xml`, and exit with
-//!    [`Report::exit_code`] (0 pass, 1 checks failed, 130 interrupted).
+//!    recorder's [`html::PageHistograms`] and the time series read back from `timeline.jsonl`),
+//!    `junit.xml`, and exit with [`Report::exit_code`] (0 pass, 1 checks failed, 130
+//!    interrupted).
+//!
+//! `gwsim report DIR` re-renders through the same [`write_html`], with the histograms of
+//! `latency.hlog` ([`readback`]) in the same form. Every file name, and the results directory
+//! itself, is in [`files`].
 
 mod build;
 pub mod compare;
-mod de;
+pub mod files;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
@@ -36,32 +41,26 @@ mod thresholds;
 pub mod timeline;
 
 #[cfg(test)]
-mod compare_tests;
-#[cfg(test)]
-mod html_tests;
-#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use hdrhistogram::Histogram;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
 use crate::gws::model::Media;
 use crate::scenario::{Limit, Scenario, TargetKind};
-use crate::vocab::{Metric, Stat, Transport};
+use crate::vocab::{Metric, OpName, Stat, Transport, ViolationKind};
 
-pub use html::{REPORT_FILE, render_html, write_html};
-pub use json::{SCHEMA, SUMMARY_FILE, prepare_results_dir, to_json, write_results};
-pub use junit::{JUNIT_FILE, junit_xml, write_junit};
+pub use files::prepare_results_dir;
+pub use html::{render_html, write_html};
+pub use json::{SCHEMA, to_json, write_results};
+pub use junit::{junit_xml, write_junit};
 pub use terminal::render;
-
-/// A name from a closed vocabulary (a kind, a unit, the schema tag). An alias rather than
-/// `&'static str` written out, because serde's derive would otherwise try to borrow such fields
-/// from the input; each has a `deserialize_with` (module `de`) that maps it to its static spelling.
-pub type Name = &'static str;
 
 /// What went wrong while preparing or writing results.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +73,6 @@ pub enum ReportError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot serialize the summary: {0}")]
     Serialize(#[from] serde_json::Error),
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}: not a timeline point: {source}")]
-    Timeline { path: PathBuf, line: usize, source: serde_json::Error },
     #[error("cannot write the interval log {path}: {message}")]
     Hlog { path: PathBuf, message: String },
 }
@@ -100,9 +95,7 @@ pub struct RunInfo {
 /// What the run was aimed at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetInfo {
-    /// `embedded` or `remote`.
-    #[serde(deserialize_with = "de::target_kind")]
-    pub kind: Name,
+    pub kind: TargetType,
     /// The base URL actually used (for an embedded target, the address it bound).
     pub base_url: String,
     pub transport: Transport,
@@ -113,8 +106,8 @@ impl TargetInfo {
     /// The scenario's target, with the base URL the run really used.
     pub fn new(scenario: &Scenario, base_url: impl Into<String>) -> Self {
         let kind = match scenario.target.kind {
-            TargetKind::Embedded => "embedded",
-            TargetKind::Remote(_) => "remote",
+            TargetKind::Embedded => TargetType::Embedded,
+            TargetKind::Remote(_) => TargetType::Remote,
         };
         TargetInfo {
             kind,
@@ -123,6 +116,62 @@ impl TargetInfo {
             media: scenario.target.media,
         }
     }
+}
+
+/// Whether the run's target was the embedded server or a remote one (the scenario's
+/// [`TargetKind`] without its settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    Embedded,
+    Remote,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetType::Embedded => "embedded",
+            TargetType::Remote => "remote",
+        }
+    }
+}
+
+impl std::fmt::Display for TargetType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `schema` tag of a summary: always [`SCHEMA`]. Reading a summary with another tag is an
+/// error, so a `Report` in memory is always of this schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SchemaTag;
+
+impl Serialize for SchemaTag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(SCHEMA)
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaTag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == SCHEMA {
+            Ok(SchemaTag)
+        } else {
+            Err(D::Error::custom(format!(
+                "unsupported summary schema `{s}` (this gwsim reads {SCHEMA})"
+            )))
+        }
+    }
+}
+
+/// The unit of every latency in a summary: microseconds, the histograms' unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyUnit {
+    #[default]
+    Us,
 }
 
 /// The whole summary of a run; `summary.json` is its serialization
@@ -134,8 +183,7 @@ impl TargetInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report<S = Scenario> {
     /// Always [`SCHEMA`]; reading a summary with another tag is an error.
-    #[serde(deserialize_with = "de::schema")]
-    pub schema: Name,
+    pub schema: SchemaTag,
     pub partial: bool,
     pub exit: Exit,
     pub versions: Versions,
@@ -145,8 +193,7 @@ pub struct Report<S = Scenario> {
     pub ended: String,
     pub duration_ms: u64,
     /// The unit of every latency number in this report.
-    #[serde(deserialize_with = "de::latency_unit")]
-    pub latency_unit: Name,
+    pub latency_unit: LatencyUnit,
     pub target: TargetInfo,
     /// Things a reader must not miss (missed starts, an interrupted run).
     pub warnings: Vec<String>,
@@ -242,34 +289,110 @@ pub fn outcome<S>(report: &Report<S>) -> Verdict {
     if thresholds::failures(report).is_empty() { Verdict::Pass } else { Verdict::ChecksFailed }
 }
 
-/// Percentiles of one histogram, in microseconds (hdrhistogram's values: at most 0.1% above the
-/// exact percentile).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The distribution statistics ([`Stat::DISTRIBUTION`]: p50 p90 p99 p99.9 max mean) of one
+/// histogram, in microseconds; percentiles are hdrhistogram's (at most 0.1% above the exact
+/// percentile). In JSON an object: `count`, then one key per statistic, named as the statistic
+/// (`"p99.9"`), integers except the mean.
+///
+/// Which statistics there are is [`Stat::DISTRIBUTION`]'s business and how each is taken from a
+/// histogram is [`stat_of`]'s: adding a percentile to the vocabulary adds it to every report
+/// (and the schema must say so).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Percentiles {
     pub count: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    #[serde(rename = "p99.9")]
-    pub p999: u64,
-    pub max: u64,
-    /// Rounded to 0.1 µs, so the JSON does not carry float noise.
-    pub mean: f64,
+    /// In the order of [`Stat::DISTRIBUTION`].
+    values: [f64; Stat::DISTRIBUTION.len()],
+}
+
+/// A distribution statistic of a histogram of microseconds; `None` for count limits (`min`,
+/// `rate`). Percentiles are `value_at_quantile` of the statistic's quantile.
+pub fn stat_of(h: &Histogram<u64>, stat: Stat) -> Option<f64> {
+    match stat {
+        Stat::Max => Some(h.max() as f64),
+        Stat::Mean => Some(h.mean()),
+        s => s.quantile().map(|q| h.value_at_quantile(q) as f64),
+    }
 }
 
 impl Percentiles {
+    /// The statistics of `h`, or `None` when it is empty. The mean is rounded to 0.1 µs, so the
+    /// JSON does not carry float noise.
+    pub fn of(h: &Histogram<u64>) -> Option<Percentiles> {
+        if h.is_empty() {
+            return None;
+        }
+        let values = Stat::DISTRIBUTION.map(|s| {
+            let v = stat_of(h, s).unwrap_or(f64::NAN);
+            if s == Stat::Mean { (v * 10.0).round() / 10.0 } else { v }
+        });
+        Some(Percentiles { count: h.len(), values })
+    }
+
     /// A distribution statistic; `None` for count limits (`min`, `rate`).
-    pub fn stat(&self, stat: crate::vocab::Stat) -> Option<f64> {
-        use crate::vocab::Stat;
-        Some(match stat {
-            Stat::P50 => self.p50 as f64,
-            Stat::P90 => self.p90 as f64,
-            Stat::P99 => self.p99 as f64,
-            Stat::P999 => self.p999 as f64,
-            Stat::Max => self.max as f64,
-            Stat::Mean => self.mean,
-            Stat::Min | Stat::Rate => return None,
-        })
+    pub fn stat(&self, stat: Stat) -> Option<f64> {
+        let i = Stat::DISTRIBUTION.iter().position(|s| *s == stat)?;
+        Some(self.values[i])
+    }
+
+    /// A statistic that is a recorded value (a percentile or the max), in whole microseconds;
+    /// `None` for the mean and count limits.
+    pub fn us(&self, stat: Stat) -> Option<u64> {
+        (stat != Stat::Mean).then(|| self.stat(stat)).flatten().map(|v| v as u64)
+    }
+
+    /// The statistics that are recorded values (every one but the mean), in report order: the
+    /// columns of the latency tables.
+    pub fn columns() -> impl Iterator<Item = Stat> {
+        Stat::DISTRIBUTION.into_iter().filter(|s| *s != Stat::Mean)
+    }
+}
+
+impl Serialize for Percentiles {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1 + self.values.len()))?;
+        m.serialize_entry("count", &self.count)?;
+        for (stat, v) in Stat::DISTRIBUTION.iter().zip(self.values) {
+            match self.us(*stat) {
+                Some(us) => m.serialize_entry(stat.as_str(), &us)?,
+                None => m.serialize_entry(stat.as_str(), &v)?,
+            }
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Percentiles {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A JSON number as written: the recorded values are whole microseconds.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Number {
+            Whole(u64),
+            Fraction(f64),
+        }
+        let mut map = BTreeMap::<String, Number>::deserialize(d)?;
+        let count = match map.remove("count") {
+            Some(Number::Whole(n)) => n,
+            Some(Number::Fraction(x)) => {
+                return Err(D::Error::custom(format!("`count` must be a whole number, not {x}")));
+            }
+            None => return Err(D::Error::missing_field("count")),
+        };
+        let mut values = [0.0; Stat::DISTRIBUTION.len()];
+        for (slot, stat) in values.iter_mut().zip(Stat::DISTRIBUTION) {
+            *slot = match map.remove(stat.as_str()) {
+                Some(Number::Whole(n)) => n as f64,
+                Some(Number::Fraction(x)) if stat == Stat::Mean => x,
+                Some(Number::Fraction(x)) => {
+                    return Err(D::Error::custom(format!(
+                        "`{stat}` must be whole microseconds, not {x}"
+                    )));
+                }
+                None => return Err(D::Error::missing_field(stat.as_str())),
+            };
+        }
+        Ok(Percentiles { count, values })
     }
 }
 
@@ -291,10 +414,9 @@ pub struct TimedReport {
 /// One operation: outcomes and latencies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpReport {
-    pub name: String,
+    pub name: OpName,
     /// `flow` (an interaction operation) or `session` (a login or logout step).
-    #[serde(deserialize_with = "de::op_kind")]
-    pub kind: Name,
+    pub kind: OpKind,
     /// Measured operations with an outcome (`ok + errors`).
     pub count: u64,
     pub ok: u64,
@@ -304,6 +426,30 @@ pub struct OpReport {
     pub warmup: WarmupCounts,
     pub response: Option<TimedReport>,
     pub settle: Option<TimedReport>,
+}
+
+/// Whether an operation is a flow step or a session step ([`OpName`]'s two halves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    Flow,
+    Session,
+}
+
+impl OpKind {
+    pub fn of(op: OpName) -> OpKind {
+        match op {
+            OpName::Flow(_) => OpKind::Flow,
+            OpName::Session(_) => OpKind::Session,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Flow => "flow",
+            OpKind::Session => "session",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -337,18 +483,35 @@ pub struct Counts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViolationsReport {
     pub total: u64,
-    /// Every kind, zeros included, alphabetically. Their sum can be below `total` only when the
-    /// engine counted violations directly, without a kind.
-    #[serde(deserialize_with = "de::violation_kinds")]
-    pub by_kind: BTreeMap<Name, u64>,
+    /// Every kind, zeros included (written alphabetically: [`ViolationsReport::by_name`]).
+    /// Their sum can be below `total` only when the engine counted violations directly, without
+    /// a kind.
+    #[serde(serialize_with = "alphabetically")]
+    pub by_kind: BTreeMap<ViolationKind, u64>,
     /// The earliest violations (at most [`crate::metrics::VIOLATIONS_KEPT`]).
     pub first: Vec<ViolationReport>,
 }
 
+impl ViolationsReport {
+    /// The counts by kind in the order people read them and `summary.json` writes them:
+    /// alphabetically by name (the kinds' own order is the design's, not the alphabet's).
+    pub fn by_name(&self) -> Vec<(ViolationKind, u64)> {
+        let mut v: Vec<_> = self.by_kind.iter().map(|(k, n)| (*k, *n)).collect();
+        v.sort_by_key(|(k, _)| k.as_str());
+        v
+    }
+}
+
+fn alphabetically<S: Serializer>(
+    by_kind: &BTreeMap<ViolationKind, u64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(by_kind.iter().map(|(k, n)| (k.as_str(), n)).collect::<BTreeMap<_, _>>())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViolationReport {
-    #[serde(deserialize_with = "de::violation_kind")]
-    pub kind: Name,
+    pub kind: ViolationKind,
     pub agent: String,
     pub interaction: String,
     pub expected: String,

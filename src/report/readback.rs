@@ -16,13 +16,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use super::timeline::Point;
-use super::{SCHEMA, SUMMARY_FILE, StoredReport};
-
-/// The interval log a run writes next to its summary.
-pub const HLOG_FILE: &str = "latency.hlog";
-/// The time series a run appends to as it goes.
-pub const TIMELINE_FILE: &str = "timeline.jsonl";
+use super::files::{HLOG_FILE, summary_path};
+use super::{SCHEMA, StoredReport};
 
 /// One histogram per metric (`Accept.response`, `customer.wait`, ...), every interval added.
 pub type Histograms = BTreeMap<String, Histogram<u64>>;
@@ -101,13 +96,8 @@ pub enum ReadError {
     HlogHistogram { path: PathBuf, index: usize, tag: String, reason: String },
     #[error("{path} holds no tagged interval histograms")]
     HlogEmpty { path: PathBuf },
-    #[error("{path} line {line}: {error}")]
+    #[error("{path}:{line}: not a timeline point: {error}")]
     Timeline { path: PathBuf, line: usize, error: serde_json::Error },
-}
-
-/// Where a run's summary is: `P/summary.json` when `p` is a directory, `p` itself otherwise.
-pub fn summary_path(p: &Path) -> PathBuf {
-    if p.is_dir() { p.join(SUMMARY_FILE) } else { p.to_owned() }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
@@ -176,23 +166,6 @@ pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
         return Err(ReadError::HlogEmpty { path: path.to_owned() });
     }
     Ok(out)
-}
-
-/// Reads `timeline.jsonl`: one [`Point`] per line (blank lines are skipped).
-pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReadError> {
-    let bytes = read(path)?;
-    let text = String::from_utf8_lossy(&bytes);
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|error| ReadError::Timeline {
-                path: path.to_owned(),
-                line: i + 1,
-                error,
-            })
-        })
-        .collect()
 }
 
 /// A finished run as read back: its summary, and its histograms and timeline when it wrote them.

@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use crate::vocab::Stat;
+
 use super::{
     ExitStatus, Percentiles, Report, ScenarioView, ThresholdOutcome, TimedReport, human_us,
     thresholds,
@@ -104,11 +106,14 @@ fn us(v: u64) -> String {
     human_us(v as f64)
 }
 
-fn percentile_cells(p: Option<&Percentiles>) -> [String; 5] {
-    match p {
-        Some(p) => [us(p.p50), us(p.p90), us(p.p99), us(p.p999), us(p.max)],
-        None => std::array::from_fn(|_| "-".to_owned()),
-    }
+fn percentile_cells(p: Option<&Percentiles>) -> Vec<String> {
+    Percentiles::columns()
+        .map(|s| p.and_then(|p| p.us(s)).map_or_else(|| "-".to_owned(), us))
+        .collect()
+}
+
+fn p99(p: &Percentiles) -> String {
+    p.us(Stat::P99).map_or_else(|| "-".to_owned(), us)
 }
 
 fn corrected(t: Option<&TimedReport>) -> Option<&Percentiles> {
@@ -121,15 +126,14 @@ fn operations<S>(o: &mut String, r: &Report<S>) {
         let _ = writeln!(o, "  none recorded");
         return;
     }
-    let mut rows = vec![
-        ["operation", "count", "errors", "p50", "p90", "p99", "p99.9", "max", "settle p99"]
-            .map(str::to_owned)
-            .to_vec(),
-    ];
+    let mut head: Vec<String> = ["operation", "count", "errors"].map(str::to_owned).to_vec();
+    head.extend(Percentiles::columns().map(|s| s.to_string()));
+    head.push("settle p99".to_owned());
+    let mut rows = vec![head];
     for op in &r.operations {
-        let mut row = vec![op.name.clone(), op.count.to_string(), op.errors.to_string()];
+        let mut row = vec![op.name.to_string(), op.count.to_string(), op.errors.to_string()];
         row.extend(percentile_cells(corrected(op.response.as_ref())));
-        row.push(corrected(op.settle.as_ref()).map_or_else(|| "-".to_owned(), |p| us(p.p99)));
+        row.push(corrected(op.settle.as_ref()).map_or_else(|| "-".to_owned(), p99));
         rows.push(row);
     }
     table(o, &rows);
@@ -153,12 +157,13 @@ fn operations<S>(o: &mut String, r: &Report<S>) {
         for (what, t) in [("response", &op.response), ("settle", &op.settle)] {
             let Some(t) = t else { continue };
             if let (Some(c), Some(raw)) = (&t.corrected, &t.raw) {
-                if c.p99 as f64 > raw.p99 as f64 * (1.0 + CORRECTION_NOTABLE) {
+                let (cp, rp) = (c.stat(Stat::P99), raw.stat(Stat::P99));
+                if cp.zip(rp).is_some_and(|(c, raw)| c > raw * (1.0 + CORRECTION_NOTABLE)) {
                     corrections.push(format!(
                         "{}.{what} p99 {} (raw {})",
                         op.name,
-                        us(c.p99),
-                        us(raw.p99)
+                        p99(c),
+                        p99(raw)
                     ));
                 }
             }
@@ -201,7 +206,7 @@ fn violations<S>(o: &mut String, r: &Report<S>) {
         return;
     }
     let kinds: Vec<String> =
-        v.by_kind.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        v.by_name().into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
     let _ = writeln!(o, "\nviolations: {} ({})", v.total, kinds.join(", "));
     for x in v.first.iter().take(VIOLATIONS_SHOWN) {
         let _ = writeln!(

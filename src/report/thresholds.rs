@@ -5,11 +5,11 @@
 //! or rate statistic with no data fails as `no-data`; a count with no data is 0, so `max` of it
 //! passes and `min` of it fails.
 
-use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us};
+use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us, stat_of};
 use crate::metrics::{LatencyHistogram, Recorder};
 use crate::scenario::units::format_duration;
 use crate::scenario::{Limit, Threshold};
-use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric, Stat};
+use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric, Stat, ViolationKind};
 
 /// The histogram a latency metric's statistics come from; `None` when nothing was recorded.
 fn latency_of(metric: Metric, m: &Recorder) -> Option<&LatencyHistogram> {
@@ -47,7 +47,7 @@ fn error_rate(metric: Metric, m: &Recorder) -> Option<f64> {
 }
 
 fn latency_stat(h: &LatencyHistogram, stat: Stat) -> Option<f64> {
-    h.summary()?.stat(stat)
+    if h.is_empty() { None } else { stat_of(h.inner(), stat) }
 }
 
 pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
@@ -153,17 +153,14 @@ pub(super) fn ungoverned_violations<S>(report: &Report<S>) -> Option<String> {
     if violations_all_governed(report) {
         return None;
     }
-    let governed = |kind: &str| {
-        report
-            .thresholds
-            .iter()
-            .any(|v| matches!(v.metric, Metric::Violations(k) if k.as_str() == kind))
+    let governed = |kind: ViolationKind| {
+        report.thresholds.iter().any(|v| v.metric == Metric::Violations(kind))
     };
     let mut ungoverned: Vec<String> = report
         .violations
-        .by_kind
-        .iter()
-        .filter(|(kind, n)| **n > 0 && !governed(kind))
+        .by_name()
+        .into_iter()
+        .filter(|(kind, n)| *n > 0 && !governed(*kind))
         .map(|(kind, n)| format!("{kind} {n}"))
         .collect();
     let classified: u64 = report.violations.by_kind.values().sum();

@@ -8,18 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::ReportError;
+use super::readback::ReadError;
 use crate::metrics::{LatencyHistogram, Recorder};
 use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric};
-
-/// The file name of the time series in a results directory.
-pub const TIMELINE_FILE: &str = "timeline.jsonl";
 
 /// Latency of one metric within one interval, in microseconds (corrected values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,23 +152,26 @@ impl TimelineWriter {
     }
 }
 
-/// Reads a `timeline.jsonl` back. Blank lines are skipped; a last line cut short (a run killed
-/// mid-write) is dropped; any other bad line is an error naming its line number.
-pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReportError> {
-    let read_err = |source| ReportError::Read { path: path.to_owned(), source };
-    let file = File::open(path).map_err(read_err)?;
+/// Reads a `timeline.jsonl` back, for `gwsim run` (the page drawn at its end) and `gwsim report`
+/// alike. Blank lines are skipped. A last line that is not a point is a run killed mid-write: it
+/// is dropped with a warning, so an interrupted run re-renders as it rendered. A bad line with
+/// more lines after it is corruption, an error naming the file and the line.
+pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReadError> {
+    let bytes =
+        std::fs::read(path).map_err(|error| ReadError::Io { path: path.to_owned(), error })?;
+    // Lossy: a torn multi-byte character can only be in a torn last line, which is dropped.
+    let text = String::from_utf8_lossy(&bytes);
     let mut points = Vec::new();
     let mut pending: Option<(usize, serde_json::Error)> = None;
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(read_err)?;
+    for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        if let Some((n, source)) = pending.take() {
+        if let Some((line, error)) = pending.take() {
             // A bad line followed by more lines is not a torn tail: it is corrupt.
-            return Err(ReportError::Timeline { path: path.to_owned(), line: n, source });
+            return Err(ReadError::Timeline { path: path.to_owned(), line, error });
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_str(line) {
             Ok(p) => points.push(p),
             Err(e) => pending = Some((i + 1, e)),
         }
@@ -185,14 +186,15 @@ pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReportError> {
 mod tests {
     use super::*;
     use crate::gws::Capability;
+    use crate::report::files::TIMELINE_FILE;
     use crate::vocab::OpName;
     use std::time::Instant;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("gwsim-timeline-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn scratch() -> tempfile::TempDir {
+        match tempfile::Builder::new().prefix("gwsim-timeline-").tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("cannot create a scratch directory: {e}"),
+        }
     }
 
     fn busy_second() -> Recorder {
@@ -236,8 +238,8 @@ mod tests {
 
     #[test]
     fn timeline_round_trips_and_tolerates_a_torn_last_line() {
-        let dir = scratch("roundtrip");
-        let path = dir.join(TIMELINE_FILE);
+        let dir = scratch();
+        let path = dir.path().join(TIMELINE_FILE);
         let mut w = TimelineWriter::create(&path).unwrap();
         let mut written = Vec::new();
         for i in 0..3u64 {
@@ -258,18 +260,16 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let err = read_timeline(&path).unwrap_err().to_string();
         assert!(err.contains("timeline.jsonl:4: not a timeline point"), "{err}");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn points_without_the_added_fields_still_read() {
-        let dir = scratch("compat");
-        let path = dir.join(TIMELINE_FILE);
+        let dir = scratch();
+        let path = dir.path().join(TIMELINE_FILE);
         let line =
             r#"{"t_ms":1000,"ops":1,"errors":0,"violations":0,"missed_starts":0,"latency":{}}"#;
         std::fs::write(&path, format!("{line}\n")).unwrap();
         let points = read_timeline(&path).unwrap();
         assert_eq!((points[0].start_ms, points[0].warmup), (0, false));
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

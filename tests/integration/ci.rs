@@ -2,7 +2,7 @@
 //! `summary.json` (which matches its schema); `gwsim compare` exits 0, 1 or 2 as the README
 //! promises; `gwsim report` prints the run's table again from its summary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A short scenario: no warmup, one second of load, a threshold that holds and one that fails.
@@ -41,11 +41,12 @@ fn gwsim(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
 }
 
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gwsim-ci-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory, removed when the test ends, whether it passes or panics.
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("gwsim-ci-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a scratch directory: {e}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -58,7 +59,8 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn run_writes_junit_and_compare_and_report_read_the_results() {
-    let dir = scratch();
+    let tmp = scratch();
+    let dir = tmp.path();
     let scenario = dir.join("ci-smoke.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let run_dir = dir.join("run");
@@ -85,6 +87,12 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     // re-renders report.html from summary.json and latency.hlog.
     let first_html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     std::fs::remove_file(run_dir.join("report.html")).unwrap();
+    // A run killed mid-write leaves a torn last line in its time series: `gwsim report`
+    // tolerates it as `gwsim run` does (it is dropped with a warning).
+    let timeline = run_dir.join("timeline.jsonl");
+    let mut torn = std::fs::read_to_string(&timeline).unwrap();
+    torn.push_str("{\"t_ms\":99000,\"op");
+    std::fs::write(&timeline, torn).unwrap();
     let report = gwsim(&["report", path(&run_dir)]);
     assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
     let out = text(&report.stdout);
@@ -169,5 +177,4 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     assert!(text(&tol.stderr).contains("--tolerance: `p99=ten%`: `ten` is not a number"));
     let missing = gwsim(&["report", path(&dir.join("nowhere"))]);
     assert_eq!(missing.status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,23 +3,25 @@
 //! point per second with warmup flagged, and each latency metric has its `.hgrm`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
 use gwsim::app::{RunOptions, execute};
-use gwsim::report::timeline::{TIMELINE_FILE, read_timeline};
+use gwsim::report::files::TIMELINE_FILE;
+use gwsim::report::timeline::read_timeline;
 use gwsim::scenario;
 use gwsim::vocab::{OpMetric, OpName};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use tokio_util::sync::CancellationToken;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gwsim-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory, removed when the test ends, whether it passes or panics.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("gwsim-{name}-"))
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a scratch directory: {e}"))
 }
 
 /// Per tag: (interval start in seconds, count) in log order.
@@ -41,14 +43,15 @@ fn read_hlog(path: &Path) -> BTreeMap<String, Vec<(f64, u64)>> {
 
 #[tokio::test]
 async fn a_short_run_writes_its_time_series() {
-    let dir = scratch("time-series");
+    let tmp = scratch("time-series");
+    let dir = tmp.path();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
     let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
     s.run.warmup = Duration::from_secs(1);
     s.run.drain = Duration::from_secs(20);
     s.set_duration(Duration::from_secs(3)).unwrap();
     let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
-    let done = execute(s, &options, CancellationToken::new(), Some(&dir)).await.unwrap();
+    let done = execute(s, &options, CancellationToken::new(), Some(dir)).await.unwrap();
     let rec = &done.outcome.recorder;
     let accept = rec.op(OpName::Flow(gwsim::gws::Capability::Accept)).unwrap();
     let accept = accept.timed(OpMetric::Response).unwrap();
@@ -84,12 +87,11 @@ async fn a_short_run_writes_its_time_series() {
     assert!(hgrm.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
     let total = format!("Total count    = {:>12}]", accept.latency.corrected().len());
     assert!(hgrm.contains(&total), "{hgrm}");
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    let names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Writes the fixture that `tests/hdr/run` feeds to hdr-histogram-js: a log of five synthetic
@@ -100,12 +102,14 @@ async fn a_short_run_writes_its_time_series() {
 fn hdr_fixture_is_current() {
     use expect_test::expect_file;
     use gwsim::metrics::Recorder;
+    use gwsim::report::files::HLOG_FILE;
     use gwsim::report::hgrm;
-    use gwsim::report::hlog::{HLOG_FILE, HlogWriter};
+    use gwsim::report::hlog::HlogWriter;
     use gwsim::vocab::CustomerMetric;
     use std::time::{Instant, UNIX_EPOCH};
 
-    let dir = scratch("hdr-fixture");
+    let tmp = scratch("hdr-fixture");
+    let dir = tmp.path();
     let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut log = HlogWriter::create(&dir.join(HLOG_FILE), "fixture", Duration::ZERO)
         .unwrap()
@@ -137,7 +141,7 @@ fn hdr_fixture_is_current() {
     log.finish().unwrap();
     // The quiet seconds of customer.wait after its first are in the log as empty histograms.
     counts.insert("customer.wait".into(), vec![1, 0, 1, 0]);
-    hgrm::write_all(&dir, &total).unwrap();
+    hgrm::write_all(dir, &total).unwrap();
     let expected = serde_json::to_string_pretty(&counts).unwrap() + "\n";
 
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
@@ -145,14 +149,14 @@ fn hdr_fixture_is_current() {
     expect_file!["../hdr/fixture/Accept.response.hgrm"].assert_eq(&read("Accept.response.hgrm"));
     expect_file!["../hdr/fixture/customer.wait.hgrm"].assert_eq(&read("customer.wait.hgrm"));
     expect_file!["../hdr/fixture/expected.json"].assert_eq(&expected);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A run that never reaches its load phase (no agent can log in) still leaves a valid, empty
 /// interval log and timeline: the engine finishes the outputs on its error path too.
 #[tokio::test]
 async fn a_failed_run_still_finishes_its_time_series() {
-    let dir = scratch("failed-run");
+    let tmp = scratch("failed-run");
+    let dir = tmp.path();
     // Bound and dropped: a loopback port where nothing listens, so every login is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
@@ -172,7 +176,7 @@ async fn a_failed_run_still_finishes_its_time_series() {
         customer_api: false,
     })
     .unwrap();
-    let err = execute(s, &RunOptions::default(), CancellationToken::new(), Some(&dir))
+    let err = execute(s, &RunOptions::default(), CancellationToken::new(), Some(dir))
         .await
         .expect_err("no agent can log in");
     assert!(format!("{err:#}").contains("no agent could log in"), "{err:#}");
@@ -181,9 +185,8 @@ async fn a_failed_run_still_finishes_its_time_series() {
     assert_eq!(entries.len(), 2, "StartTime and BaseTime, no intervals");
     assert!(read_timeline(&dir.join(TIMELINE_FILE)).unwrap().is_empty());
     // Nothing was measured, so there is no distribution to write.
-    let hgrm = std::fs::read_dir(&dir)
+    let hgrm = std::fs::read_dir(dir)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".hgrm"));
     assert_eq!(hgrm.count(), 0);
-    let _ = std::fs::remove_dir_all(dir);
 }

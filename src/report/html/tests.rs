@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use scraper::{Html, Selector};
 
-use super::html::{ChartData, DATA_ELEMENT_ID, chart_data, embed_json, esc};
-use super::tests::{info, recorded, scenario, violation};
-use super::timeline::{IntervalLatency, Point};
-use super::*;
+use super::{ChartData, DATA_ELEMENT_ID, PageHistograms, chart_data, embed_json, esc};
 use crate::metrics::Recorder;
 use crate::ordering::ViolationKind;
+use crate::report::tests::{info, recorded, scenario, violation};
+use crate::report::timeline::{IntervalLatency, Point};
+use crate::report::*;
+use crate::vocab::Stat;
 
 const HOSTILE: &str = "</script><script>alert(1)</script><!--<b onload=\"x\">&amp;'";
 
@@ -52,6 +53,11 @@ fn timeline() -> Vec<Point> {
         .collect()
 }
 
+/// The page's histograms of a run just finished.
+fn hs(m: &Recorder) -> PageHistograms {
+    PageHistograms::from_recorder(m)
+}
+
 fn report() -> (Report, Recorder) {
     let m = recorded();
     let s = scenario("[[thresholds]]\nmetric = \"Accept.response\"\np99 = \"50ms\"\n");
@@ -74,14 +80,14 @@ fn blob(doc: &Html) -> serde_json::Value {
 fn the_page_parses_and_carries_the_report() {
     let (r, m) = report();
     let tl = timeline();
-    let page = render_html(&r, &m, &tl);
+    let page = render_html(&r, &hs(&m), &tl);
     let doc = Html::parse_document(&page);
     assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
     assert!(page.starts_with("<!DOCTYPE html>"));
 
     // The blob is the chart data of this report, value for value.
     let v = blob(&doc);
-    let expected = serde_json::to_value(chart_data(&r, &m, &tl)).unwrap();
+    let expected = serde_json::to_value(chart_data(&r, &hs(&m), &tl)).unwrap();
     assert_eq!(v, expected);
     let spectra = v["spectra"].as_array().unwrap();
     let names: Vec<&str> = spectra.iter().map(|s| s["metric"].as_str().unwrap()).collect();
@@ -102,7 +108,11 @@ fn the_page_parses_and_carries_the_report() {
             let Some(p) = t.as_ref().and_then(|t| t.corrected) else { continue };
             let metric = format!("{}.{kind}", op.name);
             let s = spectra.iter().find(|s| s["metric"] == metric.as_str()).unwrap();
-            assert_eq!(s["corrected"]["us"].as_array().unwrap().last().unwrap(), p.max, "{metric}");
+            assert_eq!(
+                s["corrected"]["us"].as_array().unwrap().last().unwrap(),
+                p.us(Stat::Max).unwrap(),
+                "{metric}"
+            );
         }
     }
     // Consult left 300 ms late: corrected and raw differ, so raw is there; Accept kept its
@@ -110,7 +120,7 @@ fn the_page_parses_and_carries_the_report() {
     let consult = &spectra[2];
     assert_eq!(
         consult["raw"]["us"].as_array().unwrap().last().unwrap(),
-        r.operations[1].settle.as_ref().unwrap().raw.unwrap().max
+        r.operations[1].settle.as_ref().unwrap().raw.unwrap().us(Stat::Max).unwrap()
     );
     assert!(spectra[0]["raw"].is_null());
     assert_eq!(spectra[0]["has_raw"], true);
@@ -160,7 +170,7 @@ fn the_page_parses_and_carries_the_report() {
 #[test]
 fn the_page_needs_no_network() {
     let (r, m) = report();
-    let page = render_html(&r, &m, &timeline());
+    let page = render_html(&r, &hs(&m), &timeline());
     let doc = Html::parse_document(&page);
     for el in doc.select(&sel("script, link, img, iframe, source, object, embed")) {
         for attr in ["src", "href", "data"] {
@@ -182,7 +192,7 @@ fn the_page_needs_no_network() {
 #[test]
 fn an_empty_time_series_is_said_not_drawn() {
     let (r, m) = report();
-    let page = render_html(&r, &m, &[]);
+    let page = render_html(&r, &hs(&m), &[]);
     let doc = Html::parse_document(&page);
     assert!(doc.errors.is_empty(), "{:?}", doc.errors);
     let empties: Vec<String> = doc
@@ -199,7 +209,7 @@ fn an_empty_time_series_is_said_not_drawn() {
 fn an_empty_run_renders() {
     let s = scenario("");
     let r = Report::build(info(s, true), &Recorder::new());
-    let page = render_html(&r, &Recorder::new(), &[]);
+    let page = render_html(&r, &hs(&Recorder::new()), &[]);
     let doc = Html::parse_document(&page);
     assert!(doc.errors.is_empty(), "{:?}", doc.errors);
     let result: String = doc.select(&sel("#result")).flat_map(|e| e.text()).collect();
@@ -226,7 +236,7 @@ fn hostile_input_is_escaped_everywhere() {
     tl[0]
         .latency
         .insert(HOSTILE.into(), IntervalLatency { count: 1, p50_us: 1, p99_us: 1, max_us: 1 });
-    let page = render_html(&r, &m, &tl);
+    let page = render_html(&r, &hs(&m), &tl);
     if let Ok(path) = std::env::var("GWSIM_SAMPLE_HOSTILE_REPORT") {
         std::fs::write(&path, &page).unwrap();
     }
@@ -273,10 +283,10 @@ fn vendored_assets_cannot_end_their_elements_early() {
     // The library is inlined in <script> and <style>; a `</script` or `</style` inside would cut
     // it short, and a URL would mean it fetches something.
     for (name, text) in [
-        ("uPlot.iife.min.js", include_str!("assets/uPlot.iife.min.js")),
-        ("draw.js", include_str!("assets/draw.js")),
-        ("uPlot.min.css", include_str!("assets/uPlot.min.css")),
-        ("page.css", include_str!("assets/page.css")),
+        ("uPlot.iife.min.js", include_str!("../assets/uPlot.iife.min.js")),
+        ("draw.js", include_str!("../assets/draw.js")),
+        ("uPlot.min.css", include_str!("../assets/uPlot.min.css")),
+        ("page.css", include_str!("../assets/page.css")),
     ] {
         let lower = text.to_lowercase();
         assert!(!lower.contains("</script") && !lower.contains("</style"), "{name}");
@@ -290,9 +300,9 @@ fn write_html_writes_report_html_into_the_directory() {
     let dir = std::env::temp_dir().join(format!("gwsim-html-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (r, m) = report();
-    let path = write_html(&dir, &r, &m, &timeline()).unwrap();
+    let path = write_html(&dir, &r, &hs(&m), &timeline()).unwrap();
     assert_eq!(path, dir.join("report.html"));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), render_html(&r, &m, &timeline()));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), render_html(&r, &hs(&m), &timeline()));
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["report.html"], "no temporary file left");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -302,8 +312,8 @@ fn write_html_writes_report_html_into_the_directory() {
 #[test]
 fn sample_report_for_viewing() {
     let (r, m) = report();
-    let page = render_html(&r, &m, &timeline());
-    let chart: ChartData = chart_data(&r, &m, &timeline());
+    let page = render_html(&r, &hs(&m), &timeline());
+    let chart: ChartData = chart_data(&r, &hs(&m), &timeline());
     assert!(!chart.spectra.is_empty());
     if let Ok(path) = std::env::var("GWSIM_SAMPLE_REPORT") {
         std::fs::write(&path, page).unwrap();

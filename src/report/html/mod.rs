@@ -9,33 +9,32 @@
 //! for HTML where it is written, and the JSON blob escapes `<`, `>` and `&` as `\u00XX`, so no
 //! input can close the `<script>` element it sits in.
 
-use std::collections::BTreeMap;
+#[cfg(test)]
+mod tests;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::files::{REPORT_FILE, write_atomic};
 use super::readback::Histograms;
 use super::spectrum::{Spectrum, spectrum};
-use super::timeline::Point;
+use super::timeline::{Point, latency_metrics};
 use super::{
-    ExitStatus, Percentiles, Report, ReportError, ScenarioView, StoredReport, TimedReport, Unit,
-    human_us,
+    ExitStatus, Percentiles, Report, ReportError, ScenarioView, TimedReport, Unit, human_us,
 };
-use crate::metrics::{OpStats, Recorder};
-use crate::vocab::{CustomerMetric, OpMetric};
-
-/// File name of the page in the results directory.
-pub const REPORT_FILE: &str = "report.html";
+use crate::metrics::Recorder;
+use crate::vocab::{CustomerMetric, Metric, OpMetric};
 
 /// uPlot 1.6.32 (npm `uplot`), MIT license: see `assets/README.md` and `assets/uPlot.LICENSE`.
-const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
-const UPLOT_LICENSE: &str = include_str!("assets/uPlot.LICENSE");
+const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
 /// The drawing script and the page's own style (ours, not vendored).
-const DRAW_JS: &str = include_str!("assets/draw.js");
-const PAGE_CSS: &str = include_str!("assets/page.css");
+const DRAW_JS: &str = include_str!("../assets/draw.js");
+const PAGE_CSS: &str = include_str!("../assets/page.css");
 
 /// `id` of the `<script type="application/json">` element holding [`ChartData`].
 pub const DATA_ELEMENT_ID: &str = "gwsim-data";
@@ -85,54 +84,66 @@ pub struct IntervalSeries {
     pub p99_us: Vec<Option<u64>>,
 }
 
-/// The chart data of a run: spectra from the merged recorder, in the order of `report`.
-pub fn chart_data(report: &Report, recorder: &Recorder, timeline: &[Point]) -> ChartData {
-    let by_name: BTreeMap<String, &OpStats> =
-        recorder.ops().map(|(op, s)| (op.to_string(), s)).collect();
-    let mut spectra = Vec::new();
-    for op in &report.operations {
-        let Some(stats) = by_name.get(&op.name) else { continue };
-        for kind in [OpMetric::Response, OpMetric::Settle] {
-            let Some(t) = stats.timed(kind) else { continue };
-            if let Some(s) = spectrum_series(
-                format!("{}.{}", op.name, kind),
-                t.latency.corrected().inner(),
-                Some(t.latency.raw().inner()),
-            ) {
-                spectra.push(s);
+/// The whole-run latency histograms a page draws its spectra from, by metric name
+/// (`Accept.response`, `customer.wait`): corrected, and raw where the run has a raw variant.
+///
+/// One form for both ways a page is made: [`PageHistograms::from_recorder`] after a run,
+/// [`PageHistograms::stored`] from `latency.hlog` when `gwsim report` re-renders one. The page
+/// is a function of this form, the report and the time series, whichever way it came.
+#[derive(Debug, Clone, Default)]
+pub struct PageHistograms {
+    pub corrected: Histograms,
+    /// Empty for a run read back: the interval log holds corrected values only.
+    pub raw: Histograms,
+}
+
+impl PageHistograms {
+    /// A finished run's histograms (measured samples; warmup is not in them).
+    pub fn from_recorder(recorder: &Recorder) -> PageHistograms {
+        let corrected = latency_metrics(recorder)
+            .into_iter()
+            .map(|(name, h)| (name, h.inner().clone()))
+            .collect();
+        let mut raw = Histograms::new();
+        for (op, stats) in recorder.ops() {
+            for kind in [OpMetric::Response, OpMetric::Settle] {
+                if let Some(t) = stats.timed(kind) {
+                    let name = Metric::Op(op, kind).to_string();
+                    raw.insert(name, t.latency.raw().inner().clone());
+                }
             }
+        }
+        PageHistograms { corrected, raw }
+    }
+
+    /// A run read back from its results directory: the histograms of its `latency.hlog`, if it
+    /// has one.
+    pub fn stored(histograms: Option<Histograms>) -> PageHistograms {
+        PageHistograms { corrected: histograms.unwrap_or_default(), raw: Histograms::new() }
+    }
+}
+
+/// The chart data of a run: spectra in the order of `report` (its operations' response and
+/// settle, then the customer metrics), and the time series.
+pub fn chart_data<S>(
+    report: &Report<S>,
+    histograms: &PageHistograms,
+    timeline: &[Point],
+) -> ChartData {
+    let mut names: Vec<String> = Vec::new();
+    for op in &report.operations {
+        for kind in [OpMetric::Response, OpMetric::Settle] {
+            names.push(Metric::Op(op.name, kind).to_string());
         }
     }
     for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
-        if let Some(t) = recorder.customer(c) {
-            spectra.extend(spectrum_series(format!("customer.{c}"), t.latency.inner(), None));
-        }
+        names.push(Metric::Customer(c).to_string());
     }
-    ChartData { spectra, timeline: columns(timeline) }
-}
-
-/// The chart data of a finished run read back from disk: spectra from the histograms of
-/// `latency.hlog` (corrected values only: the log holds no raw ones), in the order of `report`.
-pub fn chart_data_stored<S>(
-    report: &Report<S>,
-    histograms: Option<&Histograms>,
-    timeline: &[Point],
-) -> ChartData {
     let mut spectra = Vec::new();
-    if let Some(hs) = histograms {
-        let mut names: Vec<String> = Vec::new();
-        for op in &report.operations {
-            for kind in [OpMetric::Response, OpMetric::Settle] {
-                names.push(format!("{}.{}", op.name, kind));
-            }
-        }
-        for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
-            names.push(format!("customer.{c}"));
-        }
-        for name in names {
-            if let Some(h) = hs.get(&name) {
-                spectra.extend(spectrum_series(name, h, None));
-            }
+    for name in names {
+        if let Some(h) = histograms.corrected.get(&name) {
+            let raw = histograms.raw.get(&name);
+            spectra.extend(spectrum_series(name, h, raw));
         }
     }
     ChartData { spectra, timeline: columns(timeline) }
@@ -223,41 +234,24 @@ pub fn esc(s: &str) -> String {
 
 /// Renders the page and writes it to `dir/report.html` atomically (like `summary.json`); returns
 /// its path.
-pub fn write_html(
+pub fn write_html<S: ScenarioView + Serialize>(
     dir: &Path,
-    report: &Report,
-    recorder: &Recorder,
+    report: &Report<S>,
+    histograms: &PageHistograms,
     timeline: &[Point],
 ) -> Result<PathBuf, ReportError> {
     let path = dir.join(REPORT_FILE);
-    super::json::write_atomic(&path, render_html(report, recorder, timeline).as_bytes())?;
+    write_atomic(&path, render_html(report, histograms, timeline).as_bytes())?;
     Ok(path)
 }
 
-/// [`render_stored_html`] written to `dir/report.html` atomically; returns its path.
-pub fn write_stored_html(
-    dir: &Path,
-    report: &StoredReport,
-    histograms: Option<&Histograms>,
-    timeline: &[Point],
-) -> Result<PathBuf, ReportError> {
-    let path = dir.join(REPORT_FILE);
-    super::json::write_atomic(&path, render_stored_html(report, histograms, timeline).as_bytes())?;
-    Ok(path)
-}
-
-/// The whole page, for a run just finished.
-pub fn render_html(report: &Report, recorder: &Recorder, timeline: &[Point]) -> String {
-    page(report, &chart_data(report, recorder, timeline))
-}
-
-/// The whole page, for a run read back from its results directory (`gwsim report DIR`).
-pub fn render_stored_html(
-    report: &StoredReport,
-    histograms: Option<&Histograms>,
+/// The whole page.
+pub fn render_html<S: ScenarioView + Serialize>(
+    report: &Report<S>,
+    histograms: &PageHistograms,
     timeline: &[Point],
 ) -> String {
-    page(report, &chart_data_stored(report, histograms, timeline))
+    page(report, &chart_data(report, histograms, timeline))
 }
 
 fn page<S: ScenarioView + Serialize>(report: &Report<S>, data: &ChartData) -> String {
@@ -338,7 +332,7 @@ fn header<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
             "Target",
             format!(
                 "{} {} ({}, {})",
-                esc(t.kind),
+                t.kind,
                 esc(&t.base_url),
                 esc(&label(&t.transport)),
                 esc(&label(&t.media))
@@ -421,14 +415,15 @@ fn cell(c: Option<u64>, raw: Option<u64>) -> String {
 fn latency_cells(t: Option<&TimedReport>) -> String {
     let c = t.and_then(|t| t.corrected);
     let raw = t.and_then(|t| t.raw);
-    let pick = |f: fn(&Percentiles) -> u64| (c.as_ref().map(f), raw.as_ref().map(f));
-    [pick(|p| p.p50), pick(|p| p.p90), pick(|p| p.p99), pick(|p| p.p999), pick(|p| p.max)]
-        .into_iter()
-        .map(|(c, r)| cell(c, r))
+    Percentiles::columns()
+        .map(|s| cell(c.as_ref().and_then(|p| p.us(s)), raw.as_ref().and_then(|p| p.us(s))))
         .collect()
 }
 
-const LATENCY_HEAD: &str = "<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>";
+/// The header cells of the latency columns, one per [`Percentiles::columns`].
+fn latency_head() -> String {
+    Percentiles::columns().map(|s| format!("<th>{s}</th>")).collect()
+}
 
 fn operations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     h.push_str("<section id=\"operations\">\n<h2>Operations</h2>\n");
@@ -441,7 +436,8 @@ fn operations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
         "<p class=\"note\">Latencies are corrected for coordinated omission (from the intended \
          start); <small class=\"raw\">raw</small> (from when the request left) is shown beneath \
          where it differs.</p>\n<table>\n<thead><tr><th>Operation</th><th>Metric</th>\
-         <th>Count</th><th>Errors</th>{LATENCY_HEAD}</tr></thead>\n<tbody>\n"
+         <th>Count</th><th>Errors</th>{}</tr></thead>\n<tbody>\n",
+        latency_head()
     );
     for op in &r.operations {
         let errors = if op.errors_by_kind.is_empty() {
@@ -459,8 +455,8 @@ fn operations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
         let span = timed.len().max(1);
         let lead = format!(
             "<td rowspan=\"{span}\" class=\"op\">{}<br><small>{}</small></td>",
-            esc(&op.name),
-            esc(op.kind)
+            esc(op.name.as_str()),
+            op.kind.as_str()
         );
         let tail = format!("<td rowspan=\"{span}\" class=\"num\">{}</td>", op.count);
         let errs = format!("<td rowspan=\"{span}\" class=\"num\">{errors}</td>");
@@ -537,11 +533,12 @@ fn violations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>, data: 
     let v = &r.violations;
     let _ = writeln!(h, "<section id=\"violations\">\n<h2>Ordering violations: {}</h2>", v.total);
     h.push_str("<table class=\"kinds\">\n<tr>");
-    for k in v.by_kind.keys() {
-        let _ = write!(h, "<th>{}</th>", esc(k));
+    let by_name = v.by_name();
+    for (k, _) in &by_name {
+        let _ = write!(h, "<th>{k}</th>");
     }
     h.push_str("</tr>\n<tr>");
-    for n in v.by_kind.values() {
+    for (_, n) in &by_name {
         let _ = write!(h, "<td class=\"num{}\">{n}</td>", if *n > 0 { " bad" } else { "" });
     }
     h.push_str("</tr>\n</table>\n<h3>Violations and missed starts over time</h3>\n");
@@ -569,7 +566,7 @@ fn violations<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>, data: 
             "<tr><td class=\"num\">{:.3} s</td><td>{}</td><td>{}</td><td><code>{}</code></td>\
              <td><code>{}</code></td><td><code>{}</code></td><td><ol class=\"context\">{}</ol></td></tr>",
             x.at_ms as f64 / 1000.0,
-            esc(x.kind),
+            x.kind,
             esc(&x.agent),
             esc(&x.interaction),
             esc(&x.expected),
@@ -585,9 +582,11 @@ fn customers<S: ScenarioView + Serialize>(h: &mut String, r: &Report<S>) {
     let _ = write!(
         h,
         "<section id=\"customers\">\n<h2>Customers</h2>\n<p>{} abandoned ({} during warmup, not \
-         counted).</p>\n<table>\n<thead><tr><th>Metric</th><th>Count</th>{LATENCY_HEAD}</tr>\
+         counted).</p>\n<table>\n<thead><tr><th>Metric</th><th>Count</th>{}</tr>\
          </thead>\n<tbody>\n",
-        c.abandoned, c.abandoned_warmup
+        c.abandoned,
+        c.abandoned_warmup,
+        latency_head()
     );
     for (name, t) in [("wait", &c.wait), ("to_agent", &c.to_agent), ("to_customer", &c.to_customer)]
     {

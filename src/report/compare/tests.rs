@@ -9,13 +9,13 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use super::compare::{Method, Run, ToleranceError, Tolerances, Verdict, compare};
-use super::readback::{Histograms, parse_hlog, parse_summary};
-use super::tests::{info, scenario};
-use super::*;
+use super::{Method, Run, ToleranceError, Tolerances, Verdict, compare};
 use crate::gws::states::Capability;
 use crate::metrics::Recorder;
 use crate::ordering::{Violation, ViolationKind};
+use crate::report::readback::{Histograms, parse_hlog, parse_summary};
+use crate::report::tests::{info, scenario};
+use crate::report::*;
 use crate::vocab::Stat;
 use crate::vocab::{OpMetric, OpName};
 
