@@ -28,13 +28,14 @@
 
 mod agent;
 mod customer;
+mod events;
 pub mod rules;
 mod violation;
 
 #[cfg(test)]
 mod tests;
 
-pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS};
+pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, Settled};
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 

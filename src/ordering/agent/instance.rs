@@ -1,18 +1,19 @@
 //! A live copy of one expectation for one interaction ([`Instance`]), how a notification is
 //! offered to it, and to all of an interaction's instances at once ([`offer_all`]).
 
-use super::super::rules::{Clock, Expectation, Need};
+use super::super::rules::{Clock, Expectation, Need, Settle};
 use super::super::{Party, ViolationKind};
-use super::Finding;
 use super::matcher::Matcher;
+use super::{Finding, Settled};
 use crate::gws::states::Capability;
 
 /// A live copy of an [`Expectation`] for one interaction.
 #[derive(Debug)]
-pub(super) struct Instance {
+pub(super) struct Instance<T> {
     pub(super) exp: &'static Expectation,
-    /// The operation that created it (`None` for implied expectations).
-    pub(super) op: Option<Capability>,
+    /// The operation that created it and the caller's token for it (`None` for implied
+    /// expectations).
+    pub(super) op: Option<(Capability, T)>,
     pub(super) target: Option<Party>,
     /// Bit `i` set: step `i` has arrived.
     pub(super) seen: u64,
@@ -27,7 +28,10 @@ pub(super) struct Instance {
 
 pub(super) enum Offer {
     NoMatch,
-    InPlace,
+    /// Step `step` arrived in place (or, after the timeout, at all: absorbed silently).
+    InPlace {
+        step: usize,
+    },
     /// Step `late` arrived after step `after`.
     Late {
         late: usize,
@@ -35,7 +39,7 @@ pub(super) enum Offer {
     },
 }
 
-impl Instance {
+impl<T: Copy> Instance<T> {
     pub(super) fn new(
         exp: &'static Expectation,
         target: Option<Party>,
@@ -67,7 +71,7 @@ impl Instance {
             for (i, step) in steps.iter().enumerate() {
                 if !self.is_seen(i) && m.matches(&step.pattern, self.target.as_ref()) {
                     self.seen |= 1u64 << i;
-                    return Offer::InPlace;
+                    return Offer::InPlace { step: i };
                 }
             }
             return Offer::NoMatch;
@@ -89,7 +93,7 @@ impl Instance {
                 if self.deadline.is_none() {
                     self.deadline = Some(now_ms.saturating_add(timeout_ms));
                 }
-                return Offer::InPlace;
+                return Offer::InPlace { step: i };
             }
         }
         Offer::NoMatch
@@ -134,6 +138,24 @@ impl Instance {
         self.cursor >= self.exp.steps.len() && self.pending().next().is_none()
     }
 
+    /// What the arrival of step `step` settles, if anything. A settling step settles whenever
+    /// it arrives (late, or after the timeout too): the latency is measured either way, and
+    /// the lateness is a violation of its own.
+    pub(super) fn settled_by(&self, step: usize) -> Option<Settled<T>> {
+        match self.exp.settle {
+            Settle::Own(i) if i == step => {
+                self.op.map(|(op, token)| Settled::Operation { op, token })
+            }
+            Settle::Removal(i) if i == step => Some(Settled::Removal),
+            _ => None,
+        }
+    }
+
+    /// Whether this expectation's settling step has yet to arrive.
+    pub(super) fn settle_pending(&self) -> bool {
+        self.exp.settle.step().is_some_and(|i| !self.is_seen(i))
+    }
+
     pub(super) fn describe(&self, i: usize) -> String {
         let pattern = self.exp.steps.get(i).map(|s| s.pattern.to_string()).unwrap_or_default();
         format!("{} step {}/{}: {pattern}", self.exp.name, i + 1, self.exp.steps.len())
@@ -149,14 +171,15 @@ pub(super) fn is_exit(op: Capability) -> bool {
 }
 
 /// Offers a notification to every instance, at most one per expectation; `None` if none took
-/// it, otherwise the out-of-order findings.
-pub(super) fn offer_all(
-    instances: &mut [Instance],
+/// it, otherwise the out-of-order findings. What it settles goes to `settled`.
+pub(super) fn offer_all<T: Copy>(
+    instances: &mut [Instance<T>],
     m: &Matcher<'_>,
     late: bool,
     now_ms: u64,
     timeout_ms: u64,
     got: &str,
+    settled: &mut Vec<Settled<T>>,
 ) -> Option<Vec<Finding>> {
     let mut taken: Vec<&'static str> = Vec::new();
     let mut findings = Vec::new();
@@ -164,15 +187,19 @@ pub(super) fn offer_all(
         if taken.contains(&inst.exp.name) {
             continue;
         }
-        match inst.offer(m, late, now_ms, timeout_ms) {
+        let step = match inst.offer(m, late, now_ms, timeout_ms) {
             Offer::NoMatch => continue,
-            Offer::InPlace => {}
-            Offer::Late { late, after } => findings.push(Finding {
-                kind: ViolationKind::OutOfOrder,
-                expected: format!("{} before step {}", inst.describe(late), after + 1),
-                got: got.to_owned(),
-            }),
-        }
+            Offer::InPlace { step } => step,
+            Offer::Late { late, after } => {
+                findings.push(Finding {
+                    kind: ViolationKind::OutOfOrder,
+                    expected: format!("{} before step {}", inst.describe(late), after + 1),
+                    got: got.to_owned(),
+                });
+                late
+            }
+        };
+        settled.extend(inst.settled_by(step));
         taken.push(inst.exp.name);
     }
     (!taken.is_empty()).then_some(findings)

@@ -16,6 +16,7 @@ use super::rules;
 use super::{Party, Profile, Violation, ViolationKind};
 use crate::gws::model::{Media, Participant};
 use crate::gws::states::{Capability, InteractionState};
+use crate::vocab::AwaitEvent;
 
 /// Default time a required step may take, from the operation's start (or the first step).
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -34,9 +35,41 @@ const MAX_INSTANCES: usize = 32;
 /// Live interactions per agent; beyond this the least recently active is dropped unreported.
 const MAX_INTERACTIONS: usize = 256;
 
+/// What [`AgentChecker::observe`] found in one notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed<T> {
+    /// What it breaks.
+    pub violations: Vec<Violation>,
+    /// The operations it settles: it is the last notification the agent is owed for them
+    /// (the steps [`rules::Settle`] marks), oldest operation first.
+    pub settled: Vec<Settled<T>>,
+    /// What it means to a flow on its interaction ([`super::events`]). Computed for every
+    /// notification about a live interaction, duplicates included, so a flow sees what it
+    /// receives.
+    pub events: Vec<AwaitEvent>,
+}
+
+impl<T> Default for Observed<T> {
+    fn default() -> Self {
+        Observed { violations: Vec::new(), settled: Vec::new(), events: Vec::new() }
+    }
+}
+
+/// An operation whose last owed notification has arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled<T> {
+    /// An operation this agent started; `token` is what the caller gave
+    /// [`AgentChecker::operation_started`] (for the engine, the operation's intended start).
+    Operation { op: Capability, token: T },
+    /// This agent's own removal from the interaction completed: that settles the
+    /// RemoveParticipantFromConference *another* agent sent, whose start only the caller knows
+    /// (it correlates by interaction and removed agent).
+    Removal,
+}
+
 /// What the agent knows about one interaction.
 #[derive(Debug)]
-struct Interaction {
+struct Interaction<T> {
     id: String,
     state: Option<InteractionState>,
     last_index: Option<u64>,
@@ -46,14 +79,16 @@ struct Interaction {
     /// one identical to an older one is not (the roster can go A, B, A again).
     last_state_fp: Option<u64>,
     participants: Vec<Participant>,
-    instances: Vec<Instance>,
+    instances: Vec<Instance<T>>,
     /// The agent started Leave, Complete, Transfer or Reject.
     exiting: bool,
+    /// A ParticipantsUpdated(LeftChat) came: this agent is being removed ([`super::events`]).
+    removing: bool,
     seen_any: bool,
     last_active_ms: u64,
 }
 
-impl Interaction {
+impl<T> Interaction<T> {
     fn new(id: &str, now_ms: u64) -> Self {
         Interaction {
             id: id.to_owned(),
@@ -64,6 +99,7 @@ impl Interaction {
             participants: Vec::new(),
             instances: Vec::new(),
             exiting: false,
+            removing: false,
             seen_any: false,
             last_active_ms: now_ms,
         }
@@ -86,25 +122,29 @@ struct Finding {
 }
 
 /// The ordering checker for one virtual agent. See the [module docs](super).
+///
+/// `T` is the caller's token for an operation it starts (the engine's intended start time;
+/// `()` in tests): the checker keeps it opaque and hands it back in [`Settled::Operation`], so
+/// the caller measures without keeping its own list of pending operations.
 #[derive(Debug)]
-pub struct AgentChecker {
+pub struct AgentChecker<T = ()> {
     name: String,
     me: Party,
     media: Media,
     profile: Profile,
     timeout_ms: u64,
-    live: Vec<Interaction>,
+    live: Vec<Interaction<T>>,
     ended: VecDeque<Ended>,
     recent: VecDeque<(String, String)>,
     /// Expectations of operations whose interaction ended before anything of them arrived.
-    limbo: Vec<Limbo>,
+    limbo: Vec<Limbo<T>>,
 }
 
 /// An expectation waiting to see whether its operation was refused.
 #[derive(Debug)]
-struct Limbo {
+struct Limbo<T> {
     id: String,
-    inst: Instance,
+    inst: Instance<T>,
     got: String,
     report_at: u64,
 }
@@ -112,7 +152,7 @@ struct Limbo {
 /// Bound on held expectations, so a server that ends everything early cannot grow memory.
 const MAX_LIMBO: usize = 64;
 
-impl AgentChecker {
+impl<T: Copy> AgentChecker<T> {
     /// `agent_name` names the agent in reports and is the nickname it uses in Accept, by which
     /// it recognises its own entries and participant record.
     pub fn new(agent_name: &str, media: Media, profile: Profile) -> Self {
@@ -151,14 +191,16 @@ impl AgentChecker {
 
     /// Registers what an operation the agent is about to send owes it. Call it before sending the
     /// request. `target` names the other agent for RemoveParticipantFromConference (and is
-    /// ignored otherwise). An operation on an interaction that already ended is ignored: the
-    /// server will refuse it.
+    /// ignored otherwise). `token` comes back in [`Settled::Operation`] when the operation
+    /// settles. An operation on an interaction that already ended is ignored: the server will
+    /// refuse it.
     pub fn operation_started(
         &mut self,
         now_ms: u64,
         interaction: &str,
         op: Capability,
         target: Option<Party>,
+        token: T,
     ) {
         if self.ended.iter().any(|e| e.id == interaction) {
             return;
@@ -174,7 +216,7 @@ impl AgentChecker {
                 ix.instances.remove(0);
             }
             let mut inst = Instance::new(exp, target, now_ms, timeout_ms);
-            inst.op = Some(op);
+            inst.op = Some((op, token));
             ix.instances.push(inst);
         }
     }
@@ -184,8 +226,10 @@ impl AgentChecker {
     /// it is counted as an error elsewhere, not as an ordering violation. Removes the most recent
     /// such expectation that nothing has arrived for yet (else the most recent one).
     pub fn operation_failed(&mut self, interaction: &str, op: Capability) {
-        if let Some(pos) =
-            self.limbo.iter().rposition(|l| l.id == interaction && l.inst.op == Some(op))
+        if let Some(pos) = self
+            .limbo
+            .iter()
+            .rposition(|l| l.id == interaction && l.inst.op.is_some_and(|o| o.0 == op))
         {
             self.limbo.remove(pos);
             return;
@@ -193,7 +237,7 @@ impl AgentChecker {
         let Some(ix) = self.live.iter_mut().find(|i| i.id == interaction) else {
             return;
         };
-        let of_op = |i: &Instance| i.op == Some(op);
+        let of_op = |i: &Instance<T>| i.op.is_some_and(|o| o.0 == op);
         let pos = ix
             .instances
             .iter()
@@ -203,7 +247,7 @@ impl AgentChecker {
             ix.instances.remove(pos);
         }
         if is_exit(op) {
-            ix.exiting = ix.instances.iter().any(|i| i.op.is_some_and(is_exit));
+            ix.exiting = ix.instances.iter().any(|i| i.op.is_some_and(|o| is_exit(o.0)));
         }
     }
 
@@ -212,7 +256,7 @@ impl AgentChecker {
         let timeout_ms = self.timeout_ms;
         let mut out = Vec::new();
         let mut per_ix = Vec::new();
-        let (due, held): (Vec<Limbo>, Vec<Limbo>) =
+        let (due, held): (Vec<Limbo<T>>, Vec<Limbo<T>>) =
             std::mem::take(&mut self.limbo).into_iter().partition(|l| l.report_at <= now_ms);
         self.limbo = held;
         for l in due {
@@ -278,12 +322,22 @@ impl AgentChecker {
         out
     }
 
+    /// Whether an operation on `interaction`, or this agent's removal from it, still waits for
+    /// the notification that settles it (also after its timeout: it may still come late). A
+    /// flow keeps listening while this holds, for a bounded time.
+    pub fn settles_pending(&self, interaction: &str) -> bool {
+        self.live
+            .iter()
+            .find(|i| i.id == interaction)
+            .is_some_and(|ix| ix.instances.iter().any(|i| i.settle_pending()))
+    }
+
     /// The number of interactions being tracked (for tests and memory accounting).
     pub fn live_interactions(&self) -> usize {
         self.live.len()
     }
 
-    fn interaction_mut(&mut self, id: &str, now_ms: u64) -> &mut Interaction {
+    fn interaction_mut(&mut self, id: &str, now_ms: u64) -> &mut Interaction<T> {
         let pos = match self.live.iter().position(|i| i.id == id) {
             Some(pos) => pos,
             None => {

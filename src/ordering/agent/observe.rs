@@ -2,21 +2,25 @@
 //! here, in the order they run:
 //!
 //! 1. [`AgentChecker::after_end`]: anything about an interaction that already ended;
+//!    then the await events the notification stands for ([`classify`]);
 //! 2. [`repeat`]: an identical repeat of a recent notification;
 //! 3. [`first_notification`]: strict only, the first notification must be an invitation;
 //! 4. [`indices`]: log indices strictly increase;
 //! 5. [`match_expectations`]: the live expectations, then the implied ones, then late steps;
+//!    a match with a step that settles an operation is reported as settled;
 //! 6. [`unexplained`]: strict only, a state change nothing explains;
 //! 7. [`update_knowledge`]: the state and participants the agent now knows;
 //! 8. [`AgentChecker::end_interaction`]: a terminal state ends the interaction and reports what
 //!    is still owed.
 
+use super::super::events::classify;
 use super::super::rules::{self, Guard};
-use super::super::{Party, Profile, Violation, ViolationKind, duplicate_checked, fingerprint};
+use super::super::{Party, Profile, ViolationKind, duplicate_checked, fingerprint};
 use super::instance::{Instance, offer_all};
 use super::matcher::Matcher;
 use super::{
     AgentChecker, ENDED_MEMORY, Ended, FINGERPRINTS, Finding, Interaction, Limbo, MAX_LIMBO,
+    Observed, Settled,
 };
 use crate::gws::model::{InteractionResource, LogEntry, Notification, NotificationType};
 use crate::gws::states::InteractionState;
@@ -68,18 +72,20 @@ impl<'a> Note<'a> {
     }
 }
 
-impl AgentChecker {
-    /// Checks one notification the agent received and returns what it breaks.
-    pub fn observe(&mut self, now_ms: u64, n: &Notification) -> Vec<Violation> {
+impl<T: Copy> AgentChecker<T> {
+    /// Checks one notification the agent received: what it breaks, what it settles, and what it
+    /// means to a flow.
+    pub fn observe(&mut self, now_ms: u64, n: &Notification) -> Observed<T> {
         let Some(id) = super::super::interaction_of(n) else {
-            return Vec::new();
+            return Observed::default();
         };
         let id = id.to_owned();
         let note = Note::of(n);
         self.remember(&id, &note.got);
 
         if let Some(findings) = self.after_end(&id, &note) {
-            return self.finish_findings(now_ms, &id, findings);
+            let violations = self.finish_findings(now_ms, &id, findings);
+            return Observed { violations, ..Observed::default() };
         }
 
         let me = self.me.clone();
@@ -87,15 +93,18 @@ impl AgentChecker {
         let strict = profile == Profile::Strict;
         let timeout_ms = self.timeout_ms;
         let ix = self.interaction_mut(&id, now_ms);
+        let events = classify(n, &me, &mut ix.removing);
+        let mut out = Observed { events, ..Observed::default() };
 
         if let Some(f) = repeat(ix, &note) {
-            return self.finish_findings(now_ms, &id, vec![f]);
+            out.violations = self.finish_findings(now_ms, &id, vec![f]);
+            return out;
         }
         let mut findings = Vec::new();
         findings.extend(first_notification(ix, &note, strict));
         indices(ix, &note, &mut findings);
-        let matched =
-            match_expectations(ix, &me, &note, profile, now_ms, timeout_ms, &mut findings);
+        let cx = MatchCx { me: &me, profile, now_ms, timeout_ms };
+        let matched = match_expectations(ix, &note, &cx, &mut findings, &mut out.settled);
         if !matched && strict {
             findings.extend(unexplained(ix, &note));
         }
@@ -105,7 +114,8 @@ impl AgentChecker {
         if terminal {
             self.end_interaction(&id, now_ms, &note, &mut findings);
         }
-        self.finish_findings(now_ms, &id, findings)
+        out.violations = self.finish_findings(now_ms, &id, findings);
+        out
     }
 
     /// Phase 1: a notification about an interaction that ended for this agent. `None` lets it
@@ -163,7 +173,7 @@ impl AgentChecker {
 /// Phase 2: an identical repeat. A state change identical to the previous one is a duplicate
 /// (one identical to an older one is not: the roster can go A, B, A again); a log update
 /// identical to any recent one is, because its entries carry indices.
-fn repeat(ix: &mut Interaction, note: &Note<'_>) -> Option<Finding> {
+fn repeat<T>(ix: &mut Interaction<T>, note: &Note<'_>) -> Option<Finding> {
     let fp = note.fp?;
     let repeat = if note.state_change {
         ix.last_state_fp.replace(fp) == Some(fp)
@@ -182,7 +192,11 @@ fn repeat(ix: &mut Interaction, note: &Note<'_>) -> Option<Finding> {
 
 /// Phase 3, §6.11 \[INF\]: the first notification about an interaction is its invitation (or
 /// Chatting for auto-answer). Only strict holds a server to it.
-fn first_notification(ix: &mut Interaction, note: &Note<'_>, strict: bool) -> Option<Finding> {
+fn first_notification<T>(
+    ix: &mut Interaction<T>,
+    note: &Note<'_>,
+    strict: bool,
+) -> Option<Finding> {
     let first = !ix.seen_any;
     ix.seen_any = true;
     let fine = matches!(note.status, Some(InteractionState::Invited | InteractionState::Chatting));
@@ -195,7 +209,7 @@ fn first_notification(ix: &mut Interaction, note: &Note<'_>, strict: bool) -> Op
 }
 
 /// Phase 4: every log index above the highest seen so far (§15.16).
-fn indices(ix: &mut Interaction, note: &Note<'_>, findings: &mut Vec<Finding>) {
+fn indices<T>(ix: &mut Interaction<T>, note: &Note<'_>, findings: &mut Vec<Finding>) {
     for e in note.entries {
         if let Some(last) = ix.last_index
             && e.index <= last
@@ -210,46 +224,48 @@ fn indices(ix: &mut Interaction, note: &Note<'_>, findings: &mut Vec<Finding>) {
     }
 }
 
+/// What matching needs besides the interaction and the notification.
+struct MatchCx<'a> {
+    me: &'a Party,
+    profile: Profile,
+    now_ms: u64,
+    timeout_ms: u64,
+}
+
 /// Phase 5: offers the notification to the expectations; whether one took it.
 ///
 /// Each live expectation takes it at most once (the oldest instance that takes it), so two
 /// SendMessage operations need two Text entries. Precedence: a step some expectation is waiting
 /// for now; then the start of an implied expectation; only then a late step of another. So a
 /// dropped step reads as missing, not as the next similar notification arriving out of order.
-fn match_expectations(
-    ix: &mut Interaction,
-    me: &Party,
+fn match_expectations<T: Copy>(
+    ix: &mut Interaction<T>,
     note: &Note<'_>,
-    profile: Profile,
-    now_ms: u64,
-    timeout_ms: u64,
+    cx: &MatchCx<'_>,
     findings: &mut Vec<Finding>,
+    settled: &mut Vec<Settled<T>>,
 ) -> bool {
     let matcher = Matcher {
-        me,
+        me: cx.me,
         prev: &ix.participants,
         kind: note.kind,
         resource: note.resource,
         entries: note.entries,
     };
-    if let Some(f) = offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, &note.got) {
+    let (now_ms, timeout_ms) = (cx.now_ms, cx.timeout_ms);
+    let offered =
+        offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, &note.got, settled);
+    if let Some(f) = offered {
         findings.extend(f);
         return true;
     }
     let chatting_not_leaving = ix.state == Some(InteractionState::Chatting) && !ix.exiting;
     if note.entries.len() <= 1
-        && start_implied(
-            &mut ix.instances,
-            &matcher,
-            profile,
-            chatting_not_leaving,
-            now_ms,
-            timeout_ms,
-        )
+        && start_implied(&mut ix.instances, &matcher, cx, chatting_not_leaving, settled)
     {
         return true;
     }
-    match offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, &note.got) {
+    match offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, &note.got, settled) {
         Some(f) => {
             findings.extend(f);
             true
@@ -265,16 +281,15 @@ fn match_expectations(
 /// customer leaving rather than a late "some ParticipantsUpdated" of Accept, but a
 /// ParticipantsUpdated without the removed agent is the remover's late step rather than "another
 /// agent left".
-fn start_implied(
-    instances: &mut Vec<Instance>,
+fn start_implied<T: Copy>(
+    instances: &mut Vec<Instance<T>>,
     matcher: &Matcher<'_>,
-    profile: Profile,
+    cx: &MatchCx<'_>,
     chatting_not_leaving: bool,
-    now_ms: u64,
-    timeout_ms: u64,
+    settled: &mut Vec<Settled<T>>,
 ) -> bool {
     let late_claim = instances.iter().filter_map(|i| i.awaits_late(matcher)).max();
-    for exp in rules::implied(profile) {
+    for exp in rules::implied(cx.profile) {
         let allowed = match exp.guard {
             Guard::None => true,
             Guard::ChattingNotLeaving => chatting_not_leaving,
@@ -289,9 +304,10 @@ fn start_implied(
             })
         });
         if let Some(t) = hit {
-            let mut inst = Instance::new(exp, None, now_ms, timeout_ms);
+            let mut inst = Instance::new(exp, None, cx.now_ms, cx.timeout_ms);
             inst.seen = 1u64 << t;
             inst.cursor = t + 1;
+            settled.extend(inst.settled_by(t));
             instances.push(inst);
             return true;
         }
@@ -301,7 +317,7 @@ fn start_implied(
 
 /// Phase 6, strict only: a state change nobody explains must be one of the few that need no
 /// operation, and a ParticipantsUpdated nobody explains keeps the state.
-fn unexplained(ix: &Interaction, note: &Note<'_>) -> Option<Finding> {
+fn unexplained<T>(ix: &Interaction<T>, note: &Note<'_>) -> Option<Finding> {
     let r = note.resource?;
     match note.kind? {
         NotificationType::StatusChange
@@ -331,7 +347,7 @@ fn unexplained(ix: &Interaction, note: &Note<'_>) -> Option<Finding> {
 /// Phase 7: updates what the agent knows; whether the interaction reached a terminal state.
 /// The documented profile trusts only StatusChange for the state: the FB RemoveParticipant seed
 /// prints `Completed` in a ParticipantsUpdated for an agent who stays (§13.5).
-fn update_knowledge(ix: &mut Interaction, note: &Note<'_>, strict: bool) -> bool {
+fn update_knowledge<T>(ix: &mut Interaction<T>, note: &Note<'_>, strict: bool) -> bool {
     let (Some(kind), Some(r)) = (note.kind, note.resource) else {
         return false;
     };
