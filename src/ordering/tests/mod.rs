@@ -1,9 +1,11 @@
 //! Tests of the ordering checker: the seed pages' sequences, mutated copies of them, and a
 //! property test against a simple model. This file holds the builders they share.
 
+mod events;
 mod model;
 mod mutations;
 mod seeds;
+mod settles;
 
 use serde_json::Map;
 
