@@ -43,7 +43,7 @@ pub struct Observed<T> {
     /// The operations it settles: it is the last notification the agent is owed for them
     /// (the steps [`rules::Settle`] marks), oldest operation first.
     pub settled: Vec<Settled<T>>,
-    /// What it means to a flow on its interaction ([`super::events`]). Computed for every
+    /// What it means to a flow on its interaction (`ordering::events`). Computed for every
     /// notification about a live interaction, duplicates included, so a flow sees what it
     /// receives.
     pub events: Vec<AwaitEvent>,
