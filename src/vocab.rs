@@ -312,6 +312,14 @@ impl MetricError {
     }
 }
 
+/// Whether an operation has a settle time: whether some notification ends it. SetInFocus and
+/// CancelConsult succeed silently (protocol.md §5), so nothing ever arrives to settle on. The one
+/// place that says so: metric names and the ordering checker's rules (`ordering::rules`, which
+/// marks the settling step of every other operation, checked by its tests) both follow it.
+pub fn has_settle(op: Capability) -> bool {
+    !matches!(op, Capability::SetInFocus | Capability::CancelConsult)
+}
+
 /// Every metric name pattern, for help texts.
 pub const METRIC_PATTERNS: &str = "metrics are <Operation>.response, <Operation>.settle, \
 <Operation>.errors, <Operation>.count, customer.wait, customer.to_agent, customer.to_customer, \
@@ -360,12 +368,9 @@ impl Metric {
                     let (name, word) = word(tail);
                     return Err(MetricError::OpMetric { name, word });
                 };
-                // These succeed silently (protocol.md §5): nothing ever arrives to settle on.
                 if kind == OpMetric::Settle
-                    && matches!(
-                        op,
-                        OpName::Flow(Capability::SetInFocus | Capability::CancelConsult)
-                    )
+                    && let OpName::Flow(c) = op
+                    && !has_settle(c)
                 {
                     return Err(MetricError::NoSettle { op });
                 }

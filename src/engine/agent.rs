@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -14,11 +14,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
-use super::flow::FlowRun;
+use super::failure::FailureKind;
+use super::flow::{Delivered, FlowRun};
 use super::roster::Member;
+use super::shared::AgentShared;
 use super::sink::Sink;
 use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
+use crate::gws::error::GwsError;
 use crate::gws::{
     Capability, InteractionState, MeOperation, Notification, NotificationType, ParticipantType,
 };
@@ -35,63 +38,42 @@ pub(crate) struct AgentSpec {
     pub(crate) seed: u64,
 }
 
-/// What an agent's flows share with its main loop.
-#[derive(Debug)]
-pub(crate) struct AgentShared {
-    pub(crate) ctx: Arc<RunCtx>,
-    pub(crate) http: Arc<AgentHttp>,
-    pub(crate) username: String,
-    pub(crate) user_id: String,
-    /// One checker per agent, fed by the main loop and told of operations by the flows. A std
-    /// mutex: every use is a short synchronous call.
-    checker: Mutex<AgentChecker>,
-}
-
-impl AgentShared {
-    pub(crate) fn checker<T>(&self, f: impl FnOnce(&mut AgentChecker) -> T) -> T {
-        f(&mut self.checker.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-/// Times one login step as a session operation.
-async fn timed<T, E: std::fmt::Display>(
+/// Times one login step as a session operation; a failure is counted under its kind and
+/// returned as it came.
+async fn timed<T, E>(
     rec: &Sink,
     op: SessionOp,
-    kind: impl Fn(&E) -> String,
     fut: impl Future<Output = Result<T, E>>,
-) -> Result<T, String> {
+) -> Result<T, E>
+where
+    for<'e> FailureKind: From<&'e E>,
+{
     let start = Instant::now();
     let r = fut.await;
     let done = Instant::now();
     rec.latency(OpName::Session(op), OpMetric::Response, start, start, done, true);
-    match r {
-        Ok(v) => {
-            rec.op_ok(OpName::Session(op), true);
-            Ok(v)
-        }
-        Err(e) => {
-            rec.op_error(OpName::Session(op), &kind(&e), true);
-            Err(format!("{op}: {e}"))
-        }
+    match &r {
+        Ok(_) => rec.op_ok(OpName::Session(op), true),
+        Err(e) => rec.op_error(OpName::Session(op), &FailureKind::from(e), true),
     }
+    r
 }
 
-/// A timed `POST /api/v2/me` session operation; whether it succeeded.
+/// A timed `POST /api/v2/me` session operation.
 async fn session_op(
     rec: &Sink,
     http: &AgentHttp,
     op: SessionOp,
     body: MeOperation,
-) -> Result<(), String> {
-    let kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
-    timed(rec, op, kind, async { http.me_operation(&body).await.map(drop) }).await
+) -> Result<(), GwsError> {
+    timed(rec, op, async { http.me_operation(&body).await.map(drop) }).await
 }
 
 /// Runs one agent until `token` fires, recording into its shard.
 pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: CancellationToken) {
     let rec = ctx.shards.sink(spec.seed);
     let pop = &ctx.scenario.agents[spec.population];
-    let client = ctx.client_for(spec.seed);
+    let client = ctx.client_for();
 
     // Log in, at most `login_concurrency` agents at a time so a large population does not
     // arrive as one burst.
@@ -100,8 +82,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         p = ctx.login_gate.acquire() => p,
     };
     let mut http = client.agent(Credentials::new(spec.username.clone(), spec.password.clone()));
-    let gws_kind = |e: &crate::gws::error::GwsError| e.kind().to_string();
-    let me = match timed(&rec, SessionOp::GetMe, gws_kind, http.login()).await {
+    let me = match timed(&rec, SessionOp::GetMe, http.login()).await {
         Ok(me) => me,
         Err(e) => {
             tracing::warn!(agent = %spec.username, error = %e, "login failed");
@@ -117,7 +98,6 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let connected = timed(
         &rec,
         SessionOp::Handshake,
-        |e: &crate::cometd::error::CometdError| e.kind().to_string(),
         cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
     )
     .await;
@@ -152,18 +132,18 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         .join(&pop.name, Member { username: spec.username.clone(), user_id: me.id.clone(), uri });
     let checker = AgentChecker::new(&spec.username, ctx.settings.media, ctx.settings.profile)
         .with_user_id(&me.id);
-    let shared = Arc::new(AgentShared {
-        ctx: ctx.clone(),
-        http: http.clone(),
-        username: spec.username.clone(),
-        user_id: me.id.clone(),
-        checker: Mutex::new(checker),
-    });
+    let shared = Arc::new(AgentShared::new(
+        ctx.clone(),
+        http.clone(),
+        spec.username.clone(),
+        me.id.clone(),
+        checker,
+    ));
     ctx.logged_in();
 
     let mut rng = SmallRng::seed_from_u64(spec.seed);
     let mut flows: JoinSet<()> = JoinSet::new();
-    let mut routes: HashMap<String, mpsc::UnboundedSender<Arc<Notification>>> = HashMap::new();
+    let mut routes: HashMap<String, mpsc::UnboundedSender<Delivered>> = HashMap::new();
     let mut checks = tokio::time::interval(Duration::from_millis(500));
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
@@ -190,13 +170,12 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     let n: Notification = match serde_json::from_str(data.get()) {
                         Ok(n) => n,
                         Err(e) => {
-                            rec.op_error(OpName::Session(SessionOp::Handshake), "bad-notification", true);
+                            rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::BadNotification, true);
                             tracing::debug!(agent = %spec.username, error = %e, "unparseable notification");
                             continue;
                         }
                     };
-                    let now_ms = ctx.now_ms();
-                    rec.violations(shared.checker(|c| c.observe(now_ms, &n)));
+                    let events = shared.observe(&rec, &n);
                     let Some(id) = n.interaction_id().map(str::to_string) else { continue };
                     if is_invitation(&n) && routes.get(&id).is_none_or(|tx| tx.is_closed()) {
                         let steps = steps_for(&ctx, spec.population, &n);
@@ -212,13 +191,13 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     }
                     if let Some(tx) = routes.get(&id) {
                         // A closed channel means the flow ended; the notification was checked.
-                        let _ = tx.send(Arc::new(n));
+                        let _ = tx.send(Delivered { n, events });
                     }
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => rec.count(Counter::Reconnects, 1),
                 Some(Event::Closed { reason }) => {
                     tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
-                    rec.op_error(OpName::Session(SessionOp::Handshake), "cometd-closed", true);
+                    rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::SessionClosed, true);
                     break;
                 }
                 None => break,

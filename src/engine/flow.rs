@@ -1,9 +1,11 @@
 //! One flow run by one agent on one interaction: steps (operations, think times, awaits) with
-//! their latencies measured from the intended start, and the settle of each operation (the
-//! notification that completes it) recorded when it arrives.
+//! their latencies measured from the intended start.
 //!
-//! The pure parts ([`classify`], [`settle_matches`], [`operation_for`]) decide what a notification
-//! means for a flow and what each operation sends; [`run_flow`] is the thin async shell.
+//! What a notification means is the ordering checker's to say: the agent's main loop feeds it
+//! every notification, records the settles it reports (see [`super::shared`]), and hands the
+//! flow the notification with its await events ([`Delivered`]). The flow only keeps its own
+//! state (for targets and tidying up) and waits. [`operation_for`] is pure: what each operation
+//! sends; [`FlowRun::run`] is the async shell.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,10 +17,10 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::AgentShared;
+use super::failure::FailureKind;
 use super::roster::{Key, Started, tag_text};
+use super::shared::AgentShared;
 use super::sink::Sink;
-use crate::gws::error::GwsError;
 use crate::gws::{
     Capability, EntryType, InteractionState, Media, Notification, NotificationType, Operation,
     ParticipantType, Visibility,
@@ -31,135 +33,12 @@ use crate::vocab::{AwaitEvent, OpMetric, OpName};
 /// last operations.
 const SETTLE_GRACE: Duration = Duration::from_secs(10);
 
-/// Await events a notification stands for, seen by agent `me` (its nickname in this
-/// interaction). `removing` is set by a ParticipantsUpdated(LeftChat), which is how a removal
-/// begins for the removed agent.
-pub(crate) fn classify(n: &Notification, me: &str, removing: &mut bool) -> Vec<AwaitEvent> {
-    let mut events = Vec::new();
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            let Some(r) = sc.resource() else { return events };
-            match (sc.notification_type, r.state) {
-                (NotificationType::StatusChange, InteractionState::Invited) => {
-                    events.push(AwaitEvent::Invited)
-                }
-                (NotificationType::ParticipantsUpdated, InteractionState::LeftChat) => {
-                    *removing = true
-                }
-                (
-                    NotificationType::StatusChange,
-                    InteractionState::Completed | InteractionState::Revoked,
-                ) => {
-                    if *removing {
-                        events.push(AwaitEvent::Removed);
-                    }
-                    events.push(AwaitEvent::Completed);
-                }
-                _ => {}
-            }
-        }
-        Notification::MessageLogUpdated(ml) => {
-            for e in &ml.messages {
-                let mine = e.from.nickname == me && e.from.kind == ParticipantType::Agent;
-                if mine && e.kind == EntryType::ParticipantJoined {
-                    // The history an agent gets on Accept ends with its own join: what happened
-                    // before it is the past, not events to react to.
-                    events.clear();
-                    continue;
-                }
-                match (e.kind, e.from.kind) {
-                    (EntryType::ParticipantJoined, ParticipantType::Agent) if !mine => {
-                        events.push(AwaitEvent::ParticipantJoined);
-                        if e.from.visibility == Some(Visibility::Agents) {
-                            events.push(AwaitEvent::ConsultantJoined);
-                        }
-                    }
-                    (EntryType::ParticipantLeft, ParticipantType::Customer) => {
-                        events.push(AwaitEvent::ParticipantLeft);
-                        events.push(AwaitEvent::CustomerLeft);
-                    }
-                    (EntryType::ParticipantLeft, ParticipantType::Agent) if !mine => {
-                        events.push(AwaitEvent::ParticipantLeft);
-                    }
-                    (EntryType::Text, ParticipantType::Customer) => {
-                        events.push(AwaitEvent::CustomerMessage)
-                    }
-                    (EntryType::Text, ParticipantType::Agent) if !mine => {
-                        events.push(AwaitEvent::AgentMessage)
-                    }
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
-    }
-    events
-}
-
-/// Whether `n` is the notification that settles `op` for the agent that sent it (its own
-/// notifications only; a removal settles at the removed agent, see [`Key::Removal`]).
-pub(crate) fn settle_matches(op: Capability, n: &Notification, me: &str) -> bool {
-    use Capability as C;
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            let state = sc.resource().map(|r| r.state);
-            match op {
-                C::Reject | C::Complete | C::Transfer => {
-                    sc.notification_type == NotificationType::StatusChange
-                        && state == Some(InteractionState::Completed)
-                }
-                C::Leave => {
-                    sc.notification_type == NotificationType::StatusChange
-                        && matches!(
-                            state,
-                            Some(InteractionState::LeftChat | InteractionState::Completed)
-                        )
-                }
-                C::SetDisposition
-                | C::AttachUserData
-                | C::UpdateUserData
-                | C::DeleteUserData
-                | C::AddComment => sc.notification_type == NotificationType::PropertiesUpdated,
-                _ => false,
-            }
-        }
-        Notification::MessageLogUpdated(ml) => ml.messages.iter().any(|e| {
-            let mine = e.from.nickname == me && e.from.kind == ParticipantType::Agent;
-            match op {
-                C::Accept => mine && e.kind == EntryType::ParticipantJoined,
-                C::Consult | C::Invite => {
-                    !mine
-                        && e.kind == EntryType::ParticipantJoined
-                        && e.from.kind == ParticipantType::Agent
-                }
-                C::SendMessage | C::SendToAgents => mine && e.kind == EntryType::Text,
-                C::SendUrl => mine && e.kind == EntryType::PushUrl,
-                C::SendStartTypingNotification | C::SendStartTypingToAgentsNotification => {
-                    mine && e.kind == EntryType::TypingStarted
-                }
-                C::SendStopTypingNotification | C::SendStopTypingToAgentsNotification => {
-                    mine && e.kind == EntryType::TypingStopped
-                }
-                C::SendCustomNotice | C::SendCustomNoticeToAgents => {
-                    mine && e.kind == EntryType::CustomNotice
-                }
-                _ => false,
-            }
-        }),
-        _ => false,
-    }
-}
-
-/// Whether an operation settles by a notification at all.
-fn settles(op: Capability) -> bool {
-    !matches!(
-        op,
-        Capability::SetInFocus
-            | Capability::CancelConsult
-            | Capability::RemoveParticipantFromConference
-    )
+/// A notification routed to the flow of its interaction, with the await events the checker
+/// found it stands for.
+#[derive(Debug)]
+pub(crate) struct Delivered {
+    pub(crate) n: Notification,
+    pub(crate) events: Vec<AwaitEvent>,
 }
 
 /// The operation a step sends. `target_uri` is the resolved target, `text` the (possibly
@@ -234,13 +113,6 @@ fn notice(step: &OpStep) -> String {
     step.notice.as_deref().unwrap_or("notice").to_owned()
 }
 
-/// An operation waiting for its settling notification.
-#[derive(Debug, Clone, Copy)]
-struct PendingSettle {
-    op: Capability,
-    started: Started,
-}
-
 /// Why a flow stopped before its last step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stop {
@@ -255,14 +127,12 @@ pub(crate) struct FlowRun {
     pub(crate) agent: Arc<AgentShared>,
     pub(crate) ixn: String,
     pub(crate) media: Media,
-    pub(crate) rx: mpsc::UnboundedReceiver<Arc<Notification>>,
+    pub(crate) rx: mpsc::UnboundedReceiver<Delivered>,
     pub(crate) rec: Sink,
     pub(crate) rng: SmallRng,
     pub(crate) token: CancellationToken,
     /// Await events seen and not yet consumed, oldest first (bounded).
     events: VecDeque<AwaitEvent>,
-    settles: Vec<PendingSettle>,
-    removing: bool,
     /// Our own state in the interaction, as last notified.
     state: InteractionState,
     /// The URI of the current consultant (an Agents-visibility agent), from participants.
@@ -275,7 +145,7 @@ impl FlowRun {
         agent: Arc<AgentShared>,
         ixn: String,
         media: Media,
-        rx: mpsc::UnboundedReceiver<Arc<Notification>>,
+        rx: mpsc::UnboundedReceiver<Delivered>,
         rec: Sink,
         seed: u64,
         token: CancellationToken,
@@ -290,16 +160,15 @@ impl FlowRun {
             rng: SmallRng::seed_from_u64(seed),
             token,
             events: VecDeque::new(),
-            settles: Vec::new(),
-            removing: false,
             state: InteractionState::Invited,
             consultant: None,
             nickname,
         }
     }
 
-    fn handle(&mut self, n: &Notification) {
+    fn handle(&mut self, d: Delivered) {
         let now = Instant::now();
+        let n = &d.n;
         if let Notification::ChatStateChangeMessage(sc)
         | Notification::FacebooksessionStateChangeMessage(sc) = n
             && let Some(r) = sc.resource()
@@ -317,32 +186,11 @@ impl FlowRun {
                 })
                 .and_then(|p| p.uri.clone());
         }
-        for e in classify(n, &self.nickname, &mut self.removing) {
+        for e in d.events {
             if self.events.len() >= 64 {
                 self.events.pop_front();
             }
             self.events.push_back(e);
-        }
-        // Settles of our own operations, oldest first, one notification each.
-        if let Some(pos) = self.settles.iter().position(|s| settle_matches(s.op, n, &self.nickname))
-        {
-            let s = self.settles.remove(pos);
-            self.rec.latency(
-                OpName::Flow(s.op),
-                OpMetric::Settle,
-                s.started.intended,
-                s.started.sent,
-                now,
-                s.started.measured,
-            );
-        }
-        // A removal of us settles here, measured from the remover's intended start.
-        if self.removing && self.state == InteractionState::Completed {
-            let key = Key::Removal(self.ixn.clone(), self.agent.user_id.clone());
-            if let Some(s) = self.agent.ctx.correlator.finish(&key) {
-                let op = OpName::Flow(Capability::RemoveParticipantFromConference);
-                self.rec.latency(op, OpMetric::Settle, s.intended, s.sent, now, s.measured);
-            }
         }
         // Messages from customers carry a tag: their delivery to us is measured here.
         if let Notification::MessageLogUpdated(ml) = n {
@@ -375,7 +223,7 @@ impl FlowRun {
                 _ = self.token.cancelled() => return Err(Stop::Cancelled),
                 _ = tokio::time::sleep_until(deadline.into()) => return Ok(()),
                 n = self.rx.recv() => match n {
-                    Some(n) => self.handle(&n),
+                    Some(n) => self.handle(n),
                     None => return Err(Stop::Cancelled),
                 },
             }
@@ -397,7 +245,7 @@ impl FlowRun {
                 _ = self.token.cancelled() => return Err(Stop::Cancelled),
                 _ = tokio::time::sleep_until(deadline.into()) => return Ok(false),
                 n = self.rx.recv() => match n {
-                    Some(n) => self.handle(&n),
+                    Some(n) => self.handle(n),
                     None => return Err(Stop::Cancelled),
                 },
             }
@@ -437,7 +285,11 @@ impl FlowRun {
             Some(t) => match self.target(t) {
                 Some((uri, party)) => (Some(uri), party),
                 None => {
-                    self.rec.op_error(OpName::Flow(op), &format!("no-target:{t}"), measured);
+                    self.rec.op_error(
+                        OpName::Flow(op),
+                        &FailureKind::NoTarget(t.clone()),
+                        measured,
+                    );
                     return Ok(false);
                 }
             },
@@ -449,9 +301,10 @@ impl FlowRun {
             self.nickname = step.nickname.clone().unwrap_or_else(|| self.agent.username.clone());
         }
         let now_ms = self.agent.ctx.now_ms();
-        self.agent.checker(|c| c.operation_started(now_ms, &self.ixn, op, party.clone()));
         let sent = Instant::now();
         let started = Started { intended, sent, measured };
+        // The checker hands `started` back when the operation settles.
+        self.agent.checker(|c| c.operation_started(now_ms, &self.ixn, op, party.clone(), started));
         // Register before sending: notifications can overtake the HTTP response.
         if op == Capability::SendMessage
             && let Some(key) = text.as_deref().and_then(super::roster::message_key)
@@ -463,9 +316,6 @@ impl FlowRun {
         {
             self.agent.ctx.correlator.start(Key::Removal(self.ixn.clone(), id), started);
         }
-        if settles(op) {
-            self.settles.push(PendingSettle { op, started });
-        }
         let http = self.agent.http.clone();
         let media = self.media;
         let ixn = self.ixn.clone();
@@ -476,7 +326,7 @@ impl FlowRun {
                 _ = self.token.cancelled() => return Err(Stop::Cancelled),
                 r = &mut request => break r,
                 n = self.rx.recv() => match n {
-                    Some(n) => self.handle(&n),
+                    Some(n) => self.handle(n),
                     None => return Err(Stop::Cancelled),
                 },
             }
@@ -490,8 +340,7 @@ impl FlowRun {
                 Ok(true)
             }
             Err(e) => {
-                self.rec.op_error(OpName::Flow(op), &error_kind(&e), measured);
-                self.settles.retain(|s| s.op != op || s.started.sent != sent);
+                self.rec.op_error(OpName::Flow(op), &FailureKind::from(&e), measured);
                 self.agent.checker(|c| c.operation_failed(&self.ixn, op));
                 Ok(false)
             }
@@ -522,12 +371,12 @@ impl FlowRun {
                 }
                 Step::Await { event, timeout } => {
                     if !self.await_event(*event, *timeout).await? {
+                        // A flow failure, not an ordering violation: whatever the protocol
+                        // owes, the checker's own expectations already judge (see
+                        // ARCHITECTURE.md, "Await timeouts").
                         let measured = self.agent.ctx.measured(intended);
-                        self.rec.op_error(
-                            OpName::Flow(last_op),
-                            &format!("await-timeout:{event}"),
-                            measured,
-                        );
+                        let failure = FailureKind::AwaitTimeout(*event);
+                        self.rec.op_error(OpName::Flow(last_op), &failure, measured);
                         self.tidy_up().await;
                         return Err(Stop::Ended);
                     }
@@ -546,10 +395,11 @@ impl FlowRun {
         Ok(())
     }
 
-    /// After the last step: keep listening until pending settles arrive (bounded).
+    /// After the last step: keep listening while the checker still waits for a notification
+    /// that settles an operation on this interaction (or this agent's removal), bounded.
     async fn linger(&mut self) {
         let deadline = Instant::now() + SETTLE_GRACE;
-        while !self.settles.is_empty() || (!self.ended() && self.removing) {
+        while self.agent.checker(|c| c.settles_pending(&self.ixn)) {
             if self
                 .pump_until(deadline.min(Instant::now() + Duration::from_millis(100)))
                 .await
@@ -575,140 +425,11 @@ impl FlowRun {
     }
 }
 
-/// A short, stable error kind for metrics.
-pub(crate) fn error_kind(e: &GwsError) -> String {
-    e.kind().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gws::{LogEntry, MessageLog, Participant, StateChange};
-
-    fn entry(kind: EntryType, nick: &str, who: ParticipantType, vis: Visibility) -> LogEntry {
-        LogEntry {
-            index: 1,
-            kind,
-            from: Participant {
-                participant_id: "p".into(),
-                id: None,
-                kind: who,
-                nickname: nick.into(),
-                visibility: Some(vis),
-                uri: None,
-                path: None,
-            },
-            text: Some("t".into()),
-            url: None,
-            notice_text: None,
-            message_type: None,
-            visibility: Some(vis),
-            timestamp: String::new(),
-            timestamp_seconds: 0,
-        }
-    }
-
-    fn ml(entries: Vec<LogEntry>) -> Notification {
-        Notification::MessageLogUpdated(MessageLog {
-            notification_type: NotificationType::NewMessages,
-            messages: entries,
-            chat_uri: None,
-            chat_path: Some("/chats/x".into()),
-            facebooksession_uri: None,
-            facebooksession_path: None,
-        })
-    }
-
-    fn sc(kind: NotificationType, state: InteractionState) -> Notification {
-        let raw = json!({"notificationType": kind, "chat": {"id": "x", "uri": "u", "state": state, "capabilities": []}});
-        let sc: StateChange = serde_json::from_value(raw).expect("valid");
-        Notification::ChatStateChangeMessage(sc)
-    }
-
-    #[test]
-    fn consultant_join_and_messages_are_classified() {
-        let mut removing = false;
-        let n = ml(vec![entry(
-            EntryType::ParticipantJoined,
-            "Bob",
-            ParticipantType::Agent,
-            Visibility::Agents,
-        )]);
-        assert_eq!(
-            classify(&n, "Ann", &mut removing),
-            [AwaitEvent::ParticipantJoined, AwaitEvent::ConsultantJoined]
-        );
-        assert!(classify(&n, "Bob", &mut removing).is_empty(), "one's own join is not an event");
-        let n = ml(vec![entry(EntryType::Text, "Bob", ParticipantType::Agent, Visibility::Agents)]);
-        assert_eq!(classify(&n, "Ann", &mut removing), [AwaitEvent::AgentMessage]);
-        let n = ml(vec![entry(
-            EntryType::ParticipantLeft,
-            "Chris",
-            ParticipantType::Customer,
-            Visibility::All,
-        )]);
-        assert_eq!(
-            classify(&n, "Ann", &mut removing),
-            [AwaitEvent::ParticipantLeft, AwaitEvent::CustomerLeft]
-        );
-    }
-
-    #[test]
-    fn removal_is_participants_updated_left_chat_then_completed() {
-        let mut removing = false;
-        assert_eq!(
-            classify(
-                &sc(NotificationType::StatusChange, InteractionState::Completed),
-                "Bob",
-                &mut removing
-            ),
-            [AwaitEvent::Completed]
-        );
-        assert!(
-            classify(
-                &sc(NotificationType::ParticipantsUpdated, InteractionState::LeftChat),
-                "Bob",
-                &mut removing
-            )
-            .is_empty()
-        );
-        assert!(removing);
-        assert_eq!(
-            classify(
-                &sc(NotificationType::StatusChange, InteractionState::Completed),
-                "Bob",
-                &mut removing
-            ),
-            [AwaitEvent::Removed, AwaitEvent::Completed]
-        );
-    }
-
-    #[test]
-    fn settles_match_the_documented_final_notification() {
-        let joined = ml(vec![entry(
-            EntryType::ParticipantJoined,
-            "Ann",
-            ParticipantType::Agent,
-            Visibility::All,
-        )]);
-        assert!(settle_matches(Capability::Accept, &joined, "Ann"));
-        assert!(!settle_matches(Capability::Accept, &joined, "Bob"));
-        let consultant = ml(vec![entry(
-            EntryType::ParticipantJoined,
-            "Bob",
-            ParticipantType::Agent,
-            Visibility::Agents,
-        )]);
-        assert!(settle_matches(Capability::Consult, &consultant, "Ann"));
-        let left = sc(NotificationType::StatusChange, InteractionState::LeftChat);
-        assert!(settle_matches(Capability::Leave, &left, "Ann"));
-        assert!(!settle_matches(Capability::Complete, &left, "Ann"));
-        let props = sc(NotificationType::PropertiesUpdated, InteractionState::Chatting);
-        assert!(settle_matches(Capability::SetDisposition, &props, "Ann"));
-        assert!(!settles(Capability::SetInFocus));
-    }
 
     #[test]
     fn operations_carry_the_documented_parameters() {

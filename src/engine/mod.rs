@@ -1,8 +1,9 @@
 //! The simulator: virtual agents and customers driving a GWS server, remote or embedded.
 //!
-//! [`run`] goes through closed phases ([`Phase`]): agents log in, customers arrive by the
-//! scenario's load plan for `duration` (the first `warmup` of it measured apart), the run
-//! drains for at most `drain`, agents log out. One root token and child tokens per task stop
+//! [`run`] goes through its phases in order, in one function (`run_inner`, whose log lines name
+//! them): agents log in, customers arrive by the scenario's load plan for `duration` (the first
+//! `warmup` of it measured apart), the run drains for at most `drain`, agents log out. One root
+//! token and child tokens per task stop
 //! everything; a `TaskTracker`-like `JoinSet` drains it. Failures are measurements: nothing in
 //! here returns an error because a request failed or a notification came out of order.
 //!
@@ -15,8 +16,10 @@
 
 mod agent;
 mod customer;
+mod failure;
 mod flow;
 mod roster;
+mod shared;
 mod sink;
 
 use std::sync::Arc;
@@ -44,16 +47,6 @@ use self::agent::{AgentSpec, run_agent};
 use self::customer::run_customer;
 use self::roster::{Correlator, Roster};
 use self::sink::Shards;
-
-/// The phases of a run, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Login,
-    Load,
-    Drain,
-    Logout,
-    Done,
-}
 
 /// How to reach the server and behave as its clients; resolved from the scenario and the
 /// command line by the caller.
@@ -142,7 +135,7 @@ impl RunCtx {
     }
 
     /// The HTTP client an agent uses: the shared pool, or one of its own.
-    pub(crate) fn client_for(&self, _seed: u64) -> GwsClient {
+    pub(crate) fn client_for(&self) -> GwsClient {
         if self.settings.per_agent_pool {
             GwsClient::builder()
                 .base_url(self.settings.base_url.clone())

@@ -15,6 +15,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::failure::FailureKind;
 use crate::metrics::Recorder;
 use crate::ordering::Violation;
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
@@ -65,8 +66,10 @@ impl Sink {
         self.with(|r, interval| r.op_ok(op, measured || interval));
     }
 
-    pub(crate) fn op_error(&self, op: OpName, kind: &str, measured: bool) {
-        self.with(|r, interval| r.op_error(op, kind, measured || interval));
+    /// Counts a failure under its kind's stable string (the recorder keys error kinds by name).
+    pub(crate) fn op_error(&self, op: OpName, kind: &FailureKind, measured: bool) {
+        let kind = kind.to_string();
+        self.with(|r, interval| r.op_error(op, &kind, measured || interval));
     }
 
     pub(crate) fn count(&self, counter: Counter, n: u64) {

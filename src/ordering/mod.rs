@@ -7,6 +7,11 @@
 //!   nothing here depends on when the response arrives), [`AgentChecker::observe`] for every
 //!   CometD data message, [`AgentChecker::poll_timeouts`] now and then, and
 //!   [`AgentChecker::finish`] at the end of the run.
+//! - [`AgentChecker::observe`] returns an [`Observed`]: the violations, the operations the
+//!   notification settles ([`Settled`], with the token the caller gave when the operation
+//!   started; which step settles what is marked in [`rules`]), and the await events it stands
+//!   for (`events::classify`). So the engine never reads a notification a second time to decide
+//!   what it means; it records what the checker found.
 //! - One [`CustomerChecker`] per customer, fed the log entries its message polls return.
 //!
 //! Time is a caller-provided monotonic millisecond value; there is no IO, clock or runtime here.
@@ -28,13 +33,14 @@
 
 mod agent;
 mod customer;
+mod events;
 pub mod rules;
 mod violation;
 
 #[cfg(test)]
 mod tests;
 
-pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS};
+pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, Settled};
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 

@@ -7,19 +7,21 @@
 //! ordered subsequence, so unrelated notifications may come between the steps.
 //!
 //! In brief (S = StatusChange, PU = ParticipantsUpdated, ML\[x] = MessageLogUpdated holding x;
-//! "doc" is where the documented profile differs):
+//! "doc" is where the documented profile differs). The step marked **⊣** settles the operation
+//! ([`Settle`]): its `settle` latency ends there.
 //!
 //! | trigger | steps the agent must receive |
 //! |---|---|
-//! | Accept | S(Chatting) → PU(Chatting) → ML\[own ParticipantJoined] |
-//! | Reject, Complete | S(Completed) |
-//! | Leave | sole agent S(LeftChat), with other agents S(Completed); doc: either |
-//! | Transfer | S(Completed); doc: S(LeftChat or Completed) |
-//! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] |
-//! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…&lt;target id&gt;, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent |
-//! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] |
-//! | user data, disposition, AddComment | PropertiesUpdated |
-//! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) |
+//! | Accept | S(Chatting) → PU(Chatting) → ML\[own ParticipantJoined] ⊣ |
+//! | Reject, Complete | S(Completed) ⊣ |
+//! | Leave | sole agent S(LeftChat), with other agents S(Completed) ⊣; doc: either |
+//! | Transfer | S(Completed) ⊣; doc: S(LeftChat or Completed) ⊣ |
+//! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] ⊣ |
+//! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…&lt;target id&gt;, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent. Settles at the removed agent ("being removed" below) |
+//! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] ⊣ |
+//! | user data, disposition, AddComment | PropertiesUpdated ⊣ |
+//! | SetInFocus, CancelConsult | nothing (and no settle) |
+//! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) ⊣ (the remover's operation) |
 //! | implied: customer left (strict) | PU without the customer → ML\[ParticipantLeft from the customer] |
 //! | implied: another agent left (strict) | PU without that agent → ML\[ParticipantLeft from another agent] |
 
@@ -192,6 +194,31 @@ pub enum Guard {
     ChattingNotLeaving,
 }
 
+/// Which step of an expectation settles an operation: its `settle` latency (design.md,
+/// "Metrics") ends when that step arrives, in place, late or after the timeout. It is the last
+/// notification the actor is owed for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Nothing in this expectation settles an operation.
+    Never,
+    /// Step `i` settles the operation that created this expectation, at the agent that sent it.
+    Own(usize),
+    /// Step `i` settles a RemoveParticipantFromConference that *another* agent sent: the
+    /// removed agent's own last notification. The checker cannot know who sent it; the caller
+    /// correlates (interaction, removed agent) with the remover's start.
+    Removal(usize),
+}
+
+impl Settle {
+    /// The settling step, if any.
+    pub fn step(self) -> Option<usize> {
+        match self {
+            Settle::Never => None,
+            Settle::Own(i) | Settle::Removal(i) => Some(i),
+        }
+    }
+}
+
 /// One ordered list of steps an agent must receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expectation {
@@ -205,6 +232,8 @@ pub struct Expectation {
     /// skipped: out-of-order if they come later, missing if they never do).
     pub triggers: &'static [usize],
     pub guard: Guard,
+    /// Which step, if any, settles an operation.
+    pub settle: Settle,
 }
 
 const fn req(pattern: Pattern) -> Step {
@@ -215,8 +244,21 @@ const fn opt(pattern: Pattern) -> Step {
     Step { pattern, need: Need::Optional }
 }
 
-const fn op(name: &'static str, source: &'static str, steps: &'static [Step]) -> Expectation {
-    Expectation { name, source, steps, clock: Clock::FromStart, triggers: &[], guard: Guard::None }
+const fn op(
+    name: &'static str,
+    source: &'static str,
+    steps: &'static [Step],
+    settle: Settle,
+) -> Expectation {
+    Expectation {
+        name,
+        source,
+        steps,
+        clock: Clock::FromStart,
+        triggers: &[],
+        guard: Guard::None,
+        settle,
+    }
 }
 
 const fn entry(kind: EntryType, from: Who, visibility: Option<Visibility>) -> Pattern {
@@ -240,13 +282,17 @@ static ACCEPT: Expectation = op(
         req(pu(&[S::Chatting], Roster::Any)),
         req(entry(EntryType::ParticipantJoined, Who::Me, None)),
     ],
+    Settle::Own(2),
 );
-static REJECT: Expectation = op("Reject", "§6.2, §15.7", &[req(Pattern::Status(&[S::Completed]))]);
+static REJECT: Expectation =
+    op("Reject", "§6.2, §15.7", &[req(Pattern::Status(&[S::Completed]))], Settle::Own(0));
 static COMPLETE: Expectation =
-    op("Complete", "§6.8, §15.13", &[req(Pattern::Status(&[S::Completed]))]);
-static PROPERTIES: Expectation = op("user data", "§6.10", &[req(Pattern::Properties)]);
+    op("Complete", "§6.8, §15.13", &[req(Pattern::Status(&[S::Completed]))], Settle::Own(0));
+static PROPERTIES: Expectation =
+    op("user data", "§6.10", &[req(Pattern::Properties)], Settle::Own(0));
 
-/// §6.4, §15.9: A after B accepts. The clock starts when the first step arrives.
+/// §6.4, §15.9: A after B accepts. The clock starts when the first step arrives; the
+/// consultant's ParticipantJoined settles it.
 static CONSULT: Expectation = Expectation {
     clock: Clock::FromFirstStep,
     ..op(
@@ -256,6 +302,7 @@ static CONSULT: Expectation = Expectation {
             req(pu(&[S::Chatting], Roster::ConsultantPresent)),
             req(entry(EntryType::ParticipantJoined, Who::OtherAgent, Some(Visibility::Agents))),
         ],
+        Settle::Own(1),
     )
 };
 /// §6.5, §15.10: as Consult with visibility All.
@@ -268,33 +315,50 @@ static INVITE: Expectation = Expectation {
             req(pu(&[S::Chatting], Roster::ConferenceAgentPresent)),
             req(entry(EntryType::ParticipantJoined, Who::OtherAgent, Some(Visibility::All))),
         ],
+        Settle::Own(1),
     )
 };
 
 /// §6.3: the sender receives its own entries (\[DOC\]: every sample is delivered to the sender).
 static SEND_MESSAGE: Expectation =
-    op("SendMessage", "§6.3", &[req(entry(EntryType::Text, Who::Me, None))]);
+    op("SendMessage", "§6.3", &[req(entry(EntryType::Text, Who::Me, None))], Settle::Own(0));
 static SEND_TO_AGENTS: Expectation = op(
     "SendToAgents",
     "§6.3, §15.21",
     &[req(entry(EntryType::Text, Who::Me, Some(Visibility::Agents)))],
+    Settle::Own(0),
 );
 static SEND_URL: Expectation =
-    op("SendUrl", "§6.3", &[req(entry(EntryType::PushUrl, Who::Me, None))]);
-static TYPING_STARTED: Expectation =
-    op("typing started", "§6.3", &[req(entry(EntryType::TypingStarted, Who::Me, None))]);
-static TYPING_STOPPED: Expectation =
-    op("typing stopped", "§6.3", &[req(entry(EntryType::TypingStopped, Who::Me, None))]);
-static CUSTOM_NOTICE: Expectation =
-    op("SendCustomNotice", "§6.3", &[req(entry(EntryType::CustomNotice, Who::Me, None))]);
+    op("SendUrl", "§6.3", &[req(entry(EntryType::PushUrl, Who::Me, None))], Settle::Own(0));
+static TYPING_STARTED: Expectation = op(
+    "typing started",
+    "§6.3",
+    &[req(entry(EntryType::TypingStarted, Who::Me, None))],
+    Settle::Own(0),
+);
+static TYPING_STOPPED: Expectation = op(
+    "typing stopped",
+    "§6.3",
+    &[req(entry(EntryType::TypingStopped, Who::Me, None))],
+    Settle::Own(0),
+);
+static CUSTOM_NOTICE: Expectation = op(
+    "SendCustomNotice",
+    "§6.3",
+    &[req(entry(EntryType::CustomNotice, Who::Me, None))],
+    Settle::Own(0),
+);
 
 // --- Operations: strict (§15, the embedded server's exact behaviour) ---------------------------
 
-static STRICT_LEAVE: Expectation = op("Leave", "§6.4, §6.8, §15.12", &[req(Pattern::LeaveOutcome)]);
+static STRICT_LEAVE: Expectation =
+    op("Leave", "§6.4, §6.8, §15.12", &[req(Pattern::LeaveOutcome)], Settle::Own(0));
 static STRICT_TRANSFER: Expectation =
-    op("Transfer", "§6.7, §15.14", &[req(Pattern::Status(&[S::Completed]))]);
+    op("Transfer", "§6.7, §15.14", &[req(Pattern::Status(&[S::Completed]))], Settle::Own(0));
 /// §15.11: the Notice is emitted by default, so strict requires it; the ParticipantsUpdated must
 /// no longer list the removed agent, and the ParticipantLeft must be the removed agent's.
+/// The remover is owed these, but the operation settles later, at the removed agent's
+/// `Completed` ([`REMOVED`]).
 static STRICT_REMOVE: Expectation = op(
     "RemoveParticipantFromConference",
     "§6.6, §15.11",
@@ -303,21 +367,26 @@ static STRICT_REMOVE: Expectation = op(
         req(pu(&[S::Chatting], Roster::TargetGone)),
         req(entry(EntryType::ParticipantLeft, Who::Target, None)),
     ],
+    Settle::Never,
 );
 
 // --- Operations: documented (only what the GWS pages confirm) ----------------------------------
 
 /// ChatLeave documents LeftChat for a sole agent and Completed in a conference; which one
 /// applies can change while the request is in flight, so the documented profile takes either.
-static DOC_LEAVE: Expectation =
-    op("Leave", "§6.4, §6.8", &[req(Pattern::Status(&[S::LeftChat, S::Completed]))]);
+static DOC_LEAVE: Expectation = op(
+    "Leave",
+    "§6.4, §6.8",
+    &[req(Pattern::Status(&[S::LeftChat, S::Completed]))],
+    Settle::Own(0),
+);
 /// §6.7 is \[INF\]: "the actor gets a terminal state" (or LeftChat first).
 static DOC_TRANSFER: Expectation =
-    op("Transfer", "§6.7", &[req(Pattern::Status(&[S::LeftChat, S::Completed]))]);
+    op("Transfer", "§6.7", &[req(Pattern::Status(&[S::LeftChat, S::Completed]))], Settle::Own(0));
 /// The two-step core of §6.6, with the Notice optional (absent from the current chat page).
 /// The state of the ParticipantsUpdated and the `from` of the ParticipantLeft are not checked:
 /// the FB seed prints `Completed` and the remover there (§13.5), and a page is what a remote
-/// GWS build is measured against.
+/// GWS build is measured against. As in strict, the removal settles at the removed agent.
 static DOC_REMOVE: Expectation = op(
     "RemoveParticipantFromConference",
     "§6.6 (documented core)",
@@ -326,6 +395,7 @@ static DOC_REMOVE: Expectation = op(
         req(pu(&[], Roster::Any)),
         req(entry(EntryType::ParticipantLeft, Who::AnyAgent, None)),
     ],
+    Settle::Never,
 );
 
 /// The expectation an operation creates for the agent that starts it, if any.
@@ -356,13 +426,16 @@ pub fn for_operation(profile: Profile, op: Capability) -> Option<&'static Expect
         | C::UpdateUserData
         | C::AddComment => &PROPERTIES,
         // SetInFocus changes nothing visible; CancelConsult's notifications are undocumented.
+        // So neither settles: `vocab::has_settle` is where that is said for metric names.
         C::SetInFocus | C::CancelConsult => return None,
     })
 }
 
 // --- Implied expectations (recognised from what the agent observes) ----------------------------
 
-/// §6.6, §15.11, the removed agent's four-step core, \[SEED\] chat page (both profiles).
+/// §6.6, §15.11, the removed agent's four-step core, \[SEED\] chat page (both profiles). Its
+/// `Completed` is the last notification anyone is owed for the removal, so it settles the
+/// remover's RemoveParticipantFromConference (design.md, "Metrics").
 static REMOVED: Expectation = Expectation {
     name: "removed from conference",
     source: "§6.6, §15.11",
@@ -375,6 +448,7 @@ static REMOVED: Expectation = Expectation {
     clock: Clock::FromStart,
     triggers: &[0, 1],
     guard: Guard::ChattingNotLeaving,
+    settle: Settle::Removal(3),
 };
 /// §15.15 (strict only: §6.9 is \[INF\]).
 static CUSTOMER_LEFT: Expectation = Expectation {
@@ -387,6 +461,7 @@ static CUSTOMER_LEFT: Expectation = Expectation {
     clock: Clock::FromStart,
     triggers: &[0, 1],
     guard: Guard::None,
+    settle: Settle::Never,
 };
 /// §15.12: the agents that remain when another one leaves (strict only: §6.4 marks it \[INF\]).
 static AGENT_LEFT: Expectation = Expectation {
@@ -399,6 +474,7 @@ static AGENT_LEFT: Expectation = Expectation {
     clock: Clock::FromStart,
     triggers: &[0, 1],
     guard: Guard::None,
+    settle: Settle::Never,
 };
 
 static STRICT_IMPLIED: [&Expectation; 3] = [&REMOVED, &CUSTOMER_LEFT, &AGENT_LEFT];

@@ -1331,7 +1331,7 @@ impl Cx<'_> {
             let timeout = match &s.timeout {
                 Some(t) => self.positive_duration(t, "`timeout`"),
                 None => {
-                    self.s.error_help(ev.span(), "an await step needs a `timeout`", "e.g. { await = \"consultant-joined\", timeout = \"10s\" }; not seeing the event in time is counted as a `missing` violation");
+                    self.s.error_help(ev.span(), "an await step needs a `timeout`", "e.g. { await = \"consultant-joined\", timeout = \"10s\" }; not seeing the event in time fails the flow: an `await-timeout:<event>` error of the operation before it, not an ordering violation");
                     None
                 }
             };

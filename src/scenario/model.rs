@@ -273,7 +273,8 @@ pub enum Step {
     Op(Box<OpStep>),
     /// Wait a drawn time.
     Think { think: Distribution },
-    /// Wait for a protocol event on the interaction; not seeing it in time is a `missing` failure.
+    /// Wait for a protocol event on the interaction. Not seeing it in time fails the flow: an
+    /// `await-timeout:<event>` error of the operation before it (not an ordering violation).
     Await {
         #[serde(rename = "await")]
         event: AwaitEvent,

@@ -18,6 +18,10 @@ mod cometd;
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
+/// What the engine records from the checker: one settle per operation, await timeouts as flow
+/// failures.
+mod settles;
+
 /// The CI commands through the binary: junit.xml, `gwsim compare` exit codes, `gwsim report`.
 mod ci;
 

@@ -1,9 +1,11 @@
 //! Tests of the ordering checker: the seed pages' sequences, mutated copies of them, and a
 //! property test against a simple model. This file holds the builders they share.
 
+mod events;
 mod model;
 mod mutations;
 mod seeds;
+mod settles;
 
 use serde_json::Map;
 
@@ -170,8 +172,10 @@ fn run(name: &str, media: Media, profile: Profile, events: &[Event]) -> Vec<Viol
     for e in events {
         now += 10;
         match e {
-            Event::Op { id, op, target } => checker.operation_started(now, id, *op, target.clone()),
-            Event::Note(n) => out.extend(checker.observe(now, n)),
+            Event::Op { id, op, target } => {
+                checker.operation_started(now, id, *op, target.clone(), ())
+            }
+            Event::Note(n) => out.extend(checker.observe(now, n).violations),
             Event::Wait(ms) => {
                 now += ms;
                 out.extend(checker.poll_timeouts(now));
@@ -212,22 +216,28 @@ fn an_operation_racing_the_end_is_missing_only_if_not_refused() {
         let mut checker = AgentChecker::new("Ann", media, Profile::Strict).with_timeout_ms(1_000);
         let mut early = Vec::new();
         early.extend(
-            checker.observe(1, &status(media, "x", InteractionState::Invited, vec![], &[&chris])),
+            checker
+                .observe(1, &status(media, "x", InteractionState::Invited, vec![], &[&chris]))
+                .violations,
         );
-        checker.operation_started(2, "x", Capability::Accept, None);
+        checker.operation_started(2, "x", Capability::Accept, None, ());
         early.extend(
-            checker.observe(3, &status(media, "x", InteractionState::Chatting, vec![], &[])),
+            checker
+                .observe(3, &status(media, "x", InteractionState::Chatting, vec![], &[]))
+                .violations,
         );
         let pu =
             participants_updated(media, "x", InteractionState::Chatting, vec![], &[&chris, &ann]);
-        early.extend(checker.observe(4, &pu));
+        early.extend(checker.observe(4, &pu).violations);
         let joined = entry(1, EntryType::ParticipantJoined, &ann, Visibility::All, None);
-        early.extend(checker.observe(5, &ml(media, "x", vec![joined])));
-        checker.operation_started(6, "x", Capability::Complete, None);
+        early.extend(checker.observe(5, &ml(media, "x", vec![joined])).violations);
+        checker.operation_started(6, "x", Capability::Complete, None, ());
         // SetDisposition leaves before the Completed is seen...
-        checker.operation_started(7, "x", Capability::SetDisposition, None);
+        checker.operation_started(7, "x", Capability::SetDisposition, None, ());
         early.extend(
-            checker.observe(8, &status(media, "x", InteractionState::Completed, vec![], &[&chris])),
+            checker
+                .observe(8, &status(media, "x", InteractionState::Completed, vec![], &[&chris]))
+                .violations,
         );
         // ...and its refusal comes back after it.
         if refused {

@@ -514,9 +514,9 @@ fn check(evs: &[MEv], media: Media, profile: Profile) -> Vec<Violation> {
             What::Op(_, _) if e.group == Some(u32::MAX) => now += TIMEOUT_MS + 1_000,
             What::Op(op, target) => {
                 let id = format!("IX{:02}", e.ix);
-                checker.operation_started(now, &id, *op, target.clone());
+                checker.operation_started(now, &id, *op, target.clone(), ());
             }
-            What::Note(n) | What::Global(n) => out.extend(checker.observe(now, n)),
+            What::Note(n) | What::Global(n) => out.extend(checker.observe(now, n).violations),
         }
         out.extend(checker.poll_timeouts(now));
     }

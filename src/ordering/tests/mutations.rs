@@ -244,8 +244,8 @@ fn customer_repeats_and_regressions_are_caught() {
 #[test]
 fn a_refused_operation_owes_nothing() {
     let mut checker = AgentChecker::new("Ann", Media::Chat, Profile::Strict);
-    checker.operation_started(0, "IX", Capability::Complete, None);
-    checker.operation_started(1, "IX", Capability::SendMessage, None);
+    checker.operation_started(0, "IX", Capability::Complete, None, ());
+    checker.operation_started(1, "IX", Capability::SendMessage, None, ());
     checker.operation_failed("IX", Capability::Complete);
     let v = checker.finish(100_000);
     assert_kinds(&v, &[K::Missing]);

@@ -1,0 +1,85 @@
+//! Why an operation failed, as a closed set: typed from where it happens until the recorder,
+//! which counts it under its [`Display`](std::fmt::Display) string (`status-2`, `timeout`,
+//! `await-timeout:consultant-joined`...). The strings are what reports have always shown.
+
+use std::fmt;
+
+use crate::cometd::error::CometdError;
+use crate::gws::error::{GwsError, GwsErrorKind};
+use crate::scenario::TargetRef;
+use crate::vocab::AwaitEvent;
+
+/// One failed operation (or session step), as it is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    /// The GWS request failed: transport, timeout, a statusCode, an HTTP status...
+    Gws(GwsErrorKind),
+    /// The CometD session could not be set up (the kind `CometdError::kind` names).
+    Cometd(&'static str),
+    /// A flow's await step timed out; charged to the operation the await follows. A flow
+    /// failure, not an ordering violation: what the protocol owes is the checker's to judge
+    /// (see ARCHITECTURE.md, "Await timeouts").
+    AwaitTimeout(AwaitEvent),
+    /// An operation's target could not be resolved (no logged-in agent of the population, no
+    /// consultant in the interaction...); the request was not sent.
+    NoTarget(TargetRef),
+    /// A CometD data message that is not a notification gwsim can read.
+    BadNotification,
+    /// The CometD session closed for good (the server refused to re-handshake).
+    SessionClosed,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::Gws(kind) => kind.fmt(f),
+            FailureKind::Cometd(kind) => f.write_str(kind),
+            FailureKind::AwaitTimeout(event) => write!(f, "await-timeout:{event}"),
+            FailureKind::NoTarget(target) => write!(f, "no-target:{target}"),
+            FailureKind::BadNotification => f.write_str("bad-notification"),
+            FailureKind::SessionClosed => f.write_str("cometd-closed"),
+        }
+    }
+}
+
+impl From<&GwsError> for FailureKind {
+    fn from(e: &GwsError) -> Self {
+        FailureKind::Gws(e.kind())
+    }
+}
+
+impl From<&CometdError> for FailureKind {
+    fn from(e: &CometdError) -> Self {
+        FailureKind::Cometd(e.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports key errors by these strings; they are the ones recorded before the type existed.
+    #[test]
+    fn kinds_print_as_reports_have_always_shown_them() {
+        let status = GwsError::Status { http: 400, status_code: 2, message: "state".into() };
+        let cases = [
+            (FailureKind::from(&status), "status-2"),
+            (FailureKind::from(&GwsError::Timeout), "timeout"),
+            (FailureKind::from(&CometdError::Unauthorized), "unauthorized"),
+            (
+                FailureKind::AwaitTimeout(AwaitEvent::ConsultantJoined),
+                "await-timeout:consultant-joined",
+            ),
+            (
+                FailureKind::NoTarget(TargetRef::Agents("specialist".into())),
+                "no-target:agents:specialist",
+            ),
+            (FailureKind::NoTarget(TargetRef::Consultant), "no-target:consultant"),
+            (FailureKind::BadNotification, "bad-notification"),
+            (FailureKind::SessionClosed, "cometd-closed"),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(kind.to_string(), want);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What one notification offers to the expectation patterns of [`super::super::rules`]: the
+//! notification's parts, the checking agent's identity, and the participants it saw before.
+
+use super::super::Party;
+use super::super::rules::{self, Pattern, Roster, Who};
+use crate::gws::model::{
+    InteractionResource, LogEntry, NotificationType, Participant, ParticipantType, Visibility,
+};
+use crate::gws::states::InteractionState;
+
+/// What one notification offers to the patterns, with the agent's identity and the participant
+/// list the agent saw before it.
+pub(super) struct Matcher<'a> {
+    pub(super) me: &'a Party,
+    pub(super) prev: &'a [Participant],
+    pub(super) kind: Option<NotificationType>,
+    pub(super) resource: Option<&'a InteractionResource>,
+    pub(super) entries: &'a [LogEntry],
+}
+
+impl Matcher<'_> {
+    fn is(&self, who: Who, target: Option<&Party>, p: &Participant) -> bool {
+        let agent = p.kind == ParticipantType::Agent;
+        match who {
+            Who::Me => self.me.matches(p),
+            // Without a named target, any other agent will do.
+            Who::Target => match target {
+                Some(t) => t.matches(p),
+                None => agent && !self.me.matches(p),
+            },
+            Who::Customer => p.kind == ParticipantType::Customer,
+            Who::OtherAgent => agent && !self.me.matches(p),
+            Who::AnyAgent => agent,
+        }
+    }
+
+    fn roster(&self, roster: Roster, target: Option<&Party>, now: &[Participant]) -> bool {
+        let other_agent = |p: &Participant| p.kind == ParticipantType::Agent && !self.me.matches(p);
+        let agent_gone = || {
+            self.prev
+                .iter()
+                .filter(|p| other_agent(p))
+                .any(|p| !now.iter().any(|q| q.participant_id == p.participant_id))
+        };
+        match roster {
+            Roster::Any => true,
+            Roster::TargetGone => match target {
+                Some(t) => !now.iter().any(|p| t.matches(p)),
+                None => agent_gone(),
+            },
+            Roster::ConsultantPresent => {
+                now.iter().any(|p| other_agent(p) && p.visibility == Some(Visibility::Agents))
+            }
+            Roster::ConferenceAgentPresent => {
+                now.iter().any(|p| other_agent(p) && p.visibility == Some(Visibility::All))
+            }
+            Roster::CustomerGone => {
+                let customer = |p: &Participant| p.kind == ParticipantType::Customer;
+                self.prev.iter().any(customer) && !now.iter().any(customer)
+            }
+            Roster::AgentGone => agent_gone(),
+        }
+    }
+
+    pub(super) fn matches(&self, pattern: &Pattern, target: Option<&Party>) -> bool {
+        match *pattern {
+            Pattern::Status(set) => {
+                self.kind == Some(NotificationType::StatusChange)
+                    && self.resource.is_some_and(|r| set.contains(&r.state))
+            }
+            Pattern::Participants { states, roster } => {
+                self.kind == Some(NotificationType::ParticipantsUpdated)
+                    && self.resource.is_some_and(|r| {
+                        (states.is_empty() || states.contains(&r.state))
+                            && self.roster(roster, target, &r.participants)
+                    })
+            }
+            Pattern::Properties => self.kind == Some(NotificationType::PropertiesUpdated),
+            Pattern::Entry { kind, from, visibility } => self.entries.iter().any(|e| {
+                e.kind == kind
+                    && self.is(from, target, &e.from)
+                    && visibility.is_none_or(|v| e.visibility == Some(v))
+            }),
+            Pattern::LeaveOutcome => {
+                let others = self
+                    .prev
+                    .iter()
+                    .any(|p| p.kind == ParticipantType::Agent && !self.me.matches(p));
+                let want =
+                    if others { InteractionState::Completed } else { InteractionState::LeftChat };
+                self.kind == Some(NotificationType::StatusChange)
+                    && self.resource.is_some_and(|r| r.state == want)
+            }
+            Pattern::RemoveNotice => self.entries.iter().any(|e| {
+                let text = e.text.as_deref().unwrap_or_default();
+                let names_target = match text.strip_prefix(rules::REMOVE_NOTICE_PREFIX) {
+                    None => false,
+                    Some(id) => match target.and_then(|t| t.user_id.as_deref()) {
+                        Some(want) => id.trim().eq_ignore_ascii_case(want),
+                        None => true,
+                    },
+                };
+                e.kind == crate::gws::model::EntryType::Notice
+                    && names_target
+                    && e.visibility == Some(Visibility::Agents)
+                    && self.me.matches(&e.from)
+            }),
+        }
+    }
+}
