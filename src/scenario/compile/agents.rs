@@ -13,17 +13,52 @@ pub(super) struct PopDraft {
     pub(super) pop: AgentPopulation,
     pub(super) span: Span,
     pub(super) name_span: Span,
-    /// `None`: no `password` key (fine for embedded targets only).
-    pub(super) password_span: Option<Span>,
+    /// A password source was given, in the file or on the command line (the embedded target's
+    /// generated passwords need none).
+    pub(super) has_password: bool,
     pub(super) readiness_span: Span,
 }
 
+/// A name a shell accepts for an environment variable.
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 impl Cx<'_> {
+    /// `--password-env` / `--password-file`, checked once for every population by the rules a
+    /// population's `password` obeys. `None`: none given; `Some(None)`: given but unusable (and
+    /// reported), so populations are not also reported for lacking one.
+    pub(super) fn password_override(&mut self) -> Option<Option<PasswordSource>> {
+        let source = self.o.password.as_ref()?;
+        Some(match source {
+            PasswordSource::Env(name) if !is_env_name(name) => {
+                self.error_at(
+                    &At::flag("--password-env", name),
+                    format!("`{name}` is not an environment variable name"),
+                    Some("use letters, digits and `_`, e.g. GWS_PASSWORD".to_owned()),
+                );
+                None
+            }
+            PasswordSource::File(path) if path.as_os_str().is_empty() => {
+                self.error_at(
+                    &At::Flag("--password-file".to_owned()),
+                    "the password file path is empty",
+                    None,
+                );
+                None
+            }
+            other => Some(other.clone()),
+        })
+    }
+
     pub(super) fn population(
         &mut self,
         a: raw::Agents,
         span: Span,
         media: Media,
+        password_override: Option<&Option<PasswordSource>>,
     ) -> Option<PopDraft> {
         let name = match &a.name {
             Some(n) => self.check_name(n, "population name").then(|| n.get_ref().clone()),
@@ -94,10 +129,7 @@ impl Cx<'_> {
                 }
                 StrOrTable::Table(t) => match (&t.env, &t.file) {
                     (Some(e), None) => {
-                        let valid = !e.get_ref().is_empty()
-                            && !e.get_ref().starts_with(|c: char| c.is_ascii_digit())
-                            && e.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                        if valid {
+                        if is_env_name(e.get_ref()) {
                             Some(Some(PasswordSource::Env(e.get_ref().clone())))
                         } else {
                             self.s.error_help(
@@ -109,7 +141,12 @@ impl Cx<'_> {
                         }
                     }
                     (None, Some(f)) if !f.get_ref().trim().is_empty() => {
-                        Some(Some(PasswordSource::File(PathBuf::from(f.get_ref()))))
+                        let path = PathBuf::from(f.get_ref());
+                        let path = match self.base_dir {
+                            Some(dir) if path.is_relative() => dir.join(path),
+                            _ => path,
+                        };
+                        Some(Some(PasswordSource::File(path)))
                     }
                     (None, Some(f)) => {
                         self.s.error(f.span(), "the password `file` path is empty");
@@ -132,6 +169,17 @@ impl Cx<'_> {
                     }
                 },
             },
+        };
+        // The command line's source replaces the file's; the file's is still checked above, since
+        // a password written into the file is a leak whatever the flags say.
+        let has_password = match password_override {
+            Some(Some(PasswordSource::Generated)) => false,
+            Some(_) => true,
+            None => a.password.is_some(),
+        };
+        let password = match password_override {
+            Some(Some(source)) => password.map(|_| Some(source.clone())),
+            _ => password,
         };
         let name_ref = |f: &Option<Spanned<String>>, cx: &mut Self| -> Option<Option<String>> {
             match f {
@@ -231,7 +279,7 @@ impl Cx<'_> {
                 readiness: readiness?,
                 channels: channels?,
             },
-            password_span: a.password.as_ref().map(Spanned::span),
+            has_password,
             readiness_span,
             name_span,
             span,

@@ -1,6 +1,7 @@
 //! The compile context [`Cx`]: the diagnostic sink and pending references, serde-error
 //! rewriting, and the small readers every section uses (choices, units, counts, names).
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -9,6 +10,7 @@ use toml_edit::{Item, Table, Value};
 
 use super::*;
 use crate::gws::states::Capability;
+use crate::scenario::Overrides;
 use crate::scenario::diagnostic::did_you_mean;
 use crate::scenario::units::{Distribution, Rate, UnitError, parse_duration};
 
@@ -49,6 +51,11 @@ pub(super) struct TargetUse {
 
 pub(super) struct Cx<'a> {
     pub(super) s: Sink<'a>,
+    /// What the command line replaces; folded in before the rules run.
+    pub(super) o: &'a Overrides,
+    /// The scenario file's directory, which relative password files are taken from; `None` when
+    /// the text did not come from a file.
+    pub(super) base_dir: Option<&'a Path>,
     /// References from populations to flows, recorded even when the population is otherwise
     /// broken, so that every dangling name is reported in the same pass.
     pub(super) flow_refs: Vec<FlowRef>,
@@ -62,7 +69,33 @@ pub(super) struct FlowRef {
     pub(super) span: Span,
 }
 
+/// Where a value came from, so that a rule about it points at the right place: a span of the
+/// file, or a command-line flag spelt with its value (`--duration 0s`).
+#[derive(Debug, Clone)]
+pub(super) enum At {
+    File(Span),
+    Flag(String),
+}
+
+impl At {
+    pub(super) fn flag(name: &str, value: impl std::fmt::Display) -> At {
+        At::Flag(format!("{name} {value}"))
+    }
+
+    pub(super) fn is_flag(&self) -> bool {
+        matches!(self, At::Flag(_))
+    }
+}
+
 impl Cx<'_> {
+    /// Reports a problem where its value came from: at file:line:col, or naming the flag.
+    pub(super) fn error_at(&mut self, at: &At, message: impl Into<String>, help: Option<String>) {
+        match at {
+            At::File(span) => self.s.push(span.clone(), message.into(), help),
+            At::Flag(flag) => self.s.push_whole(format!("{flag}: {}", message.into()), help),
+        }
+    }
+
     /// Deserializes a whole item, reporting a type or unknown-key error at its position.
     pub(super) fn de<T: DeserializeOwned>(&mut self, item: &Item, fallback: &Span) -> Option<T> {
         match item.clone().into_value() {

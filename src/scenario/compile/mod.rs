@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -17,6 +18,7 @@ use toml_edit::{ImDocument, Item, Value};
 use self::agents::PopDraft;
 use self::cx::{Cx, elements, key_span, peek_str};
 use self::target::TargetDraft;
+use super::Overrides;
 use super::diagnostic::{Diagnostics, Sink};
 use super::model::*;
 use super::plan;
@@ -43,8 +45,21 @@ mod run;
 mod target;
 mod thresholds;
 
-pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
-    let mut cx = Cx { s: Sink::new(file, text), flow_refs: Vec::new(), target_uses: Vec::new() };
+/// Compiles scenario text with `overrides` folded in before the rules run. `base_dir` is where
+/// relative password files in the text are taken from.
+pub(crate) fn compile(
+    file: &str,
+    text: &str,
+    overrides: &Overrides,
+    base_dir: Option<&Path>,
+) -> Result<Scenario, Diagnostics> {
+    let mut cx = Cx {
+        s: Sink::new(file, text),
+        o: overrides,
+        base_dir,
+        flow_refs: Vec::new(),
+        target_uses: Vec::new(),
+    };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -88,7 +103,8 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 
     let target = match sections.get("target") {
         Some((item, span)) => cx.de::<raw::Target>(item, span).map(|t| cx.target(t, span.clone())),
-        None => Some(TargetDraft::default()),
+        // No [target]: the embedded default, unless the command line names one.
+        None => Some(cx.target(raw::Target::default(), whole.clone())),
     };
     let run = match sections.get("run") {
         Some((item, span)) => cx.de::<raw::Run>(item, span).and_then(|r| cx.run(r, span.clone())),
@@ -146,6 +162,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         flows.insert(fname, compiled);
     }
 
+    let password_override = cx.password_override();
     let mut pops: Vec<PopDraft> = Vec::new();
     let mut pop_names: HashMap<String, Option<usize>> = HashMap::new();
     // Where each population name was first defined, broken populations included.
@@ -175,7 +192,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
                         }
                         first_defined.insert(n.get_ref().clone(), n.span());
                     }
-                    match cx.population(raw, espan, media) {
+                    match cx.population(raw, espan, media, password_override.as_ref()) {
                         Some(p) => {
                             pop_names.insert(p.pop.name.clone(), Some(pops.len()));
                             pops.push(p);
@@ -243,10 +260,11 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 
     // Cross-section rules: references and combinations.
     cx.resolve_references(&flows, &pops, &pop_names, target.as_ref(), media);
-    if let (Some(t), Some(run)) = (target.as_ref(), run.as_ref()) {
-        cx.check_target_rules(t, &pops, customers.as_ref(), run);
+    if let Some(t) = target.as_ref() {
+        cx.check_target_rules(t, &pops, customers.as_ref());
     }
-    if let (Some(c), Some(run)) = (customers.as_ref(), run.as_ref()) {
+    // A `--duration` shorter than the shape cuts it, which is what the user asked for.
+    if let (Some(c), Some(run), None) = (customers.as_ref(), run.as_ref(), overrides.duration) {
         if let Some(len) = c.customers.arrival.shape_length() {
             if len > run.duration {
                 cx.s.error_help(
@@ -276,6 +294,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         let Some(flow) = v else { return Err(cx.s.finish()) };
         flow_map.insert(k, flow);
     }
+    // `--agents-only`: [customers] was checked like the rest of the file, but none are simulated
+    // (the target records `customer_api = false`).
+    let customers = customers.filter(|_| !overrides.agents_only);
     let plan = match &customers {
         Some(c) => plan::lower(&c.customers.arrival, run.duration, c.customers.max_active),
         None => plan::LoadPlan::empty(run.duration),

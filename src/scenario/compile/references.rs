@@ -136,31 +136,46 @@ impl Cx<'_> {
         t: &TargetDraft,
         pops: &[PopDraft],
         customers: Option<&CustomersDraft>,
-        _run: &Run,
     ) {
         let TargetKind::Remote(remote) = &t.target.kind else { return };
+        // Where the remote-ness came from, for the messages: `--target URL` or the file.
+        let by = match &t.flag {
+            Some(At::Flag(flag)) => format!(" ({flag})"),
+            _ => String::new(),
+        };
         for p in pops {
-            if p.password_span.is_none() {
+            if !p.has_password {
                 self.s.error_help(
                     p.span.clone(),
-                    format!("population `{}` has no password, and a remote server will ask for one", p.pop.name),
-                    "add `password = { env = \"GWS_PASSWORD\" }` (or `{ file = \"path\" }`); only the embedded server accepts generated passwords",
+                    format!("population `{}` has no password, and a remote server{by} will ask for one", p.pop.name),
+                    "add `password = { env = \"GWS_PASSWORD\" }` (or `{ file = \"path\" }`), or give every population one with --password-env VAR or --password-file FILE; only the embedded server accepts generated passwords",
                 );
             }
         }
-        if let Some(c) = customers {
-            if !remote.customer_api {
-                self.s.error_help(
-                    t.customer_api_span.clone().unwrap_or_else(|| t.span.clone()),
-                    "[customers] is configured but `customer_api = false`, so customers could not reach the server",
-                    "remove [customers] when real traffic feeds the target, or set `customer_api = true`",
-                );
-            } else if t.target.media == Media::Chat && remote.contact_center_id.is_none() {
-                self.s.error_help(
+        let Some(c) = customers else { return };
+        if self.o.agents_only {
+            // The command line chose agents only; [customers] is ignored.
+            return;
+        }
+        if !remote.customer_api {
+            self.s.error_help(
+                t.customer_api_span.clone().unwrap_or_else(|| t.span.clone()),
+                "[customers] is configured but `customer_api = false`, so customers could not reach the server",
+                "remove [customers] when real traffic feeds the target (or pass --agents-only), or set `customer_api = true`",
+            );
+        } else if t.target.media == Media::Chat && remote.contact_center_id.is_none() {
+            const MESSAGE: &str = "simulated chat customers need the target's contact center id (the customer chat API's ContactCenterId header)";
+            match &t.flag {
+                Some(at) => self.error_at(
+                    at,
+                    format!("the scenario has [customers], and {MESSAGE}"),
+                    Some("pass --contact-center-id ID, or --agents-only to run only the agents when real traffic feeds the target".to_owned()),
+                ),
+                None => self.s.error_help(
                     c.span.clone(),
-                    "simulated chat customers need the target's `contact_center_id` (the customer chat API's ContactCenterId header)",
-                    "add `contact_center_id = \"<uuid>\"` to [target]",
-                );
+                    MESSAGE.replace("contact center id", "`contact_center_id`"),
+                    "add `contact_center_id = \"<uuid>\"` to [target]; to run only the agents, remove [customers] and set `customer_api = false`, or pass --agents-only",
+                ),
             }
         }
     }
