@@ -125,6 +125,20 @@ impl<'a> Sink<'a> {
         self.found.push(Diagnostic { file: self.file.to_owned(), line: 0, col: 0, message, help });
     }
 
+    /// How many problems have been found so far (for [`Sink::retain_since`]).
+    pub(crate) fn mark(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Drops the problems found since `mark` that `keep` refuses.
+    pub(crate) fn retain_since(&mut self, mark: usize, keep: impl Fn(&Diagnostic) -> bool) {
+        let mut i = 0;
+        self.found.retain(|d| {
+            i += 1;
+            i <= mark || keep(d)
+        });
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         !self.found.is_empty()
     }

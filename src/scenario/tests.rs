@@ -912,3 +912,63 @@ tls = { accept_invalid_certs = "yes" }
         ],
     );
 }
+
+/// Found with a corpus of broken files: a type error in an entry hid every other problem in it.
+#[test]
+fn a_broken_key_does_not_hide_the_rest_of_its_entry() {
+    check(
+        &with("").replace("count = 2", "count = 0\nreadiness = 5\nchannels = \"chat\""),
+        &[
+            (6, 9, "`count` is 0, but it must be at least 1"),
+            (7, 13, "wrong type: expected a string or a table here, found integer `5`"),
+            (8, 12, "wrong type: expected a list here"),
+        ],
+    );
+    // A broken key is not reported again as missing, and the population's name still counts.
+    check(
+        &with("").replace("flow = \"f\"", "flow = 5\ncount = 0").replace("count = 2\n", ""),
+        &[(6, 8, "wrong type: expected a string here"), (7, 9, "`count` is 0")],
+    );
+    check(
+        &with("").replace("duration = \"10s\"", "duration = \"0s\"\nseed = \"x\""),
+        &[(3, 12, "`duration` is zero"), (4, 8, "wrong type: expected a whole number here")],
+    );
+}
+
+/// Found with a corpus of broken files: `min` above `max` was accepted, and load applied for a
+/// verdict known in advance.
+#[test]
+fn a_min_above_a_max_of_the_same_metric_is_refused() {
+    check(
+        &with("[[thresholds]]\nmetric = \"errors\"\nmin = 5\nmax = 1\n"),
+        &[(12, 7, "`min` of `errors` is 5, above its `max` of 1 (line 13, column 7)")],
+    );
+    check(
+        &with(
+            "[[thresholds]]\nmetric = \"Accept.count\"\nmax = 2\n[[thresholds]]\nmetric = \"errors\"\nmin = 9\n[[thresholds]]\nmetric = \"Accept.count\"\nmin = 3\n",
+        ),
+        &[(18, 7, "`min` of `Accept.count` is 3, above its `max` of 2 (line 12, column 7)")],
+    );
+    assert!(
+        parse("t.toml", &with("[[thresholds]]\nmetric = \"errors\"\nmin = 1\nmax = 1\n")).is_ok()
+    );
+}
+
+/// Found with a corpus of broken files: the last `help:` line ran into "N problem(s) found".
+#[test]
+fn diagnostics_end_their_last_line() {
+    let a = parse("a.toml", BAD).unwrap_err();
+    let b = parse("b.toml", "name = \"x\"\n").unwrap_err();
+    // What `gwsim validate a.toml b.toml` prints.
+    let printed = format!("{a}{b}{} problem(s) found\n", a.len() + b.len());
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.last().copied(), Some("13 problem(s) found"), "{printed}");
+    for line in &lines[..lines.len() - 1] {
+        assert!(
+            line.starts_with("a.toml:")
+                || line.starts_with("b.toml:")
+                || line.starts_with("    help: "),
+            "{line:?} in\n{printed}"
+        );
+    }
+}

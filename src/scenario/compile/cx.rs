@@ -61,6 +61,8 @@ pub(super) struct Cx<'a> {
     pub(super) flow_refs: Vec<FlowRef>,
     /// References from flow steps to populations and users, likewise recorded for broken flows.
     pub(super) target_uses: Vec<TargetUse>,
+    /// Count limits, compared once every threshold is read.
+    pub(super) count_bounds: Vec<super::thresholds::CountBound>,
 }
 
 pub(super) struct FlowRef {
@@ -102,6 +104,51 @@ impl Cx<'_> {
             Ok(v) => self.de_value(v, fallback),
             Err(_) => None,
         }
+    }
+
+    /// Deserializes a table; when a key is at fault (a wrong type, an unknown key), reports it,
+    /// drops that key and tries again, so that the table's other keys are still checked and every
+    /// problem comes at once. Returns the value and the keys dropped: a caller checks the rest
+    /// with [`Cx::forget_missing`] and then discards the result, since it is not what was written.
+    pub(super) fn de_lenient<T: DeserializeOwned>(
+        &mut self,
+        value: Value,
+        fallback: &Span,
+    ) -> Option<(T, Vec<String>)> {
+        let Value::InlineTable(mut table) = value else {
+            return self.de_value(value, fallback).map(|t| (t, Vec::new()));
+        };
+        let mut dropped = Vec::new();
+        // Each round drops a key, so this ends.
+        loop {
+            match T::deserialize(Value::InlineTable(table.clone()).into_deserializer()) {
+                Ok(t) => return Some((t, dropped)),
+                Err(e) => {
+                    let span = e.span().unwrap_or_else(|| fallback.clone());
+                    self.serde_error(span.clone(), e.message());
+                    let within = |s: Option<Span>| s.is_some_and(|s| s.contains(&span.start));
+                    let culprit = table
+                        .iter()
+                        .find(|(k, v)| {
+                            within(table.key(k).and_then(|k| k.span())) || within(v.span())
+                        })
+                        .map(|(k, _)| k.to_owned());
+                    let key = culprit?;
+                    table.remove(&key);
+                    dropped.push(key);
+                }
+            }
+        }
+    }
+
+    /// Forgets the "missing `key`" problems found since `mark` for keys that were present but
+    /// dropped by [`Cx::de_lenient`]: they were reported already, as what they are.
+    pub(super) fn forget_missing(&mut self, mark: usize, dropped: &[String]) {
+        if dropped.is_empty() {
+            return;
+        }
+        let missing: Vec<String> = dropped.iter().map(|k| format!("missing `{k}`")).collect();
+        self.s.retain_since(mark, |d| !missing.contains(&d.message));
     }
 
     pub(super) fn de_value<T: DeserializeOwned>(

@@ -59,6 +59,7 @@ pub(crate) fn compile(
         base_dir,
         flow_refs: Vec::new(),
         target_uses: Vec::new(),
+        count_bounds: Vec::new(),
     };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -107,7 +108,15 @@ pub(crate) fn compile(
         None => Some(cx.target(raw::Target::default(), whole.clone())),
     };
     let run = match sections.get("run") {
-        Some((item, span)) => cx.de::<raw::Run>(item, span).and_then(|r| cx.run(r, span.clone())),
+        Some((item, span)) => {
+            let value = (*item).clone().into_value().ok();
+            value.and_then(|v| cx.de_lenient::<raw::Run>(v, span)).and_then(|(r, dropped)| {
+                let mark = cx.s.mark();
+                let run = cx.run(r, span.clone());
+                cx.forget_missing(mark, &dropped);
+                run.filter(|_| dropped.is_empty())
+            })
+        }
         None => {
             cx.s.error_help(
                 whole.clone(),
@@ -172,7 +181,7 @@ pub(crate) fn compile(
             Some(elems) if !elems.is_empty() => {
                 for (value, espan) in elems {
                     let pname = peek_str(&value, "name");
-                    let Some(raw) = cx.de_value::<raw::Agents>(value, &espan) else {
+                    let Some((raw, dropped)) = cx.de_lenient::<raw::Agents>(value, &espan) else {
                         if let Some(n) = pname {
                             pop_names.entry(n).or_insert(None);
                         }
@@ -192,7 +201,12 @@ pub(crate) fn compile(
                         }
                         first_defined.insert(n.get_ref().clone(), n.span());
                     }
-                    match cx.population(raw, espan, media, password_override.as_ref()) {
+                    let mark = cx.s.mark();
+                    let pop = cx.population(raw, espan, media, password_override.as_ref());
+                    cx.forget_missing(mark, &dropped);
+                    // A population with a broken key is checked for everything else, then left
+                    // out (its name still counts as defined).
+                    match pop.filter(|_| dropped.is_empty()) {
                         Some(p) => {
                             pop_names.insert(p.pop.name.clone(), Some(pops.len()));
                             pops.push(p);
@@ -257,6 +271,8 @@ pub(crate) fn compile(
             ),
         }
     }
+
+    cx.check_count_bounds();
 
     // Cross-section rules: references and combinations.
     cx.resolve_references(&flows, &pops, &pop_names, target.as_ref(), media);

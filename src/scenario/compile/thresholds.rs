@@ -10,7 +10,37 @@ use crate::scenario::diagnostic::did_you_mean;
 use crate::scenario::raw::{self, Scalar};
 use crate::vocab::{METRIC_PATTERNS, Metric, OpName, Stat};
 
+/// A `min` or `max` of a count, kept until every threshold is read: the two may be in different
+/// `[[thresholds]]` entries.
+pub(super) struct CountBound {
+    metric: Metric,
+    stat: Stat,
+    value: u64,
+    span: Span,
+}
+
 impl Cx<'_> {
+    /// A `min` above a `max` of the same metric can never hold: every run would fail (after
+    /// applying all its load), so it is refused before any load is applied.
+    pub(super) fn check_count_bounds(&mut self) {
+        let bounds = std::mem::take(&mut self.count_bounds);
+        for min in bounds.iter().filter(|b| b.stat == Stat::Min) {
+            for max in bounds.iter().filter(|b| b.stat == Stat::Max && b.metric == min.metric) {
+                if min.value > max.value {
+                    let (line, col) = self.s.position(max.span.start);
+                    self.s.error_help(
+                        min.span.clone(),
+                        format!(
+                            "`min` of `{}` is {}, above its `max` of {} (line {line}, column {col}), so no run could pass",
+                            min.metric, min.value, max.value
+                        ),
+                        "lower `min` or raise `max`",
+                    );
+                }
+            }
+        }
+    }
+
     pub(super) fn threshold(
         &mut self,
         t: raw::Threshold,
@@ -51,6 +81,9 @@ impl Cx<'_> {
         for (stat, v) in stats {
             let Some(v) = v else { continue };
             if let Some(limit) = self.limit(metric, stat, v) {
+                if let (Stat::Min | Stat::Max, Limit::Count(n)) = (stat, &limit) {
+                    self.count_bounds.push(CountBound { metric, stat, value: *n, span: v.span() });
+                }
                 out.push(Threshold { metric, stat, limit });
             }
         }
