@@ -666,8 +666,17 @@ fn run_overrides_are_judged_by_the_file_rules() {
     assert_eq!(s.target.transport, Transport::LongPolling);
 }
 
+/// The lines of consult-remove-leave.toml's two `[[agents]]` sections (where "no password"
+/// points), read rather than written down so that its header comment may change.
+fn agents_lines() -> (u32, u32) {
+    let text = std::fs::read_to_string(scenarios_dir().join("consult-remove-leave.toml")).unwrap();
+    let mut lines = text.lines().zip(1u32..).filter(|(l, _)| l.starts_with("[[agents]]"));
+    (lines.next().unwrap().1, lines.next().unwrap().1)
+}
+
 #[test]
 fn target_override_is_judged_by_the_target_rules() {
+    let (frontline, specialist) = agents_lines();
     let remote = |url: &str| TargetOverride::local(url);
     let o = |t: TargetOverride| Overrides { target: Some(t), ..Overrides::default() };
     check_flags(
@@ -685,11 +694,11 @@ fn target_override_is_judged_by_the_target_rules() {
                 "--target https://gws.example.com/: the scenario has [customers], and simulated chat customers need the target's contact center id",
             ),
             (
-                32,
+                frontline,
                 1,
                 "population `frontline` has no password, and a remote server (--target https://gws.example.com/) will ask for one",
             ),
-            (39, 1, "population `specialist` has no password"),
+            (specialist, 1, "population `specialist` has no password"),
         ],
     );
     // The drift review found: a query or fragment is refused on the command line too.
@@ -707,8 +716,8 @@ fn target_override_is_judged_by_the_target_rules() {
         &Overrides { agents_only: true, ..o(remote("ftp://127.0.0.1")) },
         &[
             (0, 0, "--target ftp://127.0.0.1: the URL must start with http:// or https://"),
-            (32, 1, "population `frontline` has no password"),
-            (39, 1, "population `specialist` has no password"),
+            (frontline, 1, "population `frontline` has no password"),
+            (specialist, 1, "population `specialist` has no password"),
         ],
     );
     let complete = Overrides {
