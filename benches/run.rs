@@ -142,7 +142,8 @@ async fn measure(agents: u32) {
     let customers = (agents / 4).clamp(50, 1_000);
     let duration_s = 30;
     let text = scenario_text(agents, customers, duration_s);
-    let scenario = scenario::parse("bench-run.toml", &text).unwrap_or_else(|d| panic!("{d}"));
+    let scenario = scenario::parse("bench-run.toml", &text, &Default::default())
+        .unwrap_or_else(|d| panic!("{d}"));
     let (server, base_url) = start_server(agents).await;
     let server_pid = server.0.id().to_string();
     let settings = RunSettings {

@@ -11,7 +11,7 @@ use crate::engine::{self, RunSettings};
 use crate::metrics::interval::{IntervalObserver, Observers};
 use crate::ordering::Profile;
 use crate::report::{self, Report, RunInfo, TargetInfo};
-use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
+use crate::scenario::{Overrides, PasswordSource, Scenario, TargetKind, TargetOverride};
 use crate::server::faults::NoFaults;
 use crate::server::state::NewUser;
 use crate::server::users::{Password, UserTable};
@@ -136,7 +136,7 @@ fn validate(args: ValidateArgs) -> Result<Outcome> {
     let mut problems = 0;
     let mut stdout = std::io::stdout().lock();
     for path in &args.scenarios {
-        match crate::scenario::load(path) {
+        match crate::scenario::load(path, &Overrides::default()) {
             Ok(s) => {
                 let agents: u32 = s.agents.iter().map(|p| p.count).sum();
                 writeln!(
@@ -415,36 +415,44 @@ async fn resolve_target(
     }
 }
 
+/// What `gwsim run`'s flags change in the scenario.
+fn overrides(args: &RunArgs) -> Overrides {
+    let target = args.target.as_ref().map(|url| TargetOverride {
+        base_url: url.clone(),
+        allow_remote: args.allow_remote,
+        contact_center_id: args.contact_center_id.clone(),
+        accept_invalid_certs: args.insecure,
+    });
+    // clap makes the two password flags exclusive; should GWSIM_PASSWORD_ENV come from the
+    // environment next to an explicit --password-file, the explicit flag wins.
+    let password = match (&args.password_file, &args.password_env) {
+        (Some(file), _) => Some(PasswordSource::File(file.clone())),
+        (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
+        (None, None) => None,
+    };
+    Overrides {
+        target,
+        transport: args.transport,
+        duration: args.duration,
+        seed: args.seed,
+        password,
+        agents_only: args.agents_only,
+        ..Overrides::default()
+    }
+}
+
 async fn run_scenario(
     args: RunArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Outcome> {
-    let mut scenario = match crate::scenario::load(&args.scenario) {
+    // The flags are folded in before validation, so the scenario's rules judge them too.
+    let scenario = match crate::scenario::load(&args.scenario, &overrides(&args)) {
         Ok(s) => s,
         Err(diagnostics) => {
             eprint!("{diagnostics}");
             return Ok(Outcome::Invalid);
         }
     };
-    if let Some(d) = args.duration {
-        scenario.set_duration(d)?;
-    }
-    if let Some(seed) = args.seed {
-        scenario.set_seed(seed);
-    }
-    if let Some(t) = args.transport {
-        scenario.set_transport(t);
-    }
-    if let Some(url) = &args.target {
-        scenario.set_remote_target(RemoteTarget {
-            base_url: url.clone(),
-            allow_remote: args.allow_remote,
-            accept_invalid_certs: args.insecure,
-            csrf: true,
-            contact_center_id: args.contact_center_id.clone(),
-            customer_api: args.contact_center_id.is_some(),
-        })?;
-    }
     // An unwritable results directory is an error now, not after an hour of load.
     let started = time::OffsetDateTime::now_utc();
     let results = report::prepare_results_dir(

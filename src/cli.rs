@@ -73,7 +73,21 @@ pub struct RunArgs {
     /// With --target: accept TLS certificates that do not verify (test clusters only).
     #[arg(long, requires = "target")]
     pub insecure: bool,
-    /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers).
+    /// Run only the agents, without simulated customers, against a remote target that real
+    /// traffic feeds (the scenario's [customers] is ignored; summary.json records
+    /// `customer_api: false`).
+    #[arg(long)]
+    pub agents_only: bool,
+    /// Every agent population's password comes from this environment variable (give its name,
+    /// never the password), replacing the scenario's password sources.
+    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV", conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// Every agent population's password is the first line of this file (relative to the
+    /// working directory), replacing the scenario's password sources.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers, and the
+    /// default with --target).
     #[arg(long, value_name = "TRANSPORT")]
     pub transport: Option<crate::vocab::Transport>,
     /// Override the scenario's run duration.

@@ -54,7 +54,7 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
 {thresholds}
 "#
     );
-    match crate::scenario::parse("test.toml", &text) {
+    match crate::scenario::parse("test.toml", &text, &Default::default()) {
         Ok(s) => s,
         Err(d) => panic!("test scenario does not validate:\n{d}"),
     }

@@ -35,7 +35,9 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// All the problems found in one file, in the order they appear in it.
+/// All the problems found in one file, in the order they appear in it (problems with command-line
+/// values first). Displayed as whole lines, each ending in a newline, so that whatever is printed
+/// after it (another file's problems, the "N problem(s) found" count) starts on a line of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
@@ -55,11 +57,8 @@ impl Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
+        for d in &self.0 {
+            writeln!(f, "{d}")?;
         }
         Ok(())
     }
@@ -118,6 +117,26 @@ impl<'a> Sink<'a> {
     pub(crate) fn push(&mut self, span: Range<usize>, message: String, help: Option<String>) {
         let (line, col) = self.position(span.start);
         self.found.push(Diagnostic { file: self.file.to_owned(), line, col, message, help });
+    }
+
+    /// A problem with a command-line value rather than with the file: no line or column (the
+    /// message names the flag).
+    pub(crate) fn push_whole(&mut self, message: String, help: Option<String>) {
+        self.found.push(Diagnostic { file: self.file.to_owned(), line: 0, col: 0, message, help });
+    }
+
+    /// How many problems have been found so far (for [`Sink::retain_since`]).
+    pub(crate) fn mark(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Drops the problems found since `mark` that `keep` refuses.
+    pub(crate) fn retain_since(&mut self, mark: usize, keep: impl Fn(&Diagnostic) -> bool) {
+        let mut i = 0;
+        self.found.retain(|d| {
+            i += 1;
+            i <= mark || keep(d)
+        });
     }
 
     pub(crate) fn has_errors(&self) -> bool {

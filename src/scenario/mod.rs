@@ -24,23 +24,64 @@ pub use model::*;
 pub use plan::{Arrival, Load, LoadPlan, Segment, Spacing, Stage, lower, next_start};
 pub use units::{Distribution, IntRange, Rate};
 
-/// Reads and validates a scenario file. A relative password `file` is taken relative to the
-/// scenario file's directory, so a scenario and its secrets can move together.
-pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Diagnostics> {
+/// Settings from the command line (or a test) that replace what the scenario file says.
+///
+/// They are folded into the scenario *before* its rules run (ripgrep's LowArgs → HiArgs), so one
+/// set of rules judges the file and the flags: a problem with what the file says points at
+/// file:line:col, a problem with what a flag says names the flag (`--duration 0s: ...`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--target URL` and the flags that only mean something with it.
+    pub target: Option<TargetOverride>,
+    /// `--transport`; without it, `--target` means long-polling (all GWS 8.5.2 GA offers).
+    pub transport: Option<Transport>,
+    /// `--duration`: the arrival plan is lowered for this length, and cut if the shape is longer
+    /// (which the user asked for).
+    pub duration: Option<Duration>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--password-env` / `--password-file`: one source for every population, replacing the
+    /// file's. A relative file is taken relative to the working directory, not the scenario.
+    pub password: Option<PasswordSource>,
+    /// `--agents-only`: a remote target's agents run without simulated customers (real traffic
+    /// feeds them); `[customers]` is ignored and the target records `customer_api = false`.
+    pub agents_only: bool,
+    /// Not on the command line: tests and benches shorten a shipped scenario with these.
+    pub warmup: Option<Duration>,
+    pub drain: Option<Duration>,
+}
+
+/// `--target URL` with `--allow-remote`, `--contact-center-id` and `--insecure`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetOverride {
+    pub base_url: String,
+    pub allow_remote: bool,
+    pub contact_center_id: Option<String>,
+    pub accept_invalid_certs: bool,
+}
+
+impl TargetOverride {
+    /// A target on this machine (no confirmation needed) with no contact center id.
+    pub fn local(base_url: impl Into<String>) -> Self {
+        TargetOverride {
+            base_url: base_url.into(),
+            allow_remote: false,
+            contact_center_id: None,
+            accept_invalid_certs: false,
+        }
+    }
+}
+
+/// Reads and validates a scenario file with `overrides` folded in. A relative password `file` in
+/// the scenario is taken relative to the scenario file's directory, so a scenario and its secrets
+/// can move together.
+pub fn load(path: impl AsRef<Path>, overrides: &Overrides) -> Result<Scenario, Diagnostics> {
     let path = path.as_ref();
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let mut scenario = parse(&file, &text)?;
             let dir = path.parent().unwrap_or(Path::new(""));
-            for pop in &mut scenario.agents {
-                if let PasswordSource::File(p) = &mut pop.password {
-                    if p.is_relative() {
-                        *p = dir.join(&*p);
-                    }
-                }
-            }
-            Ok(scenario)
+            compile::compile(&file, &text, overrides, Some(dir))
         }
         Err(e) => Err(Diagnostics(vec![Diagnostic {
             file,
@@ -52,9 +93,10 @@ pub fn load(path: impl AsRef<Path>) -> Result<Scenario, Diagnostics> {
     }
 }
 
-/// Validates scenario text; `file_name` is only used in diagnostics.
-pub fn parse(file_name: &str, text: &str) -> Result<Scenario, Diagnostics> {
-    compile::compile(file_name, text)
+/// Validates scenario text with `overrides` folded in; `file_name` is only used in diagnostics.
+/// Relative password files stay relative (to the working directory).
+pub fn parse(file_name: &str, text: &str, overrides: &Overrides) -> Result<Scenario, Diagnostics> {
+    compile::compile(file_name, text, overrides, None)
 }
 
 /// Whether a URL host is this machine, which may be loaded without `allow_remote`.
@@ -63,92 +105,6 @@ fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Why a command-line override cannot be applied to a validated scenario.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("the duration must be more than zero")]
-    ZeroDuration,
-    #[error("a duration of {duration} is not longer than the scenario's warmup of {warmup}")]
-    DurationWithinWarmup { duration: String, warmup: String },
-    #[error("{url} is not a usable base URL: {reason}")]
-    BaseUrl { url: String, reason: String },
-    #[error("{0} is not on this machine; load-testing another machine needs allow_remote")]
-    RemoteNotAllowed(String),
-    #[error("population {0} has no password source, and a remote server will ask for one")]
-    MissingPassword(String),
-    #[error("simulated chat customers need the target's contact center id")]
-    MissingContactCenterId,
-}
-
-impl Scenario {
-    /// `--duration`: the arrival plan is lowered again for the new length (and cut if the shape
-    /// is now longer than the run, which the user asked for).
-    pub fn set_duration(&mut self, duration: Duration) -> Result<(), ScenarioError> {
-        if duration.is_zero() {
-            return Err(ScenarioError::ZeroDuration);
-        }
-        if self.run.warmup >= duration {
-            return Err(ScenarioError::DurationWithinWarmup {
-                duration: units::format_duration(duration),
-                warmup: units::format_duration(self.run.warmup),
-            });
-        }
-        self.run.duration = duration;
-        self.plan = match &self.customers {
-            Some(c) => plan::lower(&c.arrival, duration, c.max_active),
-            None => LoadPlan::empty(duration),
-        };
-        Ok(())
-    }
-
-    /// `--seed`.
-    pub fn set_seed(&mut self, seed: u64) {
-        self.run.seed = seed;
-    }
-
-    /// `--transport`.
-    pub fn set_transport(&mut self, transport: Transport) {
-        self.target.transport = transport;
-    }
-
-    /// `--target URL`: run against a remote server instead of the scenario's own target, with the
-    /// same rules a `[target]` section obeys.
-    pub fn set_remote_target(&mut self, remote: RemoteTarget) -> Result<(), ScenarioError> {
-        let url = reqwest::Url::parse(&remote.base_url).map_err(|e| ScenarioError::BaseUrl {
-            url: remote.base_url.clone(),
-            reason: e.to_string(),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ScenarioError::BaseUrl {
-                url: remote.base_url.clone(),
-                reason: "the scheme must be http or https".to_owned(),
-            });
-        }
-        let Some(host) = url.host_str() else {
-            return Err(ScenarioError::BaseUrl {
-                url: remote.base_url.clone(),
-                reason: "it has no host".to_owned(),
-            });
-        };
-        if !is_loopback_host(host) && !remote.allow_remote {
-            return Err(ScenarioError::RemoteNotAllowed(remote.base_url.clone()));
-        }
-        if let Some(p) = self.agents.iter().find(|p| p.password == PasswordSource::Generated) {
-            return Err(ScenarioError::MissingPassword(p.name.clone()));
-        }
-        if self.customers.is_some()
-            && remote.customer_api
-            && self.target.media == crate::gws::model::Media::Chat
-            && remote.contact_center_id.is_none()
-        {
-            return Err(ScenarioError::MissingContactCenterId);
-        }
-        let base_url = remote.base_url.trim_end_matches('/').to_owned();
-        self.target.kind = TargetKind::Remote(RemoteTarget { base_url, ..remote });
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -230,7 +230,7 @@ pub enum Readiness {
 /// Simulated customers and their behaviour; their arrivals are in [`Scenario::plan`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Customers {
-    /// The arrival shape as written (the plan is its lowering), kept so overrides can re-lower it.
+    /// The arrival shape as written (the plan is its lowering), kept for the resolved scenario.
     pub arrival: Arrival,
     /// Nickname pattern of `RequestChat` (`{n}` is the arrival number).
     pub nickname: NamePattern,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 /// `[target]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Target {
     pub kind: Option<Spanned<String>>,

@@ -11,6 +11,15 @@ use crate::gws::model::Media;
 use crate::gws::states::Capability;
 use crate::vocab::*;
 
+/// Most tests judge the file alone; these shadow the glob-imported `parse` and `load`.
+fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+    super::parse(file, text, &Overrides::default())
+}
+
+fn load(path: impl AsRef<std::path::Path>) -> Result<Scenario, Diagnostics> {
+    super::load(path, &Overrides::default())
+}
+
 fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
@@ -593,45 +602,222 @@ fn threshold_rules() {
     );
 }
 
-#[test]
-fn overrides_apply_to_the_validated_scenario() {
-    let mut s = load(scenarios_dir().join("customer-surge.toml")).expect("valid");
-    let full = s.plan.expected_arrivals(s.plan.end);
-    s.set_duration(Duration::from_secs(60)).expect("longer than warmup");
-    assert_eq!(s.plan.end, Duration::from_secs(60));
-    assert!(s.plan.expected_arrivals(s.plan.end) < full);
-    assert!(matches!(
-        s.set_duration(Duration::from_secs(5)),
-        Err(ScenarioError::DurationWithinWarmup { .. })
-    ));
-    assert!(matches!(s.set_duration(Duration::ZERO), Err(ScenarioError::ZeroDuration)));
-    s.set_seed(7);
-    assert_eq!(s.run.seed, 7);
-    s.set_transport(Transport::LongPolling);
-    assert_eq!(s.target.transport, Transport::LongPolling);
-    let remote = RemoteTarget {
-        base_url: "https://gws.example.com/".into(),
-        allow_remote: false,
-        accept_invalid_certs: false,
-        csrf: true,
-        contact_center_id: None,
-        customer_api: true,
+fn load_with(name: &str, o: &Overrides) -> Result<Scenario, Diagnostics> {
+    super::load(scenarios_dir().join(format!("{name}.toml")), o)
+}
+
+/// Asserts that `name` with `o` folded in fails with exactly these diagnostics: (line, col, a
+/// fragment of the message); line 0 is a flag's problem, whose message names the flag.
+#[track_caller]
+fn check_flags(name: &str, o: &Overrides, expected: &[(u32, u32, &str)]) {
+    let diags = match load_with(name, o) {
+        Ok(_) => panic!("expected {} diagnostics, the scenario validated", expected.len()),
+        Err(d) => d,
     };
-    assert!(matches!(s.set_remote_target(remote.clone()), Err(ScenarioError::RemoteNotAllowed(_))));
-    let remote = RemoteTarget { allow_remote: true, ..remote };
-    assert!(matches!(s.set_remote_target(remote.clone()), Err(ScenarioError::MissingPassword(_))));
-    for p in &mut s.agents {
-        p.password = PasswordSource::Env("GWS_PASSWORD".into());
+    let got: Vec<(u32, u32, String)> =
+        diags.iter().map(|d| (d.line, d.col, d.message.clone())).collect();
+    assert_eq!(got.len(), expected.len(), "diagnostics:\n{diags}");
+    for ((gl, gc, gm), (el, ec, em)) in got.iter().zip(expected) {
+        assert!(
+            (*gl, *gc) == (*el, *ec) && gm.contains(em),
+            "expected {el}:{ec} `{em}`, got {gl}:{gc} `{gm}`\nall diagnostics:\n{diags}"
+        );
     }
-    assert!(matches!(
-        s.set_remote_target(remote.clone()),
-        Err(ScenarioError::MissingContactCenterId)
-    ));
-    let remote = RemoteTarget { contact_center_id: Some("cc".into()), ..remote };
-    s.set_remote_target(remote).expect("complete remote target");
-    assert!(
-        matches!(&s.target.kind, TargetKind::Remote(r) if r.base_url == "https://gws.example.com")
+}
+
+fn secs(s: u64) -> Option<Duration> {
+    Some(Duration::from_secs(s))
+}
+
+#[test]
+fn run_overrides_are_judged_by_the_file_rules() {
+    let full = load(scenarios_dir().join("customer-surge.toml")).expect("valid").plan;
+    let o = Overrides { duration: secs(60), seed: Some(7), ..Overrides::default() };
+    let s = load_with("customer-surge", &o).expect("longer than warmup");
+    // The shape (2m20s) is longer than the run now: the plan is cut, as the user asked.
+    assert_eq!(s.run.duration, Duration::from_secs(60));
+    assert_eq!(s.plan.end, Duration::from_secs(60));
+    assert!(s.plan.expected_arrivals(s.plan.end) < full.expected_arrivals(full.end));
+    assert_eq!(s.run.seed, 7);
+    assert_eq!(s.target.transport, Transport::Websocket, "an embedded target keeps the file's");
+    check_flags(
+        "customer-surge",
+        &Overrides { duration: secs(5), ..Overrides::default() },
+        &[(0, 0, "--duration 5s: `warmup` (10s) is not shorter than `duration` (5s)")],
     );
+    check_flags(
+        "customer-surge",
+        &Overrides { duration: Some(Duration::ZERO), ..Overrides::default() },
+        &[(0, 0, "--duration 0s: `duration` is zero")],
+    );
+    // The file's own mistakes are still reported where they are, with the flag's next to them.
+    let text = with("").replace("duration = \"10s\"", "duration = \"0s\"\nwarmup = \"1x\"");
+    let d = super::parse("t.toml", &text, &Overrides { duration: secs(0), ..Overrides::default() })
+        .unwrap_err();
+    let got: Vec<_> = d.iter().map(|d| (d.line, d.col, d.message.as_str())).collect();
+    assert_eq!(got.len(), 2, "{d}");
+    assert!(got[0].2.starts_with("--duration 0s: `duration` is zero"), "{d}");
+    assert_eq!((got[1].0, got[1].1), (4, 10), "{d}");
+    let s = load_with(
+        "consult-remove-leave",
+        &Overrides { transport: Some(Transport::LongPolling), ..Overrides::default() },
+    )
+    .expect("valid");
+    assert_eq!(s.target.transport, Transport::LongPolling);
+}
+
+/// The lines of consult-remove-leave.toml's two `[[agents]]` sections (where "no password"
+/// points), read rather than written down so that its header comment may change.
+fn agents_lines() -> (u32, u32) {
+    let text = std::fs::read_to_string(scenarios_dir().join("consult-remove-leave.toml")).unwrap();
+    let mut lines = text.lines().zip(1u32..).filter(|(l, _)| l.starts_with("[[agents]]"));
+    (lines.next().unwrap().1, lines.next().unwrap().1)
+}
+
+#[test]
+fn target_override_is_judged_by_the_target_rules() {
+    let (frontline, specialist) = agents_lines();
+    let remote = |url: &str| TargetOverride::local(url);
+    let o = |t: TargetOverride| Overrides { target: Some(t), ..Overrides::default() };
+    check_flags(
+        "consult-remove-leave",
+        &o(remote("https://gws.example.com/")),
+        &[
+            (
+                0,
+                0,
+                "--target https://gws.example.com/: `https://gws.example.com/` is not on this machine",
+            ),
+            (
+                0,
+                0,
+                "--target https://gws.example.com/: the scenario has [customers], and simulated chat customers need the target's contact center id",
+            ),
+            (
+                frontline,
+                1,
+                "population `frontline` has no password, and a remote server (--target https://gws.example.com/) will ask for one",
+            ),
+            (specialist, 1, "population `specialist` has no password"),
+        ],
+    );
+    // The drift review found: a query or fragment is refused on the command line too.
+    check_flags(
+        "consult-remove-leave",
+        &Overrides {
+            password: Some(PasswordSource::Env("GWS_PASSWORD".into())),
+            agents_only: true,
+            ..o(remote("http://127.0.0.1:8090/?x=1"))
+        },
+        &[(0, 0, "--target http://127.0.0.1:8090/?x=1: the URL must not have a query or fragment")],
+    );
+    check_flags(
+        "consult-remove-leave",
+        &Overrides { agents_only: true, ..o(remote("ftp://127.0.0.1")) },
+        &[
+            (0, 0, "--target ftp://127.0.0.1: the URL must start with http:// or https://"),
+            (frontline, 1, "population `frontline` has no password"),
+            (specialist, 1, "population `specialist` has no password"),
+        ],
+    );
+    let complete = Overrides {
+        password: Some(PasswordSource::Env("GWS_PASSWORD".into())),
+        ..o(TargetOverride {
+            allow_remote: true,
+            contact_center_id: Some("cc".into()),
+            ..remote("https://gws.example.com/")
+        })
+    };
+    let s = load_with("consult-remove-leave", &complete).expect("a complete remote target");
+    let TargetKind::Remote(r) = &s.target.kind else { panic!("remote") };
+    assert_eq!(r.base_url, "https://gws.example.com");
+    assert_eq!(r.contact_center_id.as_deref(), Some("cc"));
+    assert!(r.customer_api && r.csrf && r.allow_remote && !r.accept_invalid_certs);
+    assert!(s.customers.is_some());
+    // GWS 8.5.2 GA offers only long-polling: the file's websocket was for its own target.
+    assert_eq!(s.target.transport, Transport::LongPolling);
+    // ... unless the command line says otherwise.
+    let ws = Overrides { transport: Some(Transport::Websocket), ..complete.clone() };
+    let s = load_with("consult-remove-leave", &ws).expect("valid");
+    assert_eq!(s.target.transport, Transport::Websocket);
+    // The password override replaces every population's source, and only the source is
+    // serialized (summary.json).
+    assert!(s.agents.iter().all(|p| p.password == PasswordSource::Env("GWS_PASSWORD".into())));
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(json.contains(r#""password":{"env":"GWS_PASSWORD"}"#), "{json}");
+}
+
+#[test]
+fn agents_only_runs_no_customers_and_says_so() {
+    let o = Overrides {
+        target: Some(TargetOverride {
+            allow_remote: true,
+            ..TargetOverride::local("https://gws.example.com")
+        }),
+        password: Some(PasswordSource::File("secrets/pw.txt".into())),
+        agents_only: true,
+        ..Overrides::default()
+    };
+    let s = load_with("consult-remove-leave", &o).expect("agents only needs no contact center id");
+    assert!(s.customers.is_none());
+    assert!(s.plan.segments.is_empty());
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["target"]["customer_api"], serde_json::json!(false));
+    assert_eq!(json["customers"], serde_json::Value::Null);
+    // A command-line password file stays relative to the working directory.
+    assert_eq!(s.agents[0].password, PasswordSource::File("secrets/pw.txt".into()));
+    // On the embedded target there would be nobody to serve.
+    check_flags(
+        "consult-remove-leave",
+        &Overrides { agents_only: true, ..Overrides::default() },
+        &[(0, 0, "--agents-only: the embedded server has no customers but the simulated ones")],
+    );
+    // In the file: a remote target with `customer_api = false` and no [customers].
+    let text = with("")
+        .replace(
+            "[run]",
+            "[target]\nkind = \"remote\"\nbase_url = \"http://127.0.0.1:8090\"\ncustomer_api = false\n[run]",
+        )
+        .replace("flow = \"f\"", "flow = \"f\"\npassword = { env = \"GWS_PASSWORD\" }");
+    let s = parse("t.toml", &text).expect("agents only, in the file");
+    assert!(matches!(&s.target.kind, TargetKind::Remote(r) if !r.customer_api));
+    // A file remote target with customers and no id says how to fix it, both ways.
+    let text =
+        text.replace("customer_api = false\n", "") + "[customers]\narrival = { rate = \"1/s\" }\n";
+    let d = parse("t.toml", &text).unwrap_err();
+    assert_eq!(d.len(), 1, "{d}");
+    assert_eq!((d.0[0].line, d.0[0].col), (14, 2));
+    let help = d.0[0].help.as_deref().unwrap_or("");
+    assert!(help.contains("contact_center_id") && help.contains("--agents-only"), "{help}");
+    let o = Overrides { agents_only: true, ..Overrides::default() };
+    let s = super::parse("t.toml", &text, &o).expect("--agents-only on a file remote target");
+    assert!(s.customers.is_none());
+}
+
+#[test]
+fn password_override_is_judged_by_the_password_rules() {
+    let o = |p: PasswordSource| Overrides {
+        target: Some(TargetOverride::local("http://localhost:8090")),
+        password: Some(p),
+        agents_only: true,
+        ..Overrides::default()
+    };
+    check_flags(
+        "consult-remove-leave",
+        &o(PasswordSource::Env("1BAD".into())),
+        &[(0, 0, "--password-env 1BAD: `1BAD` is not an environment variable name")],
+    );
+    check_flags(
+        "consult-remove-leave",
+        &o(PasswordSource::File(PathBuf::new())),
+        &[(0, 0, "--password-file: the password file path is empty")],
+    );
+    // A password written into the file is refused whatever the command line says.
+    let text = with("").replace("flow = \"f\"", "flow = \"f\"\npassword = \"hunter2\"");
+    let d =
+        super::parse("t.toml", &text, &o(PasswordSource::Env("GWS_PASSWORD".into()))).unwrap_err();
+    assert_eq!(d.len(), 1, "{d}");
+    assert!(d.0[0].message.contains("must not be written in the scenario file"), "{d}");
 }
 
 /// The lines of a valid scenario, for mutation.
@@ -734,4 +920,64 @@ tls = { accept_invalid_certs = "yes" }
             (7, 9, "`sms` is not a valid media"),
         ],
     );
+}
+
+/// Found with a corpus of broken files: a type error in an entry hid every other problem in it.
+#[test]
+fn a_broken_key_does_not_hide_the_rest_of_its_entry() {
+    check(
+        &with("").replace("count = 2", "count = 0\nreadiness = 5\nchannels = \"chat\""),
+        &[
+            (6, 9, "`count` is 0, but it must be at least 1"),
+            (7, 13, "wrong type: expected a string or a table here, found integer `5`"),
+            (8, 12, "wrong type: expected a list here"),
+        ],
+    );
+    // A broken key is not reported again as missing, and the population's name still counts.
+    check(
+        &with("").replace("flow = \"f\"", "flow = 5\ncount = 0").replace("count = 2\n", ""),
+        &[(6, 8, "wrong type: expected a string here"), (7, 9, "`count` is 0")],
+    );
+    check(
+        &with("").replace("duration = \"10s\"", "duration = \"0s\"\nseed = \"x\""),
+        &[(3, 12, "`duration` is zero"), (4, 8, "wrong type: expected a whole number here")],
+    );
+}
+
+/// Found with a corpus of broken files: `min` above `max` was accepted, and load applied for a
+/// verdict known in advance.
+#[test]
+fn a_min_above_a_max_of_the_same_metric_is_refused() {
+    check(
+        &with("[[thresholds]]\nmetric = \"errors\"\nmin = 5\nmax = 1\n"),
+        &[(12, 7, "`min` of `errors` is 5, above its `max` of 1 (line 13, column 7)")],
+    );
+    check(
+        &with(
+            "[[thresholds]]\nmetric = \"Accept.count\"\nmax = 2\n[[thresholds]]\nmetric = \"errors\"\nmin = 9\n[[thresholds]]\nmetric = \"Accept.count\"\nmin = 3\n",
+        ),
+        &[(18, 7, "`min` of `Accept.count` is 3, above its `max` of 2 (line 12, column 7)")],
+    );
+    assert!(
+        parse("t.toml", &with("[[thresholds]]\nmetric = \"errors\"\nmin = 1\nmax = 1\n")).is_ok()
+    );
+}
+
+/// Found with a corpus of broken files: the last `help:` line ran into "N problem(s) found".
+#[test]
+fn diagnostics_end_their_last_line() {
+    let a = parse("a.toml", BAD).unwrap_err();
+    let b = parse("b.toml", "name = \"x\"\n").unwrap_err();
+    // What `gwsim validate a.toml b.toml` prints.
+    let printed = format!("{a}{b}{} problem(s) found\n", a.len() + b.len());
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.last().copied(), Some("13 problem(s) found"), "{printed}");
+    for line in &lines[..lines.len() - 1] {
+        assert!(
+            line.starts_with("a.toml:")
+                || line.starts_with("b.toml:")
+                || line.starts_with("    help: "),
+            "{line:?} in\n{printed}"
+        );
+    }
 }

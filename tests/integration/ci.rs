@@ -178,3 +178,45 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     let missing = gwsim(&["report", path(&dir.join("nowhere"))]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// `gwsim validate` prints every problem of every file on lines of their own, then the count on
+/// a line of its own (the last `help:` once ran into it).
+#[test]
+fn validate_prints_whole_lines_and_the_count_last() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let a = dir.join("a.toml");
+    let b = dir.join("b.toml");
+    std::fs::write(&a, "name = \"a\"\ncolour = 1\n").unwrap();
+    std::fs::write(&b, SCENARIO.replace("count = 2", "count = 0")).unwrap();
+    let out = gwsim(&["validate", path(&a), path(&b)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.last().copied(), Some("5 problem(s) found"), "{err}");
+    for line in &lines[..lines.len() - 1] {
+        assert!(line.contains(".toml:") || line.starts_with("    help: "), "{line:?} in\n{err}");
+    }
+}
+
+/// `gwsim run`'s flags are judged by the scenario's rules before any load: a problem names the
+/// flag, exit 2, and nothing runs.
+#[test]
+fn run_flags_are_judged_before_any_load() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let out =
+        gwsim(&["run", path(&scenario), "--target", "http://127.0.0.1:9", "--duration", "0s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("error: --duration 0s: `duration` is zero"), "{err}");
+    assert!(
+        err.contains("error: --target http://127.0.0.1:9: the scenario has [customers], and simulated chat customers need the target's contact center id")
+            && err.contains("help: pass --contact-center-id ID, or --agents-only"),
+        "{err}"
+    );
+    assert!(err.contains("population `frontline` has no password"), "{err}");
+    assert!(err.contains("--password-env VAR"), "{err}");
+}

@@ -14,7 +14,7 @@ use gwsim::cometd::client::Transport;
 use gwsim::engine::{self, RunSettings};
 use gwsim::gws::Media;
 use gwsim::ordering::{Profile, ViolationKind};
-use gwsim::scenario::{self, Scenario};
+use gwsim::scenario::{self, Overrides, Scenario};
 use gwsim::server::faults::{FaultInjector, PublishFault};
 use gwsim::server::state::NewUser;
 use gwsim::server::users::{Password, UserTable};
@@ -28,12 +28,18 @@ fn scenario_path(name: &str) -> PathBuf {
 
 /// Loads a shipped scenario and shortens it: no warmup, `duration` of load, 20 s of drain.
 fn brief(name: &str, duration: Duration) -> Scenario {
-    let mut s = scenario::load(scenario_path(name))
-        .unwrap_or_else(|d| panic!("{name} does not validate:\n{d}"));
-    s.run.warmup = Duration::ZERO;
-    s.run.drain = Duration::from_secs(20);
-    s.set_duration(duration).expect("a shorter duration is valid");
-    s
+    brief_with(name, Overrides { duration: Some(duration), ..Overrides::default() })
+}
+
+/// `brief` with more overrides, judged by the scenario's rules like the command line's.
+fn brief_with(name: &str, overrides: Overrides) -> Scenario {
+    let overrides = Overrides {
+        warmup: Some(Duration::ZERO),
+        drain: Some(Duration::from_secs(20)),
+        ..overrides
+    };
+    scenario::load(scenario_path(name), &overrides)
+        .unwrap_or_else(|d| panic!("{name} does not validate:\n{d}"))
 }
 
 async fn run(s: Scenario) -> Executed {
@@ -96,8 +102,14 @@ async fn consult_remove_leave_over_websocket() {
 
 #[tokio::test]
 async fn consult_remove_leave_over_long_polling() {
-    let mut s = brief("consult-remove-leave", Duration::from_secs(4));
-    s.set_transport(gwsim::vocab::Transport::LongPolling);
+    let s = brief_with(
+        "consult-remove-leave",
+        Overrides {
+            duration: Some(Duration::from_secs(4)),
+            transport: Some(gwsim::vocab::Transport::LongPolling),
+            ..Overrides::default()
+        },
+    );
     let done = run(s).await;
     assert_healthy("consult-remove-leave (long-polling)", &done);
     assert!(ops(&done, gwsim::gws::Capability::RemoveParticipantFromConference) > 0);
@@ -216,7 +228,8 @@ steps = [ { op = "Accept" }, { await = "removed", timeout = "10s" } ]
 
 #[tokio::test]
 async fn a_misordering_server_has_each_misordering_reported() {
-    let s = scenario::parse("misorder.toml", MISORDER).unwrap_or_else(|d| panic!("{d}"));
+    let s = scenario::parse("misorder.toml", MISORDER, &Overrides::default())
+        .unwrap_or_else(|d| panic!("{d}"));
     let password = "misorder-test";
     let users: Vec<(NewUser, Password)> = s
         .agents

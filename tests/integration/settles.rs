@@ -24,10 +24,13 @@ async fn run(s: Scenario) -> Executed {
 #[tokio::test]
 async fn every_successful_operation_settles_once() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
-    let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
-    s.run.warmup = Duration::ZERO;
-    s.run.drain = Duration::from_secs(20);
-    s.set_duration(Duration::from_secs(3)).expect("a shorter duration is valid");
+    let overrides = scenario::Overrides {
+        duration: Some(Duration::from_secs(3)),
+        warmup: Some(Duration::ZERO),
+        drain: Some(Duration::from_secs(20)),
+        ..scenario::Overrides::default()
+    };
+    let s = scenario::load(&path, &overrides).unwrap_or_else(|d| panic!("{d}"));
     let done = run(s).await;
     let r = &done.outcome.recorder;
     let mut seen = Vec::new();
@@ -75,7 +78,8 @@ steps = [
 /// Complete), not the server misordering anything: no violation.
 #[tokio::test]
 async fn an_await_timeout_is_a_flow_failure_not_a_violation() {
-    let s = scenario::parse("await-nobody.toml", AWAIT_NOBODY).unwrap_or_else(|d| panic!("{d}"));
+    let s = scenario::parse("await-nobody.toml", AWAIT_NOBODY, &scenario::Overrides::default())
+        .unwrap_or_else(|d| panic!("{d}"));
     let done = run(s).await;
     let r = &done.outcome.recorder;
     let found: Vec<String> = r.first_violations().iter().map(|v| v.to_string()).collect();

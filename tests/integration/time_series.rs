@@ -46,10 +46,13 @@ async fn a_short_run_writes_its_time_series() {
     let tmp = scratch("time-series");
     let dir = tmp.path();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
-    let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
-    s.run.warmup = Duration::from_secs(1);
-    s.run.drain = Duration::from_secs(20);
-    s.set_duration(Duration::from_secs(3)).unwrap();
+    let overrides = scenario::Overrides {
+        duration: Some(Duration::from_secs(3)),
+        warmup: Some(Duration::from_secs(1)),
+        drain: Some(Duration::from_secs(20)),
+        ..scenario::Overrides::default()
+    };
+    let s = scenario::load(&path, &overrides).unwrap_or_else(|d| panic!("{d}"));
     let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
     let done = execute(s, &options, CancellationToken::new(), Some(dir)).await.unwrap();
     let rec = &done.outcome.recorder;
@@ -160,22 +163,17 @@ async fn a_failed_run_still_finishes_its_time_series() {
     // Bound and dropped: a loopback port where nothing listens, so every login is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/consult-remove-leave.toml");
-    let mut s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
     // A remote target needs a password source; nothing will ever check this one.
     let secret = dir.join("password");
     std::fs::write(&secret, "unused\n").unwrap();
-    for p in &mut s.agents {
-        p.password = scenario::PasswordSource::File(secret.clone());
-    }
-    s.set_remote_target(scenario::RemoteTarget {
-        base_url: format!("http://127.0.0.1:{port}"),
-        allow_remote: false,
-        accept_invalid_certs: false,
-        csrf: true,
-        contact_center_id: None,
-        customer_api: false,
-    })
-    .unwrap();
+    let overrides = scenario::Overrides {
+        target: Some(scenario::TargetOverride::local(format!("http://127.0.0.1:{port}"))),
+        password: Some(scenario::PasswordSource::File(secret.clone())),
+        // No contact center id: only the agents run (none of them will log in).
+        agents_only: true,
+        ..scenario::Overrides::default()
+    };
+    let s = scenario::load(&path, &overrides).unwrap_or_else(|d| panic!("{d}"));
     let err = execute(s, &RunOptions::default(), CancellationToken::new(), Some(dir))
         .await
         .expect_err("no agent can log in");
