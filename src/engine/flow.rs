@@ -85,9 +85,12 @@ pub(crate) fn operation_for(
             O::SendStopTypingToAgentsNotification { text: text_opt() }
         }
         C::SendCustomNoticeToAgents => O::SendCustomNoticeToAgents { notice_text: notice(step) },
-        C::Complete => {
-            O::Complete { queue_name: None, text: text_opt(), message_type: None, treat_as: None }
-        }
+        C::Complete => O::Complete {
+            queue_name: step.queue.clone(),
+            text: text_opt(),
+            message_type: None,
+            treat_as: None,
+        },
         C::SendMessage => O::SendMessage { text: text(), message_type: None, treat_as: None },
         C::SendUrl => O::SendUrl {
             url: step.url.as_deref().unwrap_or("https://example.com/help").to_owned(),

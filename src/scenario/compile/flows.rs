@@ -178,7 +178,7 @@ impl Cx<'_> {
                 ok = false;
             } else if !spec.mandatory.contains(p) && !spec.optional.contains(p) {
                 let allowed: Vec<&str> =
-                    spec.mandatory.iter().chain(spec.optional).copied().collect();
+                    spec.mandatory.iter().chain(&spec.optional).copied().collect();
                 let help = if allowed.is_empty() {
                     format!("`{op}` takes no parameters")
                 } else {
@@ -192,7 +192,7 @@ impl Cx<'_> {
                 ok = false;
             }
         }
-        for m in spec.mandatory {
+        for m in &spec.mandatory {
             if !params.iter().any(|(p, _)| p == m) {
                 self.s.error_help(op_v.span(), format!("`{op}` needs `{m}`"), param_help(op, m));
                 ok = false;
@@ -354,35 +354,61 @@ fn present_params(s: &raw::Step) -> Vec<(&'static str, Option<Span>)> {
 }
 
 pub(super) struct OpSpec {
-    mandatory: &'static [&'static str],
-    optional: &'static [&'static str],
+    mandatory: Vec<&'static str>,
+    optional: Vec<&'static str>,
 }
 
-/// Step parameters per operation (protocol.md §5, §15.18). `Accept.nickname` is mandatory on the
-/// wire but optional here: the engine sends the agent's username when the flow gives none.
+/// The step key that carries a wire parameter (`noticeText` is written `notice`), or `None` for
+/// a wire parameter scenarios do not set (message types and routing hints stay the server's
+/// defaults). Every wire parameter of `gws::ops` must be named here one way or the other; a
+/// test makes adding one without a decision fail.
+fn step_key(wire: &str) -> Option<Option<&'static str>> {
+    Some(match wire {
+        "nickname" => Some("nickname"),
+        "text" => Some("text"),
+        "url" => Some("url"),
+        "noticeText" => Some("notice"),
+        "disposition" => Some("disposition"),
+        "dispositionKey" => Some("disposition_key"),
+        "userData" => Some("user_data"),
+        "keys" => Some("keys"),
+        "comment" => Some("comment"),
+        // The target group (user or queue by URI or path) is one `target` reference.
+        "targetUri" | "targetPath" => Some("target"),
+        "queueName" => Some("queue"),
+        "messageType" | "treatAs" => None,
+        _ => return None,
+    })
+}
+
+/// Wire parameters the engine fills itself when the step leaves them out: Accept's `nickname` is
+/// the agent's username.
+const FILLED_BY_THE_ENGINE: &[&str] = &["nickname"];
+
+/// Step parameters per operation, derived from the operation's wire parameters
+/// ([`crate::gws::Operation::params`], protocol.md §5, §15.18): a mandatory wire parameter is a
+/// mandatory step key (unless the engine fills it), a one-of group (`targetUri`/`targetPath`,
+/// and Transfer's `queueName`) is one mandatory `target`.
 fn op_spec(op: Capability) -> OpSpec {
-    use Capability as C;
-    let (mandatory, optional): (&[&str], &[&str]) = match op {
-        C::Accept => (&[], &["nickname"]),
-        C::Reject | C::CancelConsult | C::SetInFocus => (&[], &[]),
-        C::SendStartTypingToAgentsNotification | C::SendStopTypingToAgentsNotification => {
-            (&[], &[])
+    use crate::gws::ops::Presence;
+    let mut spec = OpSpec { mandatory: Vec::new(), optional: Vec::new() };
+    for p in crate::gws::Operation::params(op) {
+        let key = match (p.presence, step_key(p.name).flatten()) {
+            (Presence::OneOf, _) => "target",
+            (_, Some(key)) => key,
+            (_, None) => continue,
+        };
+        let mandatory = match p.presence {
+            Presence::Mandatory => !FILLED_BY_THE_ENGINE.contains(&p.name),
+            Presence::OneOf => true,
+            Presence::Optional => false,
+        };
+        let list = if mandatory { &mut spec.mandatory } else { &mut spec.optional };
+        if !list.contains(&key) {
+            list.push(key);
         }
-        C::SendStartTypingNotification | C::SendStopTypingNotification => (&[], &[]),
-        C::Transfer => (&["target"], &["text"]),
-        C::Leave => (&[], &["text"]),
-        C::Invite | C::Consult => (&["target"], &[]),
-        C::RemoveParticipantFromConference => (&["target"], &["text"]),
-        C::SetDisposition => (&["disposition"], &["disposition_key"]),
-        C::AttachUserData | C::UpdateUserData => (&["user_data"], &[]),
-        C::DeleteUserData => (&["keys"], &[]),
-        C::SendToAgents | C::SendMessage => (&["text"], &[]),
-        C::SendCustomNotice | C::SendCustomNoticeToAgents => (&["notice"], &[]),
-        C::Complete => (&[], &["queue", "text"]),
-        C::SendUrl => (&["url"], &["text"]),
-        C::AddComment => (&["comment"], &[]),
-    };
-    OpSpec { mandatory, optional }
+    }
+    spec
 }
 
 fn param_help(op: Capability, param: &str) -> String {
@@ -400,5 +426,36 @@ fn param_help(op: Capability, param: &str) -> String {
         "keys" => "the user-data keys to delete: keys = [\"key\"]".to_owned(),
         "comment" => "the comment: comment = \"...\"".to_owned(),
         other => format!("add `{other}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::Operation;
+
+    #[test]
+    fn every_wire_parameter_has_a_step_decision() {
+        for op in Capability::ALL {
+            for p in Operation::params(*op) {
+                assert!(step_key(p.name).is_some(), "{op}.{}: map it in step_key", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn step_parameters_follow_the_wire_table() {
+        let spec = op_spec(Capability::Consult);
+        assert_eq!((spec.mandatory, spec.optional), (vec!["target"], vec![]));
+        let spec = op_spec(Capability::Transfer);
+        assert_eq!((spec.mandatory, spec.optional), (vec!["target"], vec!["text"]));
+        let spec = op_spec(Capability::Accept);
+        assert_eq!((spec.mandatory, spec.optional), (vec![], vec!["nickname"]));
+        let spec = op_spec(Capability::SendCustomNotice);
+        assert_eq!((spec.mandatory, spec.optional), (vec!["notice"], vec![]));
+        let spec = op_spec(Capability::SetDisposition);
+        assert_eq!((spec.mandatory, spec.optional), (vec!["disposition"], vec!["disposition_key"]));
+        let spec = op_spec(Capability::Complete);
+        assert_eq!((spec.mandatory, spec.optional), (vec![], vec!["queue", "text"]));
     }
 }
