@@ -12,11 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gwsim::cometd::client::Transport;
-use gwsim::engine::{self, RunSettings};
-use gwsim::gws::{Capability, Media};
+use gwsim::engine;
+use gwsim::gws::Capability;
 use gwsim::ordering::Profile;
-use gwsim::scenario;
+use gwsim::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
+use gwsim::scenario::{self, Secret};
 use gwsim::vocab::{Counter, OpName};
 use tokio_util::sync::CancellationToken;
 
@@ -146,24 +146,23 @@ async fn measure(agents: u32) {
         .unwrap_or_else(|d| panic!("{d}"));
     let (server, base_url) = start_server(agents).await;
     let server_pid = server.0.id().to_string();
-    let settings = RunSettings {
+    let target = ResolvedTarget {
+        kind: TargetType::Remote,
         base_url,
-        transport: Transport::Websocket,
-        media: Media::Chat,
+        transport: scenario.target.transport,
+        media: scenario.target.media,
         profile: Profile::Strict,
-        contact_center_id: Some(CONTACT_CENTER_ID.into()),
+        customer_api: true,
         accept_invalid_certs: false,
-        per_agent_pool: false,
-        passwords: vec![PASSWORD.into(); scenario.agents.len()],
-        poll_interval: Duration::from_secs(1),
-        login_concurrency: 64,
-        request_timeout: Duration::from_secs(10),
+        contact_center_id: Some(CONTACT_CENTER_ID.into()),
     };
+    let options = RunOptions { poll_interval: Duration::from_secs(1), ..RunOptions::default() };
+    let passwords = vec![Secret::new(PASSWORD); scenario.agents.len()];
+    let plan = RunPlan::new(Arc::new(scenario), target, passwords, options).expect("plan");
     let (cpu0, rss0) = usage("self");
     let (scpu0, srss0) = usage(&server_pid);
     let started = Instant::now();
-    let outcome =
-        engine::run(Arc::new(scenario), settings, CancellationToken::new()).await.expect("run");
+    let outcome = engine::run(plan, CancellationToken::new()).await.expect("run");
     let wall = started.elapsed().as_secs_f64();
     let (cpu1, rss1) = usage("self");
     let (scpu1, srss1) = usage(&server_pid);

@@ -19,9 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
+use gwsim::app::os::raise_open_files;
 use gwsim::cometd::client::Transport;
 use hdrhistogram::Histogram;
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 use agent::{Agent, BenchServer};
 
@@ -209,23 +209,6 @@ fn print_latency(label: &str, h: &Histogram<u64>) {
         h.max(),
         h.len()
     );
-}
-
-/// Raises the soft open-files limit to `want` (and the hard one, which only works with
-/// CAP_SYS_RESOURCE, e.g. as root); returns the soft limit in force.
-fn raise_open_files(want: u64) -> u64 {
-    let now = getrlimit(Resource::Nofile);
-    let soft = now.current.unwrap_or(u64::MAX);
-    if soft >= want {
-        return soft;
-    }
-    let hard = now.maximum.unwrap_or(u64::MAX);
-    let raised = Rlimit { current: Some(want), maximum: Some(hard.max(want)) };
-    if setrlimit(Resource::Nofile, raised).is_err() {
-        // Unprivileged: the soft limit can still go up to the hard one.
-        let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(hard), maximum: Some(hard) });
-    }
-    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// Size of the local port range client sockets draw from.

@@ -80,10 +80,10 @@ pub struct RunArgs {
     pub agents_only: bool,
     /// Every agent population's password comes from this environment variable (give its name,
     /// never the password), replacing the scenario's password sources.
-    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV", conflicts_with = "password_file")]
+    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
     pub password_env: Option<String>,
     /// Every agent population's password is the first line of this file (relative to the
-    /// working directory), replacing the scenario's password sources.
+    /// working directory), replacing the scenario's password sources; wins over --password-env.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers, and the
@@ -102,9 +102,16 @@ pub struct RunArgs {
     /// One HTTP connection pool per agent (closest to real desktops) instead of a shared one.
     #[arg(long)]
     pub per_agent_pool: bool,
-    /// How often simulated customers poll for messages.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    pub poll_interval: Duration,
+    /// How often simulated customers poll for messages (customer-side latencies have this
+    /// resolution) [default: 500ms].
+    #[arg(long, value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// How many agents log in at once [default: 64].
+    #[arg(long, value_name = "N")]
+    pub login_concurrency: Option<usize>,
+    /// How long one HTTP request may take before it counts as failed [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
     /// No live progress line (for CI logs); the final report is printed all the same.
     #[arg(long, short)]
     pub quiet: bool,
@@ -123,12 +130,20 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub bind: SocketAddr,
     /// User directory file (TOML; see README "User directory").
-    #[arg(long, conflicts_with = "demo_users", required_unless_present = "demo_users")]
+    #[arg(long, group = "directory", required_unless_present_any = ["demo_users", "users_from"])]
     pub users: Option<PathBuf>,
     /// Generate users agent-1 .. agent-N in queue "default"; their password comes from the
     /// environment variable GWSIM_DEMO_PASSWORD.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", group = "directory")]
     pub demo_users: Option<u32>,
+    /// Create exactly the agents this scenario logs in (and its queues), each with its
+    /// population's password source, so `gwsim run SCENARIO --target` can run against this server.
+    #[arg(long, value_name = "SCENARIO", group = "directory")]
+    pub users_from: Option<PathBuf>,
+    /// With --users-from: every population's password comes from this environment variable
+    /// (its name, never the password), as `gwsim run --password-env` gives it.
+    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
+    pub password_env: Option<String>,
     /// Turn CSRF protection off (GWS option enableCsrfProtection: false).
     #[arg(long)]
     pub no_csrf: bool,

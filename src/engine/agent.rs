@@ -26,7 +26,7 @@ use crate::gws::{
     Capability, InteractionState, MeOperation, Notification, NotificationType, ParticipantType,
 };
 use crate::ordering::AgentChecker;
-use crate::scenario::{OpStep, Readiness, Step};
+use crate::scenario::{OpStep, Readiness, Secret, Step};
 use crate::vocab::{Counter, OpMetric, OpName, SessionOp};
 
 /// Who one virtual agent is.
@@ -34,7 +34,7 @@ use crate::vocab::{Counter, OpMetric, OpName, SessionOp};
 pub(crate) struct AgentSpec {
     pub(crate) population: usize,
     pub(crate) username: String,
-    pub(crate) password: String,
+    pub(crate) password: Secret,
     pub(crate) seed: u64,
 }
 
@@ -72,8 +72,15 @@ async fn session_op(
 /// Runs one agent until `token` fires, recording into its shard.
 pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: CancellationToken) {
     let rec = ctx.shards.sink(spec.seed);
-    let pop = &ctx.scenario.agents[spec.population];
-    let client = ctx.client_for();
+    let pop = &ctx.plan.scenario.agents[spec.population];
+    let client = match ctx.client_for() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(agent = %spec.username, error = %e, "cannot build this agent's HTTP pool");
+            ctx.login_failed();
+            return;
+        }
+    };
 
     // Log in, at most `login_concurrency` agents at a time so a large population does not
     // arrive as one burst.
@@ -81,7 +88,8 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         _ = token.cancelled() => return,
         p = ctx.login_gate.acquire() => p,
     };
-    let mut http = client.agent(Credentials::new(spec.username.clone(), spec.password.clone()));
+    let mut http =
+        client.agent(Credentials::new(spec.username.clone(), spec.password.expose().to_owned()));
     let me = match timed(&rec, SessionOp::GetMe, http.login()).await {
         Ok(me) => me,
         Err(e) => {
@@ -91,10 +99,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         }
     };
     let cometd_token = token.child_token();
-    let mut config = CometdConfig::new(ctx.settings.base_url.clone(), ctx.settings.transport)
+    let mut config = CometdConfig::new(ctx.plan.target.base_url.clone(), ctx.plan.target.transport)
         .headers(http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
-    config.accept_invalid_certs = ctx.settings.accept_invalid_certs;
+    config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
     let connected = timed(
         &rec,
         SessionOp::Handshake,
@@ -127,10 +135,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let uri = me
         .uri
         .clone()
-        .unwrap_or_else(|| format!("{}/api/v2/users/{}", ctx.settings.base_url, me.id));
+        .unwrap_or_else(|| format!("{}/api/v2/users/{}", ctx.plan.target.base_url, me.id));
     ctx.roster
         .join(&pop.name, Member { username: spec.username.clone(), user_id: me.id.clone(), uri });
-    let checker = AgentChecker::new(&spec.username, ctx.settings.media, ctx.settings.profile)
+    let checker = AgentChecker::new(&spec.username, ctx.plan.target.media, ctx.plan.target.profile)
         .with_user_id(&me.id);
     let shared = Arc::new(AgentShared::new(
         ctx.clone(),
@@ -180,7 +188,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     if is_invitation(&n) && routes.get(&id).is_none_or(|tx| tx.is_closed()) {
                         let steps = steps_for(&ctx, spec.population, &n);
                         let (tx, rx) = mpsc::unbounded_channel();
-                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.settings.media, rx, rec.clone(), rng.random(), flow_token.clone());
+                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.plan.target.media, rx, rec.clone(), rng.random(), flow_token.clone());
                         ctx.flow_started();
                         let flow_ctx = ctx.clone();
                         flows.spawn(async move {
@@ -259,7 +267,7 @@ fn is_invitation(n: &Notification) -> bool {
 /// in the interaction) runs the population's consult flow, anything else its main flow; a
 /// population with no flow for it rejects.
 fn steps_for(ctx: &RunCtx, population: usize, invitation: &Notification) -> Vec<Step> {
-    let pop = &ctx.scenario.agents[population];
+    let pop = &ctx.plan.scenario.agents[population];
     let consult = match invitation {
         Notification::ChatStateChangeMessage(sc)
         | Notification::FacebooksessionStateChangeMessage(sc) => sc
@@ -268,7 +276,7 @@ fn steps_for(ctx: &RunCtx, population: usize, invitation: &Notification) -> Vec<
         _ => false,
     };
     let name = if consult { pop.flow_for_consult() } else { pop.flow.as_deref() };
-    match name.and_then(|n| ctx.scenario.flows.get(n)) {
+    match name.and_then(|n| ctx.plan.scenario.flows.get(n)) {
         Some(flow) => flow.steps.clone(),
         None => vec![Step::Op(Box::new(OpStep::new(Capability::Reject)))],
     }

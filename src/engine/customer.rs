@@ -70,16 +70,16 @@ pub(crate) async fn run_customer(
     token: CancellationToken,
 ) {
     let rec: Sink = ctx.shards.sink(n);
-    let Some(spec) = ctx.scenario.customers.as_ref() else { return };
+    let Some(spec) = ctx.plan.scenario.customers.as_ref() else { return };
     let Some(client) = ctx.customer.as_ref() else { return };
     let measured = ctx.measured(intended);
     let mut rng =
-        SmallRng::seed_from_u64(ctx.scenario.run.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        SmallRng::seed_from_u64(ctx.plan.scenario.run.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let nickname = spec.nickname.render(u32::try_from(n).unwrap_or(u32::MAX));
     let mut user_data = Map::new();
     user_data.insert("gwsimCustomer".into(), json!(n));
-    let subject = format!("gwsim {}", ctx.scenario.name);
-    let requested = match ctx.settings.media {
+    let subject = format!("gwsim {}", ctx.plan.scenario.name);
+    let requested = match ctx.plan.target.media {
         Media::Chat => {
             client.request_chat_at(&nickname, &subject, spec.queue.as_deref(), user_data).await
         }
@@ -95,7 +95,7 @@ pub(crate) async fn run_customer(
             return;
         }
     };
-    let chat = Channel { client, media: ctx.settings.media, id };
+    let chat = Channel { client, media: ctx.plan.target.media, id };
     let mut checker = CustomerChecker::new(&nickname);
     let abandon_at = spec
         .abandon
@@ -107,7 +107,7 @@ pub(crate) async fn run_customer(
     let mut joined = false;
     let mut agents = 0usize;
     let mut next_send: Option<Instant> = None;
-    let mut poll = tokio::time::interval(ctx.settings.poll_interval);
+    let mut poll = tokio::time::interval(ctx.plan.options.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -270,7 +270,7 @@ impl FlowRun {
                 Some((m.uri, Some(party)))
             }
             TargetRef::Queue(q) => {
-                Some((format!("{}/api/v2/queues/{q}", ctx.settings.base_url), None))
+                Some((format!("{}/api/v2/queues/{q}", ctx.plan.target.base_url), None))
             }
             TargetRef::Consultant => {
                 let uri = self.consultant.clone()?;

@@ -33,13 +33,11 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cometd::client::Transport;
-use crate::gws::Media;
 use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
 use crate::metrics::interval::IntervalObserver;
-use crate::ordering::Profile;
+use crate::run_plan::RunPlan;
 use crate::scenario::Scenario;
 use crate::vocab::Counter;
 
@@ -47,28 +45,6 @@ use self::agent::{AgentSpec, run_agent};
 use self::customer::run_customer;
 use self::roster::{Correlator, Roster};
 use self::sink::Shards;
-
-/// How to reach the server and behave as its clients; resolved from the scenario and the
-/// command line by the caller.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    pub base_url: String,
-    pub transport: Transport,
-    pub media: Media,
-    pub profile: Profile,
-    /// Customers' ContactCenterId; `None` runs no customers.
-    pub contact_center_id: Option<String>,
-    pub accept_invalid_certs: bool,
-    /// One HTTP connection pool per agent instead of one shared pool.
-    pub per_agent_pool: bool,
-    /// Password per agent population, in scenario order.
-    pub passwords: Vec<String>,
-    /// How often a customer polls for messages.
-    pub poll_interval: Duration,
-    /// How many agents log in at once.
-    pub login_concurrency: usize,
-    pub request_timeout: Duration,
-}
 
 /// The length of an interval.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -99,8 +75,7 @@ pub enum EngineError {
 /// Shared by every task of a run.
 #[derive(Debug)]
 pub(crate) struct RunCtx {
-    pub(crate) scenario: Arc<Scenario>,
-    pub(crate) settings: RunSettings,
+    pub(crate) plan: RunPlan,
     client: GwsClient,
     pub(crate) customer: Option<CustomerClient>,
     pub(crate) roster: Roster,
@@ -134,18 +109,10 @@ impl RunCtx {
         self.tags.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The HTTP client an agent uses: the shared pool, or one of its own.
-    pub(crate) fn client_for(&self) -> GwsClient {
-        if self.settings.per_agent_pool {
-            GwsClient::builder()
-                .base_url(self.settings.base_url.clone())
-                .request_timeout(self.settings.request_timeout)
-                .accept_invalid_certs(self.settings.accept_invalid_certs)
-                .build()
-                .unwrap_or_else(|_| self.client.clone())
-        } else {
-            self.client.clone()
-        }
+    /// The HTTP client an agent uses: the shared pool, or (with `per_agent_pool`) one of its
+    /// own; an error if that one cannot be built, never a silent fall back to the shared pool.
+    pub(crate) fn client_for(&self) -> Result<GwsClient, crate::gws::error::GwsError> {
+        if self.plan.options.per_agent_pool { self.plan.client() } else { Ok(self.client.clone()) }
     }
 
     pub(crate) fn logged_in(&self) {
@@ -170,23 +137,18 @@ impl RunCtx {
 }
 
 /// Runs a scenario to the end. `interrupt` stops it at once (the outcome is marked partial).
-pub async fn run(
-    scenario: Arc<Scenario>,
-    settings: RunSettings,
-    interrupt: CancellationToken,
-) -> Result<RunOutcome, EngineError> {
-    run_observed(scenario, settings, interrupt, None).await
+pub async fn run(plan: RunPlan, interrupt: CancellationToken) -> Result<RunOutcome, EngineError> {
+    run_observed(plan, interrupt, None).await
 }
 
 /// [`run`], also handing every interval to `observer` (whose `finish` is called on every exit
 /// path, errors included).
 pub async fn run_observed(
-    scenario: Arc<Scenario>,
-    settings: RunSettings,
+    plan: RunPlan,
     interrupt: CancellationToken,
     mut observer: Option<Box<dyn IntervalObserver>>,
 ) -> Result<RunOutcome, EngineError> {
-    let result = run_inner(scenario, settings, interrupt, &mut observer).await;
+    let result = run_inner(plan, interrupt, &mut observer).await;
     // On success the ticker has finished the observer and handed it back as `None`; on an early
     // error it never started.
     if let Some(o) = observer.as_mut() {
@@ -196,24 +158,21 @@ pub async fn run_observed(
 }
 
 async fn run_inner(
-    scenario: Arc<Scenario>,
-    settings: RunSettings,
+    plan: RunPlan,
     interrupt: CancellationToken,
     observer: &mut Option<Box<dyn IntervalObserver>>,
 ) -> Result<RunOutcome, EngineError> {
-    let client = GwsClient::builder()
-        .base_url(settings.base_url.clone())
-        .request_timeout(settings.request_timeout)
-        .accept_invalid_certs(settings.accept_invalid_certs)
-        .build()?;
-    let customer = match (&settings.contact_center_id, &scenario.customers) {
-        (Some(id), Some(_)) => Some(crate::gws::CustomerClient::new(&client, id)?),
+    let client = plan.client()?;
+    let customer = match (&plan.target.contact_center_id, &plan.scenario.customers) {
+        (Some(id), Some(_)) if plan.target.customer_api => {
+            Some(crate::gws::CustomerClient::new(&client, id)?)
+        }
         _ => None,
     };
+    let scenario = plan.scenario.clone();
     let ctx = Arc::new(RunCtx {
-        scenario: scenario.clone(),
-        login_gate: Semaphore::new(settings.login_concurrency.max(1)),
-        settings,
+        login_gate: Semaphore::new(plan.options.login_concurrency.max(1)),
+        plan,
         client,
         customer,
         roster: Roster::default(),
@@ -235,12 +194,12 @@ async fn run_inner(
     // Login.
     let mut agents: JoinSet<()> = JoinSet::new();
     let mut total = 0usize;
-    for (p, pop) in scenario.agents.iter().enumerate() {
+    for (p, pop, password) in ctx.plan.populations() {
         for (i, username) in pop.usernames().enumerate() {
             let spec = AgentSpec {
                 population: p,
                 username,
-                password: ctx.settings.passwords.get(p).cloned().unwrap_or_default(),
+                password: password.clone(),
                 seed: scenario.run.seed
                     ^ ((p as u64) << 32 | i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
             };
@@ -266,7 +225,7 @@ async fn run_inner(
     if logged_in == 0 && total > 0 && !interrupt.is_cancelled() {
         agents_token.cancel();
         while agents.join_next().await.is_some() {}
-        return Err(EngineError::NoAgents(total, ctx.settings.base_url.clone()));
+        return Err(EngineError::NoAgents(total, ctx.plan.target.base_url.clone()));
     }
     tracing::info!(logged_in, failed = total - logged_in, "phase: load");
 

@@ -49,7 +49,10 @@ use std::hash::Hasher;
 use crate::gws::model::{LogEntry, Notification, NotificationType, Participant};
 
 /// Which expectations the checker holds a server to (protocol.md §15 "Checker profiles").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Everything §15 decides, in order: the embedded reference server's exact behaviour.
     /// The default against the embedded server.

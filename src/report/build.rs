@@ -55,6 +55,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         duration_ms: u64::try_from(info.elapsed.as_millis()).unwrap_or(u64::MAX),
         latency_unit: LatencyUnit::Us,
         target: info.target,
+        options: Some(info.options),
         warnings,
         thresholds,
         operations: operations(m),

@@ -52,9 +52,9 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::gws::model::Media;
-use crate::scenario::{Limit, Scenario, TargetKind};
-use crate::vocab::{Metric, OpName, Stat, Transport, ViolationKind};
+use crate::run_plan::{ResolvedTarget, RunOptions};
+use crate::scenario::{Limit, Scenario};
+use crate::vocab::{Metric, OpName, Stat, ViolationKind};
 
 pub use files::prepare_results_dir;
 pub use html::{render_html, write_html};
@@ -82,7 +82,10 @@ pub enum ReportError {
 pub struct RunInfo {
     /// The resolved scenario (CLI overrides applied); it holds no secret values.
     pub scenario: Scenario,
-    pub target: TargetInfo,
+    /// Where the run went and how (the run plan's target, secrets left out).
+    pub target: ResolvedTarget,
+    /// The simulator's settings that shape results (poll interval, pools, timeouts).
+    pub options: RunOptions,
     /// Wall-clock start and end (metadata only).
     pub started: OffsetDateTime,
     pub ended: OffsetDateTime,
@@ -90,56 +93,6 @@ pub struct RunInfo {
     pub elapsed: Duration,
     /// The run was interrupted (Ctrl-C): results cover only part of it.
     pub partial: bool,
-}
-
-/// What the run was aimed at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    pub kind: TargetType,
-    /// The base URL actually used (for an embedded target, the address it bound).
-    pub base_url: String,
-    pub transport: Transport,
-    pub media: Media,
-}
-
-impl TargetInfo {
-    /// The scenario's target, with the base URL the run really used.
-    pub fn new(scenario: &Scenario, base_url: impl Into<String>) -> Self {
-        let kind = match scenario.target.kind {
-            TargetKind::Embedded => TargetType::Embedded,
-            TargetKind::Remote(_) => TargetType::Remote,
-        };
-        TargetInfo {
-            kind,
-            base_url: base_url.into(),
-            transport: scenario.target.transport,
-            media: scenario.target.media,
-        }
-    }
-}
-
-/// Whether the run's target was the embedded server or a remote one (the scenario's
-/// [`TargetKind`] without its settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetType {
-    Embedded,
-    Remote,
-}
-
-impl TargetType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetType::Embedded => "embedded",
-            TargetType::Remote => "remote",
-        }
-    }
-}
-
-impl std::fmt::Display for TargetType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The `schema` tag of a summary: always [`SCHEMA`]. Reading a summary with another tag is an
@@ -194,7 +147,11 @@ pub struct Report<S = Scenario> {
     pub duration_ms: u64,
     /// The unit of every latency number in this report.
     pub latency_unit: LatencyUnit,
-    pub target: TargetInfo,
+    pub target: ResolvedTarget,
+    /// The simulator's settings, so a run can be reproduced from its summary; `None` in a summary
+    /// written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<RunOptions>,
     /// Things a reader must not miss (missed starts, an interrupted run).
     pub warnings: Vec<String>,
     pub thresholds: Vec<ThresholdVerdict>,

@@ -62,7 +62,17 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
 
 pub(super) fn info(scenario: Scenario, partial: bool) -> RunInfo {
     RunInfo {
-        target: TargetInfo::new(&scenario, "http://127.0.0.1:40123"),
+        target: crate::run_plan::ResolvedTarget {
+            kind: crate::run_plan::TargetType::Embedded,
+            base_url: "http://127.0.0.1:40123".into(),
+            transport: scenario.target.transport,
+            media: scenario.target.media,
+            profile: crate::ordering::Profile::Strict,
+            customer_api: true,
+            accept_invalid_certs: false,
+            contact_center_id: None,
+        },
+        options: crate::run_plan::RunOptions::default(),
         scenario,
         started: datetime!(2026-11-21 12:00:00 UTC),
         ended: datetime!(2026-11-21 12:01:05.5 UTC),

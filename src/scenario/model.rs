@@ -163,6 +163,11 @@ pub enum PasswordSource {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret made at run time (the embedded server's password for populations without one).
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

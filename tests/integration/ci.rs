@@ -220,3 +220,99 @@ fn run_flags_are_judged_before_any_load() {
     assert!(err.contains("population `frontline` has no password"), "{err}");
     assert!(err.contains("--password-env VAR"), "{err}");
 }
+
+/// Runs `gwsim serve` as a child on a free loopback port and returns it with the base URL it
+/// logged; the child is killed (by its own handle) when the guard drops.
+struct ServeChild(std::process::Child);
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(args: &[&str], env: &[(&str, &str)]) -> (ServeChild, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start gwsim serve: {e}"));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let guard = ServeChild(child);
+    // The server's log is read on a thread so that waiting for the line is bounded in time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else { break };
+        if let Some(rest) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            return (guard, format!("http://{addr}"));
+        }
+    }
+    panic!("gwsim serve did not say where it listens within 30 s");
+}
+
+/// "Run a scenario against a standalone `gwsim serve`" is two commands: the server creates
+/// exactly the scenario's agents with the password the run reads from the same variable.
+#[test]
+fn a_scenario_runs_against_a_standalone_server_made_from_it() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let pw = [("GWSIM_CI_PASSWORD", "not-a-real-secret")];
+    let (_server, url) = serve(&["--users-from", path(&scenario), "--password-env", pw[0].0], &pw);
+    let run_dir = dir.join("run");
+    let run = Command::new(env!("CARGO_BIN_EXE_gwsim"))
+        .args(["run", path(&scenario), "--target", &url, "--password-env", pw[0].0])
+        .args(["--contact-center-id", gwsim::server::DEFAULT_CONTACT_CENTER_ID])
+        .args(["--out", path(&run_dir), "--quiet"])
+        .envs(pw)
+        .output()
+        .expect("gwsim run starts");
+    let out = text(&run.stdout);
+    // Only the impossible Accept.count threshold fails: everyone logged in and chats ran.
+    assert_eq!(run.status.code(), Some(1), "{out}\n{}", text(&run.stderr));
+    assert!(out.contains("2 of 2 agents logged in"), "{out}");
+    let summary = std::fs::read_to_string(run_dir.join("summary.json")).unwrap();
+    assert!(!summary.contains("not-a-real-secret"), "the password leaked into the summary");
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(json["target"]["kind"], "remote");
+    assert_eq!(json["target"]["transport"], "long-polling", "--target defaults to long-polling");
+    assert_eq!(json["target"]["customer_api"], true);
+    assert_eq!(json["options"]["poll_interval"], "500ms");
+    assert_eq!(json["options"]["login_concurrency"], 64);
+    assert!(json["counts"]["operations"].as_u64().unwrap_or(0) > 2, "{summary}");
+}
+
+/// A population with a password source of its own logs in to the embedded server with it (the
+/// embedded server once registered one generated password for every agent).
+#[test]
+fn the_embedded_server_takes_each_population_s_own_password() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    std::fs::write(dir.join("pw"), "from-a-file\n").unwrap();
+    let scenario = dir.join("own-password.toml");
+    let text_with_password = SCENARIO.replace(
+        "username = \"frontline-{n}\"",
+        "username = \"frontline-{n}\"\npassword = { file = \"pw\" }",
+    );
+    std::fs::write(&scenario, text_with_password).unwrap();
+    let run_dir = dir.join("run");
+    let run = gwsim(&["run", path(&scenario), "--out", path(&run_dir), "--quiet"]);
+    let out = text(&run.stdout);
+    assert!(out.contains("2 of 2 agents logged in"), "{out}\n{}", text(&run.stderr));
+}

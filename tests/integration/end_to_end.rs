@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::cometd::client::Transport;
-use gwsim::engine::{self, RunSettings};
+use gwsim::engine;
 use gwsim::gws::Media;
 use gwsim::ordering::{Profile, ViolationKind};
-use gwsim::scenario::{self, Overrides, Scenario};
+use gwsim::run_plan::{ResolvedTarget, RunPlan, TargetType};
+use gwsim::scenario::{self, Overrides, Scenario, Secret};
 use gwsim::server::faults::{FaultInjector, PublishFault};
 use gwsim::server::state::NewUser;
 use gwsim::server::users::{Password, UserTable};
@@ -252,20 +253,24 @@ async fn a_misordering_server_has_each_misordering_reported() {
     let running =
         server::start_with_faults(addr, &mut config, users, faults.clone()).await.expect("server");
     // As against a remote GWS: the documented profile.
-    let settings = RunSettings {
+    let target = ResolvedTarget {
+        kind: TargetType::Remote,
         base_url: running.base_url(),
         transport: Transport::Websocket,
         media: Media::Chat,
         profile: Profile::Documented,
-        contact_center_id: Some(config.contact_center_id.clone()),
+        customer_api: true,
         accept_invalid_certs: false,
-        per_agent_pool: false,
-        passwords: vec![password.to_string(); s.agents.len()],
+        contact_center_id: Some(config.contact_center_id.clone()),
+    };
+    let options = RunOptions {
         poll_interval: Duration::from_millis(200),
         login_concurrency: 4,
-        request_timeout: Duration::from_secs(10),
+        ..RunOptions::default()
     };
-    let outcome = engine::run(Arc::new(s), settings, CancellationToken::new()).await.expect("run");
+    let passwords = vec![Secret::new(password); s.agents.len()];
+    let plan = RunPlan::new(Arc::new(s), target, passwords, options).expect("plan");
+    let outcome = engine::run(plan, CancellationToken::new()).await.expect("run");
     running.stop().await.expect("server stops");
     let swaps = faults.swaps.load(Ordering::SeqCst);
     let r = &outcome.recorder;

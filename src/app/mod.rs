@@ -1,0 +1,53 @@
+//! Wires modules together for each subcommand; the only place that uses `anyhow`.
+//!
+//! One file per command (`run`, `serve`, `validate`, `compare`, `report`), plus what two commands
+//! share: the reference server's users for a scenario (`users`), the process's own limits (`os`)
+//! and the live progress line (`progress`). Raw flags become resolved values here and nowhere
+//! else: `run` folds its flags into scenario validation and builds the one [`RunPlan`] the engine
+//! takes.
+//!
+//! [`RunPlan`]: crate::run_plan::RunPlan
+
+mod compare;
+pub mod os;
+pub mod progress;
+mod report;
+mod run;
+mod serve;
+mod users;
+mod validate;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+pub use self::report::{RenderInputs, render_inputs};
+pub use self::run::{Executed, execute};
+pub use crate::run_plan::RunOptions;
+
+/// How a command ended, mapped to the process exit code by `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: everything held.
+    Ok,
+    /// 1: a check failed (threshold, regression, ordering violation).
+    ChecksFailed,
+    /// 130: interrupted; partial results were written.
+    Interrupted,
+    /// 2: the input was invalid; the problems were printed.
+    Invalid,
+}
+
+/// Runs one command. `shutdown` resolves on Ctrl-C or SIGTERM.
+pub async fn run(
+    cli: Cli,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Outcome> {
+    match cli.command {
+        Command::Run(args) => run::run_scenario(args, shutdown).await,
+        Command::Serve(args) => serve::serve(args, shutdown).await,
+        Command::Validate(args) => validate::validate(args),
+        Command::Compare(args) => compare::compare(args),
+        Command::Report(args) => report::rerender(args),
+    }
+}

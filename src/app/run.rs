@@ -1,0 +1,244 @@
+//! `gwsim run`: flags folded into scenario validation, the one [`RunPlan`] resolved from the
+//! scenario and the target (starting the embedded server when that is the target), the run, and
+//! its results written.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use super::Outcome;
+use super::os::raise_open_files;
+use crate::cli::RunArgs;
+use crate::engine;
+use crate::metrics::interval::{IntervalObserver, Observers};
+use crate::ordering::Profile;
+use crate::report::{self, ExitStatus, Report, RunInfo};
+use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
+use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
+use crate::server::{self, ServerConfig};
+
+/// A finished run: what the engine measured and the report built from it.
+#[derive(Debug)]
+pub struct Executed {
+    pub outcome: engine::RunOutcome,
+    pub report: Report,
+}
+
+/// Runs a validated scenario against its target (starting the embedded server if that is the
+/// target) and builds the report.
+///
+/// With `results` (a directory made by [`report::prepare_results_dir`]), the time series
+/// (`latency.hlog`, `timeline.jsonl`) are written into it during the run and one `<metric>.hgrm`
+/// per latency metric at its end, interrupted or not; `summary.json` is the caller's business.
+/// A failure writing those files is logged and never fails the run.
+pub async fn execute(
+    scenario: Scenario,
+    options: &RunOptions,
+    interrupt: CancellationToken,
+    results: Option<&Path>,
+) -> Result<Executed> {
+    let started = time::OffsetDateTime::now_utc();
+    let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
+    let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
+    // Each agent holds a CometD connection (and, embedded, the server holds its other end),
+    // plus pooled HTTP connections: ask for enough file descriptors up front.
+    let wanted = agents * if embedded { 3 } else { 2 } + 1024;
+    let have = raise_open_files(wanted);
+    if have < wanted {
+        tracing::warn!(
+            have,
+            wanted,
+            "open-files limit is low for this many agents; raise it with ulimit -n"
+        );
+    }
+    let (server, plan) = resolve(scenario, options.clone()).await?;
+    let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
+    let scenario = plan.scenario.clone();
+    match results
+        .map(|dir| report::live::IntervalOutputs::create(dir, &scenario.name, scenario.run.warmup))
+        .transpose()
+    {
+        Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn IntervalObserver>)),
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e).context("cannot start the time-series outputs");
+        }
+    }
+    if options.progress {
+        observers.push(Box::new(super::progress::Progress::new(false, scenario.run.duration)));
+    }
+    let observer: Option<Box<dyn IntervalObserver>> =
+        if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
+    let target = plan.target.clone();
+    let options = plan.options.clone();
+    let outcome = engine::run_observed(plan, interrupt, observer).await;
+    if let Some(s) = server {
+        s.stop().await.context("embedded server did not stop cleanly")?;
+    }
+    let outcome = outcome?;
+    if let Some(dir) = results {
+        if let Err(e) = report::hgrm::write_all(dir, &outcome.recorder) {
+            tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
+        }
+    }
+    let info = RunInfo {
+        target,
+        options,
+        scenario: (*scenario).clone(),
+        started,
+        ended: time::OffsetDateTime::now_utc(),
+        elapsed: outcome.elapsed,
+        partial: outcome.partial,
+    };
+    let report = Report::build(info, &outcome.recorder);
+    Ok(Executed { outcome, report })
+}
+
+/// The run plan: the scenario's target resolved to an address (an embedded server started here,
+/// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
+/// options. The embedded server gets exactly the scenario's agents with their own passwords.
+async fn resolve(
+    scenario: Scenario,
+    options: RunOptions,
+) -> Result<(Option<server::Running>, RunPlan)> {
+    // Only the embedded server, made for this run, can take a password nobody gave.
+    let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
+    let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
+    let passwords = super::users::passwords(&scenario, embedded.then_some(&generated))?;
+    let mut target = ResolvedTarget {
+        kind: if embedded { TargetType::Embedded } else { TargetType::Remote },
+        base_url: String::new(),
+        transport: scenario.target.transport,
+        media: scenario.target.media,
+        profile: Profile::for_target(embedded),
+        customer_api: false,
+        accept_invalid_certs: false,
+        contact_center_id: None,
+    };
+    let server = match &scenario.target.kind {
+        TargetKind::Embedded => {
+            let users = super::users::user_table(&scenario, &passwords)?;
+            let mut config = ServerConfig::default();
+            config.state.seed = scenario.run.seed;
+            let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+            let running = server::start(addr, config.clone(), users)
+                .await
+                .context("cannot start the embedded server")?;
+            target.base_url = running.base_url();
+            target.customer_api = true;
+            target.contact_center_id = Some(config.contact_center_id.clone());
+            tracing::info!(url = %target.base_url, "embedded reference server started");
+            Some(running)
+        }
+        TargetKind::Remote(remote) => {
+            target.base_url = remote.base_url.clone();
+            target.accept_invalid_certs = remote.accept_invalid_certs;
+            target.customer_api = remote.customer_api && remote.contact_center_id.is_some();
+            target.contact_center_id =
+                remote.contact_center_id.clone().filter(|_| remote.customer_api);
+            None
+        }
+    };
+    let plan = RunPlan::new(Arc::new(scenario), target, passwords, options)?;
+    Ok((server, plan))
+}
+
+/// What `gwsim run`'s flags change in the scenario.
+fn overrides(args: &RunArgs) -> Overrides {
+    let target = args.target.as_ref().map(|url| TargetOverride {
+        base_url: url.clone(),
+        allow_remote: args.allow_remote,
+        contact_center_id: args.contact_center_id.clone(),
+        accept_invalid_certs: args.insecure,
+    });
+    // Should GWSIM_PASSWORD_ENV come from the environment next to an explicit --password-file,
+    // the explicit file wins.
+    let password = match (&args.password_file, &args.password_env) {
+        (Some(file), _) => Some(PasswordSource::File(file.clone())),
+        (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
+        (None, None) => None,
+    };
+    Overrides {
+        target,
+        transport: args.transport,
+        duration: args.duration,
+        seed: args.seed,
+        password,
+        agents_only: args.agents_only,
+        ..Overrides::default()
+    }
+}
+
+/// What `gwsim run`'s flags set in the simulator's behaviour.
+fn options(args: &RunArgs) -> RunOptions {
+    let defaults = RunOptions::default();
+    RunOptions {
+        per_agent_pool: args.per_agent_pool,
+        poll_interval: args.poll_interval.unwrap_or(defaults.poll_interval),
+        login_concurrency: args.login_concurrency.unwrap_or(defaults.login_concurrency).max(1),
+        request_timeout: args.request_timeout.unwrap_or(defaults.request_timeout),
+        progress: !args.quiet,
+    }
+}
+
+pub(super) async fn run_scenario(
+    args: RunArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Outcome> {
+    // The flags are folded in before validation, so the scenario's rules judge them too.
+    let scenario = match crate::scenario::load(&args.scenario, &overrides(&args)) {
+        Ok(s) => s,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return Ok(Outcome::Invalid);
+        }
+    };
+    // An unwritable results directory is an error now, not after an hour of load.
+    let started = time::OffsetDateTime::now_utc();
+    let results = report::prepare_results_dir(
+        Path::new("results"),
+        &scenario.name,
+        started,
+        args.out.as_deref(),
+    )?;
+    let interrupt = CancellationToken::new();
+    let stop = interrupt.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::warn!("interrupted: stopping now and writing partial results");
+        stop.cancel();
+    });
+    let Executed { outcome, report } =
+        execute(scenario, &options(&args), interrupt, Some(&results)).await?;
+    let summary = report::write_results(&results, &report)?;
+    let timeline = report::timeline::read_timeline(&results.join(report::files::TIMELINE_FILE))
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
+            Vec::new()
+        });
+    let histograms = report::html::PageHistograms::from_recorder(&outcome.recorder);
+    report::write_html(&results, &report, &histograms, &timeline)?;
+    report::write_junit(&results, &report)?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", report::render(&report))?;
+        writeln!(
+            out,
+            "{} of {} agents logged in, {} customers started; summary: {}",
+            outcome.agents_logged_in,
+            outcome.agents_total,
+            outcome.customers_started,
+            summary.display()
+        )?;
+    }
+    Ok(match report.exit.status {
+        ExitStatus::Pass => Outcome::Ok,
+        ExitStatus::ChecksFailed => Outcome::ChecksFailed,
+        ExitStatus::Interrupted => Outcome::Interrupted,
+    })
+}
