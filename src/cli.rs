@@ -27,7 +27,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Compare a run with a baseline: exit 1 on a regression beyond tolerance and noise.
     Compare(CompareArgs),
-    /// Re-render a finished run's terminal summary from its summary.json.
+    /// Re-render a finished run's terminal summary and report.html from its results directory.
     Report(ReportArgs),
 }
 
@@ -74,7 +74,7 @@ pub struct RunArgs {
     #[arg(long, requires = "target")]
     pub insecure: bool,
     /// Run only the agents, without simulated customers, against a remote target that real
-    /// traffic feeds (the scenario's [customers] is ignored; summary.json records
+    /// traffic feeds (the scenario's `[customers]` is ignored; summary.json records
     /// `customer_api: false`).
     #[arg(long)]
     pub agents_only: bool,

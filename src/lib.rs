@@ -3,10 +3,12 @@
 //!
 //! Reading order: [`gws`] and [`cometd`] (the wire types and clients both halves share), then
 //! [`server`] (the reference server: a pure state machine in `server::state` with HTTP and
-//! CometD shells around it), [`scenario`] (scenario files in, a validated plan out),
-//! [`ordering`] (the notification-order checker), [`metrics`] (what a run records: latency
-//! histograms and counts) and [`report`] (the end-of-run summary built from them: terminal table,
-//! `summary.json`, threshold verdicts), then [`cli`] and [`app`] (the command line).
+//! CometD shells around it), [`vocab`] (the names every module shares: metrics, violation kinds,
+//! statistics, transports), [`scenario`] (scenario files and command-line overrides in, a
+//! validated scenario out), [`run_plan`] (the scenario resolved against its target),
+//! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
+//! [`metrics`] (what a run records) and [`report`] (the outputs built from it), then [`cli`] and
+//! [`app`] (the commands).
 
 pub mod app;
 pub mod cli;

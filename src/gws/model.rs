@@ -3,7 +3,7 @@
 //!
 //! The Facebook variants differ from chat only in key names (`facebooksession`,
 //! `facebooksessionUri`, ...), so one struct carries both spellings as optional fields and
-//! [`Media`](super::Media) says which one is in use.
+//! [`Media`] says which one is in use.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

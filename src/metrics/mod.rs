@@ -1,6 +1,7 @@
-//! Measurement: what a run records, with no rendering and no IO. Each virtual agent or customer
-//! task owns a [`Recorder`] and records into it with plain `&mut` calls (no locks, no channels on
-//! the hot path); at the end (or at intervals) the engine merges them with [`Recorder::merge`].
+//! Measurement: what a run records, with no rendering and no IO. The engine's tasks record into a
+//! few shared [`Recorder`] shards (ARCHITECTURE.md "Recorder shards": a recorder per agent would
+//! cost a megabyte each) with plain `&mut` calls under a short lock; at the end (or at intervals)
+//! the shards are merged with [`Recorder::merge`].
 //!
 //! # What is recorded
 //! - Per operation ([`OpName`]) and kind ([`OpMetric::Response`], [`OpMetric::Settle`]): a
