@@ -6,12 +6,14 @@
 //! CometD shells around it), [`scenario`] (scenario files in, a validated plan out),
 //! [`ordering`] (the notification-order checker), [`metrics`] (what a run records: latency
 //! histograms and counts) and [`report`] (the end-of-run summary built from them: terminal table,
-//! `summary.json`, threshold verdicts), then [`cli`] and [`app`] (the command line).
+//! `summary.json`, threshold verdicts), [`faults`] (fault plans, seeded decisions and the fault
+//! ledger the server keeps), then [`cli`] and [`app`] (the command line).
 
 pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod engine;
+pub mod faults;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;
