@@ -12,7 +12,7 @@ use crate::metrics::interval::{IntervalObserver, Observers};
 use crate::ordering::Profile;
 use crate::report::{self, Report, RunInfo, TargetInfo};
 use crate::scenario::{PasswordSource, RemoteTarget, Scenario, TargetKind};
-use crate::server::faults::NoFaults;
+use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::state::NewUser;
 use crate::server::users::{Password, UserTable};
 use crate::server::{self, ServerConfig};
@@ -206,9 +206,31 @@ async fn serve(
         contact_center_id = %config.contact_center_id,
         "gwsim reference server listening"
     );
-    server::serve(listener, config, users, Arc::new(NoFaults), shutdown).await?;
+    let faults: Arc<dyn FaultInjector> = match fault_injector(&args.faults, &args.ledger)? {
+        Some(f) => f,
+        None => Arc::new(NoFaults),
+    };
+    server::serve(listener, config, users, faults, shutdown).await?;
     tracing::info!("server stopped");
     Ok(Outcome::Ok)
+}
+
+/// The seeded injector of `gwsim serve --faults FILE [--ledger PATH]`, if a plan is given.
+fn fault_injector(
+    plan: &Option<std::path::PathBuf>,
+    ledger: &Option<std::path::PathBuf>,
+) -> Result<Option<Arc<dyn FaultInjector>>> {
+    let Some(path) = plan else { return Ok(None) };
+    let plan = crate::faults::load_plan(path).map_err(|d| anyhow::anyhow!("{d}"))?;
+    if let Some(pop) = plan.populations().first() {
+        anyhow::bail!(
+            "{}: `agents:{pop}` names a scenario population, which a standalone server does not know; select agents by username pattern instead",
+            path.display()
+        );
+    }
+    tracing::info!(rules = plan.rules.len(), seed = plan.seed, "fault injection on");
+    let faults = SeededFaults::new(plan, ledger.as_deref())?;
+    Ok(Some(Arc::new(faults)))
 }
 
 /// The embedded server's user table for a scenario: every agent is in queue `default` and in

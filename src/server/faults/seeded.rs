@@ -543,14 +543,18 @@ impl FaultInjector for SeededFaults {
             }
         }
         let username = req.user.and_then(|u| self.username(u.get()));
+        // A request without an agent is a customer's; one that names no chat yet (RequestChat,
+        // a new Facebook session) counts among all such requests.
+        let customer = req.user.is_none();
         let who = match (username, req.customer) {
             (Some(u), _) => u.to_owned(),
-            (None, Some(c)) => format!("customer:{c}"),
-            (None, None) => return fault,
+            (None, Some(c)) if customer => format!("customer:{c}"),
+            (None, _) if customer => "customer:new".to_owned(),
+            (None, _) => return fault,
         };
         let count = self.request_counter(&who);
         let op_name = req.operation.unwrap_or("");
-        let selector = if req.customer.is_some() {
+        let selector = if customer {
             Some(OpSelector::Customer)
         } else if req.path.starts_with("/api/v2/me/chats")
             || req.path.starts_with("/api/v2/me/facebooksession")
@@ -561,7 +565,7 @@ impl FaultInjector for SeededFaults {
         };
         let at = self.elapsed();
         for (r, rule) in self.active(at, FaultKind::is_request) {
-            if rule.kind() == FaultKind::SlowCustomer && req.customer.is_none() {
+            if rule.kind() == FaultKind::SlowCustomer && !customer {
                 continue;
             }
             if !rule.select.operation(selector)
