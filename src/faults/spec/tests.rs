@@ -201,3 +201,19 @@ fn populations_resolve_to_globs() {
     assert_eq!(unresolved, ["d"]);
     assert!(plan.rules[0].select.agent(Some("consultant-3")));
 }
+
+#[test]
+fn every_example_of_the_documentation_reads() {
+    let doc = include_str!("../../../docs/faults.md");
+    let blocks: Vec<&str> =
+        doc.split("```toml\n").skip(1).filter_map(|b| b.split("```").next()).collect();
+    assert!(blocks.len() >= 16, "found {} examples", blocks.len());
+    let mut kinds = Vec::new();
+    for block in blocks {
+        let plan = parse_plan("docs/faults.md", block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        kinds.extend(plan.rules.iter().map(FaultRule::kind));
+    }
+    for kind in FaultKind::ALL {
+        assert!(kinds.contains(kind), "docs/faults.md has no example of `{kind}`");
+    }
+}
