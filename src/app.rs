@@ -171,6 +171,11 @@ async fn serve(
         (None, Some(n)) => UserTable::demo_from_env(n)?,
         (None, None) => anyhow::bail!("give --users FILE or --demo-users N"),
     };
+    // A bad plan is refused before the server listens.
+    let faults: Arc<dyn FaultInjector> = match fault_injector(&args.faults, &args.ledger)? {
+        Some(f) => f,
+        None => Arc::new(NoFaults),
+    };
     let defaults = ServerConfig::default();
     let mut config = ServerConfig {
         csrf: !args.no_csrf,
@@ -206,10 +211,6 @@ async fn serve(
         contact_center_id = %config.contact_center_id,
         "gwsim reference server listening"
     );
-    let faults: Arc<dyn FaultInjector> = match fault_injector(&args.faults, &args.ledger)? {
-        Some(f) => f,
-        None => Arc::new(NoFaults),
-    };
     server::serve(listener, config, users, faults, shutdown).await?;
     tracing::info!("server stopped");
     Ok(Outcome::Ok)
