@@ -183,6 +183,12 @@ pub struct ServeArgs {
     /// customers' transcripts. Never use it on a server others can reach.
     #[arg(long)]
     pub predictable_ids: bool,
+    /// Inject the faults of this plan (TOML; see docs/faults.md), seeded by its `seed`.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// With --faults: also append every ledger record to this file as one JSON line.
+    #[arg(long, value_name = "PATH", requires = "faults")]
+    pub ledger: Option<PathBuf>,
 }
 
 /// Durations on the command line read as in scenario files (`500ms`, `30s`, `1m30s`).

@@ -7,13 +7,15 @@
 //! statistics, transports), [`scenario`] (scenario files and command-line overrides in, a
 //! validated scenario out), [`run_plan`] (the scenario resolved against its target),
 //! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
-//! [`metrics`] (what a run records) and [`report`] (the outputs built from it), then [`cli`] and
+//! [`metrics`] (what a run records), [`report`] (the outputs built from it) and [`faults`]
+//! (fault plans, seeded decisions and the ledger the server keeps), then [`cli`] and
 //! [`app`] (the commands).
 
 pub mod app;
 pub mod cli;
 pub mod cometd;
 pub mod engine;
+pub mod faults;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::scenario::{Overrides, PasswordSource};
-use crate::server::faults::NoFaults;
+use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::users::UserTable;
 use crate::server::{self, ServerConfig};
 
@@ -37,6 +37,11 @@ pub(super) async fn serve(
         (None, None, None) => {
             anyhow::bail!("give --users FILE, --demo-users N or --users-from SCENARIO")
         }
+    };
+    // A bad plan is refused before the server listens.
+    let faults: Arc<dyn FaultInjector> = match fault_injector(&args.faults, &args.ledger)? {
+        Some(f) => f,
+        None => Arc::new(NoFaults),
     };
     let defaults = ServerConfig::default();
     let mut config = ServerConfig {
@@ -73,7 +78,25 @@ pub(super) async fn serve(
         contact_center_id = %config.contact_center_id,
         "gwsim reference server listening"
     );
-    server::serve(listener, config, users, Arc::new(NoFaults), shutdown).await?;
+    server::serve(listener, config, users, faults, shutdown).await?;
     tracing::info!("server stopped");
     Ok(Outcome::Ok)
+}
+
+/// The seeded injector of `gwsim serve --faults FILE [--ledger PATH]`, if a plan is given.
+fn fault_injector(
+    plan: &Option<std::path::PathBuf>,
+    ledger: &Option<std::path::PathBuf>,
+) -> Result<Option<Arc<dyn FaultInjector>>> {
+    let Some(path) = plan else { return Ok(None) };
+    let plan = crate::faults::load_plan(path).map_err(|d| anyhow::anyhow!("{d}"))?;
+    if let Some(pop) = plan.populations().first() {
+        anyhow::bail!(
+            "{}: `agents:{pop}` names a scenario population, which a standalone server does not know; select agents by username pattern instead",
+            path.display()
+        );
+    }
+    tracing::info!(rules = plan.rules.len(), seed = plan.seed, "fault injection on");
+    let faults = SeededFaults::new(plan, ledger.as_deref())?;
+    Ok(Some(Arc::new(faults)))
 }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::auth::Authenticator;
 use self::bayeux::{BayeuxConfig, Hub};
-use self::faults::{FaultInjector, NoFaults};
+use self::faults::{BatchInfo, Cause, Delayed, FaultInjector, Hooks, NoFaults};
 use self::state::{Center, Delivery, StateConfig, Topic};
 use self::users::UserTable;
 use crate::gws::{Media, topics};
@@ -75,6 +75,8 @@ pub struct App {
     auth: Authenticator,
     config: ServerConfig,
     faults: Arc<dyn FaultInjector>,
+    /// The injector's optional hooks, read once.
+    hooks: Hooks,
     shutdown: CancellationToken,
 }
 
@@ -85,10 +87,12 @@ impl App {
         faults: Arc<dyn FaultInjector>,
         shutdown: CancellationToken,
     ) -> Arc<App> {
+        faults.attach(&users.directory);
+        let hooks = faults.hooks();
         let center = Center::new(config.state.clone(), users.directory.clone());
         let hub = Hub::new(config.bayeux.clone(), faults.clone(), shutdown.clone());
         let auth = Authenticator::new(users, config.session_idle);
-        Arc::new(App { center: Mutex::new(center), hub, auth, config, faults, shutdown })
+        Arc::new(App { center: Mutex::new(center), hub, auth, config, faults, hooks, shutdown })
     }
 
     /// Wall-clock milliseconds for message timestamps (the state machine never reads clocks).
@@ -96,14 +100,24 @@ impl App {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
     }
 
+    /// Runs `f` on the state under the lock, for requests that cause no notifications (reads).
+    fn with_center<T>(
+        &self,
+        f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T,
+    ) -> Result<T, http::HttpError> {
+        self.with_center_for(Cause::Routing, f)
+    }
+
     /// Runs `f` on the state under the lock and publishes the notifications it produced before
-    /// releasing it.
+    /// releasing it. `cause` tells the fault injector what the batch is for; delayed
+    /// deliveries it hands back are published by timer tasks, outside the lock.
     ///
     /// A poisoned lock means an operation panicked halfway through changing the state. Serving
     /// on from that state would hide the very bug a reference server exists to expose, so every
     /// later request fails with statusCode 4 instead (and the operator restarts the server).
-    fn with_center<T>(
+    fn with_center_for<T>(
         &self,
+        cause: Cause<'_>,
         f: impl FnOnce(&mut Center, &mut Vec<Delivery>) -> T,
     ) -> Result<T, http::HttpError> {
         let mut out = Vec::new();
@@ -115,20 +129,69 @@ impl App {
             ));
         };
         let result = f(&mut center, &mut out);
+        if !out.is_empty() {
+            let mut later = Vec::new();
+            let batch = BatchInfo { cause, directory: center.directory() };
+            self.faults.on_batch(&batch, &mut out, &mut later);
+            for delayed in later {
+                self.publish_later(delayed);
+            }
+        }
         self.publish(&out);
         Ok(result)
     }
 
+    fn topic(&self, topic: Topic) -> &str {
+        match topic {
+            Topic::Interaction(Media::Chat) => topics::CHATS,
+            Topic::Interaction(Media::Facebook) => self.config.facebook_topic.as_str(),
+            Topic::Channels => topics::CHANNELS,
+        }
+    }
+
     fn publish(&self, out: &[Delivery]) {
         for d in out {
-            let topic = match d.topic {
-                Topic::Interaction(Media::Chat) => topics::CHATS,
-                Topic::Interaction(Media::Facebook) => self.config.facebook_topic.as_str(),
-                Topic::Channels => topics::CHANNELS,
-            };
             match serde_json::to_string(&d.notification) {
-                Ok(json) => self.hub.publish(d.user.get(), topic, &json),
+                Ok(json) => self.hub.publish(d.user.get(), self.topic(d.topic), &json),
                 Err(e) => tracing::error!(error = %e, "cannot serialize a notification"),
+            }
+        }
+    }
+
+    /// A delivery the fault injector delayed: a timer task publishes it to the user's sessions
+    /// as they are then, unless the server stops first. It never holds the state lock, so it
+    /// crosses whatever batches are published meanwhile.
+    fn publish_later(&self, delayed: Delayed) {
+        let d = delayed.delivery;
+        let json = match serde_json::to_string(&d.notification) {
+            Ok(json) => json,
+            Err(e) => return tracing::error!(error = %e, "cannot serialize a notification"),
+        };
+        let topic = self.topic(d.topic).to_owned();
+        let user = d.user.get();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No timer outside a runtime: deliver now rather than lose it.
+            return self.hub.publish(user, &topic, &json);
+        };
+        let hub = self.hub.clone();
+        let shutdown = self.shutdown.clone();
+        runtime.spawn(async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(delayed.after) => hub.publish(user, &topic, &json),
+            }
+        });
+    }
+
+    /// Waits out a stall the fault injector has under way (before an answer goes out).
+    async fn stall(&self) {
+        if !self.hooks.stalls {
+            return;
+        }
+        if let Some(rest) = self.faults.stall() {
+            tokio::select! {
+                () = tokio::time::sleep(rest) => {}
+                () = self.shutdown.cancelled() => {}
             }
         }
     }
@@ -144,7 +207,7 @@ impl App {
             }
             let now = self.now_ms();
             // A poisoned state was logged by `with_center`; requests report it.
-            let _ = self.with_center(|c, out| c.tick(now, out));
+            let _ = self.with_center_for(Cause::Routing, |c, out| c.tick(now, out));
             self.auth.expire_idle(Instant::now());
         }
     }
@@ -225,6 +288,11 @@ pub struct Running {
 impl Running {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The fault ledger so far (empty when the server injects no faults).
+    pub fn ledger(&self) -> crate::faults::LedgerSnapshot {
+        self.app.faults.ledger_after(0).unwrap_or_default()
     }
 
     /// Stops the server and waits for it to finish.

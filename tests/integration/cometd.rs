@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use gwsim::cometd::client::{Event, Transport};
-use gwsim::server::faults::{ConnectFault, FaultInjector};
+use gwsim::server::faults::{ConnectFault, ConnectInfo, FaultInjector};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -132,9 +132,9 @@ struct ForgetOnce {
 }
 
 impl FaultInjector for ForgetOnce {
-    fn on_connect(&self, client_id: &str) -> ConnectFault {
+    fn on_connect(&self, connect: &ConnectInfo<'_>) -> ConnectFault {
         let mut m = self.connects.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(client_id.to_string()).or_insert(0);
+        let n = m.entry(connect.client_id.to_string()).or_insert(0);
         *n += 1;
         if *n == 3 && self.forgotten.fetch_add(1, Ordering::SeqCst) == 0 {
             ConnectFault::ExpireSession

@@ -15,6 +15,9 @@ mod server_errors;
 /// requirements.
 mod cometd;
 
+/// Seeded fault injection on the wire, one kind at a time, and the ledger of what was injected.
+mod faults;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

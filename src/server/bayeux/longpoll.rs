@@ -10,6 +10,7 @@ use crate::cometd::{Message, channel};
 use super::reply::{self, ConnectEnd, Part};
 use super::session::{End, Rendered, Session, lock};
 use super::{BayeuxError, ConnectStart, Hub, UserKey, connect_parts, now};
+use crate::server::faults::ConnectTransport;
 
 /// Counts a long-poll connect as "serving" its session for as long as it is held, and starts the
 /// session's `maxInterval` grace period when it ends. A guard, because the HTTP shell drops the
@@ -68,7 +69,7 @@ impl Hub {
         may_hold: bool,
         out: &mut Vec<Part>,
     ) {
-        match self.begin_connect(user, request) {
+        match self.begin_connect(user, request, ConnectTransport::LongPolling) {
             ConnectStart::Reply(message) => out.push(Part::Reply(message)),
             ConnectStart::Drop(session) => {
                 // Fault injection: the "dropped" request is answered with a failure at once; the
@@ -86,6 +87,37 @@ impl Hub {
             ConnectStart::Serve { session, hold, generation } => {
                 let (data, end) = self.hold(&session, hold && may_hold, generation).await;
                 connect_parts(&self.config, request, &session, data, end, out);
+            }
+            ConnectStart::Starve { session, generation } => {
+                let end = self.starve(&session, generation).await;
+                connect_parts(&self.config, request, &session, Vec::new(), end, out);
+            }
+        }
+    }
+
+    /// Fault injection: holds a connect past its timeout and whatever is queued, until a newer
+    /// connect supersedes it (which then takes the data), the session ends, the server stops, or
+    /// the client gives up and the request is dropped.
+    async fn starve(&self, session: &Session, generation: u64) -> ConnectEnd {
+        let _guard = HoldGuard::new(session);
+        loop {
+            let notified = session.notify.notified();
+            tokio::pin!(notified);
+            {
+                let st = lock(&session.state);
+                match st.end {
+                    Some(End::Disconnected) => return ConnectEnd::Stop,
+                    Some(End::Expired) => return ConnectEnd::Unknown,
+                    None if st.connect_gen != generation => return ConnectEnd::Normal,
+                    None => {}
+                }
+            }
+            if self.shutdown.is_cancelled() {
+                return ConnectEnd::Stop;
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                () = self.shutdown.cancelled() => {}
             }
         }
     }

@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::cometd::{Message, channel};
-use crate::server::faults::{ConnectFault, FaultInjector};
+use crate::server::faults::{ConnectFault, ConnectInfo, ConnectTransport, FaultInjector};
 
 use reply::Part;
 use session::{Delivery, End, Registry, Rendered, Session, SubscribeError, lock};
@@ -82,6 +82,8 @@ pub enum BayeuxError {
 pub struct Hub {
     config: BayeuxConfig,
     faults: Arc<dyn FaultInjector>,
+    /// Whether the injector stalls (its `stall` hook is asked before each websocket frame).
+    stalls: bool,
     shutdown: CancellationToken,
     /// Shared with the timers of delayed deliveries, which outlive the `publish` call.
     registry: Arc<Mutex<Registry>>,
@@ -109,6 +111,8 @@ enum ConnectStart {
     Drop(Arc<Session>),
     /// Serve it: answer at once (`hold == false`) or hold it.
     Serve { session: Arc<Session>, hold: bool, generation: u64 },
+    /// Fault injection (long-polling): hold it unanswered until it is superseded.
+    Starve { session: Arc<Session>, generation: u64 },
 }
 
 impl Hub {
@@ -119,7 +123,8 @@ impl Hub {
         faults: Arc<dyn FaultInjector>,
         shutdown: CancellationToken,
     ) -> Arc<Hub> {
-        Arc::new(Hub { config, faults, shutdown, registry: Arc::default() })
+        let stalls = faults.hooks().stalls;
+        Arc::new(Hub { config, faults, stalls, shutdown, registry: Arc::default() })
     }
 
     /// Queue a data message for every session of `user` subscribed (by pattern) to `channel`.
@@ -215,6 +220,11 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// How much longer a stall injected by the fault injector holds frames, if one is under way.
+    fn stall_remaining(&self) -> Option<Duration> {
+        if self.stalls { self.faults.stall() } else { None }
     }
 
     /// Live sessions, for metrics and tests.
@@ -317,12 +327,20 @@ impl Hub {
     }
 
     /// The checks and bookkeeping every `/meta/connect` goes through, whatever the transport.
-    fn begin_connect(&self, user: UserKey, request: &Message) -> ConnectStart {
+    fn begin_connect(
+        &self,
+        user: UserKey,
+        request: &Message,
+        transport: ConnectTransport,
+    ) -> ConnectStart {
         let Some(session) = self.lookup(user, request.client_id.as_deref()) else {
             return ConnectStart::Reply(Box::new(reply::unknown_client(request)));
         };
-        match self.faults.on_connect(&session.id) {
+        let info = ConnectInfo { client_id: &session.id, user, transport };
+        let mut starve = false;
+        match self.faults.on_connect(&info) {
             ConnectFault::Proceed => {}
+            ConnectFault::Starve => starve = transport == ConnectTransport::LongPolling,
             ConnectFault::ExpireSession => {
                 self.remove_session(&session, End::Expired);
                 return ConnectStart::Reply(Box::new(reply::unknown_client(request)));
@@ -344,6 +362,9 @@ impl Hub {
         };
         // A connect still held for this client is now superseded: wake it so it answers at once.
         session.notify.notify_waiters();
+        if starve {
+            return ConnectStart::Starve { session, generation };
+        }
         ConnectStart::Serve { session, hold, generation }
     }
 }

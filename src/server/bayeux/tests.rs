@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{BayeuxConfig, BayeuxError, Hub, UserKey};
-use crate::server::faults::{ConnectFault, FaultInjector, NoFaults, PublishFault};
+use crate::server::faults::{ConnectFault, ConnectInfo, FaultInjector, NoFaults, PublishFault};
 
 const CHATS: &str = "/v2/me/chats";
 
@@ -47,7 +47,7 @@ impl FaultInjector for Scripted {
     fn on_publish(&self, _client_id: &str, _channel: &str) -> PublishFault {
         self.publish.lock().expect("test lock").pop_front().unwrap_or(PublishFault::Deliver)
     }
-    fn on_connect(&self, _client_id: &str) -> ConnectFault {
+    fn on_connect(&self, _connect: &ConnectInfo<'_>) -> ConnectFault {
         self.connect.lock().expect("test lock").pop_front().unwrap_or(ConnectFault::Proceed)
     }
 }

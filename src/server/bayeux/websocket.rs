@@ -20,6 +20,7 @@ use crate::cometd::{Message, channel};
 use super::reply::{self, ConnectEnd, Part};
 use super::session::{End, Session, lock};
 use super::{ConnectStart, Hub, UserKey, connect_parts, now};
+use crate::server::faults::ConnectTransport;
 
 impl Hub {
     /// Finish a websocket upgrade for an authenticated user: apply the buffer sizes from config,
@@ -187,9 +188,16 @@ impl SocketState {
     fn on_connect(&mut self, request: &Message, out: &mut Vec<Part>) -> Next {
         // One connect at a time per socket: a new one answers the one still held.
         self.answer_held(ConnectEnd::Normal, false, out);
-        match self.hub.begin_connect(self.user, request) {
+        match self.hub.begin_connect(self.user, request, ConnectTransport::Websocket) {
             ConnectStart::Reply(message) => out.push(Part::Reply(message)),
             ConnectStart::Drop(_) => return Next::Close,
+            // Starvation is a long-polling fault; `begin_connect` never asks it of a websocket,
+            // and a held websocket connect would be answered at its timeout anyway.
+            ConnectStart::Starve { session, generation } => {
+                self.attach(&session, out);
+                let deadline = Instant::now() + self.hub.config.timeout;
+                self.held = Some(Held { request: request.clone(), generation, deadline });
+            }
             ConnectStart::Serve { session, hold, generation } => {
                 self.attach(&session, out);
                 if hold {
@@ -266,6 +274,13 @@ where
         tokio::pin!(notified);
         state.pending(&mut out);
         if !out.is_empty() {
+            // Fault injection: a stall holds frames too (they go out, in order, when it ends).
+            if let Some(rest) = state.hub.stall_remaining() {
+                tokio::select! {
+                    () = tokio::time::sleep(rest) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
             if !flush(&mut socket, &limits, &mut out).await {
                 break;
             }

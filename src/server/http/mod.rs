@@ -19,7 +19,7 @@ use self::error::{ApiError, http_status};
 use self::extract::AgentPost;
 use super::App;
 use super::auth::{Authenticated, CSRF_HEADER_NAME, SESSION_COOKIE};
-use super::faults::{RequestFault, RequestInfo};
+use super::faults::{Cause, LeakInfo, RequestInfo, RequestOutcome};
 use super::state::{CustomerApi, InteractionRequest, OpError, OpOk};
 use crate::gws::{
     ChannelOperation, MeOperation, MeView, Media, ParamError, StatusBody, ops, status,
@@ -48,6 +48,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sim/v1/facebook/inbound", post(facebook_inbound))
         .route("/sim/v1/facebook/{id}", get(facebook_chat).post(facebook_op))
         .route("/sim/v1/facebook/{id}/messages", get(facebook_messages))
+        .route("/sim/v1/faults/ledger", get(fault_ledger))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -123,19 +124,63 @@ async fn json_object(app: &App, body: Body) -> Result<Value, ApiError> {
 
 /// Applies the fault seam to a request; `Err` is the answer to send instead.
 async fn request_fault(app: &App, info: RequestInfo<'_>) -> Result<(), ApiError> {
-    match app.faults.on_request(&info) {
-        RequestFault::Proceed => Ok(()),
-        RequestFault::Delay(d) => {
-            tokio::select! {
-                _ = tokio::time::sleep(d) => Ok(()),
-                _ = app.shutdown.cancelled() => Err(ApiError::internal(app, "shutting down")),
-            }
+    let fault = app.faults.on_request(&info);
+    if !fault.delay.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(fault.delay) => {}
+            _ = app.shutdown.cancelled() => return Err(ApiError::internal(app, "shutting down")),
         }
-        RequestFault::Fail(code) => Err(ApiError::new(app, code, "injected failure")),
-        RequestFault::Stall => {
+    }
+    match fault.then {
+        RequestOutcome::Proceed => Ok(()),
+        RequestOutcome::Fail { status_code, http_status } => {
+            let mut e = ApiError::new(app, status_code, "injected failure");
+            if let Some(h) = http_status.and_then(|h| StatusCode::from_u16(h).ok()) {
+                e.http = h;
+            }
+            Err(e)
+        }
+        RequestOutcome::Stall => {
             app.shutdown.cancelled().await;
             Err(ApiError::internal(app, "shutting down"))
         }
+    }
+}
+
+/// The fault seam for an agent request.
+fn agent_info<'a>(
+    path: &'a str,
+    operation: &'a str,
+    auth: &Authenticated,
+    interaction: Option<(&'a str, Media)>,
+) -> RequestInfo<'a> {
+    RequestInfo {
+        method: "POST",
+        path,
+        operation: Some(operation),
+        user: Some(auth.user),
+        customer: None,
+        interaction: interaction.map(|i| i.0),
+        media: interaction.map(|i| i.1),
+    }
+}
+
+/// The fault seam for a customer request.
+fn customer_info<'a>(
+    method: &'a str,
+    path: &'a str,
+    operation: Option<&'a str>,
+    customer: Option<&'a str>,
+    api: CustomerApi,
+) -> RequestInfo<'a> {
+    RequestInfo {
+        method,
+        path,
+        operation,
+        user: None,
+        customer,
+        interaction: None,
+        media: Some(api.media()),
     }
 }
 
@@ -168,10 +213,11 @@ async fn get_me(
 async fn post_me(State(app): State<Arc<App>>, post: AgentPost) -> Response {
     let result = async {
         let op = MeOperation::decode(&post.body).map_err(|e| ApiError::param(&app, &e))?;
-        let info =
-            RequestInfo { method: "POST", path: "/api/v2/me", operation: Some(&post.operation) };
+        let info = agent_info("/api/v2/me", &post.operation, &post.auth, None);
         request_fault(&app, info).await?;
-        app.with_center(|c, out| c.me_operation(post.auth.user, op, app.now_ms(), out))
+        app.with_center_for(Cause::Session(&post.operation), |c, out| {
+            c.me_operation(post.auth.user, op, app.now_ms(), out)
+        })
     };
     respond(&app, &post.auth, result.await)
 }
@@ -183,13 +229,9 @@ async fn post_channel(
 ) -> Response {
     let result = async {
         let op = ChannelOperation::decode(&post.body).map_err(|e| ApiError::param(&app, &e))?;
-        let info = RequestInfo {
-            method: "POST",
-            path: "/api/v2/me/channels",
-            operation: Some(&post.operation),
-        };
+        let info = agent_info("/api/v2/me/channels", &post.operation, &post.auth, None);
         request_fault(&app, info).await?;
-        app.with_center(|c, out| {
+        app.with_center_for(Cause::Session(&post.operation), |c, out| {
             c.channel_operation(post.auth.user, &channel, op, app.now_ms(), out)
         })
     };
@@ -220,9 +262,10 @@ async fn interaction(app: Arc<App>, media: Media, id: String, post: AgentPost) -
         let req = InteractionRequest::decode(post.auth.user, media, &id, &post.body)
             .map_err(|e| ApiError::param(&app, &e))?;
         let path = format!("/api/v2/me/{}", media.path_segment());
-        let info = RequestInfo { method: "POST", path: &path, operation: Some(&post.operation) };
+        let info = agent_info(&path, &post.operation, &post.auth, Some((&id, media)));
         request_fault(&app, info).await?;
-        app.with_center(|c, out| c.interaction_operation(req, app.now_ms(), out))
+        let cause = Cause::Operation { name: req.name, interaction: &id };
+        app.with_center_for(cause, |c, out| c.interaction_operation(req, app.now_ms(), out))
     };
     respond(&app, &post.auth, result.await)
 }
@@ -249,7 +292,9 @@ async fn long_poll(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
             .into_response(),
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            match app.hub.long_poll(auth.user.get(), &text).await {
+            let reply = app.hub.long_poll(auth.user.get(), &text).await;
+            app.stall().await;
+            match reply {
                 Ok(reply) => {
                     ([(CONTENT_TYPE, "application/json;charset=UTF-8")], reply).into_response()
                 }
@@ -308,11 +353,13 @@ async fn customer_post(
     headers: &HeaderMap,
     body: Body,
     path: &str,
+    customer: Option<&str>,
+    api: CustomerApi,
 ) -> Result<(Map<String, Value>, String), ApiError> {
     contact_center_ok(app, headers)?;
     let body = json_object(app, body).await?;
     let op = ops::operation_name(&body).map_err(|e| ApiError::param(app, &e))?.to_owned();
-    request_fault(app, RequestInfo { method: "POST", path, operation: Some(&op) }).await?;
+    request_fault(app, customer_info("POST", path, Some(&op), customer, api)).await?;
     let Value::Object(params) = body else {
         return Err(ApiError::param(app, &ParamError::NotAnObject));
     };
@@ -327,11 +374,15 @@ fn answer(result: Result<Response, ApiError>) -> Response {
 async fn request_chat(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     answer(
         async {
-            let (params, op) = customer_post(&app, &headers, body, "/api/v2/chats").await?;
+            let (params, op) =
+                customer_post(&app, &headers, body, "/api/v2/chats", None, CustomerApi::Chat)
+                    .await?;
             if op != "RequestChat" {
                 return Err(ApiError::param(&app, &ParamError::UnknownOperation(op)));
             }
-            let result = app.with_center(|c, out| c.request_chat(&params, app.now_ms(), out))?;
+            let result = app.with_center_for(Cause::Customer("RequestChat"), |c, out| {
+                c.request_chat(&params, app.now_ms(), out)
+            })?;
             Ok(respond_op(&app, result))
         }
         .await,
@@ -343,7 +394,7 @@ async fn customer_chat(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    customer_view(app, CustomerApi::Chat, id, headers)
+    customer_view(app, CustomerApi::Chat, id, headers).await
 }
 
 async fn facebook_chat(
@@ -351,12 +402,19 @@ async fn facebook_chat(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    customer_view(app, CustomerApi::Facebook, id, headers)
+    customer_view(app, CustomerApi::Facebook, id, headers).await
 }
 
-fn customer_view(app: Arc<App>, api: CustomerApi, id: String, headers: HeaderMap) -> Response {
+async fn customer_view(
+    app: Arc<App>,
+    api: CustomerApi,
+    id: String,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = customer_get(&app, &headers, api, "/api/v2/chats/{id}", &id).await {
+        return e.into_response();
+    }
     answer((|| {
-        contact_center_ok(&app, &headers)?;
         let view = app.with_center(|c, _| c.customer_chat(api, &id))?;
         match view {
             Ok(Value::Object(fields)) => Ok(success(&app, StatusBody::ok(), fields)),
@@ -377,7 +435,7 @@ async fn customer_messages(
     headers: HeaderMap,
     Query(q): Query<IndexQuery>,
 ) -> Response {
-    messages(app, CustomerApi::Chat, id, headers, q)
+    messages(app, CustomerApi::Chat, id, headers, q).await
 }
 
 async fn facebook_messages(
@@ -386,10 +444,24 @@ async fn facebook_messages(
     headers: HeaderMap,
     Query(q): Query<IndexQuery>,
 ) -> Response {
-    messages(app, CustomerApi::Facebook, id, headers, q)
+    messages(app, CustomerApi::Facebook, id, headers, q).await
 }
 
-fn messages(
+/// The ContactCenterId, then the fault seam, for a customer's GET.
+async fn customer_get(
+    app: &App,
+    headers: &HeaderMap,
+    api: CustomerApi,
+    path: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    contact_center_ok(app, headers)?;
+    request_fault(app, customer_info("GET", path, None, Some(id), api)).await?;
+    app.stall().await;
+    Ok(())
+}
+
+async fn messages(
     app: Arc<App>,
     api: CustomerApi,
     id: String,
@@ -400,8 +472,10 @@ fn messages(
     struct Messages {
         messages: Vec<crate::gws::LogEntry>,
     }
+    if let Err(e) = customer_get(&app, &headers, api, "/api/v2/chats/{id}/messages", &id).await {
+        return e.into_response();
+    }
     answer((|| {
-        contact_center_ok(&app, &headers)?;
         let index = match q.index.as_deref().map(str::parse::<u64>) {
             None => None,
             Some(Ok(n)) => Some(n),
@@ -413,7 +487,16 @@ fn messages(
                 ));
             }
         };
-        match app.with_center(|c, _| c.customer_messages(api, &id, index))? {
+        let result = app.with_center(|c, _| {
+            if !app.hooks.leaks {
+                return c.customer_messages(api, &id, index);
+            }
+            c.customer_messages_leaky(api, &id, index, &mut |interaction, entry, author| {
+                let leak = LeakInfo { interaction, media: api.media(), entry, author };
+                app.faults.leak(&leak)
+            })
+        })?;
+        match result {
             Ok(messages) => Ok(success(&app, StatusBody::ok(), Messages { messages })),
             Err(e) => Err(ApiError::op(&app, e)),
         }
@@ -447,8 +530,9 @@ async fn customer_operation(
 ) -> Response {
     answer(
         async {
-            let (params, op) = customer_post(&app, &headers, body, "/api/v2/chats/{id}").await?;
-            let result = app.with_center(|c, out| {
+            let (params, op) =
+                customer_post(&app, &headers, body, "/api/v2/chats/{id}", Some(&id), api).await?;
+            let result = app.with_center_for(Cause::Customer(&op), |c, out| {
                 c.customer_operation(api, &id, &op, &params, app.now_ms(), out)
             })?;
             Ok(respond_op(&app, result))
@@ -461,15 +545,43 @@ async fn facebook_inbound(State(app): State<Arc<App>>, headers: HeaderMap, body:
     answer(
         async {
             contact_center_ok(&app, &headers)?;
+            let info = customer_info(
+                "POST",
+                "/sim/v1/facebook/inbound",
+                None,
+                None,
+                CustomerApi::Facebook,
+            );
+            request_fault(&app, info).await?;
             let Value::Object(params) = json_object(&app, body).await? else {
                 return Err(ApiError::param(&app, &ParamError::NotAnObject));
             };
-            let result =
-                app.with_center(|c, out| c.facebook_inbound(&params, app.now_ms(), out))?;
+            let result = app.with_center_for(Cause::Customer("FacebookInbound"), |c, out| {
+                c.facebook_inbound(&params, app.now_ms(), out)
+            })?;
             Ok(respond_op(&app, result))
         }
         .await,
     )
+}
+
+#[derive(serde::Deserialize)]
+struct LedgerQuery {
+    after: Option<u64>,
+}
+
+/// `GET /sim/v1/faults/ledger[?after=SEQ]`: the fault ledger's records with `seq > after`, and
+/// the counters (simulator-only, like the Facebook injector; customers' ContactCenterId).
+async fn fault_ledger(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LedgerQuery>,
+) -> Response {
+    answer((|| {
+        contact_center_ok(&app, &headers)?;
+        let ledger = app.faults.ledger_after(q.after.unwrap_or(0)).unwrap_or_default();
+        Ok(success(&app, StatusBody::ok(), ledger))
+    })())
 }
 
 async fn not_found(State(app): State<Arc<App>>) -> Response {

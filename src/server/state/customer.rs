@@ -20,6 +20,16 @@ pub enum CustomerApi {
     Facebook,
 }
 
+impl CustomerApi {
+    /// The media of the interactions this API reaches.
+    pub fn media(self) -> Media {
+        match self {
+            CustomerApi::Chat => Media::Chat,
+            CustomerApi::Facebook => Media::Facebook,
+        }
+    }
+}
+
 const CUSTOMER_CAPABILITIES: [&str; 4] =
     ["SendMessage", "SendStartTypingNotification", "SendStopTypingNotification", "Complete"];
 
@@ -224,15 +234,43 @@ impl Center {
         id: &str,
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, OpError> {
+        self.customer_messages_leaky(api, id, index, &mut |_, _, _| false)
+    }
+
+    /// [`Center::customer_messages`] for a fault injector: `leak(interaction, entry, author)`
+    /// is asked about each `Agents`-only entry not returned to this customer before (so each is
+    /// considered once), and the entries it says yes to are shown to the customer like the
+    /// others. `author` is the username of the agent who wrote the entry.
+    pub fn customer_messages_leaky(
+        &mut self,
+        api: CustomerApi,
+        id: &str,
+        index: Option<u64>,
+        leak: &mut dyn FnMut(&str, &LogEntry, Option<&str>) -> bool,
+    ) -> Result<Vec<LogEntry>, OpError> {
         let ixn_id = self.customer_interaction(api, id)?;
+        let dir = &self.dir;
         let Some(ixn) = self.ixns.get_mut(&ixn_id) else {
             return Err(OpError::not_found(format!("chat {id} not found")));
         };
         let from = index.unwrap_or(ixn.customer.cursor);
         let start = ixn.log.partition_point(|e| e.index < from);
+        let cursor = ixn.customer.cursor;
         let entries: Vec<LogEntry> = ixn.log[start..]
             .iter()
-            .filter(|e| e.visibility == Some(Visibility::All))
+            .filter(|e| {
+                e.visibility == Some(Visibility::All)
+                    || (e.index >= cursor && {
+                        let author = e
+                            .from
+                            .path
+                            .as_deref()
+                            .and_then(|p| p.strip_prefix("/users/"))
+                            .and_then(|uid| dir.user_by_id(uid))
+                            .map(|u| dir.user(u).username.as_str());
+                        leak(&ixn.id, e, author)
+                    })
+            })
             .map(customer_entry)
             .collect();
         if let Some(last) = ixn.log.last() {

@@ -1,0 +1,145 @@
+//! Unit tests of the seeded injector on synthetic batches: the same plan and seed make the same
+//! decisions however concurrent interactions interleave, and `NoFaults` leaves batches alone.
+
+use super::*;
+use crate::faults::parse_plan;
+use crate::gws::{
+    EntryType, MessageLog, Notification, NotificationType, Participant, ParticipantType,
+};
+use crate::server::state::Topic;
+use crate::server::users::{Password, UserTable};
+
+fn directory() -> Directory {
+    UserTable::demo(2, Password::new("pw")).expect("users").directory
+}
+
+/// A MessageLogUpdated about `ixn` carrying entry `index`, for user 0.
+fn message(ixn: &str, index: u64) -> Delivery {
+    let entry = LogEntry {
+        index,
+        kind: EntryType::Text,
+        from: Participant {
+            participant_id: "p".into(),
+            id: None,
+            kind: ParticipantType::Customer,
+            nickname: "Chris".into(),
+            visibility: None,
+            uri: None,
+            path: None,
+        },
+        text: Some("hi".into()),
+        url: None,
+        notice_text: None,
+        message_type: None,
+        visibility: None,
+        timestamp: String::new(),
+        timestamp_seconds: 0,
+    };
+    Delivery {
+        user: UserIdx::new(0),
+        topic: Topic::Interaction(Media::Chat),
+        notification: Notification::MessageLogUpdated(MessageLog {
+            notification_type: NotificationType::NewMessages,
+            messages: vec![entry],
+            chat_uri: None,
+            chat_path: Some(format!("/chats/{ixn}")),
+            facebooksession_uri: None,
+            facebooksession_path: None,
+        }),
+    }
+}
+
+fn injector(plan: &str) -> SeededFaults {
+    let f = SeededFaults::new(parse_plan("p", plan).expect("plan"), None).expect("injector");
+    f.attach(&directory());
+    f
+}
+
+/// Publishes one single-message batch per (interaction, index) in `order`; returns which
+/// (interaction, index) the injector dropped.
+fn dropped(f: &SeededFaults, order: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let dir = directory();
+    let mut out = Vec::new();
+    for (ixn, index) in order {
+        let mut batch = vec![message(ixn, *index)];
+        let mut later = Vec::new();
+        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir };
+        f.on_batch(&info, &mut batch, &mut later);
+        if batch.is_empty() {
+            out.push((ixn.to_string(), *index));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn decisions_do_not_depend_on_how_interactions_interleave() {
+    let plan = "seed = 11\n[[rule]]\nkind = \"drop\"\nrate = 0.5\n";
+    let a: Vec<(&str, u64)> = (1..=20).map(|i| ("A", i)).collect();
+    let b: Vec<(&str, u64)> = (1..=20).map(|i| ("B", i)).collect();
+    let one_then_other: Vec<_> = a.iter().chain(b.iter()).copied().collect();
+    let interleaved: Vec<_> = a.iter().zip(b.iter()).flat_map(|(x, y)| [*x, *y]).collect();
+    let first = dropped(&injector(plan), &one_then_other);
+    let second = dropped(&injector(plan), &interleaved);
+    assert_eq!(first, second);
+    assert!(!first.is_empty() && first.len() < 40, "about half are dropped: {first:?}");
+    let other_seed = dropped(&injector(&plan.replace("11", "12")), &one_then_other);
+    assert_ne!(first, other_seed);
+    let f = injector(plan);
+    dropped(&f, &interleaved);
+    assert_eq!(f.ledger().records.len(), first.len(), "one record per drop");
+}
+
+#[test]
+fn no_faults_and_rate_zero_leave_batches_alone() {
+    let dir = directory();
+    let batch = vec![message("A", 1), message("A", 2), message("B", 1)];
+    for injector in [
+        Box::new(NoFaults) as Box<dyn FaultInjector>,
+        Box::new(injector(
+            "[[rule]]\nkind = \"drop\"\nrate = 0\n[[rule]]\nkind = \"swap\"\nrate = 0\n",
+        )),
+    ] {
+        let mut out = batch.clone();
+        let mut later = Vec::new();
+        injector.on_batch(
+            &BatchInfo { cause: Cause::Routing, directory: &dir },
+            &mut out,
+            &mut later,
+        );
+        assert_eq!(out, batch);
+        assert!(later.is_empty());
+        assert_eq!(
+            injector.on_request(&RequestInfo {
+                method: "POST",
+                path: "/api/v2/me",
+                operation: Some("Ready"),
+                user: Some(UserIdx::new(0)),
+                customer: None,
+                interaction: None,
+                media: None,
+            }),
+            RequestFault::PROCEED
+        );
+        assert_eq!(injector.hooks(), Hooks::default());
+        assert_eq!(injector.ledger_after(0).unwrap_or_default().total, 0);
+    }
+}
+
+#[test]
+fn delayed_deliveries_go_to_the_timer_with_a_seeded_duration() {
+    let f = injector("[[rule]]\nkind = \"delay\"\ndelay = \"10ms..1s\"\nrate = 1\n");
+    let g = injector("[[rule]]\nkind = \"delay\"\ndelay = \"10ms..1s\"\nrate = 1\n");
+    let dir = directory();
+    let run = |f: &SeededFaults| {
+        let mut out = vec![message("A", 1)];
+        let mut later = Vec::new();
+        f.on_batch(&BatchInfo { cause: Cause::Routing, directory: &dir }, &mut out, &mut later);
+        assert!(out.is_empty());
+        later.iter().map(|d| d.after).collect::<Vec<_>>()
+    };
+    let (a, b) = (run(&f), run(&g));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a, b, "the same event is delayed by the same time");
+}
