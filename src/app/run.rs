@@ -80,10 +80,10 @@ pub async fn execute(
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
     let outcome = outcome?;
-    if let Some(dir) = results {
-        if let Err(e) = report::hgrm::write_all(dir, &outcome.recorder) {
-            tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
-        }
+    if let Some(dir) = results
+        && let Err(e) = report::hgrm::write_all(dir, &outcome.recorder)
+    {
+        tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
     }
     let info = RunInfo {
         target,

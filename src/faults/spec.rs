@@ -907,14 +907,14 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
             "add `for = \"5s\"` (how long each window lasts)",
         );
     }
-    if let (Some(every), Some(length)) = (schedule.every, schedule.length) {
-        if length >= every {
-            sink.error_help(
-                length_span.clone().unwrap_or_else(|| span.clone()),
-                "`for` is not shorter than `every`, so the windows never close",
-                "drop `every` and `for` to stay active, or make `for` shorter",
-            );
-        }
+    if let (Some(every), Some(length)) = (schedule.every, schedule.length)
+        && length >= every
+    {
+        sink.error_help(
+            length_span.clone().unwrap_or_else(|| span.clone()),
+            "`for` is not shorter than `every`, so the windows never close",
+            "drop `every` and `for` to stay active, or make `for` shorter",
+        );
     }
     if kind == FaultKind::Stall {
         if rate_given {

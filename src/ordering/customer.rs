@@ -103,14 +103,14 @@ impl CustomerChecker {
                     format!("{got}: {why}"),
                 ));
             }
-            if let Some(last) = chat.last_index {
-                if e.index <= last {
-                    findings.push((
-                        ViolationKind::IndexRegression,
-                        format!("a log index above {last}"),
-                        got,
-                    ));
-                }
+            if let Some(last) = chat.last_index
+                && e.index <= last
+            {
+                findings.push((
+                    ViolationKind::IndexRegression,
+                    format!("a log index above {last}"),
+                    got,
+                ));
             }
             chat.last_index = Some(chat.last_index.map_or(e.index, |l| l.max(e.index)));
         }

@@ -248,12 +248,12 @@ impl LoadPlan {
         for s in &self.segments {
             if t >= s.end {
                 total += s.total();
-            } else if t > s.start {
-                if let Load::Open { from, to } = s.load {
-                    let x = (t - s.start).as_secs_f64();
-                    let (a, b) = (from.per_second(), to.per_second());
-                    total += a * x + (b - a) * x * x / (2.0 * s.secs());
-                }
+            } else if t > s.start
+                && let Load::Open { from, to } = s.load
+            {
+                let x = (t - s.start).as_secs_f64();
+                let (a, b) = (from.per_second(), to.per_second());
+                total += a * x + (b - a) * x * x / (2.0 * s.secs());
             }
         }
         total

@@ -225,12 +225,11 @@ async fn ws_session(r: Responder, mut socket: AxSocket, kick: CancellationToken)
                     held = Some((h, tokio::time::Instant::now() + Duration::from_millis(HOLD_MS)));
                 }
                 // A disconnect answers the held connect first, in the same frame (§16).
-                if batch.iter().any(|m| m["channel"] == "/meta/disconnect") {
-                    if let Some((h, _)) = held.take() {
+                if batch.iter().any(|m| m["channel"] == "/meta/disconnect")
+                    && let Some((h, _)) = held.take() {
                         replies.insert(0, json!({"channel":"/meta/connect","successful":true,
                             "id":h["id"],"advice":{"reconnect":"none"}}));
                     }
-                }
                 // A (re-)handshake binds the socket to the new client's queue.
                 if let Some(c) = replies.iter().find_map(|m| m["clientId"].as_str()) {
                     data = r.client_rx(c);

@@ -341,12 +341,11 @@ impl<T: Copy> AgentChecker<T> {
         let pos = match self.live.iter().position(|i| i.id == id) {
             Some(pos) => pos,
             None => {
-                if self.live.len() >= MAX_INTERACTIONS {
-                    if let Some(oldest) =
+                if self.live.len() >= MAX_INTERACTIONS
+                    && let Some(oldest) =
                         (0..self.live.len()).min_by_key(|&i| self.live[i].last_active_ms)
-                    {
-                        self.live.swap_remove(oldest);
-                    }
+                {
+                    self.live.swap_remove(oldest);
                 }
                 self.live.push(Interaction::new(id, now_ms));
                 self.live.len() - 1

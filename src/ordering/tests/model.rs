@@ -380,13 +380,13 @@ fn feed(flows: &[Flow], media: Media, seed: u64) -> Vec<MEv> {
         }
         let q = live[rng.random_range(0..live.len())];
         let Some(mut ev) = queues[q].pop_front() else { break };
-        if let What::Note(n) = &mut ev.what {
-            if let Notification::MessageLogUpdated(log) = n.as_mut() {
-                next_index[q] += rng.random_range(0..=2);
-                for m in &mut log.messages {
-                    m.index = next_index[q];
-                    next_index[q] += 1;
-                }
+        if let What::Note(n) = &mut ev.what
+            && let Notification::MessageLogUpdated(log) = n.as_mut()
+        {
+            next_index[q] += rng.random_range(0..=2);
+            for m in &mut log.messages {
+                m.index = next_index[q];
+                next_index[q] += 1;
             }
         }
         out.push(ev);
@@ -443,20 +443,19 @@ fn mutate(mut evs: Vec<MEv>, m: Mutation, pick: usize) -> Option<Vec<MEv>> {
             let mut firsts = std::collections::HashSet::new();
             let mut cands = Vec::new();
             for (i, e) in evs.iter().enumerate() {
-                if let What::Note(n) = &e.what {
-                    if matches!(n.as_ref(), Notification::MessageLogUpdated(_))
-                        && !firsts.insert(e.ix)
-                    {
-                        cands.push(i);
-                    }
+                if let What::Note(n) = &e.what
+                    && matches!(n.as_ref(), Notification::MessageLogUpdated(_))
+                    && !firsts.insert(e.ix)
+                {
+                    cands.push(i);
                 }
             }
             let i = choose(cands)?;
-            if let What::Note(n) = &mut evs[i].what {
-                if let Notification::MessageLogUpdated(log) = n.as_mut() {
-                    for m in &mut log.messages {
-                        m.index = 0;
-                    }
+            if let What::Note(n) = &mut evs[i].what
+                && let Notification::MessageLogUpdated(log) = n.as_mut()
+            {
+                for m in &mut log.messages {
+                    m.index = 0;
                 }
             }
         }

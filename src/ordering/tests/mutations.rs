@@ -106,10 +106,10 @@ fn reindexed_entries_are_index_regressions() {
     for profile in BOTH {
         let mut ev = fb_remover(false);
         let i = find(&ev, "ParticipantLeft");
-        if let Event::Note(n) = &mut ev[i] {
-            if let Notification::MessageLogUpdated(log) = n.as_mut() {
-                log.messages[0].index = 4;
-            }
+        if let Event::Note(n) = &mut ev[i]
+            && let Notification::MessageLogUpdated(log) = n.as_mut()
+        {
+            log.messages[0].index = 4;
         }
         assert_kinds(&run("TestName", Media::Facebook, profile, &ev), &[K::IndexRegression]);
     }

@@ -215,14 +215,14 @@ impl Cx<'_> {
             let from = from.and_then(|f| self.rate(f, "`from`"));
             let to = to.and_then(|t| self.rate(t, "`to`"));
             let over_v = over.and_then(|o| self.duration(o, "`over`"));
-            if let (Some(o), Some(d)) = (over, over_v) {
-                if d.is_zero() {
-                    self.s.error(
-                        o.span(),
-                        "a ramp `over` zero time is a jump; use { rate = ... } instead",
-                    );
-                    return None;
-                }
+            if let (Some(o), Some(d)) = (over, over_v)
+                && d.is_zero()
+            {
+                self.s.error(
+                    o.span(),
+                    "a ramp `over` zero time is a jump; use { rate = ... } instead",
+                );
+                return None;
             }
             return Some(Arrival::Ramp { from: from?, to: to?, over: over_v?, spacing });
         }

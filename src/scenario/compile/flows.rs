@@ -256,10 +256,10 @@ impl Cx<'_> {
         except: &[&str],
     ) {
         for (p, span) in params {
-            if !except.contains(p) {
-                if let Some(span) = span {
-                    self.s.error(span.clone(), format!("`{p}` does not belong in {what}"));
-                }
+            if !except.contains(p)
+                && let Some(span) = span
+            {
+                self.s.error(span.clone(), format!("`{p}` does not belong in {what}"));
             }
         }
     }

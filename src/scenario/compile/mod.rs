@@ -161,10 +161,10 @@ pub(crate) fn compile(
             None
         }
     };
-    if let (Some(entries), Some((_, span))) = (&flow_entries, sections.get("flows")) {
-        if entries.is_empty() {
-            cx.s.error(span.clone(), "`flows` is empty; define at least one [flows.<name>]");
-        }
+    if let (Some(entries), Some((_, span))) = (&flow_entries, sections.get("flows"))
+        && entries.is_empty()
+    {
+        cx.s.error(span.clone(), "`flows` is empty; define at least one [flows.<name>]");
     }
     for (fname, item, span) in flow_entries.unwrap_or_default() {
         let compiled = cx.flow(&fname, &item, span, media);
@@ -280,10 +280,11 @@ pub(crate) fn compile(
         cx.check_target_rules(t, &pops, customers.as_ref());
     }
     // A `--duration` shorter than the shape cuts it, which is what the user asked for.
-    if let (Some(c), Some(run), None) = (customers.as_ref(), run.as_ref(), overrides.duration) {
-        if let Some(len) = c.customers.arrival.shape_length() {
-            if len > run.duration {
-                cx.s.error_help(
+    if let (Some(c), Some(run), None) = (customers.as_ref(), run.as_ref(), overrides.duration)
+        && let Some(len) = c.customers.arrival.shape_length()
+        && len > run.duration
+    {
+        cx.s.error_help(
                     c.arrival_span.clone(),
                     format!(
                         "the arrival shape lasts {} but the run is only {} long, so its end would never run",
@@ -292,8 +293,6 @@ pub(crate) fn compile(
                     ),
                     "shorten the ramp or stages, or lengthen [run] duration",
                 );
-            }
-        }
     }
     cx.check_username_collisions(&pops);
 

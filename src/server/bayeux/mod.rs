@@ -270,10 +270,10 @@ impl Hub {
     }
 
     fn handshake(&self, user: UserKey, request: &Message) -> (Message, Option<Arc<Session>>) {
-        if let Some(types) = &request.supported_connection_types {
-            if !types.iter().any(|t| reply::CONNECTION_TYPES.contains(&t.as_str())) {
-                return (reply::failure(request, "400::unsupported connection types"), None);
-            }
+        if let Some(types) = &request.supported_connection_types
+            && !types.iter().any(|t| reply::CONNECTION_TYPES.contains(&t.as_str()))
+        {
+            return (reply::failure(request, "400::unsupported connection types"), None);
         }
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let session = Arc::new(Session::new(id.clone(), user, now()));

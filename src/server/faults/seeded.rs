@@ -285,10 +285,10 @@ impl SeededFaults {
                 item.ordinal = track.count;
                 track.count += 1;
                 item.prev_index = track.last_index;
-                if let Notification::MessageLogUpdated(ml) = &item.delivery.notification {
-                    if let Some(max) = ml.messages.iter().map(|e| e.index).max() {
-                        track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
-                    }
+                if let Notification::MessageLogUpdated(ml) = &item.delivery.notification
+                    && let Some(max) = ml.messages.iter().map(|e| e.index).max()
+                {
+                    track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
                 }
                 if item.terminal {
                     // The part is over: a later invitation to the same interaction starts over.
@@ -537,10 +537,10 @@ impl FaultInjector for SeededFaults {
             return RequestFault::PROCEED;
         }
         let mut fault = RequestFault::PROCEED;
-        if self.hooks.stalls {
-            if let Some(rest) = self.stall_remaining() {
-                fault.delay = rest;
-            }
+        if self.hooks.stalls
+            && let Some(rest) = self.stall_remaining()
+        {
+            fault.delay = rest;
         }
         let username = req.user.and_then(|u| self.username(u.get()));
         // A request without an agent is a customer's; one that names no chat yet (RequestChat,
