@@ -981,3 +981,21 @@ fn diagnostics_end_their_last_line() {
         );
     }
 }
+
+/// Every section checks its other keys when one is of the wrong type: a broken key in [target],
+/// [customers] or a threshold once hid every other problem of its section.
+#[test]
+fn a_broken_key_hides_nothing_in_any_section() {
+    check(
+        &with("[target]\nmedia = \"sms\"\ncsrf = \"yes\"\n"),
+        &[(11, 9, "sms"), (12, 8, "wrong type")],
+    );
+    check(
+        &with("[customers]\narrival = { rate = \"1/s\" }\nmax_active = 0\nqueue = 5\n"),
+        &[(12, 14, "max_active"), (13, 9, "wrong type")],
+    );
+    check(
+        &with("[[thresholds]]\nmetric = \"Acept.response\"\np99 = 5\ncolour = 1\n"),
+        &[(11, 10, "Acept"), (13, 1, "unknown")],
+    );
+}

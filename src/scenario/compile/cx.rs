@@ -141,6 +141,22 @@ impl Cx<'_> {
         }
     }
 
+    /// Deserializes `value` leniently ([`Cx::de_lenient`]) and checks it with `check`: the keys
+    /// that were dropped were reported already, so their "missing" problems are forgotten, and
+    /// the result is discarded (it is not what was written) while every other problem stands.
+    pub(super) fn checked<T: DeserializeOwned, R>(
+        &mut self,
+        value: Value,
+        span: &Span,
+        check: impl FnOnce(&mut Self, T) -> Option<R>,
+    ) -> Option<R> {
+        let (raw, dropped) = self.de_lenient::<T>(value, span)?;
+        let mark = self.s.mark();
+        let out = check(self, raw);
+        self.forget_missing(mark, &dropped);
+        out.filter(|_| dropped.is_empty())
+    }
+
     /// Forgets the "missing `key`" problems found since `mark` for keys that were present but
     /// dropped by [`Cx::de_lenient`]: they were reported already, as what they are.
     pub(super) fn forget_missing(&mut self, mark: usize, dropped: &[String]) {

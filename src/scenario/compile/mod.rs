@@ -103,19 +103,16 @@ pub(crate) fn compile(
         .map(Spanned::into_inner);
 
     let target = match sections.get("target") {
-        Some((item, span)) => cx.de::<raw::Target>(item, span).map(|t| cx.target(t, span.clone())),
+        Some((item, span)) => (*item).clone().into_value().ok().and_then(|v| {
+            cx.checked(v, span, |cx, t: raw::Target| Some(cx.target(t, span.clone())))
+        }),
         // No [target]: the embedded default, unless the command line names one.
         None => Some(cx.target(raw::Target::default(), whole.clone())),
     };
     let run = match sections.get("run") {
         Some((item, span)) => {
             let value = (*item).clone().into_value().ok();
-            value.and_then(|v| cx.de_lenient::<raw::Run>(v, span)).and_then(|(r, dropped)| {
-                let mark = cx.s.mark();
-                let run = cx.run(r, span.clone());
-                cx.forget_missing(mark, &dropped);
-                run.filter(|_| dropped.is_empty())
-            })
+            value.and_then(|v| cx.checked(v, span, |cx, r: raw::Run| cx.run(r, span.clone())))
         }
         None => {
             cx.s.error_help(
@@ -235,10 +232,10 @@ pub(crate) fn compile(
         ),
     }
 
-    let customers = sections
-        .get("customers")
-        .and_then(|(item, span)| cx.de::<raw::Customers>(item, span).map(|c| (c, span.clone())))
-        .and_then(|(c, span)| cx.customers(c, span));
+    let customers = sections.get("customers").and_then(|(item, span)| {
+        let value = (*item).clone().into_value().ok()?;
+        cx.checked(value, span, |cx, c: raw::Customers| cx.customers(c, span.clone()))
+    });
 
     let mut thresholds = Vec::new();
     if let Some((item, span)) = sections.get("thresholds") {
@@ -259,9 +256,10 @@ pub(crate) fn compile(
                         );
                         continue;
                     }
-                    if let Some(t) = cx.de_value::<raw::Threshold>(value, &espan) {
-                        thresholds.extend(cx.threshold(t, espan, &flows));
-                    }
+                    let checked = cx.checked(value, &espan.clone(), |cx, t: raw::Threshold| {
+                        Some(cx.threshold(t, espan, &flows))
+                    });
+                    thresholds.extend(checked.into_iter().flatten());
                 }
             }
             None => cx.s.error_help(
