@@ -907,6 +907,7 @@ tls = { accept_invalid_certs = "yes" }
             (14, 33, "wrong type: expected a string here, found integer `1`"),
             (16, 9, "`steps` must be a list of steps"),
             (18, 1, "unknown key `stepz`"),
+            (20, 9, "`sms` is not a valid media"),
             (21, 32, "wrong type: expected true or false here, found string \"yes\""),
         ],
     );

@@ -158,13 +158,20 @@ impl Cx<'_> {
     }
 
     /// Forgets the "missing `key`" problems found since `mark` for keys that were present but
-    /// dropped by [`Cx::de_lenient`]: they were reported already, as what they are.
+    /// dropped by [`Cx::de_lenient`] (a wrong type), or misspelt (an unknown key close to the
+    /// missing one): they were reported already, as what they are.
     pub(super) fn forget_missing(&mut self, mark: usize, dropped: &[String]) {
         if dropped.is_empty() {
             return;
         }
-        let missing: Vec<String> = dropped.iter().map(|k| format!("missing `{k}`")).collect();
-        self.s.retain_since(mark, |d| !missing.contains(&d.message));
+        let reported = |message: &str| {
+            let Some(key) = message.strip_prefix("missing `").and_then(|m| m.strip_suffix('`'))
+            else {
+                return false;
+            };
+            dropped.iter().any(|d| d == key || did_you_mean(d, [key]).is_some())
+        };
+        self.s.retain_since(mark, |d| !reported(&d.message));
     }
 
     pub(super) fn de_value<T: DeserializeOwned>(
