@@ -7,8 +7,7 @@ use super::view::{EntryBody, append, customer_entry, opt_str, req_str};
 use super::{Center, CustomerSide, Delivery, Interaction, OfferKind, OpError, OpOk, QueueIdx};
 use crate::gws::time::format_timestamp;
 use crate::gws::{
-    EntryType, InteractionState, LogEntry, Media, NotificationType, Participant, ParticipantType,
-    Visibility, status,
+    EntryType, InteractionState, LogEntry, Media, Participant, ParticipantType, Visibility, status,
 };
 
 /// Which customer API a request came through; decides how its id is looked up.
@@ -347,17 +346,7 @@ impl Center {
             now_ms,
         );
         let ixn = &self.ixns[ixn_id];
-        for p in ixn.joined() {
-            out.push(self.state_change(
-                ixn,
-                p,
-                NotificationType::ParticipantsUpdated,
-                p.state,
-                None,
-                None,
-            ));
-            out.push(self.message_log(ixn, p.user, vec![entry.clone()]));
-        }
+        self.roster_change(ixn, &entry, None, out);
         let nobody = !ixn.parts.iter().any(|p| p.state != InteractionState::Invited);
         if nobody {
             self.withdraw_all(ixn_id, now_ms, out);

@@ -125,17 +125,7 @@ impl Center {
             Some(reference),
             None,
         ));
-        for other in ixn.joined() {
-            out.push(self.state_change(
-                ixn,
-                other,
-                NotificationType::ParticipantsUpdated,
-                other.state,
-                None,
-                None,
-            ));
-            out.push(self.message_log(ixn, other.user, vec![entry.clone()]));
-        }
+        self.roster_change(ixn, &entry, None, out);
         let owner_left = !ixn.parts.iter().any(|p| p.visibility == Visibility::All);
         let routing =
             ixn.offers.iter().any(|o| matches!(o.kind, OfferKind::Route | OfferKind::Transfer));

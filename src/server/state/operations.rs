@@ -264,17 +264,7 @@ impl Center {
             None,
         ));
         out.push(self.message_log(ixn, joined.user, ixn.log.clone()));
-        for other in ixn.joined().filter(|p| p.user != joined.user) {
-            out.push(self.state_change(
-                ixn,
-                other,
-                NotificationType::ParticipantsUpdated,
-                other.state,
-                None,
-                None,
-            ));
-            out.push(self.message_log(ixn, other.user, vec![entry.clone()]));
-        }
+        self.roster_change(ixn, &entry, Some(joined.user), out);
         Ok(OpOk { reference_id: Some(reference), ..OpOk::default() })
     }
 

@@ -145,6 +145,29 @@ impl Center {
         }
     }
 
+    /// A roster change as every joined agent but `except` sees it: a ParticipantsUpdated in its
+    /// own state, then the join or leave `entry` (protocol.md §6.11: the change of the list comes
+    /// before the entry that tells of it).
+    pub(crate) fn roster_change(
+        &self,
+        ixn: &Interaction,
+        entry: &LogEntry,
+        except: Option<UserIdx>,
+        out: &mut Vec<Delivery>,
+    ) {
+        for p in ixn.joined().filter(|p| Some(p.user) != except) {
+            out.push(self.state_change(
+                ixn,
+                p,
+                NotificationType::ParticipantsUpdated,
+                p.state,
+                None,
+                None,
+            ));
+            out.push(self.message_log(ixn, p.user, vec![entry.clone()]));
+        }
+    }
+
     /// A MessageLogUpdated carrying `entries` to `user`.
     pub(crate) fn message_log(
         &self,
