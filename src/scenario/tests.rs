@@ -28,7 +28,13 @@ fn scenarios_dir() -> PathBuf {
 /// the message).
 #[track_caller]
 fn check(text: &str, expected: &[(u32, u32, &str)]) {
-    let diags = match parse("t.toml", text) {
+    assert_diagnostics(parse("t.toml", text), expected);
+}
+
+/// Asserts that `result` failed with exactly these diagnostics, in order.
+#[track_caller]
+fn assert_diagnostics(result: Result<Scenario, Diagnostics>, expected: &[(u32, u32, &str)]) {
+    let diags = match result {
         Ok(_) => panic!("expected {} diagnostics, the scenario validated", expected.len()),
         Err(d) => d,
     };
@@ -610,19 +616,7 @@ fn load_with(name: &str, o: &Overrides) -> Result<Scenario, Diagnostics> {
 /// fragment of the message); line 0 is a flag's problem, whose message names the flag.
 #[track_caller]
 fn check_flags(name: &str, o: &Overrides, expected: &[(u32, u32, &str)]) {
-    let diags = match load_with(name, o) {
-        Ok(_) => panic!("expected {} diagnostics, the scenario validated", expected.len()),
-        Err(d) => d,
-    };
-    let got: Vec<(u32, u32, String)> =
-        diags.iter().map(|d| (d.line, d.col, d.message.clone())).collect();
-    assert_eq!(got.len(), expected.len(), "diagnostics:\n{diags}");
-    for ((gl, gc, gm), (el, ec, em)) in got.iter().zip(expected) {
-        assert!(
-            (*gl, *gc) == (*el, *ec) && gm.contains(em),
-            "expected {el}:{ec} `{em}`, got {gl}:{gc} `{gm}`\nall diagnostics:\n{diags}"
-        );
-    }
+    assert_diagnostics(load_with(name, o), expected);
 }
 
 fn secs(s: u64) -> Option<Duration> {
