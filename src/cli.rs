@@ -29,6 +29,19 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render a finished run's terminal summary and report.html from its results directory.
     Report(ReportArgs),
+    /// Join the results of shards 0..N-1 of one run (`run --shard`) into one run's results,
+    /// exactly; exit 2 on a shard given twice, a missing one, or shards of different scenarios.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results directories.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged results go (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,15 @@ pub async fn execute(
     {
         tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
     }
+    if let Some(dir) = results
+        && let Err(e) = report::totals::write(
+            dir,
+            &report::totals::histograms(&outcome.recorder),
+            outcome.elapsed,
+        )
+    {
+        tracing::warn!(error = %e, "the exact histograms for merges (totals.hlog) not written");
+    }
     let start = options.start_at.map(|asked| report::StartRecord {
         asked: rfc3339(asked),
         real: rfc3339(outcome.load_started),

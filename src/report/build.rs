@@ -66,9 +66,20 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         customers: customers(m),
         counts,
         violations: violations(m),
-        scenario: info.scenario,
+        // A shard records the whole scenario it is a slice of (`shard` says which slice).
+        scenario: match info.scenario.sharding.whole.as_deref() {
+            Some(whole) => whole.clone(),
+            None => info.scenario,
+        },
     };
-    let mut reasons = thresholds::failures(&report);
+    report.exit = exit_of(&report);
+    report
+}
+
+/// The exit a report's checks (and whether it is partial) give it; a merge judges its sum the
+/// same way.
+pub(super) fn exit_of<S>(report: &Report<S>) -> Exit {
+    let mut reasons = thresholds::failures(report);
     let checks = if reasons.is_empty() { Verdict::Pass } else { Verdict::ChecksFailed };
     let (code, status) = if report.partial {
         reasons.push("the run was interrupted (partial results)".to_owned());
@@ -79,8 +90,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
             Verdict::ChecksFailed => (checks.exit_code(), ExitStatus::ChecksFailed),
         }
     };
-    report.exit = Exit { code, status, checks, reasons };
-    report
+    Exit { code, status, checks, reasons }
 }
 
 /// RFC 3339 in UTC. Formatting fails only for years outside 0..=9999, which a clock reading
@@ -113,7 +123,7 @@ fn customer_timed(t: &CustomerTimed) -> TimedReport {
 }
 
 /// Flow operations in protocol order (`Capability::ALL`), then session steps in login order.
-fn op_rank(op: OpName) -> (u8, usize) {
+pub(super) fn op_rank(op: OpName) -> (u8, usize) {
     match op {
         OpName::Flow(c) => (0, Capability::ALL.iter().position(|x| *x == c).unwrap_or(usize::MAX)),
         OpName::Session(s) => {

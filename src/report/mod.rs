@@ -34,11 +34,13 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod merge;
 pub mod readback;
 pub mod spectrum;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;
+pub mod totals;
 
 #[cfg(test)]
 mod tests;

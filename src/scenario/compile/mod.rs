@@ -328,10 +328,16 @@ pub(crate) fn compile(
     };
     let fingerprint = super::shard::fingerprint(&whole);
     let Some(shard) = overrides.shard else {
-        return Ok(Scenario { sharding: Sharding { shard: None, fingerprint }, ..whole });
+        return Ok(Scenario {
+            sharding: Sharding { shard: None, fingerprint, whole: None },
+            ..whole
+        });
     };
     match super::shard::shard(&whole, shard) {
-        Ok(part) => Ok(Scenario { sharding: Sharding { shard: Some(shard), fingerprint }, ..part }),
+        Ok(part) => {
+            let whole = Some(std::sync::Arc::new(whole));
+            Ok(Scenario { sharding: Sharding { shard: Some(shard), fingerprint, whole }, ..part })
+        }
         Err(e) => {
             cx.error_at(
                 &cx::At::flag("--shard", shard),
