@@ -5,7 +5,7 @@
 //! adds their counts bucket by bucket, so the merged histogram is the histogram of all the
 //! shards' samples, and its percentiles are what one process recording every sample would
 //! report. Counts, errors, warmup counts and violations are sums; thresholds are judged again on
-//! the sums with the same code a run uses ([`super::thresholds`]); the exit is decided the same
+//! the sums with the same code a run uses (`report::thresholds`); the exit is decided the same
 //! way. `latency.hlog` is merged by time: every shard's intervals, each moved onto the earliest
 //! shard's base time, in time order (their histograms copied byte for byte).
 //!
