@@ -145,13 +145,22 @@ fn add_totals(shards: &[ShardRun]) -> Result<Histograms, MergeError> {
     let mut out = Histograms::new();
     for s in shards {
         let bad = |reason: String| MergeError::Inconsistent { dir: s.source.clone(), reason };
-        for (tag, count) in timed_counts(&s.report) {
-            let have = s.totals.get(&tag).map_or(0, Histogram::len);
-            if have != count {
+        let counts: BTreeMap<String, u64> = timed_counts(&s.report).into_iter().collect();
+        for (tag, count) in &counts {
+            let have = s.totals.get(tag).map_or(0, Histogram::len);
+            if have != *count {
                 return Err(bad(format!(
                     "totals.hlog holds {have} samples of {tag}, and its summary.json {count}"
                 )));
             }
+        }
+        if let Some((tag, h)) =
+            s.totals.iter().find(|(t, h)| !counts.contains_key(*t) && !h.is_empty())
+        {
+            return Err(bad(format!(
+                "totals.hlog holds {} samples of {tag}, which its summary.json does not report",
+                h.len()
+            )));
         }
         for (tag, h) in &s.totals {
             match out.get_mut(tag) {
@@ -316,7 +325,7 @@ struct Sum<'a> {
 }
 
 impl Measured for Sum<'_> {
-    fn latency(&self, metric: Metric) -> Option<&Histogram<u64>> {
+    fn measured_latency(&self, metric: Metric) -> Option<&Histogram<u64>> {
         match metric {
             Metric::Op(_, OpMetric::Response | OpMetric::Settle) => {}
             Metric::Customer(CustomerMetric::Abandoned) => return None,
@@ -326,7 +335,7 @@ impl Measured for Sum<'_> {
         self.corrected.get(&metric.to_string())
     }
 
-    fn count(&self, metric: Metric) -> Option<u64> {
+    fn measured_count(&self, metric: Metric) -> Option<u64> {
         let r = self.report;
         let op = |name| r.operations.iter().find(|o| o.name == name);
         Some(match metric {
@@ -343,7 +352,7 @@ impl Measured for Sum<'_> {
         })
     }
 
-    fn error_rate(&self, metric: Metric) -> Option<f64> {
+    fn measured_error_rate(&self, metric: Metric) -> Option<f64> {
         let r = self.report;
         let (errors, total) = match metric {
             Metric::Op(name, OpMetric::Errors) => {
@@ -539,4 +548,128 @@ pub fn write(
     let path = dir.join(SUMMARY_FILE);
     write_atomic(&path, super::json::to_json(&merged.report)?.as_bytes())?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::gws::states::Capability;
+    use crate::metrics::Recorder;
+    use crate::ordering::ViolationKind;
+    use crate::report::tests::{info, scenario, violation};
+    use crate::scenario::Shard;
+    use crate::vocab::OpName;
+
+    const ACCEPT: OpName = OpName::Flow(Capability::Accept);
+    const CONSULT: OpName = OpName::Flow(Capability::Consult);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Two shards' measurements, different on purpose (values, errors, warmup, violations).
+    fn recorders() -> [Recorder; 2] {
+        let t0 = Instant::now();
+        let mut a = Recorder::new();
+        let mut b = Recorder::new();
+        for i in 0..300u64 {
+            a.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(2 + i % 17), true);
+            a.op_ok(ACCEPT, true);
+            b.latency(ACCEPT, OpMetric::Response, t0, t0 + ms(5), t0 + ms(40 + i * 3), true);
+            b.op_ok(ACCEPT, true);
+            b.latency(CONSULT, OpMetric::Settle, t0, t0 + ms(300), t0 + ms(350 + i), true);
+        }
+        a.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(5000), false);
+        a.op_ok(ACCEPT, false);
+        a.op_error(CONSULT, "status-2", true);
+        b.op_error(CONSULT, "status-2", true);
+        b.op_error(CONSULT, "timeout", true);
+        a.customer_latency(CustomerMetric::Wait, ms(1500), true);
+        b.customer_latency(CustomerMetric::Wait, ms(90), true);
+        a.abandoned(true);
+        b.count(Counter::MissedStarts, 3);
+        a.violation(violation(ViolationKind::OutOfOrder, 12_034));
+        b.violation(violation(ViolationKind::Missing, 20_500));
+        [a, b]
+    }
+
+    const THRESHOLDS: &str = r#"
+[[thresholds]]
+metric = "Accept.response"
+p99 = "500ms"
+[[thresholds]]
+metric = "Accept.count"
+min = 400
+[[thresholds]]
+metric = "errors"
+rate = 0.5
+[[thresholds]]
+metric = "violations"
+max = 5
+"#;
+
+    fn shard_run(r: &Recorder, index: u32, fingerprint: &str) -> ShardRun {
+        let mut report = Report::build(info(scenario(THRESHOLDS), false), r);
+        report.shard = Some(Shard { index, count: 2 });
+        report.fingerprint = Some(fingerprint.to_owned());
+        let json = super::super::json::to_json(&report).unwrap();
+        let report =
+            super::super::readback::parse_summary(Path::new("s"), json.as_bytes()).unwrap();
+        ShardRun {
+            source: format!("shard-{index}"),
+            report,
+            totals: super::super::totals::histograms(r),
+            hlog: Vec::new(),
+        }
+    }
+
+    use std::path::Path;
+
+    /// The merge of two shards is what one process recording every sample would report.
+    #[test]
+    fn a_merge_equals_the_run_of_all_samples() {
+        let [a, b] = recorders();
+        let mut all = Recorder::new();
+        all.merge(&a);
+        all.merge(&b);
+        let whole = Report::build(info(scenario(THRESHOLDS), false), &all);
+        // Given in the wrong order on purpose.
+        let merged = merge(vec![shard_run(&b, 1, "f"), shard_run(&a, 0, "f")]).unwrap().report;
+        assert_eq!(merged.operations, whole.operations);
+        assert_eq!(merged.customers, whole.customers);
+        assert_eq!(merged.counts, whole.counts);
+        assert_eq!(merged.violations, whole.violations);
+        assert_eq!(merged.thresholds, whole.thresholds);
+        assert_eq!(merged.exit, whole.exit);
+        // Neither shard alone has 400 accepts: their own verdicts failed, the merge's holds.
+        assert!(merged.shards.iter().all(|s| s.exit.status == ExitStatus::ChecksFailed));
+        assert!(
+            merged.thresholds.iter().find(|t| t.stat == crate::vocab::Stat::Min).unwrap().passed
+        );
+        assert_eq!(merged.shards.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn twice_missing_and_foreign_shards_are_refused() {
+        let [a, b] = recorders();
+        let refused = |shards| merge(shards).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = refused(vec![shard_run(&a, 0, "f"), shard_run(&a, 0, "f")]);
+        assert_eq!(e, "shard 0 is given twice: shard-0 and shard-0");
+        let e = refused(vec![shard_run(&b, 1, "f")]);
+        assert_eq!(e, "shards 0 of 2 are missing");
+        let e = refused(vec![shard_run(&a, 0, "f"), shard_run(&b, 1, "g")]);
+        assert!(e.contains("shard-1 is a shard of another scenario"), "{e}");
+        let mut not_a_shard = shard_run(&a, 0, "f");
+        not_a_shard.report.shard = None;
+        assert!(matches!(merge(vec![not_a_shard]), Err(MergeError::NotAShard(_))));
+        // Histograms that disagree with their own summary (files mixed up between directories).
+        let mut mixed = shard_run(&a, 0, "f");
+        mixed.totals = super::super::totals::histograms(&b);
+        let e = merge(vec![mixed, shard_run(&b, 1, "f")]).err().map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(e.starts_with("shard-0: totals.hlog holds 300 samples of Consult.settle"), "{e}");
+        assert!(matches!(merge(Vec::new()), Err(MergeError::Nothing)));
+    }
 }

@@ -55,21 +55,21 @@ fn latency_stat(h: &Histogram<u64>, stat: Stat) -> Option<f64> {
 /// What a threshold is judged on: a run's merged recorder, or the sum of shards (`merge`).
 pub(super) trait Measured {
     /// A latency metric's corrected histogram; `None` when nothing was recorded.
-    fn latency(&self, metric: Metric) -> Option<&Histogram<u64>>;
+    fn measured_latency(&self, metric: Metric) -> Option<&Histogram<u64>>;
     /// A count metric's value (0 when nothing was recorded); `None` for latency metrics.
-    fn count(&self, metric: Metric) -> Option<u64>;
+    fn measured_count(&self, metric: Metric) -> Option<u64>;
     /// Failed operations as a share of operations; `None` when there were no operations.
-    fn error_rate(&self, metric: Metric) -> Option<f64>;
+    fn measured_error_rate(&self, metric: Metric) -> Option<f64>;
 }
 
 impl Measured for Recorder {
-    fn latency(&self, metric: Metric) -> Option<&Histogram<u64>> {
+    fn measured_latency(&self, metric: Metric) -> Option<&Histogram<u64>> {
         latency_of(metric, self).map(LatencyHistogram::inner)
     }
-    fn count(&self, metric: Metric) -> Option<u64> {
+    fn measured_count(&self, metric: Metric) -> Option<u64> {
         count_of(metric, self)
     }
-    fn error_rate(&self, metric: Metric) -> Option<f64> {
+    fn measured_error_rate(&self, metric: Metric) -> Option<f64> {
         error_rate(metric, self)
     }
 }
@@ -90,14 +90,14 @@ pub(super) fn evaluate(t: &Threshold, m: &impl Measured) -> ThresholdVerdict {
     match t.limit {
         Limit::Latency(d) if t.metric.is_latency() && latency_stats => {
             let limit = crate::metrics::duration_to_us(d) as f64;
-            match m.latency(t.metric).and_then(|h| latency_stat(h, t.stat)) {
+            match m.measured_latency(t.metric).and_then(|h| latency_stat(h, t.stat)) {
                 Some(v) => verdict(Unit::Us, limit, Some(v), judge(v <= limit)),
                 None => verdict(Unit::Us, limit, None, ThresholdOutcome::NoData),
             }
         }
         Limit::Count(n) if matches!(t.stat, Stat::Max | Stat::Min) => {
             let limit = n as f64;
-            match m.count(t.metric) {
+            match m.measured_count(t.metric) {
                 Some(v) => {
                     let ok = if t.stat == Stat::Max { v <= n } else { v >= n };
                     verdict(Unit::Count, limit, Some(v as f64), judge(ok))
@@ -106,7 +106,7 @@ pub(super) fn evaluate(t: &Threshold, m: &impl Measured) -> ThresholdVerdict {
             }
         }
         Limit::Fraction(f) if t.stat == Stat::Rate && t.metric.is_error_count() => {
-            match m.error_rate(t.metric) {
+            match m.measured_error_rate(t.metric) {
                 Some(v) => verdict(Unit::Fraction, f, Some(v), judge(v <= f)),
                 None => verdict(Unit::Fraction, f, None, ThresholdOutcome::NoData),
             }
