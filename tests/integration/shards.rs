@@ -204,6 +204,14 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
         assert!(merged_dir.join(file).is_file(), "merge wrote no {file}");
     }
     let merged = summary(&merged_dir);
+    // Shards and merges both match the summary's schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    for s in shards.iter().chain([&merged]) {
+        let errors: Vec<String> = validator.iter_errors(s).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "summary.json does not match its schema: {errors:#?}");
+    }
     assert!(merged.get("shard").is_none(), "a merge is not a shard");
     assert_eq!(merged["fingerprint"], fingerprint);
     assert_eq!(merged["seed"], 5, "the whole scenario's seed");
@@ -294,4 +302,33 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
     refused(&[s0, s1, s2, &other], "is a shard of another scenario");
     refused(&[s0, s1, s2, &dir.join("nowhere")], "cannot read");
     assert!(!dir.join("refused").exists(), "a refused merge wrote results");
+}
+
+/// The shard flags are judged before any load: exit 2, and the message names the flag.
+#[test]
+fn shard_flags_are_judged_before_any_load() {
+    let tmp = tempfile::Builder::new().prefix("gwsim-shards-").tempdir().expect("scratch dir");
+    let scenario = tmp.path().join("shards.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gwsim"))
+            .args(["run", path(&scenario), "--quiet", "--out", path(&tmp.path().join("out"))])
+            .args(args)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .output()
+            .expect("gwsim runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
+        text(&out.stderr)
+    };
+    let err = run(&["--shard", "4/4"]);
+    assert!(err.contains("--shard 4/4: shard 4 does not exist among 4 shards"), "{err}");
+    let err = run(&["--shard", "0/9"]);
+    assert!(err.contains("--shard 0/9: population `frontline` has 8 agents"), "{err}");
+    let err = run(&["--shard", "two"]);
+    assert!(err.contains("`two` is not a shard"), "{err}");
+    let err = run(&["--shards", "4"]);
+    assert!(err.contains("JOB_COMPLETION_INDEX, which is not set"), "{err}");
+    let err = run(&["--start-at", "2001-01-01T00:00:00Z"]);
+    assert!(err.contains("--start-at 2001-01-01T00:00:00Z: that was"), "{err}");
+    assert!(!tmp.path().join("out").exists(), "a refused run wrote results");
 }
