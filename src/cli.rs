@@ -29,6 +29,19 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render a finished run's terminal summary and report.html from its results directory.
     Report(ReportArgs),
+    /// Join the results of shards 0..N-1 of one run (`run --shard`) into one run's results,
+    /// exactly; exit 2 on a shard given twice, a missing one, or shards of different scenarios.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results directories.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged results go (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +128,22 @@ pub struct RunArgs {
     /// No live progress line (for CI logs); the final report is printed all the same.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only shard INDEX of COUNT (`2/4`): its own slice of every population and its share of
+    /// the arrivals; `gwsim merge` joins the shards' results (README "More than one machine").
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Run one of COUNT shards, the index taken from JOB_COMPLETION_INDEX (what a Kubernetes
+    /// Indexed Job gives each pod).
+    #[arg(long, value_name = "COUNT")]
+    pub shards: Option<u32>,
+    /// With --shards: this shard's index (normally from the environment, set by Kubernetes).
+    #[arg(long, value_name = "INDEX", env = "JOB_COMPLETION_INDEX", hide = true)]
+    pub shard_index: Option<u32>,
+    /// Start the load phase at this time (RFC 3339, or Unix seconds), after logging in, so
+    /// shards started at different moments apply load together. A time more than a few seconds
+    /// past is an error.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +218,18 @@ pub struct ServeArgs {
     /// With --faults: also append every ledger record to this file as one JSON line.
     #[arg(long, value_name = "PATH", requires = "faults")]
     pub ledger: Option<PathBuf>,
+}
+
+/// `--start-at`: RFC 3339 (`2026-12-03T15:00:00Z`) or Unix seconds (`1796310000`).
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    let t = match s.trim().parse::<i64>() {
+        Ok(secs) => time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| e.to_string())?,
+        Err(_) => time::OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|e| {
+            format!("`{s}` is neither RFC 3339 (2026-12-03T15:00:00Z) nor Unix seconds: {e}")
+        })?,
+    };
+    Ok(t.into())
 }
 
 /// Durations on the command line read as in scenario files (`500ms`, `30s`, `1m30s`).

@@ -129,6 +129,10 @@ pub struct RunOptions {
     /// Show the live progress line on stderr (display only: not recorded).
     #[serde(skip)]
     pub progress: bool,
+    /// `--start-at`: the load phase waits, after login, until this wall-clock time (recorded in
+    /// the summary's `start`, with the real start, not here).
+    #[serde(skip)]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl Default for RunOptions {
@@ -139,6 +143,7 @@ impl Default for RunOptions {
             login_concurrency: 64,
             request_timeout: Duration::from_secs(10),
             progress: false,
+            start_at: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Wires modules together for each subcommand; the only place that uses `anyhow`.
 //!
-//! One file per command (`run`, `serve`, `validate`, `compare`, `report`), plus what two commands
+//! One file per command (`run`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two commands
 //! share: the reference server's users for a scenario (`users`), the process's own limits (`os`)
 //! and the live progress line (`progress`). Raw flags become resolved values here and nowhere
 //! else: `run` folds its flags into scenario validation and builds the one [`RunPlan`] the engine
@@ -9,6 +9,7 @@
 //! [`RunPlan`]: crate::run_plan::RunPlan
 
 mod compare;
+mod merge;
 pub mod os;
 pub mod progress;
 mod report;
@@ -49,5 +50,6 @@ pub async fn run(
         Command::Validate(args) => validate::validate(args),
         Command::Compare(args) => compare::compare(args),
         Command::Report(args) => report::rerender(args),
+        Command::Merge(args) => merge::merge(args),
     }
 }

@@ -85,6 +85,19 @@ pub async fn execute(
     {
         tracing::warn!(error = %e, "percentile distributions (.hgrm) not written");
     }
+    if let Some(dir) = results
+        && let Err(e) = report::totals::write(
+            dir,
+            &report::totals::histograms(&outcome.recorder),
+            outcome.elapsed,
+        )
+    {
+        tracing::warn!(error = %e, "the exact histograms for merges (totals.hlog) not written");
+    }
+    let start = options.start_at.map(|asked| report::StartRecord {
+        asked: rfc3339(asked),
+        real: rfc3339(outcome.load_started),
+    });
     let info = RunInfo {
         target,
         options,
@@ -93,9 +106,43 @@ pub async fn execute(
         ended: time::OffsetDateTime::now_utc(),
         elapsed: outcome.elapsed,
         partial: outcome.partial,
+        start,
     };
     let report = Report::build(info, &outcome.recorder);
     Ok(Executed { outcome, report })
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::from(t);
+    t.format(&Rfc3339).unwrap_or_else(|_| format!("@{}", t.unix_timestamp()))
+}
+
+/// How far in the past `--start-at` may be (clocks of different machines, a slow pod start):
+/// such a shard starts its load at once; further is a mistake.
+const START_AT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `--shard I/N`, or `--shards N` with the index from `JOB_COMPLETION_INDEX`; the scenario's
+/// rules judge the values (an index beyond the count, more shards than agents).
+fn shard(args: &RunArgs) -> Result<Option<crate::scenario::Shard>, String> {
+    use crate::scenario::{Shard, ShardError};
+    match (&args.shard, args.shards) {
+        (Some(text), _) => {
+            let syntax = || format!("--shard {text}: {}", ShardError::Syntax(text.clone()));
+            let (i, n) = text.split_once('/').ok_or_else(syntax)?;
+            let index = i.trim().parse().map_err(|_| syntax())?;
+            let count = n.trim().parse().map_err(|_| syntax())?;
+            Ok(Some(Shard { index, count }))
+        }
+        (None, Some(count)) => match args.shard_index {
+            Some(index) => Ok(Some(Shard { index, count })),
+            None => Err(format!(
+                "--shards {count}: the shard index comes from JOB_COMPLETION_INDEX, which is not set \
+                 (or use --shard INDEX/{count})"
+            )),
+        },
+        (None, None) => Ok(None),
+    }
 }
 
 /// The run plan: the scenario's target resolved to an address (an embedded server started here,
@@ -169,6 +216,7 @@ fn overrides(args: &RunArgs) -> Overrides {
         seed: args.seed,
         password,
         agents_only: args.agents_only,
+        shard: shard(args).ok().flatten(),
         ..Overrides::default()
     }
 }
@@ -182,6 +230,7 @@ fn options(args: &RunArgs) -> RunOptions {
         login_concurrency: args.login_concurrency.unwrap_or(defaults.login_concurrency).max(1),
         request_timeout: args.request_timeout.unwrap_or(defaults.request_timeout),
         progress: !args.quiet,
+        start_at: args.start_at,
     }
 }
 
@@ -189,6 +238,21 @@ pub(super) async fn run_scenario(
     args: RunArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Outcome> {
+    if let Err(e) = shard(&args) {
+        eprintln!("{e}");
+        return Ok(Outcome::Invalid);
+    }
+    if let Some(at) = args.start_at
+        && let Ok(late) = std::time::SystemTime::now().duration_since(at)
+        && late > START_AT_GRACE
+    {
+        eprintln!(
+            "--start-at {}: that was {}s ago; give a time in the future (shards wait for it)",
+            rfc3339(at),
+            late.as_secs()
+        );
+        return Ok(Outcome::Invalid);
+    }
     // The flags are folded in before validation, so the scenario's rules judge them too.
     let scenario = match crate::scenario::load(&args.scenario, &overrides(&args)) {
         Ok(s) => s,

@@ -60,6 +60,8 @@ pub struct RunOutcome {
     pub customers_started: u64,
     /// From the first agent login to the end of logout.
     pub elapsed: Duration,
+    /// The wall-clock time the load phase began (after any `start_at` wait).
+    pub load_started: std::time::SystemTime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +231,18 @@ async fn run_inner(
     }
     tracing::info!(logged_in, failed = total - logged_in, "phase: load");
 
+    // Shards started at different moments begin their load together: wait for the agreed
+    // wall-clock time (`--start-at`), after logging in, so login time does not skew it.
+    if let Some(at) = ctx.plan.options.start_at
+        && let Ok(wait) = at.duration_since(std::time::SystemTime::now())
+    {
+        tracing::info!(wait_ms = wait.as_millis() as u64, "waiting for the common start");
+        tokio::select! {
+            _ = interrupt.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    let load_started = std::time::SystemTime::now();
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
@@ -295,6 +309,7 @@ async fn run_inner(
         agents_logged_in: logged_in,
         customers_started: started_customers,
         elapsed: started.elapsed(),
+        load_started,
     })
 }
 

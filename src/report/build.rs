@@ -50,6 +50,10 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         exit: Exit { code: 0, status: ExitStatus::Pass, checks: Verdict::Pass, reasons: vec![] },
         versions: Versions { gwsim: env!("CARGO_PKG_VERSION").to_owned() },
         seed: info.scenario.run.seed,
+        shard: info.scenario.sharding.shard,
+        fingerprint: Some(info.scenario.sharding.fingerprint.clone()),
+        start: info.start,
+        shards: Vec::new(),
         started: rfc3339(info.started),
         ended: rfc3339(info.ended),
         duration_ms: u64::try_from(info.elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -62,9 +66,20 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         customers: customers(m),
         counts,
         violations: violations(m),
-        scenario: info.scenario,
+        // A shard records the whole scenario it is a slice of (`shard` says which slice).
+        scenario: match info.scenario.sharding.whole.as_deref() {
+            Some(whole) => whole.clone(),
+            None => info.scenario,
+        },
     };
-    let mut reasons = thresholds::failures(&report);
+    report.exit = exit_of(&report);
+    report
+}
+
+/// The exit a report's checks (and whether it is partial) give it; a merge judges its sum the
+/// same way.
+pub(super) fn exit_of<S>(report: &Report<S>) -> Exit {
+    let mut reasons = thresholds::failures(report);
     let checks = if reasons.is_empty() { Verdict::Pass } else { Verdict::ChecksFailed };
     let (code, status) = if report.partial {
         reasons.push("the run was interrupted (partial results)".to_owned());
@@ -75,8 +90,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
             Verdict::ChecksFailed => (checks.exit_code(), ExitStatus::ChecksFailed),
         }
     };
-    report.exit = Exit { code, status, checks, reasons };
-    report
+    Exit { code, status, checks, reasons }
 }
 
 /// RFC 3339 in UTC. Formatting fails only for years outside 0..=9999, which a clock reading
@@ -109,7 +123,7 @@ fn customer_timed(t: &CustomerTimed) -> TimedReport {
 }
 
 /// Flow operations in protocol order (`Capability::ALL`), then session steps in login order.
-fn op_rank(op: OpName) -> (u8, usize) {
+pub(super) fn op_rank(op: OpName) -> (u8, usize) {
     match op {
         OpName::Flow(c) => (0, Capability::ALL.iter().position(|x| *x == c).unwrap_or(usize::MAX)),
         OpName::Session(s) => {

@@ -25,6 +25,8 @@ pub const JUNIT_FILE: &str = "junit.xml";
 pub const HLOG_FILE: &str = "latency.hlog";
 /// The time series, appended to as the run goes.
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
+/// The measured histograms at the end of the run, for exact merges of shards.
+pub const TOTALS_FILE: &str = "totals.hlog";
 /// The extension of the per-metric percentile distributions ([`hgrm_file`]).
 pub const HGRM_EXTENSION: &str = "hgrm";
 

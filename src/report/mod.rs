@@ -34,11 +34,13 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod merge;
 pub mod readback;
 pub mod spectrum;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;
+pub mod totals;
 
 #[cfg(test)]
 mod tests;
@@ -93,6 +95,34 @@ pub struct RunInfo {
     pub elapsed: Duration,
     /// The run was interrupted (Ctrl-C): results cover only part of it.
     pub partial: bool,
+    /// `--start-at`: the common start asked for and the real start of the load.
+    pub start: Option<StartRecord>,
+}
+
+/// A shard's common start (`--start-at`): what it was given and when its load really began,
+/// both RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartRecord {
+    pub asked: String,
+    pub real: String,
+}
+
+/// One shard's own headline figures, kept beside the total in a merged summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardFigures {
+    pub index: u32,
+    pub count: u32,
+    /// The shard's results directory as given to `gwsim merge`.
+    pub source: String,
+    pub partial: bool,
+    /// The shard's own exit code and status (informational: it judged a part of the load
+    /// against the whole run's thresholds).
+    pub exit: Exit,
+    pub started: String,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartRecord>,
+    pub counts: Counts,
 }
 
 /// The `schema` tag of a summary: always [`SCHEMA`]. Reading a summary with another tag is an
@@ -141,6 +171,19 @@ pub struct Report<S = Scenario> {
     pub exit: Exit,
     pub versions: Versions,
     pub seed: u64,
+    /// The shard this run was (`--shard`); `None` for a whole run and for a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::scenario::Shard>,
+    /// The fingerprint of the whole scenario as resolved before sharding (`gwsim merge` refuses
+    /// to mix fingerprints); `None` in summaries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// `--start-at`: the common start asked for and the real one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartRecord>,
+    /// A merge (`gwsim merge`): every shard's own figures, in index order; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardFigures>,
     /// RFC 3339, UTC.
     pub started: String,
     pub ended: String,

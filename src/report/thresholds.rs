@@ -5,6 +5,8 @@
 //! or rate statistic with no data fails as `no-data`; a count with no data is 0, so `max` of it
 //! passes and `min` of it fails.
 
+use hdrhistogram::Histogram;
+
 use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us, stat_of};
 use crate::metrics::{LatencyHistogram, Recorder};
 use crate::scenario::units::format_duration;
@@ -46,11 +48,33 @@ fn error_rate(metric: Metric, m: &Recorder) -> Option<f64> {
     (total > 0).then(|| errors as f64 / total as f64)
 }
 
-fn latency_stat(h: &LatencyHistogram, stat: Stat) -> Option<f64> {
-    if h.is_empty() { None } else { stat_of(h.inner(), stat) }
+fn latency_stat(h: &Histogram<u64>, stat: Stat) -> Option<f64> {
+    if h.is_empty() { None } else { stat_of(h, stat) }
 }
 
-pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
+/// What a threshold is judged on: a run's merged recorder, or the sum of shards (`merge`).
+pub(super) trait Measured {
+    /// A latency metric's corrected histogram; `None` when nothing was recorded.
+    fn measured_latency(&self, metric: Metric) -> Option<&Histogram<u64>>;
+    /// A count metric's value (0 when nothing was recorded); `None` for latency metrics.
+    fn measured_count(&self, metric: Metric) -> Option<u64>;
+    /// Failed operations as a share of operations; `None` when there were no operations.
+    fn measured_error_rate(&self, metric: Metric) -> Option<f64>;
+}
+
+impl Measured for Recorder {
+    fn measured_latency(&self, metric: Metric) -> Option<&Histogram<u64>> {
+        latency_of(metric, self).map(LatencyHistogram::inner)
+    }
+    fn measured_count(&self, metric: Metric) -> Option<u64> {
+        count_of(metric, self)
+    }
+    fn measured_error_rate(&self, metric: Metric) -> Option<f64> {
+        error_rate(metric, self)
+    }
+}
+
+pub(super) fn evaluate(t: &Threshold, m: &impl Measured) -> ThresholdVerdict {
     let verdict = |unit, limit_value, observed: Option<f64>, outcome| ThresholdVerdict {
         metric: t.metric,
         stat: t.stat,
@@ -66,14 +90,14 @@ pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
     match t.limit {
         Limit::Latency(d) if t.metric.is_latency() && latency_stats => {
             let limit = crate::metrics::duration_to_us(d) as f64;
-            match latency_of(t.metric, m).and_then(|h| latency_stat(h, t.stat)) {
+            match m.measured_latency(t.metric).and_then(|h| latency_stat(h, t.stat)) {
                 Some(v) => verdict(Unit::Us, limit, Some(v), judge(v <= limit)),
                 None => verdict(Unit::Us, limit, None, ThresholdOutcome::NoData),
             }
         }
         Limit::Count(n) if matches!(t.stat, Stat::Max | Stat::Min) => {
             let limit = n as f64;
-            match count_of(t.metric, m) {
+            match m.measured_count(t.metric) {
                 Some(v) => {
                     let ok = if t.stat == Stat::Max { v <= n } else { v >= n };
                     verdict(Unit::Count, limit, Some(v as f64), judge(ok))
@@ -82,7 +106,7 @@ pub(super) fn evaluate(t: &Threshold, m: &Recorder) -> ThresholdVerdict {
             }
         }
         Limit::Fraction(f) if t.stat == Stat::Rate && t.metric.is_error_count() => {
-            match error_rate(t.metric, m) {
+            match m.measured_error_rate(t.metric) {
                 Some(v) => verdict(Unit::Fraction, f, Some(v), judge(v <= f)),
                 None => verdict(Unit::Fraction, f, None, ThresholdOutcome::NoData),
             }

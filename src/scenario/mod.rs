@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod plan;
 mod raw;
+pub mod shard;
 pub mod units;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ use crate::vocab::Transport;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::*;
 pub use plan::{Arrival, Load, LoadPlan, Segment, Spacing, Stage, lower, next_start};
+pub use shard::{Shard, ShardError};
 pub use units::{Distribution, IntRange, Rate};
 
 /// Settings from the command line (or a test) that replace what the scenario file says.
@@ -46,6 +48,9 @@ pub struct Overrides {
     /// `--agents-only`: a remote target's agents run without simulated customers (real traffic
     /// feeds them); `[customers]` is ignored and the target records `customer_api = false`.
     pub agents_only: bool,
+    /// `--shard I/N` (or `JOB_COMPLETION_INDEX` with `--shards N`): run only this shard of the
+    /// scenario ([`shard`]). The whole scenario is validated first, then cut.
+    pub shard: Option<Shard>,
     /// Not on the command line: tests and benches shorten a shipped scenario with these.
     pub warmup: Option<Duration>,
     pub drain: Option<Duration>,

@@ -33,6 +33,22 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// The customer arrivals, lowered; empty when there are no customers.
     pub plan: LoadPlan,
+    /// Which shard of the whole scenario this is (`--shard`), with the whole's fingerprint;
+    /// recorded in `summary.json` beside the scenario, not in it.
+    #[serde(skip)]
+    pub sharding: Sharding,
+}
+
+/// Where a scenario stands among shards: the shard it is (`None`: the whole scenario) and the
+/// [`fingerprint`](super::shard::fingerprint) of the whole scenario as resolved before sharding,
+/// so a merge can refuse shards of different scenarios.
+#[derive(Debug, Clone, Default)]
+pub struct Sharding {
+    pub shard: Option<super::shard::Shard>,
+    pub fingerprint: String,
+    /// A shard's whole scenario, which its `summary.json` records (the shard is a pure function
+    /// of it), so a merge has the scenario it judges; `None` for a whole run.
+    pub whole: Option<std::sync::Arc<Scenario>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

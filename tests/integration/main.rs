@@ -28,6 +28,9 @@ mod settles;
 /// The CI commands through the binary: junit.xml, `gwsim compare` exit codes, `gwsim report`.
 mod ci;
 
+/// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
+mod shards;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 

@@ -314,7 +314,7 @@ pub(crate) fn compile(
         Some(c) => plan::lower(&c.customers.arrival, run.duration, c.customers.max_active),
         None => plan::LoadPlan::empty(run.duration),
     };
-    Ok(Scenario {
+    let whole = Scenario {
         name,
         description,
         target: target.target,
@@ -324,7 +324,32 @@ pub(crate) fn compile(
         flows: flow_map,
         thresholds,
         plan,
-    })
+        sharding: Sharding::default(),
+    };
+    let fingerprint = super::shard::fingerprint(&whole);
+    let Some(shard) = overrides.shard else {
+        return Ok(Scenario {
+            sharding: Sharding { shard: None, fingerprint, whole: None },
+            ..whole
+        });
+    };
+    match super::shard::shard(&whole, shard) {
+        Ok(part) => {
+            let whole = Some(std::sync::Arc::new(whole));
+            Ok(Scenario { sharding: Sharding { shard: Some(shard), fingerprint, whole }, ..part })
+        }
+        Err(e) => {
+            cx.error_at(
+                &cx::At::flag("--shard", shard),
+                e.to_string(),
+                Some(
+                    "use fewer shards, or give every population at least one agent per shard"
+                        .into(),
+                ),
+            );
+            Err(cx.s.finish())
+        }
+    }
 }
 
 /// A hint for the usual TOML mistakes, keyed on toml_edit's message.
