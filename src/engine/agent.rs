@@ -158,6 +158,9 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let flow_token = token.child_token();
     loop {
         tokio::select! {
+            // The run's end first: a session closed by that same end must not be read as the
+            // server's doing (see `FailureKind::from_close`).
+            biased;
             _ = token.cancelled() => break,
             Some(_) = flows.join_next(), if !flows.is_empty() => {}
             _ = checks.tick() => {
@@ -178,7 +181,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     let n: Notification = match serde_json::from_str(data.get()) {
                         Ok(n) => n,
                         Err(e) => {
-                            rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::BadNotification, true);
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::BadNotification, true);
                             tracing::debug!(agent = %spec.username, error = %e, "unparseable notification");
                             continue;
                         }
@@ -204,8 +207,15 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => rec.count(Counter::Reconnects, 1),
                 Some(Event::Closed { reason }) => {
-                    tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
-                    rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::SessionClosed, true);
+                    // The CometD token is a child of `token`: when the run ends, the session may
+                    // report its own cancellation before this loop sees `token` fire.
+                    match FailureKind::from_close(&reason) {
+                        Some(kind) => {
+                            tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+                        }
+                        None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                    }
                     break;
                 }
                 None => break,
