@@ -96,9 +96,14 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Results directory (default: `results/<UTC timestamp>-<scenario>/`).
+    /// Results directory (default: a new `results/<UTC timestamp>-<scenario>/`). A directory
+    /// that holds files is refused (exit 2) unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out: replace an earlier run's results in DIR (gwsim's own files are removed
+    /// first; other files are left alone).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// One HTTP connection pool per agent (closest to real desktops) instead of a shared one.
     #[arg(long)]
     pub per_agent_pool: bool,

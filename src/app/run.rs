@@ -204,6 +204,7 @@ pub(super) async fn run_scenario(
         &scenario.name,
         started,
         args.out.as_deref(),
+        if args.force { report::Existing::Replace } else { report::Existing::Refuse },
     )?;
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();

@@ -316,3 +316,67 @@ fn the_embedded_server_takes_each_population_s_own_password() {
     let out = text(&run.stdout);
     assert!(out.contains("2 of 2 agents logged in"), "{out}\n{}", text(&run.stderr));
 }
+
+/// `SCENARIO` without its thresholds: a run that passes.
+fn passing_scenario() -> &'static str {
+    SCENARIO.split_once("[[thresholds]]").map_or(SCENARIO, |(head, _)| head)
+}
+
+/// Issue 10: `--out` on a directory that holds files refuses (exit 2, nothing touched) unless
+/// `--force`, which replaces the earlier run's own files only.
+#[test]
+fn out_never_overwrites_an_earlier_run_unless_forced() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, passing_scenario()).unwrap();
+    let out = dir.join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "earlier").unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+
+    let refused = gwsim(&["run", "-q", path(&scenario), "--out", path(&out)]);
+    let err = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not empty") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "earlier");
+
+    let forced = gwsim(&["run", "-q", path(&scenario), "--out", path(&out), "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("gwsim.summary/1"), "{summary}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+
+    // --force means nothing without --out: a usage error, before any load.
+    let alone = gwsim(&["run", "-q", path(&scenario), "--force"]);
+    assert_eq!(alone.status.code(), Some(2), "{}", text(&alone.stderr));
+}
+
+/// Two runs started together with the default results directory (quite likely in the same
+/// second) each get a directory of their own.
+#[test]
+fn default_results_directories_never_collide() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    std::fs::write(dir.join("ci-smoke.toml"), passing_scenario()).unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_gwsim"))
+            .args(["run", "-q", "ci-smoke.toml"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    }
+    let runs: Vec<_> =
+        std::fs::read_dir(dir.join("results")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in runs {
+        assert!(run.join("summary.json").is_file(), "{} has no summary.json", run.display());
+    }
+}
