@@ -120,6 +120,12 @@ pub struct RunArgs {
     /// No live progress line (for CI logs); the final report is printed all the same.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the summary JSON (as in summary.json) to FILE (k6's flag name).
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// Print the summary JSON on stdout instead of the table (the closing line goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

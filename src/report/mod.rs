@@ -59,7 +59,7 @@ use crate::vocab::{Metric, OpName, Stat, ViolationKind};
 
 pub use files::{Existing, prepare_results_dir};
 pub use html::{render_html, write_html};
-pub use json::{SCHEMA, to_json, write_results};
+pub use json::{SCHEMA, to_json, write_results, write_summary};
 pub use junit::{junit_xml, write_junit};
 pub use terminal::render;
 

@@ -380,3 +380,49 @@ fn default_results_directories_never_collide() {
         assert!(run.join("summary.json").is_file(), "{} has no summary.json", run.display());
     }
 }
+
+/// Issue 10, CI conventions: `--json` puts the summary JSON alone on stdout, and
+/// `--summary-export FILE` writes the same JSON there as well as summary.json.
+#[test]
+fn run_json_and_summary_export() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, passing_scenario()).unwrap();
+    let out = dir.join("run");
+    let export = dir.join("export.json");
+    let run = gwsim(&[
+        "run",
+        "-q",
+        "--json",
+        path(&scenario),
+        "--out",
+        path(&out),
+        "--summary-export",
+        path(&export),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stdout: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(&run.stdout)));
+    assert_eq!(stdout["schema"], "gwsim.summary/1");
+    let written = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(&export).unwrap(), written);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&written).unwrap(), stdout);
+    assert!(text(&run.stderr).contains("agents logged in"), "{}", text(&run.stderr));
+
+    // An export into a directory that does not exist is refused before any load.
+    let bad = dir.join("absent").join("export.json");
+    let never = dir.join("never");
+    let refused = gwsim(&[
+        "run",
+        "-q",
+        path(&scenario),
+        "--out",
+        path(&never),
+        "--summary-export",
+        path(&bad),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!never.exists(), "the results directory was made before the export was checked");
+    assert!(text(&refused.stderr).contains("is not a directory"), "{}", text(&refused.stderr));
+}
