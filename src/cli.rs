@@ -6,11 +6,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit codes, shown under `--help` (main.rs maps outcomes to them).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    passed: every threshold held, no ordering violation (compare: no regression)
+  1    checks failed: a threshold failed, ordering violations, or compare found a regression
+  2    usage, scenario or setup error (e.g. --out DIR holds files), or an unreadable results file
+  130  interrupted (Ctrl-C or SIGTERM); a run still writes its partial results
+
+Logs go to stderr; colour only on a terminal, never when NO_COLOR is set.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gwsim",
     version,
-    about = "Load simulator and reference server for the GWS v2 multimedia API"
+    about = "Load simulator and reference server for the GWS v2 multimedia API",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,15 +31,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: virtual agents and customers against the embedded server or a remote GWS.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Run the embedded GWS reference server until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Check scenario files; print every problem with file:line:col (exit 2 on any).
     Validate(ValidateArgs),
     /// Compare a run with a baseline: exit 1 on a regression beyond tolerance and noise.
+    #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
     /// Re-render a finished run's terminal summary and report.html from its results directory.
     Report(ReportArgs),
+    /// Print a shell completion script, e.g. `gwsim completions bash > ~/.local/share/bash-completion/completions/gwsim`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -426,3 +426,25 @@ fn run_json_and_summary_export() {
     assert!(!never.exists(), "the results directory was made before the export was checked");
     assert!(text(&refused.stderr).contains("is not a directory"), "{}", text(&refused.stderr));
 }
+
+/// Issue 10, CI conventions: shell completions from the clap definitions, and the exit codes in
+/// `--help` (top level and `run`).
+#[test]
+fn completions_and_exit_codes_in_help() {
+    let bash = gwsim(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0), "{}", text(&bash.stderr));
+    let script = text(&bash.stdout);
+    assert!(script.contains("_gwsim()") && script.contains("--summary-export"), "{script}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let done = gwsim(&["completions", shell]);
+        assert_eq!(done.status.code(), Some(0), "{shell}: {}", text(&done.stderr));
+        assert!(text(&done.stdout).contains("gwsim"), "{shell}");
+    }
+    assert_eq!(gwsim(&["completions", "tcsh"]).status.code(), Some(2));
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let help = text(&gwsim(args).stdout);
+        assert!(help.contains("Exit codes:"), "{args:?}: {help}");
+        assert!(help.contains("130  interrupted"), "{args:?}: {help}");
+        assert!(help.contains("NO_COLOR"), "{args:?}: {help}");
+    }
+}
