@@ -19,6 +19,7 @@ use super::flow::{Delivered, FlowRun};
 use super::roster::Member;
 use super::shared::AgentShared;
 use super::sink::Sink;
+use super::warnings::AgentWarning;
 use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
 use crate::gws::error::GwsError;
@@ -76,7 +77,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let client = match ctx.client_for() {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "cannot build this agent's HTTP pool");
+            ctx.warnings.warn(AgentWarning::HttpPool, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -93,7 +94,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let me = match timed(&rec, SessionOp::GetMe, http.login()).await {
         Ok(me) => me,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "login failed");
+            ctx.warnings.warn(AgentWarning::Login, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -112,7 +113,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let (cometd, mut events) = match connected {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "CometD handshake failed");
+            ctx.warnings.warn(AgentWarning::Handshake, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -120,7 +121,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
     let body = MeOperation::start_session(channels);
     if let Err(e) = session_op(&rec, &http, SessionOp::StartContactCenterSession, body).await {
-        tracing::warn!(agent = %spec.username, error = %e, "StartContactCenterSession failed");
+        ctx.warnings.warn(AgentWarning::StartSession, &spec.username, &e);
         cometd_token.cancel();
         ctx.login_failed();
         return;
@@ -211,7 +212,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     // report its own cancellation before this loop sees `token` fire.
                     match FailureKind::from_close(&reason) {
                         Some(kind) => {
-                            tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
+                            ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
                             rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
                         }
                         None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
