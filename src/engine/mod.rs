@@ -226,6 +226,7 @@ async fn run_inner(
         }
     }
     let logged_in = ctx.logged_in.load(Ordering::Relaxed);
+    ctx.warnings.log_repeated();
     if logged_in == 0 && total > 0 && !interrupt.is_cancelled() {
         agents_token.cancel();
         while agents.join_next().await.is_some() {}

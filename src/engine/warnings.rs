@@ -1,6 +1,6 @@
 //! Agents' warnings, aggregated per cause: when 38 agents fail to log in for one reason, the log
-//! shows the first in full and, at the end of the run, one line with how many more did the same,
-//! instead of 38 identical lines that bury everything else.
+//! shows the first in full and, when the login phase ends and when the run ends, one line with how
+//! many agents did the same, instead of 38 identical lines that bury everything else.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,10 +27,16 @@ impl AgentWarning {
     }
 }
 
-/// How many agents hit each (warning, cause) pair.
+/// How many agents hit each (warning, cause) pair, and how many of those were already reported.
 #[derive(Debug, Default)]
 pub(crate) struct Warnings {
-    seen: Mutex<HashMap<(AgentWarning, String), u64>>,
+    seen: Mutex<HashMap<(AgentWarning, String), Seen>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    agents: u64,
+    reported: u64,
 }
 
 impl Warnings {
@@ -40,7 +46,7 @@ impl Warnings {
             tracing::warn!(
                 agent,
                 error = %cause,
-                "{} (other agents failing the same way are counted and reported at the end)",
+                "{} (other agents failing the same way are counted, not logged one by one)",
                 what.message()
             );
         }
@@ -50,24 +56,29 @@ impl Warnings {
     fn count(&self, what: AgentWarning, cause: String) -> u64 {
         // A panic elsewhere while holding the lock leaves a map that is still a valid count.
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let n = seen.entry((what, cause)).or_insert(0);
-        *n += 1;
-        *n
+        let n = seen.entry((what, cause)).or_default();
+        n.agents += 1;
+        n.agents
     }
 
-    /// The causes more than one agent hit: (warning, cause, agents), in a stable order.
+    /// The causes more than one agent hit that have grown since the last call: (warning, cause,
+    /// agents so far), in a stable order. Each is then reported.
     pub(crate) fn repeated(&self) -> Vec<(AgentWarning, String, u64)> {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<_> = seen
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|((what, cause), n)| (*what, cause.clone(), *n))
+            .iter_mut()
+            .filter(|(_, n)| n.agents > 1 && n.agents > n.reported)
+            .map(|((what, cause), n)| {
+                n.reported = n.agents;
+                (*what, cause.clone(), n.agents)
+            })
             .collect();
         out.sort();
         out
     }
 
-    /// Logs one line per repeated cause: `login failed for 38 agents in all`.
+    /// Logs one line per repeated cause not reported yet: `login failed for 38 agents in all`.
+    /// Called when the login phase ends and when the run ends.
     pub(crate) fn log_repeated(&self) {
         for (what, cause, n) in self.repeated() {
             tracing::warn!(error = %cause, agents = n, "{} for {n} agents in all (one logged above)", what.message());
@@ -89,6 +100,10 @@ mod tests {
         w.warn(AgentWarning::Login, "agent-x", &"timeout");
         w.warn(AgentWarning::Handshake, "agent-y", &"http 401");
         assert_eq!(w.repeated(), vec![(AgentWarning::Login, "http 401".to_owned(), 38)]);
+        // Reported once; again only when more agents hit it.
+        assert_eq!(w.repeated(), vec![]);
+        w.warn(AgentWarning::Login, "agent-z", &"http 401");
+        assert_eq!(w.repeated(), vec![(AgentWarning::Login, "http 401".to_owned(), 39)]);
         // The first of each cause is the one logged.
         assert_eq!(w.count(AgentWarning::Login, "timeout".into()), 2);
     }
