@@ -104,12 +104,18 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         .headers(http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
-    let connected = timed(
+    let handshake = timed(
         &rec,
         SessionOp::Handshake,
         cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
-    )
-    .await;
+    );
+    // Ctrl-C during the handshake ends it with `CometdError::Cancelled`: gwsim's own doing, not a
+    // failed handshake. The run's token is polled first, so that outcome is never recorded.
+    let connected = tokio::select! {
+        biased;
+        _ = token.cancelled() => return,
+        c = handshake => c,
+    };
     let (cometd, mut events) = match connected {
         Ok(c) => c,
         Err(e) => {

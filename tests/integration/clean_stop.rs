@@ -24,6 +24,10 @@ fn surge(duration: Duration) -> Scenario {
 
 async fn run(s: Scenario, interrupt: CancellationToken) -> Executed {
     let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
+    run_with(s, options, interrupt).await
+}
+
+async fn run_with(s: Scenario, options: RunOptions, interrupt: CancellationToken) -> Executed {
     execute(s, &options, interrupt, None).await.unwrap_or_else(|e| panic!("{e:#}"))
 }
 
@@ -63,5 +67,24 @@ async fn an_interrupt_is_not_a_closed_session() {
     let done = running.await.expect("the run task does not panic");
     assert!(done.outcome.partial);
     assert_eq!(done.outcome.agents_total, agents);
+    assert_eq!(session_errors(&done), Vec::<String>::new());
+}
+
+/// Ctrl-C while agents are still logging in, one at a time (most likely mid-handshake for
+/// some): an interrupted login is not a failed one.
+#[tokio::test]
+async fn an_interrupt_during_login_is_not_a_failed_handshake() {
+    let interrupt = CancellationToken::new();
+    let stop = interrupt.clone();
+    let options = RunOptions {
+        poll_interval: Duration::from_millis(200),
+        login_concurrency: 1,
+        ..RunOptions::default()
+    };
+    let running = tokio::spawn(run_with(surge(Duration::from_secs(60)), options, interrupt));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.cancel();
+    let done = running.await.expect("the run task does not panic");
+    assert!(done.outcome.partial);
     assert_eq!(session_errors(&done), Vec::<String>::new());
 }
