@@ -88,3 +88,37 @@ async fn an_interrupt_during_login_is_not_a_failed_handshake() {
     assert!(done.outcome.partial);
     assert_eq!(session_errors(&done), Vec::<String>::new());
 }
+
+/// Agents that toggle readiness all the time are often inside a `Ready`/`NotReady` request when
+/// the run ends; their CometD session's own disconnect then completes before the agent looks at
+/// its token again. That close is still gwsim's own, not an error.
+#[tokio::test]
+async fn agents_busy_at_the_end_record_no_closed_session() {
+    let toml = r#"
+name = "busy-at-the-end"
+[target]
+kind = "embedded"
+transport = "websocket"
+media = "chat"
+[run]
+duration = "2s"
+warmup = "0s"
+drain = "5s"
+seed = 5
+[[agents]]
+name = "cycling"
+count = 60
+username = "cycling-{n}"
+flow = "work"
+readiness = { ready = "1ms..5ms", not_ready = "1ms..5ms" }
+[flows.work]
+steps = [ { op = "Accept" }, { op = "Complete" } ]
+"#;
+    let dir = tempfile::Builder::new().prefix("gwsim-stop-").tempdir().expect("scratch directory");
+    let path = dir.path().join("busy.toml");
+    std::fs::write(&path, toml).expect("scenario written");
+    let s = scenario::load(&path, &Overrides::default()).unwrap_or_else(|d| panic!("{d}"));
+    let done = run(s, CancellationToken::new()).await;
+    assert_eq!(done.outcome.agents_logged_in, done.outcome.agents_total);
+    assert_eq!(session_errors(&done), Vec::<String>::new());
+}
