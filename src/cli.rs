@@ -6,11 +6,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit codes, shown under `--help` (main.rs maps outcomes to them).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    passed: every threshold held, no ordering violation (compare: no regression)
+  1    checks failed: a threshold failed, ordering violations, or compare found a regression
+  2    usage, scenario or setup error (e.g. --out DIR holds files), or an unreadable results file
+  130  interrupted (Ctrl-C or SIGTERM); a run still writes its partial results
+
+Logs go to stderr; colour only on a terminal, never when NO_COLOR is set.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gwsim",
     version,
-    about = "Load simulator and reference server for the GWS v2 multimedia API"
+    about = "Load simulator and reference server for the GWS v2 multimedia API",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,18 +31,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario: virtual agents and customers against the embedded server or a remote GWS.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Run the embedded GWS reference server until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Check scenario files; print every problem with file:line:col (exit 2 on any).
     Validate(ValidateArgs),
     /// Compare a run with a baseline: exit 1 on a regression beyond tolerance and noise.
+    #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
     /// Re-render a finished run's terminal summary and report.html from its results directory.
     Report(ReportArgs),
     /// Join the results of shards 0..N-1 of one run (`run --shard`) into one run's results,
     /// exactly; exit 2 on a shard given twice, a missing one, or shards of different scenarios.
     Merge(MergeArgs),
+    /// Print a shell completion script, e.g. `gwsim completions bash > ~/.local/share/bash-completion/completions/gwsim`.
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +57,13 @@ pub struct MergeArgs {
     /// Where the merged results go (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -109,9 +131,14 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Results directory (default: `results/<UTC timestamp>-<scenario>/`).
+    /// Results directory (default: a new `results/<UTC timestamp>-<scenario>/`). A directory
+    /// that holds files is refused (exit 2) unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out: replace an earlier run's results in DIR (gwsim's own files are removed
+    /// first; other files are left alone).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// One HTTP connection pool per agent (closest to real desktops) instead of a shared one.
     #[arg(long)]
     pub per_agent_pool: bool,
@@ -144,6 +171,12 @@ pub struct RunArgs {
     /// past is an error.
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Also write the summary JSON (as in summary.json) to FILE (k6's flag name).
+    #[arg(long, value_name = "FILE")]
+    pub summary_export: Option<PathBuf>,
+    /// Print the summary JSON on stdout instead of the table (the closing line goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

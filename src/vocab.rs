@@ -133,6 +133,9 @@ closed_names! {
         GetMe = "GetMe",
         Handshake = "Handshake",
         Subscribe = "Subscribe",
+        /// The CometD stream once set up: a notification gwsim cannot read, or the session
+        /// closed by the server or the network (never by gwsim's own end of run). Errors only.
+        Notifications = "Notifications",
         StartContactCenterSession = "StartContactCenterSession",
         Ready = "Ready",
         NotReady = "NotReady",

@@ -51,5 +51,14 @@ pub async fn run(
         Command::Compare(args) => compare::compare(args),
         Command::Report(args) => report::rerender(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Completions(args) => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            // Into a buffer first: `generate` panics when its writer fails (e.g. a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "gwsim", &mut script);
+            std::io::stdout().write_all(&script)?;
+            Ok(Outcome::Ok)
+        }
     }
 }

@@ -105,6 +105,8 @@ impl Progress {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
+            // The template carries no colour styles, so the live line has no colour codes to
+            // suppress under NO_COLOR; off a terminal it is plain lines (below).
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner} {msg}")

@@ -261,6 +261,17 @@ pub(super) async fn run_scenario(
             return Ok(Outcome::Invalid);
         }
     };
+    // An export path whose directory does not exist is an error now, not after the run.
+    if let Some(export) = &args.summary_export
+        && let Some(parent) = export.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        anyhow::bail!(
+            "cannot export the summary to {}: {} is not a directory",
+            export.display(),
+            parent.display()
+        );
+    }
     // An unwritable results directory is an error now, not after an hour of load.
     let started = time::OffsetDateTime::now_utc();
     let results = report::prepare_results_dir(
@@ -268,6 +279,7 @@ pub(super) async fn run_scenario(
         &scenario.name,
         started,
         args.out.as_deref(),
+        if args.force { report::Existing::Replace } else { report::Existing::Refuse },
     )?;
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
@@ -279,6 +291,10 @@ pub(super) async fn run_scenario(
     let Executed { outcome, report } =
         execute(scenario, &options(&args), interrupt, Some(&results)).await?;
     let summary = report::write_results(&results, &report)?;
+    if let Some(export) = &args.summary_export {
+        report::write_summary(export, &report)
+            .with_context(|| format!("cannot export the summary to {}", export.display()))?;
+    }
     let timeline = report::timeline::read_timeline(&results.join(report::files::TIMELINE_FILE))
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the time series is not readable; the HTML report goes without it");
@@ -289,16 +305,22 @@ pub(super) async fn run_scenario(
     report::write_junit(&results, &report)?;
     {
         use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        write!(out, "{}", report::render(&report))?;
-        writeln!(
-            out,
+        let closing = format!(
             "{} of {} agents logged in, {} customers started; summary: {}",
             outcome.agents_logged_in,
             outcome.agents_total,
             outcome.customers_started,
             summary.display()
-        )?;
+        );
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            // stdout is the JSON alone, for a pipe into jq; the closing line is for people.
+            write!(out, "{}", report::to_json(&report)?)?;
+            eprintln!("{closing}");
+        } else {
+            write!(out, "{}", report::render(&report))?;
+            writeln!(out, "{closing}")?;
+        }
     }
     Ok(match report.exit.status {
         ExitStatus::Pass => Outcome::Ok,

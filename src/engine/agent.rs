@@ -19,6 +19,7 @@ use super::flow::{Delivered, FlowRun};
 use super::roster::Member;
 use super::shared::AgentShared;
 use super::sink::Sink;
+use super::warnings::AgentWarning;
 use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
 use crate::gws::client::{AgentHttp, Credentials};
 use crate::gws::error::GwsError;
@@ -76,7 +77,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let client = match ctx.client_for() {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "cannot build this agent's HTTP pool");
+            ctx.warnings.warn(AgentWarning::HttpPool, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -93,7 +94,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let me = match timed(&rec, SessionOp::GetMe, http.login()).await {
         Ok(me) => me,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "login failed");
+            ctx.warnings.warn(AgentWarning::Login, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -103,16 +104,22 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         .headers(http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
-    let connected = timed(
+    let handshake = timed(
         &rec,
         SessionOp::Handshake,
         cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
-    )
-    .await;
+    );
+    // Ctrl-C during the handshake ends it with `CometdError::Cancelled`: gwsim's own doing, not a
+    // failed handshake. The run's token is polled first, so that outcome is never recorded.
+    let connected = tokio::select! {
+        biased;
+        _ = token.cancelled() => return,
+        c = handshake => c,
+    };
     let (cometd, mut events) = match connected {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(agent = %spec.username, error = %e, "CometD handshake failed");
+            ctx.warnings.warn(AgentWarning::Handshake, &spec.username, &e);
             ctx.login_failed();
             return;
         }
@@ -120,7 +127,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
     let body = MeOperation::start_session(channels);
     if let Err(e) = session_op(&rec, &http, SessionOp::StartContactCenterSession, body).await {
-        tracing::warn!(agent = %spec.username, error = %e, "StartContactCenterSession failed");
+        ctx.warnings.warn(AgentWarning::StartSession, &spec.username, &e);
         cometd_token.cancel();
         ctx.login_failed();
         return;
@@ -158,6 +165,9 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     let flow_token = token.child_token();
     loop {
         tokio::select! {
+            // The run's end first: a session closed by that same end must not be read as the
+            // server's doing (see `FailureKind::from_close`).
+            biased;
             _ = token.cancelled() => break,
             Some(_) = flows.join_next(), if !flows.is_empty() => {}
             _ = checks.tick() => {
@@ -178,7 +188,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     let n: Notification = match serde_json::from_str(data.get()) {
                         Ok(n) => n,
                         Err(e) => {
-                            rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::BadNotification, true);
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::BadNotification, true);
                             tracing::debug!(agent = %spec.username, error = %e, "unparseable notification");
                             continue;
                         }
@@ -204,8 +214,15 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => rec.count(Counter::Reconnects, 1),
                 Some(Event::Closed { reason }) => {
-                    tracing::warn!(agent = %spec.username, %reason, "CometD session closed");
-                    rec.op_error(OpName::Session(SessionOp::Handshake), &FailureKind::SessionClosed, true);
+                    // The CometD token is a child of `token`: when the run ends, the session may
+                    // report its own cancellation before this loop sees `token` fire.
+                    match FailureKind::from_close(&reason) {
+                        Some(kind) => {
+                            ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+                        }
+                        None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                    }
                     break;
                 }
                 None => break,

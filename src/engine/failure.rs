@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::cometd::client::CloseReason;
 use crate::cometd::error::CometdError;
 use crate::gws::error::{GwsError, GwsErrorKind};
 use crate::scenario::TargetRef;
@@ -38,6 +39,18 @@ impl fmt::Display for FailureKind {
             FailureKind::NoTarget(target) => write!(f, "no-target:{target}"),
             FailureKind::BadNotification => f.write_str("bad-notification"),
             FailureKind::SessionClosed => f.write_str("cometd-closed"),
+        }
+    }
+}
+
+impl FailureKind {
+    /// How the end of an agent's CometD session counts: `None` when gwsim ended it itself (its
+    /// run ending, Ctrl-C, the agent logging out), which is the normal way a session ends and no
+    /// failure; `SessionClosed` when the server or the network ended it.
+    pub(crate) fn from_close(reason: &CloseReason) -> Option<FailureKind> {
+        match reason {
+            CloseReason::Cancelled => None,
+            CloseReason::ServerClosed | CloseReason::Failed(_) => Some(FailureKind::SessionClosed),
         }
     }
 }
@@ -81,5 +94,20 @@ mod tests {
         for (kind, want) in cases {
             assert_eq!(kind.to_string(), want);
         }
+    }
+
+    /// Issue 10: a session gwsim cancelled itself (end of run, Ctrl-C) is not a failure; one the
+    /// server or the network ended is.
+    #[test]
+    fn a_cancelled_session_is_not_counted() {
+        assert_eq!(FailureKind::from_close(&CloseReason::Cancelled), None);
+        assert_eq!(
+            FailureKind::from_close(&CloseReason::ServerClosed),
+            Some(FailureKind::SessionClosed)
+        );
+        assert_eq!(
+            FailureKind::from_close(&CloseReason::Failed(CometdError::Unauthorized)),
+            Some(FailureKind::SessionClosed)
+        );
     }
 }

@@ -21,6 +21,7 @@ mod flow;
 mod roster;
 mod shared;
 mod sink;
+mod warnings;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -93,6 +94,8 @@ pub(crate) struct RunCtx {
     pub(crate) active_flows: AtomicUsize,
     pub(crate) flows_idle: Notify,
     pub(crate) shards: Shards,
+    /// Agents' warnings, one log line per cause ([`warnings`]).
+    pub(crate) warnings: warnings::Warnings,
 }
 
 impl RunCtx {
@@ -188,6 +191,7 @@ async fn run_inner(
         active_flows: AtomicUsize::new(0),
         flows_idle: Notify::new(),
         shards: Shards::new(RECORDER_SHARDS),
+        warnings: warnings::Warnings::default(),
     });
     let started = Instant::now();
     let agents_token = interrupt.child_token();
@@ -224,6 +228,7 @@ async fn run_inner(
         }
     }
     let logged_in = ctx.logged_in.load(Ordering::Relaxed);
+    ctx.warnings.log_repeated();
     if logged_in == 0 && total > 0 && !interrupt.is_cancelled() {
         agents_token.cancel();
         while agents.join_next().await.is_some() {}
@@ -295,6 +300,7 @@ async fn run_inner(
     tracing::info!("phase: logout");
     agents_token.cancel();
     while agents.join_next().await.is_some() {}
+    ctx.warnings.log_repeated();
     ticker_stop.cancel();
     if let Some(t) = ticker {
         // The ticker finishes the observer itself; a panic in it must not lose the run.

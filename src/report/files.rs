@@ -55,23 +55,44 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError>
     })
 }
 
+/// What to do with a `--out` directory that already holds files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse: an earlier run's results are never overwritten by accident.
+    Refuse,
+    /// Replace (`--force`): gwsim's own files from an earlier run are removed first, so the
+    /// directory never mixes two runs; any other file is left alone.
+    Replace,
+}
+
 /// Creates the run's results directory and checks that it is writable, before the run starts, so
 /// an unwritable location is an immediate setup error rather than a lost run.
 ///
-/// With `out`, that directory is used (created if needed; an existing one is fine, its
-/// `summary.json` will be replaced). Otherwise `base/<UTC timestamp>-<scenario>/`, e.g.
-/// `results/20261121T123012Z-consult-remove-leave/`; if that exists already (two runs in one
-/// second), `-2`, `-3`... is appended rather than mixing two runs' files.
+/// With `out`, that directory is used: created if needed, refused if it holds anything unless
+/// `existing` is [`Existing::Replace`]. Otherwise `base/<UTC timestamp>-<scenario>/`, e.g.
+/// `results/20261121T123012Z-consult-remove-leave/`, always a directory this call created: if
+/// that name exists already (two runs in one second), `-2`, `-3`... is appended rather than
+/// mixing two runs' files.
 pub fn prepare_results_dir(
     base: &Path,
     scenario_name: &str,
     now: OffsetDateTime,
     out: Option<&Path>,
+    existing: Existing,
 ) -> Result<PathBuf, ReportError> {
     let dir = match out {
         Some(out) => {
             fs::create_dir_all(out)
                 .map_err(|source| ReportError::CreateDir { path: out.to_owned(), source })?;
+            let read = |source| ReportError::CreateDir { path: out.to_owned(), source };
+            let mut entries = fs::read_dir(out).map_err(read)?;
+            match existing {
+                Existing::Refuse if entries.next().is_some() => {
+                    return Err(ReportError::NotEmpty { path: out.to_owned() });
+                }
+                Existing::Refuse => {}
+                Existing::Replace => remove_earlier_run(out)?,
+            }
             out.to_owned()
         }
         None => {
@@ -82,6 +103,24 @@ pub fn prepare_results_dir(
     };
     probe(&dir)?;
     Ok(dir)
+}
+
+/// Removes the files an earlier run wrote into `dir` (the named outputs and every `.hgrm`), so a
+/// replacing run's directory holds only its own results (an `.hgrm` of a metric this run does
+/// not measure would otherwise stay and look like one of its own).
+fn remove_earlier_run(dir: &Path) -> Result<(), ReportError> {
+    let named = [SUMMARY_FILE, REPORT_FILE, JUNIT_FILE, HLOG_FILE, TIMELINE_FILE];
+    let entries = fs::read_dir(dir)
+        .map_err(|source| ReportError::CreateDir { path: dir.to_owned(), source })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| named.contains(&n))
+            || path.extension().is_some_and(|e| e == HGRM_EXTENSION);
+        if ours && path.is_file() {
+            fs::remove_file(&path).map_err(|source| ReportError::Write { path, source })?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates `base/stem`, or `base/stem-N` for the first N from 2 that does not exist yet.
@@ -153,24 +192,61 @@ mod tests {
         let tmp = scratch();
         let base = tmp.path().join("results");
         let now = datetime!(2026-11-21 13:30:12 +01:00);
-        let dir = prepare_results_dir(&base, "consult-remove-leave", now, None).unwrap();
+        let dir = prepare_results_dir(&base, "consult-remove-leave", now, None, Existing::Refuse)
+            .unwrap();
         assert_eq!(dir, base.join("20261121T123012Z-consult-remove-leave"));
         assert!(dir.is_dir());
         // The probe file is gone again.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         // Same second, same scenario: a second directory, not a shared one.
-        let again = prepare_results_dir(&base, "consult-remove-leave", now, None).unwrap();
+        let again = prepare_results_dir(&base, "consult-remove-leave", now, None, Existing::Refuse)
+            .unwrap();
         assert_eq!(again, base.join("20261121T123012Z-consult-remove-leave-2"));
     }
 
     #[test]
-    fn out_dir_is_used_as_given_and_may_exist() {
+    fn out_dir_is_used_as_given_and_may_exist_empty() {
         let tmp = scratch();
         let base = tmp.path().join("results");
         let out = tmp.path().join("mine");
         let now = datetime!(2026-11-21 12:00:00 UTC);
-        assert_eq!(prepare_results_dir(&base, "x", now, Some(&out)).unwrap(), out);
-        assert_eq!(prepare_results_dir(&base, "x", now, Some(&out)).unwrap(), out);
+        assert_eq!(
+            prepare_results_dir(&base, "x", now, Some(&out), Existing::Refuse).unwrap(),
+            out
+        );
+        assert_eq!(
+            prepare_results_dir(&base, "x", now, Some(&out), Existing::Refuse).unwrap(),
+            out
+        );
+    }
+
+    /// Issue 10: `--out` never overwrites an earlier run; `--force` replaces gwsim's own files
+    /// and nothing else.
+    #[test]
+    fn a_non_empty_out_dir_is_refused_unless_replaced() {
+        let tmp = scratch();
+        let base = tmp.path().join("results");
+        let out = tmp.path().join("mine");
+        fs::create_dir_all(&out).unwrap();
+        for f in [SUMMARY_FILE, TIMELINE_FILE, "Old.settle.hgrm", "notes.txt"] {
+            fs::write(out.join(f), "earlier").unwrap();
+        }
+        let now = datetime!(2026-11-21 12:00:00 UTC);
+        let err = prepare_results_dir(&base, "x", now, Some(&out), Existing::Refuse).unwrap_err();
+        assert!(matches!(err, ReportError::NotEmpty { .. }), "{err:?}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(fs::read_to_string(out.join(SUMMARY_FILE)).unwrap(), "earlier");
+
+        assert_eq!(
+            prepare_results_dir(&base, "x", now, Some(&out), Existing::Replace).unwrap(),
+            out
+        );
+        let mut left: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["notes.txt"]);
     }
 
     #[test]
@@ -182,12 +258,13 @@ mod tests {
         let file = base.join("a-file");
         fs::write(&file, "x").unwrap();
         let now = datetime!(2026-11-21 12:00:00 UTC);
-        let err = prepare_results_dir(&file.join("results"), "s", now, None).unwrap_err();
+        let err = prepare_results_dir(&file.join("results"), "s", now, None, Existing::Refuse)
+            .unwrap_err();
         assert!(matches!(err, ReportError::CreateDir { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.starts_with("cannot create results directory "), "{msg}");
         assert!(msg.contains("a-file"), "{msg}");
-        let err = prepare_results_dir(base, "s", now, Some(&file)).unwrap_err();
+        let err = prepare_results_dir(base, "s", now, Some(&file), Existing::Refuse).unwrap_err();
         assert!(err.to_string().contains("cannot create results directory"), "{err}");
     }
 

@@ -19,8 +19,13 @@ pub fn to_json<S: serde::Serialize>(report: &Report<S>) -> Result<String, Report
 
 /// Writes `summary.json` into `dir` atomically and returns its path.
 pub fn write_results(dir: &Path, report: &Report) -> Result<PathBuf, ReportError> {
-    let text = to_json(report)?;
     let path = dir.join(SUMMARY_FILE);
-    write_atomic(&path, text.as_bytes())?;
+    write_summary(&path, report)?;
     Ok(path)
+}
+
+/// Writes the summary to `path` atomically (`gwsim run --summary-export FILE`: the same JSON
+/// as `summary.json`, where a CI job wants it).
+pub fn write_summary(path: &Path, report: &Report) -> Result<(), ReportError> {
+    write_atomic(path, to_json(report)?.as_bytes())
 }

@@ -3,7 +3,8 @@
 //!
 //! One `<testsuite name="gwsim.<scenario>">` holds one `<testcase>` per threshold (classname: the
 //! metric; name: the check as a sentence, `Consult.settle p99 <= 500ms`). A failed threshold has a
-//! `<failure>` with the observed value and the limit; a threshold with no data or one that does
+//! `<failure>` with the observed value and the limit (for an error count or rate, also which
+//! operations failed and with which kinds); a threshold with no data or one that does
 //! not apply fails too, as its verdict does (see [`ThresholdOutcome`]). Ordering violations that
 //! no `violations` threshold governs are a check of their own, the `ordering violations` case,
 //! present whenever thresholds do not govern every kind (passing when none occurred), so the set
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::files::{JUNIT_FILE, write_atomic};
 use super::thresholds::{self, limit_text, relation, show};
 use super::{Report, ReportError, ScenarioView, ThresholdOutcome, ThresholdVerdict};
+use crate::vocab::{Counter, Metric, OpMetric};
 
 /// The classname of the checks that are not thresholds.
 const RUN_CLASS: &str = "gwsim.run";
@@ -27,14 +29,52 @@ struct Case {
     failure: Option<(&'static str, String, String)>,
 }
 
-fn threshold_case(v: &ThresholdVerdict) -> Case {
+/// Which operations failed and how, for an error threshold: `Accept status-2 7, Notifications
+/// cometd-closed 5` (most first), so a failed `errors` check names what to look at. Errors
+/// counted outside any operation (the customers' side) are named as such. `None` for other
+/// metrics, or when nothing failed.
+fn error_breakdown<S>(report: &Report<S>, metric: Metric) -> Option<String> {
+    let only = match metric {
+        Metric::Op(op, OpMetric::Errors) => Some(op),
+        Metric::Counter(Counter::Errors) => None,
+        _ => return None,
+    };
+    let mut parts: Vec<(u64, String)> = report
+        .operations
+        .iter()
+        .filter(|o| only.is_none_or(|op| o.name == op))
+        .flat_map(|o| {
+            o.errors_by_kind.iter().map(move |(kind, n)| (*n, format!("{} {kind}", o.name)))
+        })
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    if only.is_none() {
+        let by_ops: u64 = report.operations.iter().map(|o| o.errors).sum();
+        let rest = report.counts.errors.saturating_sub(by_ops);
+        if rest > 0 {
+            parts.push((rest, "customer side".to_owned()));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    parts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Some(parts.iter().map(|(n, what)| format!("{what} {n}")).collect::<Vec<_>>().join(", "))
+}
+
+fn threshold_case<S>(report: &Report<S>, v: &ThresholdVerdict) -> Case {
     let check = format!("{} {} {} {}", v.metric, v.stat, relation(v), limit_text(v));
     let limit = show(v.unit, v.limit_value);
     let failure = match v.outcome {
         ThresholdOutcome::Pass => None,
         ThresholdOutcome::Fail => {
             let observed = v.observed.map_or_else(|| "nothing".to_owned(), |o| show(v.unit, o));
-            Some(("threshold", format!("observed {observed}, limit {} {limit}", relation(v))))
+            let mut message = format!("observed {observed}, limit {} {limit}", relation(v));
+            if let Some(which) = error_breakdown(report, v.metric) {
+                message.push_str("; failed: ");
+                message.push_str(&which);
+            }
+            Some(("threshold", message))
         }
         ThresholdOutcome::NoData => Some((
             "no-data",
@@ -56,7 +96,7 @@ fn threshold_case(v: &ThresholdVerdict) -> Case {
 }
 
 fn cases<S>(report: &Report<S>) -> Vec<Case> {
-    let mut out: Vec<Case> = report.thresholds.iter().map(threshold_case).collect();
+    let mut out: Vec<Case> = report.thresholds.iter().map(|v| threshold_case(report, v)).collect();
     if !thresholds::violations_all_governed(report) {
         let failure = thresholds::ungoverned_violations(report).map(|message| {
             let body = report

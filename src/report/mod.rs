@@ -11,7 +11,8 @@
 //!
 //! # Use (from `gwsim run`)
 //! 1. Before the run: [`prepare_results_dir`] creates `results/<UTC timestamp>-<scenario>/` (or
-//!    `--out`) and proves it writable; an error there is a setup error (exit 2).
+//!    `--out`, refused when it holds files unless `--force`) and proves it writable; an error
+//!    there is a setup error (exit 2).
 //! 2. During the run: [`live::IntervalOutputs`] takes each second from the engine and appends it
 //!    to `latency.hlog` ([`hlog`]) and `timeline.jsonl` ([`timeline`]); at its end,
 //!    [`hgrm::write_all`] writes one `<metric>.hgrm` per latency metric.
@@ -58,9 +59,9 @@ use crate::run_plan::{ResolvedTarget, RunOptions};
 use crate::scenario::{Limit, Scenario};
 use crate::vocab::{Metric, OpName, Stat, ViolationKind};
 
-pub use files::prepare_results_dir;
+pub use files::{Existing, prepare_results_dir};
 pub use html::{render_html, write_html};
-pub use json::{SCHEMA, to_json, write_results};
+pub use json::{SCHEMA, to_json, write_results, write_summary};
 pub use junit::{junit_xml, write_junit};
 pub use terminal::render;
 
@@ -69,6 +70,11 @@ pub use terminal::render;
 pub enum ReportError {
     #[error("cannot create results directory {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
+    #[error(
+        "results directory {path} is not empty: an earlier run's results would be overwritten \
+         (choose another --out, or add --force to replace them)"
+    )]
+    NotEmpty { path: PathBuf },
     #[error("results directory {path} is not writable: {source}")]
     NotWritable { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]

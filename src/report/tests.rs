@@ -567,6 +567,32 @@ rate = 0.05
     assert!(message.starts_with("ordering violations occurred (missing 1, out-of-order 1)"));
 }
 
+/// Issue 10: a failed error threshold names the operations and kinds behind its count.
+#[test]
+fn junit_error_failures_name_the_operation_and_kind() {
+    let s = scenario(
+        r#"
+[[thresholds]]
+metric = "errors"
+max = 0
+[[thresholds]]
+metric = "Consult.errors"
+max = 1
+"#,
+    );
+    let r = Report::build(info(s, false), &recorded());
+    let (_, cases) = parse_junit(&junit_xml(&r));
+    let (kind, message) = cases[0].failure.as_ref().unwrap();
+    assert_eq!(kind, "threshold");
+    assert_eq!(
+        message,
+        "observed 3, limit <= 0; failed: Consult status-2 1, Consult timeout 1, \
+         RemoveParticipantFromConference await-timeout:removed 1"
+    );
+    let (_, message) = cases[1].failure.as_ref().unwrap();
+    assert_eq!(message, "observed 2, limit <= 1; failed: Consult status-2 1, Consult timeout 1");
+}
+
 #[test]
 fn junit_ordering_case_follows_the_violations_thresholds() {
     // A `violations` threshold governs every kind: no separate case.

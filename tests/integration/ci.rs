@@ -316,3 +316,135 @@ fn the_embedded_server_takes_each_population_s_own_password() {
     let out = text(&run.stdout);
     assert!(out.contains("2 of 2 agents logged in"), "{out}\n{}", text(&run.stderr));
 }
+
+/// `SCENARIO` without its thresholds: a run that passes.
+fn passing_scenario() -> &'static str {
+    SCENARIO.split_once("[[thresholds]]").map_or(SCENARIO, |(head, _)| head)
+}
+
+/// Issue 10: `--out` on a directory that holds files refuses (exit 2, nothing touched) unless
+/// `--force`, which replaces the earlier run's own files only.
+#[test]
+fn out_never_overwrites_an_earlier_run_unless_forced() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, passing_scenario()).unwrap();
+    let out = dir.join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "earlier").unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+
+    let refused = gwsim(&["run", "-q", path(&scenario), "--out", path(&out)]);
+    let err = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not empty") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "earlier");
+
+    let forced = gwsim(&["run", "-q", path(&scenario), "--out", path(&out), "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("gwsim.summary/1"), "{summary}");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+
+    // --force means nothing without --out: a usage error, before any load.
+    let alone = gwsim(&["run", "-q", path(&scenario), "--force"]);
+    assert_eq!(alone.status.code(), Some(2), "{}", text(&alone.stderr));
+}
+
+/// Two runs started together with the default results directory (quite likely in the same
+/// second) each get a directory of their own.
+#[test]
+fn default_results_directories_never_collide() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    std::fs::write(dir.join("ci-smoke.toml"), passing_scenario()).unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_gwsim"))
+            .args(["run", "-q", "ci-smoke.toml"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    }
+    let runs: Vec<_> =
+        std::fs::read_dir(dir.join("results")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in runs {
+        assert!(run.join("summary.json").is_file(), "{} has no summary.json", run.display());
+    }
+}
+
+/// Issue 10, CI conventions: `--json` puts the summary JSON alone on stdout, and
+/// `--summary-export FILE` writes the same JSON there as well as summary.json.
+#[test]
+fn run_json_and_summary_export() {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let scenario = dir.join("ci-smoke.toml");
+    std::fs::write(&scenario, passing_scenario()).unwrap();
+    let out = dir.join("run");
+    let export = dir.join("export.json");
+    let run = gwsim(&[
+        "run",
+        "-q",
+        "--json",
+        path(&scenario),
+        "--out",
+        path(&out),
+        "--summary-export",
+        path(&export),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stdout: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(&run.stdout)));
+    assert_eq!(stdout["schema"], "gwsim.summary/1");
+    let written = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(&export).unwrap(), written);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&written).unwrap(), stdout);
+    assert!(text(&run.stderr).contains("agents logged in"), "{}", text(&run.stderr));
+
+    // An export into a directory that does not exist is refused before any load.
+    let bad = dir.join("absent").join("export.json");
+    let never = dir.join("never");
+    let refused = gwsim(&[
+        "run",
+        "-q",
+        path(&scenario),
+        "--out",
+        path(&never),
+        "--summary-export",
+        path(&bad),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!never.exists(), "the results directory was made before the export was checked");
+    assert!(text(&refused.stderr).contains("is not a directory"), "{}", text(&refused.stderr));
+}
+
+/// Issue 10, CI conventions: shell completions from the clap definitions, and the exit codes in
+/// `--help` (top level and `run`).
+#[test]
+fn completions_and_exit_codes_in_help() {
+    let bash = gwsim(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0), "{}", text(&bash.stderr));
+    let script = text(&bash.stdout);
+    assert!(script.contains("_gwsim()") && script.contains("--summary-export"), "{script}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let done = gwsim(&["completions", shell]);
+        assert_eq!(done.status.code(), Some(0), "{shell}: {}", text(&done.stderr));
+        assert!(text(&done.stdout).contains("gwsim"), "{shell}");
+    }
+    assert_eq!(gwsim(&["completions", "tcsh"]).status.code(), Some(2));
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let help = text(&gwsim(args).stdout);
+        assert!(help.contains("Exit codes:"), "{args:?}: {help}");
+        assert!(help.contains("130  interrupted"), "{args:?}: {help}");
+        assert!(help.contains("NO_COLOR"), "{args:?}: {help}");
+    }
+}

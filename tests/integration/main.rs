@@ -21,6 +21,9 @@ mod faults;
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
+/// Issue 10: sessions gwsim closes itself (end of run, Ctrl-C) are not errors.
+mod clean_stop;
+
 /// What the engine records from the checker: one settle per operation, await timeouts as flow
 /// failures.
 mod settles;
