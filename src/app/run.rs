@@ -17,6 +17,7 @@ use crate::ordering::Profile;
 use crate::report::{self, ExitStatus, Report, RunInfo};
 use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
 use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
+use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::{self, ServerConfig};
 
 /// A finished run: what the engine measured and the report built from it.
@@ -125,7 +126,15 @@ async fn resolve(
             let mut config = ServerConfig::default();
             config.state.seed = scenario.run.seed;
             let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-            let running = server::start(addr, config.clone(), users)
+            // Faults only when the scenario has a [faults] section; otherwise `NoFaults`.
+            let faults: Arc<dyn FaultInjector> = match &scenario.faults {
+                Some(plan) => Arc::new(
+                    SeededFaults::new(plan.clone(), None)
+                        .context("cannot set up the fault injector")?,
+                ),
+                None => Arc::new(NoFaults),
+            };
+            let running = server::start_with_faults(addr, &mut config, users, faults)
                 .await
                 .context("cannot start the embedded server")?;
             target.base_url = running.base_url();
