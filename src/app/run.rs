@@ -13,12 +13,16 @@ use super::os::raise_open_files;
 use crate::cli::RunArgs;
 use crate::engine;
 use crate::metrics::interval::{IntervalObserver, Observers};
+use crate::metrics::violations::{Collector, ViolationObserver, ViolationObservers};
 use crate::ordering::Profile;
 use crate::report::{self, ExitStatus, Report, RunInfo};
 use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
 use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
 use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::{self, ServerConfig};
+
+/// Violations kept in memory for the join with the fault ledger (the rest are counted).
+const JOIN_CAP: usize = 100_000;
 
 /// A finished run: what the engine measured and the report built from it.
 #[derive(Debug)]
@@ -74,9 +78,28 @@ pub async fn execute(
     }
     let observer: Option<Box<dyn IntervalObserver>> =
         if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
+    // Every violation: streamed to violations.jsonl, and kept (bounded) for the ledger join.
+    let file = match results
+        .map(|dir| report::violations::ViolationsFile::create(dir, report::violations::DEFAULT_CAP))
+        .transpose()
+    {
+        Ok(f) => f.map(Arc::new),
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e).context("cannot create the violations file");
+        }
+    };
+    let collector = scenario.faults.as_ref().map(|_| Arc::new(Collector::new(JOIN_CAP)));
+    let mut violation_observers: Vec<Arc<dyn ViolationObserver>> = Vec::new();
+    violation_observers.extend(file.clone().map(|f| f as Arc<dyn ViolationObserver>));
+    violation_observers.extend(collector.clone().map(|c| c as Arc<dyn ViolationObserver>));
+    let violations: Option<Arc<dyn ViolationObserver>> = (!violation_observers.is_empty())
+        .then(|| Arc::new(ViolationObservers(violation_observers)) as Arc<dyn ViolationObserver>);
     let target = plan.target.clone();
     let options = plan.options.clone();
-    let outcome = engine::run_observed(plan, interrupt, observer).await;
+    let outcome = engine::run_with(plan, interrupt, observer, violations).await;
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
@@ -95,7 +118,8 @@ pub async fn execute(
         elapsed: outcome.elapsed,
         partial: outcome.partial,
     };
-    let report = Report::build(info, &outcome.recorder);
+    let mut report = Report::build(info, &outcome.recorder);
+    report.violations.file = file.map(|f| f.finish());
     Ok(Executed { outcome, report })
 }
 

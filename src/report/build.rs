@@ -158,18 +158,7 @@ fn violations(m: &Recorder) -> ViolationsReport {
     ViolationsReport {
         total: m.counter(Counter::Violations),
         by_kind,
-        first: m
-            .first_violations()
-            .iter()
-            .map(|v| ViolationReport {
-                kind: v.kind,
-                agent: v.agent.clone(),
-                interaction: v.interaction.clone(),
-                expected: v.expected.clone(),
-                got: v.got.clone(),
-                context: v.context.clone(),
-                at_ms: v.at_ms,
-            })
-            .collect(),
+        first: m.first_violations().iter().map(ViolationReport::from).collect(),
+        file: None,
     }
 }

@@ -39,6 +39,7 @@ pub mod spectrum;
 pub mod terminal;
 mod thresholds;
 pub mod timeline;
+pub mod violations;
 
 #[cfg(test)]
 mod tests;
@@ -447,6 +448,24 @@ pub struct ViolationsReport {
     pub by_kind: BTreeMap<ViolationKind, u64>,
     /// The earliest violations (at most [`crate::metrics::VIOLATIONS_KEPT`]).
     pub first: Vec<ViolationReport>,
+    /// `violations.jsonl`, where every violation went; `None` when no file was written (a run
+    /// without a results directory, or a summary from before the file existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ViolationsFileReport>,
+}
+
+/// What `violations.jsonl` holds: every violation up to its cap, and how many the cap left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationsFileReport {
+    /// The file's name in the results directory.
+    pub path: String,
+    /// Lines written (one violation each).
+    pub written: u64,
+    /// Violations not written: beyond the cap, or after a write failed.
+    pub dropped: u64,
+    pub cap: u64,
+    /// A write failed, so the file stops early.
+    pub failed: bool,
 }
 
 impl ViolationsReport {
@@ -476,6 +495,20 @@ pub struct ViolationReport {
     pub context: Vec<String>,
     /// Milliseconds on the run's monotonic clock.
     pub at_ms: u64,
+}
+
+impl From<&crate::ordering::Violation> for ViolationReport {
+    fn from(v: &crate::ordering::Violation) -> Self {
+        ViolationReport {
+            kind: v.kind,
+            agent: v.agent.clone(),
+            interaction: v.interaction.clone(),
+            expected: v.expected.clone(),
+            got: v.got.clone(),
+            context: v.context.clone(),
+            at_ms: v.at_ms,
+        }
+    }
 }
 
 /// The verdict on one threshold.

@@ -1038,16 +1038,23 @@ fn faults_section_problems_are_diagnostics_with_positions() {
         &[(12, 8, "`dorp` is not a kind of fault"), (13, 8, "outside 0..1")],
     );
     check(
-        &with("[faults]\nsede = 1\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\nagents = [\"agents:nobody\"]\n"),
+        &with(
+            "[faults]\nsede = 1\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\nagents = [\"agents:nobody\"]\n",
+        ),
         &[(11, 1, "unknown key `sede`")],
     );
     check(
-        &with("[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\nagents = [\"agents:nobody\"]\n"),
+        &with(
+            "[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\nagents = [\"agents:nobody\"]\n",
+        ),
         &[(10, 2, "no population has that name")],
     );
     // A remote server cannot be told to misbehave.
     let remote = with("[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\n")
-        .replace("[run]", "[target]\nkind = \"remote\"\nbase_url = \"http://127.0.0.1:8080\"\n[run]")
+        .replace(
+            "[run]",
+            "[target]\nkind = \"remote\"\nbase_url = \"http://127.0.0.1:8080\"\n[run]",
+        )
         .replace("flow = \"f\"", "flow = \"f\"\npassword = { env = \"GWS_PASSWORD\" }");
     check(&remote, &[(14, 2, "cannot be told to misbehave")]);
 }

@@ -29,7 +29,8 @@ impl Cx<'_> {
             );
             return None;
         };
-        let mut plan = crate::faults::spec::plan_from_table(table, span.clone(), seed, &mut self.s)?;
+        let mut plan =
+            crate::faults::spec::plan_from_table(table, span.clone(), seed, &mut self.s)?;
         if let Some(t) = target
             && let TargetKind::Remote(remote) = &t.target.kind
         {
@@ -48,7 +49,8 @@ impl Cx<'_> {
             Some(population_patterns(&pop.pop, pops))
         });
         if !unresolved.is_empty() {
-            let known: Vec<String> = pops.iter().map(|p| format!("agents:{}", p.pop.name)).collect();
+            let known: Vec<String> =
+                pops.iter().map(|p| format!("agents:{}", p.pop.name)).collect();
             for name in unresolved {
                 self.s.error_help(
                     span.clone(),

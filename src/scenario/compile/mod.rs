@@ -28,8 +28,7 @@ use crate::gws::model::Media;
 
 type Span = Range<usize>;
 
-const TOP_KEYS: &[&str] =
-    &[
+const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "target",
