@@ -58,7 +58,7 @@ pub async fn execute(
             "open-files limit is low for this many agents; raise it with ulimit -n"
         );
     }
-    let (server, plan) = resolve(scenario, options.clone()).await?;
+    let (server, plan, faults_zero) = resolve(scenario, options.clone()).await?;
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -100,6 +100,9 @@ pub async fn execute(
     let target = plan.target.clone();
     let options = plan.options.clone();
     let outcome = engine::run_with(plan, interrupt, observer, violations).await;
+    // The ledger as the run left it (a delay still pending when the server stops is not in it,
+    // and was not seen by the checker either).
+    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(server::Running::ledger);
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
@@ -118,7 +121,17 @@ pub async fn execute(
         elapsed: outcome.elapsed,
         partial: outcome.partial,
     };
-    let mut report = Report::build(info, &outcome.recorder);
+    // Both clocks are this process's monotonic clock: the ledger's zero was taken just before the
+    // injector was made (within microseconds of its own), the checker's is the engine's epoch.
+    let faults = match (ledger, faults_zero, &collector) {
+        (Some(ledger), Some(zero), Some(c)) => {
+            let (violations, dropped) = c.take();
+            let offset = outcome.epoch.saturating_duration_since(zero).as_millis() as i64;
+            Some(report::faults::FaultsReport::build(&ledger, &violations, dropped, offset))
+        }
+        _ => None,
+    };
+    let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
     Ok(Executed { outcome, report })
 }
@@ -126,10 +139,13 @@ pub async fn execute(
 /// The run plan: the scenario's target resolved to an address (an embedded server started here,
 /// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
 /// options. The embedded server gets exactly the scenario's agents with their own passwords.
+///
+/// With a `[faults]` section, also the instant the fault ledger's clock started (the zero its
+/// records' `at_ms` count from, to within microseconds).
 async fn resolve(
     scenario: Scenario,
     options: RunOptions,
-) -> Result<(Option<server::Running>, RunPlan)> {
+) -> Result<(Option<server::Running>, RunPlan, Option<std::time::Instant>)> {
     // Only the embedded server, made for this run, can take a password nobody gave.
     let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
@@ -144,6 +160,7 @@ async fn resolve(
         accept_invalid_certs: false,
         contact_center_id: None,
     };
+    let mut faults_zero = None;
     let server = match &scenario.target.kind {
         TargetKind::Embedded => {
             let users = super::users::user_table(&scenario, &passwords)?;
@@ -152,10 +169,13 @@ async fn resolve(
             let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
             // Faults only when the scenario has a [faults] section; otherwise `NoFaults`.
             let faults: Arc<dyn FaultInjector> = match &scenario.faults {
-                Some(plan) => Arc::new(
-                    SeededFaults::new(plan.clone(), None)
-                        .context("cannot set up the fault injector")?,
-                ),
+                Some(plan) => {
+                    faults_zero = Some(std::time::Instant::now());
+                    Arc::new(
+                        SeededFaults::new(plan.clone(), None)
+                            .context("cannot set up the fault injector")?,
+                    )
+                }
                 None => Arc::new(NoFaults),
             };
             let running = server::start_with_faults(addr, &mut config, users, faults)
@@ -177,7 +197,7 @@ async fn resolve(
         }
     };
     let plan = RunPlan::new(Arc::new(scenario), target, passwords, options)?;
-    Ok((server, plan))
+    Ok((server, plan, faults_zero))
 }
 
 /// What `gwsim run`'s flags change in the scenario.

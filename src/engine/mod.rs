@@ -61,6 +61,9 @@ pub struct RunOutcome {
     pub customers_started: u64,
     /// From the first agent login to the end of logout.
     pub elapsed: Duration,
+    /// The zero of the checker's clock: every violation's `at_ms` counts from here (what a join
+    /// with a fault ledger lines up with the ledger's own zero).
+    pub epoch: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +311,7 @@ async fn run_inner(
         agents_logged_in: logged_in,
         customers_started: started_customers,
         elapsed: started.elapsed(),
+        epoch: ctx.epoch,
     })
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use super::faults::FaultsReport;
 use super::thresholds;
 use super::{
     CustomerReport, EXIT_INTERRUPTED, Exit, ExitStatus, LatencyUnit, OpKind, OpReport, Percentiles,
@@ -17,7 +18,7 @@ use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMe
 use crate::ordering::ViolationKind;
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
 
-pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
+pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -> Report {
     let counts = super::Counts {
         operations: m.total_operations(),
         errors: m.counter(Counter::Errors),
@@ -62,6 +63,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         customers: customers(m),
         counts,
         violations: violations(m),
+        faults,
         scenario: info.scenario,
     };
     let mut reasons = thresholds::failures(&report);

@@ -27,6 +27,7 @@
 
 mod build;
 pub mod compare;
+pub mod faults;
 pub mod files;
 pub mod hgrm;
 pub mod hlog;
@@ -161,6 +162,9 @@ pub struct Report<S = Scenario> {
     pub customers: CustomerReport,
     pub counts: Counts,
     pub violations: ViolationsReport,
+    /// The fault ledger joined with the violations: only for an embedded run with `[faults]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<faults::FaultsReport>,
     pub scenario: S,
 }
 
@@ -573,7 +577,17 @@ pub(crate) fn human_us(us: f64) -> String {
 impl Report {
     /// The summary of a run from its merged recorder.
     pub fn build(info: RunInfo, metrics: &crate::metrics::Recorder) -> Report {
-        build::build(info, metrics)
+        build::build(info, metrics, None)
+    }
+
+    /// [`Report::build`] for a run with faults: `faults` (the ledger joined with the violations)
+    /// goes into the report, and `faults.*` thresholds are judged against it.
+    pub fn build_with(
+        info: RunInfo,
+        metrics: &crate::metrics::Recorder,
+        faults: Option<faults::FaultsReport>,
+    ) -> Report {
+        build::build(info, metrics, faults)
     }
 }
 
