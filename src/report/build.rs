@@ -27,8 +27,12 @@ pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -
         missed_starts: m.counter(Counter::MissedStarts),
         abandoned: m.abandoned_count().measured,
     };
-    let thresholds: Vec<_> =
-        info.scenario.thresholds.iter().map(|t| thresholds::evaluate(t, m)).collect();
+    let thresholds: Vec<_> = info
+        .scenario
+        .thresholds
+        .iter()
+        .map(|t| thresholds::evaluate(t, m, faults.as_ref()))
+        .collect();
 
     let mut warnings = Vec::new();
     if info.partial {

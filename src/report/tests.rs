@@ -642,6 +642,12 @@ fn summary_reads_back_to_the_same_json_and_the_same_table() {
 
 /// A report of a run with faults: one drop found, one missed, one violation unexplained.
 fn with_faults() -> Report {
+    with_faults_judged("")
+}
+
+const FAULTS: &str = "[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\n";
+
+fn with_faults_judged(thresholds: &str) -> Report {
     use crate::faults::{FaultKind, LedgerRecord, LedgerSnapshot};
     let rec = |seq: u64, kind: FaultKind, agent: &str, ixn: &str| LedgerRecord {
         seq,
@@ -672,7 +678,7 @@ fn with_faults() -> Report {
         crate::ordering::Violation { agent: "a-1".into(), interaction: "i1".into(), ..found };
     let stray = violation(ViolationKind::Duplicate, 7_000);
     let faults = super::faults::FaultsReport::build(&ledger, &[found, stray], 0, 10);
-    let mut r = Report::build_with(info(scenario(""), false), &recorded(), Some(faults));
+    let mut r = Report::build_with(info(scenario(thresholds), false), &recorded(), Some(faults));
     r.violations.file = Some(super::ViolationsFileReport {
         path: "violations.jsonl".into(),
         written: 2,
@@ -733,4 +739,40 @@ fn a_run_without_faults_has_no_fault_section() {
     assert!(json.get("faults").is_none());
     assert!(!render(&r).contains("faults:"));
     assert!(!junit_xml(&r).contains("faults."));
+}
+
+#[test]
+fn recall_and_precision_are_thresholds() {
+    let t =
+        |metric: &str, min: &str| format!("[[thresholds]]\nmetric = \"{metric}\"\nmin = {min}\n");
+    let text = format!(
+        "{FAULTS}{}{}{}{}[[thresholds]]\nmetric = \"violations\"\nmax = 10\n",
+        t("faults.recall", "0.5"),
+        t("faults.precision", "0.9"),
+        t("faults.drop.recall", "1.0"),
+        t("faults.swap.recall", "1.0"),
+    );
+    let r = with_faults_judged(&text);
+    let verdicts: Vec<(String, Option<f64>, ThresholdOutcome)> =
+        r.thresholds.iter().map(|v| (v.metric.to_string(), v.observed, v.outcome)).collect();
+    assert_eq!(
+        verdicts[..4],
+        [
+            ("faults.recall".to_owned(), Some(0.5), ThresholdOutcome::Pass),
+            ("faults.precision".to_owned(), Some(0.5), ThresholdOutcome::Fail),
+            ("faults.drop.recall".to_owned(), Some(0.5), ThresholdOutcome::Fail),
+            // No swap was injected: a recall that cannot be measured does not hold.
+            ("faults.swap.recall".to_owned(), None, ThresholdOutcome::NoData),
+        ]
+    );
+    assert_eq!(r.exit.code, 1);
+    let reasons = r.exit.reasons.join("\n");
+    assert!(
+        reasons.contains("threshold faults.precision min >= 0.9 failed: observed 0.5000"),
+        "{reasons}"
+    );
+    assert!(reasons.contains("threshold faults.swap.recall min >= 1: no data"), "{reasons}");
+    // A run without its join (no faults measured) has no data for them either.
+    let r = Report::build(info(scenario(&text), false), &recorded());
+    assert!(r.thresholds[..4].iter().all(|v| v.outcome == ThresholdOutcome::NoData));
 }

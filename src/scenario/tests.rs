@@ -1058,3 +1058,37 @@ fn faults_section_problems_are_diagnostics_with_positions() {
         .replace("flow = \"f\"", "flow = \"f\"\npassword = { env = \"GWS_PASSWORD\" }");
     check(&remote, &[(14, 2, "cannot be told to misbehave")]);
 }
+
+#[test]
+fn fault_thresholds_take_a_min_fraction_and_need_a_faults_section() {
+    let faults = "[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\n";
+    let t = |limits: &str| {
+        with(&format!(
+            "{faults}[[thresholds]]\nmetric = \"faults.recall\"\n{limits}\n\
+             [[thresholds]]\nmetric = \"faults.drop.precision\"\nmin = 1\n"
+        ))
+    };
+    let s = parse("t.toml", &t("min = 0.95")).expect("valid");
+    assert_eq!(s.thresholds[0].metric, Metric::Faults(None, FaultRatio::Recall));
+    assert_eq!(s.thresholds[0].limit, Limit::Fraction(0.95));
+    assert_eq!(
+        s.thresholds[1].metric,
+        Metric::Faults(Some(OrderingFault::Drop), FaultRatio::Precision)
+    );
+    assert_eq!(s.thresholds[1].metric.to_string(), "faults.drop.precision");
+    check(&t("max = 0.5"), &[(16, 7, "takes only `min`, not `max`")]);
+    check(&t("min = 1.5"), &[(16, 7, "must be a number from 0 to 1")]);
+    check(
+        &with("[[thresholds]]\nmetric = \"faults.latency.recall\"\nmin = 1\n"),
+        &[(11, 10, "`latency` in `faults.latency.recall` is not a fault kind")],
+    );
+    check(
+        &with("[[thresholds]]\nmetric = \"faults.recal\"\nmin = 1\n"),
+        &[(11, 10, "`recal` in `faults.recal` is not a fault measure")],
+    );
+    // Without [faults] there is nothing to judge.
+    check(
+        &with("[[thresholds]]\nmetric = \"faults.recall\"\nmin = 1\n"),
+        &[(12, 7, "no [faults] section")],
+    );
+}

@@ -57,6 +57,7 @@ async fn a_drop_at_rate_one_is_joined_with_its_violations() {
     assert_eq!(summary["faults"]["kinds"][0]["kind"], "drop");
     assert!(summary["faults"]["kinds"][0]["recall"].is_number());
     assert_eq!(summary["faults"]["kinds"][0]["precision"], 1.0);
+    assert_eq!(r.exit.code, 0, "faults.drop.precision min 1.0 holds: {:?}", r.exit.reasons);
     assert_eq!(lines.len() as u64, r.violations.total, "one line per violation");
     assert_eq!(summary["violations"]["file"]["written"], r.violations.total);
     assert_eq!(summary["violations"]["file"]["dropped"], 0);
@@ -88,6 +89,12 @@ async fn duplicates_at_rate_one_are_all_found_and_explain_every_violation() {
     assert_eq!(lines.len() as u64, dup.records);
     assert_eq!(summary["faults"]["recall"], 1.0);
     assert_eq!(summary["faults"]["precision"], 1.0);
+    // The scenario's `faults.recall` and `faults.duplicate.precision` thresholds hold.
+    let judged: Vec<(String, bool)> =
+        r.thresholds.iter().map(|v| (v.metric.to_string(), v.passed)).collect();
+    assert!(judged.contains(&("faults.recall".to_owned(), true)), "{judged:?}");
+    assert!(judged.contains(&("faults.duplicate.precision".to_owned(), true)), "{judged:?}");
+    assert_eq!(r.exit.code, 0, "{:?}", r.exit.reasons);
 }
 
 #[tokio::test]

@@ -70,6 +70,7 @@ pub(crate) fn compile(
         flow_refs: Vec::new(),
         target_uses: Vec::new(),
         count_bounds: Vec::new(),
+        fault_thresholds: Vec::new(),
     };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -314,7 +315,16 @@ pub(crate) fn compile(
             }
             plan
         }
-        None => None,
+        None => {
+            for span in std::mem::take(&mut cx.fault_thresholds) {
+                cx.s.error_help(
+                    span,
+                    "this threshold judges injected faults, but the scenario has no [faults] section",
+                    "add [faults] with at least one [[faults.rule]] (scenarios/README.md, Faults)",
+                );
+            }
+            None
+        }
     };
 
     if cx.s.has_errors() {
