@@ -38,7 +38,8 @@ pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
         FaultKind::Drop => &[V::Missing, V::OutOfOrder],
         FaultKind::Duplicate => &[V::Duplicate],
         FaultKind::Swap => &[V::OutOfOrder],
-        FaultKind::Delay => &[V::OutOfOrder, V::Missing, V::Unexpected],
+        // A delayed MessageLogUpdated lands after a later one: its index goes back.
+        FaultKind::Delay => &[V::OutOfOrder, V::Missing, V::Unexpected, V::IndexRegression],
         FaultKind::Late => &[V::Unexpected, V::Duplicate],
         FaultKind::IndexRegression => &[V::IndexRegression],
         FaultKind::Leak => &[V::VisibilityLeak],

@@ -112,6 +112,13 @@ fn the_join_follows_the_rules_of_docs_faults() {
             want: (2, 2, vec![], vec![]),
         },
         Case {
+            name: "a delayed MessageLogUpdated explains the index going back",
+            records: vec![rec(F::Delay, "a", "i1", 100)],
+            violations: vec![vio(V::IndexRegression, "a", "i1", 400)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
             name: "late explains unexpected after the terminal state",
             records: vec![rec(F::Late, "a", "i1", 100)],
             violations: vec![vio(V::Unexpected, "a", "i1", 101)],
