@@ -58,7 +58,9 @@ pub async fn execute(
             "open-files limit is low for this many agents; raise it with ulimit -n"
         );
     }
-    let (server, plan, faults_zero) = resolve(scenario, options.clone()).await?;
+    let ledger_file = results.map(|dir| dir.join(report::faults::LEDGER_FILE));
+    let (server, plan, faults_zero) =
+        resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -140,11 +142,13 @@ pub async fn execute(
 /// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
 /// options. The embedded server gets exactly the scenario's agents with their own passwords.
 ///
-/// With a `[faults]` section, also the instant the fault ledger's clock started (the zero its
+/// With a `[faults]` section, every ledger record also goes to `ledger_file` as it happens (one
+/// JSON line each, uncapped), and the result carries the instant the fault ledger's clock started (the zero its
 /// records' `at_ms` count from, to within microseconds).
 async fn resolve(
     scenario: Scenario,
     options: RunOptions,
+    ledger_file: Option<&Path>,
 ) -> Result<(Option<server::Running>, RunPlan, Option<std::time::Instant>)> {
     // Only the embedded server, made for this run, can take a password nobody gave.
     let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
@@ -172,7 +176,7 @@ async fn resolve(
                 Some(plan) => {
                     faults_zero = Some(std::time::Instant::now());
                     Arc::new(
-                        SeededFaults::new(plan.clone(), None)
+                        SeededFaults::new(plan.clone(), ledger_file)
                             .context("cannot set up the fault injector")?,
                     )
                 }

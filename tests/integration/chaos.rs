@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::faults::FaultKind;
+use gwsim::report::faults::LEDGER_FILE;
 use gwsim::report::violations::VIOLATIONS_FILE;
 use gwsim::scenario::{self, Overrides, Scenario};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,8 @@ fn load(name: &str) -> Scenario {
 }
 
 /// Runs `name` with its results in a temporary directory; returns the run, the summary as
-/// written, and the lines of `violations.jsonl`.
+/// written, and the lines of `violations.jsonl`. Checks `ledger.jsonl` on the way: one line per
+/// injected fault with `[faults]`, no file without.
 async fn run(name: &str) -> (Executed, serde_json::Value, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
@@ -35,6 +37,14 @@ async fn run(name: &str) -> (Executed, serde_json::Value, Vec<String>) {
         .lines()
         .map(str::to_owned)
         .collect();
+    let ledger = dir.path().join(LEDGER_FILE);
+    match &done.report.faults {
+        Some(f) => {
+            let text = std::fs::read_to_string(&ledger).expect("ledger.jsonl");
+            assert_eq!(text.lines().count() as u64, f.injected, "{name}: one line per fault");
+        }
+        None => assert!(!ledger.exists(), "{name}: no ledger without [faults]"),
+    }
     (done, summary, lines)
 }
 
