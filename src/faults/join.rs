@@ -116,7 +116,9 @@ impl Join {
 }
 
 /// The key a record and a violation must share. A leak's record names the entry's author and
-/// its violation the customer who saw it, so leaks join on the interaction alone.
+/// its violation the customer who saw it, so leaks join on the interaction alone. (The ledger
+/// has the agent-side interaction id and the customer's violation the customer chat id, so
+/// leaks do not join yet: docs/faults.md.)
 fn key(kind_is_leak: bool, agent: &str, interaction: &str) -> (String, String) {
     if kind_is_leak {
         (String::new(), interaction.to_owned())
