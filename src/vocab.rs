@@ -274,6 +274,30 @@ impl<'de> Deserialize<'de> for OpName {
     }
 }
 
+closed_names! {
+    /// The fault kinds that show up as ordering violations, so have a recall (the plan format's
+    /// names; `faults::FaultKind` has them all).
+    pub enum OrderingFault {
+        Drop = "drop",
+        Duplicate = "duplicate",
+        Swap = "swap",
+        Delay = "delay",
+        Late = "late",
+        IndexRegression = "index-regression",
+        Leak = "leak",
+    }
+}
+
+closed_names! {
+    /// What the join of a fault ledger with a run's violations measures (`faults::join`).
+    pub enum FaultRatio {
+        /// Ordering faults found by the checker / ordering faults injected.
+        Recall = "recall",
+        /// Violations a fault explains / violations.
+        Precision = "precision",
+    }
+}
+
 /// What a threshold measures, and how a metric is named in every output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
@@ -281,6 +305,8 @@ pub enum Metric {
     Customer(CustomerMetric),
     Counter(Counter),
     Violations(ViolationKind),
+    /// `faults.recall`, `faults.precision` (every kind), `faults.<kind>.recall` (one kind).
+    Faults(Option<OrderingFault>, FaultRatio),
 }
 
 /// Why a name is not a metric gwsim records; each variant names the word that is wrong and the
@@ -299,6 +325,10 @@ pub enum MetricError {
     OpMetric { name: String, word: String },
     #[error("`{op}` causes no notification, so it has no settle time")]
     NoSettle { op: OpName },
+    #[error("`{word}` in `{name}` is not a fault measure (recall, precision)")]
+    FaultRatio { name: String, word: String },
+    #[error("`{word}` in `{name}` is not a fault kind that shows up as violations")]
+    OrderingFault { name: String, word: String },
 }
 
 impl MetricError {
@@ -311,6 +341,8 @@ impl MetricError {
             MetricError::Operation { word, .. } => Some((word, OpName::names().collect())),
             MetricError::OpMetric { word, .. } => Some((word, OpMetric::NAMES.to_vec())),
             MetricError::NoSettle { .. } => None,
+            MetricError::FaultRatio { word, .. } => Some((word, FaultRatio::NAMES.to_vec())),
+            MetricError::OrderingFault { word, .. } => Some((word, OrderingFault::NAMES.to_vec())),
         }
     }
 }
@@ -326,7 +358,8 @@ pub fn has_settle(op: Capability) -> bool {
 /// Every metric name pattern, for help texts.
 pub const METRIC_PATTERNS: &str = "metrics are <Operation>.response, <Operation>.settle, \
 <Operation>.errors, <Operation>.count, customer.wait, customer.to_agent, customer.to_customer, \
-customer.abandoned, violations, violations.<kind>, errors, missed_starts, reconnects";
+customer.abandoned, violations, violations.<kind>, errors, missed_starts, reconnects, \
+faults.recall, faults.precision, faults.<kind>.recall, faults.<kind>.precision";
 
 impl Metric {
     /// Latency metrics take percentile limits; the others take counts.
@@ -334,8 +367,13 @@ impl Metric {
         match self {
             Metric::Op(_, k) => matches!(k, OpMetric::Response | OpMetric::Settle),
             Metric::Customer(c) => c != CustomerMetric::Abandoned,
-            Metric::Counter(_) | Metric::Violations(_) => false,
+            Metric::Counter(_) | Metric::Violations(_) | Metric::Faults(..) => false,
         }
+    }
+
+    /// Fault measures are fractions (0..=1) judged by a `min`.
+    pub fn is_fault_ratio(self) -> bool {
+        matches!(self, Metric::Faults(..))
     }
 
     /// Error counts can also be limited as a fraction of operations.
@@ -362,6 +400,23 @@ impl Metric {
                 let (name, word) = word(tail);
                 MetricError::ViolationKind { name, word }
             }),
+            "faults" => {
+                let (kind, ratio) = match tail.rsplit_once('.') {
+                    Some((kind, ratio)) => {
+                        let Some(kind) = OrderingFault::parse(kind) else {
+                            let (name, word) = word(kind);
+                            return Err(MetricError::OrderingFault { name, word });
+                        };
+                        (Some(kind), ratio)
+                    }
+                    None => (None, tail),
+                };
+                let Some(ratio) = FaultRatio::parse(ratio) else {
+                    let (name, word) = word(ratio);
+                    return Err(MetricError::FaultRatio { name, word });
+                };
+                Ok(Metric::Faults(kind, ratio))
+            }
             _ => {
                 let Some(op) = OpName::parse(head) else {
                     let (name, word) = word(head);
@@ -390,6 +445,8 @@ impl fmt::Display for Metric {
             Metric::Customer(c) => write!(f, "customer.{c}"),
             Metric::Counter(c) => write!(f, "{c}"),
             Metric::Violations(k) => write!(f, "violations.{k}"),
+            Metric::Faults(None, r) => write!(f, "faults.{r}"),
+            Metric::Faults(Some(k), r) => write!(f, "faults.{k}.{r}"),
         }
     }
 }

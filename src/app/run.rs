@@ -13,11 +13,16 @@ use super::os::raise_open_files;
 use crate::cli::RunArgs;
 use crate::engine;
 use crate::metrics::interval::{IntervalObserver, Observers};
+use crate::metrics::violations::{Collector, ViolationObserver, ViolationObservers};
 use crate::ordering::Profile;
 use crate::report::{self, ExitStatus, Report, RunInfo};
 use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
 use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
+use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::{self, ServerConfig};
+
+/// Violations kept in memory for the join with the fault ledger (the rest are counted).
+const JOIN_CAP: usize = 100_000;
 
 /// A finished run: what the engine measured and the report built from it.
 #[derive(Debug)]
@@ -53,7 +58,9 @@ pub async fn execute(
             "open-files limit is low for this many agents; raise it with ulimit -n"
         );
     }
-    let (server, plan) = resolve(scenario, options.clone()).await?;
+    let ledger_file = results.map(|dir| dir.join(report::faults::LEDGER_FILE));
+    let (server, plan, faults_zero) =
+        resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -73,9 +80,31 @@ pub async fn execute(
     }
     let observer: Option<Box<dyn IntervalObserver>> =
         if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
+    // Every violation: streamed to violations.jsonl, and kept (bounded) for the ledger join.
+    let file = match results
+        .map(|dir| report::violations::ViolationsFile::create(dir, report::violations::DEFAULT_CAP))
+        .transpose()
+    {
+        Ok(f) => f.map(Arc::new),
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e).context("cannot create the violations file");
+        }
+    };
+    let collector = scenario.faults.as_ref().map(|_| Arc::new(Collector::new(JOIN_CAP)));
+    let mut violation_observers: Vec<Arc<dyn ViolationObserver>> = Vec::new();
+    violation_observers.extend(file.clone().map(|f| f as Arc<dyn ViolationObserver>));
+    violation_observers.extend(collector.clone().map(|c| c as Arc<dyn ViolationObserver>));
+    let violations: Option<Arc<dyn ViolationObserver>> = (!violation_observers.is_empty())
+        .then(|| Arc::new(ViolationObservers(violation_observers)) as Arc<dyn ViolationObserver>);
     let target = plan.target.clone();
     let options = plan.options.clone();
-    let outcome = engine::run_observed(plan, interrupt, observer).await;
+    let outcome = engine::run_with(plan, interrupt, observer, violations).await;
+    // The ledger as the run left it (a delay still pending when the server stops is not in it,
+    // and was not seen by the checker either).
+    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(server::Running::ledger);
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
@@ -108,7 +137,18 @@ pub async fn execute(
         partial: outcome.partial,
         start,
     };
-    let report = Report::build(info, &outcome.recorder);
+    // Both clocks are this process's monotonic clock: the ledger's zero was taken just before the
+    // injector was made (within microseconds of its own), the checker's is the engine's epoch.
+    let faults = match (ledger, faults_zero, &collector) {
+        (Some(ledger), Some(zero), Some(c)) => {
+            let (violations, dropped) = c.take();
+            let offset = outcome.epoch.saturating_duration_since(zero).as_millis() as i64;
+            Some(report::faults::FaultsReport::build(&ledger, &violations, dropped, offset))
+        }
+        _ => None,
+    };
+    let mut report = Report::build_with(info, &outcome.recorder, faults);
+    report.violations.file = file.map(|f| f.finish());
     Ok(Executed { outcome, report })
 }
 
@@ -148,10 +188,15 @@ fn shard(args: &RunArgs) -> Result<Option<crate::scenario::Shard>, String> {
 /// The run plan: the scenario's target resolved to an address (an embedded server started here,
 /// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
 /// options. The embedded server gets exactly the scenario's agents with their own passwords.
+///
+/// With a `[faults]` section, every ledger record also goes to `ledger_file` as it happens (one
+/// JSON line each, uncapped), and the result carries the instant the fault ledger's clock started (the zero its
+/// records' `at_ms` count from, to within microseconds).
 async fn resolve(
     scenario: Scenario,
     options: RunOptions,
-) -> Result<(Option<server::Running>, RunPlan)> {
+    ledger_file: Option<&Path>,
+) -> Result<(Option<server::Running>, RunPlan, Option<std::time::Instant>)> {
     // Only the embedded server, made for this run, can take a password nobody gave.
     let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
@@ -166,13 +211,25 @@ async fn resolve(
         accept_invalid_certs: false,
         contact_center_id: None,
     };
+    let mut faults_zero = None;
     let server = match &scenario.target.kind {
         TargetKind::Embedded => {
             let users = super::users::user_table(&scenario, &passwords)?;
             let mut config = ServerConfig::default();
             config.state.seed = scenario.run.seed;
             let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-            let running = server::start(addr, config.clone(), users)
+            // Faults only when the scenario has a [faults] section; otherwise `NoFaults`.
+            let faults: Arc<dyn FaultInjector> = match &scenario.faults {
+                Some(plan) => {
+                    faults_zero = Some(std::time::Instant::now());
+                    Arc::new(
+                        SeededFaults::new(plan.clone(), ledger_file)
+                            .context("cannot set up the fault injector")?,
+                    )
+                }
+                None => Arc::new(NoFaults),
+            };
+            let running = server::start_with_faults(addr, &mut config, users, faults)
                 .await
                 .context("cannot start the embedded server")?;
             target.base_url = running.base_url();
@@ -191,7 +248,7 @@ async fn resolve(
         }
     };
     let plan = RunPlan::new(Arc::new(scenario), target, passwords, options)?;
-    Ok((server, plan))
+    Ok((server, plan, faults_zero))
 }
 
 /// What `gwsim run`'s flags change in the scenario.

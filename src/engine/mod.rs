@@ -38,6 +38,7 @@ use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
 use crate::metrics::interval::IntervalObserver;
+use crate::metrics::violations::ViolationObserver;
 use crate::run_plan::RunPlan;
 use crate::scenario::Scenario;
 use crate::vocab::Counter;
@@ -63,6 +64,9 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// The wall-clock time the load phase began (after any `start_at` wait).
     pub load_started: std::time::SystemTime,
+    /// The zero of the checker's clock: every violation's `at_ms` counts from here (what a join
+    /// with a fault ledger lines up with the ledger's own zero).
+    pub epoch: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,9 +155,20 @@ pub async fn run(plan: RunPlan, interrupt: CancellationToken) -> Result<RunOutco
 pub async fn run_observed(
     plan: RunPlan,
     interrupt: CancellationToken,
-    mut observer: Option<Box<dyn IntervalObserver>>,
+    observer: Option<Box<dyn IntervalObserver>>,
 ) -> Result<RunOutcome, EngineError> {
-    let result = run_inner(plan, interrupt, &mut observer).await;
+    run_with(plan, interrupt, observer, None).await
+}
+
+/// [`run_observed`], also handing every violation, as it is recorded, to `violations` (the
+/// recorder keeps only the first few; `violations.jsonl` and a fault-ledger join want them all).
+pub async fn run_with(
+    plan: RunPlan,
+    interrupt: CancellationToken,
+    mut observer: Option<Box<dyn IntervalObserver>>,
+    violations: Option<Arc<dyn ViolationObserver>>,
+) -> Result<RunOutcome, EngineError> {
+    let result = run_inner(plan, interrupt, &mut observer, violations).await;
     // On success the ticker has finished the observer and handed it back as `None`; on an early
     // error it never started.
     if let Some(o) = observer.as_mut() {
@@ -166,6 +181,7 @@ async fn run_inner(
     plan: RunPlan,
     interrupt: CancellationToken,
     observer: &mut Option<Box<dyn IntervalObserver>>,
+    violations: Option<Arc<dyn ViolationObserver>>,
 ) -> Result<RunOutcome, EngineError> {
     let client = plan.client()?;
     let customer = match (&plan.target.contact_center_id, &plan.scenario.customers) {
@@ -190,7 +206,7 @@ async fn run_inner(
         login_progress: Notify::new(),
         active_flows: AtomicUsize::new(0),
         flows_idle: Notify::new(),
-        shards: Shards::new(RECORDER_SHARDS),
+        shards: Shards::observed(RECORDER_SHARDS, violations),
         warnings: warnings::Warnings::default(),
     });
     let started = Instant::now();
@@ -316,6 +332,7 @@ async fn run_inner(
         customers_started: started_customers,
         elapsed: started.elapsed(),
         load_started,
+        epoch: ctx.epoch,
     })
 }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::failure::FailureKind;
 use crate::metrics::Recorder;
+use crate::metrics::violations::ViolationObserver;
 use crate::ordering::Violation;
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
 
@@ -27,9 +28,9 @@ struct Shard {
     interval: Recorder,
 }
 
-/// A task's handle on its shard.
+/// A task's handle on its shard, and on the run's violation observer (if any).
 #[derive(Debug, Clone)]
-pub(crate) struct Sink(Arc<Mutex<Shard>>);
+pub(crate) struct Sink(Arc<Mutex<Shard>>, Option<Arc<dyn ViolationObserver>>);
 
 impl Sink {
     /// Applies `f` to the total (with the sample's own `measured`) and to the interval (always
@@ -84,6 +85,11 @@ impl Sink {
         if vs.is_empty() {
             return;
         }
+        // Outside the shard's lock: the observer has its own (a file write must not hold up the
+        // other tasks of this shard).
+        if let Some(o) = &self.1 {
+            vs.iter().for_each(|v| o.violation(v));
+        }
         let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // The interval only needs the number; the total keeps the violations themselves.
         shard.interval.count(Counter::Violations, vs.len() as u64);
@@ -91,17 +97,23 @@ impl Sink {
     }
 }
 
-/// The shards of a run.
+/// The shards of a run, and who else sees each violation.
 #[derive(Debug)]
-pub(crate) struct Shards(Vec<Arc<Mutex<Shard>>>);
+pub(crate) struct Shards(Vec<Arc<Mutex<Shard>>>, Option<Arc<dyn ViolationObserver>>);
 
 impl Shards {
+    #[cfg(test)]
     pub(crate) fn new(n: usize) -> Self {
-        Shards((0..n.max(1)).map(|_| Arc::new(Mutex::new(Shard::default()))).collect())
+        Shards::observed(n, None)
+    }
+
+    /// `n` shards; every violation recorded is also handed to `violations`.
+    pub(crate) fn observed(n: usize, violations: Option<Arc<dyn ViolationObserver>>) -> Self {
+        Shards((0..n.max(1)).map(|_| Arc::new(Mutex::new(Shard::default()))).collect(), violations)
     }
 
     pub(crate) fn sink(&self, task: u64) -> Sink {
-        Sink(self.0[(task % self.0.len() as u64) as usize].clone())
+        Sink(self.0[(task % self.0.len() as u64) as usize].clone(), self.1.clone())
     }
 
     /// Everything recorded so far, merged.

@@ -35,6 +35,7 @@
 
 mod histogram;
 pub mod interval;
+pub mod violations;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

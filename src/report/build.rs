@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use super::faults::FaultsReport;
 use super::thresholds;
 use super::{
     CustomerReport, EXIT_INTERRUPTED, Exit, ExitStatus, LatencyUnit, OpKind, OpReport, Percentiles,
@@ -17,7 +18,7 @@ use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMe
 use crate::ordering::ViolationKind;
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
 
-pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
+pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -> Report {
     let counts = super::Counts {
         operations: m.total_operations(),
         errors: m.counter(Counter::Errors),
@@ -26,8 +27,12 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         missed_starts: m.counter(Counter::MissedStarts),
         abandoned: m.abandoned_count().measured,
     };
-    let thresholds: Vec<_> =
-        info.scenario.thresholds.iter().map(|t| thresholds::evaluate(t, m)).collect();
+    let thresholds: Vec<_> = info
+        .scenario
+        .thresholds
+        .iter()
+        .map(|t| thresholds::evaluate(t, m, faults.as_ref()))
+        .collect();
 
     let mut warnings = Vec::new();
     if info.partial {
@@ -66,6 +71,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder) -> Report {
         customers: customers(m),
         counts,
         violations: violations(m),
+        faults,
         // A shard records the whole scenario it is a slice of (`shard` says which slice).
         scenario: match info.scenario.sharding.whole.as_deref() {
             Some(whole) => whole.clone(),
@@ -172,18 +178,7 @@ fn violations(m: &Recorder) -> ViolationsReport {
     ViolationsReport {
         total: m.counter(Counter::Violations),
         by_kind,
-        first: m
-            .first_violations()
-            .iter()
-            .map(|v| ViolationReport {
-                kind: v.kind,
-                agent: v.agent.clone(),
-                interaction: v.interaction.clone(),
-                expected: v.expected.clone(),
-                got: v.got.clone(),
-                context: v.context.clone(),
-                at_ms: v.at_ms,
-            })
-            .collect(),
+        first: m.first_violations().iter().map(ViolationReport::from).collect(),
+        file: None,
     }
 }

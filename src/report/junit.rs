@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::faults::{missed_line, ratio};
 use super::files::{JUNIT_FILE, write_atomic};
 use super::thresholds::{self, limit_text, relation, show};
 use super::{Report, ReportError, ScenarioView, ThresholdOutcome, ThresholdVerdict};
@@ -119,6 +120,7 @@ fn cases<S>(report: &Report<S>) -> Vec<Case> {
             failure,
         });
     }
+    out.extend(fault_cases(report));
     if report.partial {
         let message = "the run was interrupted: results cover only part of it".to_owned();
         out.push(Case {
@@ -128,6 +130,40 @@ fn cases<S>(report: &Report<S>) -> Vec<Case> {
         });
     }
     out
+}
+
+/// One case per ordering fault kind the ledger holds (classname `faults.<kind>`): it fails when
+/// the checker missed a fault of that kind or a violation of a kind it could produce is
+/// unexplained, listing them. Only a run with `[faults]` has them.
+fn fault_cases<S>(report: &Report<S>) -> Vec<Case> {
+    let Some(f) = &report.faults else { return Vec::new() };
+    f.kinds
+        .iter()
+        .filter(|k| k.ordering)
+        .map(|k| {
+            let missed = k.records - k.found;
+            let name = format!("{} faults found and violations explained", k.kind);
+            let failure = (missed > 0 || k.unexplained > 0).then(|| {
+                let message = format!(
+                    "recall {} ({} of {} found), precision {} ({} violations unexplained)",
+                    ratio(k.recall),
+                    k.found,
+                    k.records,
+                    ratio(k.precision),
+                    k.unexplained
+                );
+                let body = f
+                    .missed
+                    .iter()
+                    .filter(|m| m.kind == k.kind)
+                    .map(missed_line)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                ("fault-missed", message, body)
+            });
+            Case { classname: format!("faults.{}", k.kind), name, failure }
+        })
+        .collect()
 }
 
 /// The report's checks as a JUnit XML document, ending in a newline.

@@ -528,7 +528,7 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
         .collect();
     let verdicts = {
         let sum = Sum { report: &report, corrected: &corrected };
-        wanted.iter().map(|t| thresholds::evaluate(t, &sum)).collect()
+        wanted.iter().map(|t| thresholds::evaluate(t, &sum, None)).collect()
     };
     report.thresholds = verdicts;
     report.exit = exit_of(&report);

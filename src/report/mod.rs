@@ -28,6 +28,7 @@
 
 mod build;
 pub mod compare;
+pub mod faults;
 pub mod files;
 pub mod hgrm;
 pub mod hlog;
@@ -42,6 +43,7 @@ pub mod terminal;
 mod thresholds;
 pub mod timeline;
 pub mod totals;
+pub mod violations;
 
 #[cfg(test)]
 mod tests;
@@ -209,6 +211,9 @@ pub struct Report<S = Scenario> {
     pub customers: CustomerReport,
     pub counts: Counts,
     pub violations: ViolationsReport,
+    /// The fault ledger joined with the violations: only for an embedded run with `[faults]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<faults::FaultsReport>,
     pub scenario: S,
 }
 
@@ -496,6 +501,24 @@ pub struct ViolationsReport {
     pub by_kind: BTreeMap<ViolationKind, u64>,
     /// The earliest violations (at most [`crate::metrics::VIOLATIONS_KEPT`]).
     pub first: Vec<ViolationReport>,
+    /// `violations.jsonl`, where every violation went; `None` when no file was written (a run
+    /// without a results directory, or a summary from before the file existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ViolationsFileReport>,
+}
+
+/// What `violations.jsonl` holds: every violation up to its cap, and how many the cap left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationsFileReport {
+    /// The file's name in the results directory.
+    pub path: String,
+    /// Lines written (one violation each).
+    pub written: u64,
+    /// Violations not written: beyond the cap, or after a write failed.
+    pub dropped: u64,
+    pub cap: u64,
+    /// A write failed, so the file stops early.
+    pub failed: bool,
 }
 
 impl ViolationsReport {
@@ -525,6 +548,20 @@ pub struct ViolationReport {
     pub context: Vec<String>,
     /// Milliseconds on the run's monotonic clock.
     pub at_ms: u64,
+}
+
+impl From<&crate::ordering::Violation> for ViolationReport {
+    fn from(v: &crate::ordering::Violation) -> Self {
+        ViolationReport {
+            kind: v.kind,
+            agent: v.agent.clone(),
+            interaction: v.interaction.clone(),
+            expected: v.expected.clone(),
+            got: v.got.clone(),
+            context: v.context.clone(),
+            at_ms: v.at_ms,
+        }
+    }
 }
 
 /// The verdict on one threshold.
@@ -589,7 +626,17 @@ pub(crate) fn human_us(us: f64) -> String {
 impl Report {
     /// The summary of a run from its merged recorder.
     pub fn build(info: RunInfo, metrics: &crate::metrics::Recorder) -> Report {
-        build::build(info, metrics)
+        build::build(info, metrics, None)
+    }
+
+    /// [`Report::build`] for a run with faults: `faults` (the ledger joined with the violations)
+    /// goes into the report, and `faults.*` thresholds are judged against it.
+    pub fn build_with(
+        info: RunInfo,
+        metrics: &crate::metrics::Recorder,
+        faults: Option<faults::FaultsReport>,
+    ) -> Report {
+        build::build(info, metrics, faults)
     }
 }
 

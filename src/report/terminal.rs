@@ -52,6 +52,7 @@ pub fn render<S: ScenarioView>(r: &Report<S>) -> String {
     );
 
     violations(o, r);
+    faults(o, r);
     threshold_table(o, r);
 
     let _ = writeln!(o, "\nresult: {}", status_line(r));
@@ -197,6 +198,109 @@ fn customers<S>(o: &mut String, r: &Report<S>) {
         table(o, &rows);
     }
     let _ = writeln!(o, "  abandoned: {}", c.abandoned);
+}
+
+/// Missed faults and unexplained violations printed in full; `summary.json` keeps more.
+pub const FAULT_DETAILS_SHOWN: usize = 10;
+
+/// The fault ledger joined with the violations: recall and precision per kind, then, loudly,
+/// every fault the checker missed and every violation no fault explains (bounded).
+fn faults<S>(o: &mut String, r: &Report<S>) {
+    use super::faults::{missed_line, ratio};
+    let Some(f) = &r.faults else { return };
+    let _ = writeln!(
+        o,
+        "
+faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
+        f.injected,
+        f.records,
+        if f.records_dropped > 0 {
+            format!(", {} beyond the ledger's cap not joined", f.records_dropped)
+        } else {
+            String::new()
+        },
+        f.clock_offset_ms
+    );
+    let head = ["kind", "records", "found", "explained", "unexplained", "recall", "precision"];
+    let rows: Vec<[String; 7]> = f
+        .kinds
+        .iter()
+        .map(|k| {
+            [
+                k.kind.to_string(),
+                k.records.to_string(),
+                if k.ordering { k.found.to_string() } else { "-".into() },
+                k.explained.to_string(),
+                k.unexplained.to_string(),
+                ratio(k.recall),
+                ratio(k.precision),
+            ]
+        })
+        .collect();
+    let width =
+        |i: usize| rows.iter().map(|r| r[i].len()).chain([head[i].len()]).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..head.len()).map(width).collect();
+    let line = |cells: &[&str]| {
+        let mut l = format!("  {:<w$}", cells[0], w = widths[0]);
+        for (c, w) in cells.iter().zip(&widths).skip(1) {
+            l.push_str(&format!("  {c:>w$}"));
+        }
+        l
+    };
+    let _ = writeln!(o, "{}", line(&head));
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let _ = writeln!(o, "{}", line(&cells));
+    }
+    let _ = writeln!(
+        o,
+        "  overall: recall {}, precision {} ({} violations joined{})",
+        ratio(f.recall),
+        ratio(f.precision),
+        f.violations,
+        if f.violations_dropped > 0 {
+            format!(", {} beyond the join's cap not joined", f.violations_dropped)
+        } else {
+            String::new()
+        }
+    );
+    if f.missed_total > 0 {
+        let _ = writeln!(o, "\n!! {} FAULTS THE CHECKER MISSED:", f.missed_total);
+        for m in f.missed.iter().take(FAULT_DETAILS_SHOWN) {
+            let _ = writeln!(o, "  {}", missed_line(m));
+        }
+        let shown = f.missed.len().min(FAULT_DETAILS_SHOWN) as u64;
+        if f.missed_total > shown {
+            let _ = writeln!(
+                o,
+                "  ... {} more (the first {} are in summary.json)",
+                f.missed_total - shown,
+                f.missed.len()
+            );
+        }
+    }
+    if f.unexplained_total > 0 {
+        let _ = writeln!(o, "\n!! {} VIOLATIONS NO FAULT EXPLAINS:", f.unexplained_total);
+        for x in f.unexplained.iter().take(FAULT_DETAILS_SHOWN) {
+            let _ = writeln!(
+                o,
+                "  {} at {} ms: {} on {}: expected {}, got {}",
+                x.kind, x.at_ms, x.agent, x.interaction, x.expected, x.got
+            );
+            if !x.context.is_empty() {
+                let _ = writeln!(o, "    recent: {}", x.context.join(" | "));
+            }
+        }
+        let shown = f.unexplained.len().min(FAULT_DETAILS_SHOWN) as u64;
+        if f.unexplained_total > shown {
+            let _ = writeln!(
+                o,
+                "  ... {} more (the first {} are in summary.json)",
+                f.unexplained_total - shown,
+                f.unexplained.len()
+            );
+        }
+    }
 }
 
 fn violations<S>(o: &mut String, r: &Report<S>) {

@@ -666,3 +666,140 @@ fn summary_reads_back_to_the_same_json_and_the_same_table() {
         assert_eq!(back.thresholds, r.thresholds);
     }
 }
+
+/// A report of a run with faults: one drop found, one missed, one violation unexplained.
+fn with_faults() -> Report {
+    with_faults_judged("")
+}
+
+const FAULTS: &str = "[faults]\n[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\n";
+
+fn with_faults_judged(thresholds: &str) -> Report {
+    use crate::faults::{FaultKind, LedgerRecord, LedgerSnapshot};
+    let rec = |seq: u64, kind: FaultKind, agent: &str, ixn: &str| LedgerRecord {
+        seq,
+        kind,
+        rule: 0,
+        agent: Some(agent.into()),
+        interaction: Some(ixn.into()),
+        operation: Some("Consult".into()),
+        cause: None,
+        notification: Some("StatusChange(Invited)".into()),
+        ordinal: Some(3),
+        index: None,
+        detail: "dropped".into(),
+        at_ms: 1_000 + seq,
+        at: "2026-01-01T00:00:01.001Z".into(),
+    };
+    let ledger = LedgerSnapshot {
+        records: vec![
+            rec(1, FaultKind::Drop, "a-1", "i1"),
+            rec(2, FaultKind::Drop, "a-2", "i2"),
+            rec(3, FaultKind::Latency, "a-2", "i2"),
+        ],
+        total: 3,
+        dropped: 0,
+    };
+    let found = violation(ViolationKind::Missing, 6_000);
+    let found =
+        crate::ordering::Violation { agent: "a-1".into(), interaction: "i1".into(), ..found };
+    let stray = violation(ViolationKind::Duplicate, 7_000);
+    let faults = super::faults::FaultsReport::build(&ledger, &[found, stray], 0, 10);
+    let mut r = Report::build_with(info(scenario(thresholds), false), &recorded(), Some(faults));
+    r.violations.file = Some(super::ViolationsFileReport {
+        path: "violations.jsonl".into(),
+        written: 2,
+        dropped: 0,
+        cap: 100_000,
+        failed: false,
+    });
+    r
+}
+
+#[test]
+fn a_run_with_faults_reports_recall_precision_and_what_was_missed() {
+    let r = with_faults();
+    let f = r.faults.as_ref().expect("faults");
+    let drop = f.kind(crate::faults::FaultKind::Drop).expect("drop");
+    assert_eq!((drop.records, drop.found, drop.recall), (2, 1, Some(0.5)));
+    assert_eq!((f.recall, f.precision), (Some(0.5), Some(0.5)));
+    assert_eq!((f.missed_total, f.unexplained_total), (1, 1));
+    let latency = f.kind(crate::faults::FaultKind::Latency).expect("latency");
+    assert_eq!((latency.ordering, latency.recall), (false, None));
+    // The terminal says it loudly, with the missed fault's context.
+    let text = render(&r);
+    assert!(text.contains("faults: 3 injected"), "{text}");
+    assert!(text.contains("overall: recall 0.500, precision 0.500"), "{text}");
+    assert!(text.contains("!! 1 FAULTS THE CHECKER MISSED:"), "{text}");
+    assert!(text.contains("#2 drop (rule 0)"), "{text}");
+    assert!(text.contains("agent a-2 interaction i2, by Consult, StatusChange(Invited)"), "{text}");
+    assert!(text.contains("!! 1 VIOLATIONS NO FAULT EXPLAINS:"), "{text}");
+    // A JUnit case per ordering kind, failing with the missed fault.
+    let xml = junit_xml(&r);
+    assert!(
+        xml.contains(
+            r#"classname="faults.drop" name="drop faults found and violations explained""#
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("recall 0.500 (1 of 2 found)"), "{xml}");
+    assert!(!xml.contains("faults.latency"), "latency faults need no violation: {xml}");
+    // And summary.json keeps it, valid against the schema, and reads back.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&to_json(&r).unwrap()).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(&json).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(json["faults"]["kinds"][0]["kind"], "drop");
+    assert_eq!(json["violations"]["file"]["written"], 2);
+    let back: super::StoredReport = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back.faults, r.faults);
+}
+
+#[test]
+fn a_run_without_faults_has_no_fault_section() {
+    let r = Report::build(info(scenario(""), false), &recorded());
+    assert!(r.faults.is_none());
+    let json: serde_json::Value = serde_json::from_str(&to_json(&r).unwrap()).unwrap();
+    assert!(json.get("faults").is_none());
+    assert!(!render(&r).contains("faults:"));
+    assert!(!junit_xml(&r).contains("faults."));
+}
+
+#[test]
+fn recall_and_precision_are_thresholds() {
+    let t =
+        |metric: &str, min: &str| format!("[[thresholds]]\nmetric = \"{metric}\"\nmin = {min}\n");
+    let text = format!(
+        "{FAULTS}{}{}{}{}[[thresholds]]\nmetric = \"violations\"\nmax = 10\n",
+        t("faults.recall", "0.5"),
+        t("faults.precision", "0.9"),
+        t("faults.drop.recall", "1.0"),
+        t("faults.swap.recall", "1.0"),
+    );
+    let r = with_faults_judged(&text);
+    let verdicts: Vec<(String, Option<f64>, ThresholdOutcome)> =
+        r.thresholds.iter().map(|v| (v.metric.to_string(), v.observed, v.outcome)).collect();
+    assert_eq!(
+        verdicts[..4],
+        [
+            ("faults.recall".to_owned(), Some(0.5), ThresholdOutcome::Pass),
+            ("faults.precision".to_owned(), Some(0.5), ThresholdOutcome::Fail),
+            ("faults.drop.recall".to_owned(), Some(0.5), ThresholdOutcome::Fail),
+            // No swap was injected: a recall that cannot be measured does not hold.
+            ("faults.swap.recall".to_owned(), None, ThresholdOutcome::NoData),
+        ]
+    );
+    assert_eq!(r.exit.code, 1);
+    let reasons = r.exit.reasons.join("\n");
+    assert!(
+        reasons.contains("threshold faults.precision min >= 0.9 failed: observed 0.5000"),
+        "{reasons}"
+    );
+    assert!(reasons.contains("threshold faults.swap.recall min >= 1: no data"), "{reasons}");
+    // A run without its join (no faults measured) has no data for them either.
+    let r = Report::build(info(scenario(&text), false), &recorded());
+    assert!(r.thresholds[..4].iter().all(|v| v.outcome == ThresholdOutcome::NoData));
+}

@@ -7,18 +7,39 @@
 
 use hdrhistogram::Histogram;
 
+use super::faults::FaultsReport;
 use super::{Report, ThresholdOutcome, ThresholdVerdict, Unit, human_us, stat_of};
+use crate::faults::FaultKind;
 use crate::metrics::{LatencyHistogram, Recorder};
 use crate::scenario::units::format_duration;
 use crate::scenario::{Limit, Threshold};
-use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric, Stat, ViolationKind};
+use crate::vocab::{Counter, CustomerMetric, FaultRatio, Metric, OpMetric, Stat, ViolationKind};
 
 /// The histogram a latency metric's statistics come from; `None` when nothing was recorded.
 fn latency_of(metric: Metric, m: &Recorder) -> Option<&LatencyHistogram> {
     match metric {
         Metric::Op(op, kind) => m.op(op)?.timed(kind).map(|t| t.latency.corrected()),
         Metric::Customer(c) => m.customer(c).map(|t| &t.latency),
-        Metric::Counter(_) | Metric::Violations(_) => None,
+        Metric::Counter(_) | Metric::Violations(_) | Metric::Faults(..) => None,
+    }
+}
+
+/// A fault measure of the run's join (`None`: the run had no faults, or nothing to measure).
+fn fault_ratio(metric: Metric, faults: Option<&FaultsReport>) -> Option<f64> {
+    let Metric::Faults(kind, ratio) = metric else { return None };
+    let f = faults?;
+    match kind {
+        None => match ratio {
+            FaultRatio::Recall => f.recall,
+            FaultRatio::Precision => f.precision,
+        },
+        Some(k) => {
+            let k = f.kind(FaultKind::parse(k.as_str())?)?;
+            match ratio {
+                FaultRatio::Recall => k.recall,
+                FaultRatio::Precision => k.precision,
+            }
+        }
     }
 }
 
@@ -32,6 +53,7 @@ fn count_of(metric: Metric, m: &Recorder) -> Option<u64> {
         Metric::Customer(_) => return None,
         Metric::Counter(c) => m.counter(c),
         Metric::Violations(k) => m.violations_of(k),
+        Metric::Faults(..) => return None,
     })
 }
 
@@ -74,7 +96,13 @@ impl Measured for Recorder {
     }
 }
 
-pub(super) fn evaluate(t: &Threshold, m: &impl Measured) -> ThresholdVerdict {
+/// The verdict on `t`: latencies and counts from `m`, fault measures from `faults` (the run's
+/// ledger join, if it had faults).
+pub(super) fn evaluate(
+    t: &Threshold,
+    m: &impl Measured,
+    faults: Option<&FaultsReport>,
+) -> ThresholdVerdict {
     let verdict = |unit, limit_value, observed: Option<f64>, outcome| ThresholdVerdict {
         metric: t.metric,
         stat: t.stat,
@@ -93,6 +121,13 @@ pub(super) fn evaluate(t: &Threshold, m: &impl Measured) -> ThresholdVerdict {
             match m.measured_latency(t.metric).and_then(|h| latency_stat(h, t.stat)) {
                 Some(v) => verdict(Unit::Us, limit, Some(v), judge(v <= limit)),
                 None => verdict(Unit::Us, limit, None, ThresholdOutcome::NoData),
+            }
+        }
+        // Recall or precision: nothing measured (no faults, or none of that kind) cannot hold.
+        Limit::Fraction(f) if t.stat == Stat::Min && t.metric.is_fault_ratio() => {
+            match fault_ratio(t.metric, faults) {
+                Some(v) => verdict(Unit::Fraction, f, Some(v), judge(v >= f)),
+                None => verdict(Unit::Fraction, f, None, ThresholdOutcome::NoData),
             }
         }
         Limit::Count(n) if matches!(t.stat, Stat::Max | Stat::Min) => {

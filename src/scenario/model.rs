@@ -33,6 +33,12 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// The customer arrivals, lowered; empty when there are no customers.
     pub plan: LoadPlan,
+    /// The `[faults]` section: what the embedded server is to inject (`None`: nothing, ever).
+    /// Populations are resolved to usernames and the seed defaulted to the run's. Not in
+    /// `summary.json`'s scenario: the report's `faults` section says what was injected.
+    #[serde(skip)]
+    pub faults: Option<crate::faults::FaultPlan>,
+
     /// Which shard of the whole scenario this is (`--shard`), with the whole's fingerprint;
     /// recorded in `summary.json` beside the scenario, not in it.
     #[serde(skip)]

@@ -18,6 +18,9 @@ mod cometd;
 /// Seeded fault injection on the wire, one kind at a time, and the ledger of what was injected.
 mod faults;
 
+/// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
+mod chaos;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

@@ -63,6 +63,8 @@ pub(super) struct Cx<'a> {
     pub(super) target_uses: Vec<TargetUse>,
     /// Count limits, compared once every threshold is read.
     pub(super) count_bounds: Vec<super::thresholds::CountBound>,
+    /// Where `faults.*` thresholds are, to refuse them in a scenario without `[faults]`.
+    pub(super) fault_thresholds: Vec<Span>,
 }
 
 pub(super) struct FlowRef {

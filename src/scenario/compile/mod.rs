@@ -28,8 +28,17 @@ use crate::gws::model::Media;
 
 type Span = Range<usize>;
 
-const TOP_KEYS: &[&str] =
-    &["name", "description", "target", "run", "agents", "customers", "flows", "thresholds"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "target",
+    "run",
+    "agents",
+    "customers",
+    "flows",
+    "thresholds",
+    "faults",
+];
 
 /// Most agents one population may have: far beyond one machine, small enough to enumerate names.
 const MAX_COUNT: i64 = 1_000_000;
@@ -39,6 +48,7 @@ const DEFAULT_SEED: u64 = 1;
 mod agents;
 mod customers;
 mod cx;
+mod faults;
 mod flows;
 mod references;
 mod run;
@@ -60,6 +70,7 @@ pub(crate) fn compile(
         flow_refs: Vec::new(),
         target_uses: Vec::new(),
         count_bounds: Vec::new(),
+        fault_thresholds: Vec::new(),
     };
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -293,6 +304,28 @@ pub(crate) fn compile(
                 );
     }
     cx.check_username_collisions(&pops);
+    // Last, so that `agents:<population>` can name every population and the seed is final.
+    let faults = match sections.get("faults") {
+        Some((item, span)) => {
+            let seed = run.as_ref().map_or(DEFAULT_SEED, |r| r.seed);
+            let plan = cx.faults(item, span.clone(), seed, target.as_ref(), &pops);
+            if plan.is_none() && !cx.s.has_errors() {
+                // plan_from_table reported its problems; keep the contract that `None` errs.
+                cx.s.error(span.clone(), "[faults] is not a usable fault plan");
+            }
+            plan
+        }
+        None => {
+            for span in std::mem::take(&mut cx.fault_thresholds) {
+                cx.s.error_help(
+                    span,
+                    "this threshold judges injected faults, but the scenario has no [faults] section",
+                    "add [faults] with at least one [[faults.rule]] (scenarios/README.md, Faults)",
+                );
+            }
+            None
+        }
+    };
 
     if cx.s.has_errors() {
         return Err(cx.s.finish());
@@ -324,6 +357,7 @@ pub(crate) fn compile(
         flows: flow_map,
         thresholds,
         plan,
+        faults,
         sharding: Sharding::default(),
     };
     let fingerprint = super::shard::fingerprint(&whole);

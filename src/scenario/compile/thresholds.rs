@@ -150,6 +150,34 @@ impl Cx<'_> {
                 }
             };
         }
+        if metric.is_fault_ratio() {
+            // Only the embedded server's ledger can tell; [faults] is read after the thresholds.
+            self.fault_thresholds.push(v.span());
+            let f = match v.get_ref() {
+                Scalar::Int(n) => Some(*n as f64),
+                Scalar::Float(f) => Some(*f),
+                Scalar::Str(_) => None,
+            };
+            return match (stat, f) {
+                (Stat::Min, Some(f)) if (0.0..=1.0).contains(&f) => Some(Limit::Fraction(f)),
+                (Stat::Min, _) => {
+                    self.s.error_help(
+                        v.span(),
+                        format!("`{metric}` is a fraction, so `min` must be a number from 0 to 1"),
+                        "e.g. min = 1.0: every injected fault found",
+                    );
+                    None
+                }
+                _ => {
+                    self.s.error_help(
+                        v.span(),
+                        format!("`{metric}` takes only `min`, not `{stat}`"),
+                        "e.g. min = 0.95",
+                    );
+                    None
+                }
+            };
+        }
         match stat {
             Stat::Max | Stat::Min => {
                 match v.get_ref() {

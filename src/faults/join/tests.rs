@@ -1,0 +1,188 @@
+//! The join's rules, one table row per situation: which records are found, which violations
+//! explained, and what recall and precision come out.
+
+use super::*;
+
+fn rec(kind: FaultKind, agent: &str, ixn: &str, at_ms: u64) -> LedgerRecord {
+    LedgerRecord {
+        seq: 0,
+        kind,
+        rule: 0,
+        agent: Some(agent.into()),
+        interaction: Some(ixn.into()),
+        operation: None,
+        cause: None,
+        notification: None,
+        ordinal: None,
+        index: None,
+        detail: String::new(),
+        at_ms,
+        at: String::new(),
+    }
+}
+
+fn vio(kind: ViolationKind, agent: &str, ixn: &str, at_ms: u64) -> Violation {
+    Violation {
+        kind,
+        agent: agent.into(),
+        interaction: ixn.into(),
+        expected: String::new(),
+        got: String::new(),
+        context: Vec::new(),
+        at_ms,
+    }
+}
+
+use FaultKind as F;
+use ViolationKind as V;
+
+struct Case {
+    name: &'static str,
+    records: Vec<LedgerRecord>,
+    violations: Vec<Violation>,
+    offset_ms: i64,
+    /// (found, explained, missed record indices, unexplained violation indices)
+    want: (u64, u64, Vec<usize>, Vec<usize>),
+}
+
+#[test]
+fn the_join_follows_the_rules_of_docs_faults() {
+    let cases = vec![
+        Case {
+            name: "a drop found as missing",
+            records: vec![rec(F::Drop, "a", "i1", 100)],
+            violations: vec![vio(V::Missing, "a", "i1", 5_100)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "a drop's second symptom is explained but finds no second fault",
+            records: vec![rec(F::Drop, "a", "i1", 100)],
+            violations: vec![vio(V::OutOfOrder, "a", "i1", 120), vio(V::Missing, "a", "i1", 5_100)],
+            offset_ms: 0,
+            want: (1, 2, vec![], vec![]),
+        },
+        Case {
+            name: "another agent or interaction explains nothing",
+            records: vec![rec(F::Drop, "a", "i1", 100)],
+            violations: vec![vio(V::Missing, "b", "i1", 200), vio(V::Missing, "a", "i2", 200)],
+            offset_ms: 0,
+            want: (0, 0, vec![0], vec![0, 1]),
+        },
+        Case {
+            name: "an incompatible kind explains nothing",
+            records: vec![rec(F::Duplicate, "a", "i1", 100)],
+            violations: vec![vio(V::Missing, "a", "i1", 200)],
+            offset_ms: 0,
+            want: (0, 0, vec![0], vec![0]),
+        },
+        Case {
+            name: "a record later than the violation explains nothing",
+            records: vec![rec(F::Swap, "a", "i1", 300)],
+            violations: vec![vio(V::OutOfOrder, "a", "i1", 200)],
+            offset_ms: 0,
+            want: (0, 0, vec![0], vec![0]),
+        },
+        Case {
+            name: "the offset moves records onto the run's clock",
+            records: vec![rec(F::Swap, "a", "i1", 300)],
+            violations: vec![vio(V::OutOfOrder, "a", "i1", 200)],
+            offset_ms: 150,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "within the slack of whole milliseconds",
+            records: vec![rec(F::Swap, "a", "i1", 202)],
+            violations: vec![vio(V::OutOfOrder, "a", "i1", 200)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "earliest unmatched record first; the later one is missed",
+            records: vec![rec(F::Duplicate, "a", "i1", 100), rec(F::Duplicate, "a", "i1", 150)],
+            violations: vec![vio(V::Duplicate, "a", "i1", 400)],
+            offset_ms: 0,
+            want: (1, 1, vec![1], vec![]),
+        },
+        Case {
+            name: "two violations take two records one to one",
+            records: vec![rec(F::Duplicate, "a", "i1", 100), rec(F::Duplicate, "a", "i1", 150)],
+            violations: vec![vio(V::Duplicate, "a", "i1", 160), vio(V::Duplicate, "a", "i1", 110)],
+            offset_ms: 0,
+            want: (2, 2, vec![], vec![]),
+        },
+        Case {
+            name: "a delayed MessageLogUpdated explains the index going back",
+            records: vec![rec(F::Delay, "a", "i1", 100)],
+            violations: vec![vio(V::IndexRegression, "a", "i1", 400)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "late explains unexpected after the terminal state",
+            records: vec![rec(F::Late, "a", "i1", 100)],
+            violations: vec![vio(V::Unexpected, "a", "i1", 101)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "a leak joins the customer's violation on the interaction",
+            records: vec![rec(F::Leak, "consultant-1", "i1", 100)],
+            violations: vec![vio(V::VisibilityLeak, "customer-1", "i1", 300)],
+            offset_ms: 0,
+            want: (1, 1, vec![], vec![]),
+        },
+        Case {
+            name: "latency faults need no violation and are never missed",
+            records: vec![rec(F::Latency, "a", "i1", 100), rec(F::Expire, "a", "", 100)],
+            violations: vec![],
+            offset_ms: 0,
+            want: (0, 0, vec![], vec![]),
+        },
+        Case {
+            name: "latency faults explain no violation",
+            records: vec![rec(F::Latency, "a", "i1", 100)],
+            violations: vec![vio(V::Missing, "a", "i1", 300)],
+            offset_ms: 0,
+            want: (0, 0, vec![], vec![0]),
+        },
+    ];
+    for c in cases {
+        let j = join(&c.records, &c.violations, c.offset_ms);
+        let got = (j.found, j.explained, j.missed.clone(), j.unexplained.clone());
+        assert_eq!(got, c.want, "{}", c.name);
+        assert_eq!(j.violations, c.violations.len() as u64, "{}", c.name);
+    }
+}
+
+#[test]
+fn recall_and_precision_per_kind() {
+    let records = vec![
+        rec(F::Drop, "a", "i1", 10),
+        rec(F::Drop, "a", "i2", 10),
+        rec(F::Swap, "b", "i3", 10),
+        rec(F::Latency, "b", "i3", 10),
+    ];
+    // One drop found; the swap found; one stray `missing` nobody explains.
+    let violations = vec![
+        vio(V::Missing, "a", "i1", 50),
+        vio(V::OutOfOrder, "b", "i3", 50),
+        vio(V::Missing, "c", "i9", 50),
+    ];
+    let j = join(&records, &violations, 0);
+    let drop = j.kinds[&F::Drop];
+    assert_eq!(drop, KindJoin { records: 2, found: 1, explained: 1, unexplained: 1 });
+    assert_eq!(drop.recall(F::Drop), Some(0.5));
+    assert_eq!(drop.precision(), Some(0.5));
+    let swap = j.kinds[&F::Swap];
+    assert_eq!((swap.recall(F::Swap), swap.precision()), (Some(1.0), Some(1.0)));
+    let latency = j.kinds[&F::Latency];
+    assert_eq!((latency.records, latency.recall(F::Latency)), (1, None), "no recall for latency");
+    assert_eq!(j.ordering_records, 3);
+    assert_eq!(j.recall(), Some(2.0 / 3.0));
+    assert_eq!(j.precision(), Some(2.0 / 3.0));
+    assert_eq!(j.missed, vec![1]);
+    // Nothing to join: no figures rather than a made-up 1 or 0.
+    let empty = join(&[], &[], 0);
+    assert_eq!((empty.recall(), empty.precision()), (None, None));
+}
