@@ -58,7 +58,7 @@ pub async fn execute(
             "open-files limit is low for this many agents; raise it with ulimit -n"
         );
     }
-    let ledger_file = results.map(|dir| dir.join(report::faults::LEDGER_FILE));
+    let ledger_file = results.map(|dir| dir.join(report::files::LEDGER_FILE));
     let (server, plan, faults_zero) =
         resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();

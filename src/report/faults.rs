@@ -12,11 +12,6 @@ use crate::faults::join::{self, Join};
 use crate::faults::{FaultKind, LedgerRecord, LedgerSnapshot};
 use crate::ordering::Violation;
 
-/// The fault ledger in the results directory of a run with `[faults]`: every record, one JSON
-/// line each, written by the embedded server as it injects.
-// TODO(merge): move beside the other names in `report::files` (edited in parallel now).
-pub const LEDGER_FILE: &str = "ledger.jsonl";
-
 /// Missed faults and unexplained violations kept in full (the rest are counted).
 pub const DETAILS_KEPT: usize = 20;
 

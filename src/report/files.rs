@@ -27,6 +27,23 @@ pub const HLOG_FILE: &str = "latency.hlog";
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
 /// The measured histograms at the end of the run, for exact merges of shards.
 pub const TOTALS_FILE: &str = "totals.hlog";
+/// Every violation of the run, one JSON line each, streamed as found (capped).
+pub const VIOLATIONS_FILE: &str = "violations.jsonl";
+/// The fault ledger of a run with `[faults]`: every injected fault, one JSON line each.
+pub const LEDGER_FILE: &str = "ledger.jsonl";
+
+/// Every file a run writes under a fixed name (`--force` removes these, and `.hgrm` files, from
+/// an earlier run; nothing else).
+pub const RUN_FILES: [&str; 8] = [
+    SUMMARY_FILE,
+    REPORT_FILE,
+    JUNIT_FILE,
+    HLOG_FILE,
+    TIMELINE_FILE,
+    TOTALS_FILE,
+    VIOLATIONS_FILE,
+    LEDGER_FILE,
+];
 /// The extension of the per-metric percentile distributions ([`hgrm_file`]).
 pub const HGRM_EXTENSION: &str = "hgrm";
 
@@ -109,7 +126,7 @@ pub fn prepare_results_dir(
 /// replacing run's directory holds only its own results (an `.hgrm` of a metric this run does
 /// not measure would otherwise stay and look like one of its own).
 fn remove_earlier_run(dir: &Path) -> Result<(), ReportError> {
-    let named = [SUMMARY_FILE, REPORT_FILE, JUNIT_FILE, HLOG_FILE, TIMELINE_FILE];
+    let named = RUN_FILES;
     let entries = fs::read_dir(dir)
         .map_err(|source| ReportError::CreateDir { path: dir.to_owned(), source })?;
     for entry in entries.flatten() {

@@ -314,6 +314,8 @@ fn violations(shards: &[ShardRun]) -> ViolationsReport {
         total: shards.iter().map(|s| s.report.violations.total).sum(),
         by_kind,
         first,
+        // Each shard's violations.jsonl stays in its own directory; the merge keeps the counts.
+        file: None,
     }
 }
 
@@ -349,6 +351,9 @@ impl Measured for Sum<'_> {
             Metric::Counter(Counter::MissedStarts) => r.counts.missed_starts,
             Metric::Counter(Counter::Reconnects) => r.counts.reconnects,
             Metric::Violations(k) => r.violations.by_kind.get(&k).copied().unwrap_or(0),
+            // Fault ratios are not counts; a merge has no ledger join (shards run against a
+            // remote target, which takes no [faults]).
+            Metric::Faults(..) => return None,
         })
     }
 
@@ -518,6 +523,7 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
         customers: customers(&shards, &totals),
         counts: counts(&shards),
         violations: violations(&shards),
+        faults: None,
         scenario: first.scenario.clone(),
     };
     // The whole scenario's thresholds, as every shard recorded them, judged on the sum.

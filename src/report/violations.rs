@@ -14,9 +14,7 @@ use super::{ReportError, ViolationReport, ViolationsFileReport};
 use crate::metrics::violations::ViolationObserver;
 use crate::ordering::Violation;
 
-/// The file's name in the results directory.
-// TODO(merge): move beside the other names in `report::files` (edited in parallel now).
-pub const VIOLATIONS_FILE: &str = "violations.jsonl";
+use super::files::VIOLATIONS_FILE;
 
 /// Lines written unless told otherwise: far beyond what a person reads, small enough to bound
 /// the file (a line is a few hundred bytes) in a run that breaks everything.

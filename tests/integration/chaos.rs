@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::faults::FaultKind;
-use gwsim::report::faults::LEDGER_FILE;
-use gwsim::report::violations::VIOLATIONS_FILE;
+use gwsim::report::files::{LEDGER_FILE, VIOLATIONS_FILE};
 use gwsim::scenario::{self, Overrides, Scenario};
 use tokio_util::sync::CancellationToken;
 
