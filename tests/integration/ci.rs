@@ -2,8 +2,9 @@
 //! `summary.json` (which matches its schema); `gwsim compare` exits 0, 1 or 2 as the README
 //! promises; `gwsim report` prints the run's table again from its summary.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use crate::binary::{gwsim, path, scratch, serve, text};
 
 /// A short scenario: no warmup, one second of load, a threshold that holds and one that fails.
 const SCENARIO: &str = r#"
@@ -33,29 +34,6 @@ p99 = "10s"
 metric = "Accept.count"
 min = 1000000
 "#;
-
-fn gwsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
-}
-
-/// A fresh directory, removed when the test ends, whether it passes or panics.
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("gwsim-ci-")
-        .tempdir()
-        .unwrap_or_else(|e| panic!("cannot create a scratch directory: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
 
 #[test]
 fn run_writes_junit_and_compare_and_report_read_the_results() {
@@ -219,50 +197,6 @@ fn run_flags_are_judged_before_any_load() {
     );
     assert!(err.contains("population `frontline` has no password"), "{err}");
     assert!(err.contains("--password-env VAR"), "{err}");
-}
-
-/// Runs `gwsim serve` as a child on a free loopback port and returns it with the base URL it
-/// logged; the child is killed (by its own handle) when the guard drops.
-struct ServeChild(std::process::Child);
-
-impl Drop for ServeChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(args: &[&str], env: &[(&str, &str)]) -> (ServeChild, String) {
-    use std::io::BufRead as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start gwsim serve: {e}"));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let guard = ServeChild(child);
-    // The server's log is read on a thread so that waiting for the line is bounded in time.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        let Ok(line) = rx.recv_timeout(left) else { break };
-        if let Some(rest) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
-            let addr = rest.split_whitespace().next().unwrap_or_default();
-            return (guard, format!("http://{addr}"));
-        }
-    }
-    panic!("gwsim serve did not say where it listens within 30 s");
 }
 
 /// "Run a scenario against a standalone `gwsim serve`" is two commands: the server creates

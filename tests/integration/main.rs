@@ -4,6 +4,10 @@
 /// Server and client helpers shared by the tests below.
 mod support;
 
+/// Helpers for the tests that drive the `gwsim` binary (commands, scratch directories, a
+/// `gwsim serve` child).
+mod binary;
+
 /// The seed pages' flows, notification by notification, for chat and Facebook, on both CometD
 /// transports: consult, remove participant, leave.
 mod seed_flows;

@@ -5,10 +5,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use gwsim::report::readback::{Histograms, read_hlog};
 use hdrhistogram::Histogram;
+
+use crate::binary::{gwsim, path, scratch, serve, text};
 
 /// Eight agents (two per shard), customers at 8/s for two seconds, a threshold that holds.
 const SCENARIO: &str = r#"
@@ -34,63 +36,6 @@ p99 = "30s"
 
 const SHARDS: u32 = 4;
 const PASSWORD: (&str, &str) = ("GWSIM_SHARD_PASSWORD", "not-a-real-secret");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
-fn gwsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start gwsim: {e}"))
-}
-
-/// `gwsim serve` as a child on a free loopback port, killed by its own handle on drop.
-struct ServeChild(std::process::Child);
-
-impl Drop for ServeChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(scenario: &Path) -> (ServeChild, String) {
-    use std::io::BufRead as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--users-from", path(scenario)])
-        .args(["--password-env", PASSWORD.0])
-        .env(PASSWORD.0, PASSWORD.1)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start gwsim serve: {e}"));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let guard = ServeChild(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        let Ok(line) = rx.recv_timeout(left) else { break };
-        if let Some(rest) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
-            let addr = rest.split_whitespace().next().unwrap_or_default();
-            return (guard, format!("http://{addr}"));
-        }
-    }
-    panic!("gwsim serve did not say where it listens within 30 s");
-}
 
 fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json"))
@@ -130,11 +75,12 @@ fn expected_stats(h: &Histogram<u64>) -> serde_json::Value {
 
 #[test]
 fn four_shards_of_an_indexed_job_merge_exactly() {
-    let tmp = tempfile::Builder::new().prefix("gwsim-shards-").tempdir().expect("scratch dir");
+    let tmp = scratch();
     let dir = tmp.path();
     let scenario = dir.join("shards.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
-    let (_server, url) = serve(&scenario);
+    let (_server, url) =
+        serve(&["--users-from", path(&scenario), "--password-env", PASSWORD.0], &[PASSWORD]);
 
     // A common start a few seconds ahead, as a job would be given; the shards wait for it.
     let start_at = std::time::SystemTime::now()
@@ -307,7 +253,7 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
 /// The shard flags are judged before any load: exit 2, and the message names the flag.
 #[test]
 fn shard_flags_are_judged_before_any_load() {
-    let tmp = tempfile::Builder::new().prefix("gwsim-shards-").tempdir().expect("scratch dir");
+    let tmp = scratch();
     let scenario = tmp.path().join("shards.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let run = |args: &[&str]| {
