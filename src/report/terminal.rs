@@ -282,14 +282,7 @@ faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
     if f.unexplained_total > 0 {
         let _ = writeln!(o, "\n!! {} VIOLATIONS NO FAULT EXPLAINS:", f.unexplained_total);
         for x in f.unexplained.iter().take(FAULT_DETAILS_SHOWN) {
-            let _ = writeln!(
-                o,
-                "  {} at {} ms: {} on {}: expected {}, got {}",
-                x.kind, x.at_ms, x.agent, x.interaction, x.expected, x.got
-            );
-            if !x.context.is_empty() {
-                let _ = writeln!(o, "    recent: {}", x.context.join(" | "));
-            }
+            violation(o, x);
         }
         let shown = f.unexplained.len().min(FAULT_DETAILS_SHOWN) as u64;
         if f.unexplained_total > shown {
@@ -303,6 +296,20 @@ faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
     }
 }
 
+/// One violation and the notifications around it, as both violation lists print it.
+fn violation(o: &mut String, x: &super::ViolationReport) {
+    let interaction =
+        if x.interaction.is_empty() { "(unknown interaction)" } else { &x.interaction };
+    let _ = writeln!(
+        o,
+        "  {} at {} ms: {} on {}: expected {}, got {}",
+        x.kind, x.at_ms, x.agent, interaction, x.expected, x.got
+    );
+    if !x.context.is_empty() {
+        let _ = writeln!(o, "    recent: {}", x.context.join(" | "));
+    }
+}
+
 fn violations<S>(o: &mut String, r: &Report<S>) {
     let v = &r.violations;
     if v.total == 0 {
@@ -313,19 +320,7 @@ fn violations<S>(o: &mut String, r: &Report<S>) {
         v.by_name().into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
     let _ = writeln!(o, "\nviolations: {} ({})", v.total, kinds.join(", "));
     for x in v.first.iter().take(VIOLATIONS_SHOWN) {
-        let _ = writeln!(
-            o,
-            "  {} at {} ms: {} on {}: expected {}, got {}",
-            x.kind,
-            x.at_ms,
-            x.agent,
-            if x.interaction.is_empty() { "(unknown interaction)" } else { &x.interaction },
-            x.expected,
-            x.got
-        );
-        if !x.context.is_empty() {
-            let _ = writeln!(o, "    recent: {}", x.context.join(" | "));
-        }
+        violation(o, x);
     }
     let shown = v.first.len().min(VIOLATIONS_SHOWN) as u64;
     if v.total > shown {
