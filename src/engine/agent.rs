@@ -163,12 +163,18 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
     let flow_token = token.child_token();
+    // Whether the loop ended with the run (not with a dead stream): only then has the agent
+    // heard everything the server owed it, and what is still owed can be judged missing.
+    let mut run_ended = false;
     loop {
         tokio::select! {
             // The run's end first: a session closed by that same end must not be read as the
             // server's doing (see `FailureKind::from_close`).
             biased;
-            _ = token.cancelled() => break,
+            _ = token.cancelled() => {
+                run_ended = true;
+                break;
+            }
             Some(_) = flows.join_next(), if !flows.is_empty() => {}
             _ = checks.tick() => {
                 let now_ms = ctx.now_ms();
@@ -233,6 +239,19 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     // Log out: flows stop, the contact-center session ends, the CometD session disconnects.
     flow_token.cancel();
     while flows.join_next().await.is_some() {}
+    if run_ended {
+        // What already arrived is checked before judging what is still owed; a drop near the
+        // end of a run is found here or not at all (the 500 ms poll has stopped).
+        while let Ok(event) = events.try_recv() {
+            if let Event::Data { data, .. } = event
+                && let Ok(n) = serde_json::from_str::<Notification>(data.get())
+            {
+                shared.observe(&rec, &n);
+            }
+        }
+        let now_ms = ctx.now_ms();
+        rec.violations(shared.checker(|c| c.finish_with_grace(now_ms, FINISH_GRACE_MS)));
+    }
     ctx.roster.leave(&pop.name, &spec.username);
     let body = MeOperation::EndContactCenterSession {};
     let _ = session_op(&rec, &http, SessionOp::EndContactCenterSession, body).await;
@@ -250,6 +269,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     );
     rec.op_ok(OpName::Session(SessionOp::Disconnect), true);
 }
+
+/// How long before the end of the run an operation must have started for its missing
+/// notifications to be reported at the end: a younger one may still have them on the wire.
+const FINISH_GRACE_MS: u64 = 1_000;
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {

@@ -301,14 +301,29 @@ impl<T: Copy> AgentChecker<T> {
     /// owed is missing (call this after the run has drained, not while replies may still come).
     /// Expectations that never armed (a consult nobody accepted) are dropped silently.
     pub fn finish(&mut self, now_ms: u64) -> Vec<Violation> {
+        self.finish_with_grace(now_ms, 0)
+    }
+
+    /// [`Self::finish`] for a caller that stopped reading its stream at `now_ms`: an expectation
+    /// armed less than `grace_ms` before then may have its notifications still on the wire, so
+    /// it is dropped unreported rather than called missing (nothing invented). Operations whose
+    /// interaction already ended wait in limbo only for a refusal, which the caller has had by
+    /// now, so they are reported whatever their age.
+    pub fn finish_with_grace(&mut self, now_ms: u64, grace_ms: u64) -> Vec<Violation> {
         for l in &mut self.limbo {
             l.report_at = now_ms;
         }
         let mut out = self.poll_timeouts(now_ms);
         let live = std::mem::take(&mut self.live);
+        let timeout_ms = self.timeout_ms;
+        // An armed expectation's deadline is its arming time plus the timeout.
+        let settled_in_time = |i: &&Instance<T>| {
+            i.deadline
+                .is_some_and(|d| d.saturating_sub(timeout_ms).saturating_add(grace_ms) <= now_ms)
+        };
         for ix in live {
             let mut findings = Vec::new();
-            for inst in ix.instances.iter().filter(|i| i.deadline.is_some()) {
+            for inst in ix.instances.iter().filter(settled_in_time) {
                 for step in inst.pending() {
                     findings.push(Finding {
                         kind: ViolationKind::Missing,

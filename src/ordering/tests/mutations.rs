@@ -251,3 +251,16 @@ fn a_refused_operation_owes_nothing() {
     assert_kinds(&v, &[K::Missing]);
     assert!(v[0].expected.starts_with("SendMessage"), "{}", v[0]);
 }
+
+#[test]
+fn finishing_with_a_grace_spares_only_the_youngest_operations() {
+    let mut checker = AgentChecker::new("Ann", Media::Chat, Profile::Strict);
+    checker.operation_started(0, "IX", Capability::SendMessage, None, ());
+    checker.operation_started(9_500, "IX", Capability::Complete, None, ());
+    // At 10 s with a 1 s grace: the SendMessage (10 s old) is missing; the Complete (500 ms
+    // old) may still be on the wire.
+    let v = checker.finish_with_grace(10_000, 1_000);
+    assert_kinds(&v, &[K::Missing]);
+    assert!(v[0].expected.starts_with("SendMessage"), "{}", v[0]);
+    assert_eq!(checker.live_interactions(), 0, "finishing forgets everything");
+}
