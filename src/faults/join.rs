@@ -13,7 +13,9 @@
 //! nothing explains is **unexplained**.
 //!
 //! Latency-only kinds (latency, error, request-stall, slow-customer, expire, ws-close,
-//! connect-starvation, stall) explain no violation: they are counted, and have no recall.
+//! connect-starvation, stall) explain no violation: they are counted, and have no recall. Nor
+//! has a delay that nothing overtook (the ledger's `overtaken`): it changed no order, so no
+//! ordering checker could see it; it is counted as **unobservable**.
 //!
 //! Clocks: a violation's `at_ms` is the checker's clock (zero when the run began), a record's
 //! `at_ms` the ledger's (zero when the injector was made). `offset_ms` is how much later the
@@ -59,11 +61,20 @@ pub fn is_ordering(kind: FaultKind) -> bool {
     !explains(kind).is_empty()
 }
 
+/// Whether this record's fault could show in the order of what an agent received: a delay
+/// only when a later notification overtook it.
+pub fn is_observable(r: &LedgerRecord) -> bool {
+    is_ordering(r.kind) && (r.kind != FaultKind::Delay || r.overtaken == Some(true))
+}
+
 /// One fault kind's side of the join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KindJoin {
     /// Ledger records of this kind (the kept ones).
     pub records: u64,
+    /// Records whose fault no ordering checker could see (a delay nothing overtook): not in
+    /// the recall.
+    pub unobservable: u64,
     /// Records matched one to one with a violation: faults the checker found.
     pub found: u64,
     /// Violations explained by a record of this kind (matched, or produced besides).
@@ -74,9 +85,11 @@ pub struct KindJoin {
 }
 
 impl KindJoin {
-    /// found / records; `None` for a latency-only kind or without records.
+    /// found / observable records; `None` for a latency-only kind or without observable
+    /// records.
     pub fn recall(&self, kind: FaultKind) -> Option<f64> {
-        (is_ordering(kind) && self.records > 0).then(|| self.found as f64 / self.records as f64)
+        let observable = self.records - self.unobservable;
+        (is_ordering(kind) && observable > 0).then(|| self.found as f64 / observable as f64)
     }
 
     /// explained / (explained + unexplained); `None` when no violation concerns the kind.
@@ -91,7 +104,7 @@ impl KindJoin {
 pub struct Join {
     /// Every kind with records or concerned violations, in [`FaultKind`] order.
     pub kinds: BTreeMap<FaultKind, KindJoin>,
-    /// Records of ordering kinds, and how many of them were found.
+    /// Observable records of ordering kinds, and how many of them were found.
     pub ordering_records: u64,
     pub found: u64,
     /// Violations joined, and how many a record explains.
@@ -116,9 +129,8 @@ impl Join {
 }
 
 /// The key a record and a violation must share. A leak's record names the entry's author and
-/// its violation the customer who saw it, so leaks join on the interaction alone. (The ledger
-/// has the agent-side interaction id and the customer's violation the customer chat id, so
-/// leaks do not join yet: docs/faults.md.)
+/// its violation the customer who saw it, so leaks join on the customer's chat id alone (the
+/// record's `chat`; the customer's checker reports that id as the interaction).
 fn key(kind_is_leak: bool, agent: &str, interaction: &str) -> (String, String) {
     if kind_is_leak {
         (String::new(), interaction.to_owned())
@@ -138,10 +150,16 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         if !is_ordering(r.kind) {
             continue;
         }
+        if !is_observable(r) {
+            k.unobservable += 1;
+            continue;
+        }
         out.ordering_records += 1;
+        let leak = r.kind == FaultKind::Leak;
         let agent = r.agent.as_deref().unwrap_or("");
-        let interaction = r.interaction.as_deref().unwrap_or("");
-        by_key.entry(key(r.kind == FaultKind::Leak, agent, interaction)).or_default().push(i);
+        let interaction =
+            if leak { r.chat.as_deref() } else { None }.or(r.interaction.as_deref()).unwrap_or("");
+        by_key.entry(key(leak, agent, interaction)).or_default().push(i);
     }
     let at = |r: &LedgerRecord| r.at_ms as i64 - offset_ms;
     let mut matched = vec![false; records.len()];
@@ -200,7 +218,7 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
     }
     out.violations = violations.len() as u64;
     out.missed =
-        (0..records.len()).filter(|&i| is_ordering(records[i].kind) && !matched[i]).collect();
+        (0..records.len()).filter(|&i| is_observable(&records[i]) && !matched[i]).collect();
     out
 }
 

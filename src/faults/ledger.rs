@@ -27,6 +27,10 @@ pub struct LedgerRecord {
     /// The interaction concerned (the agent-side interaction id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<String>,
+    /// The customer's chat (or Facebook session) id, for a fault the customer sees (a leak):
+    /// the id the customer's checker reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<String>,
     /// The interaction operation (Capability name) whose request or notifications were faulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
@@ -47,6 +51,11 @@ pub struct LedgerRecord {
     pub index: Option<u64>,
     /// What was done, in words.
     pub detail: String,
+    /// For a delay: whether a later notification for the same agent and interaction went out
+    /// before the delayed one, so that an ordering checker could see it. A delay nothing
+    /// overtook is a latency, not an ordering fault, and counts in no recall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overtaken: Option<bool>,
     /// Milliseconds since the server started.
     pub at_ms: u64,
     /// Wall-clock time, RFC 3339 with milliseconds, UTC.
@@ -58,12 +67,14 @@ pub struct LedgerRecord {
 pub struct NewRecord {
     pub agent: Option<String>,
     pub interaction: Option<String>,
+    pub chat: Option<String>,
     pub operation: Option<String>,
     pub cause: Option<String>,
     pub notification: Option<String>,
     pub ordinal: Option<u32>,
     pub index: Option<u64>,
     pub detail: String,
+    pub overtaken: Option<bool>,
 }
 
 /// What the ledger holds at one moment.
@@ -123,12 +134,14 @@ impl Ledger {
             rule,
             agent: new.agent,
             interaction: new.interaction,
+            chat: new.chat,
             operation: new.operation,
             cause: new.cause,
             notification: new.notification,
             ordinal: new.ordinal,
             index: new.index,
             detail: new.detail,
+            overtaken: new.overtaken,
             at_ms,
             at: rfc3339(self.started + Duration::from_millis(at_ms)),
         };

@@ -50,13 +50,17 @@ pub struct FaultKindReport {
     /// Whether the kind should show up as ordering violations (only those have a recall).
     pub ordering: bool,
     pub records: u64,
+    /// Records whose fault changed no order an agent could see (a delay nothing overtook):
+    /// not in the recall.
+    #[serde(default)]
+    pub unobservable: u64,
     /// Records matched one to one with a violation.
     pub found: u64,
     /// Violations explained by a record of this kind.
     pub explained: u64,
     /// Unexplained violations this kind could have produced.
     pub unexplained: u64,
-    /// found / records, for ordering kinds with records.
+    /// found / (records - unobservable), for ordering kinds with observable records.
     pub recall: Option<f64>,
     /// explained / (explained + unexplained), when some violation concerns the kind.
     pub precision: Option<f64>,
@@ -79,6 +83,7 @@ impl FaultsReport {
                 kind: *kind,
                 ordering: join::is_ordering(*kind),
                 records: k.records,
+                unobservable: k.unobservable,
                 found: k.found,
                 explained: k.explained,
                 unexplained: k.unexplained,

@@ -252,6 +252,14 @@ faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         let _ = writeln!(o, "{}", line(&cells));
     }
+    for k in f.kinds.iter().filter(|k| k.unobservable > 0) {
+        let _ = writeln!(
+            o,
+            "  {}: {} of {} not observable (nothing overtook the delayed notification), not in \
+             the recall",
+            k.kind, k.unobservable, k.records
+        );
+    }
     let _ = writeln!(
         o,
         "  overall: recall {}, precision {} ({} violations joined{})",

@@ -11,6 +11,7 @@ pub mod http;
 pub mod state;
 pub mod users;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,50 @@ impl Default for ServerConfig {
 /// The ContactCenterId customers send unless configured otherwise.
 pub const DEFAULT_CONTACT_CENTER_ID: &str = "5f3a2e9c-1b7d-4c5e-8f00-9a6b1c2d3e4f";
 
+fn lock_published(p: &Mutex<Published>) -> std::sync::MutexGuard<'_, Published> {
+    // `note` cannot leave the map half-updated, so a poisoned lock still holds sound data.
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A delayed delivery on its timer, with what it needs to go out and to be judged.
+struct LatePublish {
+    hub: Arc<Hub>,
+    faults: Arc<dyn FaultInjector>,
+    published: Option<Arc<Mutex<Published>>>,
+    /// Where it stood in the order owed.
+    owed_at: Position,
+    topic: String,
+    user: u32,
+    interaction: String,
+    json: String,
+    record: Option<faults::PendingRecord>,
+}
+
+impl LatePublish {
+    /// Publishes it and tells the injector whether anything overtook it.
+    fn publish(self) {
+        // Judged and published under the lock `App::publish` holds, so the judgement stays true.
+        let mut published = self.published.as_deref().map(lock_published);
+        let overtaken = published.as_mut().is_some_and(|p| {
+            let overtaken = p.overtaken(self.user, &self.interaction, self.owed_at);
+            p.note(self.user, &self.interaction, self.owed_at);
+            overtaken
+        });
+        self.hub.publish(self.user, &self.topic, &self.json);
+        drop(published);
+        if let Some(record) = self.record {
+            self.faults.delay_done(record, Some(overtaken));
+        }
+    }
+
+    /// The server stopped first: it never goes out.
+    fn abandon(self) {
+        if let Some(record) = self.record {
+            self.faults.delay_done(record, None);
+        }
+    }
+}
+
 /// Shared state of a running server.
 #[derive(Debug)]
 pub struct App {
@@ -77,7 +122,42 @@ pub struct App {
     faults: Arc<dyn FaultInjector>,
     /// The injector's optional hooks, read once.
     hooks: Hooks,
+    /// What was published last per agent and interaction, when delays are injected.
+    published: Option<Arc<Mutex<Published>>>,
     shutdown: CancellationToken,
+}
+
+/// Where a delivery stood in the order the server owed its recipient: its batch, then its slot
+/// in the batch among the same recipient's deliveries about the same interaction (kept ones at
+/// odd slots, delayed ones at the even slot before the kept one they preceded), then its rank
+/// among delayed ones at one slot.
+type Position = (u64, u32, u32);
+
+/// The batches numbered, and per (user, interaction) the latest owed position published so
+/// far: a delayed delivery was overtaken when a delivery owed after it went out first.
+/// Bounded: past [`Published::CAP`] groups it starts afresh, which can only make a delay read
+/// as not overtaken (left out of the recall, never a finding invented).
+#[derive(Debug, Default)]
+struct Published {
+    batches: u64,
+    last: HashMap<(u32, String), Position>,
+}
+
+impl Published {
+    const CAP: usize = 100_000;
+
+    fn note(&mut self, user: u32, interaction: &str, at: Position) {
+        let key = (user, interaction.to_owned());
+        if self.last.len() >= Self::CAP && !self.last.contains_key(&key) {
+            self.last.clear();
+        }
+        let last = self.last.entry(key).or_insert(at);
+        *last = (*last).max(at);
+    }
+
+    fn overtaken(&self, user: u32, interaction: &str, at: Position) -> bool {
+        self.last.get(&(user, interaction.to_owned())).is_some_and(|&l| l > at)
+    }
 }
 
 impl App {
@@ -92,7 +172,17 @@ impl App {
         let center = Center::new(config.state.clone(), users.directory.clone());
         let hub = Hub::new(config.bayeux.clone(), faults.clone(), shutdown.clone());
         let auth = Authenticator::new(users, config.session_idle);
-        Arc::new(App { center: Mutex::new(center), hub, auth, config, faults, hooks, shutdown })
+        let published = hooks.delays.then(Arc::default);
+        Arc::new(App {
+            center: Mutex::new(center),
+            hub,
+            auth,
+            config,
+            faults,
+            hooks,
+            published,
+            shutdown,
+        })
     }
 
     /// Wall-clock milliseconds for message timestamps (the state machine never reads clocks).
@@ -133,11 +223,17 @@ impl App {
             let mut later = Vec::new();
             let batch = BatchInfo { cause, directory: center.directory() };
             self.faults.on_batch(&batch, &mut out, &mut later);
+            // Numbered and published under the state lock, so batch numbers follow state order.
+            let number = self.published.as_deref().map_or(0, |p| {
+                let mut p = lock_published(p);
+                p.batches += 1;
+                p.batches
+            });
             for delayed in later {
-                self.publish_later(delayed);
+                self.publish_later(number, delayed);
             }
+            self.publish(number, &out);
         }
-        self.publish(&out);
         Ok(result)
     }
 
@@ -149,7 +245,21 @@ impl App {
         }
     }
 
-    fn publish(&self, out: &[Delivery]) {
+    /// Publishes batch `number` (0 when delays are not tracked).
+    fn publish(&self, number: u64, out: &[Delivery]) {
+        // Held while publishing, so that a delayed delivery judged "not overtaken" really goes
+        // out before anything published after the judgement.
+        let mut published = self.published.as_deref().map(lock_published);
+        if let Some(p) = published.as_mut() {
+            let mut kept: HashMap<(u32, &str), u32> = HashMap::new();
+            for d in out {
+                if let Some(ixn) = d.notification.interaction_id() {
+                    let n = kept.entry((d.user.get(), ixn)).or_default();
+                    p.note(d.user.get(), ixn, (number, 2 * *n + 1, 0));
+                    *n += 1;
+                }
+            }
+        }
         for d in out {
             match serde_json::to_string(&d.notification) {
                 Ok(json) => self.hub.publish(d.user.get(), self.topic(d.topic), &json),
@@ -161,24 +271,32 @@ impl App {
     /// A delivery the fault injector delayed: a timer task publishes it to the user's sessions
     /// as they are then, unless the server stops first. It never holds the state lock, so it
     /// crosses whatever batches are published meanwhile.
-    fn publish_later(&self, delayed: Delayed) {
-        let d = delayed.delivery;
+    fn publish_later(&self, number: u64, delayed: Delayed) {
+        let Delayed { after, delivery: d, record, kept_before, nth } = delayed;
         let json = match serde_json::to_string(&d.notification) {
             Ok(json) => json,
             Err(e) => return tracing::error!(error = %e, "cannot serialize a notification"),
         };
-        let topic = self.topic(d.topic).to_owned();
-        let user = d.user.get();
+        let late = LatePublish {
+            hub: self.hub.clone(),
+            faults: self.faults.clone(),
+            published: self.published.clone(),
+            owed_at: (number, 2 * kept_before, nth),
+            topic: self.topic(d.topic).to_owned(),
+            user: d.user.get(),
+            interaction: d.notification.interaction_id().unwrap_or_default().to_owned(),
+            json,
+            record,
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No timer outside a runtime: deliver now rather than lose it.
-            return self.hub.publish(user, &topic, &json);
+            return late.publish();
         };
-        let hub = self.hub.clone();
         let shutdown = self.shutdown.clone();
         runtime.spawn(async move {
             tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(delayed.after) => hub.publish(user, &topic, &json),
+                () = shutdown.cancelled() => late.abandon(),
+                () = tokio::time::sleep(after) => late.publish(),
             }
         });
     }

@@ -10,12 +10,14 @@ fn rec(kind: FaultKind, agent: &str, ixn: &str, at_ms: u64) -> LedgerRecord {
         rule: 0,
         agent: Some(agent.into()),
         interaction: Some(ixn.into()),
+        chat: None,
         operation: None,
         cause: None,
         notification: None,
         ordinal: None,
         index: None,
         detail: String::new(),
+        overtaken: None,
         at_ms,
         at: String::new(),
     }
@@ -113,7 +115,7 @@ fn the_join_follows_the_rules_of_docs_faults() {
         },
         Case {
             name: "a delayed MessageLogUpdated explains the index going back",
-            records: vec![rec(F::Delay, "a", "i1", 100)],
+            records: vec![LedgerRecord { overtaken: Some(true), ..rec(F::Delay, "a", "i1", 100) }],
             violations: vec![vio(V::IndexRegression, "a", "i1", 400)],
             offset_ms: 0,
             want: (1, 1, vec![], vec![]),
@@ -171,7 +173,10 @@ fn recall_and_precision_per_kind() {
     ];
     let j = join(&records, &violations, 0);
     let drop = j.kinds[&F::Drop];
-    assert_eq!(drop, KindJoin { records: 2, found: 1, explained: 1, unexplained: 1 });
+    assert_eq!(
+        drop,
+        KindJoin { records: 2, unobservable: 0, found: 1, explained: 1, unexplained: 1 }
+    );
     assert_eq!(drop.recall(F::Drop), Some(0.5));
     assert_eq!(drop.precision(), Some(0.5));
     let swap = j.kinds[&F::Swap];
@@ -185,4 +190,26 @@ fn recall_and_precision_per_kind() {
     // Nothing to join: no figures rather than a made-up 1 or 0.
     let empty = join(&[], &[], 0);
     assert_eq!((empty.recall(), empty.precision()), (None, None));
+}
+
+#[test]
+fn a_delay_nothing_overtook_is_unobservable_and_not_in_the_recall() {
+    let overtaken = |o: Option<bool>| LedgerRecord { overtaken: o, ..rec(F::Delay, "a", "i1", 10) };
+    let records = vec![overtaken(Some(true)), overtaken(Some(false)), overtaken(None)];
+    let violations = vec![vio(V::OutOfOrder, "a", "i1", 50)];
+    let j = join(&records, &violations, 0);
+    let delay = j.kinds[&F::Delay];
+    assert_eq!((delay.records, delay.unobservable, delay.found), (3, 2, 1));
+    assert_eq!(delay.recall(F::Delay), Some(1.0), "only the overtaken delay could be seen");
+    assert_eq!((j.ordering_records, j.missed.len()), (1, 0));
+}
+
+#[test]
+fn a_leak_joins_on_the_customers_chat_id() {
+    // The record names the agent-side interaction and the chat; the customer's violation
+    // names the chat.
+    let leak =
+        LedgerRecord { chat: Some("chat-9".into()), ..rec(F::Leak, "consultant-1", "ix-9", 10) };
+    let j = join(&[leak], &[vio(V::VisibilityLeak, "customer-1", "chat-9", 50)], 0);
+    assert_eq!((j.found, j.recall(), j.precision()), (1, Some(1.0), Some(1.0)));
 }

@@ -141,12 +141,31 @@ pub struct BatchInfo<'a> {
 pub struct Delayed {
     pub after: Duration,
     pub delivery: Delivery,
+    /// The ledger record, written by [`FaultInjector::delay_done`] once the delivery has gone
+    /// out and the server knows whether a later notification overtook it.
+    pub record: Option<PendingRecord>,
+    /// Where it stood in its batch among the deliveries of the same recipient and interaction
+    /// that stayed: after `kept_before` of them, and `nth` among the delayed ones at that same
+    /// spot. With the batch's number this places it in the order the server owed.
+    pub kept_before: u32,
+    pub nth: u32,
+}
+
+/// A ledger record held back until its fault has been carried out.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    pub rule: usize,
+    /// When the fault was decided (the record's time).
+    pub at: Duration,
+    pub record: crate::faults::NewRecord,
 }
 
 /// An `Agents`-only entry the customer messages view is about to hide.
 #[derive(Debug, Clone, Copy)]
 pub struct LeakInfo<'a> {
     pub interaction: &'a str,
+    /// The customer's chat (or Facebook session) id, which the customer's checker reports.
+    pub chat: &'a str,
     pub media: Media,
     pub entry: &'a LogEntry,
     /// The username of the entry's author, when an agent wrote it.
@@ -160,6 +179,9 @@ pub struct Hooks {
     pub leaks: bool,
     /// Call [`FaultInjector::stall`] before answers and frames.
     pub stalls: bool,
+    /// Track what is published per agent and interaction, so that a delayed delivery can be
+    /// told whether a later one overtook it ([`FaultInjector::delay_done`]).
+    pub delays: bool,
 }
 
 /// Decides, per event, whether and how to misbehave. Implementations must be cheap and
@@ -190,6 +212,10 @@ pub trait FaultInjector: Send + Sync + std::fmt::Debug {
         _later: &mut Vec<Delayed>,
     ) {
     }
+    /// A delayed delivery went out (or never will: `overtaken` is `None` when the server
+    /// stopped first); `overtaken` says whether a later notification for the same agent and
+    /// interaction was published meanwhile, i.e. whether the delay could be seen at all.
+    fn delay_done(&self, _record: PendingRecord, _overtaken: Option<bool>) {}
     /// Whether to show this hidden entry to the customer anyway.
     fn leak(&self, _leak: &LeakInfo<'_>) -> bool {
         false

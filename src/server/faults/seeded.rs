@@ -29,7 +29,7 @@ use crate::server::state::{Delivery, Directory, Topic};
 
 use super::{
     BatchInfo, Cause, ConnectFault, ConnectInfo, ConnectTransport, Delayed, FaultInjector, Hooks,
-    LeakInfo, RequestFault, RequestInfo, RequestOutcome,
+    LeakInfo, PendingRecord, RequestFault, RequestInfo, RequestOutcome,
 };
 
 /// Request counters kept for this many agents and customers at most; past it they start over
@@ -101,6 +101,7 @@ impl SeededFaults {
         let hooks = Hooks {
             leaks: kinds(|k| k == FaultKind::Leak),
             stalls: kinds(|k| k == FaultKind::Stall),
+            delays: kinds(|k| k == FaultKind::Delay),
         };
         Ok(SeededFaults {
             ledger: Ledger::new(plan.ledger_cap, SystemTime::now()),
@@ -325,6 +326,7 @@ impl SeededFaults {
             ordinal: Some(item.ordinal),
             index: first_index(&item.delivery.notification),
             detail,
+            ..NewRecord::default()
         }
     }
 
@@ -349,16 +351,35 @@ impl SeededFaults {
                         continue;
                     }
                     let item = items.remove(i);
-                    let detail = match &rule.action {
+                    match &rule.action {
                         Action::Delay(dist) => {
                             let after = dist.sample(&mut id.rng());
                             let detail = format!("delayed by {}ms", after.as_millis());
-                            later.push(Delayed { after, delivery: item.delivery.clone() });
-                            detail
+                            let record = self.notification_record(cause, &item, detail);
+                            let kept_before =
+                                items[..i].iter().filter(|o| o.same_group(&item)).count() as u32;
+                            let nth = later
+                                .iter()
+                                .filter(|d| {
+                                    d.kept_before == kept_before
+                                        && d.delivery.user == item.delivery.user
+                                        && d.delivery.notification.interaction_id()
+                                            == item.ixn.as_deref()
+                                })
+                                .count() as u32;
+                            later.push(Delayed {
+                                after,
+                                delivery: item.delivery,
+                                record: Some(PendingRecord { rule: r, at, record }),
+                                kept_before,
+                                nth,
+                            });
                         }
-                        _ => "dropped".to_owned(),
-                    };
-                    self.record(r, kind, at, self.notification_record(cause, &item, detail));
+                        _ => {
+                            let record = self.notification_record(cause, &item, "dropped".into());
+                            self.record(r, kind, at, record);
+                        }
+                    }
                 }
             }
             Action::Duplicate => {
@@ -689,6 +710,17 @@ impl FaultInjector for SeededFaults {
         ConnectFault::Proceed
     }
 
+    fn delay_done(&self, pending: PendingRecord, overtaken: Option<bool>) {
+        let PendingRecord { rule, at, mut record } = pending;
+        record.overtaken = overtaken;
+        match overtaken {
+            Some(false) => record.detail.push_str(", nothing overtook it (not observable)"),
+            None => record.detail.push_str(", never published (the server stopped)"),
+            Some(true) => {}
+        }
+        self.record(rule, FaultKind::Delay, at, record);
+    }
+
     fn leak(&self, leak: &LeakInfo<'_>) -> bool {
         let at = self.elapsed();
         for (r, rule) in self.active(at, |k| k == FaultKind::Leak) {
@@ -702,6 +734,7 @@ impl FaultInjector for SeededFaults {
             let rec = NewRecord {
                 agent: leak.author.map(str::to_owned),
                 interaction: Some(leak.interaction.to_owned()),
+                chat: Some(leak.chat.to_owned()),
                 notification: Some(format!("{:?}#{}", leak.entry.kind, leak.entry.index)),
                 index: Some(leak.entry.index),
                 detail: format!(

@@ -492,7 +492,7 @@ async fn messages(
                 return c.customer_messages(api, &id, index);
             }
             c.customer_messages_leaky(api, &id, index, &mut |interaction, entry, author| {
-                let leak = LeakInfo { interaction, media: api.media(), entry, author };
+                let leak = LeakInfo { interaction, chat: &id, media: api.media(), entry, author };
                 app.faults.leak(&leak)
             })
         })?;
