@@ -187,6 +187,26 @@ closed_names! {
         MissedStarts = "missed_starts",
         /// CometD reconnects and re-handshakes.
         Reconnects = "reconnects",
+        /// Agent flows that ran every step (warmup included: a count of the whole run).
+        FlowsCompleted = "flows_completed",
+        /// Customer chats that ended after an agent joined, with the customer still there (not
+        /// abandoned, not failed, not cut by the run's end; warmup included).
+        ChatsCompleted = "chats_completed",
+    }
+}
+
+closed_names! {
+    /// Live counts the engine keeps while a run goes (sampled at each interval's end into
+    /// `timeline.jsonl`, averaged and peaked over the measured window in `summary.json`).
+    pub enum Gauge {
+        /// Customer chats from their request until they end.
+        ActiveChats = "active_chats",
+        /// Agents from a finished login until they log out.
+        AgentsLoggedIn = "agents_logged_in",
+        /// Logged-in agents with at least one interaction in flight.
+        AgentsBusy = "agents_busy",
+        /// Customers who requested a chat and have no agent yet.
+        CustomersWaiting = "customers_waiting",
     }
 }
 
@@ -223,6 +243,13 @@ impl Stat {
         }
     }
 
+    /// The fewest samples that resolve a percentile: `1 / (1 - q)` (p99 needs 100, p99.9 needs
+    /// 1000). With fewer, the percentile is the top sample or near it, so it says little more
+    /// than the max; reports mark it as thin. `None` for statistics that are not percentiles.
+    pub fn resolving_samples(self) -> Option<u64> {
+        self.quantile().map(|q| (1.0 / (1.0 - q)).round() as u64)
+    }
+
     /// Whether this statistic describes a latency distribution (rather than limiting a count).
     pub fn is_distribution(self) -> bool {
         Stat::DISTRIBUTION.contains(&self)
@@ -251,6 +278,20 @@ impl OpName {
             OpName::Flow(c) => c.as_str(),
             OpName::Session(s) => s.as_str(),
         }
+    }
+}
+
+/// Alphabetical by name (no two operations share one), so maps keyed by operation list them as
+/// people look them up.
+impl Ord for OpName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for OpName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -359,7 +400,7 @@ pub fn has_settle(op: Capability) -> bool {
 pub const METRIC_PATTERNS: &str = "metrics are <Operation>.response, <Operation>.settle, \
 <Operation>.errors, <Operation>.count, customer.wait, customer.to_agent, customer.to_customer, \
 customer.abandoned, violations, violations.<kind>, errors, missed_starts, reconnects, \
-faults.recall, faults.precision, faults.<kind>.recall, faults.<kind>.precision";
+flows_completed, chats_completed, faults.recall, faults.precision, faults.<kind>.recall, faults.<kind>.precision";
 
 impl Metric {
     /// Latency metrics take percentile limits; the others take counts.
@@ -518,5 +559,7 @@ mod tests {
         assert_eq!(Stat::P999.quantile(), Some(0.999));
         assert_eq!(Stat::Max.quantile(), None);
         assert!(Stat::Mean.is_distribution() && !Stat::Rate.is_distribution());
+        let needs: Vec<_> = Stat::DISTRIBUTION.iter().map(|s| s.resolving_samples()).collect();
+        assert_eq!(needs, [Some(2), Some(10), Some(100), Some(1000), None, None]);
     }
 }

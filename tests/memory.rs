@@ -41,7 +41,8 @@ fn ten_thousand_intervals_keep_memory_flat() {
         for i in from..to {
             // Sub-2 ms values keep each histogram at its smallest (the test is about how many
             // intervals, not how wide).
-            out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &second(1 + i % 2000));
+            let (start, end) = (Duration::from_secs(i), Duration::from_secs(i + 1));
+            out.interval(start, end, &second(1 + i % 2000), Default::default());
         }
     };
     write(0, 1_000);

@@ -57,7 +57,13 @@ enum Mode {
 
 /// Totals so far, and the status line per interval.
 impl crate::metrics::interval::IntervalObserver for Progress {
-    fn interval(&mut self, start: Duration, end: Duration, data: &crate::metrics::Recorder) {
+    fn interval(
+        &mut self,
+        start: Duration,
+        end: Duration,
+        data: &crate::metrics::Recorder,
+        _gauges: crate::metrics::gauges::GaugeSample,
+    ) {
         let ops = data.total_operations();
         self.errors += data.counter(crate::vocab::Counter::Errors);
         self.violations += data.counter(crate::vocab::Counter::Violations);

@@ -136,6 +136,7 @@ pub async fn execute(
         elapsed: outcome.elapsed,
         partial: outcome.partial,
         start,
+        window: outcome.window.clone(),
     };
     // Both clocks are this process's monotonic clock: the ledger's zero was taken just before the
     // injector was made (within microseconds of its own), the checker's is the engine's epoch.

@@ -26,9 +26,10 @@ use crate::gws::error::GwsError;
 use crate::gws::{
     Capability, InteractionState, MeOperation, Notification, NotificationType, ParticipantType,
 };
+use crate::metrics::gauges::GaugeGuard;
 use crate::ordering::AgentChecker;
 use crate::scenario::{OpStep, Readiness, Secret, Step};
-use crate::vocab::{Counter, OpMetric, OpName, SessionOp};
+use crate::vocab::{Counter, Gauge, OpMetric, OpName, SessionOp};
 
 /// Who one virtual agent is.
 #[derive(Debug, Clone)]
@@ -155,6 +156,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         checker,
     ));
     ctx.logged_in();
+    // Lowered when the contact-center session ends below, or on any early return.
+    let logged_in = ctx.gauges.raise(Gauge::AgentsLoggedIn);
+    // Raised while the agent has at least one interaction in flight (a flow running).
+    let mut busy: Option<GaugeGuard<'_>> = None;
 
     let mut rng = SmallRng::seed_from_u64(spec.seed);
     let mut flows: JoinSet<()> = JoinSet::new();
@@ -206,9 +211,11 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                         let (tx, rx) = mpsc::unbounded_channel();
                         let run = FlowRun::new(shared.clone(), id.clone(), ctx.plan.target.media, rx, rec.clone(), rng.random(), flow_token.clone());
                         ctx.flow_started();
-                        let flow_ctx = ctx.clone();
+                        let (flow_ctx, flow_rec) = (ctx.clone(), rec.clone());
                         flows.spawn(async move {
-                            run.run(&steps).await;
+                            if run.run(&steps).await {
+                                flow_rec.count(Counter::FlowsCompleted, 1);
+                            }
                             flow_ctx.flow_ended();
                         });
                         routes.insert(id.clone(), tx);
@@ -234,11 +241,18 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                 None => break,
             },
         }
+        // Flows are spawned and reaped only in the branches above.
+        match (flows.is_empty(), busy.is_some()) {
+            (false, false) => busy = Some(ctx.gauges.raise(Gauge::AgentsBusy)),
+            (true, true) => busy = None,
+            _ => {}
+        }
     }
 
     // Log out: flows stop, the contact-center session ends, the CometD session disconnects.
     flow_token.cancel();
     while flows.join_next().await.is_some() {}
+    drop(busy);
     if run_ended {
         // What already arrived is checked before judging what is still owed; a drop near the
         // end of a run is found here or not at all (the 500 ms poll has stopped).
@@ -255,6 +269,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     ctx.roster.leave(&pop.name, &spec.username);
     let body = MeOperation::EndContactCenterSession {};
     let _ = session_op(&rec, &http, SessionOp::EndContactCenterSession, body).await;
+    drop(logged_in);
     cometd_token.cancel();
     let start = Instant::now();
     let _ = tokio::time::timeout(Duration::from_secs(5), cometd.join()).await;

@@ -17,7 +17,7 @@ use crate::gws::customer::CustomerClient;
 use crate::gws::error::GwsError;
 use crate::gws::{CustomerChatState, EntryType, LogEntry, Media, ParticipantType};
 use crate::ordering::CustomerChecker;
-use crate::vocab::{Counter, CustomerMetric};
+use crate::vocab::{Counter, CustomerMetric, Gauge};
 
 /// The customer API calls a customer makes, for either media.
 struct Channel<'a> {
@@ -79,6 +79,9 @@ pub(crate) async fn run_customer(
     let mut user_data = Map::new();
     user_data.insert("gwsimCustomer".into(), json!(n));
     let subject = format!("gwsim {}", ctx.plan.scenario.name);
+    // Both lowered when the guards drop: on a failed request, an abandon, the run's end.
+    let mut waiting = Some(ctx.gauges.raise(Gauge::CustomersWaiting));
+    let active = ctx.gauges.raise(Gauge::ActiveChats);
     let requested = match ctx.plan.target.media {
         Media::Chat => {
             client.request_chat_at(&nickname, &subject, spec.queue.as_deref(), user_data).await
@@ -131,6 +134,7 @@ pub(crate) async fn run_customer(
                     agents += 1;
                     if !joined {
                         joined = true;
+                        waiting = None;
                         rec.customer_latency(
                             CustomerMetric::Wait,
                             now.duration_since(intended),
@@ -161,6 +165,7 @@ pub(crate) async fn run_customer(
             }
         }
         if someone_left && agents == 0 && chat.idle().await {
+            rec.count(Counter::ChatsCompleted, 1);
             break;
         }
         if !joined && abandon_at.is_some_and(|t| now >= t) {
@@ -182,6 +187,7 @@ pub(crate) async fn run_customer(
                     if let Some(key) = &key {
                         ctx.correlator.finish(key);
                     }
+                    rec.count(Counter::ChatsCompleted, 1);
                     break;
                 }
                 Err(_) => rec.count(Counter::Errors, 1),
@@ -190,6 +196,7 @@ pub(crate) async fn run_customer(
             next_send = Some(Instant::now() + spec.messages.think.sample(&mut rng));
         }
     }
+    drop((waiting, active));
     // Leave politely, whatever happened; the chat may already be over.
     let _ = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
     checker.forget(&chat.id);

@@ -351,13 +351,15 @@ impl FlowRun {
     }
 
     /// Runs `steps`; on a failure, tidies up so the agent's capacity is not held forever.
-    pub(crate) async fn run(mut self, steps: &[Step]) {
+    /// Returns whether the flow completed: every step ran.
+    pub(crate) async fn run(mut self, steps: &[Step]) -> bool {
         let outcome = self.steps(steps).await;
         if outcome.is_ok() || outcome == Err(Stop::Ended) {
             self.linger().await;
         } else if outcome != Err(Stop::Cancelled) {
             self.tidy_up().await;
         }
+        outcome.is_ok()
     }
 
     async fn steps(&mut self, steps: &[Step]) -> Result<(), Stop> {

@@ -13,6 +13,13 @@
 //! every shard's interval recorder, merges them and calls [`IntervalObserver::interval`], then
 //! [`IntervalObserver::finish`] once with the last, partial interval flushed. What the agents
 //! recorded while logging in (before the load phase) is in the totals only.
+//!
+//! # Gauges and the measured window
+//! Agents and customers raise the run's [`Gauges`] (logged in, busy, active chats, customers
+//! waiting) through guards that lower them on every exit path; the ticker samples them at each
+//! interval's end, hands the sample to the observer with the interval, and folds the intervals
+//! of the measured window (after warmup, until the load phase ends) into the outcome's
+//! [`Window`], whether or not anyone observes: the summary's throughput comes from it.
 
 mod agent;
 mod customer;
@@ -37,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
+use crate::metrics::gauges::{GaugeSample, Gauges, Window};
 use crate::metrics::interval::IntervalObserver;
 use crate::metrics::violations::ViolationObserver;
 use crate::run_plan::RunPlan;
@@ -67,6 +75,8 @@ pub struct RunOutcome {
     /// The zero of the checker's clock: every violation's `at_ms` counts from here (what a join
     /// with a fault ledger lines up with the ledger's own zero).
     pub epoch: Instant,
+    /// The measured window's throughput and gauges (empty for a run interrupted in warmup).
+    pub window: Window,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +110,8 @@ pub(crate) struct RunCtx {
     pub(crate) shards: Shards,
     /// Agents' warnings, one log line per cause ([`warnings`]).
     pub(crate) warnings: warnings::Warnings,
+    /// Live counts, raised and lowered by agents and customers through guards.
+    pub(crate) gauges: Gauges,
 }
 
 impl RunCtx {
@@ -208,6 +220,7 @@ async fn run_inner(
         flows_idle: Notify::new(),
         shards: Shards::observed(RECORDER_SHARDS, violations),
         warnings: warnings::Warnings::default(),
+        gauges: Gauges::new(),
     });
     let started = Instant::now();
     let agents_token = interrupt.child_token();
@@ -272,11 +285,17 @@ async fn run_inner(
     let ticker_stop = CancellationToken::new();
     // Dropping this future (a caller giving up on the run) stops the ticker too.
     let _ticker_guard = ticker_stop.clone().drop_guard();
-    let ticker = observer.take().map(|o| {
-        let ctx = ctx.clone();
-        let take = move || ctx.shards.take_interval();
-        tokio::spawn(tick(take, o, load_start, ticker_stop.clone()))
-    });
+    // The ticker runs whether or not anyone observes the intervals: the measured window it
+    // builds is the summary's throughput.
+    let window = Window::new(scenario.run.warmup, scenario.run.duration);
+    let ticker = {
+        let (take_ctx, sample_ctx) = (ctx.clone(), ctx.clone());
+        let clock = Clock {
+            take: move || take_ctx.shards.take_interval(),
+            sample: move || sample_ctx.gauges.sample(),
+        };
+        tokio::spawn(tick(clock, observer.take(), window, load_start, ticker_stop.clone()))
+    };
     let mut customers: JoinSet<()> = JoinSet::new();
     let started_customers = if ctx.customer.is_some() {
         generate(&ctx, &scenario, load_start, &mut customers, &customers_token, &interrupt).await
@@ -318,12 +337,14 @@ async fn run_inner(
     while agents.join_next().await.is_some() {}
     ctx.warnings.log_repeated();
     ticker_stop.cancel();
-    if let Some(t) = ticker {
-        // The ticker finishes the observer itself; a panic in it must not lose the run.
-        if let Err(e) = t.await {
+    // The ticker finishes the observer itself; a panic in it must not lose the run.
+    let window = match ticker.await {
+        Ok(w) => w,
+        Err(e) => {
             tracing::warn!(error = %e, "interval outputs stopped early");
+            Window::default()
         }
-    }
+    };
     Ok(RunOutcome {
         recorder: ctx.shards.merged(),
         partial: interrupt.is_cancelled(),
@@ -333,17 +354,34 @@ async fn run_inner(
         elapsed: started.elapsed(),
         load_started,
         epoch: ctx.epoch,
+        window,
     })
 }
 
+/// What the ticker reads each interval: the interval's recorder (swapped out of the shards) and
+/// the gauges at its end.
+struct Clock<T, G> {
+    take: T,
+    sample: G,
+}
+
 /// Hands `observer` one interval per [`INTERVAL`] from `load_start` until `stop`, then the last
-/// partial interval, then finishes it.
+/// partial interval, then finishes it; returns `window` with every interval folded in.
 async fn tick(
-    take: impl Fn() -> Recorder,
-    mut observer: Box<dyn IntervalObserver>,
+    clock: Clock<impl Fn() -> Recorder, impl Fn() -> GaugeSample>,
+    mut observer: Option<Box<dyn IntervalObserver>>,
+    mut window: Window,
     load_start: Instant,
     stop: CancellationToken,
-) {
+) -> Window {
+    let mut interval = |start: Duration, end: Duration| {
+        let data = (clock.take)();
+        let gauges = (clock.sample)();
+        window.add(start, end, &data, gauges);
+        if let Some(o) = observer.as_mut() {
+            o.interval(start, end, &data, gauges);
+        }
+    };
     // Tokio's clock, which is the std clock except in tests with paused time.
     let base = tokio::time::Instant::from_std(load_start);
     let mut ticks = tokio::time::interval_at(base + INTERVAL, INTERVAL);
@@ -358,16 +396,17 @@ async fn tick(
             _ = ticks.tick() => {}
         }
         let end = base.elapsed();
-        let data = take();
-        observer.interval(start, end, &data);
+        interval(start, end);
         start = end;
     }
     let end = base.elapsed();
-    let data = take();
     if end > start {
-        observer.interval(start, end, &data);
+        interval(start, end);
     }
-    observer.finish();
+    if let Some(o) = observer.as_mut() {
+        o.finish();
+    }
+    window
 }
 
 /// Collects the customers that have finished, without waiting.
@@ -474,7 +513,7 @@ mod tests {
     struct Log(Arc<Mutex<Vec<(Duration, Duration, u64)>>>, Arc<AtomicUsize>);
 
     impl IntervalObserver for Log {
-        fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+        fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, _: GaugeSample) {
             let mut v = self.0.lock().unwrap();
             v.push((start, end, data.total_operations()));
         }
@@ -491,12 +530,13 @@ mod tests {
         // The paused clock's now, which std's `Instant::now` would not be.
         let start = tokio::time::Instant::now().into_std();
         let taker = shards.clone();
-        let task = tokio::spawn(tick(
-            move || taker.take_interval(),
-            Box::new(log.clone()),
-            start,
-            stop.clone(),
-        ));
+        let gauges = Arc::new(Gauges::new());
+        let sampler = gauges.clone();
+        let clock = Clock { take: move || taker.take_interval(), sample: move || sampler.sample() };
+        let window = Window::new(Duration::from_secs(1), Duration::from_secs(3));
+        let observer: Box<dyn IntervalObserver> = Box::new(log.clone());
+        let task = tokio::spawn(tick(clock, Some(observer), window, start, stop.clone()));
+        let _logged_in = gauges.raise(crate::vocab::Gauge::AgentsLoggedIn);
         let op = OpName::Flow(Capability::Accept);
         // One operation in each of the first three seconds, then stop at 3.5 s.
         for i in 0..3u64 {
@@ -505,7 +545,11 @@ mod tests {
         }
         tokio::time::sleep_until((start + Duration::from_millis(3500)).into()).await;
         stop.cancel();
-        task.await.unwrap();
+        let window = task.await.unwrap();
+        // Seconds 1-2 and 2-3 are the measured window.
+        assert_eq!((window.measured, window.operations), (Duration::from_secs(2), 2));
+        let logged_in = window.gauge(crate::vocab::Gauge::AgentsLoggedIn);
+        assert_eq!((logged_in.mean, logged_in.peak), (1.0, 1));
         let got = log.0.lock().unwrap().clone();
         let s = Duration::from_secs;
         assert_eq!(
@@ -525,7 +569,10 @@ mod tests {
         let log = Log::default();
         let stop = CancellationToken::new();
         stop.cancel();
-        tick(Recorder::new, Box::new(log.clone()), Instant::now(), stop).await;
+        let clock = Clock { take: Recorder::new, sample: GaugeSample::default };
+        let observer: Box<dyn IntervalObserver> = Box::new(log.clone());
+        let window = tick(clock, Some(observer), Window::default(), Instant::now(), stop).await;
+        assert_eq!(window, Window::default());
         assert!(log.0.lock().unwrap().is_empty());
         assert_eq!(log.1.load(Ordering::Relaxed), 1);
     }

@@ -9,13 +9,15 @@
 use std::time::Duration;
 
 use super::Recorder;
+use super::gauges::GaugeSample;
 
 /// Receives the run one interval at a time (the engine's module docs say when). Implementations
 /// write files; they must not fail the run, so neither method returns an error.
 pub trait IntervalObserver: Send {
     /// What was recorded between `start` and `end` (offsets from the start of the load phase).
     /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`.
-    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder);
+    /// `gauges` are the run's live counts sampled at `end`.
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample);
     /// The run is over (also after an interrupt or a failed login): flush and close.
     fn finish(&mut self);
 }
@@ -24,9 +26,9 @@ pub trait IntervalObserver: Send {
 pub struct Observers(pub Vec<Box<dyn IntervalObserver>>);
 
 impl IntervalObserver for Observers {
-    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample) {
         for o in &mut self.0 {
-            o.interval(start, end, data);
+            o.interval(start, end, data, gauges);
         }
     }
 

@@ -14,6 +14,9 @@
 //!   violations.
 //! - Ordering violations: a count per kind and the first [`VIOLATIONS_KEPT`] in full.
 //!
+//! Beside the recorder, [`gauges`] holds the run's live counts (active chats, agents logged in
+//! and busy, customers waiting) and what the measured window made of them.
+//!
 //! Samples taken during warmup (`measured == false`) are only counted, in the `warmup` half of a
 //! [`Split`]: they never reach a histogram or a headline count.
 //!
@@ -33,6 +36,7 @@
 //! per worker thread or shard of agents, or merge agents' recorders into a shared one at
 //! intervals and `take` them.
 
+pub mod gauges;
 mod histogram;
 pub mod interval;
 pub mod violations;
@@ -172,7 +176,7 @@ pub struct Recorder {
     abandoned: Split,
     /// Indexed by [`counter_slot`]; `Errors` and `Violations` hold only direct `count` calls (the
     /// totals add the per-operation errors and the per-kind violations).
-    counters: [u64; 4],
+    counters: [u64; Counter::ALL.len()],
     /// Indexed like [`ViolationKind::ALL`].
     violations: [u64; ViolationKind::ALL.len()],
     /// The earliest violations by `at_ms`, at most [`VIOLATIONS_KEPT`], sorted.
@@ -194,6 +198,8 @@ fn counter_slot(c: Counter) -> usize {
         Counter::Errors => 1,
         Counter::MissedStarts => 2,
         Counter::Reconnects => 3,
+        Counter::FlowsCompleted => 4,
+        Counter::ChatsCompleted => 5,
     }
 }
 
@@ -373,7 +379,10 @@ impl Recorder {
                 self.ops.values().fold(direct, |n, s| n.saturating_add(s.errors.measured))
             }
             Counter::Violations => self.violations.iter().fold(direct, |n, v| n.saturating_add(*v)),
-            Counter::MissedStarts | Counter::Reconnects => direct,
+            Counter::MissedStarts
+            | Counter::Reconnects
+            | Counter::FlowsCompleted
+            | Counter::ChatsCompleted => direct,
         }
     }
 

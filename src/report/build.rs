@@ -16,6 +16,7 @@ use super::{
 use crate::gws::states::Capability;
 use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMetric};
 use crate::ordering::ViolationKind;
+use crate::scenario::{Scenario, Step};
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
 
 pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -> Report {
@@ -26,6 +27,8 @@ pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -
         reconnects: m.counter(Counter::Reconnects),
         missed_starts: m.counter(Counter::MissedStarts),
         abandoned: m.abandoned_count().measured,
+        flows_completed: m.counter(Counter::FlowsCompleted),
+        chats_completed: m.counter(Counter::ChatsCompleted),
     };
     let thresholds: Vec<_> = info
         .scenario
@@ -67,9 +70,10 @@ pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -
         options: Some(info.options),
         warnings,
         thresholds,
-        operations: operations(m),
+        operations: operations(m, &flow_order(&info.scenario)),
         customers: customers(m),
         counts,
+        throughput: super::throughput::Throughput::of(&info.window),
         violations: violations(m),
         faults,
         // A shard records the whole scenario it is a slice of (`shard` says which slice).
@@ -128,19 +132,71 @@ fn customer_timed(t: &CustomerTimed) -> TimedReport {
     }
 }
 
-/// Flow operations in protocol order (`Capability::ALL`), then session steps in login order.
-pub(super) fn op_rank(op: OpName) -> (u8, usize) {
-    match op {
+/// The session steps an agent takes before its flows, in the order it takes them (readiness
+/// toggles while it works come last of them).
+const LOGIN: [SessionOp; 6] = [
+    SessionOp::GetMe,
+    SessionOp::Handshake,
+    SessionOp::Subscribe,
+    SessionOp::StartContactCenterSession,
+    SessionOp::Ready,
+    SessionOp::NotReady,
+];
+
+/// The session steps after the flows: the notification stream's failures (counted as they
+/// come, read at the end), then logout.
+const LOGOUT: [SessionOp; 3] =
+    [SessionOp::Notifications, SessionOp::EndContactCenterSession, SessionOp::Disconnect];
+
+/// Every operation in the order a run performs it: login steps, then the flow operations in the
+/// scenario's step order (each population's main flow, then its consult flow, then any other
+/// flow by name), then the remaining flow operations in protocol order (a Reject where no flow
+/// applies, a Complete that tidies up), then logout.
+pub(super) fn flow_order(scenario: &Scenario) -> Vec<OpName> {
+    let mut order: Vec<OpName> = LOGIN.iter().map(|s| OpName::Session(*s)).collect();
+    let mut flows: Vec<&str> = Vec::new();
+    for pop in &scenario.agents {
+        for name in [pop.flow.as_deref(), pop.flow_for_consult()].into_iter().flatten() {
+            if !flows.contains(&name) {
+                flows.push(name);
+            }
+        }
+    }
+    for name in scenario.flows.keys() {
+        if !flows.contains(&name.as_str()) {
+            flows.push(name);
+        }
+    }
+    let steps = flows.iter().filter_map(|n| scenario.flows.get(*n)).flat_map(|f| &f.steps);
+    let ops = steps.filter_map(|s| match s {
+        Step::Op(op) => Some(op.op),
+        Step::Think { .. } | Step::Await { .. } => None,
+    });
+    for op in ops.chain(Capability::ALL.iter().copied()).map(OpName::Flow) {
+        if !order.contains(&op) {
+            order.push(op);
+        }
+    }
+    order.extend(LOGOUT.iter().map(|s| OpName::Session(*s)));
+    order
+}
+
+/// Where `op` comes in `order`; operations missing from it go last, session steps after flow
+/// operations, each in vocabulary order.
+pub(super) fn rank_in(order: &[OpName], op: OpName) -> (usize, u8, usize) {
+    let fallback = match op {
         OpName::Flow(c) => (0, Capability::ALL.iter().position(|x| *x == c).unwrap_or(usize::MAX)),
         OpName::Session(s) => {
             (1, SessionOp::ALL.iter().position(|x| *x == s).unwrap_or(usize::MAX))
         }
-    }
+    };
+    let at = order.iter().position(|o| *o == op).unwrap_or(usize::MAX);
+    (at, fallback.0, fallback.1)
 }
 
-fn operations(m: &Recorder) -> Vec<OpReport> {
+fn operations(m: &Recorder, order: &[OpName]) -> Vec<OpReport> {
     let mut ops: Vec<(OpName, &OpStats)> = m.ops().collect();
-    ops.sort_by_key(|(op, _)| op_rank(*op));
+    ops.sort_by_key(|(op, _)| rank_in(order, *op));
     ops.into_iter()
         .map(|(op, s)| OpReport {
             name: op,

@@ -14,6 +14,7 @@ use super::files::{HLOG_FILE, TIMELINE_FILE};
 use super::hlog::HlogWriter;
 use super::timeline::{Point, TimelineWriter};
 use crate::metrics::Recorder;
+use crate::metrics::gauges::GaugeSample;
 use crate::metrics::interval::IntervalObserver;
 
 /// `latency.hlog` and `timeline.jsonl`, written as the run goes.
@@ -46,10 +47,12 @@ fn guarded<W>(slot: &mut Option<W>, f: impl FnOnce(&mut W) -> Result<(), ReportE
 }
 
 impl IntervalObserver for IntervalOutputs {
-    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder) {
+    fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample) {
         guarded(&mut self.hlog, |w| w.write(start, end, data));
         let warmup = self.warmup;
-        guarded(&mut self.timeline, |w| w.write(&Point::from_interval(start, end, warmup, data)));
+        guarded(&mut self.timeline, |w| {
+            w.write(&Point::from_interval(start, end, warmup, data, gauges))
+        });
     }
 
     fn finish(&mut self) {
@@ -99,7 +102,8 @@ mod tests {
             warmup: Duration::ZERO,
         };
         for i in 0..3u64 {
-            out.interval(Duration::from_secs(i), Duration::from_secs(i + 1), &second(5_000));
+            let (start, end) = (Duration::from_secs(i), Duration::from_secs(i + 1));
+            out.interval(start, end, &second(5_000), GaugeSample::default());
             assert!(out.timeline.is_none(), "retired after its first failure");
         }
         out.finish();

@@ -22,7 +22,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::build::{exit_of, op_rank};
+use super::build::{exit_of, rank_in};
 use super::readback::Histograms;
 use super::thresholds::{self, Measured};
 use super::totals::RAW_SUFFIX;
@@ -31,7 +31,7 @@ use super::{
     ShardFigures, StoredReport, TimedReport, Verdict, Versions, ViolationsReport, WarmupCounts,
 };
 use crate::scenario::Threshold;
-use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric};
+use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric, OpName};
 
 /// One shard's results as read from its directory.
 #[derive(Debug)]
@@ -258,7 +258,12 @@ fn operations(shards: &[ShardRun], totals: &Histograms) -> Vec<OpReport> {
             })
         })
         .collect();
-    out.sort_by_key(|op| op_rank(op.name));
+    // Every shard ran the same scenario: the first one's order is the flow order.
+    let order: Vec<OpName> = shards
+        .first()
+        .map(|s| s.report.operations.iter().map(|o| o.name).collect())
+        .unwrap_or_default();
+    out.sort_by_key(|op| rank_in(&order, op.name));
     out
 }
 
@@ -295,6 +300,8 @@ fn counts(shards: &[ShardRun]) -> Counts {
         reconnects: sum(|c| c.reconnects),
         missed_starts: sum(|c| c.missed_starts),
         abandoned: sum(|c| c.abandoned),
+        flows_completed: sum(|c| c.flows_completed),
+        chats_completed: sum(|c| c.chats_completed),
     }
 }
 
@@ -350,6 +357,8 @@ impl Measured for Sum<'_> {
             Metric::Counter(Counter::Violations) => r.violations.total,
             Metric::Counter(Counter::MissedStarts) => r.counts.missed_starts,
             Metric::Counter(Counter::Reconnects) => r.counts.reconnects,
+            Metric::Counter(Counter::FlowsCompleted) => r.counts.flows_completed,
+            Metric::Counter(Counter::ChatsCompleted) => r.counts.chats_completed,
             Metric::Violations(k) => r.violations.by_kind.get(&k).copied().unwrap_or(0),
             // Fault ratios are not counts; a merge has no ledger join (shards run against a
             // remote target, which takes no [faults]).
@@ -522,6 +531,9 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
         operations: operations(&shards, &totals),
         customers: customers(&shards, &totals),
         counts: counts(&shards),
+        throughput: super::throughput::Throughput::sum(
+            shards.iter().map(|s| s.report.throughput.as_ref()),
+        ),
         violations: violations(&shards),
         faults: None,
         scenario: first.scenario.clone(),

@@ -41,12 +41,15 @@ pub mod readback;
 pub mod spectrum;
 pub mod terminal;
 mod thresholds;
+pub mod throughput;
 pub mod timeline;
 pub mod totals;
 pub mod violations;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_terminal;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -105,6 +108,8 @@ pub struct RunInfo {
     pub partial: bool,
     /// `--start-at`: the common start asked for and the real start of the load.
     pub start: Option<StartRecord>,
+    /// The engine's measured window (throughput, gauges); empty: no throughput in the report.
+    pub window: crate::metrics::gauges::Window,
 }
 
 /// A shard's common start (`--start-at`): what it was given and when its load really began,
@@ -206,10 +211,15 @@ pub struct Report<S = Scenario> {
     /// Things a reader must not miss (missed starts, an interrupted run).
     pub warnings: Vec<String>,
     pub thresholds: Vec<ThresholdVerdict>,
-    /// Flow operations in protocol order, then session operations.
+    /// In the order a run performs them: login steps, the flow operations in the scenario's
+    /// step order, logout steps.
     pub operations: Vec<OpReport>,
     pub customers: CustomerReport,
     pub counts: Counts,
+    /// Rates and concurrency over the measured window; `None` when no interval of it was
+    /// measured (interrupted in warmup) and in summaries from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<throughput::Throughput>,
     pub violations: ViolationsReport,
     /// The fault ledger joined with the violations: only for an embedded run with `[faults]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,6 +498,12 @@ pub struct Counts {
     pub reconnects: u64,
     pub missed_starts: u64,
     pub abandoned: u64,
+    /// Agent flows that ran every step (the whole run, warmup included).
+    #[serde(default)]
+    pub flows_completed: u64,
+    /// Customer chats that ended after an agent joined (the whole run, warmup included).
+    #[serde(default)]
+    pub chats_completed: u64,
 }
 
 /// Ordering violations: every kind's count and the first few in full.

@@ -1,15 +1,31 @@
 //! The human summary printed at the end of a run: plain text tables, no colours, widths fitted to
-//! the content. Missed starts and failed checks are stated at the top and again at the bottom, so
-//! neither scrolls out of sight.
+//! the content, every line at most [`WIDTH`] columns (tables tighten their gaps to fit; prose
+//! wraps). Missed starts and failed checks are stated at the top and again at the bottom, so
+//! neither scrolls out of sight. Operations are listed in the order the run performs them (the
+//! report's order: login, the flows' steps, logout), with their rate; a percentile with too few
+//! samples to resolve it is marked thin (`~`) rather than shown as if it meant something.
 
 use std::fmt::Write;
 
-use crate::vocab::Stat;
+use crate::vocab::{OpName, Stat};
 
+use super::throughput::Throughput;
 use super::{
     ExitStatus, Percentiles, Report, ScenarioView, ThresholdOutcome, TimedReport, human_us,
     thresholds,
 };
+
+/// The widest line the summary prints: it must read in a 100-column terminal or CI log.
+pub const WIDTH: usize = 100;
+
+/// The latency columns of the tables (p90 and the mean are in `summary.json`: with the rate and
+/// the settle column, a fifth statistic would not fit [`WIDTH`]).
+const COLUMNS: [Stat; 4] = [Stat::P50, Stat::P99, Stat::P999, Stat::Max];
+
+/// The mark of a thin percentile, and what it means.
+const THIN: char = '~';
+const THIN_LEGEND: &str =
+    "  ~ thin: too few samples to resolve it (p99 needs 100, p99.9 needs 1000; see count)";
 
 /// Violations printed in full; `summary.json` keeps more.
 pub const VIOLATIONS_SHOWN: usize = 5;
@@ -18,15 +34,20 @@ pub const VIOLATIONS_SHOWN: usize = 5;
 /// coordinated omission (smaller gaps are histogram noise, not a stalled schedule).
 const CORRECTION_NOTABLE: f64 = 0.10;
 
-/// Renders the summary. Every line ends in `\n`.
+/// Renders the summary. Every line ends in `\n` and is at most [`WIDTH`] columns, but for a
+/// single word longer than that (a long URL).
 pub fn render<S: ScenarioView>(r: &Report<S>) -> String {
+    fit(&render_unwrapped(r))
+}
+
+fn render_unwrapped<S: ScenarioView>(r: &Report<S>) -> String {
     let mut out = String::new();
     // `write!` into a `String` cannot fail; the results are ignored for that reason.
     let o = &mut out;
     let _ = writeln!(o, "gwsim run {}: {}", r.scenario.name(), status_line(r));
     let _ = writeln!(
         o,
-        "target {} {} ({}, {}), seed {}, ran {:.1}s, started {}",
+        "target {} {} ({}, {})",
         r.target.kind,
         r.target.base_url,
         r.target.transport.as_str(),
@@ -34,21 +55,30 @@ pub fn render<S: ScenarioView>(r: &Report<S>) -> String {
             crate::gws::model::Media::Chat => "chat",
             crate::gws::model::Media::Facebook => "facebook",
         },
+    );
+    let _ = writeln!(
+        o,
+        "seed {}, ran {:.1}s, started {}",
         r.seed,
         r.duration_ms as f64 / 1000.0,
         r.started
     );
     loud_warnings(o, r);
 
+    throughput(o, r.throughput.as_ref());
     operations(o, r);
     customers(o, r);
 
     let c = &r.counts;
     let _ = writeln!(
         o,
-        "\ncounts: operations {}, errors {}, violations {}, reconnects {}, missed starts {}, \
-         abandoned {}",
-        c.operations, c.errors, c.violations, c.reconnects, c.missed_starts, c.abandoned
+        "\ncounts: operations {}, errors {}, violations {}, reconnects {}, missed starts {}",
+        c.operations, c.errors, c.violations, c.reconnects, c.missed_starts
+    );
+    let _ = writeln!(
+        o,
+        "  flows completed {}, chats completed {}, customers abandoned {}",
+        c.flows_completed, c.chats_completed, c.abandoned
     );
 
     violations(o, r);
@@ -83,12 +113,15 @@ fn loud_warnings<S>(o: &mut String, r: &Report<S>) {
 }
 
 /// A right-aligned table: the first column left-aligned, the others right-aligned, each as wide
-/// as its widest cell.
+/// as its widest cell, two spaces apart; one space apart when that would pass [`WIDTH`] (a long
+/// operation name with large counts).
 fn table(o: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
         .collect();
+    let wide = 2 * cols + widths.iter().sum::<usize>();
+    let gap = if wide > WIDTH { " " } else { "  " };
     for row in rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
@@ -96,25 +129,127 @@ fn table(o: &mut String, rows: &[Vec<String>]) {
             if i == 0 {
                 let _ = write!(line, "  {cell:<w$}");
             } else {
-                let _ = write!(line, "  {cell:>w$}");
+                let _ = write!(line, "{gap}{cell:>w$}");
             }
         }
         let _ = writeln!(o, "{}", line.trim_end());
     }
 }
 
+/// Wraps every line longer than [`WIDTH`] at spaces; continuation lines are indented four
+/// columns past the line's own indent. A word longer than the width is left whole.
+fn fit(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.chars().count() <= WIDTH {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        let more = " ".repeat(indent + 4);
+        let mut current = " ".repeat(indent);
+        let mut empty = true;
+        for word in body.split(' ') {
+            let needed = current.chars().count() + usize::from(!empty) + word.chars().count();
+            if !empty && needed > WIDTH {
+                out.push_str(&current);
+                out.push('\n');
+                current = more.clone();
+                empty = true;
+            }
+            if !empty {
+                current.push(' ');
+            }
+            current.push_str(word);
+            empty = false;
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
+}
+
 fn us(v: u64) -> String {
     human_us(v as f64)
 }
 
+/// Whether `p` has too few samples to resolve `stat` ([`Stat::resolving_samples`]).
+fn thin(p: &Percentiles, stat: Stat) -> bool {
+    stat.resolving_samples().is_some_and(|n| p.count < n)
+}
+
+/// One statistic for the table: `-` when absent, marked [`THIN`] when thin.
+fn cell(p: Option<&Percentiles>, stat: Stat) -> String {
+    let Some(p) = p else { return "-".to_owned() };
+    let Some(v) = p.us(stat) else { return "-".to_owned() };
+    if thin(p, stat) { format!("{THIN}{}", us(v)) } else { us(v) }
+}
+
 fn percentile_cells(p: Option<&Percentiles>) -> Vec<String> {
-    Percentiles::columns()
-        .map(|s| p.and_then(|p| p.us(s)).map_or_else(|| "-".to_owned(), us))
-        .collect()
+    COLUMNS.iter().map(|s| cell(p, *s)).collect()
 }
 
 fn p99(p: &Percentiles) -> String {
-    p.us(Stat::P99).map_or_else(|| "-".to_owned(), us)
+    cell(Some(p), Stat::P99)
+}
+
+/// Whether any cell of the rows is marked thin (so the legend is due).
+fn any_thin(rows: &[Vec<String>]) -> bool {
+    rows.iter().skip(1).flatten().any(|c| c.starts_with(THIN))
+}
+
+/// Operations per second, to about three significant digits.
+fn rate(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn gauge(g: super::throughput::GaugeFigures) -> String {
+    format!("mean {:.2}, peak {}", g.mean, g.peak)
+}
+
+/// The throughput and concurrency block: what a capacity planner reads first.
+fn throughput(o: &mut String, t: Option<&Throughput>) {
+    let Some(t) = t else {
+        let _ = writeln!(o, "\nthroughput: not measured (no interval after warmup)");
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nthroughput (over {:.1}s measured, after warmup until the load ended)",
+        t.measured_s
+    );
+    let _ = writeln!(
+        o,
+        "  operations {}/s, flows completed {}/s, chats completed {}/s",
+        rate(t.ops_per_s),
+        rate(t.flows_per_s),
+        rate(t.chats_per_s)
+    );
+    let _ = writeln!(
+        o,
+        "  active chats {}; customers waiting {}",
+        gauge(t.active_chats),
+        gauge(t.customers_waiting)
+    );
+    let _ = writeln!(
+        o,
+        "  agents logged in {}; busy {}; occupancy {:.1}%",
+        gauge(t.agents_logged_in),
+        gauge(t.agents_busy),
+        t.occupancy.mean * 100.0
+    );
+}
+
+fn op_rate(t: Option<&Throughput>, op: OpName) -> String {
+    t.and_then(|t| t.per_operation.get(&op)).map_or_else(|| "-".to_owned(), |r| rate(*r))
 }
 
 fn corrected(t: Option<&TimedReport>) -> Option<&Percentiles> {
@@ -122,22 +257,31 @@ fn corrected(t: Option<&TimedReport>) -> Option<&Percentiles> {
 }
 
 fn operations<S>(o: &mut String, r: &Report<S>) {
-    let _ = writeln!(o, "\noperations (response latency from the intended start)");
+    let _ = writeln!(o, "\noperations in flow order (response latency from the intended start)");
     if r.operations.is_empty() {
         let _ = writeln!(o, "  none recorded");
         return;
     }
-    let mut head: Vec<String> = ["operation", "count", "errors"].map(str::to_owned).to_vec();
-    head.extend(Percentiles::columns().map(|s| s.to_string()));
+    let mut head: Vec<String> =
+        ["operation", "count", "errors", "ops/s"].map(str::to_owned).to_vec();
+    head.extend(COLUMNS.iter().map(|s| s.to_string()));
     head.push("settle p99".to_owned());
     let mut rows = vec![head];
     for op in &r.operations {
-        let mut row = vec![op.name.to_string(), op.count.to_string(), op.errors.to_string()];
+        let mut row = vec![
+            op.name.to_string(),
+            op.count.to_string(),
+            op.errors.to_string(),
+            op_rate(r.throughput.as_ref(), op.name),
+        ];
         row.extend(percentile_cells(corrected(op.response.as_ref())));
         row.push(corrected(op.settle.as_ref()).map_or_else(|| "-".to_owned(), p99));
         rows.push(row);
     }
     table(o, &rows);
+    if any_thin(&rows) {
+        let _ = writeln!(o, "{THIN_LEGEND}");
+    }
 
     for op in r.operations.iter().filter(|op| !op.errors_by_kind.is_empty()) {
         let kinds: Vec<String> =
@@ -171,11 +315,10 @@ fn operations<S>(o: &mut String, r: &Report<S>) {
         }
     }
     if !corrections.is_empty() {
-        let _ = writeln!(
-            o,
-            "  corrected for coordinated omission (requests left late): {}",
-            corrections.join(", ")
-        );
+        let _ = writeln!(o, "  corrected for coordinated omission (requests left late):");
+        for c in corrections {
+            let _ = writeln!(o, "    {c}");
+        }
     }
 }
 
@@ -186,8 +329,9 @@ fn customers<S>(o: &mut String, r: &Report<S>) {
         return;
     }
     let _ = writeln!(o, "\ncustomers");
-    let mut rows =
-        vec![["metric", "count", "p50", "p90", "p99", "p99.9", "max"].map(str::to_owned).to_vec()];
+    let mut head = vec!["metric".to_owned(), "count".to_owned()];
+    head.extend(COLUMNS.iter().map(|s| s.to_string()));
+    let mut rows = vec![head];
     for (name, t) in metrics {
         let Some(t) = t else { continue };
         let mut row = vec![name.to_owned(), t.count.to_string()];
@@ -196,6 +340,9 @@ fn customers<S>(o: &mut String, r: &Report<S>) {
     }
     if rows.len() > 1 {
         table(o, &rows);
+        if any_thin(&rows) {
+            let _ = writeln!(o, "{THIN_LEGEND}");
+        }
     }
     let _ = writeln!(o, "  abandoned: {}", c.abandoned);
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ReportError;
 use super::readback::ReadError;
+use crate::metrics::gauges::GaugeSample;
 use crate::metrics::{LatencyHistogram, Recorder};
 use crate::vocab::{Counter, CustomerMetric, Metric, OpMetric};
 
@@ -46,19 +47,37 @@ pub struct Point {
     pub errors: u64,
     pub violations: u64,
     pub missed_starts: u64,
+    /// Agent flows that ran every step, in the interval.
+    #[serde(default)]
+    pub flows_completed: u64,
+    /// Customer chats that ended after an agent joined, in the interval.
+    #[serde(default)]
+    pub chats_completed: u64,
+    /// Gauges sampled at the interval's end (`t_ms`): customer chats from request to end,
+    /// agents logged in, agents with an interaction in flight (occupancy is busy / logged in,
+    /// left to readers), customers with no agent yet.
+    #[serde(default)]
+    pub active_chats: u64,
+    #[serde(default)]
+    pub agents_logged_in: u64,
+    #[serde(default)]
+    pub agents_busy: u64,
+    #[serde(default)]
+    pub customers_waiting: u64,
     /// Per metric, named as in thresholds (`Accept.response`, `Consult.settle`,
     /// `customer.wait`, ...); only metrics with samples in the interval appear.
     pub latency: BTreeMap<String, IntervalLatency>,
 }
 
 impl Point {
-    /// The point for what `data` recorded between `start` and `end`; `warmup` is the length of
-    /// the scenario's warmup.
+    /// The point for what `data` recorded between `start` and `end`, with the gauges sampled at
+    /// `end`; `warmup` is the length of the scenario's warmup.
     pub fn from_interval(
         start: Duration,
         end: Duration,
         warmup: Duration,
         data: &Recorder,
+        gauges: GaugeSample,
     ) -> Point {
         // Only the three numbers a point holds: each quantile is a scan of the histogram, and
         // this runs for every metric every second.
@@ -83,6 +102,12 @@ impl Point {
             errors: data.counter(Counter::Errors),
             violations: data.counter(Counter::Violations),
             missed_starts: data.counter(Counter::MissedStarts),
+            flows_completed: data.counter(Counter::FlowsCompleted),
+            chats_completed: data.counter(Counter::ChatsCompleted),
+            active_chats: gauges.active_chats,
+            agents_logged_in: gauges.agents_logged_in,
+            agents_busy: gauges.agents_busy,
+            customers_waiting: gauges.customers_waiting,
             latency,
         }
     }
@@ -208,7 +233,13 @@ mod tests {
         r.op_error(op, "timeout", true);
         r.count(Counter::MissedStarts, 2);
         r.count(Counter::Violations, 3);
+        r.count(Counter::FlowsCompleted, 4);
+        r.count(Counter::ChatsCompleted, 5);
         r
+    }
+
+    fn gauges() -> GaugeSample {
+        GaugeSample { active_chats: 6, agents_logged_in: 7, agents_busy: 8, customers_waiting: 9 }
     }
 
     #[test]
@@ -218,9 +249,13 @@ mod tests {
             Duration::from_millis(2000),
             Duration::from_secs(5),
             &busy_second(),
+            gauges(),
         );
         assert_eq!((p.start_ms, p.t_ms, p.warmup), (1000, 2000, true));
         assert_eq!((p.ops, p.errors, p.violations, p.missed_starts), (101, 1, 3, 2));
+        assert_eq!((p.flows_completed, p.chats_completed), (4, 5));
+        let g = (p.active_chats, p.agents_logged_in, p.agents_busy, p.customers_waiting);
+        assert_eq!(g, (6, 7, 8, 9));
         let l = p.latency["Accept.response"];
         assert_eq!(l.count, 100);
         assert!((50_000..=50_100).contains(&l.p50_us), "{l:?}");
@@ -231,6 +266,7 @@ mod tests {
             Duration::from_secs(6),
             Duration::from_secs(5),
             &Recorder::new(),
+            GaugeSample::default(),
         );
         assert!(!after.warmup);
         assert!(after.latency.is_empty());
@@ -244,7 +280,7 @@ mod tests {
         let mut written = Vec::new();
         for i in 0..3u64 {
             let (s, e) = (Duration::from_secs(i), Duration::from_secs(i + 1));
-            let p = Point::from_interval(s, e, Duration::from_secs(1), &busy_second());
+            let p = Point::from_interval(s, e, Duration::from_secs(1), &busy_second(), gauges());
             w.write(&p).unwrap();
             written.push(p);
         }
@@ -271,5 +307,6 @@ mod tests {
         std::fs::write(&path, format!("{line}\n")).unwrap();
         let points = read_timeline(&path).unwrap();
         assert_eq!((points[0].start_ms, points[0].warmup), (0, false));
+        assert_eq!((points[0].flows_completed, points[0].agents_logged_in), (0, 0));
     }
 }

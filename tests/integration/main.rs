@@ -46,3 +46,7 @@ mod tidy;
 
 /// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.
 mod time_series;
+
+/// Issue 10, throughput and concurrency: `summary.json`'s rates and gauges agree with the run's
+/// counts and its `timeline.jsonl`.
+mod throughput;

@@ -47,6 +47,12 @@ fn timeline() -> Vec<Point> {
                 errors: u64::from(i == 5),
                 violations: if i == 12 { 3 } else { 0 },
                 missed_starts: u64::from(i == 3),
+                flows_completed: 0,
+                chats_completed: 0,
+                active_chats: 0,
+                agents_logged_in: 0,
+                agents_busy: 0,
+                customers_waiting: 0,
                 latency,
             }
         })
@@ -94,10 +100,10 @@ fn the_page_parses_and_carries_the_report() {
     assert_eq!(
         names,
         [
+            "GetMe.response",
             "Accept.response",
             "Consult.response",
             "Consult.settle",
-            "GetMe.response",
             "customer.wait",
             "customer.to_agent"
         ]
@@ -117,13 +123,23 @@ fn the_page_parses_and_carries_the_report() {
     }
     // Consult left 300 ms late: corrected and raw differ, so raw is there; Accept kept its
     // schedule, so raw is omitted.
-    let consult = &spectra[2];
+    let consult = &spectra[3];
     assert_eq!(
         consult["raw"]["us"].as_array().unwrap().last().unwrap(),
-        r.operations[1].settle.as_ref().unwrap().raw.unwrap().us(Stat::Max).unwrap()
+        r.operations
+            .iter()
+            .find(|o| o.name.as_str() == "Consult")
+            .unwrap()
+            .settle
+            .as_ref()
+            .unwrap()
+            .raw
+            .unwrap()
+            .us(Stat::Max)
+            .unwrap()
     );
-    assert!(spectra[0]["raw"].is_null());
-    assert_eq!(spectra[0]["has_raw"], true);
+    assert!(spectra[1]["raw"].is_null());
+    assert_eq!(spectra[1]["has_raw"], true);
     // Customer metrics have one variant only.
     assert_eq!(spectra[4]["has_raw"], false);
 
@@ -153,7 +169,7 @@ fn the_page_parses_and_carries_the_report() {
     assert!(verdicts[0].ends_with("PASS"), "{}", verdicts[0]);
     let ops = text("#operations td.op");
     assert_eq!(ops.len(), r.operations.len());
-    assert!(ops[0].starts_with("Accept"));
+    assert!(ops[0].starts_with("GetMe"), "operations in flow order: login first");
     assert_eq!(doc.select(&sel("#first-violations tbody tr")).count(), r.violations.first.len());
     let first = text("#first-violations tbody tr");
     assert!(first[0].starts_with("12.034 sout-of-orderfrontline-1"), "{}", first[0]);
