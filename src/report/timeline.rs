@@ -49,6 +49,27 @@ pub struct Point {
     /// Per metric, named as in thresholds (`Accept.response`, `Consult.settle`,
     /// `customer.wait`, ...); only metrics with samples in the interval appear.
     pub latency: BTreeMap<String, IntervalLatency>,
+    /// Flows that ran to their end in the interval (a count within the interval).
+    #[serde(default)]
+    pub flows_completed: u64,
+    /// Chats completed in the interval (a count within the interval).
+    #[serde(default)]
+    pub chats_completed: u64,
+    /// Chats in progress at the end of the interval (a gauge).
+    #[serde(default)]
+    pub active_chats: u64,
+    /// Agents logged in at the end of the interval (a gauge); 0 in a timeline written before
+    /// gauges were recorded, which is how a reader tells "not recorded" from a real run (a run
+    /// without a logged-in agent stops before its first interval).
+    #[serde(default)]
+    pub agents_logged_in: u64,
+    /// Agents handling at least one interaction at the end of the interval (a gauge).
+    #[serde(default)]
+    pub agents_busy: u64,
+    /// Customers waiting for an agent at the end of the interval (a gauge): the saturation
+    /// signal.
+    #[serde(default)]
+    pub customers_waiting: u64,
 }
 
 impl Point {
@@ -84,6 +105,14 @@ impl Point {
             violations: data.counter(Counter::Violations),
             missed_starts: data.counter(Counter::MissedStarts),
             latency,
+            // Throughput and concurrency are filled in by the engine's own counters (issue 10);
+            // an interval recorder does not hold them.
+            flows_completed: 0,
+            chats_completed: 0,
+            active_chats: 0,
+            agents_logged_in: 0,
+            agents_busy: 0,
+            customers_waiting: 0,
         }
     }
 }

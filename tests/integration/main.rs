@@ -46,3 +46,6 @@ mod tidy;
 
 /// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.
 mod time_series;
+
+/// `gwsim report DIR` draws the same `report.html` the run drew.
+mod report_page;
