@@ -23,7 +23,7 @@
 //!    interrupted).
 //!
 //! `gwsim report DIR` re-renders through the same [`write_html`], with the histograms of
-//! `latency.hlog` ([`readback`]) in the same form. Every file name, and the results directory
+//! `totals.hlog` ([`readback`]) in the same form, so it draws the page the run drew. Every file name, and the results directory
 //! itself, is in [`files`].
 
 mod build;

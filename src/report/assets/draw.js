@@ -51,15 +51,10 @@
   function width(div) { return Math.max(300, div.clientWidth || 400); }
   function zeroTo(max) { return [0, Math.max(1, max * 1.1)]; }
 
-  // The interval indexes of the load phase (warmup, drain and logout left out), for the
-  // legends' summaries; every interval when the phases are unknown.
+  // The interval indexes of the measured load (warmup, drain and logout left out), for the
+  // legends' summaries: the intervals the headline's rates are taken over.
   var loadIdx = [];
-  (function () {
-    var load = phases.filter(function (p) { return p.phase === "load"; })[0];
-    for (var i = 0; i < t.t_s.length; i++) {
-      if (!load || (t.t_s[i] > load.from_s && t.t_s[i] <= load.to_s + 0.5)) loadIdx.push(i);
-    }
-  })();
+  for (var i = 0; i < t.t_s.length; i++) if (t.measured[i]) loadIdx.push(i);
   // `f` of a column's values in the load phase; null when it has none there.
   function over(col, f) {
     var xs = [];

@@ -65,6 +65,9 @@ pub struct SpectrumSeries {
 pub struct Timeline {
     /// End of each interval, seconds since the load phase started.
     pub t_s: Vec<f64>,
+    /// Whether each interval is in the measured load (after warmup, before drain): what the
+    /// headline's rates and the legends' summaries are taken over.
+    pub measured: Vec<bool>,
     /// Operations per second in each interval.
     pub ops_per_s: Vec<Option<f64>>,
     /// Completed chats and flows per second in each interval.
@@ -238,6 +241,11 @@ pub(super) fn phase_of(p: &Point, spans: &[PhaseSpan]) -> Option<Phase> {
     spans.iter().find(|s| mid >= s.from_s && mid <= s.to_s).map(|s| s.phase)
 }
 
+/// Whether an interval is in the measured load: after warmup, in the load phase.
+fn measured(p: &Point, spans: &[PhaseSpan]) -> bool {
+    !p.warmup && phase_of(p, spans) == Some(Phase::Load)
+}
+
 /// Per-second rate of `n` events in an interval of `dt_ms`.
 fn rate(n: u64, dt_ms: u64) -> Option<f64> {
     (dt_ms > 0).then(|| round3(n as f64 * 1000.0 / dt_ms as f64))
@@ -262,6 +270,7 @@ fn columns(points: &[Point], order: &[String], spans: &[PhaseSpan]) -> Timeline 
         let dt_ms = p.t_ms.saturating_sub(prev_ms);
         prev_ms = p.t_ms;
         t.t_s.push(secs(p.t_ms));
+        t.measured.push(measured(p, spans));
         t.ops_per_s.push(rate(p.ops, dt_ms));
         t.chats_per_s.push(rate(p.chats_completed, dt_ms));
         t.flows_per_s.push(rate(p.flows_completed, dt_ms));
@@ -342,8 +351,7 @@ pub fn headline<S: ScenarioView>(
     points: &[Point],
     spans: &[PhaseSpan],
 ) -> Headline {
-    let measured: Vec<&Point> =
-        points.iter().filter(|p| !p.warmup && phase_of(p, spans) == Some(Phase::Load)).collect();
+    let measured: Vec<&Point> = points.iter().filter(|p| measured(p, spans)).collect();
     let window_ms: u64 = measured.iter().map(|p| p.t_ms.saturating_sub(p.start_ms)).sum();
     let over = |f: fn(&Point) -> u64| {
         (window_ms > 0).then(|| {

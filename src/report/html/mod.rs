@@ -1,9 +1,12 @@
-//! `report.html`: one self-contained page a person reads after a run (design.md "Outputs").
+//! `report.html`: one self-contained page a person reads after a run (design.md "Outputs"), in
+//! the order a capacity planner reads it: the headline figures first, customer wait next, then
+//! the grouped charts and tables (`sections`).
 //!
-//! The page is static HTML for everything textual (header, verdicts, tables, the scenario), so it
-//! reads even where scripts are off, plus one embedded JSON blob with the chart data (percentile
-//! spectra, the time series) and a small script that draws it with the vendored uPlot
-//! (`assets/`, uPlot 1.6.32, MIT). Nothing is loaded from the network when the page is viewed.
+//! The page is static HTML for everything textual (headline, verdicts, tables, the scenario), so
+//! it reads even where scripts are off, plus one embedded JSON blob with the chart data
+//! (`data`: percentile spectra, the time series as columns, the phases) and a small script that
+//! draws it with the vendored uPlot (`assets/`, uPlot 1.6.32, MIT). Nothing is loaded from the
+//! network when the page is viewed.
 //!
 //! Every string that comes from input (scenario names, agent names, violation text) is escaped
 //! for HTML where it is written, and the JSON blob escapes `<`, `>` and `&` as `\u00XX`, so no

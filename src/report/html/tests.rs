@@ -536,6 +536,9 @@ fn phases_are_in_the_data_and_the_logout_burst_is_clipped() {
             { "phase": "logout", "from_s": 19.0, "to_s": 19.5 },
         ])
     );
+    // The measured load, which the headline and the legends summarize: 2 s to 16 s.
+    let measured: Vec<bool> = (1..=20).map(|i| (3..=16).contains(&i)).collect();
+    assert_eq!(v["timeline"]["measured"], serde_json::json!(measured));
     // The throughput axis stops above the load's 10/s, and the page says where the burst went.
     assert_eq!(v["timeline"]["ops_clip"], 11.5);
     assert_eq!(v["timeline"]["burst_peak"], 200.0);
