@@ -337,7 +337,7 @@ pub(super) fn throughput(h: &mut String, data: &ChartData) {
     if let (Some(clip), Some(peak)) = (t.ops_clip, t.burst_peak) {
         let _ = writeln!(
             h,
-            "<p class=\"note\" id=\"burst\">The y axis stops at {}/s, above the load's own peak: \
+            "<p class=\"note\" id=\"burst\">The y axis stops at {}/s, above the peak before logout: \
              the logout burst ({}/s, every agent logging out at once) is off the scale.</p>",
             rate(clip),
             rate(peak)
