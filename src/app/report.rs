@@ -10,13 +10,13 @@ use crate::cli::ReportArgs;
 use crate::report;
 
 /// Everything re-rendering a finished run needs, read from its results directory: the report
-/// from `summary.json`, and, when the run wrote them, its histograms (`latency.hlog`) and its
-/// time series (`timeline.jsonl`). The HTML renderer takes these; the terminal table needs only
-/// the report.
+/// from `summary.json`, and, when the run wrote them, its histograms (`totals.hlog`, or
+/// `latency.hlog` for a run from before that file) and its time series (`timeline.jsonl`). The
+/// HTML renderer takes these; the terminal table needs only the report.
 #[derive(Debug)]
 pub struct RenderInputs {
     pub report: report::StoredReport,
-    pub histograms: Option<report::readback::Histograms>,
+    pub histograms: report::html::PageHistograms,
     pub timeline: Option<Vec<report::timeline::Point>>,
 }
 
@@ -29,7 +29,8 @@ pub fn render_inputs(path: &Path) -> Result<RenderInputs> {
         &files.dir.join(report::files::TIMELINE_FILE),
         report::timeline::read_timeline,
     )?;
-    Ok(RenderInputs { report: files.report, histograms: files.histograms, timeline })
+    let histograms = report::html::PageHistograms::stored(files.totals.as_ref(), files.histograms);
+    Ok(RenderInputs { report: files.report, histograms, timeline })
 }
 
 /// `gwsim report DIR`: prints the run's terminal summary again. Exit 0 when it could be read,
@@ -43,11 +44,10 @@ pub(super) fn rerender(args: ReportArgs) -> Result<Outcome> {
     } else {
         args.dir.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let histograms = report::html::PageHistograms::stored(inputs.histograms);
     let html = report::write_html(
         &dir,
         &inputs.report,
-        &histograms,
+        &inputs.histograms,
         inputs.timeline.as_deref().unwrap_or_default(),
     )?;
     let mut out = std::io::stdout().lock();

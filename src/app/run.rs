@@ -137,6 +137,7 @@ pub async fn execute(
         partial: outcome.partial,
         start,
         window: outcome.window.clone(),
+        phases: Some(phases(&outcome.phases, scenario.run.warmup)),
     };
     // Both clocks are this process's monotonic clock: the ledger's zero was taken just before the
     // injector was made (within microseconds of its own), the checker's is the engine's epoch.
@@ -385,4 +386,17 @@ pub(super) async fn run_scenario(
         ExitStatus::ChecksFailed => Outcome::ChecksFailed,
         ExitStatus::Interrupted => Outcome::Interrupted,
     })
+}
+
+/// The engine's phase times as the report records them (milliseconds on the intervals' clock).
+fn phases(t: &engine::PhaseTimes, warmup: std::time::Duration) -> report::Phases {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    report::Phases {
+        login_ms: ms(t.login),
+        // An interrupted run can stop inside warmup: its warmup ends where the load did.
+        warmup_ms: ms(warmup.min(t.drain)),
+        drain_ms: ms(t.drain),
+        logout_ms: ms(t.logout),
+        end_ms: ms(t.end),
+    }
 }

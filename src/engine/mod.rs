@@ -77,6 +77,22 @@ pub struct RunOutcome {
     pub epoch: Instant,
     /// The measured window's throughput and gauges (empty for a run interrupted in warmup).
     pub window: Window,
+    /// When the phases after login began, on the clock of the intervals (the report shades them).
+    pub phases: PhaseTimes,
+}
+
+/// When each phase began, measured from the start of the load phase (the zero of the intervals'
+/// clock), so a report can shade its time charts; warmup's end is the scenario's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// How long logging in took, before the load phase (before zero on this clock).
+    pub login: Duration,
+    /// The load phase ended and drain began (the same as `logout` when nothing drained, or the
+    /// run was interrupted).
+    pub drain: Duration,
+    pub logout: Duration,
+    /// Every agent logged out: the end of the run.
+    pub end: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +323,7 @@ async fn run_inner(
         0
     };
 
+    let drain_at = load_start.elapsed();
     // Drain: in-flight customers and flows get `drain` to finish.
     if !interrupt.is_cancelled() {
         tracing::info!(active = customers.len(), "phase: drain");
@@ -332,10 +349,12 @@ async fn run_inner(
     while customers.join_next().await.is_some() {}
 
     // Logout.
+    let logout_at = load_start.elapsed();
     tracing::info!("phase: logout");
     agents_token.cancel();
     while agents.join_next().await.is_some() {}
     ctx.warnings.log_repeated();
+    let end_at = load_start.elapsed();
     ticker_stop.cancel();
     // The ticker finishes the observer itself; a panic in it must not lose the run.
     let window = match ticker.await {
@@ -355,6 +374,12 @@ async fn run_inner(
         load_started,
         epoch: ctx.epoch,
         window,
+        phases: PhaseTimes {
+            login: load_start.saturating_duration_since(started),
+            drain: drain_at,
+            logout: logout_at,
+            end: end_at,
+        },
     })
 }
 

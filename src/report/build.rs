@@ -61,6 +61,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -
         shard: info.scenario.sharding.shard,
         fingerprint: Some(info.scenario.sharding.fingerprint.clone()),
         start: info.start,
+        phases: info.phases,
         shards: Vec::new(),
         started: rfc3339(info.started),
         ended: rfc3339(info.ended),

@@ -519,6 +519,8 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
         shard: None,
         fingerprint: first.fingerprint.clone(),
         start: None,
+        // Each shard's phases are on its own clock; a merge has no timeline to shade.
+        phases: None,
         shards: figures,
         started: extreme(shards.iter().map(|s| &s.report.started), true),
         ended: extreme(shards.iter().map(|s| &s.report.ended), false),

@@ -23,7 +23,7 @@
 //!    interrupted).
 //!
 //! `gwsim report DIR` re-renders through the same [`write_html`], with the histograms of
-//! `latency.hlog` ([`readback`]) in the same form. Every file name, and the results directory
+//! `totals.hlog` ([`readback`]) in the same form, so it draws the page the run drew. Every file name, and the results directory
 //! itself, is in [`files`].
 
 mod build;
@@ -110,6 +110,21 @@ pub struct RunInfo {
     pub start: Option<StartRecord>,
     /// The engine's measured window (throughput, gauges); empty: no throughput in the report.
     pub window: crate::metrics::gauges::Window,
+    /// When the phases began, for the report's time charts; `None` when not known.
+    pub phases: Option<Phases>,
+}
+
+/// When each phase of the run began, in milliseconds since the load phase started: the clock of
+/// `timeline.jsonl`'s `t_ms`, so the report can shade its time charts by phase. The load phase
+/// runs from 0 (its first `warmup_ms` are warmup) to `drain_ms`; drain to `logout_ms`; logout to
+/// `end_ms`. Logging in took `login_ms` before 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    pub login_ms: u64,
+    pub warmup_ms: u64,
+    pub drain_ms: u64,
+    pub logout_ms: u64,
+    pub end_ms: u64,
 }
 
 /// A shard's common start (`--start-at`): what it was given and when its load really began,
@@ -194,6 +209,10 @@ pub struct Report<S = Scenario> {
     /// `--start-at`: the common start asked for and the real one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartRecord>,
+    /// When the phases began ([`Phases`]); `None` in a merge (shards keep their own clocks) and
+    /// in summaries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
     /// A merge (`gwsim merge`): every shard's own figures, in index order; empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardFigures>,
@@ -241,17 +260,30 @@ pub struct ScenarioRecord {
 /// What the renderers need of the scenario a report carries.
 pub trait ScenarioView {
     fn name(&self) -> &str;
+    /// How many agents the scenario runs, all populations together.
+    fn agents(&self) -> u64;
 }
 
 impl ScenarioView for Scenario {
     fn name(&self) -> &str {
         &self.name
     }
+
+    fn agents(&self) -> u64 {
+        self.agents.iter().map(|p| u64::from(p.count)).sum()
+    }
 }
 
 impl ScenarioView for ScenarioRecord {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The populations' `count`s as written; a summary edited by hand into another shape counts
+    /// what it can read (0 when nothing).
+    fn agents(&self) -> u64 {
+        let Some(serde_json::Value::Array(pops)) = self.rest.get("agents") else { return 0 };
+        pops.iter().filter_map(|p| p.get("count").and_then(serde_json::Value::as_u64)).sum()
     }
 }
 

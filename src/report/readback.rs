@@ -1,6 +1,6 @@
 //! Reading a finished run back from its results directory, for `gwsim report` and `gwsim compare`:
-//! `summary.json` as a [`StoredReport`], `latency.hlog` as one histogram per tag (every interval
-//! added up), and `timeline.jsonl` as its points.
+//! `summary.json` as a [`StoredReport`], `latency.hlog` and `totals.hlog` as one histogram per
+//! tag (every interval added up), and `timeline.jsonl` as its points.
 //!
 //! Every file here is input a person may have edited, truncated or mixed up, so nothing panics on
 //! it: each problem is a [`ReadError`] naming the file and what is wrong with it.
@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use super::files::{HLOG_FILE, summary_path};
+use super::files::{HLOG_FILE, TOTALS_FILE, summary_path};
 use super::{SCHEMA, StoredReport};
 
 /// One histogram per metric (`Accept.response`, `customer.wait`, ...), every interval added.
@@ -176,17 +176,23 @@ pub struct RunFiles {
     pub report: StoredReport,
     /// `None`: the run has no `latency.hlog`.
     pub histograms: Option<Histograms>,
+    /// The run's measured histograms at its end (`totals.hlog`: corrected and raw, login and
+    /// logout included, warmup left out, exactly what `summary.json` was computed from); `None`
+    /// for a run written before the file existed.
+    pub totals: Option<Histograms>,
 }
 
 /// Reads the run at `p`: a results directory, or a `summary.json` path (its directory holds the
-/// rest). A missing `latency.hlog` is normal (`None`); an unreadable one is an error.
+/// rest). A missing `latency.hlog` or `totals.hlog` is normal (`None`); an unreadable one is an
+/// error.
 pub fn read_run(p: &Path) -> Result<RunFiles, ReadError> {
     let summary = summary_path(p);
     let report = read_summary(&summary)?;
     let dir = summary.parent().map(Path::to_owned).unwrap_or_default();
     let hlog = dir.join(HLOG_FILE);
     let histograms = optional(&hlog, read_hlog)?;
-    Ok(RunFiles { dir, report, histograms })
+    let totals = optional(&dir.join(TOTALS_FILE), read_hlog)?;
+    Ok(RunFiles { dir, report, histograms, totals })
 }
 
 /// `read(path)`, or `None` when the file does not exist.

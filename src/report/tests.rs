@@ -63,6 +63,7 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "30s" }} ]
 pub(super) fn info(scenario: Scenario, partial: bool) -> RunInfo {
     RunInfo {
         start: None,
+        phases: None,
         target: crate::run_plan::ResolvedTarget {
             kind: crate::run_plan::TargetType::Embedded,
             base_url: "http://127.0.0.1:40123".into(),

@@ -62,7 +62,7 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     assert!(junit.contains(r#"name="ordering violations" time="0"/>"#), "{junit}");
 
     // `gwsim report` prints the same table the run printed (each adds one line of its own), and
-    // re-renders report.html from summary.json and latency.hlog.
+    // re-renders report.html from summary.json, totals.hlog and timeline.jsonl.
     let first_html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     std::fs::remove_file(run_dir.join("report.html")).unwrap();
     // A run killed mid-write leaves a torn last line in its time series: `gwsim report`
@@ -78,13 +78,13 @@ fn run_writes_junit_and_compare_and_report_read_the_results() {
     assert!(run_out.starts_with(table), "run:\n{run_out}\nreport:\n{table}");
     assert!(table.starts_with("gwsim run ci-smoke: CHECKS FAILED (exit 1)"), "{table}");
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
-    for part in ["CHECKS FAILED", "Accept.response", "uPlot"] {
+    for part in [">FAIL <", "Accept.response", "uPlot"] {
         assert!(
             html.contains(part) && first_html.contains(part),
             "{part} missing from a report.html"
         );
     }
-    // The spectra come back from the interval log: Accept.response is charted again.
+    // The spectra come back from totals.hlog: Accept.response is charted again.
     let open = format!(r#"id="{}">"#, gwsim::report::html::DATA_ELEMENT_ID);
     let blob =
         html.split_once(&open).and_then(|(_, rest)| rest.split_once("</script>")).map(|(b, _)| b);

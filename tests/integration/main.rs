@@ -47,6 +47,8 @@ mod tidy;
 /// The outputs written during a run: `latency.hlog`, `timeline.jsonl`, `<metric>.hgrm`.
 mod time_series;
 
+/// `gwsim report DIR` draws the same `report.html` the run drew.
+mod report_page;
 /// Issue 10, throughput and concurrency: `summary.json`'s rates and gauges agree with the run's
 /// counts and its `timeline.jsonl`.
 mod throughput;
