@@ -267,12 +267,14 @@ async fn run_inner(
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
-    // Login-phase samples stay in the totals only; the intervals start with the load.
-    drop(ctx.shards.take_interval());
+    // Login-phase samples stay out of the intervals, which start with the load; an observer
+    // keeping live totals gets them once, below.
+    let login = ctx.shards.take_interval();
     let ticker_stop = CancellationToken::new();
     // Dropping this future (a caller giving up on the run) stops the ticker too.
     let _ticker_guard = ticker_stop.clone().drop_guard();
-    let ticker = observer.take().map(|o| {
+    let ticker = observer.take().map(|mut o| {
+        o.load_started(logged_in, &login);
         let ctx = ctx.clone();
         let take = move || ctx.shards.take_interval();
         tokio::spawn(tick(take, o, load_start, ticker_stop.clone()))
