@@ -69,7 +69,8 @@ impl Default for ServerConfig {
 /// the faults the injector's ledger holds, counted by kind as the ledger grows (each scrape reads
 /// only the records added since the last; records beyond the ledger's cap are not counted).
 fn sample_into(t: &ServeMetrics, hub: &Arc<Hub>, faults: &Arc<dyn FaultInjector>) {
-    // Weak: the metrics outlive neither the server nor its hub, but must not keep them alive.
+    // Weak handles: the exporter can outlive the server for a moment, and must not keep its hub
+    // or injector alive; a scrape then reads 0 sessions and the counts so far.
     let hub = Arc::downgrade(hub);
     t.sessions.install(move || {
         let n = hub.upgrade().map_or(0, |h| h.session_count());
