@@ -156,10 +156,43 @@ fn a_runs_final_figures_on_the_endpoint_equal_its_summary() {
     assert_eq!(sum(&body, "gwsim_agents_logged_in", &[]), 0.0, "{body}");
 }
 
+/// An HTTP/1.1 request to `addr` (`Connection: close`); the whole answer.
+fn http(addr: &str, head: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
 #[test]
-fn a_servers_endpoint_counts_requests_by_route_and_status() {
+fn a_servers_endpoint_counts_requests_faults_and_sessions() {
+    let tmp = scratch();
+    // Every customer request fails with an injected error.
+    let plan = tmp.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        "[[rule]]\nkind = \"error\"\nrate = 1\nhttp_status = 503\noperations = [\"customer\"]\n",
+    )
+    .unwrap();
     let (_serve, log) = spawn(
-        &["serve", "--bind", "127.0.0.1:0", "--demo-users", "2", "--prometheus", "127.0.0.1:0"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--demo-users",
+            "2",
+            "--faults",
+            path(&plan),
+            "--prometheus",
+            "127.0.0.1:0",
+        ],
         &[("GWSIM_DEMO_PASSWORD", "prometheus-test")],
     );
     let metrics = endpoint(&log);
@@ -175,15 +208,23 @@ fn a_servers_endpoint_counts_requests_by_route_and_status() {
     };
     // Unauthenticated: 401 on the matched route.
     for _ in 0..3 {
-        let mut s = TcpStream::connect(&base).unwrap();
-        write!(s, "GET /api/v2/me HTTP/1.1\r\nHost: {base}\r\nConnection: close\r\n\r\n").unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
+        let text = http(&base, "GET /api/v2/me HTTP/1.1", "");
         assert!(text.starts_with("HTTP/1.1 401"), "{text}");
     }
+    // A customer's RequestChat, failed by the plan.
+    let chat = r#"{"operationName":"RequestChat","nickname":"c","subject":"s","userData":{}}"#;
+    let head = format!(
+        "POST /api/v2/chats HTTP/1.1\r\ncontent-type: application/json\r\nContactCenterId: {}",
+        gwsim::server::DEFAULT_CONTACT_CENTER_ID
+    );
+    let text = http(&base, &head, chat);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     let (_, body) = scrape(&metrics);
     let me = [r#"route="/api/v2/me""#, r#"status="401""#];
     assert_eq!(sum(&body, "gwsim_server_requests_total", &me), 3.0, "{body}");
+    let chats = [r#"route="/api/v2/chats""#, r#"status="503""#];
+    assert_eq!(sum(&body, "gwsim_server_requests_total", &chats), 1.0, "{body}");
+    assert_eq!(sum(&body, "gwsim_server_faults_total", &[r#"kind="error""#]), 1.0, "{body}");
     assert_eq!(sum(&body, "gwsim_server_cometd_sessions", &[]), 0.0, "{body}");
     assert!(body.contains("# TYPE gwsim_server_notifications counter"), "{body}");
 }
