@@ -359,9 +359,16 @@ pub(super) async fn run_scenario(
     let live = exporter.as_ref().map(|_| Box::new(live) as Box<dyn IntervalObserver>);
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
+    // Set once the results are written: an interrupt after that only ends the linger.
+    let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = written.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::warn!("interrupted: stopping now and writing partial results");
+        if done.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!("interrupted: the results are written; ending the prometheus linger");
+        } else {
+            tracing::warn!("interrupted: stopping now and writing partial results");
+        }
         stop.cancel();
     });
     let Executed { outcome, report } =
@@ -399,6 +406,7 @@ pub(super) async fn run_scenario(
             writeln!(out, "{closing}")?;
         }
     }
+    written.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(exporter) = exporter {
         let linger = args.prometheus_linger.unwrap_or(super::prometheus::DEFAULT_LINGER);
         super::prometheus::linger(exporter, linger, interrupt).await;
