@@ -177,6 +177,29 @@ pub struct RunArgs {
     /// Print the summary JSON on stdout instead of the table (the closing line goes to stderr).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+    /// With --prometheus: after the run, keep serving its final figures this long, so a scraper
+    /// gets them (Ctrl-C ends it sooner; the exit code stays the run's) [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "prometheus")]
+    pub prometheus_linger: Option<Duration>,
+}
+
+/// `--prometheus ADDR` (run and serve): live metrics at `http://ADDR/metrics`.
+#[derive(Debug, Args)]
+pub struct PrometheusArgs {
+    /// Serve live metrics for Prometheus at http://ADDR/metrics (OpenMetrics text format; port 0
+    /// takes a free port, logged on stderr). Loopback only unless --prometheus-allow-remote.
+    #[arg(id = "prometheus", long = "prometheus", value_name = "ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// With --prometheus: a non-loopback address is intended (e.g. 0.0.0.0:9464 in a Kubernetes
+    /// pod, where Prometheus scrapes the pod's address).
+    #[arg(
+        id = "prometheus_allow_remote",
+        long = "prometheus-allow-remote",
+        requires = "prometheus"
+    )]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +274,8 @@ pub struct ServeArgs {
     /// With --faults: also append every ledger record to this file as one JSON line.
     #[arg(long, value_name = "PATH", requires = "faults")]
     pub ledger: Option<PathBuf>,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
 }
 
 /// `--start-at`: RFC 3339 (`2026-12-03T15:00:00Z`) or Unix seconds (`1796310000`).

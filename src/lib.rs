@@ -7,8 +7,9 @@
 //! statistics, transports), [`scenario`] (scenario files and command-line overrides in, a
 //! validated scenario out), [`run_plan`] (the scenario resolved against its target),
 //! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
-//! [`metrics`] (what a run records), [`report`] (the outputs built from it) and [`faults`]
-//! (fault plans, seeded decisions and the ledger the server keeps), then [`cli`] and
+//! [`metrics`] (what a run records), [`report`] (the outputs built from it), [`faults`]
+//! (fault plans, seeded decisions and the ledger the server keeps), [`telemetry`] (live
+//! metrics for Prometheus), then [`cli`] and
 //! [`app`] (the commands).
 
 pub mod app;
@@ -23,4 +24,5 @@ pub mod report;
 pub mod run_plan;
 pub mod scenario;
 pub mod server;
+pub mod telemetry;
 pub mod vocab;

@@ -1,10 +1,10 @@
 //! Wires modules together for each subcommand; the only place that uses `anyhow`.
 //!
-//! One file per command (`run`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two commands
-//! share: the reference server's users for a scenario (`users`), the process's own limits (`os`)
-//! and the live progress line (`progress`). Raw flags become resolved values here and nowhere
-//! else: `run` folds its flags into scenario validation and builds the one [`RunPlan`] the engine
-//! takes.
+//! One file per command (`run`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two
+//! commands share: the reference server's users for a scenario (`users`), the process's own
+//! limits (`os`), the live progress line (`progress`) and the `--prometheus` endpoint
+//! (`prometheus`). Raw flags become resolved values here and nowhere else: `run` folds its flags
+//! into scenario validation and builds the one [`RunPlan`] the engine takes.
 //!
 //! [`RunPlan`]: crate::run_plan::RunPlan
 
@@ -12,6 +12,7 @@ mod compare;
 mod merge;
 pub mod os;
 pub mod progress;
+mod prometheus;
 mod report;
 mod run;
 mod serve;
@@ -23,7 +24,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 pub use self::report::{RenderInputs, render_inputs};
-pub use self::run::{Executed, execute};
+pub use self::run::{Executed, execute, execute_observed};
 pub use crate::run_plan::RunOptions;
 
 /// How a command ended, mapped to the process exit code by `main`.

@@ -20,6 +20,7 @@ use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
 use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
 use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::{self, ServerConfig};
+use crate::telemetry::run::RunMetrics;
 
 /// Violations kept in memory for the join with the fault ledger (the rest are counted).
 const JOIN_CAP: usize = 100_000;
@@ -43,6 +44,18 @@ pub async fn execute(
     options: &RunOptions,
     interrupt: CancellationToken,
     results: Option<&Path>,
+) -> Result<Executed> {
+    execute_observed(scenario, options, interrupt, results, None).await
+}
+
+/// [`execute`], also handing every interval to `live` (the Prometheus families of
+/// `--prometheus`).
+pub async fn execute_observed(
+    scenario: Scenario,
+    options: &RunOptions,
+    interrupt: CancellationToken,
+    results: Option<&Path>,
+    live: Option<Box<dyn IntervalObserver>>,
 ) -> Result<Executed> {
     let started = time::OffsetDateTime::now_utc();
     let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
@@ -78,6 +91,7 @@ pub async fn execute(
     if options.progress {
         observers.push(Box::new(super::progress::Progress::new(false, scenario.run.duration)));
     }
+    observers.extend(live);
     let observer: Option<Box<dyn IntervalObserver>> =
         if observers.is_empty() { None } else { Some(Box::new(Observers(observers))) };
     // Every violation: streamed to violations.jsonl, and kept (bounded) for the ledger join.
@@ -340,15 +354,27 @@ pub(super) async fn run_scenario(
         args.out.as_deref(),
         if args.force { report::Existing::Replace } else { report::Existing::Refuse },
     )?;
+    // Live metrics: bound before the run (a bad address fails now), served until after it.
+    let (live, registry) = RunMetrics::new(&scenario.name, scenario.sharding.shard);
+    let exporter = super::prometheus::start(&args.prometheus, registry).await?;
+    let live = exporter.as_ref().map(|_| Box::new(live) as Box<dyn IntervalObserver>);
     let interrupt = CancellationToken::new();
     let stop = interrupt.clone();
+    // Set once the results are written: an interrupt after that only ends the linger.
+    let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = written.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::warn!("interrupted: stopping now and writing partial results");
+        if done.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!("interrupted: the results are written; ending the prometheus linger");
+        } else {
+            tracing::warn!("interrupted: stopping now and writing partial results");
+        }
         stop.cancel();
     });
     let Executed { outcome, report } =
-        execute(scenario, &options(&args), interrupt, Some(&results)).await?;
+        execute_observed(scenario, &options(&args), interrupt.clone(), Some(&results), live)
+            .await?;
     let summary = report::write_results(&results, &report)?;
     if let Some(export) = &args.summary_export {
         report::write_summary(export, &report)
@@ -380,6 +406,11 @@ pub(super) async fn run_scenario(
             write!(out, "{}", report::render(&report))?;
             writeln!(out, "{closing}")?;
         }
+    }
+    written.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(exporter) = exporter {
+        let linger = args.prometheus_linger.unwrap_or(super::prometheus::DEFAULT_LINGER);
+        super::prometheus::linger(exporter, linger, interrupt).await;
     }
     Ok(match report.exit.status {
         ExitStatus::Pass => Outcome::Ok,

@@ -63,6 +63,12 @@ pub(super) async fn serve(
     config.state.base_url = String::new();
     config.bayeux.timeout = args.cometd_timeout;
     config.bayeux.max_interval = args.max_interval;
+    // Live metrics: bound before the server (a bad address fails now), served until it stops.
+    let (metrics, registry) = crate::telemetry::serve::ServeMetrics::new();
+    let exporter = super::prometheus::start(&args.prometheus, registry).await?;
+    if exporter.is_some() {
+        config.telemetry = Some(Arc::new(metrics));
+    }
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -79,6 +85,9 @@ pub(super) async fn serve(
         "gwsim reference server listening"
     );
     server::serve(listener, config, users, faults, shutdown).await?;
+    if let Some(exporter) = exporter {
+        exporter.stop().await;
+    }
     tracing::info!("server stopped");
     Ok(Outcome::Ok)
 }

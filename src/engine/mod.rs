@@ -296,21 +296,26 @@ async fn run_inner(
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
-    // Login-phase samples stay in the totals only; the intervals start with the load.
-    drop(ctx.shards.take_interval());
+    // Login-phase samples stay out of the intervals, which start with the load; an observer
+    // keeping live totals gets them once, below.
+    let login = ctx.shards.take_interval();
     let ticker_stop = CancellationToken::new();
     // Dropping this future (a caller giving up on the run) stops the ticker too.
     let _ticker_guard = ticker_stop.clone().drop_guard();
     // The ticker runs whether or not anyone observes the intervals: the measured window it
     // builds is the summary's throughput.
     let window = Window::new(scenario.run.warmup, scenario.run.duration);
+    let mut observer = observer.take();
+    if let Some(o) = observer.as_mut() {
+        o.load_started(logged_in, &login);
+    }
     let ticker = {
         let (take_ctx, sample_ctx) = (ctx.clone(), ctx.clone());
         let clock = Clock {
             take: move || take_ctx.shards.take_interval(),
             sample: move || sample_ctx.gauges.sample(),
         };
-        tokio::spawn(tick(clock, observer.take(), window, load_start, ticker_stop.clone()))
+        tokio::spawn(tick(clock, observer, window, load_start, ticker_stop.clone()))
     };
     let mut customers: JoinSet<()> = JoinSet::new();
     let started_customers = if ctx.customer.is_some() {

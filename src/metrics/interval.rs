@@ -14,6 +14,11 @@ use super::gauges::GaugeSample;
 /// Receives the run one interval at a time (the engine's module docs say when). Implementations
 /// write files; they must not fail the run, so neither method returns an error.
 pub trait IntervalObserver: Send {
+    /// The load phase begins, with `agents_logged_in` of the run's agents in; `login` is what
+    /// was recorded while they logged in (once, before the first interval). The time series
+    /// start with the load and ignore both; a live total (Prometheus) adds `login` so that its
+    /// counts are the run's.
+    fn load_started(&mut self, _agents_logged_in: usize, _login: &Recorder) {}
     /// What was recorded between `start` and `end` (offsets from the start of the load phase).
     /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`.
     /// `gauges` are the run's live counts sampled at `end`.
@@ -26,6 +31,12 @@ pub trait IntervalObserver: Send {
 pub struct Observers(pub Vec<Box<dyn IntervalObserver>>);
 
 impl IntervalObserver for Observers {
+    fn load_started(&mut self, agents_logged_in: usize, login: &Recorder) {
+        for o in &mut self.0 {
+            o.load_started(agents_logged_in, login);
+        }
+    }
+
     fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample) {
         for o in &mut self.0 {
             o.interval(start, end, data, gauges);

@@ -26,6 +26,7 @@ use self::faults::{BatchInfo, Cause, Delayed, FaultInjector, Hooks, NoFaults};
 use self::state::{Center, Delivery, StateConfig, Topic};
 use self::users::UserTable;
 use crate::gws::{Media, topics};
+use crate::telemetry::serve::ServeMetrics;
 
 /// Everything `gwsim serve` can configure.
 #[derive(Debug, Clone)]
@@ -44,6 +45,9 @@ pub struct ServerConfig {
     pub facebook_topic: String,
     /// HTTP sessions idle for longer than this are forgotten.
     pub session_idle: Duration,
+    /// `gwsim serve --prometheus`: the families the server feeds (requests, sessions,
+    /// notifications, faults); `None` costs nothing.
+    pub telemetry: Option<Arc<ServeMetrics>>,
 }
 
 impl Default for ServerConfig {
@@ -57,8 +61,36 @@ impl Default for ServerConfig {
             body_limit: 64 * 1024,
             facebook_topic: topics::FACEBOOK.into(),
             session_idle: Duration::from_secs(1800),
+            telemetry: None,
         }
     }
+}
+
+/// Installs what a scrape reads from the server's own bookkeeping: the live CometD sessions, and
+/// the faults the injector's ledger holds, counted by kind as the ledger grows (each scrape reads
+/// only the records added since the last; records beyond the ledger's cap are not counted).
+fn sample_into(t: &ServeMetrics, hub: &Arc<Hub>, faults: &Arc<dyn FaultInjector>) {
+    // Weak handles: the exporter can outlive the server for a moment, and must not keep its hub
+    // or injector alive; a scrape then reads 0 sessions and the counts so far.
+    let hub = Arc::downgrade(hub);
+    t.sessions.install(move || {
+        let n = hub.upgrade().map_or(0, |h| h.session_count());
+        vec![(String::new(), n as u64)]
+    });
+    let faults = Arc::downgrade(faults);
+    // A std mutex: held for one ledger read per scrape, never across an await.
+    let seen: Mutex<(u64, std::collections::BTreeMap<&'static str, u64>)> = Mutex::default();
+    t.faults.install(move || {
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, by_kind) = &mut *seen;
+        if let Some(snapshot) = faults.upgrade().and_then(|f| f.ledger_after(*last)) {
+            for r in &snapshot.records {
+                *by_kind.entry(r.kind.as_str()).or_default() += 1;
+                *last = (*last).max(r.seq);
+            }
+        }
+        by_kind.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+    });
 }
 
 /// The ContactCenterId customers send unless configured otherwise.
@@ -172,6 +204,9 @@ impl App {
         let center = Center::new(config.state.clone(), users.directory.clone());
         let hub = Hub::new(config.bayeux.clone(), faults.clone(), shutdown.clone());
         let auth = Authenticator::new(users, config.session_idle);
+        if let Some(t) = &config.telemetry {
+            sample_into(t, &hub, &faults);
+        }
         let published = hooks.delays.then(Arc::default);
         Arc::new(App {
             center: Mutex::new(center),
@@ -247,6 +282,9 @@ impl App {
 
     /// Publishes batch `number` (0 when delays are not tracked).
     fn publish(&self, number: u64, out: &[Delivery]) {
+        if let Some(t) = &self.config.telemetry {
+            t.notifications(out.len());
+        }
         // Held while publishing, so that a delayed delivery judged "not overtaken" really goes
         // out before anything published after the judgement.
         let mut published = self.published.as_deref().map(lock_published);
@@ -277,6 +315,9 @@ impl App {
             Ok(json) => json,
             Err(e) => return tracing::error!(error = %e, "cannot serialize a notification"),
         };
+        if let Some(t) = &self.config.telemetry {
+            t.notifications(1);
+        }
         let late = LatePublish {
             hub: self.hub.clone(),
             faults: self.faults.clone(),

@@ -41,6 +41,9 @@ mod ci;
 /// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
 mod shards;
 
+/// Live metrics: `--prometheus` on `run` and `serve`, scraped, against summary.json.
+mod prometheus;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 

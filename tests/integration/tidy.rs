@@ -81,7 +81,14 @@ fn the_simulator_never_names_the_server() {
     // itself may name `crate::server`, and nothing but the server speaks axum or hyper.
     let simulator =
         ["src/engine", "src/gws", "src/cometd", "src/ordering", "src/metrics", "src/report"];
-    let more = ["src/scenario", "src/vocab.rs", "src/progress.rs", "src/cli.rs", "src/faults"];
+    let more = [
+        "src/scenario",
+        "src/vocab.rs",
+        "src/progress.rs",
+        "src/cli.rs",
+        "src/faults",
+        "src/telemetry",
+    ];
     let dirs: Vec<&str> = simulator.iter().chain(more.iter()).copied().collect();
     let found = naming(&dirs, &["crate::server", "axum", "hyper"], &[]);
     assert!(found.is_empty(), "the simulator names the server's side: {found:#?}");

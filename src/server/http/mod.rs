@@ -32,7 +32,7 @@ pub use error::ApiError as HttpError;
 
 /// The router over shared application state; tests may drive it directly.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/api/v2/diagnostics/version", get(version))
         .route("/api/v2/me", get(get_me).post(post_me))
         .route("/api/v2/me/channels/{channel}", post(post_channel))
@@ -50,8 +50,29 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sim/v1/facebook/{id}/messages", get(facebook_messages))
         .route("/sim/v1/faults/ledger", get(fault_ledger))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(app)
+        .method_not_allowed_fallback(method_not_allowed);
+    // Counting requests is a layer only when `--prometheus` asks for it.
+    let router = match &app.config.telemetry {
+        Some(t) => router.layer(axum::middleware::from_fn_with_state(t.clone(), count_request)),
+        None => router,
+    };
+    router.with_state(app)
+}
+
+/// Counts a request by its route (the router's pattern, so ids do not make new series) and the
+/// status it was answered with.
+async fn count_request(
+    State(t): State<Arc<crate::telemetry::serve::ServeMetrics>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    t.request(&route, response.status().as_u16());
+    response
 }
 
 /// A success body: `statusCode` (0, or 7 with a message for a partial success), the
