@@ -41,6 +41,9 @@ mod ci;
 /// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
 mod shards;
 
+/// The Kubernetes deployment's scenarios validate and cut into their kustomization's shards.
+mod deploy;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 
