@@ -41,6 +41,9 @@ mod ci;
 /// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
 mod shards;
 
+/// Shards in their own network namespaces (separate hosts on a veth network), merged.
+mod netns;
+
 /// The Kubernetes deployment's scenarios validate and cut into their kustomization's shards.
 mod deploy;
 

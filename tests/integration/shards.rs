@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use crate::binary::{gwsim, path, scratch, serve, text};
 
 /// Eight agents (two per shard), customers at 8/s for two seconds, a threshold that holds.
-const SCENARIO: &str = r#"
+pub(crate) const SCENARIO: &str = r#"
 name = "shards"
 [run]
 duration = "2s"
@@ -35,9 +35,9 @@ p99 = "30s"
 "#;
 
 const SHARDS: u32 = 4;
-const PASSWORD: (&str, &str) = ("GWSIM_SHARD_PASSWORD", "not-a-real-secret");
+pub(crate) const PASSWORD: (&str, &str) = ("GWSIM_SHARD_PASSWORD", "not-a-real-secret");
 
-fn summary(dir: &Path) -> serde_json::Value {
+pub(crate) fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json"))
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
