@@ -9,7 +9,8 @@ use super::Outcome;
 use crate::cli::MergeArgs;
 use crate::report::{self, files, merge, readback};
 
-/// Reads one shard's results directory: its summary, its exact histograms and its interval log.
+/// Reads one shard's results directory: its summary, its exact histograms, its interval log and
+/// its timeline.
 fn read_shard(dir: &Path) -> Result<merge::ShardRun, String> {
     let source = dir.display().to_string();
     let report = readback::read_summary(&files::summary_path(dir)).map_err(|e| e.to_string())?;
@@ -20,7 +21,12 @@ fn read_shard(dir: &Path) -> Result<merge::ShardRun, String> {
     let hlog_path = dir.join(files::HLOG_FILE);
     let hlog = std::fs::read(&hlog_path)
         .map_err(|e| format!("cannot read {}: {e}", hlog_path.display()))?;
-    Ok(merge::ShardRun { source, report, totals, hlog })
+    // A shard killed before its first interval has no timeline; the merge draws what there is.
+    let timeline_path = dir.join(files::TIMELINE_FILE);
+    let timeline = readback::optional(&timeline_path, report::timeline::read_timeline)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    Ok(merge::ShardRun { source, report, totals, hlog, timeline })
 }
 
 pub(super) fn merge(args: MergeArgs) -> Result<Outcome> {
@@ -48,7 +54,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<Outcome> {
     report::write_junit(&args.out, &merged.report)?;
     let (corrected, raw) = report::totals::split(&merged.totals);
     let histograms = report::html::PageHistograms { corrected, raw };
-    report::write_html(&args.out, &merged.report, &histograms, &[])?;
+    report::write_html(&args.out, &merged.report, &histograms, &merged.timeline)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report::render(&merged.report))?;
     writeln!(out, "{} shards merged; summary: {}", merged.report.shards.len(), summary.display())?;

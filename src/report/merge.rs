@@ -7,7 +7,9 @@
 //! report. Counts, errors, warmup counts and violations are sums; thresholds are judged again on
 //! the sums with the same code a run uses (`report::thresholds`); the exit is decided the same
 //! way. `latency.hlog` is merged by time: every shard's intervals, each moved onto the earliest
-//! shard's base time, in time order (their histograms copied byte for byte).
+//! shard's base time, in time order (their histograms copied byte for byte). `timeline.jsonl` is
+//! merged by time too ([`super::timeline::merge_timelines`]): points of the same second summed,
+//! their percentiles taken from the shards' interval histograms of that second added.
 //!
 //! Refused, never summed: a summary that is not a shard, shards of different scenarios
 //! (fingerprints), one shard twice, shards of different counts, a missing shard, a shard whose
@@ -25,6 +27,7 @@ use time::format_description::well_known::Rfc3339;
 use super::build::{exit_of, rank_in};
 use super::readback::Histograms;
 use super::thresholds::{self, Measured};
+use super::timeline::{Point, ShardTimeline, merge_timelines};
 use super::totals::RAW_SUFFIX;
 use super::{
     Counts, CustomerReport, Exit, ExitStatus, OpReport, Percentiles, Report, SchemaTag,
@@ -43,6 +46,8 @@ pub struct ShardRun {
     pub totals: Histograms,
     /// Its `latency.hlog`, as bytes.
     pub hlog: Vec<u8>,
+    /// Its `timeline.jsonl` (empty if it has none).
+    pub timeline: Vec<Point>,
 }
 
 /// The merge of all shards.
@@ -53,6 +58,8 @@ pub struct Merged {
     pub totals: Histograms,
     /// The merged `latency.hlog`.
     pub hlog: Vec<u8>,
+    /// The merged `timeline.jsonl` (empty when no shard has one).
+    pub timeline: Vec<Point>,
 }
 
 /// Why shards cannot be merged.
@@ -396,6 +403,52 @@ fn extreme<'a>(times: impl Iterator<Item = &'a String>, min: bool) -> String {
     best.map(|(_, s)| s.clone()).unwrap_or_default()
 }
 
+/// When a shard's load phase started, as its `latency.hlog` says (its base time, else its start
+/// time; zero for a log without either).
+fn hlog_base(s: &ShardRun) -> Result<Duration, MergeError> {
+    let mut start = None;
+    for entry in IntervalLogIterator::new(&s.hlog) {
+        let entry = entry.map_err(|e| MergeError::Hlog {
+            dir: s.source.clone(),
+            reason: format!("unreadable: {e:?}"),
+        })?;
+        match entry {
+            LogEntry::BaseTime(t) => return Ok(t),
+            LogEntry::StartTime(t) => start = Some(t),
+            LogEntry::Interval(_) => {}
+        }
+    }
+    Ok(start.unwrap_or(Duration::ZERO))
+}
+
+/// The timeline.jsonl of all shards merged by time (module docs).
+fn merge_timeline(shards: &[ShardRun]) -> Result<Vec<Point>, MergeError> {
+    if shards.iter().all(|s| s.timeline.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let bases = shards.iter().map(hlog_base).collect::<Result<Vec<_>, _>>()?;
+    let earliest = bases.iter().min().copied().unwrap_or(Duration::ZERO);
+    let intervals = shards
+        .iter()
+        .map(|s| {
+            let name = std::path::Path::new(&s.source).join(super::files::HLOG_FILE);
+            super::readback::parse_hlog_intervals(&name, &s.hlog)
+                .map_err(|e| MergeError::Hlog { dir: s.source.clone(), reason: e.to_string() })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let inputs: Vec<ShardTimeline<'_>> = shards
+        .iter()
+        .zip(&intervals)
+        .zip(&bases)
+        .map(|((s, intervals), base)| ShardTimeline {
+            points: &s.timeline,
+            intervals,
+            offset: base.saturating_sub(earliest),
+        })
+        .collect();
+    Ok(merge_timelines(&inputs))
+}
+
 /// The latency.hlog of all shards merged by time (module docs).
 fn merge_hlogs(shards: &[ShardRun]) -> Result<Vec<u8>, MergeError> {
     struct Line<'a> {
@@ -478,6 +531,7 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
     let shards = check(shards)?;
     let totals = add_totals(&shards)?;
     let hlog = merge_hlogs(&shards)?;
+    let timeline = merge_timeline(&shards)?;
     let (corrected, _) = super::totals::split(&totals);
     let first = &shards[0].report;
     let partial = shards.iter().any(|s| s.report.partial);
@@ -552,10 +606,11 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
     };
     report.thresholds = verdicts;
     report.exit = exit_of(&report);
-    Ok(Merged { report, totals, hlog })
+    Ok(Merged { report, totals, hlog, timeline })
 }
 
-/// Writes the merge's `summary.json`, `totals.hlog` and `latency.hlog` into `dir` (which exists);
+/// Writes the merge's `summary.json`, `totals.hlog`, `latency.hlog` and `timeline.jsonl` into
+/// `dir` (which exists);
 /// returns the summary's path. `junit.xml` and `report.html` go through their usual writers.
 pub fn write(
     dir: &std::path::Path,
@@ -565,6 +620,14 @@ pub fn write(
     let length = Duration::from_millis(merged.report.duration_ms);
     super::totals::write(dir, &merged.totals, length)?;
     write_atomic(&dir.join(HLOG_FILE), &merged.hlog)?;
+    if !merged.timeline.is_empty() {
+        let mut w =
+            super::timeline::TimelineWriter::create(&dir.join(super::files::TIMELINE_FILE))?;
+        for p in &merged.timeline {
+            w.write(p)?;
+        }
+        w.finish()?;
+    }
     let path = dir.join(SUMMARY_FILE);
     write_atomic(&path, super::json::to_json(&merged.report)?.as_bytes())?;
     Ok(path)
@@ -642,6 +705,7 @@ max = 5
             report,
             totals: super::super::totals::histograms(r),
             hlog: Vec::new(),
+            timeline: Vec::new(),
         }
     }
 

@@ -130,9 +130,14 @@ pub fn read_hlog(path: &Path) -> Result<Histograms, ReadError> {
     parse_hlog(path, &read(path)?)
 }
 
-/// Parses an interval log; `path` only names it in errors.
-pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
-    let mut out = Histograms::new();
+/// Calls `f(start, tag, histogram)` for every tagged interval of an interval log, in order,
+/// `start` being the interval's start timestamp (relative to the log's base time); `path` only
+/// names the log in errors.
+fn each_interval(
+    path: &Path,
+    bytes: &[u8],
+    mut f: impl FnMut(std::time::Duration, &str, Histogram<u64>) -> Result<(), String>,
+) -> Result<(), ReadError> {
     let mut deserializer = Deserializer::new();
     for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
         let entry = entry.map_err(|e| match e {
@@ -152,16 +157,44 @@ pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
             .decode(interval.encoded_histogram())
             .map_err(|e| bad(format!("bad base64: {e}")))?;
         let h = decode_histogram(&compressed, &mut deserializer).map_err(bad)?;
-        match out.get_mut(tag.as_str()) {
-            Some(total) => total.add(&h).map_err(|e| bad(format!("cannot add it: {e:?}")))?,
-            None => {
-                // Auto-resizing, so later intervals with larger values still add.
-                let mut total = h;
-                total.auto(true);
-                out.insert(tag.as_str().to_owned(), total);
-            }
+        f(interval.start_timestamp(), tag.as_str(), h).map_err(bad)?;
+    }
+    Ok(())
+}
+
+/// Adds `h` into `out[tag]`.
+fn add_into(out: &mut Histograms, tag: &str, h: Histogram<u64>) -> Result<(), String> {
+    match out.get_mut(tag) {
+        Some(total) => total.add(&h).map_err(|e| format!("cannot add it: {e:?}")),
+        None => {
+            // Auto-resizing, so later intervals with larger values still add.
+            let mut total = h;
+            total.auto(true);
+            out.insert(tag.to_owned(), total);
+            Ok(())
         }
     }
+}
+
+/// An interval log's histograms interval by interval: by start timestamp in milliseconds (as a
+/// `timeline.jsonl` point's `start_ms`), one histogram per tag. For `gwsim merge`, which adds
+/// the shards' histograms of one interval to give the merged interval's percentiles.
+pub fn parse_hlog_intervals(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<BTreeMap<u64, Histograms>, ReadError> {
+    let mut out: BTreeMap<u64, Histograms> = BTreeMap::new();
+    each_interval(path, bytes, |start, tag, h| {
+        let ms = u64::try_from(start.as_millis()).unwrap_or(u64::MAX);
+        add_into(out.entry(ms).or_default(), tag, h)
+    })?;
+    Ok(out)
+}
+
+/// Parses an interval log; `path` only names it in errors.
+pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
+    let mut out = Histograms::new();
+    each_interval(path, bytes, |_, tag, h| add_into(&mut out, tag, h))?;
     if out.is_empty() {
         return Err(ReadError::HlogEmpty { path: path.to_owned() });
     }

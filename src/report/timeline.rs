@@ -30,7 +30,7 @@ pub struct IntervalLatency {
 }
 
 /// What happened in one interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// End of the interval, in milliseconds since the load phase started.
     pub t_ms: u64,
@@ -207,6 +207,121 @@ pub fn read_timeline(path: &Path) -> Result<Vec<Point>, ReadError> {
     Ok(points)
 }
 
+/// One shard's time series, for [`merge_timelines`].
+#[derive(Debug)]
+pub struct ShardTimeline<'a> {
+    pub points: &'a [Point],
+    /// Its interval histograms by interval start (ms), from its `latency.hlog`.
+    pub intervals: &'a BTreeMap<u64, crate::report::readback::Histograms>,
+    /// How long after the earliest shard this shard's load phase started.
+    pub offset: Duration,
+}
+
+/// The interval histograms of `intervals` that start at `start_ms`: the log writes seconds with
+/// three decimals (rounded) and a point truncates to the millisecond, so they may differ by one.
+fn interval_at(
+    intervals: &BTreeMap<u64, crate::report::readback::Histograms>,
+    start_ms: u64,
+) -> Option<&crate::report::readback::Histograms> {
+    intervals
+        .range(start_ms.saturating_sub(1)..=start_ms.saturating_add(1))
+        .min_by_key(|(at, _)| at.abs_diff(start_ms))
+        .map(|(_, h)| h)
+}
+
+/// The shards' time series as one, by time: every shard's points moved by its offset onto the
+/// earliest shard's clock, grouped by the second they start in (intervals are one second from
+/// each shard's load start; with a common `--start-at` the shards' seconds coincide within
+/// milliseconds). A merged point's counts are sums; its latency counts are sums, its maxima the
+/// largest, and its p50 and p99 those of the shards' interval histograms added (exact, as for the
+/// whole run). Should a shard's histogram of an interval be missing (its `latency.hlog` cut
+/// short), the largest of the shards' p50 and p99 stand in.
+pub fn merge_timelines(shards: &[ShardTimeline<'_>]) -> Vec<Point> {
+    struct Group {
+        start_ms: u64,
+        point: Point,
+        added: BTreeMap<String, Option<hdrhistogram::Histogram<u64>>>,
+    }
+    let mut groups: BTreeMap<u64, Group> = BTreeMap::new();
+    for shard in shards {
+        let offset = millis(shard.offset);
+        for p in shard.points {
+            let start = p.start_ms.saturating_add(offset);
+            let second = start.saturating_add(500) / 1000;
+            let g = groups.entry(second).or_insert_with(|| Group {
+                start_ms: start,
+                point: Point {
+                    t_ms: 0,
+                    start_ms: start,
+                    warmup: false,
+                    ops: 0,
+                    errors: 0,
+                    violations: 0,
+                    missed_starts: 0,
+                    ..Point::default()
+                },
+                added: BTreeMap::new(),
+            });
+            g.start_ms = g.start_ms.min(start);
+            let m = &mut g.point;
+            m.t_ms = m.t_ms.max(p.t_ms.saturating_add(offset));
+            m.warmup |= p.warmup;
+            m.ops += p.ops;
+            m.errors += p.errors;
+            m.violations += p.violations;
+            m.missed_starts += p.missed_starts;
+            // Counts within the second and gauges at its end: the shards' sum is the run's.
+            m.flows_completed += p.flows_completed;
+            m.chats_completed += p.chats_completed;
+            m.active_chats += p.active_chats;
+            m.agents_logged_in += p.agents_logged_in;
+            m.agents_busy += p.agents_busy;
+            m.customers_waiting += p.customers_waiting;
+            let histograms = interval_at(shard.intervals, p.start_ms);
+            for (name, l) in &p.latency {
+                let merged = m.latency.entry(name.clone()).or_insert(IntervalLatency {
+                    count: 0,
+                    p50_us: 0,
+                    p99_us: 0,
+                    max_us: 0,
+                });
+                merged.count += l.count;
+                merged.max_us = merged.max_us.max(l.max_us);
+                merged.p50_us = merged.p50_us.max(l.p50_us);
+                merged.p99_us = merged.p99_us.max(l.p99_us);
+                let slot = g.added.entry(name.clone()).or_insert_with(|| {
+                    let mut h = hdrhistogram::Histogram::new(3).ok()?;
+                    h.auto(true);
+                    Some(h)
+                });
+                // One missing histogram spoils the sum; the stand-ins above remain.
+                let added = match (slot.as_mut(), histograms.and_then(|h| h.get(name))) {
+                    (Some(total), Some(h)) => total.add(h).is_ok(),
+                    _ => false,
+                };
+                if !added {
+                    *slot = None;
+                }
+            }
+        }
+    }
+    groups
+        .into_values()
+        .map(|mut g| {
+            g.point.start_ms = g.start_ms;
+            for (name, h) in g.added {
+                if let (Some(h), Some(l)) = (h, g.point.latency.get_mut(&name))
+                    && h.len() == l.count
+                {
+                    l.p50_us = h.value_at_quantile(0.50);
+                    l.p99_us = h.value_at_quantile(0.99);
+                }
+            }
+            g.point
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +411,91 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let err = read_timeline(&path).unwrap_err().to_string();
         assert!(err.contains("timeline.jsonl:4: not a timeline point"), "{err}");
+    }
+
+    /// A shard's second: `n` Accept responses of `base + i` ms.
+    fn second_of(n: u64, base: u64) -> Recorder {
+        let mut r = Recorder::new();
+        let t = Instant::now();
+        let op = OpName::Flow(Capability::Accept);
+        for i in 0..n {
+            r.latency(op, OpMetric::Response, t, t, t + Duration::from_millis(base + i), true);
+            r.op_ok(op, true);
+        }
+        r
+    }
+
+    fn intervals_of(
+        seconds: &[(u64, &Recorder)],
+    ) -> BTreeMap<u64, crate::report::readback::Histograms> {
+        seconds
+            .iter()
+            .map(|(start_ms, r)| {
+                let hs = latency_metrics(r)
+                    .into_iter()
+                    .map(|(name, h)| (name, h.inner().clone()))
+                    .collect();
+                (*start_ms, hs)
+            })
+            .collect()
+    }
+
+    /// Merged by time: the same second of two shards (their load starts 3 ms apart) is one point
+    /// whose counts are sums and whose percentiles are those of all the second's samples.
+    #[test]
+    fn shard_timelines_merge_by_time_exactly() {
+        let sec = |i: u64| (Duration::from_secs(i), Duration::from_secs(i + 1));
+        let warm = Duration::from_secs(1);
+        let (a0, a1, b0, b1) =
+            (second_of(50, 1), second_of(10, 500), second_of(200, 100), second_of(5, 2));
+        let g = GaugeSample {
+            active_chats: 2,
+            agents_logged_in: 5,
+            agents_busy: 1,
+            customers_waiting: 1,
+        };
+        let point = |i: u64, r: &Recorder| Point::from_interval(sec(i).0, sec(i).1, warm, r, g);
+        let a_points = vec![point(0, &a0), point(1, &a1)];
+        let b_points = vec![point(0, &b0), point(1, &b1)];
+        let a_int = intervals_of(&[(0, &a0), (1000, &a1)]);
+        // The other shard's log rounded its second start up by a millisecond.
+        let b_int = intervals_of(&[(0, &b0), (1001, &b1)]);
+        let merged = merge_timelines(&[
+            ShardTimeline { points: &a_points, intervals: &a_int, offset: Duration::ZERO },
+            ShardTimeline {
+                points: &b_points,
+                intervals: &b_int,
+                offset: Duration::from_millis(3),
+            },
+        ]);
+        assert_eq!(merged.len(), 2);
+        for (i, (a, b)) in [(&a0, &b0), (&a1, &b1)].into_iter().enumerate() {
+            let mut all = Recorder::new();
+            all.merge(a);
+            all.merge(b);
+            let want = point(i as u64, &all);
+            let got = &merged[i];
+            assert_eq!(got.ops, want.ops);
+            assert_eq!(got.latency, want.latency, "second {i}");
+            assert_eq!((got.agents_logged_in, got.active_chats), (10, 4), "gauges summed");
+            assert_eq!(got.start_ms, want.start_ms);
+            assert_eq!(got.t_ms, want.t_ms + 3, "the later shard ends 3 ms later");
+            assert_eq!(got.warmup, i == 0);
+        }
+        // Without a shard's histogram of a second, the largest p99 stands in (never a sum).
+        let none = BTreeMap::new();
+        let merged = merge_timelines(&[
+            ShardTimeline { points: &a_points, intervals: &a_int, offset: Duration::ZERO },
+            ShardTimeline { points: &b_points, intervals: &none, offset: Duration::ZERO },
+        ]);
+        let l = merged[0].latency["Accept.response"];
+        assert_eq!(l.count, 250);
+        assert_eq!(
+            l.p99_us,
+            a_points[0].latency["Accept.response"]
+                .p99_us
+                .max(b_points[0].latency["Accept.response"].p99_us)
+        );
     }
 
     #[test]

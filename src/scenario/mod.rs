@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod plan;
 mod raw;
+pub mod schema;
 pub mod shard;
 pub mod units;
 

@@ -12,6 +12,9 @@
 //!   Poisson processes of rate r/N is a Poisson process of rate r, and evenly spaced arrivals stay
 //!   evenly spaced per shard. `max_active` is split like agents.
 //! - **Closed arrivals**: the concurrency is split like agents (a shard may keep 0 customers).
+//! - **Customer nicknames** carry the shard (`customer-{n}` becomes `customer-{n}-shard2`): each
+//!   shard numbers its customers from the start, so without it two shards would send customers
+//!   of the same name, which the server and the customer-side checks could not tell apart.
 //! - **Seed**: [`shard_seed`], the `I`-th output of a SplitMix64 generator seeded from the
 //!   scenario's seed and N, so each shard's random streams (its Poisson arrivals among them) are
 //!   independent of the others' and the same on every machine. One shard (`0/1`) is the scenario
@@ -24,7 +27,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{AgentPopulation, Scenario};
+use super::model::{AgentPopulation, NamePattern, Scenario};
 use super::plan::{Arrival, Stage, lower};
 use super::units::Rate;
 
@@ -168,6 +171,12 @@ fn slice_population(p: &AgentPopulation, shard: Shard) -> AgentPopulation {
     }
 }
 
+/// The customer nickname pattern of shard `shard`: the whole's, with the shard's index after it,
+/// so the names of two shards' customers never meet (customer numbers restart in every shard).
+fn shard_nickname(pattern: &NamePattern, shard: Shard) -> NamePattern {
+    NamePattern(format!("{}-shard{}", pattern.as_str(), shard.index))
+}
+
 /// Shard `shard` of `scenario` (the module's rules). Pure: the same input gives the same shard.
 pub fn shard(scenario: &Scenario, shard: Shard) -> Result<Scenario, ShardError> {
     let shard = Shard::new(shard.index, shard.count)?;
@@ -184,6 +193,9 @@ pub fn shard(scenario: &Scenario, shard: Shard) -> Result<Scenario, ShardError> 
     if let Some(c) = out.customers.as_mut() {
         c.arrival = divide_arrival(&c.arrival, shard);
         c.max_active = c.max_active.map(|m| shard.part(m));
+        if shard.count > 1 {
+            c.nickname = shard_nickname(&c.nickname, shard);
+        }
         out.plan = lower(&c.arrival, scenario.plan.end, c.max_active);
     }
     Ok(out)
@@ -255,6 +267,27 @@ mod tests {
         assert_eq!(s.sharding.shard, Some(Shard { index: 1, count: 3 }));
         let whole = parse("s.toml", text, &Overrides::default()).unwrap();
         assert_eq!(s.sharding.fingerprint, whole.sharding.fingerprint);
+    }
+
+    #[test]
+    fn customer_nicknames_of_different_shards_never_meet() {
+        let s = scenario(&[9], "{ rate = \"4/s\" }");
+        let whole = s.customers.as_ref().unwrap().nickname.clone();
+        assert_eq!(whole.as_str(), "customer-{n}");
+        let mut seen = BTreeSet::new();
+        for i in 0..3 {
+            let part = shard(&s, Shard { index: i, count: 3 }).unwrap();
+            let pattern = &part.customers.as_ref().unwrap().nickname;
+            assert_eq!(pattern.as_str(), format!("customer-{{n}}-shard{i}"));
+            // Every shard numbers its customers from the start: the same numbers, other names.
+            for n in 0..50 {
+                let name = pattern.render(n);
+                assert!(seen.insert(name.clone()), "{name} is sent by two shards");
+            }
+        }
+        // The whole scenario (one shard) keeps its names.
+        let one = shard(&s, Shard { index: 0, count: 1 }).unwrap();
+        assert_eq!(one.customers.as_ref().unwrap().nickname, whole);
     }
 
     #[test]

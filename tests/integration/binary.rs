@@ -43,8 +43,19 @@ impl Drop for ServeChild {
 /// Starts `gwsim serve --bind 127.0.0.1:0 ARGS...` with `env` and returns it with the base URL it
 /// logged.
 pub(crate) fn serve(args: &[&str], env: &[(&str, &str)]) -> (ServeChild, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
+    serve_with(Command::new(env!("CARGO_BIN_EXE_gwsim")), "127.0.0.1:0", args, env)
+}
+
+/// Like [`serve`], with `gwsim` started by `gwsim` (the binary itself, or a command that execs
+/// it, such as `ip netns exec NS gwsim`) and bound to `bind`.
+pub(crate) fn serve_with(
+    mut gwsim: Command,
+    bind: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (ServeChild, String) {
+    let mut child = gwsim
+        .args(["serve", "--bind", bind])
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")

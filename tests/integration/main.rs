@@ -44,6 +44,12 @@ mod shards;
 /// Live metrics: `--prometheus` on `run` and `serve`, scraped, against summary.json.
 mod prometheus;
 
+/// Shards in their own network namespaces (separate hosts on a veth network), merged.
+mod netns;
+
+/// The Kubernetes deployment's scenarios validate and cut into their kustomization's shards.
+mod deploy;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 

@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use crate::binary::{gwsim, path, scratch, serve, text};
 
 /// Eight agents (two per shard), customers at 8/s for two seconds, a threshold that holds.
-const SCENARIO: &str = r#"
+pub(crate) const SCENARIO: &str = r#"
 name = "shards"
 [run]
 duration = "2s"
@@ -35,9 +35,9 @@ p99 = "30s"
 "#;
 
 const SHARDS: u32 = 4;
-const PASSWORD: (&str, &str) = ("GWSIM_SHARD_PASSWORD", "not-a-real-secret");
+pub(crate) const PASSWORD: (&str, &str) = ("GWSIM_SHARD_PASSWORD", "not-a-real-secret");
 
-fn summary(dir: &Path) -> serde_json::Value {
+pub(crate) fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json"))
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -146,7 +146,14 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
     args.extend(["--out", path(&merged_dir)]);
     let out = gwsim(&args);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    for file in ["summary.json", "junit.xml", "latency.hlog", "totals.hlog", "report.html"] {
+    for file in [
+        "summary.json",
+        "junit.xml",
+        "latency.hlog",
+        "totals.hlog",
+        "report.html",
+        "timeline.jsonl",
+    ] {
         assert!(merged_dir.join(file).is_file(), "merge wrote no {file}");
     }
     let merged = summary(&merged_dir);
@@ -223,6 +230,31 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
         assert_eq!(&merged_log[tag], h, "latency.hlog {tag}");
     }
     assert_eq!(merged["thresholds"][0]["passed"], true, "{}", merged["thresholds"]);
+
+    // The time series, merged by time: every shard's operations are in it, once; each merged
+    // second's latency counts are the shards' of that second summed; and the merged report
+    // draws the charts over time.
+    let timeline = |d: &Path| {
+        gwsim::report::timeline::read_timeline(&d.join("timeline.jsonl")).expect("timeline")
+    };
+    let merged_points = timeline(&merged_dir);
+    let shard_points: Vec<_> = shard_dirs.iter().map(|d| timeline(d)).collect();
+    let ops = |points: &[gwsim::report::timeline::Point]| points.iter().map(|p| p.ops).sum::<u64>();
+    assert_eq!(ops(&merged_points), shard_points.iter().map(|p| ops(p)).sum::<u64>());
+    assert!(ops(&merged_points) > 0);
+    let longest = shard_points.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(merged_points.len() >= longest && merged_points.len() <= longest + 1);
+    assert!(merged_points.windows(2).all(|w| w[0].start_ms < w[1].start_ms), "in time order");
+    let latency_count = |points: &[gwsim::report::timeline::Point]| -> u64 {
+        points.iter().flat_map(|p| p.latency.values()).map(|l| l.count).sum()
+    };
+    assert_eq!(
+        latency_count(&merged_points),
+        shard_points.iter().map(|p| latency_count(p)).sum::<u64>()
+    );
+    let html = std::fs::read_to_string(merged_dir.join("report.html")).expect("report.html");
+    assert!(html.contains("data-chart=\"throughput\""), "the merged report has no time charts");
+    assert!(!html.contains("No time series"));
 
     // Refused, exit 2, never summed: a shard twice, a missing shard, another scenario's shard.
     let refused = |dirs: &[&Path], want: &str| {

@@ -28,7 +28,8 @@ use crate::gws::model::Media;
 
 type Span = Range<usize>;
 
-const TOP_KEYS: &[&str] = &[
+/// The top-level keys of a scenario file (`scenario::schema` lists the same).
+pub(super) const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "target",
