@@ -125,11 +125,12 @@ impl LatePublish {
             p.note(self.user, &self.interaction, self.owed_at);
             overtaken
         });
-        self.hub.publish(self.user, &self.topic, &self.json);
-        drop(published);
+        // Ledgered before it goes out, so that whoever receives it finds its record.
         if let Some(record) = self.record {
             self.faults.delay_done(record, Some(overtaken));
         }
+        self.hub.publish(self.user, &self.topic, &self.json);
+        drop(published);
     }
 
     /// The server stopped first: it never goes out.
