@@ -8,10 +8,11 @@
 //! validated scenario out), [`run_plan`] (the scenario resolved against its target),
 //! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
 //! [`metrics`] (what a run records), [`report`] (the outputs built from it) and [`faults`]
-//! (fault plans, seeded decisions and the ledger the server keeps), then [`cli`] and
-//! [`app`] (the commands).
+//! (fault plans, seeded decisions and the ledger the server keeps), [`capacity`] (the capacity
+//! search's steps and verdicts), then [`cli`] and [`app`] (the commands).
 
 pub mod app;
+pub mod capacity;
 pub mod cli;
 pub mod cometd;
 pub mod engine;

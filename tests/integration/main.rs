@@ -41,6 +41,9 @@ mod ci;
 /// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
 mod shards;
 
+/// `gwsim capacity`: a knee known by construction found within the step resolution; exit codes.
+mod capacity;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 
