@@ -511,6 +511,9 @@ pub struct Capacity {
     /// The p99 of the generator's scheduling lag above which a step is generator-limited.
     #[serde(serialize_with = "serialize_duration")]
     pub max_lag: Duration,
+    /// The share of a step's arrivals (0..1) that may start late (missed starts) before the step
+    /// is generator-limited; never fewer than 2 arrivals, so one hiccup is not a verdict.
+    pub max_missed: f64,
 }
 
 /// How a capacity search raises the rate between steps.
@@ -537,6 +540,7 @@ impl Default for Capacity {
             min: None,
             max_cpu: 0.9,
             max_lag: Duration::from_millis(50),
+            max_missed: 0.01,
         }
     }
 }

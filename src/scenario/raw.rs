@@ -178,6 +178,7 @@ pub(crate) struct Capacity {
     pub min: Option<Spanned<String>>,
     pub max_cpu: Option<Spanned<Scalar>>,
     pub max_lag: Option<Spanned<String>>,
+    pub max_missed: Option<Spanned<Scalar>>,
 }
 
 /// One `[[thresholds]]` entry: a metric and one or more limits on it.

@@ -13,7 +13,7 @@ use crate::scenario::units::format_duration;
 use crate::scenario::{Capacity, Growth};
 
 const KEYS_HELP: &str = "[capacity] takes start, step or factor, max, hold, warmup, min_samples, \
-                         resolution, min, max_cpu and max_lag (scenarios/README.md, Capacity)";
+                         resolution, min, max_cpu, max_lag and max_missed (scenarios/README.md, Capacity)";
 
 impl Cx<'_> {
     /// The section (or, without one, the defaults with any flag folded in); `Some(None)` when
@@ -108,6 +108,10 @@ impl Cx<'_> {
             (None, Some(v)) => self.number(v, "max_cpu").map(|f| (f, At::File(v.span()))),
             (None, None) => Some((d.max_cpu, here.clone())),
         };
+        let max_missed = match &c.max_missed {
+            Some(v) => self.number(v, "max_missed").map(|f| (f, At::File(v.span()))),
+            None => Some((d.max_missed, here.clone())),
+        };
         let growth = self.growth(&c, &o, &here);
 
         // Each rule runs on the values that could be read, so every problem shows at once.
@@ -152,6 +156,19 @@ impl Cx<'_> {
             );
             ok = false;
         }
+        if let Some((f, at)) = &max_missed
+            && !(0.0..=1.0).contains(f)
+        {
+            self.error_at(
+                at,
+                format!("`max_missed` is {f}, but it is a share of a step's arrivals, from 0 to 1"),
+                Some(
+                    "e.g. max_missed = 0.01: more than 1% of arrivals late is generator-limited"
+                        .to_owned(),
+                ),
+            );
+            ok = false;
+        }
         if let (Some(Some((m, at))), Some((hi, _))) = (&min, &max)
             && m > hi
         {
@@ -174,6 +191,7 @@ impl Cx<'_> {
             max_cpu?,
             growth?,
         );
+        let max_missed = max_missed?;
         ok.then(|| {
             Some(Capacity {
                 start: start.0,
@@ -186,6 +204,7 @@ impl Cx<'_> {
                 min: min.map(|(m, _)| m),
                 max_cpu: max_cpu.0,
                 max_lag: max_lag.0,
+                max_missed: max_missed.0,
             })
         })
     }
@@ -281,6 +300,7 @@ impl raw::Capacity {
             min: None,
             max_cpu: None,
             max_lag: None,
+            max_missed: None,
         }
     }
 }
