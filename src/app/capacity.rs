@@ -87,7 +87,7 @@ pub(super) async fn capacity(
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         if !args.quiet {
             eprintln!(
-                "step {n}: {} chats/s, {} warmup + {} judged",
+                "step {n}: {} offered, {} warmup + {} judged",
                 show_rate(rate),
                 format_duration(settings.warmup),
                 format_duration(hold)

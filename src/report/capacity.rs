@@ -425,7 +425,7 @@ pub fn render_html(r: &CapacityReport) -> String {
     for m in &metrics {
         let _ = write!(h, "<th>{} p50</th><th>{} p99</th>", esc(m), esc(m));
     }
-    h.push_str("<th>errors</th><th>verdict</th><th style=\"text-align:left\">why</th></tr>\n");
+    h.push_str("<th>errors</th><th>verdict</th></tr>\n");
     for s in &r.steps {
         let f = &s.figures;
         let _ = write!(
@@ -446,11 +446,6 @@ pub fn render_html(r: &CapacityReport) -> String {
                 us(l.and_then(|l| l.p99_us))
             );
         }
-        let why = match &s.verdict {
-            Verdict::Good => String::new(),
-            Verdict::Bad { reasons } => reasons.join("; "),
-            Verdict::Inconclusive { reason } => reason.to_string(),
-        };
         let class = match &s.verdict {
             Verdict::Good => "",
             Verdict::Bad { .. } => "bad",
@@ -458,13 +453,28 @@ pub fn render_html(r: &CapacityReport) -> String {
         };
         let _ = writeln!(
             h,
-            "<td>{}</td><td class=\"{class}\">{}</td><td style=\"text-align:left\">{}</td></tr>",
+            "<td>{}</td><td class=\"{class}\">{}</td></tr>",
             f.errors,
-            s.verdict.word(),
+            s.verdict.word()
+        );
+    }
+    h.push_str("</table>\n<ul>\n");
+    // Why each step was not good, below the table so long sentences do not stretch its rows.
+    for s in &r.steps {
+        let why = match &s.verdict {
+            Verdict::Good => continue,
+            Verdict::Bad { reasons } => reasons.join("; "),
+            Verdict::Inconclusive { reason } => format!("inconclusive, {reason}"),
+        };
+        let _ = writeln!(
+            h,
+            "<li>step {} ({}): {}</li>",
+            s.step,
+            esc(&show_rate(s.figures.offered)),
             esc(&why)
         );
     }
-    h.push_str("</table>\n");
+    h.push_str("</ul>\n");
     h.push_str(
         "<div class=\"chart\" id=\"throughput\"></div>\n<div class=\"chart\" id=\"p99\"></div>\n\
          <div class=\"chart\" id=\"errors\"></div>\n\
@@ -480,4 +490,145 @@ pub fn render_html(r: &CapacityReport) -> String {
         esc(UPLOT_LICENSE)
     );
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::capacity::{Inconclusive, StepFigures};
+    use crate::report::timeline::IntervalLatency;
+    use crate::scenario::Rate;
+
+    fn r(x: f64) -> Rate {
+        Rate::from_per_second(x).unwrap()
+    }
+
+    fn point(start_s: u64, ops: u64, answered: u64) -> Point {
+        let mut latency = BTreeMap::new();
+        latency.insert(
+            "customer.wait".to_owned(),
+            IntervalLatency { count: answered, p50_us: 1, p99_us: 1, max_us: 1 },
+        );
+        Point {
+            t_ms: (start_s + 1) * 1000,
+            start_ms: start_s * 1000,
+            warmup: false,
+            ops,
+            errors: 0,
+            violations: 0,
+            missed_starts: 0,
+            latency,
+        }
+    }
+
+    #[test]
+    fn achieved_counts_only_the_judged_window_by_when_things_happened() {
+        // Warmup second 0, judged seconds 1..3, then two seconds of drain.
+        let points: Vec<Point> = (0..6).map(|s| point(s, 10 + s, 2)).collect();
+        let (answered, ops, secs) =
+            achieved(&points, Duration::from_secs(1), Duration::from_secs(4)).unwrap();
+        assert_eq!((answered, ops, secs), (6, 11 + 12 + 13, 3.0));
+        assert_eq!(achieved(&[], Duration::ZERO, Duration::from_secs(1)), None);
+    }
+
+    fn step(n: usize, rate: f64, verdict: Verdict, wait_p99: &str, factor: f64) -> StepRecord {
+        StepRecord {
+            step: n,
+            dir: format!("step-{n:02}"),
+            figures: StepFigures {
+                offered: r(rate),
+                judged_secs: 10.0,
+                arrivals: 100,
+                answered: 100,
+                operations: 300,
+                errors: 1,
+                violations: 0,
+                missed_starts: 0,
+                max_active: false,
+                checks: vec![
+                    Check {
+                        what: "customer.wait p99 <= 1s".into(),
+                        observed: Some(wait_p99.into()),
+                        load_factor: Some(factor),
+                        passed: factor <= 1.0,
+                    },
+                    Check {
+                        what: "Accept.response p99 <= 250ms".into(),
+                        observed: Some("20ms".into()),
+                        load_factor: Some(0.08),
+                        passed: true,
+                    },
+                ],
+                failures: Vec::new(),
+                samples: Vec::new(),
+                cpu_cores: Some(0.1),
+                cores: 2.0,
+                lag_p99_us: Some(500),
+                lag_max_us: Some(900),
+                partial: false,
+                latencies: vec![KeyLatency {
+                    metric: "customer.wait".into(),
+                    p50_us: Some(10_000),
+                    p99_us: Some(20_000),
+                }],
+            },
+            chats_per_s: 10.0,
+            ops_per_s: 30.0,
+            verdict,
+        }
+    }
+
+    #[test]
+    fn the_headline_names_the_tightest_check_and_the_first_failure() {
+        let bad = Verdict::Bad {
+            reasons: vec!["threshold customer.wait p99 <= 1s failed: observed 1.2s".into()],
+        };
+        let steps = vec![
+            step(1, 8.0, Verdict::Good, "400ms", 0.4),
+            step(2, 9.0, bad, "1.2s", 1.2),
+            step(3, 8.5, Verdict::Good, "700ms", 0.7),
+        ];
+        let finding =
+            Finding { capacity: Some(r(8.5)), first_failure: Some(r(9.0)), stop: Stop::Narrowed };
+        let settings = Capacity::default();
+        assert_eq!(
+            headline(&steps, &finding, &settings),
+            "sustainable up to 8.5 chats/s at customer.wait p99 <= 1s (observed 700ms); \
+             first failure at 9/s: threshold customer.wait p99 <= 1s failed: observed 1.2s"
+        );
+        let stopped = Finding {
+            capacity: Some(r(8.0)),
+            first_failure: None,
+            stop: Stop::Inconclusive {
+                at: r(9.0),
+                reason: Inconclusive::GeneratorLimited { why: "cpu".into() },
+            },
+        };
+        let h = headline(&steps, &stopped, &settings);
+        assert!(h.ends_with("search stopped at 9/s: inconclusive, generator-limited: cpu"), "{h}");
+        let report = CapacityReport {
+            schema: CAPACITY_SCHEMA,
+            scenario: "knee <x>".into(),
+            target: None,
+            started: String::new(),
+            ended: String::new(),
+            settings,
+            steps,
+            margin: finding.margin(),
+            finding,
+            headline: "h".into(),
+            min: Some(8.0),
+            meets_min: true,
+        };
+        let table = render(&report);
+        assert!(table.contains("step 2 (9/s): threshold customer.wait"), "{table}");
+        assert!(table.contains("required minimum 8/s: met"), "{table}");
+        // The page is self-contained and escapes what came from input.
+        let html = render_html(&report);
+        assert!(html.contains("knee &lt;x&gt;") && !html.contains("<script src"));
+        // uPlot wants ascending x: the chart data is sorted by offered rate.
+        assert!(html.contains(r#""offered":[8.0,8.5,9.0]"#), "chart data is sorted");
+    }
 }

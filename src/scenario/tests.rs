@@ -1149,6 +1149,15 @@ fn capacity_rules() {
         super::parse("t.toml", &with(""), &o),
         &[(0, 0, "--max 1/s: `max` (1/s) is below `start` (2/s)")],
     );
+    // Without a section, a flag that clashes with a default is what the problem names.
+    let o = Overrides {
+        capacity: CapacityOverrides { start: Some(rate(200.0)), ..CapacityOverrides::default() },
+        ..Overrides::default()
+    };
+    assert_diagnostics(
+        super::parse("t.toml", &with(""), &o),
+        &[(0, 0, "--start 200/s: `max` (100/s) is below `start` (200/s)")],
+    );
     // A step's rate replaces the arrival shape and keeps its spacing.
     let text = with(
         "[customers]\narrival = { from = \"1/s\", to = \"9/s\", over = \"5s\", spacing = \"constant\" }\n",

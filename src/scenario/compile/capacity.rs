@@ -122,9 +122,11 @@ impl Cx<'_> {
             self.error_at(at, "`start` is 0/s, so the first step would apply no load", None);
             ok = false;
         }
-        if let (Some((lo, _)), Some((hi, at))) = (&start, &max)
+        if let (Some((lo, lo_at)), Some((hi, hi_at))) = (&start, &max)
             && hi < lo
         {
+            // Point at whatever made it wrong: a flag over the file, the file over a default.
+            let at = if hi_at.is_flag() || !lo_at.is_flag() { hi_at } else { lo_at };
             self.error_at(
                 at,
                 format!("`max` ({hi}) is below `start` ({lo}), so no step could run"),
