@@ -19,7 +19,7 @@ use crate::scenario::units::{Rate, format_duration};
 /// keep its schedule.
 const LATE_FLOOR: u64 = 2;
 
-/// What one step measured: the input of [`judge`], and a row of `capacity.json`.
+/// What one step measured: the input of [`judge()`], and a row of `capacity.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepFigures {
     /// The arrival rate asked for, per second.

@@ -1,6 +1,6 @@
 //! Capacity search, the pure core of `gwsim capacity`: which arrival rate to try next
 //! ([`Search`]: raise in steps until a step fails, then narrow by bisection), and what a step's
-//! figures say about it ([`judge`]: good, bad, or inconclusive when the generator itself was the
+//! figures say about it ([`judge()`]: good, bad, or inconclusive when the generator itself was the
 //! bottleneck or there were too few samples).
 //!
 //! No IO, no clock, no runtime: `app::capacity` runs each step as a normal run of the scenario
