@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    passed: every threshold held, no ordering violation (compare: no regression)
-  1    checks failed: a threshold failed, ordering violations, or compare found a regression
+  1    checks failed: a threshold failed, ordering violations, compare found a regression, or
+       capacity found less than its min
   2    usage, scenario or setup error (e.g. --out DIR holds files), or an unreadable results file
   130  interrupted (Ctrl-C or SIGTERM); a run still writes its partial results
 
@@ -45,6 +46,11 @@ pub enum Command {
     /// Join the results of shards 0..N-1 of one run (`run --shard`) into one run's results,
     /// exactly; exit 2 on a shard given twice, a missing one, or shards of different scenarios.
     Merge(MergeArgs),
+    /// Find the highest customer arrival rate the target sustains within the scenario's
+    /// thresholds: raise it in steps, then narrow between the last good and first bad step;
+    /// exit 1 when the capacity found is below --min (or `[capacity] min`).
+    #[command(after_help = EXIT_CODES)]
+    Capacity(CapacityArgs),
     /// Print a shell completion script, e.g. `gwsim completions bash > ~/.local/share/bash-completion/completions/gwsim`.
     Completions(CompletionsArgs),
 }
@@ -203,6 +209,83 @@ pub struct PrometheusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The scenario file (TOML); its `[capacity]` section, if any, sets the search.
+    pub scenario: PathBuf,
+    /// Search against a remote GWS at this base URL instead of the scenario's target.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// With --target: the host is not this machine, and loading it is intended.
+    #[arg(long, requires = "target")]
+    pub allow_remote: bool,
+    /// With --target: the customers' ContactCenterId header.
+    #[arg(long, value_name = "ID", requires = "target")]
+    pub contact_center_id: Option<String>,
+    /// With --target: accept TLS certificates that do not verify (test clusters only).
+    #[arg(long, requires = "target")]
+    pub insecure: bool,
+    /// Every agent population's password comes from this environment variable (its name).
+    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
+    pub password_env: Option<String>,
+    /// Every agent population's password is the first line of this file; wins over --password-env.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// CometD transport: websocket or long-polling.
+    #[arg(long, value_name = "TRANSPORT")]
+    pub transport: Option<crate::vocab::Transport>,
+    /// Override the scenario's seed (every step uses it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Results directory (default: a new `results/<UTC timestamp>-<scenario>-capacity/`); one
+    /// that holds files is refused (exit 2).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The first step's arrival rate (`[capacity] start`, e.g. `2/s`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub start: Option<crate::scenario::Rate>,
+    /// Raise the rate by this much each step (`[capacity] step`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "factor")]
+    pub step: Option<crate::scenario::Rate>,
+    /// Multiply the rate by this each step (`[capacity] factor`, above 1).
+    #[arg(long, value_name = "X")]
+    pub factor: Option<f64>,
+    /// The highest rate tried (`[capacity] max`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max: Option<crate::scenario::Rate>,
+    /// How long each step's load is judged, after its warmup (`[capacity] hold`).
+    #[arg(long, value_parser = parse_duration)]
+    pub hold: Option<Duration>,
+    /// Load before the judged part of each step (`[capacity] warmup`).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Fewest samples each judged latency metric needs for a good step (`[capacity] min_samples`).
+    #[arg(long, value_name = "N")]
+    pub min_samples: Option<u64>,
+    /// Stop narrowing when the last good and first bad rates are this close (`[capacity] resolution`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub resolution: Option<crate::scenario::Rate>,
+    /// Exit 1 when the capacity found is below this rate (`[capacity] min`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub min: Option<crate::scenario::Rate>,
+    /// The share of this machine's cores gwsim may use in a step before the step is
+    /// generator-limited (`[capacity] max_cpu`, 0..1).
+    #[arg(long, value_name = "SHARE")]
+    pub max_cpu: Option<f64>,
+    /// How often simulated customers poll for messages [default: 500ms].
+    #[arg(long, value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// How many agents log in at once [default: 64].
+    #[arg(long, value_name = "N")]
+    pub login_concurrency: Option<usize>,
+    /// How long one HTTP request may take before it counts as failed [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// No live progress lines (for CI logs).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
@@ -288,6 +371,11 @@ fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
         })?,
     };
     Ok(t.into())
+}
+
+/// Rates on the command line read as in scenario files (`5/s`, `300/m`).
+fn parse_rate(s: &str) -> Result<crate::scenario::Rate, String> {
+    crate::scenario::Rate::parse(s).map_err(|e| e.to_string())
 }
 
 /// Durations on the command line read as in scenario files (`500ms`, `30s`, `1m30s`).

@@ -9,10 +9,11 @@
 //! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
 //! [`metrics`] (what a run records), [`report`] (the outputs built from it), [`faults`]
 //! (fault plans, seeded decisions and the ledger the server keeps), [`telemetry`] (live
-//! metrics for Prometheus), then [`cli`] and
+//! metrics for Prometheus), [`capacity`] (the capacity search's steps and verdicts), then [`cli`] and
 //! [`app`] (the commands).
 
 pub mod app;
+pub mod capacity;
 pub mod cli;
 pub mod cometd;
 pub mod engine;

@@ -1,6 +1,6 @@
 //! Wires modules together for each subcommand; the only place that uses `anyhow`.
 //!
-//! One file per command (`run`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two
+//! One file per command (`run`, `capacity`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two
 //! commands share: the reference server's users for a scenario (`users`), the process's own
 //! limits (`os`), the live progress line (`progress`) and the `--prometheus` endpoint
 //! (`prometheus`). Raw flags become resolved values here and nowhere else: `run` folds its flags
@@ -8,6 +8,7 @@
 //!
 //! [`RunPlan`]: crate::run_plan::RunPlan
 
+mod capacity;
 mod compare;
 mod merge;
 pub mod os;
@@ -47,6 +48,7 @@ pub async fn run(
 ) -> Result<Outcome> {
     match cli.command {
         Command::Run(args) => run::run_scenario(args, shutdown).await,
+        Command::Capacity(args) => capacity::capacity(args, shutdown).await,
         Command::Serve(args) => serve::serve(args, shutdown).await,
         Command::Validate(args) => validate::validate(args),
         Command::Compare(args) => compare::compare(args),

@@ -31,6 +31,10 @@ pub const TOTALS_FILE: &str = "totals.hlog";
 pub const VIOLATIONS_FILE: &str = "violations.jsonl";
 /// The fault ledger of a run with `[faults]`: every injected fault, one JSON line each.
 pub const LEDGER_FILE: &str = "ledger.jsonl";
+/// A capacity search (`gwsim capacity`): every step, its verdict and the capacity found.
+pub const CAPACITY_FILE: &str = "capacity.json";
+/// A capacity search's page: throughput, p99 and errors against offered load.
+pub const CAPACITY_HTML_FILE: &str = "capacity.html";
 
 /// Every file a run writes under a fixed name (`--force` removes these, and `.hgrm` files, from
 /// an earlier run; nothing else).

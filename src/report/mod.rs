@@ -27,6 +27,7 @@
 //! itself, is in [`files`].
 
 mod build;
+pub mod capacity;
 pub mod compare;
 pub mod faults;
 pub mod files;

@@ -55,6 +55,33 @@ pub struct Overrides {
     /// Not on the command line: tests and benches shorten a shipped scenario with these.
     pub warmup: Option<Duration>,
     pub drain: Option<Duration>,
+    /// `gwsim capacity`'s flags, replacing keys of `[capacity]`.
+    pub capacity: CapacityOverrides,
+    /// One step of a capacity search: customers arrive at this steady rate (the file's spacing
+    /// kept) instead of the file's arrival shape.
+    pub rate: Option<Rate>,
+}
+
+/// `gwsim capacity`'s flags: each replaces its key of `[capacity]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CapacityOverrides {
+    pub start: Option<Rate>,
+    pub step: Option<Rate>,
+    pub factor: Option<f64>,
+    pub max: Option<Rate>,
+    pub hold: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub min_samples: Option<u64>,
+    pub resolution: Option<Rate>,
+    pub min: Option<Rate>,
+    pub max_cpu: Option<f64>,
+}
+
+impl CapacityOverrides {
+    /// Whether any flag is given (then a scenario without `[capacity]` still gets one, checked).
+    pub fn any(&self) -> bool {
+        *self != CapacityOverrides::default()
+    }
 }
 
 /// `--target URL` with `--allow-remote`, `--contact-center-id` and `--insecure`.

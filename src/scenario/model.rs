@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::plan::{Arrival, LoadPlan};
-use super::units::{Distribution, IntRange, serialize_duration};
+use super::units::{Distribution, IntRange, Rate, serialize_duration};
 use crate::gws::model::Media;
 use crate::gws::states::Capability;
 use crate::vocab::{AwaitEvent, Metric, Stat, Transport};
@@ -38,6 +38,11 @@ pub struct Scenario {
     /// `summary.json`'s scenario: the report's `faults` section says what was injected.
     #[serde(skip)]
     pub faults: Option<crate::faults::FaultPlan>,
+    /// The `[capacity]` section (or `gwsim capacity`'s flags); `None`: neither says anything, and
+    /// a capacity search uses [`Capacity::default`]. Not in `summary.json`'s scenario:
+    /// `capacity.json` records the search it drove.
+    #[serde(skip)]
+    pub capacity: Option<Capacity>,
 
     /// Which shard of the whole scenario this is (`--shard`), with the whole's fingerprint;
     /// recorded in `summary.json` beside the scenario, not in it.
@@ -474,5 +479,88 @@ mod tests {
         let json = serde_json::to_string(&PasswordSource::Env("GWS_PASSWORD".into())).unwrap();
         assert_eq!(json, r#"{"env":"GWS_PASSWORD"}"#);
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// `[capacity]`: how `gwsim capacity` searches for the highest sustainable customer arrival rate
+/// (command-line flags folded in). Without the section the defaults of [`Capacity::default`]
+/// apply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capacity {
+    /// The first step's arrival rate.
+    pub start: Rate,
+    /// How the rate rises from one step to the next until a step fails.
+    pub growth: Growth,
+    /// The highest rate tried; a search that reaches it without a failure stops there.
+    pub max: Rate,
+    /// How long each step's load is judged (after its warmup); longer when `min_samples` needs it.
+    #[serde(serialize_with = "serialize_duration")]
+    pub hold: Duration,
+    /// Load applied before the judged part of each step, kept out of its figures.
+    #[serde(serialize_with = "serialize_duration")]
+    pub warmup: Duration,
+    /// Fewest samples each judged latency metric needs before a step may be called good.
+    pub min_samples: u64,
+    /// The narrowing stops when the last good and first bad rates are this close.
+    pub resolution: Rate,
+    /// The capacity a pipeline requires: found capacity below it exits 1.
+    pub min: Option<Rate>,
+    /// The share of this machine's cores (0..1] the gwsim process may use in a step before the
+    /// step is inconclusive: generator-limited.
+    pub max_cpu: f64,
+    /// The p99 of the generator's scheduling lag above which a step is generator-limited.
+    #[serde(serialize_with = "serialize_duration")]
+    pub max_lag: Duration,
+    /// The share of a step's arrivals (0..1) that may start late (missed starts) before the step
+    /// is generator-limited; never fewer than 2 arrivals, so one hiccup is not a verdict. Latency
+    /// is measured from the intended start, so a late arrival hides no latency; what late
+    /// arrivals cost is offered load, and a few percent of them tens of milliseconds late change
+    /// the offered rate far less than a step does.
+    pub max_missed: f64,
+}
+
+/// How a capacity search raises the rate between steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Growth {
+    /// Add this rate.
+    Step(Rate),
+    /// Multiply by this (> 1).
+    Factor(f64),
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        let rate = |r: f64| Rate::from_per_second(r).unwrap_or(Rate::ZERO);
+        Capacity {
+            start: rate(1.0),
+            growth: Growth::Step(rate(1.0)),
+            max: rate(100.0),
+            hold: Duration::from_secs(30),
+            warmup: Duration::from_secs(5),
+            min_samples: 100,
+            resolution: rate(0.25),
+            min: None,
+            max_cpu: 0.9,
+            max_lag: Duration::from_millis(50),
+            max_missed: 0.05,
+        }
+    }
+}
+
+impl Capacity {
+    /// How long the judged part of a step at `rate` lasts: `hold`, or longer when fewer than
+    /// `min_samples` arrivals would come in it (a quarter more than needed, since arrivals are
+    /// random and not every arrival is answered within the step).
+    pub fn hold_for(&self, rate: Rate) -> Duration {
+        let r = rate.per_second();
+        if r <= 0.0 {
+            return self.hold;
+        }
+        let needed = self.min_samples as f64 * 1.25 / r;
+        // Whole seconds, capped at an hour: a tiny rate with many samples is a mistake the
+        // validator cannot see, not a reason to hold for a day.
+        let needed = Duration::from_secs(needed.ceil().min(3600.0) as u64);
+        self.hold.max(needed)
     }
 }

@@ -224,6 +224,24 @@ pub(crate) struct Step {
     pub keys: Option<Vec<String>>,
 }
 
+/// `[capacity]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Capacity {
+    pub start: Option<Spanned<String>>,
+    pub step: Option<Spanned<String>>,
+    pub factor: Option<Spanned<Scalar>>,
+    pub max: Option<Spanned<String>>,
+    pub hold: Option<Spanned<String>>,
+    pub warmup: Option<Spanned<String>>,
+    pub min_samples: Option<Spanned<i64>>,
+    pub resolution: Option<Spanned<String>>,
+    pub min: Option<Spanned<String>>,
+    pub max_cpu: Option<Spanned<Scalar>>,
+    pub max_lag: Option<Spanned<String>>,
+    pub max_missed: Option<Spanned<Scalar>>,
+}
+
 /// One `[[thresholds]]` entry: a metric and one or more limits on it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

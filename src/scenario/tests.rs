@@ -1086,3 +1086,90 @@ fn fault_thresholds_take_a_min_fraction_and_need_a_faults_section() {
         &[(12, 7, "no [faults] section")],
     );
 }
+
+#[test]
+fn capacity_rules() {
+    use crate::scenario::{Capacity, CapacityOverrides, Growth, Rate};
+    let rate = |r: f64| Rate::from_per_second(r).unwrap();
+    // No section and no flag: nothing (the search uses the defaults).
+    assert_eq!(super::parse("t.toml", &with(""), &Overrides::default()).unwrap().capacity, None);
+    let s = super::parse(
+        "t.toml",
+        &with("[capacity]\nstart = \"2/s\"\nfactor = 1.5\nmax = \"30/s\"\nhold = \"10s\"\nmin = \"4/s\"\n"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let c = s.capacity.unwrap();
+    assert_eq!(
+        (c.start, c.growth, c.max, c.min),
+        (rate(2.0), Growth::Factor(1.5), rate(30.0), Some(rate(4.0)))
+    );
+    assert_eq!(c.hold, Duration::from_secs(10));
+    assert_eq!(c.resolution, Capacity::default().resolution);
+    // Every problem at once, where it is.
+    check(
+        &with(
+            "[capacity]\nstart = \"0/s\"\nstep = \"1/s\"\nfactor = 2\nmax_cpu = 1.5\nhold = \"0s\"\nmin = \"50/s\"\nmax = \"20/s\"\n",
+        ),
+        &[
+            (11, 9, "`start` is 0/s"),
+            (12, 8, "has both `step` and `factor`"),
+            (14, 11, "`max_cpu` is 1.5"),
+            (15, 8, "`hold` is zero"),
+            (16, 7, "`min` (50/s) is above `max` (20/s)"),
+        ],
+    );
+    check(
+        &with("[capacity]\nfactor = 1\nspeed = 2\n"),
+        &[(11, 10, "`factor` is 1"), (12, 1, "unknown key `speed`")],
+    );
+    // Flags replace the file's keys and are judged by the same rules, named.
+    let o = Overrides {
+        capacity: CapacityOverrides {
+            step: Some(rate(0.5)),
+            max: Some(rate(3.0)),
+            ..CapacityOverrides::default()
+        },
+        ..Overrides::default()
+    };
+    let c = super::parse("t.toml", &with("[capacity]\nfactor = 2\nmin = \"2/s\"\n"), &o)
+        .unwrap()
+        .capacity
+        .unwrap();
+    assert_eq!((c.growth, c.max), (Growth::Step(rate(0.5)), rate(3.0)));
+    let o = Overrides {
+        capacity: CapacityOverrides {
+            max: Some(rate(1.0)),
+            start: Some(rate(2.0)),
+            ..CapacityOverrides::default()
+        },
+        ..Overrides::default()
+    };
+    assert_diagnostics(
+        super::parse("t.toml", &with(""), &o),
+        &[(0, 0, "--max 1/s: `max` (1/s) is below `start` (2/s)")],
+    );
+    // Without a section, a flag that clashes with a default is what the problem names.
+    let o = Overrides {
+        capacity: CapacityOverrides { start: Some(rate(200.0)), ..CapacityOverrides::default() },
+        ..Overrides::default()
+    };
+    assert_diagnostics(
+        super::parse("t.toml", &with(""), &o),
+        &[(0, 0, "--start 200/s: `max` (100/s) is below `start` (200/s)")],
+    );
+    // A step's rate replaces the arrival shape and keeps its spacing.
+    let text = with(
+        "[customers]\narrival = { from = \"1/s\", to = \"9/s\", over = \"5s\", spacing = \"constant\" }\n",
+    );
+    let s =
+        super::parse("t.toml", &text, &Overrides { rate: Some(rate(4.0)), ..Overrides::default() })
+            .unwrap();
+    assert_eq!(
+        s.customers.unwrap().arrival,
+        crate::scenario::Arrival::Steady {
+            rate: rate(4.0),
+            spacing: crate::scenario::Spacing::Constant
+        }
+    );
+}

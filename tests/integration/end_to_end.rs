@@ -147,6 +147,13 @@ async fn closed_concurrency() {
     assert_healthy("closed-concurrency", &done);
 }
 
+#[tokio::test]
+async fn capacity_scenario() {
+    // As `gwsim run` runs it; `gwsim capacity` on it is tests/integration/capacity.rs's business.
+    let done = run(brief("capacity", Duration::from_secs(3))).await;
+    assert_healthy("capacity", &done);
+}
+
 #[test]
 fn every_shipped_scenario_is_run_above() {
     let this = std::fs::read_to_string(

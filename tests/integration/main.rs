@@ -50,6 +50,9 @@ mod netns;
 /// The Kubernetes deployment's scenarios validate and cut into their kustomization's shards.
 mod deploy;
 
+/// `gwsim capacity`: a knee known by construction found within the step resolution; exit codes.
+mod capacity;
+
 /// Every source file starts with a `//!` line; the layering invariants hold.
 mod tidy;
 

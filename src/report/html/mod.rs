@@ -32,12 +32,12 @@ pub use data::{
 };
 
 /// uPlot 1.6.32 (npm `uplot`), MIT license: see `assets/README.md` and `assets/uPlot.LICENSE`.
-const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
-const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
+pub(super) const UPLOT_JS: &str = include_str!("../assets/uPlot.iife.min.js");
+pub(super) const UPLOT_CSS: &str = include_str!("../assets/uPlot.min.css");
+pub(super) const UPLOT_LICENSE: &str = include_str!("../assets/uPlot.LICENSE");
 /// The drawing script and the page's own style (ours, not vendored).
 const DRAW_JS: &str = include_str!("../assets/draw.js");
-const PAGE_CSS: &str = include_str!("../assets/page.css");
+pub(super) const PAGE_CSS: &str = include_str!("../assets/page.css");
 
 /// `id` of the `<script type="application/json">` element holding [`ChartData`].
 pub const DATA_ELEMENT_ID: &str = "gwsim-data";

@@ -39,6 +39,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "flows",
     "thresholds",
     "faults",
+    "capacity",
 ];
 
 /// Most agents one population may have: far beyond one machine, small enough to enumerate names.
@@ -47,6 +48,7 @@ const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 const DEFAULT_SEED: u64 = 1;
 
 mod agents;
+mod capacity;
 mod customers;
 mod cx;
 mod faults;
@@ -284,6 +286,13 @@ pub(crate) fn compile(
 
     cx.check_count_bounds();
 
+    let capacity = match sections.get("capacity") {
+        Some((item, span)) => (*item).clone().into_value().ok().and_then(|v| {
+            cx.checked(v, span, |cx, c: raw::Capacity| cx.capacity(Some((c, span.clone()))))
+        }),
+        None => cx.capacity(None),
+    };
+
     // Cross-section rules: references and combinations.
     cx.resolve_references(&flows, &pops, &pop_names, target.as_ref(), media);
     if let Some(t) = target.as_ref() {
@@ -343,7 +352,20 @@ pub(crate) fn compile(
     }
     // `--agents-only`: [customers] was checked like the rest of the file, but none are simulated
     // (the target records `customer_api = false`).
-    let customers = customers.filter(|_| !overrides.agents_only);
+    let mut customers = customers.filter(|_| !overrides.agents_only);
+    // One step of a capacity search: a steady rate in place of the file's shape, spaced as the
+    // file says (a closed arrival has no rate; the search refuses it before any step).
+    if let (Some(rate), Some(c)) = (overrides.rate, customers.as_mut()) {
+        let spacing = match &c.customers.arrival {
+            plan::Arrival::Steady { spacing, .. }
+            | plan::Arrival::Ramp { spacing, .. }
+            | plan::Arrival::Stages { spacing, .. } => Some(*spacing),
+            plan::Arrival::Closed { .. } => None,
+        };
+        if let Some(spacing) = spacing {
+            c.customers.arrival = plan::Arrival::Steady { rate, spacing };
+        }
+    }
     let plan = match &customers {
         Some(c) => plan::lower(&c.customers.arrival, run.duration, c.customers.max_active),
         None => plan::LoadPlan::empty(run.duration),
@@ -359,6 +381,7 @@ pub(crate) fn compile(
         thresholds,
         plan,
         faults,
+        capacity: capacity.flatten(),
         sharding: Sharding::default(),
     };
     let fingerprint = super::shard::fingerprint(&whole);

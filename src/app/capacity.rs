@@ -1,0 +1,319 @@
+//! `gwsim capacity`: the IO shell around [`crate::capacity`]. Each step is a normal run of the
+//! scenario ([`super::execute`]) with the customers' arrival rate overridden; around it the
+//! shell measures the generator (its process's CPU from `/proc/self/stat`, and the scheduling lag
+//! of a probe task on the same runtime), hands the figures to the pure judge and search, and
+//! writes every step's `summary.json`, then `capacity.json` and `capacity.html`.
+//!
+//! Every step starts from a fresh target state: an embedded target is a new in-process server per
+//! step, so a chat left waiting when an overloaded step ended cannot load the next step and make
+//! a verdict depend on the order of the search. Agents log in at the start of each step and out at
+//! its end (the engine's phases), against the embedded server or `--target` alike.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use super::Outcome;
+use crate::capacity::{self, Search, StepFigures, judge, show_rate};
+use crate::cli::CapacityArgs;
+use crate::report::{self, capacity::StepRecord};
+use crate::run_plan::RunOptions;
+use crate::scenario::units::format_duration;
+use crate::scenario::{CapacityOverrides, Overrides, PasswordSource, TargetOverride};
+
+/// How often the lag probe wakes: often enough for a p99 over a short step, rare enough to cost
+/// nothing.
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+
+/// Runs the search; 0 when the capacity found reaches the required minimum, 1 below it, 2 on bad
+/// input.
+pub(super) async fn capacity(
+    args: CapacityArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Outcome> {
+    let base = overrides(&args);
+    let scenario = match crate::scenario::load(&args.scenario, &base) {
+        Ok(s) => s,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return Ok(Outcome::Invalid);
+        }
+    };
+    if let Err(e) = capacity::check_scenario(&scenario) {
+        eprintln!("{}: {e}", args.scenario.display());
+        return Ok(Outcome::Invalid);
+    }
+    let settings = scenario.capacity.clone().unwrap_or_default();
+    let started = time::OffsetDateTime::now_utc();
+    let results = report::prepare_results_dir(
+        Path::new("results"),
+        &format!("{}-capacity", scenario.name),
+        started,
+        args.out.as_deref(),
+        report::Existing::Refuse,
+    )?;
+    let interrupt = CancellationToken::new();
+    let stop = interrupt.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::warn!("interrupted: stopping the search and writing what it found");
+        stop.cancel();
+    });
+    let options = options(&args);
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    let mut search = Search::new(&settings);
+    let mut steps: Vec<StepRecord> = Vec::new();
+    let mut target = None;
+    while let Some(rate) = search.next() {
+        if interrupt.is_cancelled() {
+            break;
+        }
+        let n = steps.len() + 1;
+        let hold = settings.hold_for(rate);
+        let step_overrides = Overrides {
+            rate: Some(rate),
+            duration: Some(settings.warmup + hold),
+            warmup: Some(settings.warmup),
+            ..base.clone()
+        };
+        let step = crate::scenario::load(&args.scenario, &step_overrides).map_err(|d| {
+            anyhow::anyhow!("step {n} at {}: the scenario does not validate:\n{d}", show_rate(rate))
+        })?;
+        let max_active = step.customers.as_ref().is_some_and(|c| c.max_active.is_some());
+        let name = format!("step-{n:02}");
+        let dir = results.join(&name);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if !args.quiet {
+            eprintln!(
+                "step {n}: {} offered, {} warmup + {} judged",
+                show_rate(rate),
+                format_duration(settings.warmup),
+                format_duration(hold)
+            );
+        }
+        let probe = LagProbe::start();
+        let cpu_before = process_cpu();
+        let wall = Instant::now();
+        let executed = super::execute(step, &options, interrupt.clone(), Some(&dir)).await?;
+        let wall = wall.elapsed();
+        let cpu_cores = match (cpu_before, process_cpu()) {
+            (Some(a), Some(b)) if !wall.is_zero() => {
+                Some(b.saturating_sub(a).as_secs_f64() / wall.as_secs_f64())
+            }
+            _ => None,
+        };
+        let (lag_p99_us, lag_max_us) = probe.stop().await;
+        report::write_results(&dir, &executed.report)?;
+        target.get_or_insert_with(|| executed.report.target.clone());
+        let r = &executed.report;
+        let checks = report::capacity::step_checks(r);
+        // Throughput by when chats were answered and operations done, from the time series; the
+        // run's counts (by intended start) include what the drain finished after the step.
+        let points = report::timeline::read_timeline(&dir.join(report::files::TIMELINE_FILE))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "time series unreadable; throughput from the run's counts");
+                Vec::new()
+            });
+        let (answered, operations, judged_secs) =
+            report::capacity::achieved(&points, settings.warmup, settings.warmup + hold)
+                .unwrap_or((checks.answered, r.counts.operations, hold.as_secs_f64()));
+        let figures = StepFigures {
+            offered: rate,
+            judged_secs,
+            arrivals: executed.outcome.customers_started,
+            answered,
+            operations,
+            errors: r.counts.errors,
+            violations: r.counts.violations,
+            missed_starts: r.counts.missed_starts,
+            max_active,
+            checks: checks.checks,
+            failures: checks.failures,
+            samples: checks.samples,
+            cpu_cores: cpu_cores.map(|c| (c * 100.0).round() / 100.0),
+            cores,
+            lag_p99_us,
+            lag_max_us,
+            partial: r.partial,
+            latencies: checks.latencies,
+        };
+        let verdict = judge(&settings, &figures);
+        if !args.quiet {
+            let why = match &verdict {
+                capacity::Verdict::Good => String::new(),
+                capacity::Verdict::Bad { reasons } => format!(": {}", reasons.join("; ")),
+                capacity::Verdict::Inconclusive { reason } => format!(": {reason}"),
+            };
+            eprintln!(
+                "step {n}: {} chats/s answered, {} ops/s, {}{why}",
+                format_args!("{:.2}", figures.chats_per_second()),
+                format_args!("{:.1}", figures.ops_per_second()),
+                verdict.word()
+            );
+        }
+        search.record(rate, &verdict);
+        steps.push(StepRecord {
+            step: n,
+            dir: name,
+            chats_per_s: figures.chats_per_second(),
+            ops_per_s: figures.ops_per_second(),
+            figures,
+            verdict,
+        });
+    }
+    let finding = search.finding();
+    let headline = report::capacity::headline(&steps, &finding, &settings);
+    let meets_min = finding.meets(settings.min);
+    let out = report::capacity::CapacityReport {
+        schema: report::capacity::CAPACITY_SCHEMA,
+        scenario: scenario.name.clone(),
+        target,
+        started: rfc3339(started),
+        ended: rfc3339(time::OffsetDateTime::now_utc()),
+        margin: finding.margin(),
+        min: settings.min.map(|m| m.per_second()),
+        settings,
+        steps,
+        finding,
+        headline,
+        meets_min,
+    };
+    let (json, html) = report::capacity::write(&results, &out)?;
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", report::capacity::render(&out))?;
+        writeln!(stdout, "results: {} and {}", json.display(), html.display())?;
+    }
+    Ok(if interrupt.is_cancelled() {
+        Outcome::Interrupted
+    } else if meets_min {
+        Outcome::Ok
+    } else {
+        Outcome::ChecksFailed
+    })
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    use time::format_description::well_known::Rfc3339;
+    t.format(&Rfc3339).unwrap_or_else(|_| format!("@{}", t.unix_timestamp()))
+}
+
+/// What `gwsim capacity`'s flags change in the scenario (the rate of each step comes later).
+fn overrides(args: &CapacityArgs) -> Overrides {
+    let target = args.target.as_ref().map(|url| TargetOverride {
+        base_url: url.clone(),
+        allow_remote: args.allow_remote,
+        contact_center_id: args.contact_center_id.clone(),
+        accept_invalid_certs: args.insecure,
+    });
+    let password = match (&args.password_file, &args.password_env) {
+        (Some(file), _) => Some(PasswordSource::File(file.clone())),
+        (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
+        (None, None) => None,
+    };
+    Overrides {
+        target,
+        transport: args.transport,
+        seed: args.seed,
+        password,
+        capacity: CapacityOverrides {
+            start: args.start,
+            step: args.step,
+            factor: args.factor,
+            max: args.max,
+            hold: args.hold,
+            warmup: args.warmup,
+            min_samples: args.min_samples,
+            resolution: args.resolution,
+            min: args.min,
+            max_cpu: args.max_cpu,
+        },
+        ..Overrides::default()
+    }
+}
+
+fn options(args: &CapacityArgs) -> RunOptions {
+    let d = RunOptions::default();
+    RunOptions {
+        poll_interval: args.poll_interval.unwrap_or(d.poll_interval),
+        login_concurrency: args.login_concurrency.unwrap_or(d.login_concurrency),
+        request_timeout: args.request_timeout.unwrap_or(d.request_timeout),
+        // One line per step instead: a step's progress line would restart every step.
+        progress: false,
+        ..d
+    }
+}
+
+/// The CPU time (user + system) this process has used so far; `None` where `/proc/self/stat`
+/// cannot be read (not Linux).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of_stat(&stat)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and
+/// parentheses, so the fields are counted from the last `)`; utime and stime are fields 14 and
+/// 15, in clock ticks of USER_HZ, which Linux fixes at 100 for user space.
+fn cpu_of_stat(stat: &str) -> Option<Duration> {
+    const USER_HZ: u64 = 100;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+}
+
+/// A task on the generator's runtime that asks to wake every [`PROBE_EVERY`] and records how
+/// late it woke: when the runtime's threads are busy (the generator behind its own schedule),
+/// every timer fires late, the customers' arrivals included.
+struct LagProbe {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+impl LagProbe {
+    fn start() -> LagProbe {
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            // 1 µs to 1 min at 2 significant digits: a few KiB, whatever the step's length.
+            let mut lag = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 2).ok()?;
+            loop {
+                let due = tokio::time::Instant::now() + PROBE_EVERY;
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tokio::time::sleep_until(due) => {}
+                }
+                let late = tokio::time::Instant::now().saturating_duration_since(due);
+                lag.saturating_record((late.as_micros() as u64).max(1));
+            }
+            Some(lag)
+        });
+        LagProbe { stop, task }
+    }
+
+    /// The lag's p99 and max in microseconds (`None` when the probe recorded nothing).
+    async fn stop(self) -> (Option<u64>, Option<u64>) {
+        self.stop.cancel();
+        match self.task.await {
+            Ok(Some(h)) if !h.is_empty() => (Some(h.value_at_quantile(0.99)), Some(h.max())),
+            _ => (None, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_from_the_fields_after_the_command_name() {
+        // A command name with spaces and a parenthesis, then fields 3..: utime 250, stime 50.
+        let stat = "1234 (gw sim) x) R 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 8 0 1 2 3";
+        assert_eq!(cpu_of_stat(stat), Some(Duration::from_secs(3)));
+        assert_eq!(cpu_of_stat("garbage"), None);
+    }
+}
