@@ -225,20 +225,32 @@ pub(crate) struct Step {
 }
 
 /// `[capacity]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Capacity {
+    #[schemars(with = "Option<String>")]
     pub start: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub step: Option<Spanned<String>>,
+    #[schemars(with = "Option<Scalar>")]
     pub factor: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<String>")]
     pub max: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub hold: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub warmup: Option<Spanned<String>>,
+    #[schemars(with = "Option<i64>")]
     pub min_samples: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
     pub resolution: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub min: Option<Spanned<String>>,
+    #[schemars(with = "Option<Scalar>")]
     pub max_cpu: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<String>")]
     pub max_lag: Option<Spanned<String>>,
+    #[schemars(with = "Option<Scalar>")]
     pub max_missed: Option<Spanned<Scalar>>,
 }
 

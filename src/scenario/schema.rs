@@ -34,6 +34,8 @@ struct Scenario {
     flows: Option<BTreeMap<String, raw::FlowHeader>>,
     /// Limits the run must keep to pass.
     thresholds: Option<Vec<raw::Threshold>>,
+    /// How `gwsim capacity` raises the load and judges each step (README, Capacity planning).
+    capacity: Option<raw::Capacity>,
     /// Fault injection on the embedded server (`[faults]` and `[[faults.rule]]`; see
     /// scenarios/README.md, Faults). Checked by `gwsim validate`, not by this schema.
     faults: Option<serde_json::Map<String, serde_json::Value>>,
