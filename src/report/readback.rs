@@ -133,6 +133,53 @@ pub fn read_hlog(path: &Path) -> Result<Histograms, ReadError> {
 /// Parses an interval log; `path` only names it in errors.
 pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
     let mut out = Histograms::new();
+    each_interval(path, bytes, |tag, h, bad| {
+        match out.get_mut(tag) {
+            Some(total) => total.add(&h).map_err(|e| bad(format!("cannot add it: {e:?}")))?,
+            None => {
+                // Auto-resizing, so later intervals with larger values still add.
+                let mut total = h;
+                total.auto(true);
+                out.insert(tag.to_owned(), total);
+            }
+        }
+        Ok(())
+    })?;
+    if out.is_empty() {
+        return Err(ReadError::HlogEmpty { path: path.to_owned() });
+    }
+    Ok(out)
+}
+
+/// Every tag's histograms interval by interval, in the log's order (for `gwsim compare`, which
+/// measures how much a statistic moves from one second to the next).
+pub type Intervals = BTreeMap<String, Vec<Histogram<u64>>>;
+
+/// Parses an interval log without adding its intervals up; `path` only names it in errors.
+pub fn parse_hlog_intervals(path: &Path, bytes: &[u8]) -> Result<Intervals, ReadError> {
+    let mut out = Intervals::new();
+    each_interval(path, bytes, |tag, h, _| {
+        out.entry(tag.to_owned()).or_default().push(h);
+        Ok(())
+    })?;
+    if out.is_empty() {
+        return Err(ReadError::HlogEmpty { path: path.to_owned() });
+    }
+    Ok(out)
+}
+
+/// Reads an interval log interval by interval ([`parse_hlog_intervals`]).
+pub fn read_hlog_intervals(path: &Path) -> Result<Intervals, ReadError> {
+    parse_hlog_intervals(path, &read(path)?)
+}
+
+/// Calls `f(tag, histogram, bad)` for every tagged interval of an interval log; `bad` makes the
+/// error that names the interval. Untagged intervals are skipped (gwsim tags every interval).
+fn each_interval(
+    path: &Path,
+    bytes: &[u8],
+    mut f: impl FnMut(&str, Histogram<u64>, &dyn Fn(String) -> ReadError) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let mut deserializer = Deserializer::new();
     for (index, entry) in IntervalLogIterator::new(bytes).enumerate() {
         let entry = entry.map_err(|e| match e {
@@ -152,20 +199,9 @@ pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
             .decode(interval.encoded_histogram())
             .map_err(|e| bad(format!("bad base64: {e}")))?;
         let h = decode_histogram(&compressed, &mut deserializer).map_err(bad)?;
-        match out.get_mut(tag.as_str()) {
-            Some(total) => total.add(&h).map_err(|e| bad(format!("cannot add it: {e:?}")))?,
-            None => {
-                // Auto-resizing, so later intervals with larger values still add.
-                let mut total = h;
-                total.auto(true);
-                out.insert(tag.as_str().to_owned(), total);
-            }
-        }
+        f(tag.as_str(), h, &bad)?;
     }
-    if out.is_empty() {
-        return Err(ReadError::HlogEmpty { path: path.to_owned() });
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// A finished run as read back: its summary, and its histograms and timeline when it wrote them.
