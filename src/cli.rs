@@ -83,8 +83,8 @@ pub struct CompareArgs {
     /// p99.9 5ms, max 10ms.
     #[arg(long, value_name = "LIST")]
     pub absolute: Option<String>,
-    /// Judge max and percentiles with too few samples to resolve them too (by default they are
-    /// shown as `info`, never a regression).
+    /// Judge max, statistics with too few samples to resolve them, and metrics measured in one
+    /// burst (login, logout) too; by default they are shown as `info`, never a regression.
     #[arg(long)]
     pub strict_tails: bool,
     /// Print the comparison as JSON instead of a table.
