@@ -130,11 +130,12 @@ pub fn render_comparison(c: &Comparison) -> String {
             .into_iter()
             .filter_map(|s| min_samples(s).map(|n| format!("{s} n >= {n}")))
             .collect();
+        // Three short lines rather than one long one: the table is read in 100-column logs.
         let _ = writeln!(
             o,
-            "{} row(s) marked `info` are shown, not judged: max is one sample, a burst (login, \
-             logout) is one moment, and a statistic needs enough samples to be judged ({}); \
-             --strict-tails judges them",
+            "{} row(s) marked `info` are shown, not judged (--strict-tails judges them): max is \
+             one sample,\na burst (login, logout) is one moment of the machine, and a statistic \
+             needs enough samples:\n{}",
             c.informational,
             needs.join(", ")
         );
@@ -146,7 +147,7 @@ pub fn render_comparison(c: &Comparison) -> String {
     if noisy > 0 {
         let _ = writeln!(
             o,
-            "{noisy} difference(s) beyond the minimum effect are within run-to-run noise (99% \
+            "{noisy} difference(s) beyond the minimum effect are within run-to-run noise\n(99% \
              bands overlap, or p >= 0.01): more samples (a longer run) would tell"
         );
     }
