@@ -78,15 +78,21 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// The run to judge: a results directory or its summary.json.
     pub current: PathBuf,
-    /// Relative tolerances, per statistic: `p99=10%,p50=5%,max=25%`; a bare `10%` sets every
-    /// latency statistic; `errors=0.5%` sets the error-rate tolerance (percentage points).
-    /// Defaults: 10%, p99.9 15%, max 25%, errors 0.1%.
+    /// Relative minimum effects, per statistic: `p99=10%,p50=5%,max=25%`; a bare `10%` sets
+    /// every latency statistic; `errors=0.5%` sets the error rate's minimum rise (percentage
+    /// points). A statistic named here is judged even when it is only informational (max, thin
+    /// tails). Defaults: p50 5%, mean 10%, p90 10%, p99 10%, p99.9 15%, max 25%, errors 0.1%.
     #[arg(long, visible_alias = "max-regression", value_name = "LIST")]
     pub tolerance: Option<String>,
-    /// Absolute tolerances: a latency difference up to this is never a change (`1ms`, or per
-    /// statistic `p50=200us,max=5ms`). Default: none.
+    /// Absolute minimum effects: a latency difference up to this is never a change (`1ms`, or
+    /// per statistic `p50=200us,max=5ms`). Defaults: p50 250us, mean 500us, p90 1ms, p99 2ms,
+    /// p99.9 5ms, max 10ms.
     #[arg(long, value_name = "LIST")]
     pub absolute: Option<String>,
+    /// Judge max, statistics with too few samples to resolve them, and metrics measured in one
+    /// burst (login, logout) too; by default they are shown as `info`, never a regression.
+    #[arg(long)]
+    pub strict_tails: bool,
     /// Print the comparison as JSON instead of a table.
     #[arg(long)]
     pub json: bool,

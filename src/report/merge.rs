@@ -432,7 +432,7 @@ fn merge_timeline(shards: &[ShardRun]) -> Result<Vec<Point>, MergeError> {
         .iter()
         .map(|s| {
             let name = std::path::Path::new(&s.source).join(super::files::HLOG_FILE);
-            super::readback::parse_hlog_intervals(&name, &s.hlog)
+            super::readback::parse_hlog_by_start(&name, &s.hlog)
                 .map_err(|e| MergeError::Hlog { dir: s.source.clone(), reason: e.to_string() })
         })
         .collect::<Result<Vec<_>, _>>()?;

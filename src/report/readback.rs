@@ -179,7 +179,7 @@ fn add_into(out: &mut Histograms, tag: &str, h: Histogram<u64>) -> Result<(), St
 /// An interval log's histograms interval by interval: by start timestamp in milliseconds (as a
 /// `timeline.jsonl` point's `start_ms`), one histogram per tag. For `gwsim merge`, which adds
 /// the shards' histograms of one interval to give the merged interval's percentiles.
-pub fn parse_hlog_intervals(
+pub fn parse_hlog_by_start(
     path: &Path,
     bytes: &[u8],
 ) -> Result<BTreeMap<u64, Histograms>, ReadError> {
@@ -199,6 +199,28 @@ pub fn parse_hlog(path: &Path, bytes: &[u8]) -> Result<Histograms, ReadError> {
         return Err(ReadError::HlogEmpty { path: path.to_owned() });
     }
     Ok(out)
+}
+
+/// Every tag's histograms interval by interval, in the log's order (for `gwsim compare`, which
+/// measures how much a statistic moves from one second to the next).
+pub type Intervals = BTreeMap<String, Vec<Histogram<u64>>>;
+
+/// Parses an interval log without adding its intervals up; `path` only names it in errors.
+pub fn parse_hlog_intervals(path: &Path, bytes: &[u8]) -> Result<Intervals, ReadError> {
+    let mut out = Intervals::new();
+    each_interval(path, bytes, |_, tag, h| {
+        out.entry(tag.to_owned()).or_default().push(h);
+        Ok(())
+    })?;
+    if out.is_empty() {
+        return Err(ReadError::HlogEmpty { path: path.to_owned() });
+    }
+    Ok(out)
+}
+
+/// Reads an interval log interval by interval ([`parse_hlog_intervals`]).
+pub fn read_hlog_intervals(path: &Path) -> Result<Intervals, ReadError> {
+    parse_hlog_intervals(path, &read(path)?)
 }
 
 /// A finished run as read back: its summary, and its histograms and timeline when it wrote them.

@@ -38,6 +38,9 @@ mod settles;
 /// The CI commands through the binary: junit.xml, `gwsim compare` exit codes, `gwsim report`.
 mod ci;
 
+/// Issue 10: `gwsim compare` as a build gate: identical runs never regress, a slowdown does.
+mod compare;
+
 /// Shards as a Kubernetes Indexed Job runs them, merged with `gwsim merge`, checked exactly.
 mod shards;
 

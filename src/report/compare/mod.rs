@@ -1,36 +1,52 @@
-//! `gwsim compare`: a current run against a baseline, metric by metric, with tolerances and with
-//! an estimate of run-to-run sampling noise, so that a percentile measured on twenty samples is
-//! not called a regression because it moved.
+//! `gwsim compare`: a current run against a baseline, metric by metric, as a gate a CI build can
+//! trust: an unchanged build passes, a real slowdown fails.
 //!
 //! # Latencies
 //! For every latency metric present in either run (`<Op>.response`, `<Op>.settle`,
 //! `customer.<name>`; corrected values) and every statistic (p50 p90 p99 p99.9 max mean), the
 //! delta is judged:
-//! - `ok`: within tolerance, `|delta| <= max(relative × baseline, absolute)`;
-//! - `regression` / `improved`: beyond tolerance *and* outside the noise band;
-//! - `within noise`: beyond tolerance, but the two runs' 99% confidence intervals overlap, so the
-//!   samples cannot tell the difference from chance (usually: too few samples).
+//! - `ok`: smaller than the statistic's minimum effect, `|delta| <= max(relative × baseline,
+//!   absolute)` (both must be exceeded; defaults in [`Tolerances`]);
+//! - `regression` / `improved`: beyond the minimum effect *and* outside the noise band (the two
+//!   runs' 99% confidence intervals do not overlap);
+//! - `within noise`: beyond the minimum effect, but the intervals overlap, so the samples cannot
+//!   tell the difference from chance;
+//! - `informational`: `max` always, and a percentile or mean that either run has too few samples
+//!   to resolve ([`noise::resolvable`]: a p99 needs n ≥ 846, a p90 n ≥ 79). Shown with its
+//!   delta, never a regression, unless `--strict-tails` or `--tolerance` naming the statistic
+//!   asks for it to be judged. This is what makes an unchanged build pass: a maximum is one
+//!   sample, and the tail of 40 samples is two or three of them, so identical runs differ there
+//!   by 30-130% as a matter of course. So is a metric measured in one burst (login and logout:
+//!   38 logins at once are one moment of the machine, and identical runs differ there threefold)
+//!   when both runs have interval logs to show it.
 //!
 //! The noise band of a percentile `q` over `n` samples comes from order statistics: its rank
 //! `n·q` is binomial, so with 99% confidence the true quantile lies between the values at ranks
 //! `n·q ± z·sqrt(n·q·(1-q))` (plus one rank for discreteness); a band that reaches past the
 //! largest sample has no upper bound (twenty samples cannot bound a p99 from above). `max` is an
 //! observation; its band is the values the rank noise (`q = 1 - 1/n`) reaches below it. A mean's
-//! band is `± z·sd/sqrt(n)`. Ranks are mapped back to values with the
-//! full histogram from `latency.hlog` when both runs have one for the metric ([`Method::Histogram`]);
-//! otherwise from `summary.json`'s percentiles, linearly interpolated between p50, p90, p99, p99.9
-//! and max (and 0 below p50), which widens the band, never narrows it ([`Method::Summary`]).
+//! band is `± z·sd/sqrt(n)`. Each band is then widened to the batch band when the run has its
+//! `latency.hlog` ([`noise::batch_half_width`]: how much the statistic moves between up to ten
+//! consecutive stretches of the run, `t·sd/sqrt(k)`), because samples of a busy machine are not
+//! independent: a second of contention slows them all. Ranks are mapped back to values with
+//! the full histograms when both runs have them for the metric ([`Method::Histogram`]:
+//! `totals.hlog`, the exact samples of `summary.json`, or else `latency.hlog`); otherwise from
+//! `summary.json`'s percentiles, linearly interpolated between p50, p90, p99, p99.9 and max (and
+//! 0 below p50), which widens the band, never narrows it ([`Method::Summary`]).
 //!
 //! # Counts
 //! Error rates (run-wide, and per operation where either run had errors) are failures per
-//! operation; a regression needs the rate to rise by more than the error-rate tolerance (in
-//! percentage points) and beyond both rates' 99% Poisson intervals. Ordering violations: any
-//! violation where the baseline had none is a regression; where it had some, a rate per operation
-//! beyond both intervals is.
+//! operation, a proportion in each run. A rise is a regression when it is larger than the
+//! minimum (0.1 percentage point by default) and significant by Fisher's exact test, one-sided
+//! at the 99% level (`p < 0.01`): 0 → 12 errors in 700 operations is (p ≈ 0.0002), 0 → 1 is not
+//! (p = 0.5). Ordering violations: any violation where the baseline had none is a regression
+//! (correct ordering is not a statistic); where it had some, a rate per operation that is higher
+//! by the conditional binomial test for two Poisson rates at the 99% level is.
 //!
 //! Everything here is pure: it takes reports and histograms and returns a [`Comparison`].
 
 mod noise;
+mod proportions;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -39,10 +55,11 @@ mod tolerance;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use self::noise::{Dist, poisson};
+use self::noise::{Dist, batch_half_width, resolvable, widen};
+use self::proportions::{fisher_greater, poisson, poisson_greater, wilson};
 pub use self::render::render_comparison;
 pub use self::tolerance::{ToleranceError, Tolerances};
-use super::readback::Histograms;
+use super::readback::{Histograms, Intervals};
 use super::{Percentiles, StoredReport, TimedReport};
 use crate::vocab::Stat;
 
@@ -55,6 +72,8 @@ pub enum Verdict {
     Regression,
     /// Beyond tolerance but inside the noise band: the samples cannot tell.
     WithinNoise,
+    /// Shown, not judged: `max`, or a statistic too few samples resolve ([`Tail`]).
+    Informational,
     /// The metric has data in the baseline only.
     OnlyInBaseline,
     /// The metric has data in the current run only.
@@ -67,12 +86,30 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Improved => "improved",
             Verdict::Regression => "REGRESSION",
-            Verdict::WithinNoise => "within noise (n too small)",
+            Verdict::WithinNoise => "within noise",
+            Verdict::Informational => "info",
             Verdict::OnlyInBaseline => "only in baseline",
             Verdict::OnlyInCurrent => "only in current",
         }
     }
 }
+
+/// Why a row only informs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tail {
+    /// The maximum: one sample.
+    Max,
+    /// A percentile or mean that one of the runs has too few samples to resolve.
+    Thin,
+    /// A metric measured in one burst (the login or logout phase: in neither run's
+    /// `latency.hlog` over two seconds or more). Its samples are one moment of the machine, all
+    /// slow or all fast together, so its n says nothing about its noise.
+    Burst,
+}
+
+/// The significance level of the count tests: one-sided, 99%.
+const ALPHA: f64 = 0.01;
 
 /// Where a row's values and noise band came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,7 +119,8 @@ pub enum Method {
     Histogram,
     /// `summary.json`'s percentiles and counts (interpolated; a wider band).
     Summary,
-    /// Counts from `summary.json` with Poisson intervals.
+    /// Counts from `summary.json`, judged by an exact test (Fisher's for error rates, the
+    /// conditional binomial for violation rates).
     Counts,
 }
 
@@ -116,6 +154,11 @@ pub struct Row {
     pub tolerance: f64,
     pub verdict: Verdict,
     pub method: Method,
+    /// Why the row only informs; `None` when it gates.
+    pub informational: Option<Tail>,
+    /// Count rows: the one-sided p-value in the direction the rate moved (`None` where no test
+    /// was needed).
+    pub p_value: Option<f64>,
 }
 
 /// The whole comparison.
@@ -129,6 +172,8 @@ pub struct Comparison {
     /// Things that make the comparison less meaningful (other scenario, missed starts, ...).
     pub notes: Vec<String>,
     pub regressions: usize,
+    /// Rows shown but not judged (`max`, thin percentiles).
+    pub informational: usize,
 }
 
 impl Comparison {
@@ -145,7 +190,7 @@ pub struct RunLabel {
     pub scenario: String,
     pub started: String,
     pub seed: u64,
-    /// Whether its `latency.hlog` was available.
+    /// Whether its histograms (`totals.hlog` or `latency.hlog`) were available.
     pub histograms: bool,
 }
 
@@ -155,7 +200,11 @@ pub struct Run<'a> {
     /// How to name it (a path).
     pub label: &'a str,
     pub report: &'a StoredReport,
+    /// Its histograms by metric: `totals.hlog` when the run wrote one (the same samples as
+    /// `summary.json`), else `latency.hlog` (warmup included, no login phase).
     pub histograms: Option<&'a Histograms>,
+    /// `latency.hlog` interval by interval (one a second), for the batch band.
+    pub intervals: Option<&'a Intervals>,
 }
 
 /// Every latency metric of a report with its corrected percentiles, by name.
@@ -199,6 +248,32 @@ fn judge(base: &Estimate, cur: &Estimate, allowed: f64) -> Verdict {
     }
 }
 
+/// The judgement of a rate's change `delta`: a regression (improvement) when it rises (falls)
+/// by more than `minimum` and the one-sided test of that direction says `p < ALPHA`. `tests`
+/// gives the p-values of a rise and of a fall; it runs only when the change is large enough to
+/// matter. Returns the verdict and the p-value of the direction the rate moved.
+fn judge_rate(
+    delta: f64,
+    minimum: f64,
+    tests: impl FnOnce() -> (f64, f64),
+) -> (Verdict, Option<f64>) {
+    if delta == 0.0 {
+        return (Verdict::Ok, None);
+    }
+    let (rise, fall) = tests();
+    let p = if delta > 0.0 { rise } else { fall };
+    let verdict = if delta.abs() <= minimum {
+        Verdict::Ok
+    } else if p >= ALPHA {
+        Verdict::WithinNoise
+    } else if delta > 0.0 {
+        Verdict::Regression
+    } else {
+        Verdict::Improved
+    };
+    (verdict, Some(p))
+}
+
 fn row(
     metric: &str,
     stat: String,
@@ -226,6 +301,8 @@ fn row(
         tolerance,
         verdict,
         method,
+        informational: None,
+        p_value: None,
     }
 }
 
@@ -255,18 +332,56 @@ fn latency_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &m
             }
             _ => (bp.map(Dist::Summary), cp.map(Dist::Summary), Method::Summary),
         };
+        let batches = |run: &Run<'_>, stat: Stat| {
+            run.intervals.and_then(|i| i.get(name)).and_then(|i| batch_half_width(i, stat))
+        };
         for stat in Stat::DISTRIBUTION {
-            let b = bd.as_ref().map(|d| d.estimate(stat));
-            let c = cd.as_ref().map(|d| d.estimate(stat));
+            // Each side's band is the wider of the order-statistic one and the batch one.
+            let side = |d: &Dist<'_>, run: &Run<'_>| {
+                let e = d.estimate(stat);
+                batches(run, stat).map_or(e, |half| widen(e, half))
+            };
+            let b = bd.as_ref().map(|d| side(d, baseline));
+            let c = cd.as_ref().map(|d| side(d, current));
             let allowed = b.map_or(0.0, |b| tol.allowed(stat, b.value));
+            // A tail informs unless asked for: the fewer samples of the two runs decide. With
+            // interval logs on both sides, a metric without two seconds of them in each was
+            // measured in one burst.
+            let burst = |run: &Run<'_>| run.intervals.is_some() && batches(run, stat).is_none();
+            let tail = match (&b, &c) {
+                _ if tol.judges_tail(stat) => None,
+                _ if stat == Stat::Max => Some(Tail::Max),
+                (Some(b), Some(c)) if !resolvable(stat, b.n.min(c.n)) => Some(Tail::Thin),
+                (Some(_), Some(_))
+                    if baseline.intervals.is_some()
+                        && current.intervals.is_some()
+                        && (burst(baseline) || burst(current)) =>
+                {
+                    Some(Tail::Burst)
+                }
+                _ => None,
+            };
             let verdict = match (&b, &c) {
+                (Some(_), Some(_)) if tail.is_some() => Verdict::Informational,
+                (Some(b), Some(c)) if tol.judges_tail(stat) => {
+                    // Asked to judge a tail: a band with no upper bound is bounded by the run's
+                    // maximum, so a current run whose whole band lies above the baseline's
+                    // largest sample is a regression, however thin.
+                    let bounded = |e: &Estimate, d: Option<&Dist<'_>>| Estimate {
+                        high: e.high.or_else(|| d.map(|d| d.estimate(Stat::Max).value)),
+                        ..*e
+                    };
+                    judge(&bounded(b, bd.as_ref()), &bounded(c, cd.as_ref()), allowed)
+                }
                 (Some(b), Some(c)) => judge(b, c, allowed),
                 (Some(_), None) => Verdict::OnlyInBaseline,
                 (None, Some(_)) => Verdict::OnlyInCurrent,
                 // Recorded in neither (an operation that only failed): nothing to compare.
                 (None, None) => continue,
             };
-            out.push(row(name, stat.as_str().to_owned(), b, c, allowed, verdict, method));
+            let mut r = row(name, stat.as_str().to_owned(), b, c, allowed, verdict, method);
+            r.informational = tail;
+            out.push(r);
         }
     }
 }
@@ -298,17 +413,19 @@ fn count_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &mut
         }
     }
     for (metric, (be, bn), (ce, cn)) in rates {
-        let (bx, cx) = (poisson(be, bn), poisson(ce, cn));
-        let verdict = if bn == 0 && cn == 0 {
+        let (bx, cx) = (wilson(be, bn), wilson(ce, cn));
+        let (verdict, p) = if bn == 0 && cn == 0 {
             continue;
         } else if bn == 0 {
-            Verdict::OnlyInCurrent
+            (Verdict::OnlyInCurrent, None)
         } else if cn == 0 {
-            Verdict::OnlyInBaseline
+            (Verdict::OnlyInBaseline, None)
         } else {
-            judge(&bx, &cx, tol.error_rate)
+            judge_rate(cx.value - bx.value, tol.error_rate, || {
+                (fisher_greater(be, bn, ce, cn), fisher_greater(ce, cn, be, bn))
+            })
         };
-        out.push(row(
+        let mut r = row(
             &metric,
             "rate".into(),
             Some(bx),
@@ -316,7 +433,9 @@ fn count_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &mut
             tol.error_rate,
             verdict,
             Method::Counts,
-        ));
+        );
+        r.p_value = p;
+        out.push(r);
     }
 
     // Violations: in total, then each kind either run had.
@@ -332,17 +451,21 @@ fn count_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &mut
             counts.push((format!("violations.{kind}"), *base, 0));
         }
     }
+    let (bn, cn) = (b.counts.operations, c.counts.operations);
     for (metric, bv, cv) in counts {
-        let verdict = if bv == 0 {
+        let (verdict, p) = if bv == 0 {
             // Correct ordering is not a statistic: one violation where there were none is news.
-            if cv > 0 { Verdict::Regression } else { Verdict::Ok }
+            (if cv > 0 { Verdict::Regression } else { Verdict::Ok }, None)
         } else {
-            // Compared as rates per operation, since runs may differ in length.
-            let (bx, cx) = (poisson(bv, b.counts.operations), poisson(cv, c.counts.operations));
-            judge(&bx, &cx, 0.0)
+            // Compared as rates per operation, since runs may differ in length; a violation
+            // count can exceed the operations, so the rates are Poisson, not proportions.
+            let (bx, cx) = (poisson(bv, bn), poisson(cv, cn));
+            judge_rate(cx.value - bx.value, 0.0, || {
+                (poisson_greater(bv, bn, cv, cn), poisson_greater(cv, cn, bv, bn))
+            })
         };
         let est = |v: u64| Estimate { value: v as f64, low: v as f64, high: Some(v as f64), n: v };
-        out.push(row(
+        let mut r = row(
             &metric,
             "count".into(),
             Some(est(bv)),
@@ -350,7 +473,9 @@ fn count_rows(baseline: &Run<'_>, current: &Run<'_>, tol: &Tolerances, out: &mut
             0.0,
             verdict,
             Method::Counts,
-        ));
+        );
+        r.p_value = p;
+        out.push(r);
     }
 }
 
@@ -381,16 +506,15 @@ fn notes(baseline: &Run<'_>, current: &Run<'_>) -> Vec<String> {
     match (baseline.histograms.is_some(), current.histograms.is_some()) {
         (true, true) => {}
         (false, false) => out.push(
-            "no latency.hlog in either run: noise bands come from summary.json percentiles \
-             (interpolated, wider)"
+            "no histograms (totals.hlog, latency.hlog) in either run: noise bands come from \
+             summary.json percentiles (interpolated, wider)"
                 .into(),
         ),
         (false, true) => out.push(
-            "no latency.hlog in the baseline: noise bands come from summary.json percentiles"
-                .into(),
+            "no histograms in the baseline: noise bands come from summary.json percentiles".into(),
         ),
         (true, false) => out.push(
-            "no latency.hlog in the current run: noise bands come from summary.json percentiles"
+            "no histograms in the current run: noise bands come from summary.json percentiles"
                 .into(),
         ),
     }
@@ -413,6 +537,7 @@ pub fn compare(baseline: Run<'_>, current: Run<'_>, tolerances: &Tolerances) -> 
     latency_rows(&baseline, &current, tolerances, &mut rows);
     count_rows(&baseline, &current, tolerances, &mut rows);
     let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
+    let informational = rows.iter().filter(|r| r.informational.is_some()).count();
     Comparison {
         baseline: label(&baseline),
         current: label(&current),
@@ -420,5 +545,6 @@ pub fn compare(baseline: Run<'_>, current: Run<'_>, tolerances: &Tolerances) -> 
         notes: notes(&baseline, &current),
         rows,
         regressions,
+        informational,
     }
 }

@@ -1,6 +1,7 @@
-//! The statistics of `gwsim compare`: a value's 99% confidence interval, from a full histogram,
-//! from `summary.json`'s percentiles (interpolated), or from a count (Poisson). The parent
-//! module's docs give the method; nothing here decides a verdict.
+//! The statistics of `gwsim compare`: a latency statistic's 99% confidence interval, from a full
+//! histogram or from `summary.json`'s percentiles (interpolated), and whether a run has enough
+//! samples to resolve a statistic at all ([`resolvable`]). The parent module's docs give the
+//! method; nothing here decides a verdict.
 
 use hdrhistogram::Histogram;
 
@@ -10,6 +11,107 @@ use crate::vocab::Stat;
 
 /// Two-sided 99% normal quantile.
 const Z99: f64 = 2.576;
+
+/// Below this many samples a mean is not judged: its band assumes the sample standard deviation
+/// is close to the true one, which with a long-tailed latency distribution needs a few dozen
+/// samples (the usual rule of thumb for the central limit theorem is 30).
+pub(super) const MEAN_MIN_SAMPLES: u64 = 30;
+
+/// Whether `n` samples resolve `stat`, so that it can gate a build:
+/// - a percentile `q` when its 99% order-statistic band has an upper bound, i.e. the rank
+///   `n·q + 2.576·sqrt(n·q·(1-q)) + 1` is within the `n` samples. That needs about ten samples
+///   above a p99 (n ≥ 846), nine above a p99.9 (n ≥ 8,512), eight above a p90 (n ≥ 79) and
+///   n ≥ 11 for a median ([`min_samples`] computes each). Below it, the run cannot say how high
+///   the percentile truly is, so its rise proves nothing;
+/// - a mean from [`MEAN_MIN_SAMPLES`];
+/// - a maximum never: it is one sample, the most variable of all, whatever `n`.
+pub(super) fn resolvable(stat: Stat, n: u64) -> bool {
+    match stat {
+        Stat::Max => false,
+        Stat::Mean => n >= MEAN_MIN_SAMPLES,
+        s => match s.quantile() {
+            Some(q) => {
+                let nf = n as f64;
+                n > 0 && nf * q + Z99 * (nf * q * (1.0 - q)).sqrt() + 1.0 <= nf
+            }
+            None => false,
+        },
+    }
+}
+
+/// The fewest samples that resolve `stat` ([`resolvable`]); `None` for `max`.
+pub(super) fn min_samples(stat: Stat) -> Option<u64> {
+    match stat {
+        Stat::Max => None,
+        Stat::Mean => Some(MEAN_MIN_SAMPLES),
+        // The condition is monotone in n (the samples above the percentile grow as n, the band
+        // as sqrt(n)), so a doubling search then a bisection finds the first n.
+        s => {
+            let mut hi = 1u64;
+            while !resolvable(s, hi) {
+                hi = hi.checked_mul(2)?;
+            }
+            let mut lo = hi / 2;
+            while lo + 1 < hi {
+                let mid = lo + (hi - lo) / 2;
+                if resolvable(s, mid) { hi = mid } else { lo = mid }
+            }
+            Some(hi)
+        }
+    }
+}
+
+/// Two-sided 99% quantiles of Student's t with 1..=9 degrees of freedom.
+const T995: [f64; 9] = [63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250];
+
+/// At most this many batches: more would leave too few samples in each for a percentile.
+const MAX_BATCHES: usize = 10;
+
+/// The half-width of a 99% band for `stat` from the run's own intervals (batch means): the
+/// intervals are grouped into at most ten consecutive batches, the statistic is taken in each,
+/// and the band is `t(k-1) · sd / sqrt(k)` over the `k` non-empty batches. `None` with fewer
+/// than two batches, and for `max`.
+///
+/// Why: the order-statistic band assumes the samples are independent, and on a shared machine
+/// they are not. When the machine is busy for a second, every sample of that second is slow
+/// together, and a whole run can be slower than the next for reasons that have nothing to do
+/// with the server. How much the statistic moves from batch to batch within the run measures
+/// that, so the band used is the wider of the two: on a quiet machine the batches agree and
+/// change nothing; on a loaded one they widen the band as far as the load moved the numbers.
+pub(super) fn batch_half_width(intervals: &[Histogram<u64>], stat: Stat) -> Option<f64> {
+    if stat == Stat::Max || intervals.len() < 2 {
+        return None;
+    }
+    let per_batch = intervals.len().div_ceil(MAX_BATCHES);
+    let mut values = Vec::new();
+    for chunk in intervals.chunks(per_batch) {
+        let mut batch = chunk[0].clone();
+        batch.auto(true);
+        for h in &chunk[1..] {
+            // Histograms of one log share their settings; one that does not add is skipped
+            // rather than failing the comparison.
+            let _ = batch.add(h);
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        values.push(Dist::Histogram(&batch).stat(stat));
+    }
+    let k = values.len();
+    let t = *T995.get(k.checked_sub(2)?)?;
+    let mean = values.iter().sum::<f64>() / k as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+    Some(t * var.sqrt() / (k as f64).sqrt())
+}
+
+/// `e` with its band widened to at least `value ± half` (an unbounded side stays unbounded).
+pub(super) fn widen(e: Estimate, half: f64) -> Estimate {
+    Estimate {
+        low: e.low.min((e.value - half).max(0.0)),
+        high: e.high.map(|h| h.max(e.value + half)),
+        ..e
+    }
+}
 
 /// A distribution to take statistics and bands from.
 pub(super) enum Dist<'a> {
@@ -119,14 +221,4 @@ fn summary_knots(p: &Percentiles) -> Vec<(f64, f64)> {
     }
     knots.push((1.0, p.stat(Stat::Max).unwrap_or(f64::NAN)));
     knots
-}
-
-/// A count per exposure (operations) with a 99% Poisson interval (square-root approximation:
-/// `(sqrt(x) ± z/2)²`, with `x + 1` above so that zero events still have an upper bound).
-pub(super) fn poisson(x: u64, exposure: u64) -> Estimate {
-    let e = exposure.max(1) as f64;
-    let xf = x as f64;
-    let low = (xf.sqrt() - Z99 / 2.0).max(0.0).powi(2);
-    let high = ((xf + 1.0).sqrt() + Z99 / 2.0).powi(2);
-    Estimate { value: xf / e, low: low / e, high: Some(high / e), n: exposure }
 }

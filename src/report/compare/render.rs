@@ -1,10 +1,22 @@
 //! `gwsim compare`'s table for people: one block of rows per metric, then the notes and the
-//! result line.
+//! result line. Informational rows (`max`, thin tails) say so in the verdict column, so nobody
+//! reads a +130% maximum as the reason a build failed.
 
 use std::fmt::Write as _;
 
-use super::{Comparison, Estimate, Method, Row, Verdict};
+use super::noise::min_samples;
+use super::{Comparison, Estimate, Method, Row, Tail, Verdict};
 use crate::report::human_us;
+use crate::vocab::Stat;
+
+fn verdict(row: &Row) -> String {
+    match (row.verdict, row.informational) {
+        (Verdict::Informational, Some(Tail::Max)) => "info (max)".into(),
+        (Verdict::Informational, Some(Tail::Burst)) => "info (one burst)".into(),
+        (Verdict::Informational, _) => "info (n too small)".into(),
+        (v, _) => v.as_str().into(),
+    }
+}
 
 fn show(row: &Row, v: f64) -> String {
     match row.stat.as_str() {
@@ -63,10 +75,15 @@ pub fn render_comparison(c: &Comparison) -> String {
             )
         };
         let n = |e: &Option<Estimate>| e.map_or_else(|| "-".to_owned(), |e| e.n.to_string());
+        let p = match r.p_value {
+            Some(p) if p < 0.001 => " p<0.001".to_owned(),
+            Some(p) => format!(" p={p:.3}"),
+            None => String::new(),
+        };
         let bands = if r.stat == "count" {
-            "-".to_owned()
+            format!("-{p}")
         } else {
-            format!("{} / {}", band(&r.baseline), band(&r.current))
+            format!("{} / {}{p}", band(&r.baseline), band(&r.current))
         };
         rows.push(vec![
             name,
@@ -82,7 +99,7 @@ pub fn render_comparison(c: &Comparison) -> String {
                 Method::Counts => "counts",
             }
             .to_owned(),
-            r.verdict.as_str().to_owned(),
+            verdict(r),
         ]);
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -108,6 +125,21 @@ pub fn render_comparison(c: &Comparison) -> String {
             "a band ending in `?` has no upper bound: too few samples lie above that percentile"
         );
     }
+    if c.informational > 0 {
+        let needs: Vec<String> = [Stat::P50, Stat::P90, Stat::P99, Stat::P999, Stat::Mean]
+            .into_iter()
+            .filter_map(|s| min_samples(s).map(|n| format!("{s} n >= {n}")))
+            .collect();
+        // Three short lines rather than one long one: the table is read in 100-column logs.
+        let _ = writeln!(
+            o,
+            "{} row(s) marked `info` are shown, not judged (--strict-tails judges them): max is \
+             one sample,\na burst (login, logout) is one moment of the machine, and a statistic \
+             needs enough samples:\n{}",
+            c.informational,
+            needs.join(", ")
+        );
+    }
     for n in &c.notes {
         let _ = writeln!(o, "note: {n}");
     }
@@ -115,8 +147,8 @@ pub fn render_comparison(c: &Comparison) -> String {
     if noisy > 0 {
         let _ = writeln!(
             o,
-            "{noisy} difference(s) beyond tolerance are within run-to-run noise: more samples \
-             (a longer run) would tell"
+            "{noisy} difference(s) beyond the minimum effect are within run-to-run noise\n(99% \
+             bands overlap, or p >= 0.01): more samples (a longer run) would tell"
         );
     }
     if c.regressions == 0 {
