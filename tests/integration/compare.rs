@@ -30,7 +30,8 @@ fn scenario_text() -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// The same scenario with every Accept and SendMessage answered 100 ms late (a slowdown no load on a shared machine hides: medians of identical runs were seen 40 ms apart) by the server.
+/// The same scenario with every Accept and SendMessage answered 100 ms late by the server: a
+/// slowdown no load on a shared machine hides (medians of identical runs were seen 40 ms apart).
 fn slowed_text() -> String {
     format!(
         "{}\n[faults]\n[[faults.rule]]\nkind = \"latency\"\nlatency = \"100ms\"\nrate = 1.0\n\
