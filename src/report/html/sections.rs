@@ -404,7 +404,7 @@ fn operations<S>(h: &mut String, r: &Report<S>) {
         h,
         "<p class=\"note\">Latencies are corrected for coordinated omission (from the intended \
          start); <small class=\"raw\">raw</small> (from when the request left) is shown beneath \
-         where it differs. Flow operations first, then login and logout.</p>\n<table>\n\
+         where it differs. Operations in the order a run does them: login, the flow, logout.</p>\n<table>\n\
          <thead><tr><th>Operation</th><th>Metric</th><th>Count</th><th>Errors</th>{}</tr>\
          </thead>\n<tbody>\n",
         latency_head()
