@@ -12,7 +12,7 @@
 //! - `within noise`: beyond the minimum effect, but the intervals overlap, so the samples cannot
 //!   tell the difference from chance;
 //! - `informational`: `max` always, and a percentile or mean that either run has too few samples
-//!   to resolve ([`noise::resolvable`]: a p99 needs n ≥ 846, a p90 n ≥ 79). Shown with its
+//!   to resolve (`noise::resolvable`: a p99 needs n ≥ 846, a p90 n ≥ 79). Shown with its
 //!   delta, never a regression, unless `--strict-tails` or `--tolerance` naming the statistic
 //!   asks for it to be judged. This is what makes an unchanged build pass: a maximum is one
 //!   sample, and the tail of 40 samples is two or three of them, so identical runs differ there
@@ -26,7 +26,7 @@
 //! largest sample has no upper bound (twenty samples cannot bound a p99 from above). `max` is an
 //! observation; its band is the values the rank noise (`q = 1 - 1/n`) reaches below it. A mean's
 //! band is `± z·sd/sqrt(n)`. Each band is then widened to the batch band when the run has its
-//! `latency.hlog` ([`noise::batch_half_width`]: how much the statistic moves between up to ten
+//! `latency.hlog` (`noise::batch_half_width`: how much the statistic moves between up to ten
 //! consecutive stretches of the run, `t·sd/sqrt(k)`), because samples of a busy machine are not
 //! independent: a second of contention slows them all. Ranks are mapped back to values with
 //! the full histograms when both runs have them for the metric ([`Method::Histogram`]:
