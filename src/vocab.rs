@@ -144,6 +144,13 @@ closed_names! {
     }
 }
 
+/// The `Notifications` error kind of an agent whose CometD stream closed for good (the server
+/// stopped it, or the client gave up reconnecting).
+pub const STREAM_CLOSED: &str = "cometd-closed";
+/// The `Notifications` error kind of an agent whose CometD stream was still failing when the run
+/// ended: as dead as a closed one for the run's verdict.
+pub const STREAM_DOWN_AT_END: &str = "cometd-down-at-end";
+
 closed_names! {
     /// Why one CometD exchange failed or was refused: the error kinds counted under
     /// `Notifications` (and `Handshake`) for a stream that is set up. One name per way a server

@@ -42,8 +42,8 @@ impl fmt::Display for FailureKind {
             FailureKind::AwaitTimeout(event) => write!(f, "await-timeout:{event}"),
             FailureKind::NoTarget(target) => write!(f, "no-target:{target}"),
             FailureKind::BadNotification => f.write_str("bad-notification"),
-            FailureKind::SessionClosed => f.write_str("cometd-closed"),
-            FailureKind::StreamDown => f.write_str("cometd-down-at-end"),
+            FailureKind::SessionClosed => f.write_str(crate::vocab::STREAM_CLOSED),
+            FailureKind::StreamDown => f.write_str(crate::vocab::STREAM_DOWN_AT_END),
         }
     }
 }
