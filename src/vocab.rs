@@ -144,6 +144,48 @@ closed_names! {
     }
 }
 
+/// The `Notifications` error kind of an agent whose CometD stream closed for good (the server
+/// stopped it, or the client gave up reconnecting).
+pub const STREAM_CLOSED: &str = "cometd-closed";
+/// The `Notifications` error kind of an agent whose CometD stream was still failing when the run
+/// ended: as dead as a closed one for the run's verdict.
+pub const STREAM_DOWN_AT_END: &str = "cometd-down-at-end";
+
+closed_names! {
+    /// Why one CometD exchange failed or was refused: the error kinds counted under
+    /// `Notifications` (and `Handshake`) for a stream that is set up. One name per way a server
+    /// can fail a client, so a hostile server's misbehaviours are told apart in reports.
+    pub enum CometdFailure {
+        /// HTTP 401 on a request or on the websocket upgrade.
+        Unauthorized = "unauthorized",
+        /// `/meta/handshake` or a subscribe answered `successful: false`.
+        Handshake = "handshake",
+        /// `/meta/connect` answered `successful: false` (or not a boolean) with retry advice.
+        ConnectRefused = "connect-refused",
+        /// A non-200 HTTP status other than 401 (e.g. 500).
+        HttpStatus = "http-status",
+        /// Redirects followed past the client's limit (a redirect loop).
+        Redirect = "redirect",
+        /// The request or socket failed: refused, reset, closed mid-body.
+        Transport = "transport",
+        /// No reply within the time allowed for it.
+        Timeout = "timeout",
+        /// A body or frame that is not JSON (garbage, truncated JSON).
+        NotJson = "not-json",
+        /// JSON of the wrong shape: not an array of messages, or messages of the wrong types.
+        WrongShape = "wrong-shape",
+        /// Well-formed, but the reply the request waits for is missing, or a successful
+        /// handshake has no clientId.
+        Protocol = "protocol",
+        /// A body or frame over the client's size limit (not read further).
+        Oversize = "oversize",
+        /// The configuration cannot work.
+        Config = "config",
+        /// gwsim cancelled it itself (never counted as a failure).
+        Cancelled = "cancelled",
+    }
+}
+
 closed_names! {
     /// Customer-side metrics (`customer.<name>`).
     pub enum CustomerMetric {

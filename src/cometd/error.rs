@@ -1,5 +1,7 @@
 //! Errors of the CometD client ([`super::client`]), countable by [`CometdError::kind`].
 
+use crate::vocab::CometdFailure;
+
 /// What can end a CometD session or fail one exchange with the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CometdError {
@@ -9,16 +11,34 @@ pub enum CometdError {
     /// The server answered `/meta/handshake` (or a subscribe) with `successful: false`.
     #[error("handshake failed: {0}")]
     Handshake(String),
-    /// The request or socket failed: refused, reset, closed, non-200 status.
+    /// `/meta/connect` answered `successful: false` with advice to retry.
+    #[error("connect refused: {0}")]
+    ConnectRefused(String),
+    /// A non-200 HTTP status other than 401.
+    #[error("http {0}")]
+    Status(u16),
+    /// Redirects followed past the client's limit.
+    #[error("redirect loop: {0}")]
+    Redirect(String),
+    /// The request or socket failed: refused, reset, closed.
     #[error("transport error: {0}")]
     Transport(String),
     /// No reply within the time allowed for it.
     #[error("timed out")]
     Timeout,
-    /// The server sent something a Bayeux server must not: not JSON, a missing reply, no
-    /// `clientId` in a successful handshake.
+    /// A body or frame that is not JSON: garbage, truncated JSON, not UTF-8.
+    #[error("not json: {0}")]
+    NotJson(String),
+    /// JSON, but not an array of Bayeux messages, or none of its elements is one.
+    #[error("wrong shape: {0}")]
+    WrongShape(String),
+    /// The server sent something a Bayeux server must not: a missing reply, no `clientId` in a
+    /// successful handshake.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A body or frame over the client's limit, in bytes; it was not read further.
+    #[error("message over {0} bytes")]
+    Oversize(usize),
     /// The configuration cannot work (bad base url, `wss` in a build without TLS for websocket).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -28,17 +48,28 @@ pub enum CometdError {
 }
 
 impl CometdError {
+    /// The failure's kind, as it is counted (`vocab::CometdFailure`).
+    pub fn failure(&self) -> CometdFailure {
+        match self {
+            CometdError::Unauthorized => CometdFailure::Unauthorized,
+            CometdError::Handshake(_) => CometdFailure::Handshake,
+            CometdError::ConnectRefused(_) => CometdFailure::ConnectRefused,
+            CometdError::Status(_) => CometdFailure::HttpStatus,
+            CometdError::Redirect(_) => CometdFailure::Redirect,
+            CometdError::Transport(_) => CometdFailure::Transport,
+            CometdError::Timeout => CometdFailure::Timeout,
+            CometdError::NotJson(_) => CometdFailure::NotJson,
+            CometdError::WrongShape(_) => CometdFailure::WrongShape,
+            CometdError::Protocol(_) => CometdFailure::Protocol,
+            CometdError::Oversize(_) => CometdFailure::Oversize,
+            CometdError::Config(_) => CometdFailure::Config,
+            CometdError::Cancelled => CometdFailure::Cancelled,
+        }
+    }
+
     /// A short stable name for metrics.
     pub fn kind(&self) -> &'static str {
-        match self {
-            CometdError::Unauthorized => "unauthorized",
-            CometdError::Handshake(_) => "handshake",
-            CometdError::Transport(_) => "transport",
-            CometdError::Timeout => "timeout",
-            CometdError::Protocol(_) => "protocol",
-            CometdError::Config(_) => "config",
-            CometdError::Cancelled => "cancelled",
-        }
+        self.failure().as_str()
     }
 }
 
@@ -51,9 +82,15 @@ mod tests {
         let all = [
             CometdError::Unauthorized,
             CometdError::Handshake("402::Unknown client".into()),
+            CometdError::ConnectRefused("500::oops".into()),
+            CometdError::Status(500),
+            CometdError::Redirect("too many".into()),
             CometdError::Transport("reset".into()),
             CometdError::Timeout,
+            CometdError::NotJson("x".into()),
+            CometdError::WrongShape("x".into()),
             CometdError::Protocol("x".into()),
+            CometdError::Oversize(1024),
             CometdError::Config("x".into()),
             CometdError::Cancelled,
         ];
@@ -63,6 +100,10 @@ mod tests {
             assert!(!text.ends_with('.'), "{text}");
             assert!(!e.kind().is_empty());
         }
+        // Every kind has one error that names it.
+        let kinds: std::collections::BTreeSet<_> = all.iter().map(CometdError::failure).collect();
+        assert_eq!(kinds.len(), CometdFailure::ALL.len());
         assert_eq!(CometdError::Timeout.kind(), "timeout");
+        assert_eq!(CometdError::Status(500).kind(), "http-status");
     }
 }

@@ -29,7 +29,7 @@ use crate::gws::{
 use crate::metrics::gauges::GaugeGuard;
 use crate::ordering::AgentChecker;
 use crate::scenario::{OpStep, Readiness, Secret, Step};
-use crate::vocab::{Counter, Gauge, OpMetric, OpName, SessionOp};
+use crate::vocab::{CometdFailure, Counter, Gauge, OpMetric, OpName, SessionOp};
 
 /// Who one virtual agent is.
 #[derive(Debug, Clone)]
@@ -171,6 +171,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     // Whether the loop ended with the run (not with a dead stream): only then has the agent
     // heard everything the server owed it, and what is still owed can be judged missing.
     let mut run_ended = false;
+    // The stream's last exchange failed and none has succeeded since; the kinds of failure this
+    // agent has warned about (once each, so the log stays one line per kind and agent).
+    let mut stream_failing = false;
+    let mut warned: Vec<CometdFailure> = Vec::new();
     loop {
         tokio::select! {
             // The run's end first: a session closed by that same end must not be read as the
@@ -225,7 +229,21 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                         let _ = tx.send(Delivered { n, events });
                     }
                 }
-                Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => rec.count(Counter::Reconnects, 1),
+                Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
+                    stream_failing = false;
+                    rec.count(Counter::Reconnects, 1);
+                }
+                Some(Event::Failed { error, attempt }) => {
+                    // Every failed or malformed exchange is counted by kind, and warned about
+                    // once per kind: a failing stream is never silent.
+                    rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
+                    stream_failing |= attempt > 0;
+                    if !warned.contains(&error.failure()) {
+                        warned.push(error.failure());
+                        ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
+                        tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
+                    }
+                }
                 Some(Event::Closed { reason }) => {
                     // The CometD token is a child of `token`: when the run ends, the session may
                     // report its own cancellation before this loop sees `token` fire.
@@ -253,6 +271,15 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     flow_token.cancel();
     while flows.join_next().await.is_some() {}
     drop(busy);
+    if run_ended && stream_failing {
+        // Dead at the end without having given up yet: as dead as a closed stream for a verdict.
+        ctx.warnings.warn(
+            AgentWarning::SessionClosed,
+            &spec.username,
+            &"still failing when the run ended",
+        );
+        rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::StreamDown, true);
+    }
     if run_ended {
         // What already arrived is checked before judging what is still owed; a drop near the
         // end of a run is found here or not at all (the 500 ms poll has stopped).

@@ -15,7 +15,8 @@ use crate::vocab::AwaitEvent;
 pub(crate) enum FailureKind {
     /// The GWS request failed: transport, timeout, a statusCode, an HTTP status...
     Gws(GwsErrorKind),
-    /// The CometD session could not be set up (the kind `CometdError::kind` names).
+    /// The CometD session could not be set up, or one exchange of it failed (the kind
+    /// `CometdError::kind` names).
     Cometd(&'static str),
     /// A flow's await step timed out; charged to the operation the await follows. A flow
     /// failure, not an ordering violation: what the protocol owes is the checker's to judge
@@ -28,6 +29,9 @@ pub(crate) enum FailureKind {
     BadNotification,
     /// The CometD session closed for good (the server refused to re-handshake).
     SessionClosed,
+    /// The agent's CometD stream was still failing when the run ended (its last exchanges
+    /// failed and none succeeded since): a stream as dead as a closed one, only younger.
+    StreamDown,
 }
 
 impl fmt::Display for FailureKind {
@@ -38,7 +42,8 @@ impl fmt::Display for FailureKind {
             FailureKind::AwaitTimeout(event) => write!(f, "await-timeout:{event}"),
             FailureKind::NoTarget(target) => write!(f, "no-target:{target}"),
             FailureKind::BadNotification => f.write_str("bad-notification"),
-            FailureKind::SessionClosed => f.write_str("cometd-closed"),
+            FailureKind::SessionClosed => f.write_str(crate::vocab::STREAM_CLOSED),
+            FailureKind::StreamDown => f.write_str(crate::vocab::STREAM_DOWN_AT_END),
         }
     }
 }
@@ -50,7 +55,9 @@ impl FailureKind {
     pub(crate) fn from_close(reason: &CloseReason) -> Option<FailureKind> {
         match reason {
             CloseReason::Cancelled => None,
-            CloseReason::ServerClosed | CloseReason::Failed(_) => Some(FailureKind::SessionClosed),
+            CloseReason::ServerClosed | CloseReason::Failed(_) | CloseReason::GaveUp { .. } => {
+                Some(FailureKind::SessionClosed)
+            }
         }
     }
 }
@@ -90,6 +97,8 @@ mod tests {
             (FailureKind::NoTarget(TargetRef::Consultant), "no-target:consultant"),
             (FailureKind::BadNotification, "bad-notification"),
             (FailureKind::SessionClosed, "cometd-closed"),
+            (FailureKind::StreamDown, "cometd-down-at-end"),
+            (FailureKind::from(&CometdError::Status(500)), "http-status"),
         ];
         for (kind, want) in cases {
             assert_eq!(kind.to_string(), want);

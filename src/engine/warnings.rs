@@ -13,6 +13,8 @@ pub(crate) enum AgentWarning {
     Handshake,
     StartSession,
     SessionClosed,
+    /// An exchange of an established CometD stream failed (logged once per kind of failure).
+    StreamFailing,
 }
 
 impl AgentWarning {
@@ -23,6 +25,7 @@ impl AgentWarning {
             AgentWarning::Handshake => "CometD handshake failed",
             AgentWarning::StartSession => "StartContactCenterSession failed",
             AgentWarning::SessionClosed => "CometD session closed",
+            AgentWarning::StreamFailing => "CometD stream failing, retrying",
         }
     }
 }

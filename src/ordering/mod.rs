@@ -40,7 +40,7 @@ mod violation;
 #[cfg(test)]
 mod tests;
 
-pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, Settled};
+pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, RETAINED_BYTES_BOUND, Settled};
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 

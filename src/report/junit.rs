@@ -121,6 +121,15 @@ fn cases<S>(report: &Report<S>) -> Vec<Case> {
         });
     }
     out.extend(fault_cases(report));
+    // Only a failing run has this case: a run that served something passes it silently, so
+    // existing reports keep their cases.
+    if let Some(message) = super::served::served_nothing(report) {
+        out.push(Case {
+            classname: RUN_CLASS.to_owned(),
+            name: "agents served".to_owned(),
+            failure: Some(("served-nothing", message.clone(), message)),
+        });
+    }
     if report.partial {
         let message = "the run was interrupted: results cover only part of it".to_owned();
         out.push(Case {

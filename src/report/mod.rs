@@ -39,6 +39,7 @@ pub mod junit;
 pub mod live;
 pub mod merge;
 pub mod readback;
+mod served;
 pub mod spectrum;
 pub mod terminal;
 mod thresholds;

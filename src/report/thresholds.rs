@@ -181,7 +181,7 @@ pub(super) fn relation(v: &ThresholdVerdict) -> &'static str {
 }
 
 /// One sentence per failed check: failed thresholds, then ordering violations no threshold
-/// allows. Empty when the run's checks held.
+/// allows, then agents that served nothing ([`super::served`]). Empty when the run's checks held.
 pub(super) fn failures<S>(report: &Report<S>) -> Vec<String> {
     let mut out = Vec::new();
     for v in report.thresholds.iter().filter(|v| !v.passed) {
@@ -197,6 +197,7 @@ pub(super) fn failures<S>(report: &Report<S>) -> Vec<String> {
     }
 
     out.extend(ungoverned_violations(report));
+    out.extend(super::served::served_nothing(report));
     out
 }
 

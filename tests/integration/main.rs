@@ -31,6 +31,10 @@ mod end_to_end;
 /// Issue 10: sessions gwsim closes itself (end of run, Ctrl-C) are not errors.
 mod clean_stop;
 
+/// Issue 9: CometD connects that all fail are counted by kind and the run fails, saying the
+/// agents served nothing.
+mod dead_streams;
+
 /// What the engine records from the checker: one settle per operation, await timeouts as flow
 /// failures.
 mod settles;

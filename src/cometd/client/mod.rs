@@ -1,7 +1,10 @@
 //! The simulator's CometD client: one Bayeux session per agent over websocket or long-polling,
 //! behaving like the standard CometD clients of protocol.md §16, delivering notifications as
 //! [`Event`]s on a bounded channel, re-handshaking on `402::Unknown client` and reconnecting with
-//! bounded exponential backoff.
+//! bounded exponential backoff (plus the server's advised interval). Every failed or malformed
+//! exchange is reported as an [`Event::Failed`] with its kind, and giving up is a
+//! [`CloseReason::GaveUp`] that says after how many attempts and why: a stream never dies
+//! silently. Every body or frame is bounded in bytes ([`CometdConfig::ws_max_message`]).
 //!
 //! How an agent logs in with it (protocol.md §1.2 order):
 //!
@@ -26,6 +29,7 @@
 //!         }
 //!         Event::Rehandshake => { /* events may be lost: re-read state with agent.login() */ }
 //!         Event::Reconnected { .. } => {}
+//!         Event::Failed { error, .. } => { /* count error.kind(); the session retries */ }
 //!         Event::Closed { .. } => break,
 //!     }
 //! }
@@ -38,6 +42,8 @@
 //! and this file the task that drives them.
 
 mod backoff;
+#[cfg(test)]
+mod hostile_tests;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -62,13 +68,16 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::session::Transport;
 use self::session::{ConnectOutcome, Reply, Session, encode_batch, parse_incoming};
-use self::transport::{LongPolling, WebSocket, WsBuffers, long_polling_suffix};
+use self::transport::{LongPolling, MAX_BATCH_BYTES, WebSocket, WsBuffers, long_polling_suffix};
 use super::error::CometdError;
 use super::message::Message;
 
 /// Events delivered before [`connect`] returns are held here; a server cannot flood more than
 /// this during a handshake (the excess is counted as ignored).
 const MAX_EARLY_EVENTS: usize = 4096;
+/// ...and at most this many bytes of their data, so a server flooding large messages during a
+/// handshake cannot make an agent buffer more.
+const MAX_EARLY_BYTES: usize = 4 << 20;
 
 /// How one agent's CometD session is set up. Build with [`CometdConfig::new`] and adjust fields.
 #[derive(Clone)]
@@ -89,7 +98,8 @@ pub struct CometdConfig {
     pub ws_read_buffer: usize,
     /// Websocket write threshold; 0 writes every frame at once (each batch is one frame anyway).
     pub ws_write_buffer: usize,
-    /// Largest accepted websocket message.
+    /// Largest accepted websocket message or long-poll response body, in bytes; a larger one
+    /// fails its exchange as `oversize` and is not buffered whole.
     pub ws_max_message: usize,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -122,7 +132,7 @@ impl CometdConfig {
             request_timeout: Duration::from_secs(10),
             ws_read_buffer: 4 * 1024,
             ws_write_buffer: 0,
-            ws_max_message: 16 << 20,
+            ws_max_message: MAX_BATCH_BYTES,
             backoff_min: Duration::from_millis(250),
             // Below the server's 10 s maxInterval (§15.25), so a short outage keeps the session
             // instead of forcing a re-handshake.
@@ -170,6 +180,11 @@ pub enum Event {
     Rehandshake,
     /// Connected again after `attempt` failed attempts (a lost socket or failed requests).
     Reconnected { attempt: u32 },
+    /// One exchange failed (`attempt` is the number of consecutive failures so far; the session
+    /// retries after a backoff unless that was past its bounds, then `Closed` follows), or part
+    /// of a reply was malformed and dropped (`attempt` 0: the exchange went on). Count it by
+    /// [`CometdError::kind`].
+    Failed { error: CometdError, attempt: u32 },
     /// The session ended; always the last event.
     Closed { reason: CloseReason },
 }
@@ -181,8 +196,11 @@ pub enum CloseReason {
     Cancelled,
     /// The server advised `reconnect: none`.
     ServerClosed,
-    /// Reconnecting failed past the configured bounds, or the credentials were refused.
+    /// The credentials were refused, or the server keeps forgetting new sessions.
     Failed(CometdError),
+    /// Reconnecting failed `attempts` times in a row, past the configured bounds; `last` is the
+    /// last failure.
+    GaveUp { attempts: u32, last: CometdError },
 }
 
 impl fmt::Display for CloseReason {
@@ -191,6 +209,9 @@ impl fmt::Display for CloseReason {
             CloseReason::Cancelled => f.write_str("cancelled"),
             CloseReason::ServerClosed => f.write_str("closed by server"),
             CloseReason::Failed(e) => write!(f, "failed: {e}"),
+            CloseReason::GaveUp { attempts, last } => {
+                write!(f, "gave up after {attempts} failed attempts in a row, the last: {last}")
+            }
         }
     }
 }
@@ -266,9 +287,12 @@ pub async fn connect(
     token: CancellationToken,
 ) -> Result<(CometdHandle, mpsc::Receiver<Event>), CometdError> {
     let conn = match config.transport {
-        Transport::LongPolling => {
-            Conn::LongPolling(LongPolling::new(pool, &config.base_url, config.headers.clone())?)
-        }
+        Transport::LongPolling => Conn::LongPolling(LongPolling::new(
+            pool,
+            &config.base_url,
+            config.headers.clone(),
+            config.ws_max_message.max(4 * 1024),
+        )?),
         Transport::Websocket => Conn::WebSocket(WebSocket::new(
             &config.base_url,
             config.headers.clone(),
@@ -292,6 +316,7 @@ pub async fn connect(
         tx,
         closed_permit,
         early: VecDeque::new(),
+        early_bytes: 0,
         delivery: Delivery::Early,
         receiver_gone: false,
         counters: Arc::new(Counters::default()),
@@ -408,6 +433,8 @@ struct Driver {
     closed_permit: Option<mpsc::OwnedPermit<Event>>,
     /// Events produced before [`connect`] handed out the receiver.
     early: VecDeque<Event>,
+    /// The data bytes held in `early`.
+    early_bytes: usize,
     delivery: Delivery,
     receiver_gone: bool,
     counters: Arc<Counters>,
@@ -450,6 +477,7 @@ impl Driver {
         while let Some(event) = self.early.pop_front() {
             self.deliver(event).await;
         }
+        self.early_bytes = 0;
         let mut failures: u32 = 0;
         let mut failing_since: Option<Instant> = None;
         let mut rehandshakes_in_a_row: u32 = 0;
@@ -479,6 +507,7 @@ impl Driver {
                 }
                 Ok(Step::NeedRehandshake) => {
                     rehandshakes_in_a_row += 1;
+                    delay = Duration::from_millis(self.session.interval_ms());
                     // A server that forgets every new session at once must not be looped on.
                     if rehandshakes_in_a_row > self.config.max_reconnects {
                         return Some(CloseReason::Failed(CometdError::Handshake(
@@ -486,7 +515,7 @@ impl Driver {
                         )));
                     }
                     if rehandshakes_in_a_row > 1 {
-                        delay = self.backoff(rehandshakes_in_a_row - 1);
+                        delay += self.backoff(rehandshakes_in_a_row - 1);
                     }
                 }
                 Ok(Step::Stop) => return Some(CloseReason::ServerClosed),
@@ -498,17 +527,20 @@ impl Driver {
                     failures = failures.saturating_add(1);
                     let since = *failing_since.get_or_insert_with(Instant::now);
                     tracing::debug!(error = %e, failures, "cometd exchange failed");
+                    self.deliver(Event::Failed { error: e.clone(), attempt: failures }).await;
                     if !backoff::should_retry(
                         failures,
                         since.elapsed(),
                         self.config.max_reconnects,
                         self.config.max_reconnect_time,
                     ) {
-                        return Some(CloseReason::Failed(e));
+                        return Some(CloseReason::GaveUp { attempts: failures, last: e });
                     }
                     self.session.connection_lost();
                     self.conn.lose();
-                    delay = self.backoff(failures);
+                    // The CometD clients wait the advised interval plus their backoff.
+                    delay =
+                        Duration::from_millis(self.session.interval_ms()) + self.backoff(failures);
                 }
             }
         }
@@ -536,9 +568,10 @@ impl Driver {
                     ConnectOutcome::Continue => Ok(Step::Connected),
                     ConnectOutcome::Rehandshake => Ok(Step::NeedRehandshake),
                     ConnectOutcome::Stop => Ok(Step::Stop),
-                    ConnectOutcome::Retry(error) => {
-                        Err(CometdError::Protocol(format!("connect refused: {error}")))
-                    }
+                    ConnectOutcome::Retry(error) => Err(CometdError::ConnectRefused(error)),
+                    ConnectOutcome::Mistyped => Err(CometdError::WrongShape(
+                        "/meta/connect reply without a boolean `successful`".into(),
+                    )),
                 };
             }
         }
@@ -627,6 +660,8 @@ impl Driver {
         let (batch, dropped) = parse_incoming(text)?;
         if dropped > 0 {
             Counters::bump(&self.counters.ignored_messages, dropped as u64);
+            let error = CometdError::WrongShape(format!("{dropped} elements are not messages"));
+            self.deliver(Event::Failed { error, attempt: 0 }).await;
         }
         for message in batch {
             match self.session.on_message(message) {
@@ -646,7 +681,13 @@ impl Driver {
 
     async fn deliver(&mut self, event: Event) {
         match self.delivery {
-            Delivery::Early if self.early.len() < MAX_EARLY_EVENTS => self.early.push_back(event),
+            Delivery::Early
+                if self.early.len() < MAX_EARLY_EVENTS
+                    && self.early_bytes + event_bytes(&event) <= MAX_EARLY_BYTES =>
+            {
+                self.early_bytes += event_bytes(&event);
+                self.early.push_back(event);
+            }
             Delivery::Early | Delivery::Off => {
                 Counters::bump(&self.counters.ignored_messages, 1);
             }
@@ -667,5 +708,13 @@ impl Driver {
             let _ = tokio::time::timeout(timeout, self.exchange(vec![message], timeout)).await;
         }
         self.conn.close(timeout).await;
+    }
+}
+
+/// The data bytes an event holds (what bounds the early buffer).
+fn event_bytes(event: &Event) -> usize {
+    match event {
+        Event::Data { channel, data } => channel.len() + data.get().len(),
+        _ => 0,
     }
 }

@@ -43,26 +43,36 @@ pub(crate) struct Incoming {
     pub(crate) data: Option<Box<RawValue>>,
 }
 
-/// Parses a response body or websocket frame. A body that is not JSON, or not an array or object,
-/// is a protocol error; single elements that are not Bayeux messages are dropped and counted in
-/// the second value, so one bad message cannot hide the good ones next to it.
+/// Parses a response body or websocket frame. A body that is not JSON (garbage, truncated) is
+/// [`CometdError::NotJson`]; JSON that is not an array of messages, or an array none of whose
+/// elements is one, is [`CometdError::WrongShape`]. Single elements that are not Bayeux messages
+/// are dropped and counted in the second value, so one bad message cannot hide the good ones
+/// next to it.
 pub(crate) fn parse_incoming(text: &str) -> Result<(Vec<Incoming>, usize), CometdError> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
-        // Standard clients send arrays, but a lenient client accepts a bare message.
-        return match serde_json::from_str::<Incoming>(trimmed) {
-            Ok(message) => Ok((vec![message], 0)),
-            Err(_) => Ok((Vec::new(), 1)),
-        };
-    }
     if let Ok(batch) = serde_json::from_str::<Vec<Incoming>>(trimmed) {
         return Ok((batch, 0));
     }
-    let items: Vec<&RawValue> = serde_json::from_str(trimmed)
-        .map_err(|e| CometdError::Protocol(format!("not a json array of messages: {e}")))?;
+    let value: &RawValue =
+        serde_json::from_str(trimmed).map_err(|e| CometdError::NotJson(e.to_string()))?;
+    let json = value.get();
+    if json.starts_with('{') {
+        // Standard clients send arrays, but a lenient client accepts a bare message.
+        return match serde_json::from_str::<Incoming>(json) {
+            Ok(message) => Ok((vec![message], 0)),
+            Err(e) => Err(CometdError::WrongShape(format!("object is not a bayeux message: {e}"))),
+        };
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(json)
+        .map_err(|_| CometdError::WrongShape("not an array of messages".into()))?;
     let total = items.len();
     let batch: Vec<Incoming> =
         items.iter().filter_map(|item| serde_json::from_str(item.get()).ok()).collect();
+    if batch.is_empty() && total > 0 {
+        return Err(CometdError::WrongShape(format!(
+            "none of {total} elements is a bayeux message"
+        )));
+    }
     let dropped = total - batch.len();
     Ok((batch, dropped))
 }
@@ -101,6 +111,9 @@ pub(crate) enum ConnectOutcome {
     Retry(String),
     /// `reconnect: none`: the server ends the session; stop.
     Stop,
+    /// `successful` is missing or not a boolean: a reply of the wrong shape, retried like a
+    /// refused connect but counted as what it is.
+    Mistyped,
 }
 
 /// The meaning of one message from the server.
@@ -307,6 +320,7 @@ impl Session {
             return Reply::Ignored("reply to no outstanding request");
         };
         let (_, kind) = self.pending.swap_remove(position);
+        let typed = message.successful.as_ref().is_some_and(Value::is_boolean);
         let successful = message.successful.as_ref().and_then(Value::as_bool).unwrap_or(false);
         let error = message.error.as_ref().map(|e| match e {
             Value::String(s) => s.clone(),
@@ -324,7 +338,10 @@ impl Session {
                 },
             },
             Pending::Connect => {
-                let outcome = connect_outcome(successful, reconnect, error.as_deref());
+                let outcome = match connect_outcome(successful, reconnect, error.as_deref()) {
+                    ConnectOutcome::Retry(_) if !typed => ConnectOutcome::Mistyped,
+                    outcome => outcome,
+                };
                 if outcome == ConnectOutcome::Rehandshake {
                     self.client_id = None;
                 }
@@ -605,8 +622,8 @@ mod tests {
         assert!(matches!(replies[1], Reply::Ignored(_)), "wrong channel for id 2");
         assert!(matches!(replies[2], Reply::Ignored(_)));
         assert!(matches!(replies[3], Reply::Ignored(_)));
-        // `successful` that is not a bool counts as a failure, and no advice means retry.
-        assert!(matches!(replies[4], Reply::Connect(ConnectOutcome::Retry(_))));
+        // `successful` that is not a bool counts as a failure of the wrong shape, retried.
+        assert!(matches!(replies[4], Reply::Connect(ConnectOutcome::Mistyped)));
     }
 
     #[test]
@@ -618,9 +635,12 @@ mod tests {
         assert_eq!((batch.len(), dropped), (2, 2));
         let (batch, dropped) = parse_incoming(r#"{"channel":"/a","data":{}}"#).expect("object");
         assert_eq!((batch.len(), dropped), (1, 0));
-        assert!(parse_incoming("").is_err());
-        assert!(parse_incoming("<html>").is_err());
-        assert!(parse_incoming("42").is_err());
+        for garbage in ["", "<html>", r#"[{"channel":"/meta/connect","succ"#] {
+            assert!(matches!(parse_incoming(garbage), Err(CometdError::NotJson(_))), "{garbage}");
+        }
+        for shape in ["42", r#""text""#, r#"{"successful":true}"#, "[1,2]", r#"{"a":[]}"#] {
+            assert!(matches!(parse_incoming(shape), Err(CometdError::WrongShape(_))), "{shape}");
+        }
         assert_eq!(parse_incoming("[]").expect("empty").0.len(), 0);
         let (batch, _) = parse_incoming(r#"[{"channel":"/a","data":null}]"#).expect("null");
         assert!(batch[0].data.is_none());

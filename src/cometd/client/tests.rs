@@ -402,6 +402,11 @@ async fn websocket_reconnects_after_the_socket_is_lost() {
             .await
             .expect("session opens");
     responder.kick_sockets();
+    // The lost socket is reported as a failure before the reconnect.
+    match next(&mut rx).await {
+        Event::Failed { error, attempt: 1 } => assert_eq!(error.kind(), "transport"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
     match next(&mut rx).await {
         Event::Reconnected { attempt } => assert!(attempt >= 1),
         other => panic!("expected Reconnected, got {other:?}"),
@@ -463,7 +468,7 @@ async fn garbage_from_the_server_is_an_error_not_a_panic() {
         CancellationToken::new(),
     )
     .await;
-    assert!(matches!(result.err(), Some(CometdError::Protocol(_))));
+    assert!(matches!(result.err(), Some(CometdError::NotJson(_))));
     stop.cancel();
 }
 
@@ -477,11 +482,21 @@ async fn gives_up_when_the_server_is_gone() {
     let (handle, mut rx) =
         connect(config, reqwest::Client::new(), token.clone()).await.expect("session opens");
     stop.cancel();
-    // Graceful shutdown waits for the held connect; then every request is refused.
-    match next(&mut rx).await {
-        Event::Closed { reason: CloseReason::Failed(_) } => {}
-        other => panic!("expected Closed(Failed), got {other:?}"),
-    }
+    // Graceful shutdown waits for the held connect; then every request is refused. Each
+    // failure is reported before the session gives up, and giving up says so.
+    let mut failed = Vec::new();
+    let reason = loop {
+        match next(&mut rx).await {
+            Event::Failed { error, attempt } => failed.push((error.kind(), attempt)),
+            Event::Closed { reason } => break reason,
+            _ => {}
+        }
+    };
+    assert!(
+        matches!(reason, CloseReason::GaveUp { attempts: 3, .. }),
+        "expected GaveUp after 3 attempts, got {reason:?}"
+    );
+    assert_eq!(failed.iter().map(|(_, a)| *a).collect::<Vec<_>>(), vec![1, 2, 3], "{failed:?}");
     assert!(handle.stats().failures >= 3);
     handle.join().await;
 }

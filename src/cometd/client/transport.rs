@@ -26,9 +26,12 @@ use crate::gws::error::error_chain;
 /// The CometD endpoint below the GWS base URL (protocol.md §3.1).
 pub(crate) const NOTIFICATIONS_PATH: &str = "/api/v2/notifications";
 
-/// The largest long-poll response body or websocket message accepted: a connect reply batches
-/// every queued notification, so this is generous, but still a bound.
-pub(crate) const MAX_BATCH_BYTES: usize = 16 << 20;
+/// The largest long-poll response body or websocket message accepted by default. A GWS
+/// notification is a few KiB (a chat's whole history on Accept is the largest), and a connect
+/// reply batches what queued while the agent was away, so 1 MiB is generous; a larger one is
+/// refused unread and counted as `oversize`, so a hostile server cannot make an agent buffer
+/// megabytes per message.
+pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// `{base}/api/v2/notifications` for long-polling: `base` must be an http(s) URL.
 pub(crate) fn long_polling_url(base: &str) -> Result<String, CometdError> {
@@ -80,6 +83,8 @@ pub(crate) struct LongPolling {
     pool: reqwest::Client,
     endpoint: String,
     headers: HeaderMap,
+    /// The largest response body read; a larger one fails the exchange as `Oversize`.
+    max_body: usize,
 }
 
 impl LongPolling {
@@ -87,8 +92,9 @@ impl LongPolling {
         pool: reqwest::Client,
         base: &str,
         headers: HeaderMap,
+        max_body: usize,
     ) -> Result<Self, CometdError> {
-        Ok(LongPolling { pool, endpoint: long_polling_url(base)?, headers })
+        Ok(LongPolling { pool, endpoint: long_polling_url(base)?, headers, max_body })
     }
 
     pub(crate) async fn post(
@@ -113,24 +119,32 @@ impl LongPolling {
         match response.status() {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED => return Err(CometdError::Unauthorized),
-            other => return Err(CometdError::Transport(format!("http {}", other.as_u16()))),
+            other => return Err(CometdError::Status(other.as_u16())),
+        }
+        // A declared length over the limit is refused before a byte of it is read.
+        if response.content_length().is_some_and(|n| n > self.max_body as u64) {
+            return Err(CometdError::Oversize(self.max_body));
         }
         let mut body = Vec::new();
-        // Bounded by MAX_BATCH_BYTES in size and by the request timeout in time.
+        // Bounded by `max_body` in size and by the request timeout in time.
         while let Some(chunk) = response.chunk().await.map_err(map_reqwest)? {
-            if body.len() + chunk.len() > MAX_BATCH_BYTES {
-                return Err(CometdError::Protocol(format!(
-                    "response over {MAX_BATCH_BYTES} bytes"
-                )));
+            if body.len() + chunk.len() > self.max_body {
+                return Err(CometdError::Oversize(self.max_body));
             }
             body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body).map_err(|_| CometdError::Protocol("response is not utf-8".into()))
+        String::from_utf8(body).map_err(|_| CometdError::NotJson("response is not utf-8".into()))
     }
 }
 
 fn map_reqwest(err: reqwest::Error) -> CometdError {
-    if err.is_timeout() { CometdError::Timeout } else { CometdError::Transport(error_chain(&err)) }
+    if err.is_timeout() {
+        CometdError::Timeout
+    } else if err.is_redirect() {
+        CometdError::Redirect(error_chain(&err))
+    } else {
+        CometdError::Transport(error_chain(&err))
+    }
 }
 
 /// Buffer sizes of one websocket. tokio-tungstenite's defaults (128 KiB read buffer, 128 KiB
@@ -299,7 +313,7 @@ impl WebSocket {
                 Some(Ok(WsMessage::Text(text))) => return Ok(text.as_str().to_owned()),
                 Some(Ok(WsMessage::Binary(bytes))) => {
                     return String::from_utf8(bytes.to_vec())
-                        .map_err(|_| CometdError::Protocol("binary frame is not utf-8".into()));
+                        .map_err(|_| CometdError::NotJson("binary frame is not utf-8".into()));
                 }
                 Some(Ok(WsMessage::Close(_))) | None => {
                     self.socket = None;
@@ -335,12 +349,13 @@ fn map_tungstenite(err: tungstenite::Error) -> CometdError {
         tungstenite::Error::Http(response) if response.status() == StatusCode::UNAUTHORIZED => {
             CometdError::Unauthorized
         }
-        tungstenite::Error::Http(response) => CometdError::Transport(format!(
-            "websocket upgrade refused: http {}",
-            response.status().as_u16()
-        )),
-        tungstenite::Error::Capacity(e) => CometdError::Protocol(format!("websocket: {e}")),
-        tungstenite::Error::Utf8(e) => CometdError::Protocol(format!("websocket: {e}")),
+        tungstenite::Error::Http(response) => CometdError::Status(response.status().as_u16()),
+        // Over `max_message_size` or `max_frame_size`: refused before it is buffered whole.
+        tungstenite::Error::Capacity(e) => CometdError::Oversize(match e {
+            tungstenite::error::CapacityError::MessageTooLong { max_size, .. } => max_size,
+            _ => 0,
+        }),
+        tungstenite::Error::Utf8(e) => CometdError::NotJson(format!("websocket: {e}")),
         other => CometdError::Transport(format!("websocket: {other}")),
     }
 }

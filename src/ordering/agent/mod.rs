@@ -5,12 +5,15 @@
 //! one notification through the checker's phases; [`instance`] is a live expectation and how a
 //! notification is offered to it; [`matcher`] decides whether a notification fits a pattern.
 
+mod bounds;
 mod instance;
 mod matcher;
 mod observe;
 
 use std::collections::VecDeque;
 
+pub use self::bounds::RETAINED_BYTES_BOUND;
+use self::bounds::retained_id;
 use self::instance::{Instance, is_exit};
 use super::rules;
 use super::{Party, Profile, Violation, ViolationKind};
@@ -202,6 +205,7 @@ impl<T: Copy> AgentChecker<T> {
         target: Option<Party>,
         token: T,
     ) {
+        let interaction = &*retained_id(interaction);
         if self.ended.iter().any(|e| e.id == interaction) {
             return;
         }
@@ -226,6 +230,7 @@ impl<T: Copy> AgentChecker<T> {
     /// it is counted as an error elsewhere, not as an ordering violation. Removes the most recent
     /// such expectation that nothing has arrived for yet (else the most recent one).
     pub fn operation_failed(&mut self, interaction: &str, op: Capability) {
+        let interaction = &*retained_id(interaction);
         if let Some(pos) = self
             .limbo
             .iter()
@@ -341,6 +346,7 @@ impl<T: Copy> AgentChecker<T> {
     /// the notification that settles it (also after its timeout: it may still come late). A
     /// flow keeps listening while this holds, for a bounded time.
     pub fn settles_pending(&self, interaction: &str) -> bool {
+        let interaction = &*retained_id(interaction);
         self.live
             .iter()
             .find(|i| i.id == interaction)
@@ -375,6 +381,7 @@ impl<T: Copy> AgentChecker<T> {
         if self.recent.len() >= CONTEXT_RING {
             self.recent.pop_front();
         }
+        // `rendering` is already bounded (`Note::of`), and `id` is a retained key.
         self.recent.push_back((id.to_owned(), rendering.to_owned()));
     }
 

@@ -57,7 +57,7 @@ impl<'a> Note<'a> {
             _ => None,
         };
         Note {
-            got: super::super::render(n),
+            got: super::bounds::bounded_text(super::super::render(n)),
             fp: if duplicate_checked(n) { fingerprint(n) } else { None },
             state_change: state_change.is_some(),
             kind,
@@ -79,7 +79,8 @@ impl<T: Copy> AgentChecker<T> {
         let Some(id) = super::super::interaction_of(n) else {
             return Observed::default();
         };
-        let id = id.to_owned();
+        // Kept under a bounded key: a server's id can be of any length.
+        let id = super::bounds::retained_id(id).into_owned();
         let note = Note::of(n);
         self.remember(&id, &note.got);
 
@@ -359,7 +360,7 @@ fn update_knowledge<T>(ix: &mut Interaction<T>, note: &Note<'_>, strict: bool) -
     // Minimal samples carry `participants: []`; only trust an empty list from a
     // ParticipantsUpdated.
     if kind == NotificationType::ParticipantsUpdated || !r.participants.is_empty() {
-        ix.participants.clone_from(&r.participants);
+        ix.participants = super::bounds::retained_participants(&r.participants);
     }
     if carries_state {
         ix.state = Some(r.state);

@@ -2,6 +2,7 @@
 //! property test against a simple model. This file holds the builders they share.
 
 mod events;
+mod memory;
 mod model;
 mod mutations;
 mod seeds;
