@@ -745,6 +745,8 @@ fn with_faults_judged(thresholds: &str) -> Report {
         notification: Some("StatusChange(Invited)".into()),
         ordinal: Some(3),
         index: None,
+        connection: None,
+        direction: None,
         detail: "dropped".into(),
         overtaken: None,
         at_ms: 1_000 + seq,

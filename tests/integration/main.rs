@@ -25,6 +25,10 @@ mod faults;
 /// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
 mod chaos;
 
+/// The fault proxy in front of the embedded server: no faults changes no count; latency,
+/// resets and stalls are ledgered and joined.
+mod proxy;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
