@@ -29,6 +29,10 @@ mod chaos;
 /// resets and stalls are ledgered and joined.
 mod proxy;
 
+/// gwsim's CometD client against Faye, an independent Bayeux server (ignored unless
+/// tests/faye/run gives it the server script).
+mod faye;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
