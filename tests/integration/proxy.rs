@@ -60,6 +60,15 @@ async fn run_over(transport: Option<Transport>, extra: &str) -> (Executed, Vec<s
     let done = execute(s, &options, CancellationToken::new(), Some(dir.path()))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
+    // The summary as written, proxy faults in it, matches the committed schema.
+    let summary = gwsim::report::write_results(dir.path(), &done.report).expect("summary");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).expect("read")).expect("json");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/summary.schema.json")).expect("schema");
+    let validator = jsonschema::draft202012::new(&schema).expect("a schema");
+    let errors: Vec<String> = validator.iter_errors(&summary).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "summary.json does not match its schema: {errors:#?}");
     let ledger = std::fs::read_to_string(dir.path().join(LEDGER_FILE)).unwrap_or_default();
     let lines = ledger
         .lines()
