@@ -36,6 +36,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run the embedded GWS reference server until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run the fault-injecting TCP proxy on its own until Ctrl-C or SIGTERM: forward --listen
+    /// to --upstream, injecting the `proxy-*` faults of --faults (docs/faults.md, The fault proxy).
+    Proxy(ProxyArgs),
     /// Check scenario files; print every problem with file:line:col (exit 2 on any).
     Validate(ValidateArgs),
     /// Compare a run with a baseline: exit 1 on a regression beyond tolerance and noise.
@@ -296,6 +299,22 @@ pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on (loopback only; port 0 takes a free port, logged on stderr).
+    #[arg(long, default_value = "127.0.0.1:8091")]
+    pub listen: SocketAddr,
+    /// The server to forward to, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: String,
+    /// The faults to inject (TOML, `proxy-*` kinds; see docs/faults.md); none without it.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// Also append every ledger record to this file as one JSON line.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

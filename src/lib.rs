@@ -8,7 +8,7 @@
 //! validated scenario out), [`run_plan`] (the scenario resolved against its target),
 //! [`engine`] (the virtual agents and customers), [`ordering`] (the notification-order checker),
 //! [`metrics`] (what a run records), [`report`] (the outputs built from it), [`faults`]
-//! (fault plans, seeded decisions and the ledger the server keeps), [`telemetry`] (live
+//! (fault plans, seeded decisions and the ledger the server keeps), [`proxy`] (the fault-injecting TCP proxy in front of a target), [`telemetry`] (live
 //! metrics for Prometheus), [`capacity`] (the capacity search's steps and verdicts), then [`cli`] and
 //! [`app`] (the commands).
 
@@ -21,6 +21,7 @@ pub mod faults;
 pub mod gws;
 pub mod metrics;
 pub mod ordering;
+pub mod proxy;
 pub mod report;
 pub mod run_plan;
 pub mod scenario;

@@ -1,6 +1,6 @@
 //! Wires modules together for each subcommand; the only place that uses `anyhow`.
 //!
-//! One file per command (`run`, `capacity`, `serve`, `validate`, `compare`, `report`, `merge`), plus what two
+//! One file per command (`run`, `capacity`, `serve`, `proxy`, `validate`, `compare`, `report`, `merge`), plus what two
 //! commands share: the reference server's users for a scenario (`users`), the process's own
 //! limits (`os`), the live progress line (`progress`) and the `--prometheus` endpoint
 //! (`prometheus`). Raw flags become resolved values here and nowhere else: `run` folds its flags
@@ -14,6 +14,7 @@ mod merge;
 pub mod os;
 pub mod progress;
 mod prometheus;
+mod proxy;
 mod report;
 mod run;
 mod serve;
@@ -50,6 +51,7 @@ pub async fn run(
         Command::Run(args) => run::run_scenario(args, shutdown).await,
         Command::Capacity(args) => capacity::capacity(args, shutdown).await,
         Command::Serve(args) => serve::serve(args, shutdown).await,
+        Command::Proxy(args) => proxy::proxy(args, shutdown).await,
         Command::Validate(args) => validate::validate(args),
         Command::Compare(args) => compare::compare(args),
         Command::Report(args) => report::rerender(args),

@@ -15,6 +15,7 @@ use crate::engine;
 use crate::metrics::interval::{IntervalObserver, Observers};
 use crate::metrics::violations::{Collector, ViolationObserver, ViolationObservers};
 use crate::ordering::Profile;
+use crate::proxy;
 use crate::report::{self, ExitStatus, Report, RunInfo};
 use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
 use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
@@ -74,6 +75,16 @@ pub async fn execute_observed(
     let ledger_file = results.map(|dir| dir.join(report::files::LEDGER_FILE));
     let (server, plan, faults_zero) =
         resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
+    // The fault proxy, in front of whatever the target resolved to.
+    let (proxy, plan) = match start_proxy(plan, ledger_file.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(s) = server {
+                let _ = s.stop().await;
+            }
+            return Err(e);
+        }
+    };
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -82,9 +93,7 @@ pub async fn execute_observed(
     {
         Ok(o) => observers.extend(o.map(|o| Box::new(o) as Box<dyn IntervalObserver>)),
         Err(e) => {
-            if let Some(s) = server {
-                let _ = s.stop().await;
-            }
+            stop_both(server, proxy).await;
             return Err(e).context("cannot start the time-series outputs");
         }
     }
@@ -101,13 +110,12 @@ pub async fn execute_observed(
     {
         Ok(f) => f.map(Arc::new),
         Err(e) => {
-            if let Some(s) = server {
-                let _ = s.stop().await;
-            }
+            stop_both(server, proxy).await;
             return Err(e).context("cannot create the violations file");
         }
     };
-    let collector = scenario.faults.as_ref().map(|_| Arc::new(Collector::new(JOIN_CAP)));
+    let collector =
+        (scenario.faults.is_some() || proxy.is_some()).then(|| Arc::new(Collector::new(JOIN_CAP)));
     let mut violation_observers: Vec<Arc<dyn ViolationObserver>> = Vec::new();
     violation_observers.extend(file.clone().map(|f| f as Arc<dyn ViolationObserver>));
     violation_observers.extend(collector.clone().map(|c| c as Arc<dyn ViolationObserver>));
@@ -119,6 +127,10 @@ pub async fn execute_observed(
     // The ledger as the run left it (a delay still pending when the server stops is not in it,
     // and was not seen by the checker either).
     let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(server::Running::ledger);
+    let proxy_ledger = proxy.as_ref().map(|p| (p.ledger(), p.zero()));
+    if let Some(p) = proxy {
+        p.stop().await;
+    }
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
@@ -155,6 +167,18 @@ pub async fn execute_observed(
     };
     // Both clocks are this process's monotonic clock: the ledger's zero was taken just before the
     // injector was made (within microseconds of its own), the checker's is the engine's epoch.
+    // The proxy's records join the server's: its kinds explain no violation (they are counted,
+    // like the server's latencies), so its clock's offset does not matter to the join.
+    let (ledger, faults_zero) = match (ledger.zip(faults_zero), proxy_ledger) {
+        (Some((mut l, zero)), Some((p, _))) => {
+            l.records.extend(p.records);
+            l.total += p.total;
+            l.dropped += p.dropped;
+            (Some(l), Some(zero))
+        }
+        (Some((l, zero)), None) | (None, Some((l, zero))) => (Some(l), Some(zero)),
+        (None, None) => (None, None),
+    };
     let faults = match (ledger, faults_zero, &collector) {
         (Some(ledger), Some(zero), Some(c)) => {
             let (violations, dropped) = c.take();
@@ -166,6 +190,52 @@ pub async fn execute_observed(
     let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
     Ok(Executed { outcome, report })
+}
+
+async fn stop_both(server: Option<server::Running>, proxy: Option<proxy::Running>) {
+    if let Some(p) = proxy {
+        p.stop().await;
+    }
+    if let Some(s) = server {
+        let _ = s.stop().await;
+    }
+}
+
+/// With a `[proxy]` section: starts the fault proxy in front of the resolved target and points
+/// the simulator at it (the base URL's scheme and path are kept; only host and port change, so
+/// a TLS target still sees the client's TLS, whose name check then needs `--insecure`).
+async fn start_proxy(
+    mut plan: RunPlan,
+    ledger_file: Option<&Path>,
+) -> Result<(Option<proxy::Running>, RunPlan)> {
+    let Some(section) = plan.scenario.proxy.clone() else { return Ok((None, plan)) };
+    let mut url = reqwest::Url::parse(&plan.target.base_url)
+        .with_context(|| format!("the target {} is not a URL", plan.target.base_url))?;
+    let host = url.host_str().context("the target has no host")?.to_owned();
+    let port = url.port_or_known_default().context("the target has no port")?;
+    // An IPv6 literal comes back bracketed from the URL, which is what `host:port` needs too.
+    let upstream = format!("{host}:{port}");
+    let running = proxy::start(proxy::ProxyConfig {
+        listen: section.listen,
+        upstream: upstream.clone(),
+        plan: section.plan,
+        ledger_file: ledger_file.map(Path::to_path_buf),
+    })
+    .await
+    .context("cannot start the fault proxy")?;
+    let addr = running.local_addr();
+    if url.set_ip_host(addr.ip()).is_err() || url.set_port(Some(addr.port())).is_err() {
+        running.stop().await;
+        anyhow::bail!("cannot point the target URL {} at the proxy", plan.target.base_url);
+    }
+    // The URL crate adds a trailing slash to an empty path; the target's own spelling had none.
+    let mut base = url.to_string();
+    if !plan.target.base_url.ends_with('/') && base.ends_with('/') {
+        base.pop();
+    }
+    tracing::info!(listen = %addr, upstream, "fault proxy started");
+    plan.target.base_url = base;
+    Ok((Some(running), plan))
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {

@@ -13,7 +13,7 @@
 //! nothing explains is **unexplained**.
 //!
 //! Latency-only kinds (latency, error, request-stall, slow-customer, expire, ws-close,
-//! connect-starvation, stall) explain no violation: they are counted, and have no recall. Nor
+//! connect-starvation, stall, and the proxy's kinds) explain no violation: they are counted, and have no recall. Nor
 //! has a delay that nothing overtook (the ledger's `overtaken`): it changed no order, so no
 //! ordering checker could see it; it is counted as **unobservable**.
 //!
@@ -52,7 +52,11 @@ pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
         | FaultKind::WsClose
         | FaultKind::ConnectStarvation
         | FaultKind::Stall
-        | FaultKind::SlowCustomer => &[],
+        | FaultKind::SlowCustomer
+        | FaultKind::ProxyLatency
+        | FaultKind::ProxyStall
+        | FaultKind::ProxyReset
+        | FaultKind::ProxyBandwidth => &[],
     }
 }
 

@@ -49,6 +49,12 @@ pub struct LedgerRecord {
     /// The message-log index concerned (the leaked entry, the regressed entry's true index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// The fault proxy's connection (1, 2, 3 ... in accept order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u64>,
+    /// The fault proxy's direction: `upstream` (towards the server) or `downstream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
     /// What was done, in words.
     pub detail: String,
     /// For a delay: whether a later notification for the same agent and interaction went out
@@ -73,6 +79,8 @@ pub struct NewRecord {
     pub notification: Option<String>,
     pub ordinal: Option<u32>,
     pub index: Option<u64>,
+    pub connection: Option<u64>,
+    pub direction: Option<String>,
     pub detail: String,
     pub overtaken: Option<bool>,
 }
@@ -140,6 +148,8 @@ impl Ledger {
             notification: new.notification,
             ordinal: new.ordinal,
             index: new.index,
+            connection: new.connection,
+            direction: new.direction,
             detail: new.detail,
             overtaken: new.overtaken,
             at_ms,

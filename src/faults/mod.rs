@@ -21,6 +21,6 @@ pub mod spec;
 pub use decide::{Identity, roll};
 pub use ledger::{Ledger, LedgerRecord, LedgerSnapshot, NewRecord};
 pub use spec::{
-    Action, AgentPattern, FaultKind, FaultPlan, FaultRule, OpSelector, Schedule, Selector,
-    load_plan, parse_plan,
+    Action, AgentPattern, Direction, FaultKind, FaultPlan, FaultRule, OpSelector, PlanFor,
+    Schedule, Selector, load_plan, load_proxy_plan, parse_plan, parse_proxy_plan,
 };

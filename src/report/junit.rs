@@ -141,27 +141,34 @@ fn cases<S>(report: &Report<S>) -> Vec<Case> {
     out
 }
 
-/// One case per ordering fault kind the ledger holds (classname `faults.<kind>`), its name the
-/// kind's recall and precision. These cases pass: what a run demands of its checker is written
-/// as `faults.*` thresholds, whose own cases fail like any threshold, so `junit.xml` and the exit
-/// code never disagree. Missed faults are in the terminal summary and `summary.json`. Only a run
-/// with `[faults]` has them.
+/// One case per fault kind the ledger holds (classname `faults.<kind>`): for an ordering kind its
+/// name is the kind's recall and precision, for a latency-only kind (the server's latencies and
+/// errors, the fault proxy's kinds) how many were injected. These cases pass: what a run demands
+/// of its checker is written as `faults.*` thresholds, whose own cases fail like any threshold,
+/// so `junit.xml` and the exit code never disagree. Missed faults are in the terminal summary and
+/// `summary.json`. Only a run with `[faults]` or `[proxy]` has them.
 fn fault_cases<S>(report: &Report<S>) -> Vec<Case> {
     let Some(f) = &report.faults else { return Vec::new() };
     f.kinds
         .iter()
-        .filter(|k| k.ordering)
         .map(|k| Case {
             classname: format!("faults.{}", k.kind),
-            name: format!(
-                "{}: recall {} ({} of {} found), precision {} ({} violations unexplained)",
-                k.kind,
-                ratio(k.recall),
-                k.found,
-                k.records,
-                ratio(k.precision),
-                k.unexplained
-            ),
+            name: if k.ordering {
+                format!(
+                    "{}: recall {} ({} of {} found), precision {} ({} violations unexplained)",
+                    k.kind,
+                    ratio(k.recall),
+                    k.found,
+                    k.records,
+                    ratio(k.precision),
+                    k.unexplained
+                )
+            } else {
+                format!(
+                    "{}: {} injected (no recall: it changes timing, not order)",
+                    k.kind, k.records
+                )
+            },
             failure: None,
         })
         .collect()

@@ -242,7 +242,8 @@ pub struct Report<S = Scenario> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<throughput::Throughput>,
     pub violations: ViolationsReport,
-    /// The fault ledger joined with the violations: only for an embedded run with `[faults]`.
+    /// The fault ledger joined with the violations: for an embedded run with `[faults]`, and for a
+    /// run with `[proxy]` (the proxy's records, with the server's if both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<faults::FaultsReport>,
     pub scenario: S,

@@ -38,6 +38,11 @@ pub struct Scenario {
     /// `summary.json`'s scenario: the report's `faults` section says what was injected.
     #[serde(skip)]
     pub faults: Option<crate::faults::FaultPlan>,
+    /// The `[proxy]` section: a fault proxy `gwsim run` starts in front of the target (`None`:
+    /// the simulator talks to the target directly). Not in `summary.json`'s scenario, like
+    /// `faults`.
+    #[serde(skip)]
+    pub proxy: Option<ProxySection>,
     /// The `[capacity]` section (or `gwsim capacity`'s flags); `None`: neither says anything, and
     /// a capacity search uses [`Capacity::default`]. Not in `summary.json`'s scenario:
     /// `capacity.json` records the search it drove.
@@ -563,4 +568,13 @@ impl Capacity {
         let needed = Duration::from_secs(needed.ceil().min(3600.0) as u64);
         self.hold.max(needed)
     }
+}
+
+/// A scenario's `[proxy]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxySection {
+    /// Where the proxy listens (loopback; port 0 by default).
+    pub listen: std::net::SocketAddr,
+    /// The `proxy-*` rules; the seed defaults to the run's.
+    pub plan: crate::faults::FaultPlan,
 }

@@ -39,6 +39,10 @@ struct Scenario {
     /// Fault injection on the embedded server (`[faults]` and `[[faults.rule]]`; see
     /// scenarios/README.md, Faults). Checked by `gwsim validate`, not by this schema.
     faults: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A fault-injecting TCP proxy in front of the target (`[proxy]`, `listen`, and
+    /// `[[proxy.rule]]`; see docs/faults.md, The fault proxy). Checked by `gwsim validate`, not
+    /// by this schema.
+    proxy: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The scenario format's JSON Schema (draft 7), pretty-printed, ending in a newline.

@@ -3,6 +3,7 @@
 //! a server that misorders notifications, the run reports each misordering.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -152,6 +153,63 @@ async fn capacity_scenario() {
     // As `gwsim run` runs it; `gwsim capacity` on it is tests/integration/capacity.rs's business.
     let done = run(brief("capacity", Duration::from_secs(3))).await;
     assert_healthy("capacity", &done);
+}
+
+/// The remote example behind the fault proxy, as its header runs it: a reference server of its
+/// own (here in-process on port 0, standing for `gwsim serve --users-from`), the scenario pointed
+/// at it with a password file, the proxy started by the run. The proxy's latency is in the
+/// ledger and the run's fault section; every agent logged in through it.
+#[tokio::test]
+async fn chaos_remote_proxy_scenario() {
+    let password = "remote-proxy-test";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("password");
+    std::fs::write(&file, password).expect("password file");
+    let config = ServerConfig::default();
+    let contact_center_id = config.contact_center_id.clone();
+    let probe = brief("chaos-remote-proxy", Duration::from_secs(4));
+    let users: Vec<(NewUser, Password)> = probe
+        .agents
+        .iter()
+        .flat_map(|p| p.usernames())
+        .map(|username| {
+            let user = NewUser {
+                username,
+                first_name: "Proxied".into(),
+                last_name: String::new(),
+                queues: vec!["default".into()],
+            };
+            (user, Password::new(password))
+        })
+        .collect();
+    let users = UserTable::new(&["default".to_string()], users).expect("users");
+    let running =
+        server::start(SocketAddr::from(([127, 0, 0, 1], 0)), config, users).await.expect("server");
+    let server_url = running.base_url();
+    let s = brief_with(
+        "chaos-remote-proxy",
+        Overrides {
+            duration: Some(Duration::from_secs(4)),
+            target: Some(scenario::TargetOverride {
+                base_url: server_url.clone(),
+                allow_remote: false,
+                contact_center_id: Some(contact_center_id),
+                accept_invalid_certs: false,
+            }),
+            password: Some(scenario::PasswordSource::File(file)),
+            ..Overrides::default()
+        },
+    );
+    assert!(s.proxy.is_some());
+    let done = run(s).await;
+    running.stop().await.expect("server stops");
+    let o = &done.outcome;
+    assert_eq!(o.agents_logged_in, o.agents_total, "every agent logged in through the proxy");
+    assert!(done.report.counts.flows_completed > 0, "{}", gwsim::report::render(&done.report));
+    assert_ne!(done.report.target.base_url, server_url, "the simulator talked to the proxy");
+    let f = done.report.faults.as_ref().expect("the proxy's fault section");
+    let latency = f.kind(gwsim::faults::FaultKind::ProxyLatency).expect("proxy-latency");
+    assert!(latency.records > 0 && latency.recall.is_none(), "{latency:?}");
 }
 
 #[test]

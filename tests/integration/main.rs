@@ -25,6 +25,14 @@ mod faults;
 /// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
 mod chaos;
 
+/// The fault proxy in front of the embedded server: no faults changes no count; latency,
+/// resets and stalls are ledgered and joined.
+mod proxy;
+
+/// gwsim's CometD client against Faye, an independent Bayeux server (ignored unless
+/// tests/faye/run gives it the server script).
+mod faye;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

@@ -89,6 +89,7 @@ fn the_simulator_never_names_the_server() {
         "src/faults",
         "src/telemetry",
         "src/capacity",
+        "src/proxy",
     ];
     let dirs: Vec<&str> = simulator.iter().chain(more.iter()).copied().collect();
     let found = naming(&dirs, &["crate::server", "axum", "hyper"], &[]);
@@ -106,6 +107,7 @@ fn pure_cores_name_no_runtime_socket_or_clock() {
         "src/vocab.rs",
         "src/faults",
         "src/capacity",
+        "src/proxy/core.rs",
     ];
     let words = ["tokio", "Instant::now", "SystemTime::now", "std::net::Tcp", "reqwest::Client"];
     let found = naming(&pure, &words, &[]);

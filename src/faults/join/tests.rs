@@ -16,6 +16,8 @@ fn rec(kind: FaultKind, agent: &str, ixn: &str, at_ms: u64) -> LedgerRecord {
         notification: None,
         ordinal: None,
         index: None,
+        connection: None,
+        direction: None,
         detail: String::new(),
         overtaken: None,
         at_ms,

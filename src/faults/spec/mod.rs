@@ -33,7 +33,7 @@ use crate::gws::states::Capability;
 use crate::scenario::units::Distribution;
 
 pub(crate) use self::parse::plan_from_table;
-pub use self::parse::{load_plan, parse_plan};
+pub use self::parse::{PlanFor, load_plan, load_proxy_plan, parse_plan, parse_proxy_plan};
 
 type Span = Range<usize>;
 
@@ -70,6 +70,14 @@ pub enum FaultKind {
     Stall,
     /// Latency on the customer API only.
     SlowCustomer,
+    /// The fault proxy forwards a chunk of bytes late.
+    ProxyLatency,
+    /// The fault proxy holds a connection's bytes (for `hold`, or to the end of the window).
+    ProxyStall,
+    /// The fault proxy closes a connection abruptly (TCP RST on both sides).
+    ProxyReset,
+    /// The fault proxy forwards a connection's bytes no faster than a limit.
+    ProxyBandwidth,
 }
 
 impl FaultKind {
@@ -89,6 +97,10 @@ impl FaultKind {
         FaultKind::ConnectStarvation,
         FaultKind::Stall,
         FaultKind::SlowCustomer,
+        FaultKind::ProxyLatency,
+        FaultKind::ProxyStall,
+        FaultKind::ProxyReset,
+        FaultKind::ProxyBandwidth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +120,10 @@ impl FaultKind {
             FaultKind::ConnectStarvation => "connect-starvation",
             FaultKind::Stall => "stall",
             FaultKind::SlowCustomer => "slow-customer",
+            FaultKind::ProxyLatency => "proxy-latency",
+            FaultKind::ProxyStall => "proxy-stall",
+            FaultKind::ProxyReset => "proxy-reset",
+            FaultKind::ProxyBandwidth => "proxy-bandwidth",
         }
     }
 
@@ -140,6 +156,17 @@ impl FaultKind {
         )
     }
 
+    /// Faults the TCP proxy injects (`[proxy]`, `gwsim proxy --faults`), not the server.
+    pub fn is_proxy(self) -> bool {
+        matches!(
+            self,
+            FaultKind::ProxyLatency
+                | FaultKind::ProxyStall
+                | FaultKind::ProxyReset
+                | FaultKind::ProxyBandwidth
+        )
+    }
+
     /// Faults on CometD connects.
     pub fn is_connect(self) -> bool {
         matches!(self, FaultKind::Expire | FaultKind::WsClose | FaultKind::ConnectStarvation)
@@ -161,6 +188,10 @@ impl FaultKind {
             FaultKind::Expire | FaultKind::WsClose | FaultKind::ConnectStarvation => &["agents"],
             FaultKind::Stall => &[],
             FaultKind::SlowCustomer => &["latency", "media"],
+            FaultKind::ProxyLatency => &["latency", "direction"],
+            FaultKind::ProxyStall => &["hold", "direction"],
+            FaultKind::ProxyReset => &["direction"],
+            FaultKind::ProxyBandwidth => &["bytes_per_sec", "direction"],
         }
     }
 }
@@ -215,6 +246,17 @@ pub enum Action {
     /// Hold everything for the rule's schedule windows.
     Stall,
     SlowCustomer(Distribution),
+    /// Forward each selected chunk this much later (order kept).
+    ProxyLatency(Distribution),
+    /// Hold a connection's bytes this long, or (None) until the schedule's window ends.
+    ProxyStall {
+        hold: Option<Duration>,
+    },
+    ProxyReset,
+    /// Forward a selected connection's bytes at most this fast.
+    ProxyBandwidth {
+        bytes_per_sec: u64,
+    },
 }
 
 impl Action {
@@ -235,6 +277,10 @@ impl Action {
             Action::ConnectStarvation => FaultKind::ConnectStarvation,
             Action::Stall => FaultKind::Stall,
             Action::SlowCustomer(_) => FaultKind::SlowCustomer,
+            Action::ProxyLatency(_) => FaultKind::ProxyLatency,
+            Action::ProxyStall { .. } => FaultKind::ProxyStall,
+            Action::ProxyReset => FaultKind::ProxyReset,
+            Action::ProxyBandwidth { .. } => FaultKind::ProxyBandwidth,
         }
     }
 }
@@ -347,12 +393,40 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
+/// Which way bytes travel through the fault proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the simulator (the proxy's client) to the upstream server: requests.
+    Upstream,
+    /// From the upstream server back to the simulator: responses and pushed frames.
+    Downstream,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upstream => "upstream",
+            Direction::Downstream => "downstream",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "upstream" => Some(Direction::Upstream),
+            "downstream" => Some(Direction::Downstream),
+            _ => None,
+        }
+    }
+}
+
 /// What a rule applies to. An absent list selects everything.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Selector {
     pub operations: Option<Vec<OpSelector>>,
     pub agents: Option<Vec<AgentPattern>>,
     pub media: Option<Vec<Media>>,
+    /// Proxy rules only: the directions faulted (absent: both).
+    pub directions: Option<Vec<Direction>>,
 }
 
 impl Selector {
@@ -372,6 +446,10 @@ impl Selector {
             (Some(pats), Some(u)) => pats.iter().any(|p| p.matches(u)),
             (Some(_), None) => false,
         }
+    }
+
+    pub fn direction(&self, d: Direction) -> bool {
+        self.directions.as_ref().is_none_or(|list| list.contains(&d))
     }
 
     pub fn media(&self, media: Option<Media>) -> bool {

@@ -26,8 +26,34 @@ pub fn load_plan(path: impl AsRef<Path>) -> Result<FaultPlan, Diagnostics> {
     }
 }
 
+/// Reads and validates a fault proxy's plan file (`gwsim proxy --faults FILE`): the same format,
+/// with the proxy's kinds only.
+pub fn load_proxy_plan(path: impl AsRef<Path>) -> Result<FaultPlan, Diagnostics> {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_proxy_plan(&file, &text),
+        Err(e) => Err(Diagnostics(vec![Diagnostic {
+            file,
+            line: 0,
+            col: 0,
+            message: format!("cannot read the proxy's fault plan: {e}"),
+            help: None,
+        }])),
+    }
+}
+
 /// Validates plan text; `file` is only used in diagnostics.
 pub fn parse_plan(file: &str, text: &str) -> Result<FaultPlan, Diagnostics> {
+    parse_for(file, text, PlanFor::Server)
+}
+
+/// Validates a proxy plan's text (the proxy's kinds only).
+pub fn parse_proxy_plan(file: &str, text: &str) -> Result<FaultPlan, Diagnostics> {
+    parse_for(file, text, PlanFor::Proxy { extra_keys: &[] })
+}
+
+fn parse_for(file: &str, text: &str, what: PlanFor) -> Result<FaultPlan, Diagnostics> {
     let mut sink = Sink::new(file, text);
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -38,7 +64,7 @@ pub fn parse_plan(file: &str, text: &str) -> Result<FaultPlan, Diagnostics> {
             return Err(sink.finish());
         }
     };
-    let plan = plan_from_table(doc.as_table(), 0..0, DEFAULT_SEED, &mut sink);
+    let plan = plan_from_table(doc.as_table(), 0..0, DEFAULT_SEED, what, &mut sink);
     match plan {
         Some(plan) if !sink.has_errors() => Ok(plan),
         _ => Err(sink.finish()),
@@ -46,6 +72,17 @@ pub fn parse_plan(file: &str, text: &str) -> Result<FaultPlan, Diagnostics> {
 }
 
 const TOP_KEYS: &[&str] = &["seed", "ledger_cap", "rule"];
+
+/// Who carries a plan out: the reference server (`[faults]`, `gwsim serve --faults`) takes the
+/// server's kinds, the fault proxy (`[proxy]`, `gwsim proxy --faults`) the `proxy-*` kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFor {
+    Server,
+    /// `extra_keys`: top-level keys the caller reads itself (a scenario's `[proxy] listen`).
+    Proxy {
+        extra_keys: &'static [&'static str],
+    },
+}
 const COMMON_KEYS: &[&str] = &["kind", "rate", "from", "for", "every"];
 
 /// Reads a plan from a TOML table: the whole `--faults` file, or a scenario's `[faults]` table
@@ -56,6 +93,7 @@ pub(crate) fn plan_from_table(
     table: &dyn TableLike,
     span: Span,
     default_seed: u64,
+    what: PlanFor,
     sink: &mut Sink<'_>,
 ) -> Option<FaultPlan> {
     let sink = &mut Errs { sink, count: 0 };
@@ -85,11 +123,13 @@ pub(crate) fn plan_from_table(
             }
             "rule" => {
                 for (entry, espan) in entries(item, &kspan, sink) {
-                    if let Some(rule) = rule(entry, espan, sink) {
+                    if let Some(rule) = rule(entry, espan, what, sink) {
                         plan.rules.push(rule);
                     }
                 }
             }
+            other if matches!(what, PlanFor::Proxy { extra_keys } if extra_keys.contains(&other)) =>
+                {}
             other => {
                 let help = match did_you_mean(other, TOP_KEYS.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? keys allowed: {}", TOP_KEYS.join(", ")),
@@ -244,7 +284,12 @@ fn strings<'a>(
 }
 
 /// One `[[rule]]`.
-fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<FaultRule> {
+fn rule(
+    table: &dyn TableLike,
+    span: Span,
+    what: PlanFor,
+    sink: &mut Errs<'_, '_>,
+) -> Option<FaultRule> {
     let before = sink.count;
     let kind = match table.get("kind") {
         None => {
@@ -270,7 +315,26 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
                     help,
                 );
             }
-            kind
+            // One home per fault: the server cannot forward bytes, the proxy sees no operation.
+            match (kind, what) {
+                (Some(k), PlanFor::Server) if k.is_proxy() => {
+                    sink.error_help(
+                        value_span(item, &kspan),
+                        format!("`{k}` is a fault of the proxy, not of the server"),
+                        "put it in the scenario's [proxy] section, or in `gwsim proxy --faults FILE`",
+                    );
+                    None
+                }
+                (Some(k), PlanFor::Proxy { .. }) if !k.is_proxy() => {
+                    sink.error_help(
+                        value_span(item, &kspan),
+                        format!("`{k}` is a fault of the reference server, not of the proxy"),
+                        format!("the proxy's kinds: {}", proxy_kind_names()),
+                    );
+                    None
+                }
+                _ => kind,
+            }
         }
     };
     // Keys are checked even without a usable kind, against every key any kind takes.
@@ -298,6 +362,7 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
     let mut status_code = None;
     let mut http_status = None;
     let mut hold = None;
+    let mut bytes_per_sec = None;
     for (key, item) in table.iter() {
         let kspan = key_span(table, key, &span);
         if !allowed.contains(&key) {
@@ -389,6 +454,36 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
                         ),
                     }
                 }
+            }
+            "bytes_per_sec" => {
+                if let Some(n) = int(item, &kspan, key, sink) {
+                    match u64::try_from(n) {
+                        Ok(n) if n > 0 => bytes_per_sec = Some(n),
+                        _ => sink.error(
+                            value_span(item, &kspan),
+                            format!("`bytes_per_sec` is {n}; a bandwidth is 1 byte/s or more"),
+                        ),
+                    }
+                }
+            }
+            "direction" => {
+                // One direction as a string, or a list of them.
+                let list = match item.as_str() {
+                    Some(d) => Some(vec![(d, value_span(item, &kspan))]),
+                    None => strings(item, &kspan, key, sink),
+                };
+                let mut dirs = Vec::new();
+                for (d, vspan) in list.unwrap_or_default() {
+                    match Direction::parse(d) {
+                        Some(d) => dirs.push(d),
+                        None => sink.error_help(
+                            vspan,
+                            format!("`{d}` is not a direction"),
+                            "`upstream` (towards the server) or `downstream` (back to the simulator)",
+                        ),
+                    }
+                }
+                select.directions = Some(dirs);
             }
             "operations" => {
                 let mut ops = Vec::new();
@@ -505,6 +600,31 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
         FaultKind::WsClose => Some(Action::WsClose),
         FaultKind::ConnectStarvation => Some(Action::ConnectStarvation),
         FaultKind::Stall => Some(Action::Stall),
+        FaultKind::ProxyLatency => needs(dist, "latency", sink).map(Action::ProxyLatency),
+        FaultKind::ProxyStall => {
+            if hold.is_none() && schedule.length.is_none() && table.get("hold").is_none() {
+                sink.error_help(
+                    span.clone(),
+                    "a `proxy-stall` needs `hold` (how long bytes are held) or `for` (held to the window's end)",
+                    "e.g. `hold = \"3s\"` with `rate`, or `from = \"10s\"` and `for = \"5s\"`",
+                );
+            }
+            Some(Action::ProxyStall { hold })
+        }
+        FaultKind::ProxyReset => Some(Action::ProxyReset),
+        FaultKind::ProxyBandwidth => match bytes_per_sec {
+            Some(bytes_per_sec) => Some(Action::ProxyBandwidth { bytes_per_sec }),
+            None => {
+                if table.get("bytes_per_sec").is_none() {
+                    sink.error_help(
+                        span.clone(),
+                        "a `proxy-bandwidth` rule needs `bytes_per_sec`",
+                        "e.g. `bytes_per_sec = 65536`",
+                    );
+                }
+                None
+            }
+        },
     };
     if sink.count != before {
         return None;
@@ -515,6 +635,11 @@ fn rule(table: &dyn TableLike, span: Span, sink: &mut Errs<'_, '_>) -> Option<Fa
         schedule: scheduled.then_some(schedule),
         select,
     })
+}
+
+fn proxy_kind_names() -> String {
+    let kinds = FaultKind::ALL.iter().filter(|k| k.is_proxy());
+    kinds.map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn kind_names() -> String {

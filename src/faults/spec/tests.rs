@@ -86,10 +86,14 @@ fn every_kind_has_an_example_that_reads() {
             FaultKind::Delay => "delay = \"1s\"\nrate = 1.0",
             FaultKind::Latency | FaultKind::SlowCustomer => "latency = \"exp(20ms)\"\nrate = 1.0",
             FaultKind::Stall => "from = \"1s\"\nfor = \"2s\"",
+            FaultKind::ProxyLatency => "latency = \"20ms\"\nrate = 1.0",
+            FaultKind::ProxyStall => "hold = \"1s\"\nrate = 0.5",
+            FaultKind::ProxyBandwidth => "bytes_per_sec = 1000\nrate = 1.0",
             _ => "rate = 1.0",
         };
         let text = format!("[[rule]]\nkind = \"{kind}\"\n{extra}\n");
-        let plan = parse_plan("p.toml", &text).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let parse = if kind.is_proxy() { parse_proxy_plan } else { parse_plan };
+        let plan = parse("p.toml", &text).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(plan.rules[0].kind(), *kind);
     }
 }
@@ -210,7 +214,9 @@ fn every_example_of_the_documentation_reads() {
     assert!(blocks.len() >= 16, "found {} examples", blocks.len());
     let mut kinds = Vec::new();
     for block in blocks {
-        let plan = parse_plan("docs/faults.md", block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        // The proxy's examples are proxy plans (`gwsim proxy --faults`, a scenario's [proxy]).
+        let parse = if block.contains("kind = \"proxy-") { parse_proxy_plan } else { parse_plan };
+        let plan = parse("docs/faults.md", block).unwrap_or_else(|e| panic!("{e}\n{block}"));
         kinds.extend(plan.rules.iter().map(FaultRule::kind));
     }
     for kind in FaultKind::ALL {

@@ -29,8 +29,13 @@ impl Cx<'_> {
             );
             return None;
         };
-        let mut plan =
-            crate::faults::spec::plan_from_table(table, span.clone(), seed, &mut self.s)?;
+        let mut plan = crate::faults::spec::plan_from_table(
+            table,
+            span.clone(),
+            seed,
+            crate::faults::PlanFor::Server,
+            &mut self.s,
+        )?;
         if let Some(t) = target
             && let TargetKind::Remote(remote) = &t.target.kind
         {

@@ -39,6 +39,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "flows",
     "thresholds",
     "faults",
+    "proxy",
     "capacity",
 ];
 
@@ -53,6 +54,7 @@ mod customers;
 mod cx;
 mod faults;
 mod flows;
+mod proxy;
 mod references;
 mod run;
 mod target;
@@ -337,6 +339,15 @@ pub(crate) fn compile(
         }
     };
 
+    let proxy = sections.get("proxy").and_then(|(item, span)| {
+        let seed = run.as_ref().map_or(DEFAULT_SEED, |r| r.seed);
+        let proxy = cx.proxy(item, span.clone(), seed);
+        if proxy.is_none() && !cx.s.has_errors() {
+            cx.s.error(span.clone(), "[proxy] is not a usable fault plan");
+        }
+        proxy
+    });
+
     if cx.s.has_errors() {
         return Err(cx.s.finish());
     }
@@ -381,6 +392,7 @@ pub(crate) fn compile(
         thresholds,
         plan,
         faults,
+        proxy,
         capacity: capacity.flatten(),
         sharding: Sharding::default(),
     };
