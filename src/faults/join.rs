@@ -47,7 +47,9 @@ pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
             V::NeverOffered,
         ],
         FaultKind::Duplicate => &[V::Duplicate],
-        FaultKind::Swap => &[V::OutOfOrder],
+        // A swap that puts a terminal state first reads as the step before it missing, then
+        // arriving after the end.
+        FaultKind::Swap => &[V::OutOfOrder, V::Missing, V::Unexpected],
         // A delayed MessageLogUpdated lands after a later one: its index goes back.
         // Or a delay longer than a cross-participant timeout.
         FaultKind::Delay => &[

@@ -25,6 +25,9 @@ mod faults;
 /// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
 mod chaos;
 
+/// Every notification fault kind at rate 1.0, both transports and media: recall and precision.
+mod chaos_kinds;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 
