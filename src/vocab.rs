@@ -215,6 +215,15 @@ closed_names! {
         IndexRegression = "index-regression",
         /// An `Agents`-only entry reached a customer.
         VisibilityLeak = "visibility-leak",
+        /// A message did not reach a participant of its chat that it was owed to (checked across
+        /// participants: the sender's request succeeded while the recipient was in the chat).
+        NotDelivered = "not-delivered",
+        /// A consult or conference target got no `Invited` for the interaction.
+        NotInvited = "not-invited",
+        /// An agent invited to a chat whose customer then left got no `Revoked` (or `Completed`).
+        NotRevoked = "not-revoked",
+        /// A customer's chat was offered to no agent within the timeout.
+        NeverOffered = "never-offered",
     }
 }
 

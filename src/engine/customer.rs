@@ -99,6 +99,8 @@ pub(crate) async fn run_customer(
         }
     };
     let chat = Channel { client, media: ctx.plan.target.media, id };
+    // Not asked to be offered in time: with every agent busy, a chat waits as long as it must.
+    ctx.correlator.cross(|x| x.customer_started(ctx.now_ms(), n, &nickname, &chat.id, false));
     let mut checker = CustomerChecker::new(&nickname);
     let abandon_at = spec
         .abandon
@@ -110,6 +112,7 @@ pub(crate) async fn run_customer(
     let mut joined = false;
     let mut agents = 0usize;
     let mut next_send: Option<Instant> = None;
+    let mut abandoned = false;
     let mut poll = tokio::time::interval(ctx.plan.options.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -126,7 +129,14 @@ pub(crate) async fn run_customer(
                 continue;
             }
         };
-        rec.violations(checker.observe(ctx.now_ms(), &chat.id, &entries));
+        // What the simulator knows besides the entries (its consultants, its agents-only texts)
+        // tells a leak too; and the tagged texts owed to this customer have arrived.
+        let found = ctx.correlator.cross(|x| {
+            x.customer_received(&entries);
+            checker.observe_with(ctx.now_ms(), &chat.id, &entries, |e| x.hidden_from_customer(n, e))
+        });
+        rec.violations(found);
+        rec.violations(ctx.correlator.cross_poll(ctx.now_ms()));
         let mut someone_left = false;
         for e in &entries {
             match (e.kind, e.from.kind) {
@@ -170,6 +180,7 @@ pub(crate) async fn run_customer(
         }
         if !joined && abandon_at.is_some_and(|t| now >= t) {
             rec.abandoned(measured);
+            abandoned = true;
             break;
         }
         if joined && agents > 0 && sent < to_send && next_send.is_some_and(|t| now >= t) {
@@ -179,7 +190,15 @@ pub(crate) async fn run_customer(
             if let Some(key) = &key {
                 ctx.correlator.start(key.clone(), started);
             }
-            match chat.send(&text).await {
+            let tag = crate::ordering::cross::tag_of(&text).map(str::to_owned);
+            if let Some(tag) = &tag {
+                ctx.correlator.cross(|x| x.customer_sending(ctx.now_ms(), n, tag));
+            }
+            let result = chat.send(&text).await;
+            if let Some(tag) = &tag {
+                ctx.correlator.cross(|x| x.message_sent(ctx.now_ms(), tag, result.is_ok()));
+            }
+            match result {
                 Ok(()) => {}
                 // The agent left between our last poll and this message: the chat is over for
                 // the customer (statusCode 2), which is how chats end, not a failure.
@@ -198,6 +217,11 @@ pub(crate) async fn run_customer(
     }
     drop((waiting, active));
     // Leave politely, whatever happened; the chat may already be over.
-    let _ = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
+    let left = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
+    // An abandon answered: an agent invited meanwhile is owed its Revoked.
+    if abandoned && matches!(left, Ok(Ok(()))) {
+        ctx.correlator.cross(|x| x.customer_left(ctx.now_ms(), n));
+    }
+    ctx.correlator.cross(|x| x.customer_ended(n));
     checker.forget(&chat.id);
 }

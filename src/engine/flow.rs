@@ -26,6 +26,7 @@ use crate::gws::{
     ParticipantType, Visibility,
 };
 use crate::ordering::Party;
+use crate::ordering::cross::OpCall;
 use crate::scenario::{OpStep, Step, TargetRef};
 use crate::vocab::{AwaitEvent, OpMetric, OpName};
 
@@ -319,6 +320,27 @@ impl FlowRun {
         {
             self.agent.ctx.correlator.start(Key::Removal(self.ixn.clone(), id), started);
         }
+        // The cross-participant checker learns who is in the chat and who sent what; the other
+        // agent an operation names is known to it by username.
+        let target_name = party.as_ref().and_then(|p| {
+            p.nickname.clone().or_else(|| {
+                p.user_id
+                    .as_deref()
+                    .and_then(|id| self.agent.ctx.roster.find_id(id))
+                    .map(|m| m.username)
+            })
+        });
+        let tag = text.as_deref().and_then(crate::ordering::cross::tag_of).map(str::to_owned);
+        let username = self.agent.username.clone();
+        let ixn = self.ixn.clone();
+        let call = OpCall {
+            username: &username,
+            interaction: &ixn,
+            op,
+            target: target_name.as_deref(),
+            tag: tag.as_deref(),
+        };
+        self.agent.ctx.correlator.cross(|x| x.op_started(now_ms, &call));
         let http = self.agent.http.clone();
         let media = self.media;
         let ixn = self.ixn.clone();
@@ -335,6 +357,8 @@ impl FlowRun {
             }
         };
         let done = Instant::now();
+        let done_ms = self.agent.ctx.now_ms();
+        self.agent.ctx.correlator.cross(|x| x.op_done(done_ms, &call, result.is_ok()));
         // A refusal is a response too: its latency counts like a success's.
         self.rec.latency(OpName::Flow(op), OpMetric::Response, intended, sent, done, measured);
         match result {

@@ -225,7 +225,7 @@ async fn run_inner(
         client,
         customer,
         roster: Roster::default(),
-        correlator: Correlator::new(Duration::from_secs(120)),
+        correlator: Correlator::new(Duration::from_secs(120), crate::ordering::DEFAULT_TIMEOUT_MS),
         epoch: Instant::now(),
         warmup_end: OnceLock::new(),
         tags: AtomicU64::new(1),
@@ -358,6 +358,11 @@ async fn run_inner(
     tracing::info!("phase: logout");
     agents_token.cancel();
     while agents.join_next().await.is_some() {}
+    // What one participant still owed another, now that every one of them has stopped; as for
+    // an agent's own checker, what was owed for less than a second may still have been on the
+    // wire.
+    let now_ms = ctx.now_ms();
+    ctx.shards.sink(0).violations(ctx.correlator.cross(|x| x.finish(now_ms, 1_000)));
     ctx.warnings.log_repeated();
     let end_at = load_start.elapsed();
     ticker_stop.cancel();

@@ -1,12 +1,23 @@
 //! What virtual agents and customers share during a run: who is logged in (for consult and
 //! transfer targets), and the correlation of events that start in one task and end in another
-//! (a removal settles at the removed agent; a customer's message arrives at an agent).
+//! (a removal settles at the removed agent; a customer's message arrives at an agent), and the
+//! run's cross-participant checker ([`crate::ordering::CrossChecker`]), which the correlation of
+//! who is in which chat and who sent what belongs to.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+
+use crate::gws::{InteractionState, Notification, NotificationType};
+use crate::ordering::cross::tag_of;
+use crate::ordering::{CrossChecker, Violation};
+
+/// How often the cross-participant checker looks for what is overdue: it walks everything in
+/// flight, so not at every notification.
+const CROSS_POLL_MS: u64 = 250;
 
 /// A logged-in simulated agent.
 #[derive(Debug, Clone)]
@@ -52,6 +63,12 @@ impl Roster {
         Some(members[rng.random_range(0..members.len())].clone())
     }
 
+    /// The logged-in member with this user id, in any population.
+    pub(crate) fn find_id(&self, user_id: &str) -> Option<Member> {
+        let p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
+        p.values().flatten().find(|m| m.user_id == user_id).cloned()
+    }
+
     /// The logged-in member with this username, in any population.
     pub(crate) fn find(&self, username: &str) -> Option<Member> {
         let p = self.populations.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,11 +101,73 @@ pub(crate) enum Key {
 pub(crate) struct Correlator {
     pending: Mutex<HashMap<Key, Started>>,
     horizon: Duration,
+    /// A std mutex: every use is a short synchronous call, never held across an await.
+    cross: Mutex<CrossChecker>,
+    /// When the cross checker is next polled (the run's clock), so most callers skip the lock.
+    next_cross_poll: AtomicU64,
 }
 
 impl Correlator {
-    pub(crate) fn new(horizon: Duration) -> Self {
-        Correlator { pending: Mutex::new(HashMap::new()), horizon }
+    pub(crate) fn new(horizon: Duration, cross_timeout_ms: u64) -> Self {
+        Correlator {
+            pending: Mutex::new(HashMap::new()),
+            horizon,
+            cross: Mutex::new(CrossChecker::new(cross_timeout_ms)),
+            next_cross_poll: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `f` on the cross-participant checker.
+    pub(crate) fn cross<T>(&self, f: impl FnOnce(&mut CrossChecker) -> T) -> T {
+        f(&mut self.cross.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// What the cross checker finds overdue, at most every [`CROSS_POLL_MS`].
+    pub(crate) fn cross_poll(&self, now_ms: u64) -> Vec<Violation> {
+        let next = self.next_cross_poll.load(Ordering::Relaxed);
+        if now_ms < next
+            || self
+                .next_cross_poll
+                .compare_exchange(
+                    next,
+                    now_ms + CROSS_POLL_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return Vec::new();
+        }
+        self.cross(|x| x.poll(now_ms))
+    }
+
+    /// Tells the cross checker what agent `username` received: its invitations and terminal
+    /// states, and the tagged texts (the only notifications it takes the lock for).
+    pub(crate) fn cross_notification(&self, now_ms: u64, username: &str, n: &Notification) {
+        match n {
+            Notification::ChatStateChangeMessage(sc)
+            | Notification::FacebooksessionStateChangeMessage(sc)
+                if sc.notification_type == NotificationType::StatusChange =>
+            {
+                let Some(r) = sc.resource() else { return };
+                match r.state {
+                    InteractionState::Invited => {
+                        let customer = r.user_data.get("gwsimCustomer").and_then(|v| v.as_u64());
+                        self.cross(|x| x.agent_invited(now_ms, username, &r.id, customer));
+                    }
+                    InteractionState::Completed | InteractionState::Revoked => {
+                        self.cross(|x| x.agent_ended(now_ms, username, &r.id));
+                    }
+                    _ => {}
+                }
+            }
+            Notification::MessageLogUpdated(ml)
+                if ml.messages.iter().any(|e| e.text.as_deref().and_then(tag_of).is_some()) =>
+            {
+                self.cross(|x| x.agent_received(username, &ml.messages));
+            }
+            _ => {}
+        }
     }
 
     pub(crate) fn start(&self, key: Key, started: Started) {
@@ -138,7 +217,7 @@ mod tests {
 
     #[test]
     fn correlator_finishes_once_and_forgets_stale_entries() {
-        let c = Correlator::new(Duration::ZERO);
+        let c = Correlator::new(Duration::ZERO, 1_000);
         let now = Instant::now();
         let s = Started { intended: now, sent: now, measured: true };
         c.start(Key::Message("a".into()), s);

@@ -53,6 +53,9 @@ impl AgentShared {
         let found = self.checker(|c| c.observe(now_ms, n));
         let now = Instant::now();
         rec.violations(found.violations);
+        // What crosses between participants: this agent's side of it.
+        self.ctx.correlator.cross_notification(now_ms, &self.username, n);
+        rec.violations(self.ctx.correlator.cross_poll(now_ms));
         for settled in found.settled {
             let (op, s) = match settled {
                 Settled::Operation { op, token } => (op, token),

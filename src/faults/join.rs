@@ -37,11 +37,30 @@ pub const SLACK_MS: i64 = 2;
 pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
     use ViolationKind as V;
     match kind {
-        FaultKind::Drop => &[V::Missing, V::OutOfOrder],
+        // A dropped message, invitation or revocation is owed across participants too.
+        FaultKind::Drop => &[
+            V::Missing,
+            V::OutOfOrder,
+            V::NotDelivered,
+            V::NotInvited,
+            V::NotRevoked,
+            V::NeverOffered,
+        ],
         FaultKind::Duplicate => &[V::Duplicate],
-        FaultKind::Swap => &[V::OutOfOrder],
+        // A swap that puts a terminal state first reads as the step before it missing, then
+        // arriving after the end.
+        FaultKind::Swap => &[V::OutOfOrder, V::Missing, V::Unexpected],
         // A delayed MessageLogUpdated lands after a later one: its index goes back.
-        FaultKind::Delay => &[V::OutOfOrder, V::Missing, V::Unexpected, V::IndexRegression],
+        // Or a delay longer than a cross-participant timeout.
+        FaultKind::Delay => &[
+            V::OutOfOrder,
+            V::Missing,
+            V::Unexpected,
+            V::IndexRegression,
+            V::NotDelivered,
+            V::NotInvited,
+            V::NotRevoked,
+        ],
         FaultKind::Late => &[V::Unexpected, V::Duplicate],
         FaultKind::IndexRegression => &[V::IndexRegression],
         FaultKind::Leak => &[V::VisibilityLeak],

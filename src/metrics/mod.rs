@@ -211,6 +211,10 @@ fn violation_slot(k: ViolationKind) -> usize {
         ViolationKind::Duplicate => 3,
         ViolationKind::IndexRegression => 4,
         ViolationKind::VisibilityLeak => 5,
+        ViolationKind::NotDelivered => 6,
+        ViolationKind::NotInvited => 7,
+        ViolationKind::NotRevoked => 8,
+        ViolationKind::NeverOffered => 9,
     }
 }
 

@@ -6,7 +6,9 @@
 //! sends them, the REMOVE_PARTICIPANT Notice (Agents-only by §2.4), or a `from` nickname the
 //! caller has declared hidden (a consultant it knows joined with visibility `Agents`). A leak that
 //! carries none of these (say a consultant's Text from an agent the caller did not declare) is
-//! not detectable from the customer side alone.
+//! not detectable from the customer side alone; the engine's cross-participant checker knows
+//! more (the consultants' nicknames, the texts sent to agents only) and says so through
+//! [`CustomerChecker::observe_with`].
 
 use std::collections::VecDeque;
 
@@ -62,6 +64,19 @@ impl CustomerChecker {
     /// Checks the entries one poll of `GET /api/v2/chats/{chat_id}/messages` (without `index`:
     /// only entries not returned before) gave the customer, in the order given.
     pub fn observe(&mut self, now_ms: u64, chat_id: &str, entries: &[LogEntry]) -> Vec<Violation> {
+        self.observe_with(now_ms, chat_id, entries, |_| None)
+    }
+
+    /// [`Self::observe`], with what the caller knows besides: `known` says why an entry is
+    /// Agents-only when nothing in the entry shows it (a text the simulator sent to agents
+    /// only, a consultant's join; see [`super::CrossChecker::hidden_from_customer`]).
+    pub fn observe_with(
+        &mut self,
+        now_ms: u64,
+        chat_id: &str,
+        entries: &[LogEntry],
+        known: impl Fn(&LogEntry) -> Option<&'static str>,
+    ) -> Vec<Violation> {
         let pos = match self.chats.iter().position(|c| c.id == chat_id) {
             Some(pos) => pos,
             None => {
@@ -96,7 +111,7 @@ impl CustomerChecker {
                 }
                 chat.fingerprints.push_back(fp);
             }
-            if let Some(why) = leak(e, hidden) {
+            if let Some(why) = leak(e, hidden).or_else(|| known(e)) {
                 findings.push((
                     ViolationKind::VisibilityLeak,
                     "no Agents-only entry at a customer".to_owned(),

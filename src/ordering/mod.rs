@@ -32,6 +32,7 @@
 //! interaction ids, and a short ring of recent notification renderings for violation context.
 
 mod agent;
+pub mod cross;
 mod customer;
 mod events;
 pub mod rules;
@@ -41,6 +42,7 @@ mod violation;
 mod tests;
 
 pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, RETAINED_BYTES_BOUND, Settled};
+pub use cross::CrossChecker;
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::faults::FaultKind;
 use gwsim::report::files::{LEDGER_FILE, VIOLATIONS_FILE};
+use gwsim::report::html::PageHistograms;
 use gwsim::scenario::{self, Overrides, Scenario};
 use tokio_util::sync::CancellationToken;
 
@@ -78,6 +79,14 @@ async fn a_drop_at_rate_one_is_joined_with_its_violations() {
         assert_eq!(v["kind"], "missing", "{l}");
         assert!(v["agent"].is_string() && v["at_ms"].is_u64(), "{l}");
     }
+    // report.html has the Faults section: the kind's figures, nothing missed or unexplained.
+    let page =
+        gwsim::report::render_html(r, &PageHistograms::from_recorder(&done.outcome.recorder), &[]);
+    assert!(page.contains("<a href=\"#faults\">Faults</a>"), "the navigation links it");
+    assert!(page.contains("<section id=\"faults\">"));
+    assert!(page.contains("<tr><td>drop</td>"), "a row per kind");
+    assert!(page.contains("Every observable fault was found."));
+    assert!(page.contains("Every violation is explained by an injected fault."));
     eprintln!(
         "chaos-drop: {} drops, {} found, {} violations: recall {:?}, precision {:?}",
         drop.records, drop.found, f.violations, drop.recall, drop.precision
@@ -117,6 +126,12 @@ async fn a_clean_run_has_no_fault_section_and_no_violation() {
     assert_eq!(done.report.violations.total, 0);
     assert!(lines.is_empty());
     assert_eq!(summary["violations"]["file"]["written"], 0);
+    let page = gwsim::report::render_html(
+        &done.report,
+        &PageHistograms::from_recorder(&done.outcome.recorder),
+        &[],
+    );
+    assert!(!page.contains("id=\"faults\""), "no Faults section without [faults]");
 }
 
 #[tokio::test]

@@ -212,6 +212,37 @@ async fn chaos_remote_proxy_scenario() {
     assert!(latency.records > 0 && latency.recall.is_none(), "{latency:?}");
 }
 
+#[tokio::test]
+async fn chaos_notifications_scenario() {
+    // Shortened: its recall and precision thresholds still hold, every kind having fired.
+    let done = run(brief("chaos-notifications", Duration::from_secs(12))).await;
+    let f = done.report.faults.as_ref().expect("a fault section");
+    assert!(f.injected > 0);
+    assert_eq!(
+        done.report.exit.code,
+        0,
+        "{:?}\n{}",
+        done.report.exit.reasons,
+        gwsim::report::render(&done.report)
+    );
+}
+
+#[tokio::test]
+async fn chaos_stall_scenario() {
+    // Long enough for the stall (from 10 s, for 5 s) to be inside the load phase.
+    let done = run(brief("chaos-stall", Duration::from_secs(16))).await;
+    let f = done.report.faults.as_ref().expect("a fault section");
+    assert!(f.kind(gwsim::faults::FaultKind::Stall).is_some_and(|k| k.records == 1), "one window");
+    assert_eq!(done.report.violations.total, 0, "timing faults break no order");
+    assert_eq!(
+        done.report.exit.code,
+        0,
+        "{:?}\n{}",
+        done.report.exit.reasons,
+        gwsim::report::render(&done.report)
+    );
+}
+
 #[test]
 fn every_shipped_scenario_is_run_above() {
     let this = std::fs::read_to_string(

@@ -33,6 +33,9 @@ mod proxy;
 /// tests/faye/run gives it the server script).
 mod faye;
 
+/// Every notification fault kind at rate 1.0, both transports and media: recall and precision.
+mod chaos_kinds;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

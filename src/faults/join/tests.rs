@@ -167,11 +167,12 @@ fn recall_and_precision_per_kind() {
         rec(F::Swap, "b", "i3", 10),
         rec(F::Latency, "b", "i3", 10),
     ];
-    // One drop found; the swap found; one stray `missing` nobody explains.
+    // One drop found; the swap found; one stray `not-delivered` nobody explains (a drop could
+    // have produced it, a swap could not).
     let violations = vec![
         vio(V::Missing, "a", "i1", 50),
         vio(V::OutOfOrder, "b", "i3", 50),
-        vio(V::Missing, "c", "i9", 50),
+        vio(V::NotDelivered, "c", "i9", 50),
     ];
     let j = join(&records, &violations, 0);
     let drop = j.kinds[&F::Drop];

@@ -13,6 +13,7 @@
 //! input can close the `<script>` element it sits in.
 
 mod data;
+mod faults;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -122,12 +123,13 @@ fn page<S: ScenarioView + Serialize>(
         UPLOT_CSS,
         PAGE_CSS
     );
-    sections::nav(&mut h);
+    sections::nav(&mut h, report.faults.is_some());
     sections::headline(&mut h, report, hl, data);
     sections::customers(&mut h, report, data);
     sections::throughput(&mut h, data);
     sections::latency(&mut h, report, data);
     sections::errors(&mut h, report, data);
+    faults::faults(&mut h, report);
     sections::thresholds(&mut h, report);
     sections::run(&mut h, report);
     let _ = write!(

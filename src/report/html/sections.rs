@@ -23,10 +23,14 @@ pub(super) const SECTIONS: [(&str, &str); 7] = [
     ("run", "Run & scenario"),
 ];
 
-pub(super) fn nav(h: &mut String) {
+/// The navigation bar; with `faults`, a link to the Faults section after the errors.
+pub(super) fn nav(h: &mut String, faults: bool) {
     h.push_str("<nav id=\"toc\">");
     for (id, text) in SECTIONS {
         let _ = write!(h, "<a href=\"#{id}\">{text}</a>");
+        if faults && id == "errors" {
+            let _ = write!(h, "<a href=\"#{}\">{}</a>", super::faults::ID, super::faults::LABEL);
+        }
     }
     h.push_str("</nav>\n");
 }

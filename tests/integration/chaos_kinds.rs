@@ -1,0 +1,230 @@
+//! Each notification fault kind at rate 1.0 on a small consult scenario, on both transports and
+//! both media, joined with the fault ledger: recall and precision per kind (issue 8). The cases
+//! run concurrently, a few at a time, to keep the test short. A clean run and a latency-only run
+//! report no violation.
+//!
+//! The scenario exercises every cross-participant check: customer messages while a consultant
+//! is in the chat, the primary's SendMessage (owed to the customer and the consultant), a
+//! SendToAgents each way and the consultant's SendMessage (owed to the other agent, never to the
+//! customer), a consult invitation, a removal.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gwsim::app::{RunOptions, execute};
+use gwsim::faults::FaultKind;
+use gwsim::report::faults::FaultsReport;
+use gwsim::scenario::{self, Overrides};
+use gwsim::vocab::Transport;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// The rules of one case's `[faults]` section, by name.
+fn rules(case: &str) -> &'static str {
+    match case {
+        // Dropping every invitation would leave nothing to check (see `never-offered` in
+        // docs/faults.md): agents' operations are faulted for all, and the customer's messages
+        // for the consultants.
+        "drop" => {
+            r#"[[faults.rule]]
+kind = "drop"
+rate = 1.0
+operations = ["Accept", "SendMessage", "Consult", "SendToAgents", "RemoveParticipantFromConference", "Complete"]
+[[faults.rule]]
+kind = "drop"
+rate = 1.0
+operations = ["customer"]
+agents = ["spec-*"]
+"#
+        }
+        "duplicate" => "[[faults.rule]]\nkind = \"duplicate\"\nrate = 1.0\n",
+        "swap" => "[[faults.rule]]\nkind = \"swap\"\nrate = 1.0\n",
+        "delay" => "[[faults.rule]]\nkind = \"delay\"\ndelay = \"200ms..2s\"\nrate = 1.0\n",
+        "late" => "[[faults.rule]]\nkind = \"late\"\nrate = 1.0\n",
+        "index-regression" => "[[faults.rule]]\nkind = \"index-regression\"\nrate = 1.0\n",
+        "leak" => "[[faults.rule]]\nkind = \"leak\"\nrate = 1.0\n",
+        "latency" => "[[faults.rule]]\nkind = \"latency\"\nlatency = \"20ms\"\nrate = 1.0\n",
+        _ => "",
+    }
+}
+
+fn scenario_text(case: &str, media: &str) -> String {
+    let channels = if media == "facebook" { "channels = [\"facebook\"]" } else { "" };
+    let faults = rules(case);
+    let faults = if faults.is_empty() { String::new() } else { format!("[faults]\n{faults}") };
+    format!(
+        r#"name = "kinds-{case}-{media}"
+[target]
+kind = "embedded"
+media = "{media}"
+[run]
+duration = "3s"
+drain = "15s"
+seed = 8
+[[agents]]
+name = "frontline"
+count = 3
+username = "front-{{n}}"
+{channels}
+flow = "consult"
+[[agents]]
+name = "specialist"
+count = 2
+username = "spec-{{n}}"
+{channels}
+consult_flow = "answer-consult"
+readiness = "not-ready"
+[customers]
+arrival = {{ rate = "2/s" }}
+messages = {{ count = 3, think = "700ms", text = "Hello" }}
+[flows.consult]
+steps = [
+  {{ op = "Accept" }},
+  {{ op = "SendMessage", text = "Hi" }},
+  {{ op = "Consult", target = "agents:specialist" }},
+  {{ await = "consultant-joined", timeout = "5s" }},
+  {{ op = "SendToAgents", text = "Internal" }},
+  {{ await = "agent-message", timeout = "5s" }},
+  {{ think = "1s" }},
+  {{ op = "RemoveParticipantFromConference", target = "consultant" }},
+  {{ think = "300ms" }},
+  {{ op = "SendMessage", text = "Bye" }},
+  {{ op = "Complete" }},
+]
+[flows.answer-consult]
+steps = [
+  {{ op = "Accept" }},
+  {{ op = "SendToAgents", text = "Answer" }},
+  {{ op = "SendMessage", text = "Consultant here" }},
+  {{ await = "removed", timeout = "10s" }},
+]
+{faults}"#
+    )
+}
+
+/// One case's outcome: its violations and, with `[faults]`, the join.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    violations: u64,
+    faults: Option<FaultsReport>,
+}
+
+async fn run_case(case: &'static str, media: &'static str, transport: Transport) -> Case {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario_dir = tempfile::tempdir().expect("tempdir");
+    let path = scenario_dir.path().join("s.toml");
+    std::fs::write(&path, scenario_text(case, media)).expect("write scenario");
+    let overrides = Overrides { transport: Some(transport), ..Overrides::default() };
+    let s = scenario::load(Path::new(&path), &overrides)
+        .unwrap_or_else(|d| panic!("{case} {media} does not validate:\n{d}"));
+    let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
+    let done = execute(s, &options, CancellationToken::new(), Some(dir.path()))
+        .await
+        .unwrap_or_else(|e| panic!("{case} {media} {transport}: {e:#}"));
+    Case {
+        name: format!("{case} {media} {transport}"),
+        violations: done.report.violations.total,
+        faults: done.report.faults.clone(),
+    }
+}
+
+fn table(cases: &[Case]) -> String {
+    let mut out = String::new();
+    for c in cases {
+        out.push_str(&format!("{:<40} violations {:>4}", c.name, c.violations));
+        if let Some(f) = &c.faults {
+            for k in &f.kinds {
+                out.push_str(&format!(
+                    "  {} records {} found {} recall {:?} precision {:?}",
+                    k.kind, k.records, k.found, k.recall, k.precision
+                ));
+            }
+            out.push_str(&format!(
+                "  missed {} unexplained {}",
+                f.missed_total, f.unexplained_total
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notification_fault_kind_is_found_on_both_transports_and_media() {
+    const CASES: &[&str] = &[
+        "drop",
+        "duplicate",
+        "swap",
+        "delay",
+        "late",
+        "index-regression",
+        "leak",
+        "clean",
+        "latency",
+    ];
+    // Six runs at a time: enough to finish in about a minute, few enough that the runs' own
+    // timeouts (seconds) are never reached by a starved generator.
+    let gate = Arc::new(Semaphore::new(6));
+    let mut set = tokio::task::JoinSet::new();
+    for case in CASES {
+        for media in ["chat", "facebook"] {
+            for transport in [Transport::Websocket, Transport::LongPolling] {
+                let gate = gate.clone();
+                set.spawn(async move {
+                    let _permit = gate.acquire_owned().await.expect("gate");
+                    (case, run_case(case, media, transport).await)
+                });
+            }
+        }
+    }
+    let mut results = Vec::new();
+    while let Some(r) = set.join_next().await {
+        results.push(r.expect("case task"));
+    }
+    results.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let all: Vec<Case> = results.into_iter().map(|(_, c)| c).collect();
+    let shown = table(&all);
+    eprintln!("{shown}");
+    for c in &all {
+        let kind_name = c.name.split(' ').next().unwrap_or_default();
+        if kind_name == "clean" || kind_name == "latency" {
+            assert_eq!(c.violations, 0, "{}: no fault, no violation\n{shown}", c.name);
+            continue;
+        }
+        let f = c.faults.as_ref().unwrap_or_else(|| panic!("{}: a fault section", c.name));
+        let kind = FaultKind::parse(kind_name).unwrap_or_else(|| panic!("{kind_name}"));
+        let k = f.kind(kind).unwrap_or_else(|| panic!("{}: {kind} injected\n{shown}", c.name));
+        assert!(k.records > 0, "{}: the rule fired", c.name);
+        if kind == FaultKind::Delay {
+            // A delay is ledgered when the delayed notification goes out, up to 2 s later; at the
+            // end of the run the checkers judge what is still owed after a 1 s grace, so on a
+            // loaded machine a `missing` can be reported before its delay's record exists.
+            // Measured: 1.0 when this test runs alone, rarely below 0.99 with the whole suite.
+            let precision = k.precision.unwrap_or(0.0);
+            assert!(precision >= 0.95, "{}: delay precision {precision}\n{shown}", c.name);
+        } else {
+            assert_eq!(k.precision, Some(1.0), "{}: every violation explained\n{shown}", c.name);
+            assert_eq!(f.unexplained_total, 0, "{}\n{shown}", c.name);
+        }
+        match kind {
+            // A delay overtaken only by a later operation's notifications changes an order the
+            // checker's rules do not fix (each operation's notifications are ordered, not one
+            // operation's against the next): observable in the ledger, invisible to the checker.
+            FaultKind::Delay => {
+                let recall = k.recall.unwrap_or(0.0);
+                assert!(recall >= 0.9, "{}: delay recall {recall}\n{shown}", c.name);
+            }
+            // The injector sends the index the agent was last sent *before the fault*: at rate
+            // 1.0 the first faulted entry repeats the previous index (a regression) and every
+            // later one repeats its predecessor's true index, which is above what the agent last
+            // saw, so the agent sees an increasing sequence shifted by one: one regression per
+            // agent and interaction is all there is to find.
+            FaultKind::IndexRegression => {
+                assert!(k.found > 0 && k.found < k.records, "{}\n{shown}", c.name);
+            }
+            _ => assert_eq!(k.recall, Some(1.0), "{}: every fault found\n{shown}", c.name),
+        }
+    }
+}
