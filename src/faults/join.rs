@@ -52,7 +52,14 @@ pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
         | FaultKind::WsClose
         | FaultKind::ConnectStarvation
         | FaultKind::Stall
-        | FaultKind::SlowCustomer => &[],
+        | FaultKind::SlowCustomer
+        // Client-side chaos is latency-only too: a crash's pending expectations are forgotten,
+        // not reported (docs/faults.md, "Client-side chaos").
+        | FaultKind::AgentCrash
+        | FaultKind::AgentRecover
+        | FaultKind::ReconnectStorm
+        | FaultKind::SlowConsumer
+        | FaultKind::CustomerAbandon => &[],
     }
 }
 

@@ -25,6 +25,9 @@ mod faults;
 /// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
 mod chaos;
 
+// Client-side chaos: crashes and recoveries, vanished agents, reconnect storms, slow consumers.
+mod agent_chaos;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

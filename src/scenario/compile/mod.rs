@@ -40,6 +40,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "thresholds",
     "faults",
     "capacity",
+    "chaos",
 ];
 
 /// Most agents one population may have: far beyond one machine, small enough to enumerate names.
@@ -49,6 +50,7 @@ const DEFAULT_SEED: u64 = 1;
 
 mod agents;
 mod capacity;
+mod chaos;
 mod customers;
 mod cx;
 mod faults;
@@ -337,6 +339,11 @@ pub(crate) fn compile(
         }
     };
 
+    let chaos = sections.get("chaos").and_then(|(item, span)| {
+        let value = (*item).clone().into_value().ok()?;
+        cx.checked(value, span, |cx, c: raw::Chaos| cx.chaos(c, span.clone(), &pop_names))
+    });
+
     if cx.s.has_errors() {
         return Err(cx.s.finish());
     }
@@ -382,6 +389,7 @@ pub(crate) fn compile(
         plan,
         faults,
         capacity: capacity.flatten(),
+        chaos,
         sharding: Sharding::default(),
     };
     let fingerprint = super::shard::fingerprint(&whole);
