@@ -85,6 +85,10 @@ struct Session {
     ready: bool,
     /// After a crash: the interactions `GET /api/v2/me` still lists, to take up.
     resume: Vec<InteractionResource>,
+    /// Readiness announcements (`/v2/me/channels`) this session caused since its stream
+    /// subscribed, and those read from the stream: a reconnect storm finds its marker by them.
+    announced: u64,
+    heard: u64,
 }
 
 /// How a session's loop ended.
@@ -238,6 +242,8 @@ async fn login(
         cometd_token.cancel();
         return None;
     }
+    // StartContactCenterSession announced the channels NotReady.
+    let mut announced = 1;
     let mut ready = !matches!(pop.readiness, Readiness::NotReady);
     // After a crash, the interactions are read again once the new CometD session is subscribed,
     // so nothing about them falls between the read and the stream.
@@ -255,6 +261,7 @@ async fn login(
     let http = Arc::new(http);
     if ready {
         ready = session_op(rec, &http, SessionOp::Ready, MeOperation::Ready {}).await.is_ok();
+        announced += u64::from(ready);
     }
     drop(permit);
 
@@ -273,7 +280,7 @@ async fn login(
         me.id.clone(),
         checker,
     ));
-    Some(Session { http, cometd, cometd_token, events, shared, ready, resume })
+    Some(Session { http, cometd, cometd_token, events, shared, ready, resume, announced, heard: 0 })
 }
 
 /// The interactions `GET /api/v2/me?subresources=*` says the agent still has (chats and
@@ -395,8 +402,6 @@ async fn serve(
     }
     // Set while a slow-consumer pause lasts: the stream is not read until then.
     let mut paused_until: Option<Instant> = None;
-    // After a reconnect storm: the new stream's head, up to the marker, was read on the old one.
-    let mut skip_to_marker = false;
     let exit = loop {
         let next_chaos = chaos.next_at(ctx.load_start());
         let reading = paused_until.is_none();
@@ -419,8 +424,7 @@ async fn serve(
                     ctx.chaos.record(FaultKind::ReconnectStorm, rule, ctx.since_epoch(), &spec.username, detail);
                     // Reconnecting reads the old stream to its end: a pause ends here.
                     paused_until = None;
-                    if let Some(skip) = storm(session, &mut flows, ready, rng, token).await {
-                        skip_to_marker = skip;
+                    if storm(session, &mut flows, ready, rng, token).await.is_some() {
                         rec.count(Counter::Reconnects, 1);
                     }
                 }
@@ -436,14 +440,14 @@ async fn serve(
                 let body = if ready { MeOperation::NotReady {} } else { MeOperation::Ready {} };
                 if session_op(rec, &http, op, body).await.is_ok() {
                     ready = !ready;
+                    session.announced += 1;
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, rng);
             }
             event = session.events.recv(), if reading => match event {
                 Some(Event::Data { channel, data }) => {
-                    if skip_to_marker {
-                        skip_to_marker = channel != CHANNELS;
-                        continue;
+                    if channel == CHANNELS {
+                        session.heard += 1;
                     }
                     flows.data(&data, rng);
                 }
@@ -482,12 +486,11 @@ async fn serve(
 const CATCH_UP: Duration = Duration::from_secs(10);
 
 /// A reconnect storm: a new CometD session is handshaken and subscribed beside the old one,
-/// then the agent sets its readiness again as it is, which the server announces on both. The old
-/// stream is read up to that marker (everything before it went to the old session, and what
-/// came after the new one subscribed went to both), then dropped without a disconnect; the new
-/// stream's head up to the same marker is skipped. So nothing is lost and nothing is seen
-/// twice. Returns whether the new stream's head is to be skipped (`None`: no new session; the
-/// old one goes on).
+/// then the agent sets its readiness again as it is, which the server announces on both. The new
+/// stream's head up to that marker went to both sessions and is skipped; the old stream is read
+/// (and checked) up to the marker, found by counting the readiness announcements the session
+/// caused, then dropped without a disconnect, and the new stream goes on after the marker. So nothing is lost and nothing is seen twice. Returns whether the
+/// old stream was caught up (`None`: no new session; the old one goes on).
 async fn storm(
     session: &mut Session,
     flows: &mut Flows<'_>,
@@ -525,29 +528,57 @@ async fn storm(
         (SessionOp::NotReady, MeOperation::NotReady {})
     };
     let marked = session_op(rec, &session.http, op, body).await.is_ok();
+    let mut events = events;
     let caught_up = marked && {
-        let read = async {
-            while let Some(event) = session.events.recv().await {
-                if let Event::Data { channel, data } = event {
-                    if channel == CHANNELS {
-                        return true;
-                    }
-                    flows.data(&data, rng);
+        // The marker is the old stream's `announced`-th readiness announcement (every
+        // readiness operation of this session is announced once on each subscribed session;
+        // an earlier one may read the same).
+        session.announced += 1;
+        let switch = async {
+            // The new stream up to the marker went to both sessions: the old stream has it.
+            let mut overlap = 0usize;
+            loop {
+                match events.recv().await {
+                    Some(Event::Data { channel, .. }) if channel == CHANNELS => break,
+                    Some(Event::Data { .. }) if overlap < MAX_OVERLAP => overlap += 1,
+                    Some(Event::Data { .. }) | None => return false,
+                    Some(_) => {}
                 }
             }
-            false
+            while session.heard < session.announced {
+                match session.events.recv().await {
+                    Some(Event::Data { channel, data }) => {
+                        if channel == CHANNELS {
+                            session.heard += 1;
+                        }
+                        flows.data(&data, rng);
+                    }
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+            true
         };
         tokio::select! {
             _ = token.cancelled() => false,
-            r = tokio::time::timeout(CATCH_UP, read) => r.unwrap_or(false),
+            r = tokio::time::timeout(CATCH_UP, switch) => r.unwrap_or(false),
         }
     };
+    if !caught_up {
+        tracing::debug!(agent = %spec.username, "reconnect storm: old stream not caught up");
+    }
+    // On the new stream the marker was the first announcement, and it has been read.
+    (session.announced, session.heard) = (1, 1);
     session.cometd.abort();
     session.cometd = cometd;
     session.cometd_token = cometd_token;
     session.events = events;
     Some(caught_up)
 }
+
+/// Most notifications a reconnect storm's two sessions may share before the marker (bounds
+/// the wait, not memory: they are counted, not kept).
+const MAX_OVERLAP: usize = 4096;
 
 /// Logs out: the contact-center session ends, the CometD session disconnects. `run_ended`:
 /// the agent heard everything the server owed it, so what is still owed is judged.

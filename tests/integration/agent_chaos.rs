@@ -50,6 +50,7 @@ async fn a_crashed_agent_comes_back_and_finishes_its_chats() {
         // Both agents crashed once and came back once.
         assert_eq!(records(&done, FaultKind::AgentCrash), 2, "{transport:?}");
         assert_eq!(records(&done, FaultKind::AgentRecover), 2, "{transport:?}");
+        assert_eq!(records(&done, FaultKind::ReconnectStorm), 2, "{transport:?}");
         // The agents came back to chats they had (taken up from GET /api/v2/me and completed).
         let chaos = done.outcome.chaos.as_ref().expect("a chaos ledger");
         let taken_up: u64 = chaos
