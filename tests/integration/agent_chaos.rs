@@ -60,6 +60,16 @@ async fn a_crashed_agent_comes_back_and_finishes_its_chats() {
             .filter_map(|r| r.detail.split_whitespace().nth(3)?.parse::<u64>().ok())
             .sum();
         assert!(taken_up > 0, "{transport:?}: no chat was in flight at the crash: {chaos:?}");
+        // The summary as written names the client-side kinds its schema allows.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = gwsim::report::write_results(dir.path(), &done.report).expect("summary");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/summary.schema.json")).expect("schema");
+        let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
+        let errors: Vec<String> = validator.iter_errors(&summary).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
         assert_eq!(done.report.exit.code, 0, "{:?}", done.report.exit.reasons);
     }
 }
