@@ -114,8 +114,8 @@ pub async fn execute_observed(
             return Err(e).context("cannot create the violations file");
         }
     };
-    let collector =
-        (scenario.faults.is_some() || proxy.is_some()).then(|| Arc::new(Collector::new(JOIN_CAP)));
+    let collector = (scenario.faults.is_some() || scenario.chaos.is_some() || proxy.is_some())
+        .then(|| Arc::new(Collector::new(JOIN_CAP)));
     let mut violation_observers: Vec<Arc<dyn ViolationObserver>> = Vec::new();
     violation_observers.extend(file.clone().map(|f| f as Arc<dyn ViolationObserver>));
     violation_observers.extend(collector.clone().map(|c| c as Arc<dyn ViolationObserver>));
@@ -179,10 +179,17 @@ pub async fn execute_observed(
         (Some((l, zero)), None) | (None, Some((l, zero))) => (Some(l), Some(zero)),
         (None, None) => (None, None),
     };
-    let faults = match (ledger, faults_zero, &collector) {
-        (Some(ledger), Some(zero), Some(c)) => {
+    // The simulator's own chaos records join the server's ledger on the ledger's clock (without a
+    // server ledger, on the run's own: offset 0).
+    let faults = match (ledger, &collector) {
+        (ledger, Some(c)) if ledger.is_some() || outcome.chaos.is_some() => {
             let (violations, dropped) = c.take();
-            let offset = outcome.epoch.saturating_duration_since(zero).as_millis() as i64;
+            let offset = faults_zero
+                .map_or(0, |zero| outcome.epoch.saturating_duration_since(zero).as_millis() as i64);
+            let mut ledger = ledger.unwrap_or_default();
+            if let Some(chaos) = &outcome.chaos {
+                with_chaos(&mut ledger, chaos, offset);
+            }
             Some(report::faults::FaultsReport::build(&ledger, &violations, dropped, offset))
         }
         _ => None,
@@ -236,6 +243,24 @@ async fn start_proxy(
     tracing::info!(listen = %addr, upstream, "fault proxy started");
     plan.target.base_url = base;
     Ok((Some(running), plan))
+}
+
+/// Adds the simulator's chaos records to the server's ledger: their times moved onto the
+/// ledger's clock, numbered after its records, the whole in time order.
+fn with_chaos(
+    ledger: &mut crate::faults::LedgerSnapshot,
+    chaos: &crate::faults::LedgerSnapshot,
+    offset_ms: i64,
+) {
+    let base = ledger.total;
+    ledger.records.extend(chaos.records.iter().cloned().map(|mut r| {
+        r.seq += base;
+        r.at_ms = (r.at_ms as i64 + offset_ms).max(0) as u64;
+        r
+    }));
+    ledger.records.sort_by_key(|r| (r.at_ms, r.seq));
+    ledger.total += chaos.total;
+    ledger.dropped += chaos.dropped;
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
@@ -303,6 +328,11 @@ async fn resolve(
             let users = super::users::user_table(&scenario, &passwords)?;
             let mut config = ServerConfig::default();
             config.state.seed = scenario.run.seed;
+            // `[chaos]` may shorten the invitation timeout, so that a crashed agent's
+            // invitations come back to routing within the run.
+            if let Some(t) = scenario.chaos.as_ref().and_then(|c| c.invite_timeout) {
+                config.state.invite_timeout_ms = t.as_millis() as u64;
+            }
             let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
             // Faults only when the scenario has a [faults] section; otherwise `NoFaults`.
             let faults: Arc<dyn FaultInjector> = match &scenario.faults {

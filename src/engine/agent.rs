@@ -9,22 +9,26 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
+use super::chaos;
 use super::failure::FailureKind;
 use super::flow::{Delivered, FlowRun};
 use super::roster::Member;
 use super::shared::AgentShared;
 use super::sink::Sink;
 use super::warnings::AgentWarning;
-use crate::cometd::client::{self as cometd_client, CometdConfig, Event};
-use crate::gws::client::{AgentHttp, Credentials};
+use crate::cometd::client::{self as cometd_client, CometdConfig, CometdHandle, Event};
+use crate::faults::FaultKind;
+use crate::gws::client::{AgentHttp, Credentials, GwsClient};
 use crate::gws::error::GwsError;
 use crate::gws::{
-    Capability, InteractionState, MeOperation, Notification, NotificationType, ParticipantType,
+    Capability, InteractionResource, InteractionState, MeOperation, Notification, NotificationType,
+    ParticipantType,
 };
 use crate::metrics::gauges::GaugeGuard;
 use crate::ordering::AgentChecker;
@@ -71,7 +75,34 @@ async fn session_op(
     timed(rec, op, async { http.me_operation(&body).await.map(drop) }).await
 }
 
-/// Runs one agent until `token` fires, recording into its shard.
+/// One logged-in session of an agent: everything a crash throws away.
+struct Session {
+    http: Arc<AgentHttp>,
+    cometd: CometdHandle,
+    cometd_token: CancellationToken,
+    events: mpsc::Receiver<Event>,
+    shared: Arc<AgentShared>,
+    ready: bool,
+    /// After a crash: the interactions `GET /api/v2/me` still lists, to take up.
+    resume: Vec<InteractionResource>,
+    /// Readiness announcements (`/v2/me/channels`) this session caused since its stream
+    /// subscribed, and those read from the stream: a reconnect storm finds its marker by them.
+    announced: u64,
+    heard: u64,
+}
+
+/// How a session's loop ended.
+enum Exit {
+    /// The run ended: log out and judge what is still owed.
+    RunEnded,
+    /// The CometD stream ended on its own: log out.
+    StreamEnded,
+    /// A chaos crash (rule index, time gone; `None`: never back).
+    Crash(usize, Option<Duration>),
+}
+
+/// Runs one agent until `token` fires, recording into its shard. A `[chaos]` crash ends its
+/// session without a goodbye; the agent then logs in again and takes up its interactions.
 pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: CancellationToken) {
     let rec = ctx.shards.sink(spec.seed);
     let pop = &ctx.plan.scenario.agents[spec.population];
@@ -83,21 +114,101 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
             return;
         }
     };
+    let scenario = &ctx.plan.scenario;
+    let mut chaos = chaos::Schedule::for_agent(
+        scenario.chaos.as_ref(),
+        scenario.run.seed,
+        scenario.run.duration,
+        &pop.name,
+        &spec.username,
+    );
+    let Some(mut session) = login(&ctx, &spec, &client, &rec, &token, false).await else {
+        if !token.is_cancelled() {
+            ctx.login_failed();
+        }
+        return;
+    };
+    ctx.logged_in();
+    let mut rng = SmallRng::seed_from_u64(spec.seed);
+    let mut resume = Vec::new();
+    loop {
+        // Lowered when the contact-center session ends below, at a crash, or on any early return.
+        let logged_in = ctx.gauges.raise(Gauge::AgentsLoggedIn);
+        match serve(&ctx, &spec, &rec, &mut session, &mut chaos, &mut rng, &token, resume).await {
+            Exit::RunEnded => return logout(&ctx, &spec, &rec, session, true, logged_in).await,
+            Exit::StreamEnded => return logout(&ctx, &spec, &rec, session, false, logged_in).await,
+            Exit::Crash(rule, down) => {
+                // Sockets dropped as a dying process drops them: no Leave, no
+                // EndContactCenterSession, no /meta/disconnect. The checker goes with the
+                // session, unjudged.
+                ctx.roster.leave(&pop.name, &spec.username);
+                session.cometd.abort();
+                drop(session);
+                drop(logged_in);
+                let gone =
+                    down.map_or("for good".to_owned(), |d| format!("for {}ms", d.as_millis()));
+                ctx.chaos.record(
+                    FaultKind::AgentCrash,
+                    rule,
+                    ctx.since_epoch(),
+                    &spec.username,
+                    format!("crashed {gone}"),
+                );
+                let Some(down) = down else {
+                    token.cancelled().await;
+                    return;
+                };
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(down) => {}
+                }
+                let Some(again) = login(&ctx, &spec, &client, &rec, &token, true).await else {
+                    return;
+                };
+                session = again;
+                resume = std::mem::take(&mut session.resume);
+                let now_ms = ctx.now_ms();
+                session.shared.checker(|c| {
+                    for r in &resume {
+                        c.adopt(now_ms, &r.id, r.state, r.participants.clone());
+                    }
+                });
+                ctx.chaos.record(
+                    FaultKind::AgentRecover,
+                    rule,
+                    ctx.since_epoch(),
+                    &spec.username,
+                    format!("logged in again, {} interaction(s) to take up", resume.len()),
+                );
+            }
+        }
+    }
+}
 
+/// Logs in as GWS clients do (GET /me, CometD handshake, StartContactCenterSession, Ready) and
+/// joins the roster; `None` after a failure (warned) or the run's end.
+async fn login(
+    ctx: &Arc<RunCtx>,
+    spec: &AgentSpec,
+    client: &GwsClient,
+    rec: &Sink,
+    token: &CancellationToken,
+    recover: bool,
+) -> Option<Session> {
+    let pop = &ctx.plan.scenario.agents[spec.population];
     // Log in, at most `login_concurrency` agents at a time so a large population does not
     // arrive as one burst.
     let permit = tokio::select! {
-        _ = token.cancelled() => return,
+        _ = token.cancelled() => return None,
         p = ctx.login_gate.acquire() => p,
     };
     let mut http =
         client.agent(Credentials::new(spec.username.clone(), spec.password.expose().to_owned()));
-    let me = match timed(&rec, SessionOp::GetMe, http.login()).await {
+    let me = match timed(rec, SessionOp::GetMe, http.login()).await {
         Ok(me) => me,
         Err(e) => {
             ctx.warnings.warn(AgentWarning::Login, &spec.username, &e);
-            ctx.login_failed();
-            return;
+            return None;
         }
     };
     let cometd_token = token.child_token();
@@ -106,7 +217,7 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     config.jitter_seed = Some(spec.seed);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
     let handshake = timed(
-        &rec,
+        rec,
         SessionOp::Handshake,
         cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
     );
@@ -114,29 +225,43 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     // failed handshake. The run's token is polled first, so that outcome is never recorded.
     let connected = tokio::select! {
         biased;
-        _ = token.cancelled() => return,
+        _ = token.cancelled() => return None,
         c = handshake => c,
     };
-    let (cometd, mut events) = match connected {
+    let (cometd, events) = match connected {
         Ok(c) => c,
         Err(e) => {
             ctx.warnings.warn(AgentWarning::Handshake, &spec.username, &e);
-            ctx.login_failed();
-            return;
+            return None;
         }
     };
     let channels: Vec<&str> = pop.channels.iter().map(|m| m.channel_name()).collect();
     let body = MeOperation::start_session(channels);
-    if let Err(e) = session_op(&rec, &http, SessionOp::StartContactCenterSession, body).await {
+    if let Err(e) = session_op(rec, &http, SessionOp::StartContactCenterSession, body).await {
         ctx.warnings.warn(AgentWarning::StartSession, &spec.username, &e);
         cometd_token.cancel();
-        ctx.login_failed();
-        return;
+        return None;
     }
+    // StartContactCenterSession announced the channels NotReady.
+    let mut announced = 1;
     let mut ready = !matches!(pop.readiness, Readiness::NotReady);
+    // After a crash, the interactions are read again once the new CometD session is subscribed,
+    // so nothing about them falls between the read and the stream.
+    let resume = if recover {
+        match timed(rec, SessionOp::GetMe, http.login()).await {
+            Ok(me) => reattachable(&me),
+            Err(e) => {
+                ctx.warnings.warn(AgentWarning::Login, &spec.username, &e);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let http = Arc::new(http);
     if ready {
-        ready = session_op(&rec, &http, SessionOp::Ready, MeOperation::Ready {}).await.is_ok();
+        ready = session_op(rec, &http, SessionOp::Ready, MeOperation::Ready {}).await.is_ok();
+        announced += u64::from(ready);
     }
     drop(permit);
 
@@ -155,79 +280,180 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         me.id.clone(),
         checker,
     ));
-    ctx.logged_in();
-    // Lowered when the contact-center session ends below, or on any early return.
-    let logged_in = ctx.gauges.raise(Gauge::AgentsLoggedIn);
+    Some(Session { http, cometd, cometd_token, events, shared, ready, resume, announced, heard: 0 })
+}
+
+/// The interactions `GET /api/v2/me?subresources=*` says the agent still has (chats and
+/// Facebook sessions), those not ended.
+fn reattachable(me: &crate::gws::Me) -> Vec<InteractionResource> {
+    let mut out = Vec::new();
+    for key in ["chats", "facebooksessions"] {
+        let Some(list) = me.other.get(key) else { continue };
+        if let Ok(items) = serde_json::from_value::<Vec<InteractionResource>>(list.clone()) {
+            out.extend(items.into_iter().filter(|r| !r.state.is_terminal()));
+        }
+    }
+    out
+}
+
+/// The flows of one session and the routes of notifications to them.
+struct Flows<'a> {
+    ctx: &'a Arc<RunCtx>,
+    spec: &'a AgentSpec,
+    rec: &'a Sink,
+    shared: Arc<AgentShared>,
+    set: JoinSet<()>,
+    routes: HashMap<String, mpsc::UnboundedSender<Delivered>>,
+    token: CancellationToken,
+}
+
+impl Flows<'_> {
+    fn spawn(&mut self, id: &str, steps: Vec<Step>, state: InteractionState, seed: u64) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let media = self.ctx.plan.target.media;
+        let run = FlowRun::new(
+            self.shared.clone(),
+            id.to_owned(),
+            media,
+            rx,
+            self.rec.clone(),
+            seed,
+            self.token.clone(),
+        )
+        .with_state(state);
+        self.ctx.flow_started();
+        let (flow_ctx, flow_rec) = (self.ctx.clone(), self.rec.clone());
+        self.set.spawn(async move {
+            if run.run(&steps).await {
+                flow_rec.count(Counter::FlowsCompleted, 1);
+            }
+            flow_ctx.flow_ended();
+        });
+        self.routes.insert(id.to_owned(), tx);
+    }
+
+    /// Checks one data message and hands it to its interaction's flow, starting one for an
+    /// invitation.
+    fn data(&mut self, data: &RawValue, rng: &mut SmallRng) {
+        let n: Notification = match serde_json::from_str(data.get()) {
+            Ok(n) => n,
+            Err(e) => {
+                let op = OpName::Session(SessionOp::Notifications);
+                self.rec.op_error(op, &FailureKind::BadNotification, true);
+                tracing::debug!(agent = %self.spec.username, error = %e, "unparseable notification");
+                return;
+            }
+        };
+        let events = self.shared.observe(self.rec, &n);
+        let Some(id) = n.interaction_id().map(str::to_string) else { return };
+        if is_invitation(&n) && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
+            let steps = steps_for(self.ctx, self.spec.population, &n);
+            self.spawn(&id, steps, InteractionState::Invited, rng.random());
+        }
+        if let Some(tx) = self.routes.get(&id) {
+            // A closed channel means the flow ended; the notification was checked.
+            let _ = tx.send(Delivered { n, events });
+        }
+    }
+}
+
+/// The channel readiness notifications come on: a reconnect storm's marker.
+const CHANNELS: &str = "/v2/me/channels";
+
+/// The session's main loop: notifications to the checker and the flows, readiness cycles,
+/// chaos. `resume`: interactions taken up after a crash, each given a flow that finishes it.
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    ctx: &Arc<RunCtx>,
+    spec: &AgentSpec,
+    rec: &Sink,
+    session: &mut Session,
+    chaos: &mut chaos::Schedule,
+    rng: &mut SmallRng,
+    token: &CancellationToken,
+    resume: Vec<InteractionResource>,
+) -> Exit {
+    let pop = &ctx.plan.scenario.agents[spec.population];
+    let http = session.http.clone();
+    let mut ready = session.ready;
     // Raised while the agent has at least one interaction in flight (a flow running).
     let mut busy: Option<GaugeGuard<'_>> = None;
-
-    let mut rng = SmallRng::seed_from_u64(spec.seed);
-    let mut flows: JoinSet<()> = JoinSet::new();
-    let mut routes: HashMap<String, mpsc::UnboundedSender<Delivered>> = HashMap::new();
+    let mut flows = Flows {
+        ctx,
+        spec,
+        rec,
+        shared: session.shared.clone(),
+        set: JoinSet::new(),
+        routes: HashMap::new(),
+        token: token.child_token(),
+    };
     let mut checks = tokio::time::interval(Duration::from_millis(500));
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
-    let flow_token = token.child_token();
-    // Whether the loop ended with the run (not with a dead stream): only then has the agent
-    // heard everything the server owed it, and what is still owed can be judged missing.
-    let mut run_ended = false;
+    let mut next_toggle = readiness_deadline(&pop.readiness, ready, rng);
+    // After a crash: an invitation still open is taken from the start of its flow; anything
+    // further along is completed (where the flow stood is gone with the crashed process).
+    for r in resume {
+        let steps = if r.state == InteractionState::Invited {
+            steps_for_resource(ctx, spec.population, &r)
+        } else {
+            vec![Step::Op(Box::new(OpStep::new(Capability::Complete)))]
+        };
+        flows.spawn(&r.id, steps, r.state, rng.random());
+    }
     // The stream's last exchange failed and none has succeeded since; the kinds of failure this
     // agent has warned about (once each, so the log stays one line per kind and agent).
     let mut stream_failing = false;
     let mut warned: Vec<CometdFailure> = Vec::new();
-    loop {
+    // Set while a slow-consumer pause lasts: the stream is not read until then.
+    let mut paused_until: Option<Instant> = None;
+    let exit = loop {
+        let next_chaos = chaos.next_at(ctx.load_start());
+        let reading = paused_until.is_none();
         tokio::select! {
             // The run's end first: a session closed by that same end must not be read as the
             // server's doing (see `FailureKind::from_close`).
             biased;
-            _ = token.cancelled() => {
-                run_ended = true;
-                break;
-            }
-            Some(_) = flows.join_next(), if !flows.is_empty() => {}
+            _ = token.cancelled() => break Exit::RunEnded,
+            Some(_) = flows.set.join_next(), if !flows.set.is_empty() => {}
+            _ = sleep_until_opt(paused_until) => paused_until = None,
+            _ = sleep_until_opt(next_chaos) => match chaos.take() {
+                Some((rule, chaos::Hit::Crash(down))) => break Exit::Crash(rule, down),
+                Some((rule, chaos::Hit::SlowConsumer(pause))) => {
+                    let detail = format!("stopped reading for {}ms", pause.as_millis());
+                    ctx.chaos.record(FaultKind::SlowConsumer, rule, ctx.since_epoch(), &spec.username, detail);
+                    paused_until = Some(Instant::now() + pause);
+                }
+                Some((rule, chaos::Hit::ReconnectStorm)) => {
+                    let detail = "re-handshake".to_owned();
+                    ctx.chaos.record(FaultKind::ReconnectStorm, rule, ctx.since_epoch(), &spec.username, detail);
+                    // Reconnecting reads the old stream to its end: a pause ends here.
+                    paused_until = None;
+                    if storm(session, &mut flows, ready, rng, token).await.is_some() {
+                        rec.count(Counter::Reconnects, 1);
+                    }
+                }
+                None => {}
+            },
             _ = checks.tick() => {
                 let now_ms = ctx.now_ms();
-                rec.violations(shared.checker(|c| c.poll_timeouts(now_ms)));
-                routes.retain(|_, tx| !tx.is_closed());
+                rec.violations(flows.shared.checker(|c| c.poll_timeouts(now_ms)));
+                flows.routes.retain(|_, tx| !tx.is_closed());
             }
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
                 let body = if ready { MeOperation::NotReady {} } else { MeOperation::Ready {} };
-                if session_op(&rec, &http, op, body).await.is_ok() {
+                if session_op(rec, &http, op, body).await.is_ok() {
                     ready = !ready;
+                    session.announced += 1;
                 }
-                next_toggle = readiness_deadline(&pop.readiness, ready, &mut rng);
+                next_toggle = readiness_deadline(&pop.readiness, ready, rng);
             }
-            event = events.recv() => match event {
-                Some(Event::Data { data, .. }) => {
-                    let n: Notification = match serde_json::from_str(data.get()) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::BadNotification, true);
-                            tracing::debug!(agent = %spec.username, error = %e, "unparseable notification");
-                            continue;
-                        }
-                    };
-                    let events = shared.observe(&rec, &n);
-                    let Some(id) = n.interaction_id().map(str::to_string) else { continue };
-                    if is_invitation(&n) && routes.get(&id).is_none_or(|tx| tx.is_closed()) {
-                        let steps = steps_for(&ctx, spec.population, &n);
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        let run = FlowRun::new(shared.clone(), id.clone(), ctx.plan.target.media, rx, rec.clone(), rng.random(), flow_token.clone());
-                        ctx.flow_started();
-                        let (flow_ctx, flow_rec) = (ctx.clone(), rec.clone());
-                        flows.spawn(async move {
-                            if run.run(&steps).await {
-                                flow_rec.count(Counter::FlowsCompleted, 1);
-                            }
-                            flow_ctx.flow_ended();
-                        });
-                        routes.insert(id.clone(), tx);
+            event = session.events.recv(), if reading => match event {
+                Some(Event::Data { channel, data }) => {
+                    if channel == CHANNELS {
+                        session.heard += 1;
                     }
-                    if let Some(tx) = routes.get(&id) {
-                        // A closed channel means the flow ended; the notification was checked.
-                        let _ = tx.send(Delivered { n, events });
-                    }
+                    flows.data(&data, rng);
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
                     stream_failing = false;
@@ -254,24 +480,23 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                         }
                         None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
                     }
-                    break;
+                    break Exit::StreamEnded;
                 }
-                None => break,
+                None => break Exit::StreamEnded,
             },
         }
         // Flows are spawned and reaped only in the branches above.
-        match (flows.is_empty(), busy.is_some()) {
+        match (flows.set.is_empty(), busy.is_some()) {
             (false, false) => busy = Some(ctx.gauges.raise(Gauge::AgentsBusy)),
             (true, true) => busy = None,
             _ => {}
         }
-    }
-
-    // Log out: flows stop, the contact-center session ends, the CometD session disconnects.
-    flow_token.cancel();
-    while flows.join_next().await.is_some() {}
+    };
+    // Flows stop: at the run's end, a dead stream, or a crash (which takes them down unfinished).
+    flows.token.cancel();
+    while flows.set.join_next().await.is_some() {}
     drop(busy);
-    if run_ended && stream_failing {
+    if matches!(exit, Exit::RunEnded) && stream_failing {
         // Dead at the end without having given up yet: as dead as a closed stream for a verdict.
         ctx.warnings.warn(
             AgentWarning::SessionClosed,
@@ -280,14 +505,128 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         );
         rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::StreamDown, true);
     }
+    session.ready = ready;
+    exit
+}
+
+/// How long a reconnect storm reads the old stream for its marker before giving up on it.
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// A reconnect storm: a new CometD session is handshaken and subscribed beside the old one,
+/// then the agent sets its readiness again as it is, which the server announces on both. The new
+/// stream's head up to that marker went to both sessions and is skipped; the old stream is read
+/// (and checked) up to the marker, found by counting the readiness announcements the session
+/// caused, then dropped without a disconnect, and the new stream goes on after the marker. So nothing is lost and nothing is seen twice. Returns whether the
+/// old stream was caught up (`None`: no new session; the old one goes on).
+async fn storm(
+    session: &mut Session,
+    flows: &mut Flows<'_>,
+    ready: bool,
+    rng: &mut SmallRng,
+    token: &CancellationToken,
+) -> Option<bool> {
+    let (ctx, spec, rec) = (flows.ctx, flows.spec, flows.rec);
+    let cometd_token = token.child_token();
+    let mut config = CometdConfig::new(ctx.plan.target.base_url.clone(), ctx.plan.target.transport)
+        .headers(session.http.cometd_headers());
+    config.jitter_seed = Some(spec.seed);
+    config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
+    let pool = session.http.client().http().clone();
+    let handshake = timed(
+        rec,
+        SessionOp::Handshake,
+        cometd_client::connect(config, pool, cometd_token.clone()),
+    );
+    let connected = tokio::select! {
+        biased;
+        _ = token.cancelled() => return None,
+        c = handshake => c,
+    };
+    let (cometd, events) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.warnings.warn(AgentWarning::Handshake, &spec.username, &e);
+            return None;
+        }
+    };
+    let (op, body) = if ready {
+        (SessionOp::Ready, MeOperation::Ready {})
+    } else {
+        (SessionOp::NotReady, MeOperation::NotReady {})
+    };
+    let marked = session_op(rec, &session.http, op, body).await.is_ok();
+    let mut events = events;
+    let caught_up = marked && {
+        // The marker is the old stream's `announced`-th readiness announcement (every
+        // readiness operation of this session is announced once on each subscribed session;
+        // an earlier one may read the same).
+        session.announced += 1;
+        let switch = async {
+            // The new stream up to the marker went to both sessions: the old stream has it.
+            let mut overlap = 0usize;
+            loop {
+                match events.recv().await {
+                    Some(Event::Data { channel, .. }) if channel == CHANNELS => break,
+                    Some(Event::Data { .. }) if overlap < MAX_OVERLAP => overlap += 1,
+                    Some(Event::Data { .. }) | None => return false,
+                    Some(_) => {}
+                }
+            }
+            while session.heard < session.announced {
+                match session.events.recv().await {
+                    Some(Event::Data { channel, data }) => {
+                        if channel == CHANNELS {
+                            session.heard += 1;
+                        }
+                        flows.data(&data, rng);
+                    }
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+            true
+        };
+        tokio::select! {
+            _ = token.cancelled() => false,
+            r = tokio::time::timeout(CATCH_UP, switch) => r.unwrap_or(false),
+        }
+    };
+    if !caught_up {
+        tracing::debug!(agent = %spec.username, "reconnect storm: old stream not caught up");
+    }
+    // On the new stream the marker was the first announcement, and it has been read.
+    (session.announced, session.heard) = (1, 1);
+    session.cometd.abort();
+    session.cometd = cometd;
+    session.cometd_token = cometd_token;
+    session.events = events;
+    Some(caught_up)
+}
+
+/// Most notifications a reconnect storm's two sessions may share before the marker (bounds
+/// the wait, not memory: they are counted, not kept).
+const MAX_OVERLAP: usize = 4096;
+
+/// Logs out: the contact-center session ends, the CometD session disconnects. `run_ended`:
+/// the agent heard everything the server owed it, so what is still owed is judged.
+async fn logout(
+    ctx: &Arc<RunCtx>,
+    spec: &AgentSpec,
+    rec: &Sink,
+    mut session: Session,
+    run_ended: bool,
+    logged_in: GaugeGuard<'_>,
+) {
+    let pop = &ctx.plan.scenario.agents[spec.population];
+    let shared = &session.shared;
     if run_ended {
         // What already arrived is checked before judging what is still owed; a drop near the
         // end of a run is found here or not at all (the 500 ms poll has stopped).
-        while let Ok(event) = events.try_recv() {
+        while let Ok(event) = session.events.try_recv() {
             if let Event::Data { data, .. } = event
                 && let Ok(n) = serde_json::from_str::<Notification>(data.get())
             {
-                shared.observe(&rec, &n);
+                shared.observe(rec, &n);
             }
         }
         let now_ms = ctx.now_ms();
@@ -295,11 +634,11 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     }
     ctx.roster.leave(&pop.name, &spec.username);
     let body = MeOperation::EndContactCenterSession {};
-    let _ = session_op(&rec, &http, SessionOp::EndContactCenterSession, body).await;
+    let _ = session_op(rec, &session.http, SessionOp::EndContactCenterSession, body).await;
     drop(logged_in);
-    cometd_token.cancel();
+    session.cometd_token.cancel();
     let start = Instant::now();
-    let _ = tokio::time::timeout(Duration::from_secs(5), cometd.join()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), session.cometd.join()).await;
     let done = Instant::now();
     rec.latency(
         OpName::Session(SessionOp::Disconnect),
@@ -349,7 +688,6 @@ fn is_invitation(n: &Notification) -> bool {
 /// in the interaction) runs the population's consult flow, anything else its main flow; a
 /// population with no flow for it rejects.
 fn steps_for(ctx: &RunCtx, population: usize, invitation: &Notification) -> Vec<Step> {
-    let pop = &ctx.plan.scenario.agents[population];
     let consult = match invitation {
         Notification::ChatStateChangeMessage(sc)
         | Notification::FacebooksessionStateChangeMessage(sc) => sc
@@ -357,6 +695,17 @@ fn steps_for(ctx: &RunCtx, population: usize, invitation: &Notification) -> Vec<
             .is_some_and(|r| r.participants.iter().any(|p| p.kind == ParticipantType::Agent)),
         _ => false,
     };
+    flow_steps(ctx, population, consult)
+}
+
+/// The steps for an invitation found by `GET /api/v2/me` after a crash (see [`steps_for`]).
+fn steps_for_resource(ctx: &RunCtx, population: usize, r: &InteractionResource) -> Vec<Step> {
+    let consult = r.participants.iter().any(|p| p.kind == ParticipantType::Agent);
+    flow_steps(ctx, population, consult)
+}
+
+fn flow_steps(ctx: &RunCtx, population: usize, consult: bool) -> Vec<Step> {
+    let pop = &ctx.plan.scenario.agents[population];
     let name = if consult { pop.flow_for_consult() } else { pop.flow.as_deref() };
     match name.and_then(|n| ctx.plan.scenario.flows.get(n)) {
         Some(flow) => flow.steps.clone(),

@@ -170,6 +170,12 @@ impl FlowRun {
         }
     }
 
+    /// Starts from `state` rather than an invitation (an interaction taken up after a crash).
+    pub(crate) fn with_state(mut self, state: InteractionState) -> Self {
+        self.state = state;
+        self
+    }
+
     fn handle(&mut self, d: Delivered) {
         let now = Instant::now();
         let n = &d.n;

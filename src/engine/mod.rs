@@ -22,6 +22,7 @@
 //! [`Window`], whether or not anyone observes: the summary's throughput comes from it.
 
 mod agent;
+mod chaos;
 mod customer;
 mod failure;
 mod flow;
@@ -79,6 +80,9 @@ pub struct RunOutcome {
     pub window: Window,
     /// When the phases after login began, on the clock of the intervals (the report shades them).
     pub phases: PhaseTimes,
+    /// With `[chaos]`: what was done to the agents (crashes, recoveries, storms, slow
+    /// consumers), its `at_ms` on the checker's clock (from `epoch`).
+    pub chaos: Option<crate::faults::LedgerSnapshot>,
 }
 
 /// When each phase began, measured from the start of the load phase (the zero of the intervals'
@@ -128,6 +132,9 @@ pub(crate) struct RunCtx {
     pub(crate) warnings: warnings::Warnings,
     /// Live counts, raised and lowered by agents and customers through guards.
     pub(crate) gauges: Gauges,
+    /// What `[chaos]` did to the agents, one record per event.
+    pub(crate) chaos: chaos::ChaosLedger,
+    load_start: OnceLock<Instant>,
 }
 
 impl RunCtx {
@@ -140,6 +147,16 @@ impl RunCtx {
     /// Milliseconds since the run began: the checker's clock.
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Since the run began, for the chaos ledger (the checker's clock, as a duration).
+    pub(crate) fn since_epoch(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// When the load phase began; `None` while agents are still logging in.
+    pub(crate) fn load_start(&self) -> Option<Instant> {
+        self.load_start.get().copied()
     }
 
     pub(crate) fn next_tag(&self) -> u64 {
@@ -237,6 +254,8 @@ async fn run_inner(
         shards: Shards::observed(RECORDER_SHARDS, violations),
         warnings: warnings::Warnings::default(),
         gauges: Gauges::new(),
+        chaos: chaos::ChaosLedger::new(&scenario),
+        load_start: OnceLock::new(),
     });
     let started = Instant::now();
     let agents_token = interrupt.child_token();
@@ -296,6 +315,7 @@ async fn run_inner(
     // Load: customers by the plan.
     let load_start = Instant::now();
     let _ = ctx.warmup_end.set(load_start + scenario.run.warmup);
+    let _ = ctx.load_start.set(load_start);
     // Login-phase samples stay out of the intervals, which start with the load; an observer
     // keeping live totals gets them once, below.
     let login = ctx.shards.take_interval();
@@ -384,6 +404,7 @@ async fn run_inner(
         load_started,
         epoch: ctx.epoch,
         window,
+        chaos: ctx.chaos.snapshot(),
         phases: PhaseTimes {
             login: load_start.saturating_duration_since(started),
             drain: drain_at,

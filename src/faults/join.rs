@@ -75,7 +75,14 @@ pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
         | FaultKind::ProxyLatency
         | FaultKind::ProxyStall
         | FaultKind::ProxyReset
-        | FaultKind::ProxyBandwidth => &[],
+        | FaultKind::ProxyBandwidth
+        // Client-side chaos is latency-only too: a crash's pending expectations are forgotten,
+        // not reported (docs/faults.md, "Client-side chaos").
+        | FaultKind::AgentCrash
+        | FaultKind::AgentRecover
+        | FaultKind::ReconnectStorm
+        | FaultKind::SlowConsumer
+        | FaultKind::CustomerAbandon => &[],
     }
 }
 

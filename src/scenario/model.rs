@@ -48,6 +48,11 @@ pub struct Scenario {
     /// `capacity.json` records the search it drove.
     #[serde(skip)]
     pub capacity: Option<Capacity>,
+    /// The `[chaos]` section: what the simulated agents do to themselves (crashes, reconnect
+    /// storms, slow consumers). Not in `summary.json`'s scenario: the report's `faults` section
+    /// counts what was done.
+    #[serde(skip)]
+    pub chaos: Option<Chaos>,
 
     /// Which shard of the whole scenario this is (`--shard`), with the whole's fingerprint;
     /// recorded in `summary.json` beside the scenario, not in it.
@@ -577,4 +582,36 @@ pub struct ProxySection {
     pub listen: std::net::SocketAddr,
     /// The `proxy-*` rules; the seed defaults to the run's.
     pub plan: crate::faults::FaultPlan,
+}
+
+/// `[chaos]`: client-side chaos, every decision a function of the run's seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chaos {
+    /// The embedded server's invitation timeout, so a vanished agent's invitations come back to
+    /// routing within the run (`None`: the server's default, 30 s).
+    pub invite_timeout: Option<std::time::Duration>,
+    pub rules: Vec<ChaosRule>,
+}
+
+/// One `[[chaos.rule]]`: at `from` (and every `every` after it, while the run's load lasts),
+/// each agent of `populations` (all when empty) is hit with probability `share`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosRule {
+    pub kind: ChaosKind,
+    pub share: f64,
+    pub from: std::time::Duration,
+    pub every: Option<std::time::Duration>,
+    pub populations: Vec<String>,
+}
+
+/// What a chaos rule does to an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChaosKind {
+    /// The agent drops its sockets (no Leave, no logout, no disconnect) and comes back after
+    /// `down`; `None`: it never comes back.
+    Crash { down: Option<Distribution> },
+    /// The agent's CometD session is dropped and a new one handshaken at once.
+    ReconnectStorm,
+    /// The agent stops reading its CometD stream for `pause`.
+    SlowConsumer { pause: Distribution },
 }

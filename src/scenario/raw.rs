@@ -254,6 +254,37 @@ pub(crate) struct Capacity {
     pub max_missed: Option<Spanned<Scalar>>,
 }
 
+/// `[chaos]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Chaos {
+    #[schemars(with = "Option<String>")]
+    pub invite_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Vec<ChaosRule>,
+}
+
+/// One `[[chaos.rule]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChaosRule {
+    #[schemars(with = "String")]
+    pub kind: Spanned<String>,
+    #[schemars(with = "Option<f64>")]
+    pub share: Option<Spanned<f64>>,
+    #[schemars(with = "Option<String>")]
+    pub from: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub every: Option<Spanned<String>>,
+    pub populations: Option<Vec<String>>,
+    /// crash: how long the agent is gone (a distribution), or "never".
+    #[schemars(with = "Option<String>")]
+    pub down: Option<Spanned<String>>,
+    /// slow-consumer: how long the agent stops reading.
+    #[schemars(with = "Option<String>")]
+    pub pause: Option<Spanned<String>>,
+}
+
 /// One `[[thresholds]]` entry: a metric and one or more limits on it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -36,6 +36,9 @@ struct Scenario {
     thresholds: Option<Vec<raw::Threshold>>,
     /// How `gwsim capacity` raises the load and judges each step (README, Capacity planning).
     capacity: Option<raw::Capacity>,
+    /// Client-side chaos: agents that crash and come back, reconnect storms, slow consumers
+    /// (scenarios/README.md, Chaos).
+    chaos: Option<raw::Chaos>,
     /// Fault injection on the embedded server (`[faults]` and `[[faults.rule]]`; see
     /// scenarios/README.md, Faults). Checked by `gwsim validate`, not by this schema.
     faults: Option<serde_json::Map<String, serde_json::Value>>,

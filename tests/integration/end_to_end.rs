@@ -379,3 +379,19 @@ async fn a_misordering_server_has_each_misordering_reported() {
     );
     assert_eq!(r.counter(Counter::Violations), swaps, "and nothing else is reported: {found:#?}");
 }
+
+#[tokio::test]
+async fn chaos_disconnects_scenario() {
+    // Cut to its first crashes (10 s in): the crashed agents come back during the drain, take up
+    // their chats, and nothing is misordered.
+    let done = run(brief("chaos-disconnects", Duration::from_secs(12))).await;
+    let o = &done.outcome;
+    assert!(!o.partial, "chaos-disconnects: partial");
+    let violations: Vec<String> =
+        o.recorder.first_violations().iter().map(|v| v.to_string()).collect();
+    assert_eq!(o.recorder.counter(Counter::Violations), 0, "violations: {violations:#?}");
+    let f = done.report.faults.as_ref().expect("a faults section");
+    let crashes = f.kind(gwsim::faults::FaultKind::AgentCrash).map_or(0, |k| k.records);
+    let recoveries = f.kind(gwsim::faults::FaultKind::AgentRecover).map_or(0, |k| k.records);
+    assert!(crashes > 0 && recoveries == crashes, "{crashes} crashes, {recoveries} recoveries");
+}

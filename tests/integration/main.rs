@@ -36,6 +36,9 @@ mod faye;
 /// Every notification fault kind at rate 1.0, both transports and media: recall and precision.
 mod chaos_kinds;
 
+// Client-side chaos: crashes and recoveries, vanished agents, reconnect storms, slow consumers.
+mod agent_chaos;
+
 /// `gwsim run` end to end: every scenario, both transports, a misordering server.
 mod end_to_end;
 

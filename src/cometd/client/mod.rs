@@ -270,6 +270,12 @@ impl CometdHandle {
         self.task.is_finished()
     }
 
+    /// Ends the session task at once, as a crashed process would: no `/meta/disconnect`, the
+    /// socket or held request simply dropped (the server expires the session later).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
     /// Waits for the session task to end (after cancellation or its `Closed` event).
     pub async fn join(self) {
         // A JoinError means the task panicked or was aborted; either way it has ended.

@@ -78,6 +78,17 @@ pub enum FaultKind {
     ProxyReset,
     /// The fault proxy forwards a connection's bytes no faster than a limit.
     ProxyBandwidth,
+    /// Client side (`[chaos]`, done by the simulator, never in a plan): an agent dropped its
+    /// sockets without Leave or logout.
+    AgentCrash,
+    /// Client side: a crashed agent logged in again and re-attached to its interactions.
+    AgentRecover,
+    /// Client side: an agent's CometD session was dropped and handshaken again at once.
+    ReconnectStorm,
+    /// Client side: an agent stopped reading its CometD stream for a while.
+    SlowConsumer,
+    /// Client side: a customer left while a consult was in progress.
+    CustomerAbandon,
 }
 
 impl FaultKind {
@@ -103,6 +114,20 @@ impl FaultKind {
         FaultKind::ProxyBandwidth,
     ];
 
+    /// The client-side kinds: recorded by the simulator (`[chaos]`), never injected by a plan.
+    pub const CLIENT: &'static [FaultKind] = &[
+        FaultKind::AgentCrash,
+        FaultKind::AgentRecover,
+        FaultKind::ReconnectStorm,
+        FaultKind::SlowConsumer,
+        FaultKind::CustomerAbandon,
+    ];
+
+    /// Whether the simulator, not the server, does this (see [`FaultKind::CLIENT`]).
+    pub fn is_client(self) -> bool {
+        FaultKind::CLIENT.contains(&self)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Drop => "drop",
@@ -124,11 +149,17 @@ impl FaultKind {
             FaultKind::ProxyStall => "proxy-stall",
             FaultKind::ProxyReset => "proxy-reset",
             FaultKind::ProxyBandwidth => "proxy-bandwidth",
+            FaultKind::AgentCrash => "agent-crash",
+            FaultKind::AgentRecover => "agent-recover",
+            FaultKind::ReconnectStorm => "reconnect-storm",
+            FaultKind::SlowConsumer => "slow-consumer",
+            FaultKind::CustomerAbandon => "customer-abandon",
         }
     }
 
+    /// Any kind by name, the client-side ones included (a ledger read back holds both).
     pub fn parse(s: &str) -> Option<FaultKind> {
-        FaultKind::ALL.iter().copied().find(|k| k.as_str() == s)
+        FaultKind::ALL.iter().chain(FaultKind::CLIENT).copied().find(|k| k.as_str() == s)
     }
 
     /// Faults on the notifications of one operation's batch (injected where the state machine's
@@ -192,6 +223,11 @@ impl FaultKind {
             FaultKind::ProxyStall => &["hold", "direction"],
             FaultKind::ProxyReset => &["direction"],
             FaultKind::ProxyBandwidth => &["bytes_per_sec", "direction"],
+            FaultKind::AgentCrash
+            | FaultKind::AgentRecover
+            | FaultKind::ReconnectStorm
+            | FaultKind::SlowConsumer
+            | FaultKind::CustomerAbandon => &[],
         }
     }
 }

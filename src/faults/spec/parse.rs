@@ -303,7 +303,8 @@ fn rule(
         Some(item) => {
             let kspan = key_span(table, "kind", &span);
             let name = string(item, &kspan, "kind", sink)?;
-            let kind = FaultKind::parse(name);
+            // Client-side kinds are `[chaos]`'s, done by the simulator: a plan cannot ask for them.
+            let kind = FaultKind::parse(name).filter(|k| !k.is_client());
             if kind.is_none() {
                 let help = match did_you_mean(name, FaultKind::ALL.iter().map(|k| k.as_str())) {
                     Some(s) => format!("did you mean `{s}`? kinds: {}", kind_names()),
@@ -625,6 +626,12 @@ fn rule(
                 None
             }
         },
+        // Refused when the kind was read; the simulator does these itself.
+        FaultKind::AgentCrash
+        | FaultKind::AgentRecover
+        | FaultKind::ReconnectStorm
+        | FaultKind::SlowConsumer
+        | FaultKind::CustomerAbandon => None,
     };
     if sink.count != before {
         return None;

@@ -209,6 +209,8 @@ fn populations_resolve_to_globs() {
 #[test]
 fn every_example_of_the_documentation_reads() {
     let doc = include_str!("../../../docs/faults.md");
+    // Its last part is a scenario's `[chaos]` section, not a fault plan.
+    let doc = doc.split("## Client-side chaos").next().unwrap_or(doc);
     let blocks: Vec<&str> =
         doc.split("```toml\n").skip(1).filter_map(|b| b.split("```").next()).collect();
     assert!(blocks.len() >= 16, "found {} examples", blocks.len());
@@ -221,5 +223,15 @@ fn every_example_of_the_documentation_reads() {
     }
     for kind in FaultKind::ALL {
         assert!(kinds.contains(kind), "docs/faults.md has no example of `{kind}`");
+    }
+}
+
+#[test]
+fn client_side_kinds_are_not_for_plans() {
+    // `[chaos]` does these in the simulator; a plan naming one is refused like an unknown kind.
+    for kind in FaultKind::CLIENT {
+        let e = one_error(&format!("[[rule]]\nkind = \"{kind}\"\nrate = 1.0\n"));
+        assert!(e.contains(&format!("`{kind}` is not a kind of fault")), "{e}");
+        assert_eq!(FaultKind::parse(kind.as_str()), Some(*kind), "a ledger read back names it");
     }
 }

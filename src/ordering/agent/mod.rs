@@ -225,6 +225,25 @@ impl<T: Copy> AgentChecker<T> {
         }
     }
 
+    /// Takes up an interaction the agent already had before it crashed, as `GET /api/v2/me`
+    /// shows it now: a checker made after the crash starts from that state (no invitation is
+    /// owed, nothing pending before the crash is owed either), so what arrives next is judged
+    /// against the interaction as it is, not as it began. Indices start over: the first one
+    /// seen after this sets the bar.
+    pub fn adopt(
+        &mut self,
+        now_ms: u64,
+        interaction: &str,
+        state: InteractionState,
+        participants: Vec<Participant>,
+    ) {
+        self.ended.retain(|e| e.id != interaction);
+        let ix = self.interaction_mut(interaction, now_ms);
+        ix.state = Some(state);
+        ix.participants = participants;
+        ix.seen_any = true;
+    }
+
     /// Withdraws what [`Self::operation_started`] registered for an operation the server refused
     /// (statusCode ≠ 0 or an `Error` notification): a failed request owes no notifications, and
     /// it is counted as an error elsewhere, not as an ordering violation. Removes the most recent

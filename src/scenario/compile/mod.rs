@@ -41,6 +41,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "faults",
     "proxy",
     "capacity",
+    "chaos",
 ];
 
 /// Most agents one population may have: far beyond one machine, small enough to enumerate names.
@@ -50,6 +51,7 @@ const DEFAULT_SEED: u64 = 1;
 
 mod agents;
 mod capacity;
+mod chaos;
 mod customers;
 mod cx;
 mod faults;
@@ -347,6 +349,10 @@ pub(crate) fn compile(
         }
         proxy
     });
+    let chaos = sections.get("chaos").and_then(|(item, span)| {
+        let value = (*item).clone().into_value().ok()?;
+        cx.checked(value, span, |cx, c: raw::Chaos| cx.chaos(c, span.clone(), &pop_names))
+    });
 
     if cx.s.has_errors() {
         return Err(cx.s.finish());
@@ -394,6 +400,7 @@ pub(crate) fn compile(
         faults,
         proxy,
         capacity: capacity.flatten(),
+        chaos,
         sharding: Sharding::default(),
     };
     let fingerprint = super::shard::fingerprint(&whole);

@@ -1,0 +1,94 @@
+//! Client-side chaos (`[chaos]`, issue 9) on the embedded server: agents that crash mid-flow and
+//! come back (re-attaching from `GET /api/v2/me`), an agent that never comes back (its
+//! invitations revoked and routed to another), reconnect storms and slow consumers. Each run
+//! must serve every customer, invent no violation, and count what was done in the ledger.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gwsim::app::{Executed, RunOptions, execute};
+use gwsim::faults::FaultKind;
+use gwsim::scenario::{self, Overrides, Scenario};
+use gwsim::vocab::{Counter, Transport};
+use tokio_util::sync::CancellationToken;
+
+fn load(name: &str, transport: Transport) -> Scenario {
+    let path: PathBuf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(format!("{name}.toml"));
+    let mut s = scenario::load(&path, &Overrides::default())
+        .unwrap_or_else(|d| panic!("{name} does not validate:\n{d}"));
+    s.target.transport = transport;
+    s
+}
+
+async fn run(name: &str, transport: Transport) -> Executed {
+    let options = RunOptions { poll_interval: Duration::from_millis(200), ..RunOptions::default() };
+    execute(load(name, transport), &options, CancellationToken::new(), None)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"))
+}
+
+/// Every customer's chat ended with an agent, and no violation was recorded.
+fn served_cleanly(done: &Executed) {
+    let o = &done.outcome;
+    let r = gwsim::report::render(&done.report);
+    assert!(o.customers_started > 0, "{r}");
+    assert_eq!(o.recorder.counter(Counter::ChatsCompleted), o.customers_started, "{r}");
+    assert_eq!(o.recorder.counter(Counter::Violations), 0, "{r}");
+    assert!(!o.partial, "the run ended by itself");
+}
+
+fn records(done: &Executed, kind: FaultKind) -> u64 {
+    done.report.faults.as_ref().and_then(|f| f.kind(kind)).map_or(0, |k| k.records)
+}
+
+#[tokio::test]
+async fn a_crashed_agent_comes_back_and_finishes_its_chats() {
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let done = run("agent-crash", transport).await;
+        served_cleanly(&done);
+        // Both agents crashed once and came back once.
+        assert_eq!(records(&done, FaultKind::AgentCrash), 2, "{transport:?}");
+        assert_eq!(records(&done, FaultKind::AgentRecover), 2, "{transport:?}");
+        assert_eq!(records(&done, FaultKind::ReconnectStorm), 2, "{transport:?}");
+        // The agents came back to chats they had (taken up from GET /api/v2/me and completed).
+        let chaos = done.outcome.chaos.as_ref().expect("a chaos ledger");
+        let taken_up: u64 = chaos
+            .records
+            .iter()
+            .filter(|r| r.kind == FaultKind::AgentRecover)
+            .filter_map(|r| r.detail.split_whitespace().nth(3)?.parse::<u64>().ok())
+            .sum();
+        assert!(taken_up > 0, "{transport:?}: no chat was in flight at the crash: {chaos:?}");
+        // The summary as written names the client-side kinds its schema allows.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = gwsim::report::write_results(dir.path(), &done.report).expect("summary");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/summary.schema.json")).expect("schema");
+        let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
+        let errors: Vec<String> = validator.iter_errors(&summary).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(done.report.exit.code, 0, "{:?}", done.report.exit.reasons);
+    }
+}
+
+#[tokio::test]
+async fn a_vanished_agents_invitations_go_to_another_agent() {
+    let done = run("agent-vanish", Transport::Websocket).await;
+    served_cleanly(&done);
+    assert_eq!(records(&done, FaultKind::AgentCrash), 1);
+    assert_eq!(records(&done, FaultKind::AgentRecover), 0);
+}
+
+#[tokio::test]
+async fn reconnect_storms_and_slow_consumers_lose_nothing() {
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let done = run("agent-storm", transport).await;
+        served_cleanly(&done);
+        assert_eq!(records(&done, FaultKind::ReconnectStorm), 6, "3 agents, twice");
+        assert_eq!(records(&done, FaultKind::SlowConsumer), 3, "3 agents, once");
+        assert!(done.outcome.recorder.counter(Counter::Reconnects) >= 6);
+    }
+}
