@@ -137,7 +137,7 @@ async fn notifications(metrics_url: &str) -> f64 {
     let Ok(resp) = reqwest::get(metrics_url).await else { return 0.0 };
     let text = resp.text().await.unwrap_or_default();
     text.lines()
-        .filter(|l| l.starts_with("server_notifications"))
+        .filter(|l| l.starts_with("gwsim_server_notifications"))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum()
 }
