@@ -7,7 +7,7 @@
 //! A std mutex: each record is a few hundred nanoseconds and never crosses an await.
 //!
 //! Each shard holds two recorders under the one lock: the run's total, and the current interval
-//! that the engine's ticker swaps out every second (`std::mem::take`) for the time-series
+//! that the engine's ticker swaps out every second (for a recycled, empty one) for the time-series
 //! outputs. The interval recorder takes warmup samples as measured (the time series shows the
 //! warmup too, flagged as such by its consumers) and counts violations without cloning them, so
 //! the second record costs a histogram increment, not an allocation.
@@ -26,6 +26,9 @@ use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
 struct Shard {
     total: Recorder,
     interval: Recorder,
+    /// The previous interval's recorder, emptied by [`Recorder::recycle`]: it becomes the next
+    /// `interval`, so the two alternate and keep their histograms' allocations.
+    idle: Recorder,
 }
 
 /// A task's handle on its shard, and on the run's violation observer (if any).
@@ -37,7 +40,7 @@ impl Sink {
     /// measured), under one lock.
     fn with(&self, f: impl Fn(&mut Recorder, bool)) {
         let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Shard { total, interval } = &mut *shard;
+        let Shard { total, interval, .. } = &mut *shard;
         f(total, false);
         f(interval, true);
     }
@@ -130,8 +133,17 @@ impl Shards {
     pub(crate) fn take_interval(&self) -> Recorder {
         let mut all = Recorder::new();
         for s in &self.0 {
-            let taken = std::mem::take(&mut s.lock().unwrap_or_else(|e| e.into_inner()).interval);
+            let lock = || s.lock().unwrap_or_else(|e| e.into_inner());
+            let mut taken = {
+                let mut shard = lock();
+                let idle = std::mem::take(&mut shard.idle);
+                std::mem::replace(&mut shard.interval, idle)
+            };
             all.merge(&taken);
+            // Emptied, but its histograms stay allocated for the interval after next: cheaper
+            // than a fresh recorder growing them again every second (see `Recorder::recycle`).
+            taken.recycle();
+            lock().idle = taken;
         }
         all
     }

@@ -57,6 +57,12 @@ impl LatencyHistogram {
         }
     }
 
+    /// Forgets every value but keeps the bucket array, so a histogram reused for the next
+    /// interval does not allocate and grow again (see [`crate::metrics::Recorder::recycle`]).
+    pub fn reset(&mut self) {
+        self.h.reset();
+    }
+
     /// Adds every value of `other` (hdrhistogram addition is exact).
     pub fn add(&mut self, other: &LatencyHistogram) {
         if self.h.add(&other.h).is_err() {
@@ -136,12 +142,35 @@ pub struct LatencyPair {
 }
 
 impl LatencyPair {
+    /// A pair whose corrected histogram is `corrected`, which must be empty (a reset one whose
+    /// bucket array is reused).
+    pub(crate) fn with_corrected(corrected: LatencyHistogram) -> Self {
+        LatencyPair { corrected, raw: None }
+    }
+
     pub fn record(&mut self, corrected: Duration, raw: Duration) {
+        self.record_using(corrected, raw, &mut Vec::new());
+    }
+
+    /// [`LatencyPair::record`], taking the raw histogram, should it be needed, from `spare`
+    /// (empty histograms kept for reuse) rather than allocating one.
+    pub(crate) fn record_using(
+        &mut self,
+        corrected: Duration,
+        raw: Duration,
+        spare: &mut Vec<LatencyHistogram>,
+    ) {
         let (c, r) = (duration_to_us(corrected), duration_to_us(raw));
         if self.raw.is_none() && r != c {
             // Every earlier sample was identical, so a copy of `corrected` is the exact raw
-            // history up to here.
-            self.raw = Some(self.corrected.clone());
+            // history up to here: an empty spare plus `corrected` holds the same values.
+            self.raw = Some(match spare.pop() {
+                Some(mut h) => {
+                    h.add(&self.corrected);
+                    h
+                }
+                None => self.corrected.clone(),
+            });
         }
         self.corrected.record_us(c);
         if let Some(h) = &mut self.raw {
@@ -173,6 +202,14 @@ impl LatencyPair {
 
     pub fn is_empty(&self) -> bool {
         self.corrected.is_empty()
+    }
+
+    /// Resets both histograms and puts them in `spare` for reuse.
+    pub(crate) fn recycle_into(self, spare: &mut Vec<LatencyHistogram>) {
+        for mut h in std::iter::once(self.corrected).chain(self.raw) {
+            h.reset();
+            spare.push(h);
+        }
     }
 
     pub fn footprint_bytes(&self) -> usize {

@@ -265,3 +265,71 @@ fn recorder_is_send() {
     fn assert_send<T: Send + 'static>() {}
     assert_send::<Recorder>();
 }
+
+/// What a reader can see of a recorder, for comparing two of them.
+fn visible(r: &Recorder) -> String {
+    let mut ops: Vec<String> = r
+        .ops()
+        .map(|(op, s)| {
+            let timed = |t: &Option<TimedMetric>| {
+                t.as_ref().map(|t| {
+                    let c = t.latency.corrected().summary();
+                    let raw = t.latency.raw().summary();
+                    format!("{c:?}/{raw:?}/{}", t.warmup)
+                })
+            };
+            let mut kinds: Vec<_> = s.error_kinds.iter().collect();
+            kinds.sort_by(|a, b| a.0.cmp(b.0));
+            format!(
+                "{op:?} {:?} {:?} {kinds:?} {:?} {:?}",
+                s.ok,
+                s.errors,
+                timed(&s.response),
+                timed(&s.settle)
+            )
+        })
+        .collect();
+    ops.sort();
+    let customers: Vec<_> =
+        [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer]
+            .into_iter()
+            .map(|m| r.customer(m).map(|c| (c.latency.summary(), c.warmup)))
+            .collect();
+    let counters: Vec<_> = Counter::ALL.iter().map(|c| r.counter(*c)).collect();
+    format!(
+        "{ops:?} {customers:?} {:?} {counters:?} {:?}",
+        r.abandoned_count(),
+        r.first_violations()
+    )
+}
+
+/// Some of everything, with raw and corrected latencies that differ.
+fn record_some(r: &mut Recorder, scale: u64) {
+    let t0 = Instant::now();
+    r.latency(ACCEPT, OpMetric::Response, t0, t0 + ms(1), t0 + ms(5 * scale), true);
+    r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(300 * scale), true);
+    r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(2), false);
+    r.customer_latency(CustomerMetric::Wait, ms(40 * scale), true);
+    r.op_ok(ACCEPT, true);
+    r.op_error(CONSULT, "timeout", true);
+    r.count(Counter::Reconnects, scale);
+    r.abandoned(true);
+    r.violation(violation(ViolationKind::Missing, scale, "a"));
+}
+
+#[test]
+fn a_recycled_recorder_reads_as_a_new_one_and_records_the_same() {
+    let mut reused = Recorder::new();
+    record_some(&mut reused, 1_000);
+    reused.recycle();
+    assert_eq!(visible(&reused), visible(&Recorder::new()));
+    let mut fresh = Recorder::new();
+    record_some(&mut reused, 1);
+    record_some(&mut fresh, 1);
+    assert_eq!(visible(&reused), visible(&fresh));
+    // And merging either into a total gives the same total.
+    let (mut a, mut b) = (Recorder::new(), Recorder::new());
+    a.merge(&reused);
+    b.merge(&fresh);
+    assert_eq!(visible(&a), visible(&b));
+}

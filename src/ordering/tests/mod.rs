@@ -337,3 +337,18 @@ fn leave_right_after_a_removal_is_judged_on_arrival() {
         }
     }
 }
+
+/// The buffered fingerprint is the hash of the whole serialization, whatever its length: small
+/// values, values just over the buffer, and values many buffers long (tokens longer than the
+/// buffer included).
+#[test]
+fn fingerprints_equal_hashing_the_whole_serialization() {
+    use std::hash::Hasher;
+    for len in [0usize, 10, 500, 511, 512, 513, 1_000, 5_000] {
+        let value = serde_json::json!({ "text": "x".repeat(len), "n": [1, 2, 3], "k": "é\"\\" });
+        let bytes = serde_json::to_vec(&value).expect("serializes");
+        let mut whole = std::collections::hash_map::DefaultHasher::new();
+        whole.write(&bytes);
+        assert_eq!(super::fingerprint(&value), Some(whole.finish()), "length {len}");
+    }
+}
