@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
-use super::os::raise_open_files;
+use super::os::{FileDemand, plan_files, raise_open_files};
 use crate::cli::RunArgs;
 use crate::engine;
 use crate::metrics::interval::{IntervalObserver, Observers};
@@ -60,17 +60,7 @@ pub async fn execute_observed(
     let started = time::OffsetDateTime::now_utc();
     let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
-    // Each agent holds a CometD connection (and, embedded, the server holds its other end),
-    // plus pooled HTTP connections: ask for enough file descriptors up front.
-    let wanted = agents * if embedded { 3 } else { 2 } + 1024;
-    let have = raise_open_files(wanted);
-    if have < wanted {
-        tracing::warn!(
-            have,
-            wanted,
-            "open-files limit is low for this many agents; raise it with ulimit -n"
-        );
-    }
+    let options = &fit_open_files(agents, embedded, options)?;
     let ledger_file = results.map(|dir| dir.join(report::files::LEDGER_FILE));
     let (server, plan, faults_zero) =
         resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
@@ -166,6 +156,40 @@ pub async fn execute_observed(
     let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
     Ok(Executed { outcome, report })
+}
+
+/// The run's options planned to fit this process's open-files limit (raised towards what the run
+/// asks for when the hard limit allows): the pool bound and the login and logout concurrency come
+/// down to fit it, never the other way round. An error when even the smallest plan cannot fit.
+fn fit_open_files(agents: u64, embedded: bool, options: &RunOptions) -> Result<RunOptions> {
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let demand = FileDemand {
+        agents,
+        embedded,
+        http_connections: as_u64(options.http_connections),
+        login_concurrency: as_u64(options.login_concurrency),
+        logout_concurrency: as_u64(options.logout_concurrency),
+    };
+    let limit = raise_open_files(demand.wanted());
+    let plan = plan_files(limit, demand).map_err(anyhow::Error::new)?;
+    let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let fitted = RunOptions {
+        http_connections: as_usize(plan.http_connections),
+        login_concurrency: as_usize(plan.login_concurrency),
+        logout_concurrency: as_usize(plan.logout_concurrency),
+        ..options.clone()
+    };
+    if fitted != *options {
+        tracing::info!(
+            limit,
+            needed = plan.needed,
+            http_connections = fitted.http_connections,
+            login_concurrency = fitted.login_concurrency,
+            logout_concurrency = fitted.logout_concurrency,
+            "open-files limit: pool and phase concurrency planned to fit it"
+        );
+    }
+    Ok(fitted)
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
@@ -301,6 +325,8 @@ fn options(args: &RunArgs) -> RunOptions {
         per_agent_pool: args.per_agent_pool,
         poll_interval: args.poll_interval.unwrap_or(defaults.poll_interval),
         login_concurrency: args.login_concurrency.unwrap_or(defaults.login_concurrency).max(1),
+        logout_concurrency: args.logout_concurrency.unwrap_or(defaults.logout_concurrency).max(1),
+        http_connections: args.http_connections.unwrap_or(defaults.http_connections).max(1),
         request_timeout: args.request_timeout.unwrap_or(defaults.request_timeout),
         progress: !args.quiet,
         start_at: args.start_at,
