@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
+use super::generator::{Measure, ServerRuntime};
 use super::os::{FileDemand, plan_files, raise_open_files};
 use crate::cli::RunArgs;
 use crate::engine;
@@ -64,6 +65,9 @@ pub async fn execute_observed(
     let ledger_file = results.map(|dir| dir.join(report::files::LEDGER_FILE));
     let (server, plan, faults_zero) =
         resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
+    // From here to the end of logout: the generator's CPU (the embedded server's threads apart)
+    // and the lag of a probe on the simulator's runtime.
+    let measure = Measure::start(server.is_some());
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -108,7 +112,7 @@ pub async fn execute_observed(
     let outcome = engine::run_with(plan, interrupt, observer, violations).await;
     // The ledger as the run left it (a delay still pending when the server stops is not in it,
     // and was not seen by the checker either).
-    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(server::Running::ledger);
+    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(|e| e.running.ledger());
     if let Some(s) = server {
         s.stop().await.context("embedded server did not stop cleanly")?;
     }
@@ -155,6 +159,11 @@ pub async fn execute_observed(
     };
     let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
+    report.generator = measure.finish().await;
+    if let Some(w) = report.generator.as_ref().and_then(|g| g.warning()) {
+        tracing::warn!("{w}");
+        report.warnings.push(w);
+    }
     Ok(Executed { outcome, report })
 }
 
@@ -225,6 +234,19 @@ fn shard(args: &RunArgs) -> Result<Option<crate::scenario::Shard>, String> {
     }
 }
 
+/// The embedded server and the runtime it runs on (dropped after it stopped).
+struct Embedded {
+    running: server::Running,
+    _runtime: ServerRuntime,
+}
+
+impl Embedded {
+    async fn stop(self) -> Result<()> {
+        self.running.stop().await?;
+        Ok(())
+    }
+}
+
 /// The run plan: the scenario's target resolved to an address (an embedded server started here,
 /// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
 /// options. The embedded server gets exactly the scenario's agents with their own passwords.
@@ -236,7 +258,7 @@ async fn resolve(
     scenario: Scenario,
     options: RunOptions,
     ledger_file: Option<&Path>,
-) -> Result<(Option<server::Running>, RunPlan, Option<std::time::Instant>)> {
+) -> Result<(Option<Embedded>, RunPlan, Option<std::time::Instant>)> {
     // Only the embedded server, made for this run, can take a password nobody gave.
     let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
@@ -269,14 +291,21 @@ async fn resolve(
                 }
                 None => Arc::new(NoFaults),
             };
-            let running = server::start_with_faults(addr, &mut config, users, faults)
+            // On a runtime of its own, so its CPU is measured apart from the simulator's.
+            let runtime = ServerRuntime::start().context("cannot start the server's runtime")?;
+            let (running, config) = runtime
+                .run(async move {
+                    let running = server::start_with_faults(addr, &mut config, users, faults).await;
+                    (running, config)
+                })
                 .await
-                .context("cannot start the embedded server")?;
+                .context("the embedded server's start panicked")?;
+            let running = running.context("cannot start the embedded server")?;
             target.base_url = running.base_url();
             target.customer_api = true;
             target.contact_center_id = Some(config.contact_center_id.clone());
             tracing::info!(url = %target.base_url, "embedded reference server started");
-            Some(running)
+            Some(Embedded { running, _runtime: runtime })
         }
         TargetKind::Remote(remote) => {
             target.base_url = remote.base_url.clone();

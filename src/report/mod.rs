@@ -31,6 +31,7 @@ pub mod capacity;
 pub mod compare;
 pub mod faults;
 pub mod files;
+pub mod generator;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
@@ -244,6 +245,10 @@ pub struct Report<S = Scenario> {
     /// The fault ledger joined with the violations: only for an embedded run with `[faults]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<faults::FaultsReport>,
+    /// The generator's own CPU and scheduling lag over the run; `None` in a merge and in
+    /// summaries from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<generator::GeneratorReport>,
     pub scenario: S,
 }
 
