@@ -110,6 +110,8 @@ pub async fn execute_observed(
     let target = plan.target.clone();
     let options = plan.options.clone();
     let outcome = engine::run_with(plan, interrupt, observer, violations).await;
+    // Before the server stops: its runtime's threads take their CPU time with them.
+    let generator = measure.finish().await;
     // The ledger as the run left it (a delay still pending when the server stops is not in it,
     // and was not seen by the checker either).
     let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(|e| e.running.ledger());
@@ -159,7 +161,7 @@ pub async fn execute_observed(
     };
     let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
-    report.generator = measure.finish().await;
+    report.generator = generator;
     if let Some(w) = report.generator.as_ref().and_then(|g| g.warning()) {
         tracing::warn!("{w}");
         report.warnings.push(w);
