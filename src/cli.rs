@@ -164,6 +164,13 @@ pub struct RunArgs {
     /// How many agents log in at once [default: 64].
     #[arg(long, value_name = "N")]
     pub login_concurrency: Option<usize>,
+    /// How many agents log out at once [default: 64; less when the open-files limit says so].
+    #[arg(long, value_name = "N")]
+    pub logout_concurrency: Option<usize>,
+    /// How many REST requests may be in flight at once over the shared pool, which bounds its
+    /// connections [default: 256; less when the open-files limit says so].
+    #[arg(long, value_name = "N")]
+    pub http_connections: Option<usize>,
     /// How long one HTTP request may take before it counts as failed [default: 10s].
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,

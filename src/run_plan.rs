@@ -53,10 +53,21 @@ impl RunPlan {
 
     /// An HTTP client for this target with these options (one pool).
     pub fn client(&self) -> Result<crate::gws::GwsClient, crate::gws::GwsError> {
+        self.client_with(None, None)
+    }
+
+    /// [`RunPlan::client`] bound to a source address and within a shared request gate.
+    pub fn client_with(
+        &self,
+        local_address: Option<std::net::IpAddr>,
+        gate: Option<crate::gws::RequestGate>,
+    ) -> Result<crate::gws::GwsClient, crate::gws::GwsError> {
         crate::gws::GwsClient::builder()
             .base_url(self.target.base_url.clone())
             .request_timeout(self.options.request_timeout)
             .accept_invalid_certs(self.target.accept_invalid_certs)
+            .local_address(local_address)
+            .request_gate(gate)
             .build()
     }
 
@@ -123,6 +134,13 @@ pub struct RunOptions {
     pub poll_interval: Duration,
     /// How many agents log in at once.
     pub login_concurrency: usize,
+    /// How many agents log out at once (summaries from before it existed: the default).
+    #[serde(default = "default_phase_concurrency")]
+    pub logout_concurrency: usize,
+    /// How many REST requests may be in flight at once over the shared pool(s), which bounds
+    /// the pooled connections (summaries from before it existed: the default).
+    #[serde(default = "default_http_connections")]
+    pub http_connections: usize,
     /// How long one HTTP request may take before it counts as failed.
     #[serde(serialize_with = "duration_out", deserialize_with = "duration_in")]
     pub request_timeout: Duration,
@@ -140,12 +158,27 @@ impl Default for RunOptions {
         RunOptions {
             per_agent_pool: false,
             poll_interval: Duration::from_millis(500),
-            login_concurrency: 64,
+            login_concurrency: DEFAULT_PHASE_CONCURRENCY,
+            logout_concurrency: DEFAULT_PHASE_CONCURRENCY,
+            http_connections: DEFAULT_HTTP_CONNECTIONS,
             request_timeout: Duration::from_secs(10),
             progress: false,
             start_at: None,
         }
     }
+}
+
+/// Agents logging in (or out) at once unless told otherwise.
+pub const DEFAULT_PHASE_CONCURRENCY: usize = 64;
+/// REST requests in flight at once unless told otherwise (or the open-files limit says less).
+pub const DEFAULT_HTTP_CONNECTIONS: usize = 256;
+
+fn default_phase_concurrency() -> usize {
+    DEFAULT_PHASE_CONCURRENCY
+}
+
+fn default_http_connections() -> usize {
+    DEFAULT_HTTP_CONNECTIONS
 }
 
 fn duration_out<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -173,7 +206,8 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"per_agent_pool": true, "poll_interval": "200ms",
-                "login_concurrency": 64, "request_timeout": "10s"})
+                "login_concurrency": 64, "logout_concurrency": 64, "http_connections": 256,
+                "request_timeout": "10s"})
         );
         let back: RunOptions = serde_json::from_value(json).unwrap();
         assert_eq!(back, RunOptions { progress: false, ..options });

@@ -10,22 +10,19 @@
 //! its end (the engine's phases), against the embedded server or `--target` alike.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
+use super::generator::{LagProbe, process_cpu};
 use crate::capacity::{self, Search, StepFigures, judge, show_rate};
 use crate::cli::CapacityArgs;
 use crate::report::{self, capacity::StepRecord};
 use crate::run_plan::RunOptions;
 use crate::scenario::units::format_duration;
 use crate::scenario::{CapacityOverrides, Overrides, PasswordSource, TargetOverride};
-
-/// How often the lag probe wakes: often enough for a p99 over a short step, rare enough to cost
-/// nothing.
-const PROBE_EVERY: Duration = Duration::from_millis(10);
 
 /// Runs the search; 0 when the capacity found reaches the required minimum, 1 below it, 2 on bad
 /// input.
@@ -244,76 +241,5 @@ fn options(args: &CapacityArgs) -> RunOptions {
         // One line per step instead: a step's progress line would restart every step.
         progress: false,
         ..d
-    }
-}
-
-/// The CPU time (user + system) this process has used so far; `None` where `/proc/self/stat`
-/// cannot be read (not Linux).
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    cpu_of_stat(&stat)
-}
-
-/// utime + stime of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and
-/// parentheses, so the fields are counted from the last `)`; utime and stime are fields 14 and
-/// 15, in clock ticks of USER_HZ, which Linux fixes at 100 for user space.
-fn cpu_of_stat(stat: &str) -> Option<Duration> {
-    const USER_HZ: u64 = 100;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
-}
-
-/// A task on the generator's runtime that asks to wake every [`PROBE_EVERY`] and records how
-/// late it woke: when the runtime's threads are busy (the generator behind its own schedule),
-/// every timer fires late, the customers' arrivals included.
-struct LagProbe {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Option<hdrhistogram::Histogram<u64>>>,
-}
-
-impl LagProbe {
-    fn start() -> LagProbe {
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        let task = tokio::spawn(async move {
-            // 1 µs to 1 min at 2 significant digits: a few KiB, whatever the step's length.
-            let mut lag = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 2).ok()?;
-            loop {
-                let due = tokio::time::Instant::now() + PROBE_EVERY;
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tokio::time::sleep_until(due) => {}
-                }
-                let late = tokio::time::Instant::now().saturating_duration_since(due);
-                lag.saturating_record((late.as_micros() as u64).max(1));
-            }
-            Some(lag)
-        });
-        LagProbe { stop, task }
-    }
-
-    /// The lag's p99 and max in microseconds (`None` when the probe recorded nothing).
-    async fn stop(self) -> (Option<u64>, Option<u64>) {
-        self.stop.cancel();
-        match self.task.await {
-            Ok(Some(h)) if !h.is_empty() => (Some(h.value_at_quantile(0.99)), Some(h.max())),
-            _ => (None, None),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_time_is_read_from_the_fields_after_the_command_name() {
-        // A command name with spaces and a parenthesis, then fields 3..: utime 250, stime 50.
-        let stat = "1234 (gw sim) x) R 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 8 0 1 2 3";
-        assert_eq!(cpu_of_stat(stat), Some(Duration::from_secs(3)));
-        assert_eq!(cpu_of_stat("garbage"), None);
     }
 }

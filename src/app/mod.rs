@@ -10,6 +10,7 @@
 
 mod capacity;
 mod compare;
+pub mod generator;
 mod merge;
 pub mod os;
 pub mod progress;

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
-use super::os::raise_open_files;
+use super::generator::{Measure, ServerRuntime};
+use super::os::{FileDemand, plan_files, raise_open_files};
 use crate::cli::RunArgs;
 use crate::engine;
 use crate::metrics::interval::{IntervalObserver, Observers};
@@ -61,17 +62,7 @@ pub async fn execute_observed(
     let started = time::OffsetDateTime::now_utc();
     let agents: u64 = scenario.agents.iter().map(|p| u64::from(p.count)).sum();
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
-    // Each agent holds a CometD connection (and, embedded, the server holds its other end),
-    // plus pooled HTTP connections: ask for enough file descriptors up front.
-    let wanted = agents * if embedded { 3 } else { 2 } + 1024;
-    let have = raise_open_files(wanted);
-    if have < wanted {
-        tracing::warn!(
-            have,
-            wanted,
-            "open-files limit is low for this many agents; raise it with ulimit -n"
-        );
-    }
+    let options = &fit_open_files(agents, embedded, options)?;
     let ledger_file = results.map(|dir| dir.join(report::files::LEDGER_FILE));
     let (server, plan, faults_zero) =
         resolve(scenario, options.clone(), ledger_file.as_deref()).await?;
@@ -85,6 +76,9 @@ pub async fn execute_observed(
             return Err(e);
         }
     };
+    // From here to the end of logout: the generator's CPU (the embedded server's threads apart)
+    // and the lag of a probe on the simulator's runtime.
+    let measure = Measure::start(server.is_some());
     let mut observers: Vec<Box<dyn IntervalObserver>> = Vec::new();
     let scenario = plan.scenario.clone();
     match results
@@ -124,9 +118,11 @@ pub async fn execute_observed(
     let target = plan.target.clone();
     let options = plan.options.clone();
     let outcome = engine::run_with(plan, interrupt, observer, violations).await;
+    // Before the server stops: its runtime's threads take their CPU time with them.
+    let generator = measure.finish().await;
     // The ledger as the run left it (a delay still pending when the server stops is not in it,
     // and was not seen by the checker either).
-    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(server::Running::ledger);
+    let ledger = server.as_ref().filter(|_| faults_zero.is_some()).map(|e| e.running.ledger());
     let proxy_ledger = proxy.as_ref().map(|p| (p.ledger(), p.zero()));
     if let Some(p) = proxy {
         p.stop().await;
@@ -196,10 +192,15 @@ pub async fn execute_observed(
     };
     let mut report = Report::build_with(info, &outcome.recorder, faults);
     report.violations.file = file.map(|f| f.finish());
+    report.generator = generator;
+    if let Some(w) = report.generator.as_ref().and_then(|g| g.warning()) {
+        tracing::warn!("{w}");
+        report.warnings.push(w);
+    }
     Ok(Executed { outcome, report })
 }
 
-async fn stop_both(server: Option<server::Running>, proxy: Option<proxy::Running>) {
+async fn stop_both(server: Option<Embedded>, proxy: Option<proxy::Running>) {
     if let Some(p) = proxy {
         p.stop().await;
     }
@@ -263,6 +264,40 @@ fn with_chaos(
     ledger.dropped += chaos.dropped;
 }
 
+/// The run's options planned to fit this process's open-files limit (raised towards what the run
+/// asks for when the hard limit allows): the pool bound and the login and logout concurrency come
+/// down to fit it, never the other way round. An error when even the smallest plan cannot fit.
+fn fit_open_files(agents: u64, embedded: bool, options: &RunOptions) -> Result<RunOptions> {
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let demand = FileDemand {
+        agents,
+        embedded,
+        http_connections: as_u64(options.http_connections),
+        login_concurrency: as_u64(options.login_concurrency),
+        logout_concurrency: as_u64(options.logout_concurrency),
+    };
+    let limit = raise_open_files(demand.wanted());
+    let plan = plan_files(limit, demand).map_err(anyhow::Error::new)?;
+    let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let fitted = RunOptions {
+        http_connections: as_usize(plan.http_connections),
+        login_concurrency: as_usize(plan.login_concurrency),
+        logout_concurrency: as_usize(plan.logout_concurrency),
+        ..options.clone()
+    };
+    if fitted != *options {
+        tracing::info!(
+            limit,
+            needed = plan.needed,
+            http_connections = fitted.http_connections,
+            login_concurrency = fitted.login_concurrency,
+            logout_concurrency = fitted.logout_concurrency,
+            "open-files limit: pool and phase concurrency planned to fit it"
+        );
+    }
+    Ok(fitted)
+}
+
 fn rfc3339(t: std::time::SystemTime) -> String {
     use time::format_description::well_known::Rfc3339;
     let t = time::OffsetDateTime::from(t);
@@ -296,6 +331,19 @@ fn shard(args: &RunArgs) -> Result<Option<crate::scenario::Shard>, String> {
     }
 }
 
+/// The embedded server and the runtime it runs on (dropped after it stopped).
+struct Embedded {
+    running: server::Running,
+    _runtime: ServerRuntime,
+}
+
+impl Embedded {
+    async fn stop(self) -> Result<()> {
+        self.running.stop().await?;
+        Ok(())
+    }
+}
+
 /// The run plan: the scenario's target resolved to an address (an embedded server started here,
 /// bound to 127.0.0.1:0, or the remote base URL), each population's password read, and the
 /// options. The embedded server gets exactly the scenario's agents with their own passwords.
@@ -307,7 +355,7 @@ async fn resolve(
     scenario: Scenario,
     options: RunOptions,
     ledger_file: Option<&Path>,
-) -> Result<(Option<server::Running>, RunPlan, Option<std::time::Instant>)> {
+) -> Result<(Option<Embedded>, RunPlan, Option<std::time::Instant>)> {
     // Only the embedded server, made for this run, can take a password nobody gave.
     let generated = Secret::new(uuid::Uuid::new_v4().simple().to_string());
     let embedded = matches!(scenario.target.kind, TargetKind::Embedded);
@@ -345,14 +393,21 @@ async fn resolve(
                 }
                 None => Arc::new(NoFaults),
             };
-            let running = server::start_with_faults(addr, &mut config, users, faults)
+            // On a runtime of its own, so its CPU is measured apart from the simulator's.
+            let runtime = ServerRuntime::start().context("cannot start the server's runtime")?;
+            let (running, config) = runtime
+                .run(async move {
+                    let running = server::start_with_faults(addr, &mut config, users, faults).await;
+                    (running, config)
+                })
                 .await
-                .context("cannot start the embedded server")?;
+                .context("the embedded server's start panicked")?;
+            let running = running.context("cannot start the embedded server")?;
             target.base_url = running.base_url();
             target.customer_api = true;
             target.contact_center_id = Some(config.contact_center_id.clone());
             tracing::info!(url = %target.base_url, "embedded reference server started");
-            Some(running)
+            Some(Embedded { running, _runtime: runtime })
         }
         TargetKind::Remote(remote) => {
             target.base_url = remote.base_url.clone();
@@ -401,6 +456,8 @@ fn options(args: &RunArgs) -> RunOptions {
         per_agent_pool: args.per_agent_pool,
         poll_interval: args.poll_interval.unwrap_or(defaults.poll_interval),
         login_concurrency: args.login_concurrency.unwrap_or(defaults.login_concurrency).max(1),
+        logout_concurrency: args.logout_concurrency.unwrap_or(defaults.logout_concurrency).max(1),
+        http_connections: args.http_connections.unwrap_or(defaults.http_connections).max(1),
         request_timeout: args.request_timeout.unwrap_or(defaults.request_timeout),
         progress: !args.quiet,
         start_at: args.start_at,

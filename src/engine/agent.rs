@@ -38,6 +38,8 @@ use crate::vocab::{CometdFailure, Counter, Gauge, OpMetric, OpName, SessionOp};
 /// Who one virtual agent is.
 #[derive(Debug, Clone)]
 pub(crate) struct AgentSpec {
+    /// The agent's place in the run (0..agents): which pool and source address it uses.
+    pub(crate) index: usize,
     pub(crate) population: usize,
     pub(crate) username: String,
     pub(crate) password: Secret,
@@ -106,7 +108,7 @@ enum Exit {
 pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: CancellationToken) {
     let rec = ctx.shards.sink(spec.seed);
     let pop = &ctx.plan.scenario.agents[spec.population];
-    let client = match ctx.client_for() {
+    let client = match ctx.client_for(spec.index) {
         Ok(c) => c,
         Err(e) => {
             ctx.warnings.warn(AgentWarning::HttpPool, &spec.username, &e);
@@ -211,10 +213,14 @@ async fn login(
             return None;
         }
     };
-    let cometd_token = token.child_token();
+    // Not a child of `token`: the session must outlive the run's end until this agent's turn to
+    // log out comes (see the logout gate below); the guard ends it on every other exit path.
+    let cometd_token = CancellationToken::new();
+    let _cometd_guard = cometd_token.clone().drop_guard();
     let mut config = CometdConfig::new(ctx.plan.target.base_url.clone(), ctx.plan.target.transport)
         .headers(http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
+    config.local_address = ctx.source_for(spec.index);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
     let handshake = timed(
         rec,
@@ -471,8 +477,8 @@ async fn serve(
                     }
                 }
                 Some(Event::Closed { reason }) => {
-                    // The CometD token is a child of `token`: when the run ends, the session may
-                    // report its own cancellation before this loop sees `token` fire.
+                    // A session gwsim ended itself (its token, cancelled only on the way out) is
+                    // no failure.
                     match FailureKind::from_close(&reason) {
                         Some(kind) => {
                             ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
@@ -633,6 +639,9 @@ async fn logout(
         rec.violations(shared.checker(|c| c.finish_with_grace(now_ms, FINISH_GRACE_MS)));
     }
     ctx.roster.leave(&pop.name, &spec.username);
+    // A few agents at a time, each holding its turn until its CometD session has disconnected:
+    // the semaphore is never closed, so a missing permit only means no bound.
+    let _turn = ctx.logout_gate.acquire().await.ok();
     let body = MeOperation::EndContactCenterSession {};
     let _ = session_op(rec, &session.http, SessionOp::EndContactCenterSession, body).await;
     drop(logged_in);

@@ -29,6 +29,7 @@ mod flow;
 mod roster;
 mod shared;
 mod sink;
+mod sources;
 mod warnings;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::gws::RequestGate;
 use crate::gws::client::GwsClient;
 use crate::gws::customer::CustomerClient;
 use crate::metrics::Recorder;
@@ -113,11 +115,20 @@ pub enum EngineError {
 #[derive(Debug)]
 pub(crate) struct RunCtx {
     pub(crate) plan: RunPlan,
-    client: GwsClient,
+    /// The shared pool, one per source address (agent `i` uses `i % len`), all within `gate`.
+    clients: Vec<GwsClient>,
+    /// Source addresses for agents' connections (empty: the system chooses).
+    sources: Vec<std::net::IpAddr>,
+    /// Bounds the REST requests in flight over every pool of the run, per-agent pools included.
+    gate: RequestGate,
     pub(crate) customer: Option<CustomerClient>,
     pub(crate) roster: Roster,
     pub(crate) correlator: Correlator,
     pub(crate) login_gate: Semaphore,
+    /// How many agents log out at once: 15,000 ending their sessions together would each open
+    /// a connection (and, over long-polling, another for the disconnect) on top of the CometD
+    /// ones, and run out of file descriptors.
+    pub(crate) logout_gate: Semaphore,
     epoch: Instant,
     warmup_end: OnceLock<Instant>,
     tags: AtomicU64,
@@ -163,10 +174,24 @@ impl RunCtx {
         self.tags.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The HTTP client an agent uses: the shared pool, or (with `per_agent_pool`) one of its
-    /// own; an error if that one cannot be built, never a silent fall back to the shared pool.
-    pub(crate) fn client_for(&self) -> Result<GwsClient, crate::gws::error::GwsError> {
-        if self.plan.options.per_agent_pool { self.plan.client() } else { Ok(self.client.clone()) }
+    /// The HTTP client agent `index` uses: the shared pool of its source address, or (with
+    /// `per_agent_pool`) one of its own; an error if that one cannot be built, never a silent
+    /// fall back to the shared pool.
+    pub(crate) fn client_for(
+        &self,
+        index: usize,
+    ) -> Result<GwsClient, crate::gws::error::GwsError> {
+        if self.plan.options.per_agent_pool {
+            self.plan.client_with(self.source_for(index), Some(self.gate.clone()))
+        } else {
+            // `clients` is never empty (run_inner builds at least one).
+            Ok(self.clients[index % self.clients.len()].clone())
+        }
+    }
+
+    /// The source address of agent `index`'s connections, if the run spreads them.
+    pub(crate) fn source_for(&self, index: usize) -> Option<std::net::IpAddr> {
+        (!self.sources.is_empty()).then(|| self.sources[index % self.sources.len()])
     }
 
     pub(crate) fn logged_in(&self) {
@@ -228,7 +253,25 @@ async fn run_inner(
     observer: &mut Option<Box<dyn IntervalObserver>>,
     violations: Option<Arc<dyn ViolationObserver>>,
 ) -> Result<RunOutcome, EngineError> {
-    let client = plan.client()?;
+    let gate = RequestGate::new(plan.options.http_connections);
+    let agent_count: usize = plan.scenario.agents.iter().map(|p| p.count as usize).sum();
+    let sources = sources::source_addresses(&plan.target.base_url, agent_count);
+    if !sources.is_empty() {
+        tracing::info!(
+            addresses = sources.len(),
+            "spreading agents over loopback source addresses"
+        );
+    }
+    let clients = if sources.is_empty() {
+        vec![plan.client_with(None, Some(gate.clone()))?]
+    } else {
+        let mut clients = Vec::with_capacity(sources.len());
+        for s in &sources {
+            clients.push(plan.client_with(Some(*s), Some(gate.clone()))?);
+        }
+        clients
+    };
+    let client = clients[0].clone();
     let customer = match (&plan.target.contact_center_id, &plan.scenario.customers) {
         (Some(id), Some(_)) if plan.target.customer_api => {
             Some(crate::gws::CustomerClient::new(&client, id)?)
@@ -238,8 +281,11 @@ async fn run_inner(
     let scenario = plan.scenario.clone();
     let ctx = Arc::new(RunCtx {
         login_gate: Semaphore::new(plan.options.login_concurrency.max(1)),
+        logout_gate: Semaphore::new(plan.options.logout_concurrency.max(1)),
         plan,
-        client,
+        clients,
+        sources,
+        gate,
         customer,
         roster: Roster::default(),
         correlator: Correlator::new(Duration::from_secs(120), crate::ordering::DEFAULT_TIMEOUT_MS),
@@ -267,6 +313,7 @@ async fn run_inner(
     for (p, pop, password) in ctx.plan.populations() {
         for (i, username) in pop.usernames().enumerate() {
             let spec = AgentSpec {
+                index: total,
                 population: p,
                 username,
                 password: password.clone(),

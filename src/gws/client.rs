@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{GwsError, error_chain};
-use super::http::{check_status, decode, encode_segment, execute};
+use super::http::{RequestGate, check_status, decode, encode_segment, execute};
 use super::media::Media;
 use super::ops::{ChannelOperation, Me, MeOperation, Operation};
 
@@ -41,6 +41,7 @@ pub struct GwsClientBuilder {
     connect_timeout: Duration,
     accept_invalid_certs: bool,
     local_address: Option<IpAddr>,
+    gate: Option<RequestGate>,
 }
 
 impl Default for GwsClientBuilder {
@@ -51,6 +52,7 @@ impl Default for GwsClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             accept_invalid_certs: false,
             local_address: None,
+            gate: None,
         }
     }
 }
@@ -87,9 +89,20 @@ impl GwsClientBuilder {
         self
     }
 
+    /// Bound the REST requests in flight to the gate's size; one
+    /// gate shared by several clients bounds them together. CometD long-polls are not gated: each
+    /// agent holds one anyway.
+    pub fn request_gate(mut self, gate: Option<RequestGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
     pub fn build(self) -> Result<GwsClient, GwsError> {
         let raw = self.base_url.ok_or_else(|| GwsError::Config("base url not set".into()))?;
         let base = normalize_base_url(&raw)?;
+        // No cap on idle connections: the pool opens one only when none is idle, so its size
+        // follows the peak in use (bounded by the gate and the long-polls held), and a cap below
+        // the long-polls would close and reopen their connections at every burst of replies.
         let http = reqwest::Client::builder()
             .timeout(self.request_timeout)
             .connect_timeout(self.connect_timeout)
@@ -99,7 +112,12 @@ impl GwsClientBuilder {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| GwsError::Config(error_chain(&e)))?;
-        Ok(GwsClient { http, base: base.into(), request_timeout: self.request_timeout })
+        Ok(GwsClient {
+            http,
+            base: base.into(),
+            request_timeout: self.request_timeout,
+            gate: self.gate,
+        })
     }
 }
 
@@ -125,6 +143,7 @@ pub struct GwsClient {
     http: reqwest::Client,
     base: Arc<str>,
     request_timeout: Duration,
+    gate: Option<RequestGate>,
 }
 
 impl fmt::Debug for GwsClient {
@@ -146,6 +165,11 @@ impl GwsClient {
     /// The connection pool, for [`crate::cometd::client::connect`] to share.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// The bound on REST requests in flight this client shares, if any.
+    pub(crate) fn gate(&self) -> Option<&RequestGate> {
+        self.gate.as_ref()
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -171,7 +195,7 @@ impl GwsClient {
             version: String,
         }
         let req = self.http.get(self.url("/api/v2/diagnostics/version"));
-        let (status, _, body) = execute(req).await?;
+        let (status, _, body) = execute(self.gate.as_ref(), req).await?;
         check_status(status.as_u16(), &body)?;
         let v: Version = decode(&body)?;
         Ok(v.version)
@@ -482,7 +506,7 @@ impl AgentHttp {
         if let Some(body) = body {
             req = req.header(header::CONTENT_TYPE, "application/json").body(body);
         }
-        let (status, headers, raw) = execute(req).await?;
+        let (status, headers, raw) = execute(self.client.gate.as_ref(), req).await?;
         self.lock_session().absorb(&headers);
         Ok((status.as_u16(), raw))
     }

@@ -193,7 +193,7 @@ impl CustomerClient {
             let bytes = serde_json::to_vec(body).map_err(|e| GwsError::Config(e.to_string()))?;
             req = req.header(header::CONTENT_TYPE, "application/json").body(bytes);
         }
-        let (status, _, raw) = execute(req).await?;
+        let (status, _, raw) = execute(self.client.gate(), req).await?;
         check_status(status.as_u16(), &raw)?;
         Ok(raw)
     }

@@ -18,6 +18,7 @@ pub mod time;
 pub use client::{AgentHttp, Credentials, GwsClient, GwsClientBuilder, OpResponse};
 pub use customer::CustomerClient;
 pub use error::{GwsError, GwsErrorKind};
+pub use http::RequestGate;
 pub use media::Media;
 pub use model::*;
 pub use ops::{

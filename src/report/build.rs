@@ -77,6 +77,7 @@ pub(super) fn build(info: RunInfo, m: &Recorder, faults: Option<FaultsReport>) -
         throughput: super::throughput::Throughput::of(&info.window),
         violations: violations(m),
         faults,
+        generator: None,
         // A shard records the whole scenario it is a slice of (`shard` says which slice).
         scenario: match info.scenario.sharding.whole.as_deref() {
             Some(whole) => whole.clone(),

@@ -592,6 +592,7 @@ pub fn merge(shards: Vec<ShardRun>) -> Result<Merged, MergeError> {
         ),
         violations: violations(&shards),
         faults: None,
+        generator: None,
         scenario: first.scenario.clone(),
     };
     // The whole scenario's thresholds, as every shard recorded them, judged on the sum.

@@ -31,6 +31,7 @@ pub mod capacity;
 pub mod compare;
 pub mod faults;
 pub mod files;
+pub mod generator;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
@@ -246,6 +247,10 @@ pub struct Report<S = Scenario> {
     /// run with `[proxy]` (the proxy's records, with the server's if both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<faults::FaultsReport>,
+    /// The generator's own CPU and scheduling lag over the run; `None` in a merge and in
+    /// summaries from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<generator::GeneratorReport>,
     pub scenario: S,
 }
 

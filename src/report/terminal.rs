@@ -81,6 +81,10 @@ fn render_unwrapped<S: ScenarioView>(r: &Report<S>) -> String {
         c.flows_completed, c.chats_completed, c.abandoned
     );
 
+    if let Some(g) = &r.generator {
+        let _ = writeln!(o, "{}", g.line());
+    }
+
     violations(o, r);
     faults(o, r);
     threshold_table(o, r);
@@ -102,6 +106,9 @@ fn status_line<S>(r: &Report<S>) -> String {
 }
 
 fn loud_warnings<S>(o: &mut String, r: &Report<S>) {
+    if let Some(w) = r.generator.as_ref().and_then(|g| g.warning()) {
+        let _ = writeln!(o, "\n!! {w}");
+    }
     if r.counts.missed_starts > 0 {
         let _ = writeln!(
             o,

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Memory per idle agent at scale, the measurement of issue 11 part 3: for each agent count and
+# transport, `gwsim serve` in its own process and `gwsim run --target` against it (idle agents,
+# no customers, 20 s), the client's peak RSS from `/usr/bin/time -v`, the server's VmHWM from
+# /proc, and the errors of the run (logout's apart). Prints a Markdown table for the README.
+#
+# usage: benches/scale-idle.sh [N ...]           (default: 1000 5000 15000)
+# env:   GWSIM (binary, default target/release/gwsim), PORT (default 18090),
+#        TRANSPORTS (default "websocket long-polling"), DURATION (default 20s)
+# Heavy: 15,000 agents take minutes of both cores; run it on a quiet machine.
+set -euo pipefail
+
+GWSIM=${GWSIM:-target/release/gwsim}
+PORT=${PORT:-18090}
+TRANSPORTS=${TRANSPORTS:-"websocket long-polling"}
+DURATION=${DURATION:-20s}
+SIZES=("$@")
+[ ${#SIZES[@]} -eq 0 ] && SIZES=(1000 5000 15000)
+WORK=$(mktemp -d)
+SERVER=""
+cleanup() {
+    # Only the server this script started, by its pid.
+    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export GWSIM_SCALE_PASSWORD=scale-bench-password
+
+echo "| agents | transport | client peak RSS | client KiB/agent | server VmHWM | server KiB/agent | client CPU s | errors | logout errors |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+for n in "${SIZES[@]}"; do
+    for transport in $TRANSPORTS; do
+        scenario="$WORK/idle-$n.toml"
+        cat > "$scenario" <<TOML
+name = "idle-$n"
+[target]
+kind = "embedded"
+transport = "$transport"
+media = "chat"
+[run]
+duration = "$DURATION"
+warmup = "0s"
+drain = "0s"
+seed = 1
+[[agents]]
+name = "idle"
+count = $n
+username = "agent-{n}"
+readiness = "not-ready"
+flow = "idle"
+[flows.idle]
+steps = [{ op = "Reject" }]
+TOML
+        "$GWSIM" serve --bind "127.0.0.1:$PORT" --users-from "$scenario" \
+            --password-env GWSIM_SCALE_PASSWORD > "$WORK/serve.log" 2>&1 &
+        SERVER=$!
+        for _ in $(seq 100); do
+            curl -fsS "http://127.0.0.1:$PORT/api/v2/diagnostics/version" > /dev/null 2>&1 && break
+            sleep 0.1
+        done
+        out="$WORK/run-$n-$transport"
+        /usr/bin/time -v "$GWSIM" run "$scenario" --target "http://127.0.0.1:$PORT" \
+            --transport "$transport" --password-env GWSIM_SCALE_PASSWORD --quiet --out "$out" \
+            > "$WORK/run.log" 2> "$WORK/time.log" || true
+        hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")
+        kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+        rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.log")
+        user=$(awk -F': ' '/User time/ {print $2}' "$WORK/time.log")
+        sys=$(awk -F': ' '/System time/ {print $2}' "$WORK/time.log")
+        summary="$out/summary.json"
+        if [ -f "$summary" ]; then
+            errors=$(jq '[.operations[] | .errors + (.warmup.errors // 0)] | add // 0' "$summary")
+            logout=$(jq '[.operations[] | select(.name == "EndContactCenterSession" or .name == "Disconnect") | .errors + (.warmup.errors // 0)] | add // 0' "$summary")
+        else
+            errors="no summary"; logout="-"
+            tail -5 "$WORK/run.log" "$WORK/time.log" >&2
+        fi
+        grep -E " (WARN|ERROR) " "$WORK/run.log" "$WORK/time.log" | head -5 >&2 || true
+        printf "| %s | %s | %d MiB | %d | %d MiB | %d | %.1f | %s | %s |\n" "$n" "$transport" \
+            $((rss / 1024)) $((rss / n)) $((hwm / 1024)) $((hwm / n)) \
+            "$(echo "$user + $sys" | bc)" "$errors" "$logout"
+    done
+done
