@@ -81,7 +81,7 @@ async fn session_op(
 struct Session {
     http: Arc<AgentHttp>,
     cometd: CometdHandle,
-    cometd_token: CancellationToken,
+    cometd_token: SessionToken,
     events: mpsc::Receiver<Event>,
     shared: Arc<AgentShared>,
     ready: bool,
@@ -91,6 +91,31 @@ struct Session {
     /// subscribed, and those read from the stream: a reconnect storm finds its marker by them.
     announced: u64,
     heard: u64,
+}
+
+/// A CometD session's token: not a child of the run's token (a session must outlive the run's
+/// end until its agent's turn to log out comes), and cancelled when dropped, so that every other
+/// way out of a session (a crash, a failed login, a replaced stream) ends it.
+struct SessionToken(CancellationToken);
+
+impl SessionToken {
+    fn new() -> Self {
+        SessionToken(CancellationToken::new())
+    }
+}
+
+impl Drop for SessionToken {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl std::ops::Deref for SessionToken {
+    type Target = CancellationToken;
+
+    fn deref(&self) -> &CancellationToken {
+        &self.0
+    }
 }
 
 /// How a session's loop ended.
@@ -213,10 +238,7 @@ async fn login(
             return None;
         }
     };
-    // Not a child of `token`: the session must outlive the run's end until this agent's turn to
-    // log out comes (see the logout gate below); the guard ends it on every other exit path.
-    let cometd_token = CancellationToken::new();
-    let _cometd_guard = cometd_token.clone().drop_guard();
+    let cometd_token = SessionToken::new();
     let mut config = CometdConfig::new(ctx.plan.target.base_url.clone(), ctx.plan.target.transport)
         .headers(http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
@@ -532,10 +554,11 @@ async fn storm(
     token: &CancellationToken,
 ) -> Option<bool> {
     let (ctx, spec, rec) = (flows.ctx, flows.spec, flows.rec);
-    let cometd_token = token.child_token();
+    let cometd_token = SessionToken::new();
     let mut config = CometdConfig::new(ctx.plan.target.base_url.clone(), ctx.plan.target.transport)
         .headers(session.http.cometd_headers());
     config.jitter_seed = Some(spec.seed);
+    config.local_address = ctx.source_for(spec.index);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
     let pool = session.http.client().http().clone();
     let handshake = timed(

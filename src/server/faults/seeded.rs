@@ -50,7 +50,8 @@ pub struct LedgerFileError {
 struct Track {
     /// Notifications owed so far (the next one's ordinal).
     count: u32,
-    /// The highest message-log index owed so far.
+    /// The highest message-log index sent so far (a regressed index counts as sent: the next
+    /// regression repeats what the agent last saw, so each one breaks the order it knows).
     last_index: Option<u64>,
 }
 
@@ -416,9 +417,20 @@ impl SeededFaults {
                     else {
                         continue;
                     };
-                    let Some(entry) = ml.messages.first_mut() else { continue };
-                    let true_index = entry.index;
-                    entry.index = prev;
+                    let Some(true_index) = ml.messages.first().map(|e| e.index) else { continue };
+                    let true_max = ml.messages.iter().map(|e| e.index).max();
+                    if let Some(entry) = ml.messages.first_mut() {
+                        entry.index = prev;
+                    }
+                    let sent_max = ml.messages.iter().map(|e| e.index).max();
+                    if let Some(ixn) = item.ixn.clone() {
+                        let mut tracks = lock(&self.tracks);
+                        if let Some(track) = tracks.get_mut(&(ixn, item.delivery.user.get()))
+                            && track.last_index == true_max
+                        {
+                            track.last_index = sent_max;
+                        }
+                    }
                     let mut rec = self.notification_record(
                         cause,
                         item,

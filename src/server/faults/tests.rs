@@ -143,3 +143,22 @@ fn delayed_deliveries_go_to_the_timer_with_a_seeded_duration() {
     assert_eq!(a.len(), 1);
     assert_eq!(a, b, "the same event is delayed by the same time");
 }
+
+#[test]
+fn each_index_regression_repeats_what_the_agent_last_saw() {
+    // At rate 1 every log update after the first goes back: 1, 2, 3, 4 are sent as 1, 1, 1, 1,
+    // so the agent sees a regression in every one of them (not only in the first, which a
+    // repeat of the previous *true* index would give: 1, 1, 2, 3).
+    let f = injector("[[rule]]\nkind = \"index-regression\"\nrate = 1\n");
+    let dir = directory();
+    let mut sent = Vec::new();
+    for index in 1..=4 {
+        let mut batch = vec![message("A", index)];
+        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir };
+        f.on_batch(&info, &mut batch, &mut Vec::new());
+        let Notification::MessageLogUpdated(ml) = &batch[0].notification else { panic!() };
+        sent.push(ml.messages[0].index);
+    }
+    assert_eq!(sent, [1, 1, 1, 1]);
+    assert_eq!(f.ledger().records.len(), 3, "one record per regression");
+}
