@@ -171,6 +171,8 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                 ctx.roster.leave(&pop.name, &spec.username);
                 session.cometd.abort();
                 drop(session);
+                let now_ms = ctx.now_ms();
+                ctx.correlator.cross(|c| c.agent_gone(now_ms, &spec.username));
                 drop(logged_in);
                 let gone =
                     down.map_or("for good".to_owned(), |d| format!("for {}ms", d.as_millis()));

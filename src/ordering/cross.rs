@@ -235,6 +235,24 @@ impl CrossChecker {
         }
     }
 
+    /// The agent's stream is gone (it crashed, as a chaos rule made it): what was on its way to
+    /// it will never be read, so it is owed nothing more in any chat it was in. A re-attached
+    /// agent takes its chats up from `GET /api/v2/me`, not from the stream it lost.
+    pub fn agent_gone(&mut self, now_ms: u64, username: &str) {
+        for chat in self.chats.values_mut() {
+            if let Some(a) = chat.agents.get_mut(username) {
+                a.exit_ms.get_or_insert(now_ms);
+                a.revoke_due = None;
+                a.invite_due = None;
+            }
+        }
+        let gone = Recipient::Agent(username.to_owned());
+        for m in self.messages.values_mut() {
+            m.owed.retain(|r| *r != gone);
+        }
+        self.messages.retain(|_, m| m.deadline_ms.is_none() || !m.owed.is_empty());
+    }
+
     fn agents_mut(&mut self, interaction: &str, username: &str) -> Option<&mut AgentIn> {
         self.chats.get_mut(interaction)?.agents.get_mut(username)
     }

@@ -219,3 +219,18 @@ fn at_the_end_what_was_owed_long_enough_is_reported_the_rest_forgotten() {
     assert_eq!((v[0].at_ms, v[0].expected.contains("e1")), (700, true));
     assert_eq!(x.tracked(), (0, 0, 0));
 }
+
+#[test]
+fn a_crashed_agent_is_owed_nothing_it_can_no_longer_read() {
+    // Sent and answered, then ann's stream died with her (a chaos crash): not her fault, and
+    // not the server's.
+    let mut x = chat_with_ann();
+    x.customer_sending(20, 7, "g1");
+    x.message_sent(25, "g1", true);
+    x.agent_gone(30, "ann");
+    assert!(x.poll(10 * T).is_empty(), "nothing owed to a gone agent");
+    // Sent after the crash: she is out of the chat.
+    x.customer_sending(40, 7, "g2");
+    x.message_sent(45, "g2", true);
+    assert!(x.poll(20 * T).is_empty());
+}
