@@ -36,7 +36,7 @@ fn cpu_of_stat(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
 }
 
-/// A task on the generator's runtime that asks to wake every [`PROBE_EVERY`] and records how
+/// A task on the generator's runtime that asks to wake every `PROBE_EVERY` and records how
 /// late it woke: when the runtime's threads are busy (the generator behind its own schedule),
 /// every timer fires late, the customers' arrivals included.
 pub struct LagProbe {
