@@ -88,8 +88,8 @@ pub struct CompareArgs {
     #[arg(long, visible_alias = "max-regression", value_name = "LIST")]
     pub tolerance: Option<String>,
     /// Absolute minimum effects: a latency difference up to this is never a change (`1ms`, or
-    /// per statistic `p50=200us,max=5ms`). Defaults: p50 250us, mean 500us, p90 1ms, p99 2ms,
-    /// p99.9 5ms, max 10ms.
+    /// per statistic `p50=200us,max=5ms`). Defaults: p50 1ms, mean 1ms, p90 2ms, p99 5ms,
+    /// p99.9 10ms, max 20ms.
     #[arg(long, value_name = "LIST")]
     pub absolute: Option<String>,
     /// Judge max, statistics with too few samples to resolve them, and metrics measured in one

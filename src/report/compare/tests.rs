@@ -329,7 +329,7 @@ fn a_change_must_exceed_both_minimum_effects() {
     };
     let base = RunSpec::new(fast(10_000, 0));
     // +100 µs on every sample: +30% of the median, far outside its noise band at 10,000
-    // samples, and still not a change: under the 250 µs floor.
+    // samples, and still not a change: under the 1 ms floor.
     let c = cmp(&base, &RunSpec::new(fast(10_000, 100)), true, &Tolerances::default());
     let p50 = c.rows.iter().find(|r| r.metric == "Accept.response" && r.stat == "p50").unwrap();
     assert!(p50.delta_ratio.unwrap() > 0.2, "{p50:#?}");
@@ -377,6 +377,7 @@ fn within_tolerance_is_ok_and_absolute_tolerance_is_a_floor() {
     // (10,000 samples resolve it), and within the default 10% for the p99.
     let mut tol = Tolerances::default();
     tol.set_relative("p50=1%").unwrap();
+    tol.set_absolute("250us").unwrap();
     let c = cmp(&base, &RunSpec::new(exp_latencies(10_000, 1.08)), true, &tol);
     assert_eq!(verdict(&c, "Accept.response", "p50"), Verdict::Regression);
     assert_eq!(verdict(&c, "Accept.response", "p99"), Verdict::Ok);
@@ -384,6 +385,7 @@ fn within_tolerance_is_ok_and_absolute_tolerance_is_a_floor() {
     // of them lie above the p99): within noise.
     let mut tol = Tolerances::default();
     tol.set_relative("p99=1%").unwrap();
+    tol.set_absolute("250us").unwrap();
     let c = cmp(&base, &RunSpec::new(exp_latencies(10_000, 1.05)), true, &tol);
     assert_eq!(verdict(&c, "Accept.response", "p99"), Verdict::WithinNoise);
 }
@@ -580,6 +582,9 @@ fn a_run_whose_seconds_disagree_has_a_wider_band() {
         (0..6).map(|i| exp_latencies(100, if i % 2 == 0 { 0.1 } else { 0.3 })).collect();
     let (b, bh, bi) = by_second(&quiet);
     let (c, ch, ci) = by_second(&busy);
+    // A floor below the default, so that the 1 ms medians can differ at all.
+    let mut tol = Tolerances::default();
+    tol.set_absolute("250us").unwrap();
     let judge = |with_intervals: bool| {
         compare(
             Run {
@@ -594,7 +599,7 @@ fn a_run_whose_seconds_disagree_has_a_wider_band() {
                 histograms: Some(&ch),
                 intervals: with_intervals.then_some(&ci),
             },
-            &Tolerances::default(),
+            &tol,
         )
     };
     // As if the 600 samples were independent, the busy run is slower beyond doubt; its own

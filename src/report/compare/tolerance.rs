@@ -11,12 +11,13 @@
 //!
 //! | stat | relative | absolute | why |
 //! |---|---|---|---|
-//! | p50 | 5% | 250 µs | the most stable statistic; a quarter millisecond is scheduler jitter |
-//! | mean | 10% | 500 µs | pulled by the tail, so noisier than the median |
-//! | p90 | 10% | 1 ms | one sample in ten: timer and GC-like pauses of the machine show here |
-//! | p99 | 10% | 2 ms | |
-//! | p99.9 | 15% | 5 ms | informational unless the run has thousands of samples (see `noise`) |
-//! | max | 25% | 10 ms | one sample: informational unless asked |
+//! | p50 | 5% | 1 ms | the most stable statistic; a CI machine (debug build, other jobs) moved a
+//! | | | | 0.9 ms median of identical runs by 0.4 ms, outside both bands |
+//! | mean | 10% | 1 ms | pulled by the tail, so noisier than the median |
+//! | p90 | 10% | 2 ms | one sample in ten: timer and GC-like pauses of the machine show here |
+//! | p99 | 10% | 5 ms | |
+//! | p99.9 | 15% | 10 ms | informational unless the run has thousands of samples (see `noise`) |
+//! | max | 25% | 20 ms | one sample: informational unless asked |
 //!
 //! Error rates: the minimum rise is 0.1 percentage point (one more failure per thousand
 //! operations). Below it a team would not act, and a long run makes rises far smaller than that
@@ -71,12 +72,12 @@ impl Default for Tolerances {
         let (mut relative, mut absolute_us) = (BTreeMap::new(), BTreeMap::new());
         for s in Stat::DISTRIBUTION {
             let (rel, abs_us) = match s {
-                Stat::P50 => (0.05, 250.0),
-                Stat::Mean => (0.10, 500.0),
-                Stat::P90 => (0.10, 1_000.0),
-                Stat::P99 => (0.10, 2_000.0),
-                Stat::P999 => (0.15, 5_000.0),
-                _ => (0.25, 10_000.0),
+                Stat::P50 => (0.05, 1_000.0),
+                Stat::Mean => (0.10, 1_000.0),
+                Stat::P90 => (0.10, 2_000.0),
+                Stat::P99 => (0.10, 5_000.0),
+                Stat::P999 => (0.15, 10_000.0),
+                _ => (0.25, 20_000.0),
             };
             relative.insert(s, rel);
             absolute_us.insert(s, abs_us);
