@@ -29,7 +29,7 @@ mod chaos;
 /// resets and stalls are ledgered and joined.
 mod proxy;
 
-/// gwsim's CometD client against Faye, an independent Bayeux server (ignored unless
+/// gwsim's CometD client against Faye, an independent Bayeux server (skipped unless
 /// tests/faye/run gives it the server script).
 mod faye;
 
