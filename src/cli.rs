@@ -111,31 +111,13 @@ pub struct ReportArgs {
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Run against a remote GWS at this base URL instead of the scenario's target.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// With --target: the host is not this machine, and loading it is intended.
-    #[arg(long, requires = "target")]
-    pub allow_remote: bool,
-    /// With --target: the customers' ContactCenterId header.
-    #[arg(long, value_name = "ID", requires = "target")]
-    pub contact_center_id: Option<String>,
-    /// With --target: accept TLS certificates that do not verify (test clusters only).
-    #[arg(long, requires = "target")]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Run only the agents, without simulated customers, against a remote target that real
     /// traffic feeds (the scenario's `[customers]` is ignored; summary.json records
     /// `customer_api: false`).
     #[arg(long)]
     pub agents_only: bool,
-    /// Every agent population's password comes from this environment variable (give its name,
-    /// never the password), replacing the scenario's password sources.
-    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
-    pub password_env: Option<String>,
-    /// Every agent population's password is the first line of this file (relative to the
-    /// working directory), replacing the scenario's password sources; wins over --password-env.
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
     /// CometD transport: websocket or long-polling (the only one GWS 8.5.2 GA offers, and the
     /// default with --target).
     #[arg(long, value_name = "TRANSPORT")]
@@ -207,6 +189,52 @@ pub struct RunArgs {
     pub prometheus_linger: Option<Duration>,
 }
 
+/// Where `run` and `capacity` send their load when not to the scenario's own target, and where
+/// the agents' passwords come from.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Send the load to a remote GWS at this base URL instead of the scenario's target.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// With --target: the host is not this machine, and loading it is intended.
+    #[arg(long, requires = "target")]
+    pub allow_remote: bool,
+    /// With --target: the customers' ContactCenterId header.
+    #[arg(long, value_name = "ID", requires = "target")]
+    pub contact_center_id: Option<String>,
+    /// With --target: accept TLS certificates that do not verify (test clusters only).
+    #[arg(long, requires = "target")]
+    pub insecure: bool,
+    /// Every agent population's password comes from this environment variable (give its name,
+    /// never the password), replacing the scenario's password sources.
+    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
+    pub password_env: Option<String>,
+    /// Every agent population's password is the first line of this file (relative to the
+    /// working directory), replacing the scenario's password sources; wins over --password-env.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl RemoteArgs {
+    /// The scenario overrides these flags ask for: the target, and the password source (an
+    /// explicit --password-file wins over GWSIM_PASSWORD_ENV from the environment).
+    pub fn overrides(&self) -> crate::scenario::Overrides {
+        use crate::scenario::{PasswordSource, TargetOverride};
+        let target = self.target.as_ref().map(|url| TargetOverride {
+            base_url: url.clone(),
+            allow_remote: self.allow_remote,
+            contact_center_id: self.contact_center_id.clone(),
+            accept_invalid_certs: self.insecure,
+        });
+        let password = match (&self.password_file, &self.password_env) {
+            (Some(file), _) => Some(PasswordSource::File(file.clone())),
+            (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
+            (None, None) => None,
+        };
+        crate::scenario::Overrides { target, password, ..Default::default() }
+    }
+}
+
 /// `--prometheus ADDR` (run and serve): live metrics at `http://ADDR/metrics`.
 #[derive(Debug, Args)]
 pub struct PrometheusArgs {
@@ -228,24 +256,8 @@ pub struct PrometheusArgs {
 pub struct CapacityArgs {
     /// The scenario file (TOML); its `[capacity]` section, if any, sets the search.
     pub scenario: PathBuf,
-    /// Search against a remote GWS at this base URL instead of the scenario's target.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// With --target: the host is not this machine, and loading it is intended.
-    #[arg(long, requires = "target")]
-    pub allow_remote: bool,
-    /// With --target: the customers' ContactCenterId header.
-    #[arg(long, value_name = "ID", requires = "target")]
-    pub contact_center_id: Option<String>,
-    /// With --target: accept TLS certificates that do not verify (test clusters only).
-    #[arg(long, requires = "target")]
-    pub insecure: bool,
-    /// Every agent population's password comes from this environment variable (its name).
-    #[arg(long, value_name = "VAR", env = "GWSIM_PASSWORD_ENV")]
-    pub password_env: Option<String>,
-    /// Every agent population's password is the first line of this file; wins over --password-env.
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// CometD transport: websocket or long-polling.
     #[arg(long, value_name = "TRANSPORT")]
     pub transport: Option<crate::vocab::Transport>,

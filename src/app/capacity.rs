@@ -22,7 +22,7 @@ use crate::cli::CapacityArgs;
 use crate::report::{self, capacity::StepRecord};
 use crate::run_plan::RunOptions;
 use crate::scenario::units::format_duration;
-use crate::scenario::{CapacityOverrides, Overrides, PasswordSource, TargetOverride};
+use crate::scenario::{CapacityOverrides, Overrides};
 
 /// Runs the search; 0 when the capacity found reaches the required minimum, 1 below it, 2 on bad
 /// input.
@@ -200,22 +200,12 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 /// What `gwsim capacity`'s flags change in the scenario (the rate of each step comes later).
 fn overrides(args: &CapacityArgs) -> Overrides {
-    let target = args.target.as_ref().map(|url| TargetOverride {
-        base_url: url.clone(),
-        allow_remote: args.allow_remote,
-        contact_center_id: args.contact_center_id.clone(),
-        accept_invalid_certs: args.insecure,
-    });
-    let password = match (&args.password_file, &args.password_env) {
-        (Some(file), _) => Some(PasswordSource::File(file.clone())),
-        (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
-        (None, None) => None,
-    };
+    let remote = args.remote.overrides();
     Overrides {
-        target,
+        target: remote.target,
         transport: args.transport,
         seed: args.seed,
-        password,
+        password: remote.password,
         capacity: CapacityOverrides {
             start: args.start,
             step: args.step,

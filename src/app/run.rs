@@ -19,7 +19,7 @@ use crate::ordering::Profile;
 use crate::proxy;
 use crate::report::{self, ExitStatus, Report, RunInfo};
 use crate::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
-use crate::scenario::{Overrides, PasswordSource, Scenario, Secret, TargetKind, TargetOverride};
+use crate::scenario::{Overrides, Scenario, Secret, TargetKind};
 use crate::server::faults::{FaultInjector, NoFaults, SeededFaults};
 use crate::server::{self, ServerConfig};
 use crate::telemetry::run::RunMetrics;
@@ -424,25 +424,13 @@ async fn resolve(
 
 /// What `gwsim run`'s flags change in the scenario.
 fn overrides(args: &RunArgs) -> Overrides {
-    let target = args.target.as_ref().map(|url| TargetOverride {
-        base_url: url.clone(),
-        allow_remote: args.allow_remote,
-        contact_center_id: args.contact_center_id.clone(),
-        accept_invalid_certs: args.insecure,
-    });
-    // Should GWSIM_PASSWORD_ENV come from the environment next to an explicit --password-file,
-    // the explicit file wins.
-    let password = match (&args.password_file, &args.password_env) {
-        (Some(file), _) => Some(PasswordSource::File(file.clone())),
-        (None, Some(var)) => Some(PasswordSource::Env(var.clone())),
-        (None, None) => None,
-    };
+    let remote = args.remote.overrides();
     Overrides {
-        target,
+        target: remote.target,
         transport: args.transport,
         duration: args.duration,
         seed: args.seed,
-        password,
+        password: remote.password,
         agents_only: args.agents_only,
         shard: shard(args).ok().flatten(),
         ..Overrides::default()
