@@ -10,13 +10,11 @@
 //! its end (the engine's phases), against the embedded server or `--target` alike.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
-use super::generator::{LagProbe, process_cpu};
 use crate::capacity::{self, Search, StepFigures, judge, show_rate};
 use crate::cli::CapacityArgs;
 use crate::report::{self, capacity::StepRecord};
@@ -90,18 +88,11 @@ pub(super) async fn capacity(
                 format_duration(hold)
             );
         }
-        let probe = LagProbe::start();
-        let cpu_before = process_cpu();
-        let wall = Instant::now();
         let executed = super::execute(step, &options, interrupt.clone(), Some(&dir)).await?;
-        let wall = wall.elapsed();
-        let cpu_cores = match (cpu_before, process_cpu()) {
-            (Some(a), Some(b)) if !wall.is_zero() => {
-                Some(b.saturating_sub(a).as_secs_f64() / wall.as_secs_f64())
-            }
-            _ => None,
-        };
-        let (lag_p99_us, lag_max_us) = probe.stop().await;
+        // The run measured its generator (the embedded server's threads apart) from login to
+        // logout.
+        let generator = executed.report.generator.as_ref();
+        let lag_us = |ms: Option<f64>| ms.map(|ms| (ms * 1000.0).round() as u64);
         report::write_results(&dir, &executed.report)?;
         target.get_or_insert_with(|| executed.report.target.clone());
         let r = &executed.report;
@@ -129,10 +120,11 @@ pub(super) async fn capacity(
             checks: checks.checks,
             failures: checks.failures,
             samples: checks.samples,
-            cpu_cores: cpu_cores.map(|c| (c * 100.0).round() / 100.0),
+            cpu_cores: generator.map(|g| g.cpu_cores),
+            server_cpu_cores: generator.and_then(|g| g.server_cpu_cores),
             cores,
-            lag_p99_us,
-            lag_max_us,
+            lag_p99_us: lag_us(generator.and_then(|g| g.lag_p99_ms)),
+            lag_max_us: lag_us(generator.and_then(|g| g.lag_max_ms)),
             partial: r.partial,
             latencies: checks.latencies,
         };

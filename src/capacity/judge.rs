@@ -48,9 +48,13 @@ pub struct StepFigures {
     pub failures: Vec<String>,
     /// The judged latency metrics and how many samples each had.
     pub samples: Vec<(String, u64)>,
-    /// The gwsim process's CPU over the step, in cores (`None`: not measurable here). With the
-    /// embedded server it includes the server, which shares the machine.
+    /// The simulator's CPU over the step, in cores (`None`: not measurable here); the embedded
+    /// server's threads are apart, in `server_cpu_cores`.
     pub cpu_cores: Option<f64>,
+    /// The embedded server's CPU over the step, in cores (`None` for a remote target): shown
+    /// beside the simulator's, so a server taking the generator's cores is seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_cores: Option<f64>,
     /// This machine's cores.
     pub cores: f64,
     /// The generator's scheduling lag, p99 and max, in microseconds.
@@ -182,7 +186,7 @@ fn generator_limited(cfg: &Capacity, f: &StepFigures) -> Option<String> {
         && cpu > cfg.max_cpu * f.cores
     {
         return Some(format!(
-            "the gwsim process used {cpu:.2} of {} cores, over max_cpu {}",
+            "the simulator used {cpu:.2} of {} cores, over max_cpu {}",
             f.cores, cfg.max_cpu
         ));
     }
@@ -229,6 +233,7 @@ mod tests {
             failures: Vec::new(),
             samples: vec![("customer.wait".into(), 150)],
             cpu_cores: Some(0.5),
+            server_cpu_cores: None,
             cores: 2.0,
             lag_p99_us: Some(1_000),
             lag_max_us: Some(3_000),

@@ -251,7 +251,11 @@ pub fn render(r: &CapacityReport) -> String {
             row.push(format!("{}/{}", us(l.and_then(|l| l.p50_us)), us(l.and_then(|l| l.p99_us))));
         }
         row.push(f.errors.to_string());
-        row.push(f.cpu_cores.map_or("-".to_owned(), |c| format!("{c:.2}/{}", f.cores)));
+        row.push(match (f.cpu_cores, f.server_cpu_cores) {
+            (Some(c), Some(server)) => format!("{c:.2}+{server:.2}/{}", f.cores),
+            (Some(c), None) => format!("{c:.2}/{}", f.cores),
+            (None, _) => "-".to_owned(),
+        });
         row.push(s.verdict.word().to_owned());
         rows.push(row);
     }
@@ -286,6 +290,9 @@ pub fn render(r: &CapacityReport) -> String {
                 );
             }
         }
+    }
+    if r.steps.iter().any(|s| s.figures.server_cpu_cores.is_some()) {
+        let _ = writeln!(out, "cpu: cores used by the simulator + the embedded server / cores");
     }
     let _ = writeln!(out, "\n{}", r.headline);
     if let Some(min) = r.min {
@@ -565,6 +572,7 @@ mod tests {
                 failures: Vec::new(),
                 samples: Vec::new(),
                 cpu_cores: Some(0.1),
+                server_cpu_cores: Some(0.3),
                 cores: 2.0,
                 lag_p99_us: Some(500),
                 lag_max_us: Some(900),
@@ -626,6 +634,11 @@ mod tests {
         let table = render(&report);
         assert!(table.contains("step 2 (9/s): threshold customer.wait"), "{table}");
         assert!(table.contains("required minimum 8/s: met"), "{table}");
+        // The simulator's cores and the embedded server's, apart.
+        assert!(
+            table.contains("0.10+0.30/2") && table.contains("+ the embedded server"),
+            "{table}"
+        );
         // The page is self-contained and escapes what came from input.
         let html = render_html(&report);
         assert!(html.contains("knee &lt;x&gt;") && !html.contains("<script src"));

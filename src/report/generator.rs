@@ -31,6 +31,9 @@ pub struct GeneratorReport {
     /// from `/proc/self/task/*/stat`); absent for a remote target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu_s: Option<f64>,
+    /// `server_cpu_s` over the run's wall time, in cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_cores: Option<f64>,
     /// Why the generator, not the target, limited the run; empty when it did not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limited_by: Vec<String>,
@@ -76,6 +79,7 @@ impl GeneratorReport {
             lag_p99_ms: lag.map(|l| round(l.0)),
             lag_max_ms: lag.map(|l| round(l.1)),
             server_cpu_s: server_cpu_s.map(round),
+            server_cpu_cores: server_cpu_s.map(|s| round(per_wall(s))),
             limited_by,
         }
     }
