@@ -1,7 +1,8 @@
 //! Client-side chaos (`[chaos]`, issue 9) on the embedded server: agents that crash mid-flow and
 //! come back (re-attaching from `GET /api/v2/me`), an agent that never comes back (its
-//! invitations revoked and routed to another), reconnect storms and slow consumers. Each run
-//! must serve every customer, invent no violation, and count what was done in the ledger.
+//! invitations revoked and routed to another), reconnect storms, slow consumers, and customers
+//! leaving in the middle of a consult. Each run must serve every customer (or see it leave),
+//! invent no violation, and count what was done in the ledger.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,5 +91,34 @@ async fn reconnect_storms_and_slow_consumers_lose_nothing() {
         assert_eq!(records(&done, FaultKind::ReconnectStorm), 6, "3 agents, twice");
         assert_eq!(records(&done, FaultKind::SlowConsumer), 3, "3 agents, once");
         assert!(done.outcome.recorder.counter(Counter::Reconnects) >= 6);
+    }
+}
+
+#[tokio::test]
+async fn customers_leaving_in_the_middle_of_a_consult_end_cleanly() {
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let done = run("customer-abandon-consult", transport).await;
+        let o = &done.outcome;
+        let r = gwsim::report::render(&done.report);
+        assert!(!o.partial, "{transport:?}: the run ended by itself");
+        assert_eq!(o.recorder.counter(Counter::Violations), 0, "{transport:?}: {r}");
+        assert_eq!(o.recorder.counter(Counter::Errors), 0, "{transport:?}: {r}");
+        // Each abandon is one record naming the customer's chat and the agent-side interaction.
+        let chaos = o.chaos.as_ref().expect("a chaos ledger");
+        let abandons: Vec<_> =
+            chaos.records.iter().filter(|r| r.kind == FaultKind::CustomerAbandon).collect();
+        let n = abandons.len() as u64;
+        assert!(n > 0 && n < o.customers_started, "{transport:?}: about half: {chaos:?}");
+        let mut chats: Vec<&str> = abandons.iter().filter_map(|r| r.chat.as_deref()).collect();
+        chats.sort_unstable();
+        chats.dedup();
+        assert_eq!(chats.len() as u64, n, "{transport:?}: one record per customer: {chaos:?}");
+        assert!(abandons.iter().all(|r| r.interaction.is_some()), "{chaos:?}");
+        assert_eq!(records(&done, FaultKind::CustomerAbandon), n, "the summary shows them");
+        // Every other customer was served to the end; every agent finished its part of every
+        // chat, the abandoned ones included (the primary's flow and the consultant's).
+        assert_eq!(o.recorder.counter(Counter::ChatsCompleted) + n, o.customers_started, "{r}");
+        assert_eq!(o.recorder.counter(Counter::FlowsCompleted), 2 * o.customers_started, "{r}");
+        assert_eq!(done.report.exit.code, 0, "{:?}", done.report.exit.reasons);
     }
 }
