@@ -122,3 +122,78 @@ async fn customers_leaving_in_the_middle_of_a_consult_end_cleanly() {
         assert_eq!(done.report.exit.code, 0, "{:?}", done.report.exit.reasons);
     }
 }
+
+/// What `GET /api/v2/me?subresources=*` says of the agent: its chat channel's state, and the
+/// state of each chat it is in.
+async fn me_view(agent: &mut crate::support::TestAgent) -> (String, Vec<(String, String)>) {
+    let me = agent.http.login().await.expect("GET /me");
+    let chat = me.other["channels"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["channel"] == "chat"))
+        .map(|c| c["userState"]["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let chats = me.other["chats"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| (c["id"].as_str().unwrap_or_default().to_owned(), c["state"].to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (chat, chats)
+}
+
+/// A vanished agent (sockets dropped, never back) on the embedded server: its invitation times
+/// out to Revoked and goes to another agent; once its CometD session has expired, the server
+/// offers it no more chats (its channels NotReady), and the chats go to the agent that stays.
+#[tokio::test]
+async fn a_vanished_agent_is_offered_no_chat_once_its_session_expired() {
+    use crate::support::{TestAgent, WAIT, new_interaction, resource, show, start_server};
+    use gwsim::gws::{MeOperation, Media};
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let server = start_server(|c| {
+            c.bayeux.max_interval = Duration::from_millis(500);
+            c.state.invite_timeout_ms = 1_000;
+        })
+        .await;
+        let mut gone = TestAgent::login(&server, "agent-1", transport, &["chat"], true).await;
+        let mut stays = TestAgent::login(&server, "agent-2", transport, &["chat"], false).await;
+        // Agent 1 is the only Ready agent: the chat is offered to it, then it vanishes.
+        let (_, first) = new_interaction(&server, Media::Chat, &mut gone).await;
+        gone.cometd.abort();
+        let r = stays.http.me_operation(&MeOperation::Ready {}).await.expect("ready");
+        assert_eq!(r.status_code, 0);
+        assert_eq!(show(&stays.next().await), "CH[Ready]");
+        // Its invitation times out and is routed to the agent that stays.
+        let invited = stays.next().await;
+        assert_eq!(show(&invited), "SC/StatusChange(Invited)", "{transport:?}");
+        assert_eq!(resource(&invited).id, first);
+        let accept = serde_json::json!({"operationName": "Accept", "nickname": "agent-2"});
+        assert_eq!(stays.op(Media::Chat, &first, accept.clone()).await.status_code, 0);
+        stays.expect(3).await;
+        // Its CometD session expires (no connect within maxInterval): NotReady, bounded wait.
+        let mut waited = Duration::ZERO;
+        loop {
+            let (state, chats) = me_view(&mut gone).await;
+            if state == "NotReady" {
+                assert!(chats.is_empty(), "{transport:?}: its invitation was revoked: {chats:?}");
+                break;
+            }
+            assert_eq!(state, "Ready", "{transport:?}");
+            assert!(waited < WAIT, "{transport:?}: agent-1 still Ready after {waited:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += Duration::from_millis(100);
+        }
+        // New chats go to the agent that stays, never to the vanished one.
+        // Agent 2 can hold three chats (the server's default capacity): the first and two more.
+        for _ in 0..2 {
+            let (_, ixn) = new_interaction(&server, Media::Chat, &mut stays).await;
+            assert_ne!(ixn, first);
+            assert_eq!(stays.op(Media::Chat, &ixn, accept.clone()).await.status_code, 0);
+            stays.expect(3).await;
+            assert!(me_view(&mut gone).await.1.is_empty(), "{transport:?}: offered to agent-1");
+        }
+        stays.logout().await;
+        server.stop().await;
+    }
+}
