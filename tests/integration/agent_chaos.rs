@@ -10,7 +10,7 @@ use std::time::Duration;
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::faults::FaultKind;
 use gwsim::scenario::{self, Overrides, Scenario};
-use gwsim::vocab::{Counter, Transport};
+use gwsim::vocab::{Counter, OpName, STORM_NOT_CAUGHT_UP, SessionOp, Transport};
 use tokio_util::sync::CancellationToken;
 
 fn load(name: &str, transport: Transport) -> Scenario {
@@ -91,6 +91,10 @@ async fn reconnect_storms_and_slow_consumers_lose_nothing() {
         assert_eq!(records(&done, FaultKind::ReconnectStorm), 6, "3 agents, twice");
         assert_eq!(records(&done, FaultKind::SlowConsumer), 3, "3 agents, once");
         assert!(done.outcome.recorder.counter(Counter::Reconnects) >= 6);
+        // Every storm found its marker: none is counted as lost (a Handshake error kind).
+        let handshake = done.outcome.recorder.op(OpName::Session(SessionOp::Handshake));
+        let lost = handshake.and_then(|h| h.error_kinds.get(STORM_NOT_CAUGHT_UP));
+        assert_eq!(lost.map_or(0, |s| s.measured + s.warmup), 0, "{transport:?}");
     }
 }
 
