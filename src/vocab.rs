@@ -150,6 +150,9 @@ pub const STREAM_CLOSED: &str = "cometd-closed";
 /// The `Notifications` error kind of an agent whose CometD stream was still failing when the run
 /// ended: as dead as a closed one for the run's verdict.
 pub const STREAM_DOWN_AT_END: &str = "cometd-down-at-end";
+/// The `Handshake` error kind of a reconnect storm (`[chaos]`) whose marker was not seen on the
+/// old stream within 10 s: that old stream was dropped as it stood.
+pub const STORM_NOT_CAUGHT_UP: &str = "storm-not-caught-up";
 
 closed_names! {
     /// Why one CometD exchange failed or was refused: the error kinds counted under

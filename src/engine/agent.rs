@@ -458,8 +458,16 @@ async fn serve(
                     ctx.chaos.record(FaultKind::ReconnectStorm, rule, ctx.since_epoch(), &spec.username, detail);
                     // Reconnecting reads the old stream to its end: a pause ends here.
                     paused_until = None;
-                    if storm(session, &mut flows, ready, rng, token).await.is_some() {
-                        rec.count(Counter::Reconnects, 1);
+                    match storm(session, &mut flows, ready, rng, token).await {
+                        Some(true) => rec.count(Counter::Reconnects, 1),
+                        Some(false) => {
+                            rec.count(Counter::Reconnects, 1);
+                            // Counted, not only logged: the report's Handshake errors say how
+                            // many agents' storms lost the marker (docs/faults.md).
+                            let failure = FailureKind::StormNotCaughtUp;
+                            rec.op_error(OpName::Session(SessionOp::Handshake), &failure, true);
+                        }
+                        None => {}
                     }
                 }
                 None => {}

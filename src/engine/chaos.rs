@@ -1,5 +1,5 @@
-//! Client-side chaos (`[chaos]`): which agent is hit by which rule when, and the ledger of what
-//! was done. The schedule is a pure function of the scenario's seed, the rule and the agent's
+//! Client-side chaos (`[chaos]`): which agent is hit by which rule when, which customers leave
+//! in the middle of a consult, and the ledger of what was done. The schedule is a pure function of the scenario's seed, the rule and the agent's
 //! username (the same [`Identity`] hash as the server's faults), never of a shared random stream.
 //!
 //! What a crash means for the checker (docs/faults.md, "Client-side chaos"): the crashed
@@ -48,6 +48,9 @@ impl Schedule {
             if !rule.populations.is_empty() && !rule.populations.iter().any(|p| p == population) {
                 continue;
             }
+            if rule.kind == ChaosKind::CustomerAbandon {
+                continue;
+            }
             let mut at = rule.from;
             for k in 0..MAX_FIRINGS {
                 if at >= duration {
@@ -64,6 +67,8 @@ impl Schedule {
                         ChaosKind::SlowConsumer { pause } => {
                             Hit::SlowConsumer(pause.sample(&mut rng))
                         }
+                        // Skipped above: a customer's, see [`abandon_rule`].
+                        ChaosKind::CustomerAbandon => continue,
                     };
                     hits.push((at, r, hit));
                 }
@@ -89,6 +94,17 @@ impl Schedule {
         self.next += 1;
         Some((r, hit))
     }
+}
+
+/// The `customer-abandon` rule that hits customer number `n`, if any (the first that does), and
+/// from when on (since the start of the load phase): the customer then leaves as soon as its
+/// chat is seen in a consult. Seeded like an agent's schedule, by the customer's number.
+pub(crate) fn abandon_rule(chaos: Option<&Chaos>, seed: u64, n: u64) -> Option<(usize, Duration)> {
+    chaos?.rules.iter().enumerate().find_map(|(r, rule)| {
+        let hit = rule.kind == ChaosKind::CustomerAbandon
+            && roll(Identity::new(seed, r).str("customer").num(n), rule.share);
+        hit.then_some((r, rule.from))
+    })
 }
 
 /// The client side's ledger: one record per chaos event, on the run's clock.
@@ -117,6 +133,27 @@ impl ChaosLedger {
         if let Some(l) = &self.ledger {
             let new = NewRecord { agent: Some(agent.to_owned()), detail, ..NewRecord::default() };
             l.push(kind, rule, at, new);
+        }
+    }
+
+    /// Records a customer's abandon in the middle of a consult: its chat id, and the agent-side
+    /// interaction the cross checker linked it to.
+    pub(crate) fn customer_abandon(
+        &self,
+        rule: usize,
+        at: Duration,
+        chat: &str,
+        interaction: &str,
+        detail: String,
+    ) {
+        if let Some(l) = &self.ledger {
+            let new = NewRecord {
+                chat: Some(chat.to_owned()),
+                interaction: Some(interaction.to_owned()),
+                detail,
+                ..NewRecord::default()
+            };
+            l.push(FaultKind::CustomerAbandon, rule, at, new);
         }
     }
 
@@ -172,5 +209,22 @@ mod tests {
         assert_eq!(hit, again, "the same seed hits the same agents");
         let share = hit.iter().filter(|h| **h).count();
         assert!((60..140).contains(&share), "about half: {share}");
+    }
+
+    #[test]
+    fn customer_abandons_hit_customers_only_and_are_seeded() {
+        let c = chaos(ChaosKind::CustomerAbandon, 0.5, None);
+        let d = Duration::from_secs(10);
+        assert!(Schedule::for_agent(Some(&c), 7, d, "agents", "agent-1").take().is_none());
+        let hits: Vec<bool> = (0..200).map(|n| abandon_rule(Some(&c), 7, n).is_some()).collect();
+        let again: Vec<bool> = (0..200).map(|n| abandon_rule(Some(&c), 7, n).is_some()).collect();
+        assert_eq!(hits, again);
+        let share = hits.iter().filter(|h| **h).count();
+        assert!((60..140).contains(&share), "about half: {share}");
+        assert_eq!(
+            abandon_rule(Some(&c), 7, 0).map(|(r, from)| (r, from.as_secs())).filter(|_| hits[0]),
+            hits[0].then_some((0, 2))
+        );
+        assert!(abandon_rule(None, 7, 0).is_none());
     }
 }

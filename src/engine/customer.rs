@@ -107,6 +107,10 @@ pub(crate) async fn run_customer(
         .as_ref()
         .filter(|a| rng.random::<f64>() < a.probability)
         .map(|a| intended + a.after.sample(&mut rng));
+    // A `[chaos]` customer-abandon rule that hits this customer: it leaves as soon as its chat
+    // is seen in a consult (the cross checker knows; the customer sees nothing of a consult).
+    let consult_abandon =
+        super::chaos::abandon_rule(ctx.plan.scenario.chaos.as_ref(), ctx.plan.scenario.run.seed, n);
     let to_send = spec.messages.count.sample(&mut rng);
     let mut sent = 0;
     let mut joined = false;
@@ -173,6 +177,17 @@ pub(crate) async fn run_customer(
                 }
                 _ => {}
             }
+        }
+        if let Some((rule, from)) = consult_abandon
+            && ctx.load_start().is_some_and(|s| now >= s + from)
+            && let Some((ixn, joined)) =
+                ctx.correlator.cross(|x| x.consult_of(n).map(|(i, j)| (i.to_owned(), j)))
+        {
+            let stage = if joined { "joined" } else { "invited" };
+            let detail = format!("{nickname} left in the middle of a consult (consultant {stage})");
+            ctx.chaos.customer_abandon(rule, ctx.since_epoch(), &chat.id, &ixn, detail);
+            abandoned = true;
+            break;
         }
         if someone_left && agents == 0 && chat.idle().await {
             rec.count(Counter::ChatsCompleted, 1);

@@ -32,6 +32,9 @@ pub(crate) enum FailureKind {
     /// The agent's CometD stream was still failing when the run ended (its last exchanges
     /// failed and none succeeded since): a stream as dead as a closed one, only younger.
     StreamDown,
+    /// A reconnect storm (`[chaos]`) did not find its marker on the old stream within 10 s: the
+    /// old stream was dropped as it stood, and what it still held may be lost.
+    StormNotCaughtUp,
 }
 
 impl fmt::Display for FailureKind {
@@ -44,6 +47,7 @@ impl fmt::Display for FailureKind {
             FailureKind::BadNotification => f.write_str("bad-notification"),
             FailureKind::SessionClosed => f.write_str(crate::vocab::STREAM_CLOSED),
             FailureKind::StreamDown => f.write_str(crate::vocab::STREAM_DOWN_AT_END),
+            FailureKind::StormNotCaughtUp => f.write_str(crate::vocab::STORM_NOT_CAUGHT_UP),
         }
     }
 }

@@ -176,20 +176,36 @@ impl CrossChecker {
         );
     }
 
-    /// The customer left while waiting (its leave was answered): every agent invited and not yet
-    /// answering is owed its Revoked.
+    /// The customer left (its leave was answered): while no agent is in the chat, every agent
+    /// invited and not yet answering is owed its Revoked. With an agent in the chat (a customer
+    /// leaving in the middle of a consult) the chat goes on (§15.15) and so may an invitation.
     pub fn customer_left(&mut self, now_ms: u64, n: u64) {
         let due = now_ms + self.timeout_ms;
         let Some(c) = self.customers.get_mut(&n) else { return };
         c.offer_due = None;
         let Some(ixn) = c.interaction.clone() else { return };
         if let Some(chat) = self.chats.get_mut(&ixn) {
+            if chat.agents.values().any(|a| a.joined_ms.is_some() && a.exit_ms.is_none()) {
+                return;
+            }
             for a in chat.agents.values_mut() {
                 if a.invited_ms.is_some() && a.answered_ms.is_none() && a.exit_ms.is_none() {
                     a.revoke_due = Some(due);
                 }
             }
         }
+    }
+
+    /// Whether customer `n`'s chat is in a consult: a consultant invited (or owed its
+    /// invitation) or joined, and not gone. Gives the agent-side interaction and whether the
+    /// consultant has joined.
+    pub fn consult_of(&self, n: u64) -> Option<(&str, bool)> {
+        let ixn = self.customers.get(&n)?.interaction.as_deref()?;
+        let chat = self.chats.get(ixn)?;
+        let consult = || chat.agents.values().filter(|a| a.consultant && a.exit_ms.is_none());
+        let joined = consult().any(|a| a.joined_ms.is_some());
+        let invited = consult().any(|a| a.invited_ms.is_some() || a.invite_due.is_some());
+        (joined || invited).then_some((ixn, joined))
     }
 
     /// The customer's polls ended: what it is still owed can no longer be seen (the run ended,

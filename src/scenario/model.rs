@@ -614,4 +614,7 @@ pub enum ChaosKind {
     ReconnectStorm,
     /// The agent stops reading its CometD stream for `pause`.
     SlowConsumer { pause: Distribution },
+    /// Not an agent's: a customer whose chat is in a consult (the consultant invited or joined)
+    /// leaves there and then, each customer hit with probability `share`.
+    CustomerAbandon,
 }

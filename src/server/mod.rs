@@ -368,6 +368,14 @@ impl App {
             let now = self.now_ms();
             // A poisoned state was logged by `with_center`; requests report it.
             let _ = self.with_center_for(Cause::Routing, |c, out| c.tick(now, out));
+            // An agent whose notifications can no longer reach it is offered no more chats.
+            let lost = self.hub.take_orphaned();
+            if !lost.is_empty() {
+                let _ = self.with_center_for(Cause::Routing, |c, out| {
+                    lost.into_iter()
+                        .for_each(|u| c.notifications_lost(state::UserIdx::new(u), out));
+                });
+            }
             self.auth.expire_idle(Instant::now());
         }
     }

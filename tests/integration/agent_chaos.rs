@@ -1,7 +1,8 @@
 //! Client-side chaos (`[chaos]`, issue 9) on the embedded server: agents that crash mid-flow and
 //! come back (re-attaching from `GET /api/v2/me`), an agent that never comes back (its
-//! invitations revoked and routed to another), reconnect storms and slow consumers. Each run
-//! must serve every customer, invent no violation, and count what was done in the ledger.
+//! invitations revoked and routed to another), reconnect storms, slow consumers, and customers
+//! leaving in the middle of a consult. Each run must serve every customer (or see it leave),
+//! invent no violation, and count what was done in the ledger.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use gwsim::app::{Executed, RunOptions, execute};
 use gwsim::faults::FaultKind;
 use gwsim::scenario::{self, Overrides, Scenario};
-use gwsim::vocab::{Counter, Transport};
+use gwsim::vocab::{Counter, OpName, STORM_NOT_CAUGHT_UP, SessionOp, Transport};
 use tokio_util::sync::CancellationToken;
 
 fn load(name: &str, transport: Transport) -> Scenario {
@@ -90,5 +91,113 @@ async fn reconnect_storms_and_slow_consumers_lose_nothing() {
         assert_eq!(records(&done, FaultKind::ReconnectStorm), 6, "3 agents, twice");
         assert_eq!(records(&done, FaultKind::SlowConsumer), 3, "3 agents, once");
         assert!(done.outcome.recorder.counter(Counter::Reconnects) >= 6);
+        // Every storm found its marker: none is counted as lost (a Handshake error kind).
+        let handshake = done.outcome.recorder.op(OpName::Session(SessionOp::Handshake));
+        let lost = handshake.and_then(|h| h.error_kinds.get(STORM_NOT_CAUGHT_UP));
+        assert_eq!(lost.map_or(0, |s| s.measured + s.warmup), 0, "{transport:?}");
+    }
+}
+
+#[tokio::test]
+async fn customers_leaving_in_the_middle_of_a_consult_end_cleanly() {
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let done = run("customer-abandon-consult", transport).await;
+        let o = &done.outcome;
+        let r = gwsim::report::render(&done.report);
+        assert!(!o.partial, "{transport:?}: the run ended by itself");
+        assert_eq!(o.recorder.counter(Counter::Violations), 0, "{transport:?}: {r}");
+        assert_eq!(o.recorder.counter(Counter::Errors), 0, "{transport:?}: {r}");
+        // Each abandon is one record naming the customer's chat and the agent-side interaction.
+        let chaos = o.chaos.as_ref().expect("a chaos ledger");
+        let abandons: Vec<_> =
+            chaos.records.iter().filter(|r| r.kind == FaultKind::CustomerAbandon).collect();
+        let n = abandons.len() as u64;
+        assert!(n > 0 && n < o.customers_started, "{transport:?}: about half: {chaos:?}");
+        let mut chats: Vec<&str> = abandons.iter().filter_map(|r| r.chat.as_deref()).collect();
+        chats.sort_unstable();
+        chats.dedup();
+        assert_eq!(chats.len() as u64, n, "{transport:?}: one record per customer: {chaos:?}");
+        assert!(abandons.iter().all(|r| r.interaction.is_some()), "{chaos:?}");
+        assert_eq!(records(&done, FaultKind::CustomerAbandon), n, "the summary shows them");
+        // Every other customer was served to the end; every agent finished its part of every
+        // chat, the abandoned ones included (the primary's flow and the consultant's).
+        assert_eq!(o.recorder.counter(Counter::ChatsCompleted) + n, o.customers_started, "{r}");
+        assert_eq!(o.recorder.counter(Counter::FlowsCompleted), 2 * o.customers_started, "{r}");
+        assert_eq!(done.report.exit.code, 0, "{:?}", done.report.exit.reasons);
+    }
+}
+
+/// What `GET /api/v2/me?subresources=*` says of the agent: its chat channel's state, and the
+/// state of each chat it is in.
+async fn me_view(agent: &mut crate::support::TestAgent) -> (String, Vec<(String, String)>) {
+    let me = agent.http.login().await.expect("GET /me");
+    let chat = me.other["channels"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["channel"] == "chat"))
+        .map(|c| c["userState"]["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let chats = me.other["chats"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| (c["id"].as_str().unwrap_or_default().to_owned(), c["state"].to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (chat, chats)
+}
+
+/// A vanished agent (sockets dropped, never back) on the embedded server: its invitation times
+/// out to Revoked and goes to another agent; once its CometD session has expired, the server
+/// offers it no more chats (its channels NotReady), and the chats go to the agent that stays.
+#[tokio::test]
+async fn a_vanished_agent_is_offered_no_chat_once_its_session_expired() {
+    use crate::support::{TestAgent, WAIT, new_interaction, resource, show, start_server};
+    use gwsim::gws::{MeOperation, Media};
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let server = start_server(|c| {
+            c.bayeux.max_interval = Duration::from_millis(500);
+            c.state.invite_timeout_ms = 1_000;
+        })
+        .await;
+        let mut gone = TestAgent::login(&server, "agent-1", transport, &["chat"], true).await;
+        let mut stays = TestAgent::login(&server, "agent-2", transport, &["chat"], false).await;
+        // Agent 1 is the only Ready agent: the chat is offered to it, then it vanishes.
+        let (_, first) = new_interaction(&server, Media::Chat, &mut gone).await;
+        gone.cometd.abort();
+        let r = stays.http.me_operation(&MeOperation::Ready {}).await.expect("ready");
+        assert_eq!(r.status_code, 0);
+        assert_eq!(show(&stays.next().await), "CH[Ready]");
+        // Its invitation times out and is routed to the agent that stays.
+        let invited = stays.next().await;
+        assert_eq!(show(&invited), "SC/StatusChange(Invited)", "{transport:?}");
+        assert_eq!(resource(&invited).id, first);
+        let accept = serde_json::json!({"operationName": "Accept", "nickname": "agent-2"});
+        assert_eq!(stays.op(Media::Chat, &first, accept.clone()).await.status_code, 0);
+        stays.expect(3).await;
+        // Its CometD session expires (no connect within maxInterval): NotReady, bounded wait.
+        let mut waited = Duration::ZERO;
+        loop {
+            let (state, chats) = me_view(&mut gone).await;
+            if state == "NotReady" {
+                assert!(chats.is_empty(), "{transport:?}: its invitation was revoked: {chats:?}");
+                break;
+            }
+            assert_eq!(state, "Ready", "{transport:?}");
+            assert!(waited < WAIT, "{transport:?}: agent-1 still Ready after {waited:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += Duration::from_millis(100);
+        }
+        // New chats go to the agent that stays, never to the vanished one.
+        // Agent 2 can hold three chats (the server's default capacity): the first and two more.
+        for _ in 0..2 {
+            let (_, ixn) = new_interaction(&server, Media::Chat, &mut stays).await;
+            assert_ne!(ixn, first);
+            assert_eq!(stays.op(Media::Chat, &ixn, accept.clone()).await.status_code, 0);
+            stays.expect(3).await;
+            assert!(me_view(&mut gone).await.1.is_empty(), "{transport:?}: offered to agent-1");
+        }
+        stays.logout().await;
+        server.stop().await;
     }
 }

@@ -167,6 +167,29 @@ fn an_invited_agent_is_owed_its_revocation_when_the_customer_leaves() {
 }
 
 #[test]
+fn a_customer_leaving_in_the_middle_of_a_consult_owes_the_invited_consultant_nothing() {
+    let mut x = CrossChecker::new(T);
+    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.agent_invited(5, "ann", "i1", Some(7));
+    x.op_started(6, &call("ann", "i1", Capability::Accept, None, None));
+    x.op_done(10, &call("ann", "i1", Capability::Accept, None, None), true);
+    assert_eq!(x.consult_of(7), None, "no consult yet");
+    x.op_started(20, &call("ann", "i1", Capability::Consult, Some("bob"), None));
+    x.op_done(25, &call("ann", "i1", Capability::Consult, Some("bob"), None), true);
+    assert_eq!(x.consult_of(7), Some(("i1", false)), "bob owed his invitation");
+    x.agent_invited(26, "bob", "i1", Some(7));
+    assert_eq!(x.consult_of(7), Some(("i1", false)));
+    // Ann is still in the chat: it goes on without the customer, and Bob's invitation with it.
+    x.customer_left(30, 7);
+    assert!(x.poll(10 * T).is_empty());
+    x.op_started(40, &call("bob", "i1", Capability::Accept, None, None));
+    x.op_done(45, &call("bob", "i1", Capability::Accept, None, None), true);
+    assert_eq!(x.consult_of(7), Some(("i1", true)));
+    x.agent_ended(50, "bob", "i1");
+    assert_eq!(x.consult_of(7), None, "the consultant has gone");
+}
+
+#[test]
 fn a_chat_offered_to_no_agent_is_reported_on_the_customer_side() {
     let mut x = CrossChecker::new(T);
     x.customer_started(0, 7, "cust-7", "c7", true);

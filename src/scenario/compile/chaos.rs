@@ -1,5 +1,6 @@
 //! `[chaos]`: client-side chaos (agents that crash and come back, reconnect storms, slow
-//! consumers), each rule a kind, a schedule, a share of agents and the populations it hits.
+//! consumers, customers leaving in the middle of a consult), each rule a kind, a schedule, a
+//! share of agents (or customers) and the populations it hits.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use super::*;
 use crate::scenario::raw;
 use crate::scenario::{Chaos, ChaosKind, ChaosRule};
 
-const KINDS: &[&str] = &["crash", "reconnect-storm", "slow-consumer"];
+const KINDS: &[&str] = &["crash", "reconnect-storm", "slow-consumer", "customer-abandon"];
 
 impl Cx<'_> {
     /// The section, checked; `None` after an error.
@@ -28,7 +29,7 @@ impl Cx<'_> {
             self.s.error_help(
                 span,
                 "[chaos] has no rule",
-                "add [[chaos.rule]] entries with kind = \"crash\", \"reconnect-storm\" or \"slow-consumer\"",
+                "add [[chaos.rule]] entries with kind = \"crash\", \"reconnect-storm\", \"slow-consumer\" or \"customer-abandon\"",
             );
             return None;
         }
@@ -59,6 +60,19 @@ impl Cx<'_> {
         };
         only(self, &r.down, "down", "crash");
         only(self, &r.pause, "pause", "slow-consumer");
+        if kind_name == "customer-abandon" {
+            // A customer has no schedule of its own and belongs to no population: it is hit
+            // once, when its chat is in a consult.
+            if let Some(v) = &r.every {
+                self.s.error(v.span(), "`every` does not apply to kind = \"customer-abandon\"");
+            }
+            if r.populations.is_some() {
+                self.s.error(
+                    r.kind.span(),
+                    "`populations` does not apply to kind = \"customer-abandon\" (it hits customers)",
+                );
+            }
+        }
         let kind = match kind_name {
             "crash" => match &r.down {
                 Some(v) if v.get_ref() == "never" => ChaosKind::Crash { down: None },
@@ -83,6 +97,7 @@ impl Cx<'_> {
                     return None;
                 }
             },
+            "customer-abandon" => ChaosKind::CustomerAbandon,
             _ => ChaosKind::ReconnectStorm,
         };
         let share = match &r.share {
@@ -171,6 +186,10 @@ every = "3s"
 share = 0.5
 pause = "1s"
 populations = ["a"]
+[[chaos.rule]]
+kind = "customer-abandon"
+from = "3s"
+share = 0.25
 "#,
         );
         let s = parse("t.toml", &text, &Overrides::default()).expect("valid");
@@ -181,6 +200,8 @@ populations = ["a"]
         let pause = Distribution::Constant(Duration::from_secs(1));
         assert_eq!(c.rules[1].kind, ChaosKind::SlowConsumer { pause });
         assert_eq!(c.rules[1].populations, vec!["a".to_owned()]);
+        assert_eq!(c.rules[2].kind, ChaosKind::CustomerAbandon);
+        assert_eq!((c.rules[2].share, c.rules[2].from), (0.25, Duration::from_secs(3)));
     }
 
     #[test]
@@ -199,6 +220,11 @@ kind = "reconnect-storm"
 share = 2.0
 from = "1s"
 populations = ["nobody"]
+[[chaos.rule]]
+kind = "customer-abandon"
+from = "1s"
+every = "2s"
+populations = ["a"]
 "#,
         );
         let d = parse("t.toml", &text, &Overrides::default()).expect_err("invalid");
@@ -208,6 +234,8 @@ populations = ["nobody"]
         assert!(all.contains("missing `down`"), "{all}");
         assert!(all.contains("`explode` is not a valid chaos kind"), "{all}");
         assert!(all.contains("share is 2, but it must be within 0..=1"), "{all}");
-        assert_eq!(messages.len(), 4, "{all}");
+        assert!(all.contains("`every` does not apply to kind = \"customer-abandon\""), "{all}");
+        assert!(all.contains("`populations` does not apply"), "{all}");
+        assert_eq!(messages.len(), 6, "{all}");
     }
 }

@@ -200,12 +200,20 @@ impl Hub {
             .collect();
         for session in &idle {
             registry.remove(&session.id);
+            registry.expired(session.user);
             end_session(session, End::Expired);
         }
         if !idle.is_empty() {
             tracing::debug!(expired = idle.len(), "bayeux sessions expired");
         }
         idle.len()
+    }
+
+    /// Users whose last CometD session expired unserved (no connect within `maxInterval`) and
+    /// who have opened none since: nothing reaches them any more (see
+    /// `Center::notifications_lost`). Each is given once.
+    pub fn take_orphaned(&self) -> Vec<UserKey> {
+        lock(&self.registry).take_orphaned()
     }
 
     /// Expires idle sessions once a second until shutdown.

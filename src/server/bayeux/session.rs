@@ -222,6 +222,9 @@ impl SessionState {
 pub(super) struct Registry {
     sessions: HashMap<Arc<str>, Arc<Session>>,
     by_user: HashMap<UserKey, Vec<Arc<Session>>>,
+    /// Users whose last session expired unserved, not yet told to the contact center (at most
+    /// one entry per user).
+    orphaned: Vec<UserKey>,
 }
 
 impl Registry {
@@ -244,6 +247,19 @@ impl Registry {
             }
         }
         Some(session)
+    }
+
+    /// `user`'s session expired unserved: if it was the user's last, the user is orphaned.
+    pub(super) fn expired(&mut self, user: UserKey) {
+        if self.of_user(user).is_empty() && !self.orphaned.contains(&user) {
+            self.orphaned.push(user);
+        }
+    }
+
+    /// The orphaned users that still have no session (one that handshook since is not).
+    pub(super) fn take_orphaned(&mut self) -> Vec<UserKey> {
+        let orphaned = std::mem::take(&mut self.orphaned);
+        orphaned.into_iter().filter(|u| self.of_user(*u).is_empty()).collect()
     }
 
     pub(super) fn of_user(&self, user: UserKey) -> &[Arc<Session>] {
@@ -352,5 +368,26 @@ mod tests {
         assert!(reg.remove("a").is_some());
         assert!(reg.of_user(1).is_empty());
         assert_eq!(reg.len(), 1);
+    }
+
+    #[test]
+    fn a_user_is_orphaned_when_its_last_session_expires() {
+        let mut reg = Registry::default();
+        let now = Instant::now();
+        for (id, user) in [("a", 1), ("b", 1), ("c", 2)] {
+            reg.insert(Arc::new(Session::new(Arc::from(id), user, now)));
+        }
+        reg.remove("a");
+        reg.expired(1);
+        assert!(reg.take_orphaned().is_empty(), "user 1 still has a session");
+        reg.remove("b");
+        reg.expired(1);
+        reg.expired(1);
+        reg.remove("c");
+        reg.expired(2);
+        // User 2 handshook again before the contact center was told: not orphaned any more.
+        reg.insert(Arc::new(Session::new(Arc::from("d"), 2, now)));
+        assert_eq!(reg.take_orphaned(), vec![1]);
+        assert!(reg.take_orphaned().is_empty(), "each is given once");
     }
 }

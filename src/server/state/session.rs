@@ -149,6 +149,30 @@ impl Center {
         Ok(self.ok_with_reference())
     }
 
+    /// The user's last CometD session expired (no connect within `maxInterval`) and it has no
+    /// other: nothing can reach the agent any more, so routing stops offering it chats. Its
+    /// channels go NotReady (announced, for a session it may open later); its contact-center
+    /// session and its interactions stay, so a client that comes back finds them in
+    /// `GET /api/v2/me`, and its open invitations time out to Revoked as any unanswered one
+    /// (§15.7). protocol.md is silent here; docs/faults.md ("A vanished agent") says why.
+    pub fn notifications_lost(&mut self, user: UserIdx, out: &mut Vec<Delivery>) {
+        let Some(agent) = usize::try_from(user.get()).ok().and_then(|i| self.agents.get_mut(i))
+        else {
+            return;
+        };
+        let Some(channels) = agent.channels.as_mut() else { return };
+        let mut changed = Vec::new();
+        for (media, ready) in channels.iter_mut().filter(|(_, r)| *r) {
+            *ready = false;
+            changed.push(*media);
+        }
+        if changed.is_empty() {
+            return;
+        }
+        self.reindex(user);
+        self.announce(user, changed.into_iter().map(|m| (m, "NotReady")), out);
+    }
+
     fn announce<'a>(
         &self,
         user: UserIdx,
