@@ -130,8 +130,7 @@ fn unseen(records: &[LedgerRecord]) -> Vec<bool> {
         let key = (agent, ixn);
         if is_dropped_invitation(r) {
             chains.insert(key, 0);
-        } else if r.kind == FaultKind::Drop && chains.get(&key).is_some_and(|&o| o + 1 == ordinal)
-        {
+        } else if r.kind == FaultKind::Drop && chains.get(&key).is_some_and(|&o| o + 1 == ordinal) {
             out[i] = true;
             chains.insert(key, ordinal);
         } else {

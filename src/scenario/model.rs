@@ -584,6 +584,9 @@ pub struct ProxySection {
     pub plan: crate::faults::FaultPlan,
 }
 
+/// The embedded server's invitation timeout when `[chaos] invite_timeout` does not set it.
+pub const DEFAULT_INVITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `[chaos]`: client-side chaos, every decision a function of the run's seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chaos {

@@ -219,7 +219,14 @@ fn a_leak_joins_on_the_customers_chat_id() {
 
 /// A drop of notification `ordinal` (`what`) of agent `agent`'s part in `ixn`, whose customer
 /// chat is `chat`.
-fn dropped(agent: &str, ixn: &str, chat: &str, ordinal: u32, what: &str, at_ms: u64) -> LedgerRecord {
+fn dropped(
+    agent: &str,
+    ixn: &str,
+    chat: &str,
+    ordinal: u32,
+    what: &str,
+    at_ms: u64,
+) -> LedgerRecord {
     LedgerRecord {
         chat: Some(chat.into()),
         ordinal: Some(ordinal),

@@ -418,7 +418,8 @@ impl SeededFaults {
             Action::Duplicate => {
                 let mut i = 0;
                 while i < items.len() {
-                    if self.eligible(rule, &items[i], scope) && roll(self.item_id(r, &items[i]), rule.rate)
+                    if self.eligible(rule, &items[i], scope)
+                        && roll(self.item_id(r, &items[i]), rule.rate)
                     {
                         let item = &items[i];
                         self.record(
@@ -442,7 +443,8 @@ impl SeededFaults {
             Action::IndexRegression => {
                 for item in items.iter_mut() {
                     let Some(prev) = item.prev_index else { continue };
-                    if !self.eligible(rule, item, scope) || !roll(self.item_id(r, item), rule.rate) {
+                    if !self.eligible(rule, item, scope) || !roll(self.item_id(r, item), rule.rate)
+                    {
                         continue;
                     }
                     let Notification::MessageLogUpdated(ml) = &mut item.delivery.notification

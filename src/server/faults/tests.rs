@@ -63,7 +63,11 @@ fn dropped(f: &SeededFaults, order: &[(&str, u64)]) -> Vec<(String, u64)> {
     for (ixn, index) in order {
         let mut batch = vec![message(ixn, *index)];
         let mut later = Vec::new();
-        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir, chat_of: &|_| None };
+        let info = BatchInfo {
+            cause: Cause::Customer("SendMessage"),
+            directory: &dir,
+            chat_of: &|_| None,
+        };
         f.on_batch(&info, &mut batch, &mut later);
         if batch.is_empty() {
             out.push((ixn.to_string(), *index));
@@ -135,7 +139,11 @@ fn delayed_deliveries_go_to_the_timer_with_a_seeded_duration() {
     let run = |f: &SeededFaults| {
         let mut out = vec![message("A", 1)];
         let mut later = Vec::new();
-        f.on_batch(&BatchInfo { cause: Cause::Routing, directory: &dir, chat_of: &|_| None }, &mut out, &mut later);
+        f.on_batch(
+            &BatchInfo { cause: Cause::Routing, directory: &dir, chat_of: &|_| None },
+            &mut out,
+            &mut later,
+        );
         assert!(out.is_empty());
         later.iter().map(|d| d.after).collect::<Vec<_>>()
     };
@@ -154,7 +162,11 @@ fn each_index_regression_repeats_what_the_agent_last_saw() {
     let mut sent = Vec::new();
     for index in 1..=4 {
         let mut batch = vec![message("A", index)];
-        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir, chat_of: &|_| None };
+        let info = BatchInfo {
+            cause: Cause::Customer("SendMessage"),
+            directory: &dir,
+            chat_of: &|_| None,
+        };
         f.on_batch(&info, &mut batch, &mut Vec::new());
         let Notification::MessageLogUpdated(ml) = &batch[0].notification else { panic!() };
         sent.push(ml.messages[0].index);
