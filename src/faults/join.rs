@@ -10,12 +10,14 @@
 //! step is `missing`, and the step after it may be `out-of-order`); a violation left over that
 //! an already-matched record could also have produced is **explained** by it all the same, but
 //! finds no second fault. A record left unmatched is a fault the checker **missed**; a violation
-//! nothing explains is **unexplained**.
+//! nothing explains is **unexplained**. A `never-offered` (named by the customer's chat id) finds
+//! every dropped invitation of that chat at once: each was needed for the chat to go unoffered.
 //!
 //! Latency-only kinds (latency, error, request-stall, slow-customer, expire, ws-close,
 //! connect-starvation, stall, and the proxy's kinds) explain no violation: they are counted, and have no recall. Nor
 //! has a delay that nothing overtook (the ledger's `overtaken`): it changed no order, so no
-//! ordering checker could see it; it is counted as **unobservable**.
+//! ordering checker could see it; it is counted as **unobservable**. So is a drop that follows
+//! a dropped invitation in the same part of an interaction (the agent heard nothing of it).
 //!
 //! Clocks: a violation's `at_ms` is the checker's clock (zero when the run began), a record's
 //! `at_ms` the ledger's (zero when the injector was made). `offset_ms` is how much later the
