@@ -98,7 +98,7 @@ pub fn is_ordering(kind: FaultKind) -> bool {
 
 /// Whether this record's fault could show in the order of what an agent received: a delay
 /// only when a later notification overtook it. (A drop after a dropped invitation cannot show
-/// either, but that takes the other records to tell: [`unseen`].)
+/// either, but that takes the other records to tell: the join finds those.)
 pub fn is_observable(r: &LedgerRecord) -> bool {
     is_ordering(r.kind) && (r.kind != FaultKind::Delay || r.overtaken == Some(true))
 }

@@ -365,8 +365,7 @@ impl SeededFaults {
     /// Applies one rule to the batch.
     fn apply(
         &self,
-        r: usize,
-        rule: &FaultRule,
+        (r, rule): (usize, &FaultRule),
         batch: &BatchInfo<'_>,
         scope: Scope,
         at: Duration,
@@ -594,9 +593,9 @@ impl FaultInjector for SeededFaults {
         let routed = items.iter().any(|i| i.routed);
         for (r, rule) in self.active(at, FaultKind::is_notification) {
             if rule.select.operation(op) {
-                self.apply(r, rule, batch, Scope::All, at, &mut items, later);
+                self.apply((r, rule), batch, Scope::All, at, &mut items, later);
             } else if routed && rule.select.operation(Some(OpSelector::Routing)) {
-                self.apply(r, rule, batch, Scope::Routed, at, &mut items, later);
+                self.apply((r, rule), batch, Scope::Routed, at, &mut items, later);
             }
         }
         out.extend(items.into_iter().map(|i| i.delivery));
