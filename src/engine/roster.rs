@@ -120,16 +120,19 @@ impl Correlator {
     }
 
     /// Tells the cross checker that customers are owed offers, when the run can say so for
-    /// certain (see [`CrossChecker::expect_offers`]): against the embedded server, whose
-    /// routing and invitation timeout are known, and with no chaos rule that crashes agents (a
-    /// crashed agent's session still takes invitations the simulator never sees).
+    /// certain (see [`CrossChecker::expect_offers`]): by default against the embedded server,
+    /// whose routing and invitation timeout are known (`[customers] offer_check` says otherwise),
+    /// and never with a chaos rule that crashes agents (a crashed agent's session still takes
+    /// invitations the simulator never sees).
     pub(crate) fn expect_offers_for(&self, plan: &RunPlan) {
         let s = &plan.scenario;
+        let Some(customers) = &s.customers else { return };
         let crashes = s
             .chaos
             .as_ref()
             .is_some_and(|c| c.rules.iter().any(|r| matches!(r.kind, ChaosKind::Crash { .. })));
-        if plan.target.kind != TargetType::Embedded || crashes || s.customers.is_none() {
+        let wanted = customers.offer_check.unwrap_or(plan.target.kind == TargetType::Embedded);
+        if !wanted || crashes {
             return;
         }
         let invite =

@@ -282,6 +282,10 @@ pub struct Customers {
     pub max_active: Option<u32>,
     pub messages: Messages,
     pub abandon: Option<Abandon>,
+    /// Whether a chat offered to no agent while agents were idle is a `never-offered`
+    /// violation (`None`: against the embedded server only; see docs/faults.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_check: Option<bool>,
 }
 
 /// What a customer says once an agent has joined.
