@@ -174,3 +174,55 @@ fn each_index_regression_repeats_what_the_agent_last_saw() {
     assert_eq!(sent, [1, 1, 1, 1]);
     assert_eq!(f.ledger().records.len(), 3, "one record per regression");
 }
+
+/// A StatusChange(Invited) about chat `ixn`, for user 0.
+fn invited(ixn: &str) -> Delivery {
+    use crate::gws::{InteractionResource, InteractionState, StateChange};
+    let resource = InteractionResource {
+        id: ixn.to_owned(),
+        uri: format!("http://gws/api/v2/chats/{ixn}"),
+        state: InteractionState::Invited,
+        capabilities: Vec::new(),
+        participants: Vec::new(),
+        user_data: serde_json::Map::new(),
+        facebooksession_type: None,
+        received_date: None,
+        suggested_queue_uris: None,
+        relevant_response_template_groups: None,
+        comment: None,
+    };
+    let sc = StateChange {
+        notification_type: NotificationType::StatusChange,
+        reference_id: None,
+        chat: Some(resource),
+        facebooksession: None,
+        error_message: None,
+    };
+    Delivery {
+        user: UserIdx::new(0),
+        topic: Topic::Interaction(Media::Chat),
+        notification: Notification::state_change(Media::Chat, sc),
+    }
+}
+
+#[test]
+fn a_routing_rule_takes_the_invitations_routing_makes_in_any_batch_and_names_the_chat() {
+    let f = injector("[[rule]]\nkind = \"drop\"\nrate = 1\noperations = [\"routing\"]\n");
+    let dir = directory();
+    let chat_of = |ixn: &str| Some(format!("chat-of-{ixn}"));
+    // A chat offered as it is requested: the invitation goes, the customer's text stays.
+    let mut out = vec![invited("A"), message("B", 1)];
+    let cause = Cause::Customer("RequestChat");
+    f.on_batch(&BatchInfo { cause, directory: &dir, chat_of: &chat_of }, &mut out, &mut Vec::new());
+    assert_eq!(out, vec![message("B", 1)]);
+    let records = f.ledger().records;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].chat.as_deref(), Some("chat-of-A"), "the never-offered's key");
+    assert_eq!(records[0].notification.as_deref(), Some("StatusChange(Invited)"));
+    // A consult target's invitation is its operation's, not routing's.
+    let mut out = vec![invited("C")];
+    let cause = Cause::Operation { name: Capability::Consult, interaction: "C" };
+    f.on_batch(&BatchInfo { cause, directory: &dir, chat_of: &chat_of }, &mut out, &mut Vec::new());
+    assert_eq!(out, vec![invited("C")]);
+    assert_eq!(f.ledger().records.len(), 1);
+}
