@@ -18,7 +18,7 @@ use super::RunCtx;
 use super::chaos;
 use super::failure::FailureKind;
 use super::flow::{Delivered, FlowRun};
-use super::roster::Member;
+use super::roster::{Correlator, Member};
 use super::shared::AgentShared;
 use super::sink::Sink;
 use super::warnings::AgentWarning;
@@ -292,6 +292,11 @@ async fn login(
     if ready {
         ready = session_op(rec, &http, SessionOp::Ready, MeOperation::Ready {}).await.is_ok();
         announced += u64::from(ready);
+        // A recovered agent holds what GET /me listed, which the cross checker never saw
+        // invited: it is not counted idle (and crashes turn the offer check off anyway).
+        if ready && !recover && Correlator::routed_to(&ctx.plan, spec.population) {
+            ctx.correlator.agent_ready(ctx.now_ms(), &spec.username, true);
+        }
     }
     drop(permit);
 
@@ -480,9 +485,18 @@ async fn serve(
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
                 let body = if ready { MeOperation::NotReady {} } else { MeOperation::Ready {} };
+                // Not routable from the moment NotReady is asked for; routable again only once
+                // Ready is answered.
+                let routed = Correlator::routed_to(&ctx.plan, spec.population);
+                if ready && routed {
+                    ctx.correlator.agent_ready(ctx.now_ms(), &spec.username, false);
+                }
                 if session_op(rec, &http, op, body).await.is_ok() {
                     ready = !ready;
                     session.announced += 1;
+                    if ready && routed {
+                        ctx.correlator.agent_ready(ctx.now_ms(), &spec.username, true);
+                    }
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, rng);
             }
@@ -672,6 +686,7 @@ async fn logout(
         rec.violations(shared.checker(|c| c.finish_with_grace(now_ms, FINISH_GRACE_MS)));
     }
     ctx.roster.leave(&pop.name, &spec.username);
+    ctx.correlator.agent_ready(ctx.now_ms(), &spec.username, false);
     // A few agents at a time, each holding its turn until its CometD session has disconnected:
     // the semaphore is never closed, so a missing permit only means no bound.
     let _turn = ctx.logout_gate.acquire().await.ok();

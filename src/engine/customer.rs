@@ -99,8 +99,8 @@ pub(crate) async fn run_customer(
         }
     };
     let chat = Channel { client, media: ctx.plan.target.media, id };
-    // Not asked to be offered in time: with every agent busy, a chat waits as long as it must.
-    ctx.correlator.cross(|x| x.customer_started(ctx.now_ms(), n, &nickname, &chat.id, false));
+    // Whether it is owed an offer is judged when it stops waiting (`ordering::cross`).
+    ctx.correlator.cross(|x| x.customer_started(ctx.now_ms(), n, &nickname, &chat.id));
     let mut checker = CustomerChecker::new(&nickname);
     let abandon_at = spec
         .abandon
@@ -231,12 +231,16 @@ pub(crate) async fn run_customer(
         }
     }
     drop((waiting, active));
+    ctx.correlator.cross(|x| x.customer_stopping(ctx.now_ms(), n));
     // Leave politely, whatever happened; the chat may already be over.
     let left = tokio::time::timeout(Duration::from_secs(5), chat.complete()).await;
     // An abandon answered: an agent invited meanwhile is owed its Revoked.
     if abandoned && matches!(left, Ok(Ok(()))) {
         ctx.correlator.cross(|x| x.customer_left(ctx.now_ms(), n));
     }
-    ctx.correlator.cross(|x| x.customer_ended(n));
+    // Every invitation of its chat was made by now (its leave withdrew the rest).
+    if let Some(v) = ctx.correlator.cross(|x| x.customer_ended(ctx.now_ms(), n)) {
+        rec.violations(vec![v]);
+    }
     checker.forget(&chat.id);
 }

@@ -303,6 +303,7 @@ async fn run_inner(
         chaos: chaos::ChaosLedger::new(&scenario),
         load_start: OnceLock::new(),
     });
+    ctx.correlator.expect_offers_for(&ctx.plan);
     let started = Instant::now();
     let agents_token = interrupt.child_token();
     let customers_token = interrupt.child_token();

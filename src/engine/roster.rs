@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::gws::{InteractionState, Notification, NotificationType};
+use crate::gws::{InteractionState, Media, Notification, NotificationType};
 use crate::ordering::cross::tag_of;
 use crate::ordering::{CrossChecker, Violation};
+use crate::run_plan::{RunPlan, TargetType};
+use crate::scenario::model::{ChaosKind, DEFAULT_INVITE_TIMEOUT, Readiness};
 
 /// How often the cross-participant checker looks for what is overdue: it walks everything in
 /// flight, so not at every notification.
@@ -115,6 +117,50 @@ impl Correlator {
             cross: Mutex::new(CrossChecker::new(cross_timeout_ms)),
             next_cross_poll: AtomicU64::new(0),
         }
+    }
+
+    /// Tells the cross checker that customers are owed offers, when the run can say so for
+    /// certain (see [`CrossChecker::expect_offers`]): by default against the embedded server,
+    /// whose routing and invitation timeout are known (`[customers] offer_check` says otherwise),
+    /// and never with a chaos rule that crashes agents (a crashed agent's session still takes
+    /// invitations the simulator never sees).
+    pub(crate) fn expect_offers_for(&self, plan: &RunPlan) {
+        let s = &plan.scenario;
+        let Some(customers) = &s.customers else { return };
+        let crashes = s
+            .chaos
+            .as_ref()
+            .is_some_and(|c| c.rules.iter().any(|r| matches!(r.kind, ChaosKind::Crash { .. })));
+        let wanted = customers.offer_check.unwrap_or(plan.target.kind == TargetType::Embedded);
+        if !wanted || crashes {
+            return;
+        }
+        let invite =
+            s.chaos.as_ref().and_then(|c| c.invite_timeout).unwrap_or(DEFAULT_INVITE_TIMEOUT);
+        self.cross(|x| x.expect_offers(invite.as_millis() as u64));
+    }
+
+    /// Whether agents of population `p` can be offered the customers' chats: they may be
+    /// Ready, and are in the customers' queue (every agent is in `default` and in any queue
+    /// that is not a population's; a population's queue holds that population).
+    pub(crate) fn routed_to(plan: &RunPlan, p: usize) -> bool {
+        let s = &plan.scenario;
+        let Some(pop) = s.agents.get(p) else { return false };
+        let queue = s.customers.as_ref().and_then(|c| c.queue.as_deref());
+        let in_queue = match queue {
+            Some(q) if s.agents.iter().any(|a| a.name == q) => pop.name == q,
+            _ => true,
+        };
+        // Facebook goes to agents Ready on `facebook`, or on `chat` when they did not list it.
+        let media = plan.target.media;
+        let channel = pop.channels.contains(&media)
+            || (media == Media::Facebook && pop.channels.contains(&Media::Chat));
+        in_queue && channel && !matches!(pop.readiness, Readiness::NotReady)
+    }
+
+    /// A routable agent's readiness changed (see [`CrossChecker::agent_ready`]).
+    pub(crate) fn agent_ready(&self, now_ms: u64, username: &str, ready: bool) {
+        self.cross(|x| x.agent_ready(now_ms, username, ready));
     }
 
     /// Runs `f` on the cross-participant checker.

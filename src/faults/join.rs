@@ -10,12 +10,14 @@
 //! step is `missing`, and the step after it may be `out-of-order`); a violation left over that
 //! an already-matched record could also have produced is **explained** by it all the same, but
 //! finds no second fault. A record left unmatched is a fault the checker **missed**; a violation
-//! nothing explains is **unexplained**.
+//! nothing explains is **unexplained**. A `never-offered` (named by the customer's chat id) finds
+//! every dropped invitation of that chat at once: each was needed for the chat to go unoffered.
 //!
 //! Latency-only kinds (latency, error, request-stall, slow-customer, expire, ws-close,
 //! connect-starvation, stall, and the proxy's kinds) explain no violation: they are counted, and have no recall. Nor
 //! has a delay that nothing overtook (the ledger's `overtaken`): it changed no order, so no
-//! ordering checker could see it; it is counted as **unobservable**.
+//! ordering checker could see it; it is counted as **unobservable**. So is a drop that follows
+//! a dropped invitation in the same part of an interaction (the agent heard nothing of it).
 //!
 //! Clocks: a violation's `at_ms` is the checker's clock (zero when the run began), a record's
 //! `at_ms` the ledger's (zero when the injector was made). `offset_ms` is how much later the
@@ -37,9 +39,12 @@ pub const SLACK_MS: i64 = 2;
 pub fn explains(kind: FaultKind) -> &'static [ViolationKind] {
     use ViolationKind as V;
     match kind {
-        // A dropped message, invitation or revocation is owed across participants too.
+        // A dropped message, invitation or revocation is owed across participants too; an agent
+        // whose invitation was dropped reads the next notification of that interaction (the
+        // Revoked of its timeout) as unexpected.
         FaultKind::Drop => &[
             V::Missing,
+            V::Unexpected,
             V::OutOfOrder,
             V::NotDelivered,
             V::NotInvited,
@@ -92,9 +97,49 @@ pub fn is_ordering(kind: FaultKind) -> bool {
 }
 
 /// Whether this record's fault could show in the order of what an agent received: a delay
-/// only when a later notification overtook it.
+/// only when a later notification overtook it. (A drop after a dropped invitation cannot show
+/// either, but that takes the other records to tell: the join finds those.)
 pub fn is_observable(r: &LedgerRecord) -> bool {
     is_ordering(r.kind) && (r.kind != FaultKind::Delay || r.overtaken == Some(true))
+}
+
+/// The ledger's name of an invitation.
+const INVITED: &str = "StatusChange(Invited)";
+
+/// Whether a record is the drop of an invitation (the first notification of an agent's part in
+/// an interaction).
+fn is_dropped_invitation(r: &LedgerRecord) -> bool {
+    r.kind == FaultKind::Drop && r.ordinal == Some(0) && r.notification.as_deref() == Some(INVITED)
+}
+
+/// Per record: a drop that no checker could see because the agent was sent nothing of that
+/// part of the interaction before it (its invitation and every notification since were
+/// dropped: the ordinals 0, 1, ... of the part, each dropped). The agent knows nothing of the
+/// interaction, so nothing it is sent after can be judged; the invitation's record carries the
+/// finding (the customer's `never-offered`, or the agent's `unexpected` at a later
+/// notification).
+fn unseen(records: &[LedgerRecord]) -> Vec<bool> {
+    let mut out = vec![false; records.len()];
+    // (agent, interaction) → the ordinal of the last record of an unbroken run of drops from
+    // a dropped invitation.
+    let mut chains: HashMap<(&str, &str), u32> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        let (Some(agent), Some(ixn), Some(ordinal)) =
+            (r.agent.as_deref(), r.interaction.as_deref(), r.ordinal)
+        else {
+            continue;
+        };
+        let key = (agent, ixn);
+        if is_dropped_invitation(r) {
+            chains.insert(key, 0);
+        } else if r.kind == FaultKind::Drop && chains.get(&key).is_some_and(|&o| o + 1 == ordinal) {
+            out[i] = true;
+            chains.insert(key, ordinal);
+        } else {
+            chains.remove(&key);
+        }
+    }
+    out
 }
 
 /// One fault kind's side of the join.
@@ -172,19 +217,28 @@ fn key(kind_is_leak: bool, agent: &str, interaction: &str) -> (String, String) {
 /// Joins `violations` with `records` (see the module docs for the rules and `offset_ms`).
 pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) -> Join {
     let mut out = Join::default();
+    let unseen = unseen(records);
+    let observable = |i: usize| is_observable(&records[i]) && !unseen[i];
     // Records by (agent, interaction), each list in ledger order (earliest first).
     let mut by_key: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    // Dropped invitations by the customer's chat id: a `never-offered` names the customer.
+    let mut by_chat: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
         let k = out.kinds.entry(r.kind).or_default();
         k.records += 1;
         if !is_ordering(r.kind) {
             continue;
         }
-        if !is_observable(r) {
+        if !observable(i) {
             k.unobservable += 1;
             continue;
         }
         out.ordering_records += 1;
+        if is_dropped_invitation(r)
+            && let Some(chat) = r.chat.as_deref()
+        {
+            by_chat.entry(chat).or_default().push(i);
+        }
         let leak = r.kind == FaultKind::Leak;
         let agent = r.agent.as_deref().unwrap_or("");
         let interaction =
@@ -199,6 +253,26 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
     let mut leftover = Vec::new();
     for &vi in &order {
         let v = &violations[vi];
+        if v.kind == ViolationKind::NeverOffered {
+            // The chat was offered to no agent because every invitation of it was dropped: the
+            // violation finds each of them (many to one), not only the first.
+            let mut any = false;
+            for &ri in by_chat.get(v.interaction.as_str()).into_iter().flatten() {
+                if !matched[ri] && at(&records[ri]) <= v.at_ms as i64 + SLACK_MS {
+                    matched[ri] = true;
+                    out.kinds.entry(FaultKind::Drop).or_default().found += 1;
+                    out.found += 1;
+                    any = true;
+                }
+            }
+            if any {
+                out.kinds.entry(FaultKind::Drop).or_default().explained += 1;
+                out.explained += 1;
+            } else {
+                leftover.push(vi);
+            }
+            continue;
+        }
         let leak = v.kind == ViolationKind::VisibilityLeak;
         let candidates = by_key.get(&key(leak, &v.agent, &v.interaction));
         let fits = |ri: usize| {
@@ -221,7 +295,11 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
     for vi in leftover {
         let v = &violations[vi];
         let leak = v.kind == ViolationKind::VisibilityLeak;
-        let candidates = by_key.get(&key(leak, &v.agent, &v.interaction));
+        let candidates = if v.kind == ViolationKind::NeverOffered {
+            by_chat.get(v.interaction.as_str())
+        } else {
+            by_key.get(&key(leak, &v.agent, &v.interaction))
+        };
         let by = candidates.and_then(|c| {
             c.iter().copied().find(|&ri| {
                 let r = &records[ri];
@@ -247,8 +325,7 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         }
     }
     out.violations = violations.len() as u64;
-    out.missed =
-        (0..records.len()).filter(|&i| is_observable(&records[i]) && !matched[i]).collect();
+    out.missed = (0..records.len()).filter(|&i| observable(i) && !matched[i]).collect();
     out
 }
 

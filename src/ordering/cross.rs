@@ -13,7 +13,8 @@
 //! - a consult or conference target gets its `Invited`: [`ViolationKind::NotInvited`];
 //! - an agent invited to a chat whose customer then left gets its `Revoked` (or `Completed`):
 //!   [`ViolationKind::NotRevoked`];
-//! - a customer's chat is offered to some agent: [`ViolationKind::NeverOffered`].
+//! - a customer's chat is offered to some agent, when routing certainly had room for it (see
+//!   [`CrossChecker::expect_offers`]): [`ViolationKind::NeverOffered`].
 //!
 //! Races: a participant is owed something only when the order of the two requests on the server
 //! is certain from the simulator's side. An agent is owed a message when its Accept was answered
@@ -29,7 +30,7 @@
 //! Memory: messages leave when every owed recipient has them or their violation is reported;
 //! chats and unanswered sends expire after `horizon_ms` without news.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Violation, ViolationKind};
 use crate::gws::Capability;
@@ -42,6 +43,7 @@ const HORIZON_MS: u64 = 120_000;
 const MAX_MESSAGES: usize = 100_000;
 const MAX_CHATS: usize = 100_000;
 const MAX_HIDDEN_TAGS: usize = 1_024;
+const MAX_OPEN: usize = 10_000;
 
 /// Who sent a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,11 +119,43 @@ struct Customer {
     name: String,
     chat: String,
     interaction: Option<String>,
-    /// Owed an offer to some agent by this deadline.
-    offer_due: Option<u64>,
+    /// When its request was answered: its chat waits for routing from then.
+    started_ms: u64,
+    /// Customers whose chat may have been in the routing queue before its own (an upper bound
+    /// of the offers ahead of it).
+    ahead: u64,
+    /// Some agent received an invitation to its chat.
+    offered: bool,
+    /// When it stopped waiting (began to leave, or the run ended).
+    stopped_ms: Option<u64>,
     /// Its polls ended: nothing more can be seen by it.
     gone: bool,
     touched_ms: u64,
+}
+
+/// What the checker knows of an agent routing may offer customers' chats to.
+#[derive(Debug, Default)]
+struct Routable {
+    /// Logged in and Ready (set once Ready is answered, cleared when it starts NotReady, logs
+    /// out or is gone).
+    ready: bool,
+    /// It crashed: what it held then is unknown, so it is never idle again.
+    vanished: bool,
+    /// Interactions it was invited to and has not seen end.
+    open: HashSet<String>,
+    /// Its last stretch of idleness (ready, nothing open): from, and until (`None`: still).
+    idle: Option<(u64, Option<u64>)>,
+}
+
+impl Routable {
+    fn update(&mut self, now_ms: u64) {
+        let idle = self.ready && !self.vanished && self.open.is_empty();
+        match (idle, self.idle) {
+            (true, None | Some((_, Some(_)))) => self.idle = Some((now_ms, None)),
+            (false, Some((from, None))) => self.idle = Some((from, Some(now_ms))),
+            _ => {}
+        }
+    }
 }
 
 /// The cross-participant checker of one run.
@@ -132,6 +166,10 @@ pub struct CrossChecker {
     customers: HashMap<u64, Customer>,
     messages: HashMap<String, Message>,
     next_sweep_ms: u64,
+    /// The server's invitation timeout, when customers are owed offers
+    /// ([`Self::expect_offers`]).
+    invite_timeout_ms: Option<u64>,
+    routable: HashMap<String, Routable>,
 }
 
 impl CrossChecker {
@@ -142,7 +180,65 @@ impl CrossChecker {
             customers: HashMap::new(),
             messages: HashMap::new(),
             next_sweep_ms: 0,
+            invite_timeout_ms: None,
+            routable: HashMap::new(),
         }
+    }
+
+    /// Customers are owed offers ([`ViolationKind::NeverOffered`]), routing being the embedded
+    /// server's: a waiting chat goes, oldest first, to any agent of its queue that is Ready with
+    /// room; an invitation nobody answers is revoked after `invite_timeout_ms` and its chat
+    /// queued again behind the others, excluding that agent.
+    ///
+    /// The rule (docs/faults.md, "never-offered"): customer C, whose request was answered at
+    /// `t`, with `q` customers before it still active (so at most `q` offers ahead of it in the
+    /// queue), is owed an offer by `a + (1 + ceil(q / j)) * invite_timeout + timeout` if `j`
+    /// routable agents were idle (Ready, every invitation they received ended) throughout,
+    /// from `a >= t` until then. An idle agent can still hold invitations the simulator never
+    /// saw (dropped): those made before `a` lapse within one invitation timeout, and after `a`
+    /// each of its slots takes a chat ahead of C, which is queued again behind C if it lapses,
+    /// at most one per timeout; so C's turn comes within the bound. The check is judged when the
+    /// customer stops waiting (it leaves, or the run ends), so every invitation of its chat
+    /// was made before the violation. A customer of a crashed agent's run is not owed this:
+    /// the engine only asks for it when no agent can vanish.
+    pub fn expect_offers(&mut self, invite_timeout_ms: u64) {
+        self.invite_timeout_ms = Some(invite_timeout_ms);
+    }
+
+    /// A routable agent's readiness: `true` once its Ready is answered, `false` when it starts
+    /// NotReady or its logout.
+    pub fn agent_ready(&mut self, now_ms: u64, username: &str, ready: bool) {
+        let a = self.routable.entry(username.to_owned()).or_default();
+        a.ready = ready;
+        a.update(now_ms);
+    }
+
+    /// Whether customer `c` was owed an offer by `stop_ms` (see [`Self::expect_offers`]).
+    fn owed_offer(&self, c: &Customer, stop_ms: u64) -> bool {
+        let Some(invite) = self.invite_timeout_ms else { return false };
+        if c.offered {
+            return false;
+        }
+        let due = |from: u64, j: u64| {
+            from.max(c.started_ms) + (1 + c.ahead.div_ceil(j)) * invite + self.timeout_ms
+        };
+        let stretches = || {
+            self.routable.values().filter_map(|a| a.idle).map(|(f, u)| (f, u.unwrap_or(u64::MAX)))
+        };
+        // One agent idle until the offer was due, whenever its stretch ended.
+        if stretches().any(|(f, u)| {
+            let d = due(f, 1);
+            d <= stop_ms && d <= u
+        }) {
+            return true;
+        }
+        // Or the first `j` (by when they became idle) of the agents still idle when the customer
+        // stopped: all idle from the latest of them on. (Not every subset is tried: the check
+        // is linear in the agents, and a miss only makes it more lenient.)
+        let mut still: Vec<u64> =
+            stretches().filter(|&(_, u)| u >= stop_ms).map(|(f, _)| f).collect();
+        still.sort_unstable();
+        still.iter().enumerate().any(|(i, &f)| due(f, i as u64 + 1) <= stop_ms)
     }
 
     fn chat(&mut self, now_ms: u64, interaction: &str) -> Option<&mut Chat> {
@@ -159,21 +255,30 @@ impl CrossChecker {
         Some(c.agents.entry(username.to_owned()).or_default())
     }
 
-    /// A customer requested its chat (customer number `n`, its chat or session id); with
-    /// `offer_timeout`, some agent must be offered it in time.
-    pub fn customer_started(&mut self, now_ms: u64, n: u64, name: &str, chat: &str, offer: bool) {
-        let offer_due = offer.then_some(now_ms + self.timeout_ms);
+    /// A customer's chat request was answered (customer number `n`, its chat or session id).
+    pub fn customer_started(&mut self, now_ms: u64, n: u64, name: &str, chat: &str) {
+        let ahead = self.customers.values().filter(|c| !c.gone).count() as u64;
         self.customers.insert(
             n,
             Customer {
                 name: name.to_owned(),
                 chat: chat.to_owned(),
                 interaction: None,
-                offer_due,
+                started_ms: now_ms,
+                ahead,
+                offered: false,
+                stopped_ms: None,
                 gone: false,
                 touched_ms: now_ms,
             },
         );
+    }
+
+    /// The customer stops waiting for an agent: it is about to leave (or the run ended).
+    pub fn customer_stopping(&mut self, now_ms: u64, n: u64) {
+        if let Some(c) = self.customers.get_mut(&n) {
+            c.stopped_ms.get_or_insert(now_ms);
+        }
     }
 
     /// The customer left (its leave was answered): while no agent is in the chat, every agent
@@ -181,8 +286,7 @@ impl CrossChecker {
     /// leaving in the middle of a consult) the chat goes on (§15.15) and so may an invitation.
     pub fn customer_left(&mut self, now_ms: u64, n: u64) {
         let due = now_ms + self.timeout_ms;
-        let Some(c) = self.customers.get_mut(&n) else { return };
-        c.offer_due = None;
+        let Some(c) = self.customers.get(&n) else { return };
         let Some(ixn) = c.interaction.clone() else { return };
         if let Some(chat) = self.chats.get_mut(&ixn) {
             if chat.agents.values().any(|a| a.joined_ms.is_some() && a.exit_ms.is_none()) {
@@ -210,11 +314,32 @@ impl CrossChecker {
 
     /// The customer's polls ended: what it is still owed can no longer be seen (the run ended,
     /// or the chat did: a message sent before the agents left precedes their leave in the log).
-    pub fn customer_ended(&mut self, n: u64) {
+    /// Returns its `never-offered`, if it was owed an offer by the time it stopped waiting.
+    pub fn customer_ended(&mut self, now_ms: u64, n: u64) -> Option<Violation> {
+        let c = self.customers.get(&n)?;
+        let owed = !c.gone && self.owed_offer(c, c.stopped_ms.unwrap_or(now_ms));
+        let v = owed.then(|| self.never_offered(c, now_ms));
         if let Some(c) = self.customers.get_mut(&n) {
             c.gone = true;
-            c.offer_due = None;
+            c.touched_ms = now_ms;
         }
+        v
+    }
+
+    fn never_offered(&self, c: &Customer, now_ms: u64) -> Violation {
+        let invite = self.invite_timeout_ms.unwrap_or(0);
+        violation(
+            ViolationKind::NeverOffered,
+            c.name.clone(),
+            c.chat.clone(),
+            format!(
+                "an agent offered the chat while routable agents were idle (invitation timeout \
+                 {invite} ms, {} customer(s) ahead, {} ms for the notification)",
+                c.ahead, self.timeout_ms
+            ),
+            "no agent was invited".to_owned(),
+            now_ms,
+        )
     }
 
     /// An agent received its `Invited` for `interaction`, whose user data names customer `n`.
@@ -229,9 +354,18 @@ impl CrossChecker {
             && let Some(c) = self.customers.get_mut(&n)
         {
             c.interaction = Some(interaction.to_owned());
-            c.offer_due = None;
+            c.offered = true;
             c.touched_ms = now_ms;
         }
+        // Kept for every agent (one entry each), so an invitation that overtakes the answer to
+        // its Ready is not forgotten.
+        let r = self.routable.entry(username.to_owned()).or_default();
+        if r.open.len() < MAX_OPEN {
+            r.open.insert(interaction.to_owned());
+        } else {
+            r.vanished = true;
+        }
+        r.update(now_ms);
         let Some(chat) = self.chat(now_ms, interaction) else { return };
         if chat.customer.is_none() {
             chat.customer = n;
@@ -244,6 +378,10 @@ impl CrossChecker {
 
     /// An agent's part in `interaction` ended (Completed or Revoked arrived).
     pub fn agent_ended(&mut self, now_ms: u64, username: &str, interaction: &str) {
+        if let Some(r) = self.routable.get_mut(username) {
+            r.open.remove(interaction);
+            r.update(now_ms);
+        }
         if let Some(a) = self.agents_mut(interaction, username) {
             a.exit_ms.get_or_insert(now_ms);
             a.revoke_due = None;
@@ -255,6 +393,11 @@ impl CrossChecker {
     /// it will never be read, so it is owed nothing more in any chat it was in. A re-attached
     /// agent takes its chats up from `GET /api/v2/me`, not from the stream it lost.
     pub fn agent_gone(&mut self, now_ms: u64, username: &str) {
+        // Never idle again: what it held when it went is unknown.
+        if let Some(r) = self.routable.get_mut(username) {
+            r.vanished = true;
+            r.update(now_ms);
+        }
         for chat in self.chats.values_mut() {
             if let Some(a) = chat.agents.get_mut(username) {
                 a.exit_ms.get_or_insert(now_ms);
@@ -552,19 +695,6 @@ impl CrossChecker {
                 }
             }
         }
-        for c in self.customers.values_mut() {
-            if c.offer_due.is_some_and(|d| due_ms >= d) {
-                c.offer_due = None;
-                out.push(violation(
-                    ViolationKind::NeverOffered,
-                    c.name.clone(),
-                    c.chat.clone(),
-                    format!("an agent offered the chat within {timeout} ms"),
-                    "no agent was invited".to_owned(),
-                    now_ms,
-                ));
-            }
-        }
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms = now_ms + 1_000;
             let stale = |t: u64| now_ms.saturating_sub(t) > HORIZON_MS;
@@ -579,7 +709,12 @@ impl CrossChecker {
     /// been on the wire, and is forgotten.
     pub fn finish(&mut self, now_ms: u64, grace_ms: u64) -> Vec<Violation> {
         let due = now_ms + self.timeout_ms.saturating_sub(grace_ms);
-        let out = self.overdue(due, now_ms);
+        let mut out = self.overdue(due, now_ms);
+        for c in self.customers.values().filter(|c| !c.gone) {
+            if self.owed_offer(c, c.stopped_ms.unwrap_or(now_ms)) {
+                out.push(self.never_offered(c, now_ms));
+            }
+        }
         self.messages.clear();
         self.chats.clear();
         self.customers.clear();

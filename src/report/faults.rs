@@ -50,8 +50,8 @@ pub struct FaultKindReport {
     /// Whether the kind should show up as ordering violations (only those have a recall).
     pub ordering: bool,
     pub records: u64,
-    /// Records whose fault changed no order an agent could see (a delay nothing overtook):
-    /// not in the recall.
+    /// Records whose fault changed no order an agent could see (a delay nothing overtook, a
+    /// drop after a dropped invitation to the same agent): not in the recall.
     #[serde(default)]
     pub unobservable: u64,
     /// Records matched one to one with a violation.

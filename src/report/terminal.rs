@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use crate::faults::FaultKind;
 use crate::vocab::{OpName, Stat};
 
 use super::throughput::Throughput;
@@ -407,10 +408,13 @@ faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
         let _ = writeln!(o, "{}", line(&cells));
     }
     for k in f.kinds.iter().filter(|k| k.unobservable > 0) {
+        let why = match k.kind {
+            FaultKind::Drop => "sent after a dropped invitation",
+            _ => "nothing overtook the delayed notification",
+        };
         let _ = writeln!(
             o,
-            "  {}: {} of {} not observable (nothing overtook the delayed notification), not in \
-             the recall",
+            "  {}: {} of {} not observable ({why}), not in the recall",
             k.kind, k.unobservable, k.records
         );
     }

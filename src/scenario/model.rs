@@ -282,6 +282,10 @@ pub struct Customers {
     pub max_active: Option<u32>,
     pub messages: Messages,
     pub abandon: Option<Abandon>,
+    /// Whether a chat offered to no agent while agents were idle is a `never-offered`
+    /// violation (`None`: against the embedded server only; see docs/faults.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_check: Option<bool>,
 }
 
 /// What a customer says once an agent has joined.
@@ -583,6 +587,9 @@ pub struct ProxySection {
     /// The `proxy-*` rules; the seed defaults to the run's.
     pub plan: crate::faults::FaultPlan,
 }
+
+/// The embedded server's invitation timeout when `[chaos] invite_timeout` does not set it.
+pub const DEFAULT_INVITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `[chaos]`: client-side chaos, every decision a function of the run's seed.
 #[derive(Debug, Clone, PartialEq)]

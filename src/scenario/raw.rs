@@ -118,6 +118,8 @@ pub(crate) struct Customers {
     pub queue: Option<Spanned<String>>,
     pub messages: Option<Messages>,
     pub abandon: Option<Abandon>,
+    #[schemars(with = "Option<bool>")]
+    pub offer_check: Option<Spanned<bool>>,
 }
 
 /// `arrival = { ... }`: exactly one shape, told apart by its keys in `compile`.

@@ -257,7 +257,8 @@ impl App {
         let result = f(&mut center, &mut out);
         if !out.is_empty() {
             let mut later = Vec::new();
-            let batch = BatchInfo { cause, directory: center.directory() };
+            let chat_of = |ixn: &str| center.customer_chat_id(ixn).map(str::to_owned);
+            let batch = BatchInfo { cause, directory: center.directory(), chat_of: &chat_of };
             self.faults.on_batch(&batch, &mut out, &mut later);
             // Numbered and published under the state lock, so batch numbers follow state order.
             let number = self.published.as_deref().map_or(0, |p| {

@@ -6,7 +6,11 @@
 //! The scenario exercises every cross-participant check: customer messages while a consultant
 //! is in the chat, the primary's SendMessage (owed to the customer and the consultant), a
 //! SendToAgents each way and the consultant's SendMessage (owed to the other agent, never to the
-//! customer), a consult invitation, a removal.
+//! customer), a consult invitation, a removal. Two more drop cases take the customers' chats
+//! away from the agents: `drop-routing` drops every invitation routing makes (and the Revoked of
+//! each timeout: nobody ever hears of the chats, which only the customers' `never-offered`
+//! finds), `drop-invite` the invitations made when a chat is requested (the Revoked of the
+//! timeout then reaches the agent, which had never been invited: `unexpected`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,9 +27,8 @@ use tokio_util::sync::CancellationToken;
 /// The rules of one case's `[faults]` section, by name.
 fn rules(case: &str) -> &'static str {
     match case {
-        // Dropping every invitation would leave nothing to check (see `never-offered` in
-        // docs/faults.md): agents' operations are faulted for all, and the customer's messages
-        // for the consultants.
+        // Agents' operations are faulted for all, and the customer's messages for the
+        // consultants (the invitations are the next two cases').
         "drop" => {
             r#"[[faults.rule]]
 kind = "drop"
@@ -37,6 +40,12 @@ rate = 1.0
 operations = ["customer"]
 agents = ["spec-*"]
 "#
+        }
+        "drop-routing" => {
+            "[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\noperations = [\"routing\"]\n"
+        }
+        "drop-invite" => {
+            "[[faults.rule]]\nkind = \"drop\"\nrate = 1.0\noperations = [\"customer\"]\nagents = [\"front-*\"]\n"
         }
         "duplicate" => "[[faults.rule]]\nkind = \"duplicate\"\nrate = 1.0\n",
         "swap" => "[[faults.rule]]\nkind = \"swap\"\nrate = 1.0\n",
@@ -53,6 +62,17 @@ fn scenario_text(case: &str, media: &str) -> String {
     let channels = if media == "facebook" { "channels = [\"facebook\"]" } else { "" };
     let faults = rules(case);
     let faults = if faults.is_empty() { String::new() } else { format!("[faults]\n{faults}") };
+    // A short invitation timeout: an invitation nobody heard of comes back within the run.
+    // (`[chaos]` needs a rule: a pause that never comes.)
+    let chaos = if case.starts_with("drop-") {
+        "[chaos]\ninvite_timeout = \"1s\"\n[[chaos.rule]]\nkind = \"slow-consumer\"\nfrom = \"1h\"\npause = \"1s\"\n"
+    } else {
+        ""
+    };
+    // Dropping the customer's notifications to the agents that take its chat would drop its
+    // texts too, and one that reaches an agent already completing is owed to nobody: the
+    // customers of `drop-invite` only wait for their chat to be served.
+    let messages = if case == "drop-invite" { 0 } else { 3 };
     format!(
         r#"name = "kinds-{case}-{media}"
 [target]
@@ -77,7 +97,7 @@ consult_flow = "answer-consult"
 readiness = "not-ready"
 [customers]
 arrival = {{ rate = "2/s" }}
-messages = {{ count = 3, think = "700ms", text = "Hello" }}
+messages = {{ count = {messages}, think = "700ms", text = "Hello" }}
 [flows.consult]
 steps = [
   {{ op = "Accept" }},
@@ -99,7 +119,7 @@ steps = [
   {{ op = "SendMessage", text = "Consultant here" }},
   {{ await = "removed", timeout = "10s" }},
 ]
-{faults}"#
+{chaos}{faults}"#
     )
 }
 
@@ -155,6 +175,8 @@ fn table(cases: &[Case]) -> String {
 async fn every_notification_fault_kind_is_found_on_both_transports_and_media() {
     const CASES: &[&str] = &[
         "drop",
+        "drop-routing",
+        "drop-invite",
         "duplicate",
         "swap",
         "delay",
@@ -188,7 +210,9 @@ async fn every_notification_fault_kind_is_found_on_both_transports_and_media() {
     let shown = table(&all);
     eprintln!("{shown}");
     for c in &all {
-        let kind_name = c.name.split(' ').next().unwrap_or_default();
+        let case = c.name.split(' ').next().unwrap_or_default();
+        let kind_name = case.split('-').next().unwrap_or_default();
+        let kind_name = if kind_name == "index" { case } else { kind_name };
         if kind_name == "clean" || kind_name == "latency" {
             assert_eq!(c.violations, 0, "{}: no fault, no violation\n{shown}", c.name);
             continue;

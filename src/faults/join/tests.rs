@@ -216,3 +216,65 @@ fn a_leak_joins_on_the_customers_chat_id() {
     let j = join(&[leak], &[vio(V::VisibilityLeak, "customer-1", "chat-9", 50)], 0);
     assert_eq!((j.found, j.recall(), j.precision()), (1, Some(1.0), Some(1.0)));
 }
+
+/// A drop of notification `ordinal` (`what`) of agent `agent`'s part in `ixn`, whose customer
+/// chat is `chat`.
+fn dropped(
+    agent: &str,
+    ixn: &str,
+    chat: &str,
+    ordinal: u32,
+    what: &str,
+    at_ms: u64,
+) -> LedgerRecord {
+    LedgerRecord {
+        chat: Some(chat.into()),
+        ordinal: Some(ordinal),
+        notification: Some(what.into()),
+        ..rec(F::Drop, agent, ixn, at_ms)
+    }
+}
+
+#[test]
+fn a_dropped_invitation_is_found_by_the_unexpected_revoked_that_follows_it() {
+    // The invitation lapsed and its Revoked reached the agent, who had never been invited.
+    let records = vec![dropped("x1", "i1", "c1", 0, "StatusChange(Invited)", 10)];
+    let j = join(&records, &[vio(V::Unexpected, "x1", "i1", 2_050)], 0);
+    assert_eq!((j.found, j.recall(), j.precision()), (1, Some(1.0), Some(1.0)));
+}
+
+#[test]
+fn a_chat_never_offered_finds_every_dropped_invitation_of_it() {
+    // Invited to x1 (dropped), its Revoked dropped too (x1 knew nothing: unseen), offered again
+    // to x2 (dropped); another chat's invitation is not this customer's.
+    let records = vec![
+        dropped("x1", "i1", "c1", 0, "StatusChange(Invited)", 10),
+        dropped("x1", "i1", "c1", 1, "StatusChange(Revoked)", 2_010),
+        dropped("x2", "i1", "c1", 0, "StatusChange(Invited)", 2_010),
+        dropped("x3", "i2", "c2", 0, "StatusChange(Invited)", 20),
+        // Sent after the violation: not explained by it.
+        dropped("x3", "i1", "c1", 0, "StatusChange(Invited)", 9_000),
+    ];
+    let j = join(&records, &[vio(V::NeverOffered, "cust-1", "c1", 5_000)], 0);
+    let drop = j.kinds[&F::Drop];
+    assert_eq!((drop.records, drop.unobservable, drop.found, drop.explained), (5, 1, 2, 1));
+    assert_eq!(j.missed, vec![3, 4]);
+    assert_eq!(j.precision(), Some(1.0));
+
+    // Without a dropped invitation of its chat, a never-offered is unexplained.
+    let j = join(&records[3..4], &[vio(V::NeverOffered, "cust-1", "c1", 5_000)], 0);
+    assert_eq!((j.found, j.unexplained.clone(), j.precision()), (0, vec![0], Some(0.0)));
+}
+
+#[test]
+fn a_drop_after_a_delivered_notification_stays_observable() {
+    // The invitation arrived (ordinal 0 not dropped); its later drops break what the agent
+    // knows, so each is in the recall.
+    let records = vec![
+        dropped("x1", "i1", "c1", 1, "MessageLogUpdated[Text#3]", 10),
+        dropped("x1", "i1", "c1", 0, "StatusChange(Invited)", 20),
+        dropped("x1", "i1", "c1", 2, "StatusChange(Revoked)", 30),
+    ];
+    let j = join(&records, &[], 0);
+    assert_eq!(j.kinds[&F::Drop].unobservable, 0, "ordinal 2 does not follow ordinal 0 unbroken");
+}

@@ -34,7 +34,7 @@ fn text(from_kind: &str, nickname: &str, tag: &str) -> LogEntry {
 /// at 10 ms.
 fn chat_with_ann() -> CrossChecker {
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.op_started(6, &call("ann", "i1", Capability::Accept, None, None));
     x.op_done(10, &call("ann", "i1", Capability::Accept, None, None), true);
@@ -71,7 +71,7 @@ fn an_agent_that_was_leaving_or_not_yet_in_is_owed_nothing() {
     assert!(x.poll(10 * T).is_empty(), "ann's leave may have gone first");
 
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", false);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.customer_sending(20, 7, "b2");
     x.op_done(21, &call("ann", "i1", Capability::Accept, None, None), true);
@@ -143,7 +143,7 @@ fn a_consult_target_is_owed_its_invitation() {
 #[test]
 fn an_invited_agent_is_owed_its_revocation_when_the_customer_leaves() {
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.customer_left(20, 7);
     let v = x.poll(20 + T);
@@ -151,7 +151,7 @@ fn an_invited_agent_is_owed_its_revocation_when_the_customer_leaves() {
     assert_eq!((v[0].kind, v[0].agent.as_str()), (ViolationKind::NotRevoked, "ann"));
 
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.customer_left(20, 7);
     x.agent_ended(30, "ann", "i1");
@@ -159,17 +159,29 @@ fn an_invited_agent_is_owed_its_revocation_when_the_customer_leaves() {
 
     // Ann had started answering: her Accept may have gone first.
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.op_started(15, &call("ann", "i1", Capability::Accept, None, None));
     x.customer_left(20, 7);
     assert!(x.poll(10 * T).is_empty());
 }
 
+/// Invitation timeout of the offer tests.
+const INV: u64 = 2_000;
+
+/// A checker owing offers, with agents ann and bob Ready (and idle) from 100 ms.
+fn owing_offers() -> CrossChecker {
+    let mut x = CrossChecker::new(T);
+    x.expect_offers(INV);
+    x.agent_ready(100, "ann", true);
+    x.agent_ready(100, "bob", true);
+    x
+}
+
 #[test]
 fn a_customer_leaving_in_the_middle_of_a_consult_owes_the_invited_consultant_nothing() {
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
+    x.customer_started(0, 7, "cust-7", "c7");
     x.agent_invited(5, "ann", "i1", Some(7));
     x.op_started(6, &call("ann", "i1", Capability::Accept, None, None));
     x.op_done(10, &call("ann", "i1", Capability::Accept, None, None), true);
@@ -190,31 +202,112 @@ fn a_customer_leaving_in_the_middle_of_a_consult_owes_the_invited_consultant_not
 }
 
 #[test]
-fn a_chat_offered_to_no_agent_is_reported_on_the_customer_side() {
-    let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
-    x.customer_started(0, 8, "cust-8", "c8", true);
-    x.agent_invited(5, "ann", "i1", Some(8));
-    let v = x.poll(T);
-    assert_eq!(v.len(), 1);
+fn a_chat_offered_to_no_agent_while_agents_were_idle_is_reported_when_the_customer_stops() {
+    // Alone in the queue with two idle agents: owed by 100 + (1 + 0) * INV + T.
+    let due = 100 + INV + T;
+    let mut x = owing_offers();
+    x.customer_started(0, 7, "cust-7", "c7");
+    assert!(x.poll(10 * T).is_empty(), "judged when the customer stops, not before");
+    x.customer_stopping(due, 7);
+    let v = x.customer_ended(due + 50, 7).expect("never offered");
     assert_eq!(
-        (v[0].kind, v[0].agent.as_str(), v[0].interaction.as_str()),
-        (ViolationKind::NeverOffered, "cust-7", "c7")
+        (v.kind, v.agent.as_str(), v.interaction.as_str(), v.at_ms),
+        (ViolationKind::NeverOffered, "cust-7", "c7", due + 50),
+        "named by the customer's chat id, at the end (after every invitation of the chat)"
     );
-    // An abandon before the timeout owes nothing.
+    assert!(x.finish(20 * T, 0).is_empty(), "reported once");
+
+    // Stopped a moment earlier: routing may still have been cycling hidden invitations.
+    let mut x = owing_offers();
+    x.customer_started(0, 7, "cust-7", "c7");
+    x.customer_stopping(due - 1, 7);
+    assert!(x.customer_ended(due + 50, 7).is_none());
+
+    // Offered (to anyone): nothing owed.
+    let mut x = owing_offers();
+    x.customer_started(0, 7, "cust-7", "c7");
+    x.agent_invited(5, "carl", "i1", Some(7));
+    x.customer_stopping(10 * T, 7);
+    assert!(x.customer_ended(10 * T, 7).is_none());
+
+    // Not asked for (a remote target, or a run whose agents may crash).
     let mut x = CrossChecker::new(T);
-    x.customer_started(0, 7, "cust-7", "c7", true);
-    x.customer_left(10, 7);
-    assert!(x.poll(10 * T).is_empty());
+    x.agent_ready(100, "ann", true);
+    x.customer_started(0, 7, "cust-7", "c7");
+    x.customer_stopping(100 * T, 7);
+    assert!(x.customer_ended(100 * T, 7).is_none());
+}
+
+#[test]
+fn a_chat_waits_without_a_violation_while_every_agent_is_busy() {
+    let mut x = owing_offers();
+    x.agent_invited(50, "ann", "i1", Some(1));
+    x.agent_invited(50, "bob", "i2", Some(2));
+    x.customer_started(60, 7, "cust-7", "c7");
+    x.customer_stopping(100 * T, 7);
+    assert!(x.customer_ended(100 * T, 7).is_none(), "nobody was idle");
+
+    // Ann ended her chat at 5 s: idle from then; owed from 5 s on. Three customers ahead
+    // (1, 2 and 8, none gone) and one idle agent: 5_000 + (1 + 3) * INV + T.
+    let mut x = owing_offers();
+    x.agent_invited(50, "ann", "i1", Some(1));
+    x.agent_invited(50, "bob", "i2", Some(2));
+    x.customer_started(55, 1, "cust-1", "c1");
+    x.customer_started(55, 2, "cust-2", "c2");
+    x.customer_started(56, 8, "cust-8", "c8");
+    x.customer_started(60, 7, "cust-7", "c7");
+    x.agent_ended(5_000, "ann", "i1");
+    let due = 5_000 + 4 * INV + T;
+    x.customer_stopping(due - 1, 7);
+    assert!(x.customer_ended(due, 7).is_none());
+    let mut y = owing_offers();
+    y.agent_invited(50, "ann", "i1", Some(1));
+    y.agent_invited(50, "bob", "i2", Some(2));
+    y.customer_started(55, 1, "cust-1", "c1");
+    y.customer_started(55, 2, "cust-2", "c2");
+    y.customer_started(56, 8, "cust-8", "c8");
+    y.customer_started(60, 7, "cust-7", "c7");
+    y.agent_ended(5_000, "ann", "i1");
+    y.customer_stopping(due, 7);
+    assert!(y.customer_ended(due, 7).is_some());
+}
+
+#[test]
+fn an_idle_stretch_must_last_until_the_offer_was_due() {
+    // Ann goes NotReady before the offer is due, and crashed bob is never idle again.
+    let mut x = owing_offers();
+    x.agent_gone(50, "bob");
+    x.agent_ready(100, "bob", true);
+    x.customer_started(0, 7, "cust-7", "c7");
+    x.agent_ready(100 + INV, "ann", false);
+    x.customer_stopping(100 * T, 7);
+    assert!(x.customer_ended(100 * T, 7).is_none());
+
+    // Two idle agents share the queue ahead: ceil(3 / 2) + 1 = 3 timeouts.
+    let mut x = owing_offers();
+    for n in 1..=3 {
+        x.customer_started(0, n, "c", &format!("c{n}"));
+    }
+    x.customer_started(0, 7, "cust-7", "c7");
+    let due = 100 + 3 * INV + T;
+    x.customer_stopping(due, 7);
+    assert!(x.customer_ended(due, 7).is_some());
+
+    // At the run's end, a customer still waiting is judged at the end.
+    let mut x = owing_offers();
+    x.customer_started(0, 7, "cust-7", "c7");
+    let v = x.finish(100 + INV + T, 0);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].kind, ViolationKind::NeverOffered);
 }
 
 #[test]
 fn memory_is_bounded_by_expiry() {
     let mut x = CrossChecker::new(T);
     for i in 0..100u64 {
-        x.customer_started(i, i, "c", &format!("c{i}"), false);
+        x.customer_started(i, i, "c", &format!("c{i}"));
         x.agent_invited(i, "ann", &format!("i{i}"), Some(i));
-        x.customer_ended(i);
+        let _ = x.customer_ended(i, i);
         let (ixn, tag) = (format!("i{i}"), format!("t{i}"));
         x.op_started(i, &call("ann", &ixn, Capability::SendMessage, None, Some(&tag)));
     }

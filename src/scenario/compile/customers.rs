@@ -144,6 +144,7 @@ impl Cx<'_> {
                 max_active: max_active?,
                 messages: messages?,
                 abandon: abandon?,
+                offer_check: c.offer_check.as_ref().map(|v| *v.get_ref()),
             },
             span,
             arrival_span,

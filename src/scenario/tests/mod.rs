@@ -550,6 +550,13 @@ fn customer_and_arrival_rules() {
     let s = parse("t.toml", &c("arrival = { stages = [ { to = \"2/s\", over = \"5s\" }, { rate = \"2/s\", for = \"5s\" } ] }")).unwrap();
     assert_eq!(s.plan.segments.len(), 2);
     assert_eq!(s.customers.as_ref().map(|c| c.messages.count), Some(IntRange { low: 1, high: 3 }));
+    assert_eq!(s.customers.as_ref().map(|c| c.offer_check), Some(None), "the target decides");
+    let s = parse("t.toml", &c("arrival = { rate = \"1/s\" }\noffer_check = false")).unwrap();
+    assert_eq!(s.customers.as_ref().map(|c| c.offer_check), Some(Some(false)));
+    check(
+        &c("arrival = { rate = \"1/s\" }\noffer_check = \"yes\""),
+        &[(12, 15, "wrong type: expected true or false")],
+    );
 }
 
 #[test]

@@ -129,11 +129,21 @@ pub enum Cause<'a> {
 }
 
 /// One batch as the state machine produced it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct BatchInfo<'a> {
     pub cause: Cause<'a>,
     /// To name the recipients (`UserIdx` to username).
     pub directory: &'a Directory,
+    /// The customer's chat (or Facebook session) id of an interaction, for the ledger: a
+    /// routed invitation's record carries it, so a `never-offered` (which names the customer's
+    /// chat) joins with it.
+    pub chat_of: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl std::fmt::Debug for BatchInfo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchInfo").field("cause", &self.cause).finish_non_exhaustive()
+    }
 }
 
 /// A notification handed to a timer: published `after` from now, outside the state lock.

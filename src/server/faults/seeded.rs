@@ -24,7 +24,7 @@ use crate::faults::{
     Action, FaultKind, FaultPlan, FaultRule, Identity, Ledger, LedgerSnapshot, NewRecord,
     OpSelector, roll,
 };
-use crate::gws::{Media, Notification, NotificationType};
+use crate::gws::{InteractionState, Media, Notification, NotificationType};
 use crate::server::state::{Delivery, Directory, Topic};
 
 use super::{
@@ -229,6 +229,25 @@ fn is_terminal(n: &Notification) -> bool {
     }
 }
 
+fn is_invitation(n: &Notification) -> bool {
+    match n {
+        Notification::ChatStateChangeMessage(sc)
+        | Notification::FacebooksessionStateChangeMessage(sc) => {
+            sc.notification_type == NotificationType::StatusChange
+                && sc.resource().is_some_and(|r| r.state == InteractionState::Invited)
+        }
+        _ => false,
+    }
+}
+
+/// Which of a batch's notifications a rule may touch: all of them when its `operations` select
+/// the batch's cause, only the routed invitations when they select `routing` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    Routed,
+}
+
 fn first_index(n: &Notification) -> Option<u64> {
     match n {
         Notification::MessageLogUpdated(ml) => ml.messages.first().map(|e| e.index),
@@ -248,6 +267,9 @@ struct Item {
     terminal: bool,
     /// A copy the injector added (a duplicate, a late copy): no rule touches it again.
     injected: bool,
+    /// A `StatusChange(Invited)` that routing made (not the target's invitation of the
+    /// operation that caused the batch): a `routing` rule selects it whatever the batch's cause.
+    routed: bool,
 }
 
 impl Item {
@@ -262,7 +284,7 @@ impl Item {
 impl SeededFaults {
     /// Numbers the batch's interaction notifications per recipient (always, so ordinals do not
     /// depend on which rules are active) and notes indices and terminal states.
-    fn items(&self, out: &mut Vec<Delivery>) -> Vec<Item> {
+    fn items(&self, cause: &Cause<'_>, out: &mut Vec<Delivery>) -> Vec<Item> {
         let mut tracks = lock(&self.tracks);
         let mut items = Vec::with_capacity(out.len());
         for delivery in out.drain(..) {
@@ -272,7 +294,14 @@ impl SeededFaults {
             };
             let ixn: Option<Arc<str>> =
                 media.and(delivery.notification.interaction_id()).map(Arc::from);
+            // An operation's own target (a consult, a conference, a transfer to an agent) is
+            // invited on the operation's interaction; any other invitation is routing's offer
+            // (a RequestChat answered at once, a Complete freeing an agent, a timeout).
+            let own = matches!(cause, Cause::Operation { interaction, .. }
+                if ixn.as_deref() == Some(*interaction));
+            let routed = !own && is_invitation(&delivery.notification);
             let mut item = Item {
+                routed,
                 ixn: ixn.clone(),
                 media,
                 ordinal: 0,
@@ -302,8 +331,9 @@ impl SeededFaults {
         items
     }
 
-    fn eligible(&self, rule: &FaultRule, item: &Item) -> bool {
+    fn eligible(&self, rule: &FaultRule, item: &Item, scope: Scope) -> bool {
         !item.injected
+            && (scope == Scope::All || item.routed)
             && item.ixn.is_some()
             && rule.select.agent(self.username(item.user()))
             && rule.select.media(item.media)
@@ -316,11 +346,12 @@ impl SeededFaults {
             .num(u64::from(item.ordinal))
     }
 
-    fn notification_record(&self, cause: &Cause<'_>, item: &Item, detail: String) -> NewRecord {
-        let (operation, cause) = cause_fields(cause);
+    fn notification_record(&self, batch: &BatchInfo<'_>, item: &Item, detail: String) -> NewRecord {
+        let (operation, cause) = cause_fields(&batch.cause);
         NewRecord {
             agent: self.username(item.user()).map(str::to_owned),
             interaction: item.ixn.as_deref().map(str::to_owned),
+            chat: item.ixn.as_deref().and_then(batch.chat_of),
             operation,
             cause,
             notification: Some(summary(&item.delivery.notification)),
@@ -334,9 +365,9 @@ impl SeededFaults {
     /// Applies one rule to the batch.
     fn apply(
         &self,
-        r: usize,
-        rule: &FaultRule,
-        cause: &Cause<'_>,
+        (r, rule): (usize, &FaultRule),
+        batch: &BatchInfo<'_>,
+        scope: Scope,
         at: Duration,
         items: &mut Vec<Item>,
         later: &mut Vec<Delayed>,
@@ -347,7 +378,7 @@ impl SeededFaults {
                 let mut i = 0;
                 while i < items.len() {
                     let id = self.item_id(r, &items[i]);
-                    if !self.eligible(rule, &items[i]) || !roll(id, rule.rate) {
+                    if !self.eligible(rule, &items[i], scope) || !roll(id, rule.rate) {
                         i += 1;
                         continue;
                     }
@@ -356,7 +387,7 @@ impl SeededFaults {
                         Action::Delay(dist) => {
                             let after = dist.sample(&mut id.rng());
                             let detail = format!("delayed by {}ms", after.as_millis());
-                            let record = self.notification_record(cause, &item, detail);
+                            let record = self.notification_record(batch, &item, detail);
                             let kept_before =
                                 items[..i].iter().filter(|o| o.same_group(&item)).count() as u32;
                             let nth = later
@@ -377,7 +408,7 @@ impl SeededFaults {
                             });
                         }
                         _ => {
-                            let record = self.notification_record(cause, &item, "dropped".into());
+                            let record = self.notification_record(batch, &item, "dropped".into());
                             self.record(r, kind, at, record);
                         }
                     }
@@ -386,14 +417,15 @@ impl SeededFaults {
             Action::Duplicate => {
                 let mut i = 0;
                 while i < items.len() {
-                    if self.eligible(rule, &items[i]) && roll(self.item_id(r, &items[i]), rule.rate)
+                    if self.eligible(rule, &items[i], scope)
+                        && roll(self.item_id(r, &items[i]), rule.rate)
                     {
                         let item = &items[i];
                         self.record(
                             r,
                             kind,
                             at,
-                            self.notification_record(cause, item, "sent twice".into()),
+                            self.notification_record(batch, item, "sent twice".into()),
                         );
                         let copy = Item {
                             delivery: item.delivery.clone(),
@@ -410,7 +442,8 @@ impl SeededFaults {
             Action::IndexRegression => {
                 for item in items.iter_mut() {
                     let Some(prev) = item.prev_index else { continue };
-                    if !self.eligible(rule, item) || !roll(self.item_id(r, item), rule.rate) {
+                    if !self.eligible(rule, item, scope) || !roll(self.item_id(r, item), rule.rate)
+                    {
                         continue;
                     }
                     let Notification::MessageLogUpdated(ml) = &mut item.delivery.notification
@@ -432,7 +465,7 @@ impl SeededFaults {
                         }
                     }
                     let mut rec = self.notification_record(
-                        cause,
+                        batch,
                         item,
                         format!("index {true_index} sent as {prev}, the index sent before it"),
                     );
@@ -443,7 +476,7 @@ impl SeededFaults {
             Action::Swap => {
                 let mut a = 0;
                 while a < items.len() {
-                    if !self.eligible(rule, &items[a]) {
+                    if !self.eligible(rule, &items[a], scope) {
                         a += 1;
                         continue;
                     }
@@ -463,7 +496,7 @@ impl SeededFaults {
                         summary(&items[b].delivery.notification),
                         items[b].ordinal
                     );
-                    self.record(r, kind, at, self.notification_record(cause, &items[a], detail));
+                    self.record(r, kind, at, self.notification_record(batch, &items[a], detail));
                     items.swap(a, b);
                     // Both are settled: neither is swapped again by this rule.
                     items[a].injected = true;
@@ -475,7 +508,7 @@ impl SeededFaults {
                 let terminals: Vec<usize> =
                     (0..items.len()).filter(|&t| items[t].terminal).collect();
                 for t in terminals.into_iter().rev() {
-                    if !self.eligible(rule, &items[t])
+                    if !self.eligible(rule, &items[t], scope)
                         || !roll(self.item_id(r, &items[t]), rule.rate)
                     {
                         continue;
@@ -495,7 +528,7 @@ impl SeededFaults {
                         "re-sent after the terminal {}",
                         summary(&items[t].delivery.notification)
                     );
-                    self.record(r, kind, at, self.notification_record(cause, src, detail));
+                    self.record(r, kind, at, self.notification_record(batch, src, detail));
                     let copy = Item {
                         delivery: src.delivery.clone(),
                         ixn: src.ixn.clone(),
@@ -554,12 +587,15 @@ impl FaultInjector for SeededFaults {
         if !self.has_notification_rules {
             return;
         }
-        let mut items = self.items(out);
+        let mut items = self.items(&batch.cause, out);
         let at = self.elapsed();
         let op = Some(cause_selector(&batch.cause));
+        let routed = items.iter().any(|i| i.routed);
         for (r, rule) in self.active(at, FaultKind::is_notification) {
             if rule.select.operation(op) {
-                self.apply(r, rule, &batch.cause, at, &mut items, later);
+                self.apply((r, rule), batch, Scope::All, at, &mut items, later);
+            } else if routed && rule.select.operation(Some(OpSelector::Routing)) {
+                self.apply((r, rule), batch, Scope::Routed, at, &mut items, later);
             }
         }
         out.extend(items.into_iter().map(|i| i.delivery));

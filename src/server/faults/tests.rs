@@ -63,7 +63,11 @@ fn dropped(f: &SeededFaults, order: &[(&str, u64)]) -> Vec<(String, u64)> {
     for (ixn, index) in order {
         let mut batch = vec![message(ixn, *index)];
         let mut later = Vec::new();
-        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir };
+        let info = BatchInfo {
+            cause: Cause::Customer("SendMessage"),
+            directory: &dir,
+            chat_of: &|_| None,
+        };
         f.on_batch(&info, &mut batch, &mut later);
         if batch.is_empty() {
             out.push((ixn.to_string(), *index));
@@ -104,7 +108,7 @@ fn no_faults_and_rate_zero_leave_batches_alone() {
         let mut out = batch.clone();
         let mut later = Vec::new();
         injector.on_batch(
-            &BatchInfo { cause: Cause::Routing, directory: &dir },
+            &BatchInfo { cause: Cause::Routing, directory: &dir, chat_of: &|_| None },
             &mut out,
             &mut later,
         );
@@ -135,7 +139,11 @@ fn delayed_deliveries_go_to_the_timer_with_a_seeded_duration() {
     let run = |f: &SeededFaults| {
         let mut out = vec![message("A", 1)];
         let mut later = Vec::new();
-        f.on_batch(&BatchInfo { cause: Cause::Routing, directory: &dir }, &mut out, &mut later);
+        f.on_batch(
+            &BatchInfo { cause: Cause::Routing, directory: &dir, chat_of: &|_| None },
+            &mut out,
+            &mut later,
+        );
         assert!(out.is_empty());
         later.iter().map(|d| d.after).collect::<Vec<_>>()
     };
@@ -154,11 +162,67 @@ fn each_index_regression_repeats_what_the_agent_last_saw() {
     let mut sent = Vec::new();
     for index in 1..=4 {
         let mut batch = vec![message("A", index)];
-        let info = BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir };
+        let info = BatchInfo {
+            cause: Cause::Customer("SendMessage"),
+            directory: &dir,
+            chat_of: &|_| None,
+        };
         f.on_batch(&info, &mut batch, &mut Vec::new());
         let Notification::MessageLogUpdated(ml) = &batch[0].notification else { panic!() };
         sent.push(ml.messages[0].index);
     }
     assert_eq!(sent, [1, 1, 1, 1]);
     assert_eq!(f.ledger().records.len(), 3, "one record per regression");
+}
+
+/// A StatusChange(Invited) about chat `ixn`, for user 0.
+fn invited(ixn: &str) -> Delivery {
+    use crate::gws::{InteractionResource, InteractionState, StateChange};
+    let resource = InteractionResource {
+        id: ixn.to_owned(),
+        uri: format!("http://gws/api/v2/chats/{ixn}"),
+        state: InteractionState::Invited,
+        capabilities: Vec::new(),
+        participants: Vec::new(),
+        user_data: serde_json::Map::new(),
+        facebooksession_type: None,
+        received_date: None,
+        suggested_queue_uris: None,
+        relevant_response_template_groups: None,
+        comment: None,
+    };
+    let sc = StateChange {
+        notification_type: NotificationType::StatusChange,
+        reference_id: None,
+        chat: Some(resource),
+        facebooksession: None,
+        error_message: None,
+    };
+    Delivery {
+        user: UserIdx::new(0),
+        topic: Topic::Interaction(Media::Chat),
+        notification: Notification::state_change(Media::Chat, sc),
+    }
+}
+
+#[test]
+fn a_routing_rule_takes_the_invitations_routing_makes_in_any_batch_and_names_the_chat() {
+    let f = injector("[[rule]]\nkind = \"drop\"\nrate = 1\noperations = [\"routing\"]\n");
+    let dir = directory();
+    let chat_of = |ixn: &str| Some(format!("chat-of-{ixn}"));
+    // A chat offered as it is requested: the invitation goes, the customer's text stays.
+    let mut out = vec![invited("A"), message("B", 1)];
+    let cause = Cause::Customer("RequestChat");
+    f.on_batch(&BatchInfo { cause, directory: &dir, chat_of: &chat_of }, &mut out, &mut Vec::new());
+    assert_eq!(out, vec![message("B", 1)]);
+    let records = f.ledger().records;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].chat.as_deref(), Some("chat-of-A"), "the never-offered's key");
+    assert_eq!(records[0].notification.as_deref(), Some("StatusChange(Invited)"));
+    // A consult target's invitation is its operation's, not routing's.
+    let mut out = vec![invited("C")];
+    let cause = Cause::Operation { name: Capability::Consult, interaction: "C" };
+    f.on_batch(&BatchInfo { cause, directory: &dir, chat_of: &chat_of }, &mut out, &mut Vec::new());
+    assert_eq!(out, vec![invited("C")]);
+    assert_eq!(f.ledger().records.len(), 1);
 }

@@ -289,6 +289,12 @@ impl Center {
         &self.dir
     }
 
+    /// The customer API's id of interaction `ixn_id` (its chat id, or for Facebook the
+    /// interaction id), while the interaction is kept.
+    pub fn customer_chat_id(&self, ixn_id: &str) -> Option<&str> {
+        self.ixns.get(ixn_id).map(|i| i.customer.external_id.as_str())
+    }
+
     /// Number of interactions held (live or within retention).
     pub fn interaction_count(&self) -> usize {
         self.ixns.len()
