@@ -701,7 +701,6 @@ fn an_idle_session_task_holds_no_rare_state_inline() {
         let (driver, _events) = Driver::new(config, reqwest::Client::new()).expect("driver");
         let task = driver.run(CancellationToken::new());
         let size = std::mem::size_of_val(&task);
-        println!("{transport:?}: session task {size} bytes");
         assert!(size <= BOUND, "{transport:?}: the session task is {size} bytes");
     }
 }
