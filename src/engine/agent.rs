@@ -149,7 +149,9 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         &pop.name,
         &spec.username,
     );
-    let Some(mut session) = login(&ctx, &spec, &client, &rec, &token, false).await else {
+    // Login and logout are boxed: they run once (or once per crash) but their REST and CometD
+    // handshake states are the largest in the task, which every idle agent would carry inline.
+    let Some(mut session) = Box::pin(login(&ctx, &spec, &client, &rec, &token, false)).await else {
         if !token.is_cancelled() {
             ctx.login_failed();
         }
@@ -162,8 +164,12 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         // Lowered when the contact-center session ends below, at a crash, or on any early return.
         let logged_in = ctx.gauges.raise(Gauge::AgentsLoggedIn);
         match serve(&ctx, &spec, &rec, &mut session, &mut chaos, &mut rng, &token, resume).await {
-            Exit::RunEnded => return logout(&ctx, &spec, &rec, session, true, logged_in).await,
-            Exit::StreamEnded => return logout(&ctx, &spec, &rec, session, false, logged_in).await,
+            Exit::RunEnded => {
+                return Box::pin(logout(&ctx, &spec, &rec, session, true, logged_in)).await;
+            }
+            Exit::StreamEnded => {
+                return Box::pin(logout(&ctx, &spec, &rec, session, false, logged_in)).await;
+            }
             Exit::Crash(rule, down) => {
                 // Sockets dropped as a dying process drops them: no Leave, no
                 // EndContactCenterSession, no /meta/disconnect. The checker goes with the
@@ -191,7 +197,8 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep(down) => {}
                 }
-                let Some(again) = login(&ctx, &spec, &client, &rec, &token, true).await else {
+                let Some(again) = Box::pin(login(&ctx, &spec, &client, &rec, &token, true)).await
+                else {
                     return;
                 };
                 session = again;

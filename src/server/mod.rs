@@ -432,7 +432,10 @@ async fn serve_app(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let result = axum::serve(listener, router)
+    // `into_make_service`: serving the `Router` itself would rebuild its route table for every
+    // connection (axum's `with_state(())` per accepted stream), about 10 KiB held as long as
+    // the connection, which each long-polling agent keeps open.
+    let result = axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => stop.cancel(),

@@ -292,56 +292,19 @@ pub async fn connect(
     pool: reqwest::Client,
     token: CancellationToken,
 ) -> Result<(CometdHandle, mpsc::Receiver<Event>), CometdError> {
-    let conn = match config.transport {
-        Transport::LongPolling => Conn::LongPolling(LongPolling::new(
-            pool,
-            &config.base_url,
-            config.headers.clone(),
-            config.ws_max_message.max(4 * 1024),
-        )?),
-        Transport::Websocket => Conn::WebSocket(WebSocket::new(
-            &config.base_url,
-            config.headers.clone(),
-            WsBuffers {
-                read: config.ws_read_buffer,
-                write: config.ws_write_buffer,
-                max_message: config.ws_max_message,
-            },
-            config.local_address,
-            config.request_timeout,
-            config.accept_invalid_certs,
-        )?),
-    };
-    // One slot more than asked for, held by `closed_permit`, so the final Closed event can always
-    // be delivered without waiting for a reader that may have stopped reading.
-    let (tx, rx) = mpsc::channel(config.event_buffer.max(1) + 1);
-    let closed_permit = tx.clone().try_reserve_owned().ok();
-    let mut driver = Driver {
-        session: Session::new(config.transport, config.subscriptions.clone()),
-        conn,
-        tx,
-        closed_permit,
-        early: VecDeque::new(),
-        early_bytes: 0,
-        delivery: Delivery::Early,
-        receiver_gone: false,
-        counters: Arc::new(Counters::default()),
-        rng: match config.jitter_seed {
-            Some(seed) => SmallRng::seed_from_u64(seed),
-            None => SmallRng::from_rng(&mut rand::rng()),
-        },
-        config,
-    };
+    let (mut driver, rx) = Driver::new(config, pool)?;
     let opened = tokio::select! {
         biased;
         () = token.cancelled() => Err(CometdError::Cancelled),
-        opened = driver.open() => opened,
+        // Boxed: the caller's future (an agent's whole task) would otherwise carry the upgrade
+        // and handshake state for as long as the agent lives.
+        opened = Box::pin(driver.open()) => opened,
     };
     if let Err(e) = opened {
         // A session the server already accepted (e.g. its subscribe was refused) is closed
         // rather than left to expire; bounded by the disconnect timeout.
         driver.delivery = Delivery::Off;
-        driver.disconnect().await;
+        Box::pin(driver.disconnect()).await;
         return Err(e);
     }
     driver.delivery = Delivery::Live;
@@ -366,7 +329,9 @@ impl Conn {
     async fn open(&mut self) -> Result<(), CometdError> {
         match self {
             Conn::LongPolling(_) => Ok(()),
-            Conn::WebSocket(ws) => ws.open().await,
+            // Boxed: the upgrade (TCP, TLS, HTTP handshake) is the largest state machine of the
+            // session and runs once per socket; inline, every idle agent's task would carry it.
+            Conn::WebSocket(ws) => Box::pin(ws.open()).await,
         }
     }
 
@@ -379,8 +344,10 @@ impl Conn {
         timeout: Duration,
     ) -> Result<Option<String>, CometdError> {
         match self {
+            // Boxed: the HTTP request's state is large, and inline it would size every
+            // websocket agent's task too (both transports share this future).
             Conn::LongPolling(lp) => {
-                lp.post(long_polling_suffix(first_channel), body, timeout).await.map(Some)
+                Box::pin(lp.post(long_polling_suffix(first_channel), body, timeout)).await.map(Some)
             }
             Conn::WebSocket(ws) => tokio::time::timeout(timeout, ws.send(body))
                 .await
@@ -448,6 +415,54 @@ struct Driver {
 }
 
 impl Driver {
+    /// The session task's state before its first exchange, and the receiving end of its events.
+    fn new(
+        config: CometdConfig,
+        pool: reqwest::Client,
+    ) -> Result<(Driver, mpsc::Receiver<Event>), CometdError> {
+        let conn = match config.transport {
+            Transport::LongPolling => Conn::LongPolling(LongPolling::new(
+                pool,
+                &config.base_url,
+                config.headers.clone(),
+                config.ws_max_message.max(4 * 1024),
+            )?),
+            Transport::Websocket => Conn::WebSocket(WebSocket::new(
+                &config.base_url,
+                config.headers.clone(),
+                WsBuffers {
+                    read: config.ws_read_buffer,
+                    write: config.ws_write_buffer,
+                    max_message: config.ws_max_message,
+                },
+                config.local_address,
+                config.request_timeout,
+                config.accept_invalid_certs,
+            )?),
+        };
+        // One slot more than asked for, held by `closed_permit`, so the final Closed event can
+        // always be delivered without waiting for a reader that may have stopped reading.
+        let (tx, rx) = mpsc::channel(config.event_buffer.max(1) + 1);
+        let closed_permit = tx.clone().try_reserve_owned().ok();
+        let driver = Driver {
+            session: Session::new(config.transport, config.subscriptions.clone()),
+            conn,
+            tx,
+            closed_permit,
+            early: VecDeque::new(),
+            early_bytes: 0,
+            delivery: Delivery::Early,
+            receiver_gone: false,
+            counters: Arc::new(Counters::default()),
+            rng: match config.jitter_seed {
+                Some(seed) => SmallRng::seed_from_u64(seed),
+                None => SmallRng::from_rng(&mut rand::rng()),
+            },
+            config,
+        };
+        Ok((driver, rx))
+    }
+
     async fn open(&mut self) -> Result<(), CometdError> {
         self.conn.open().await?;
         self.handshake_and_subscribe().await
@@ -466,7 +481,8 @@ impl Driver {
             // Cancelled, or nobody is listening any more: leave politely.
             None | Some(None) => {
                 self.delivery = Delivery::Off;
-                self.disconnect().await;
+                // Boxed: once per session, so its state need not sit in the task all run long.
+                Box::pin(self.disconnect()).await;
                 CloseReason::Cancelled
             }
         };
@@ -562,7 +578,8 @@ impl Driver {
             self.conn.open().await?;
         }
         if self.session.client_id().is_none() {
-            self.handshake_and_subscribe().await?;
+            // Boxed, as the upgrade: rare, and larger than the connect the task waits in.
+            Box::pin(self.handshake_and_subscribe()).await?;
             return Ok(Step::Rehandshaked);
         }
         let connect = self.session.connect();

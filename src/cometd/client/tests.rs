@@ -686,3 +686,21 @@ async fn data_pushed_during_the_handshake_is_delivered_first() {
     token.cancel();
     handle.join().await;
 }
+
+/// What an idle agent's session task holds while it waits on a connect, on either transport.
+/// The rare and large states (the websocket upgrade, the handshake, the disconnect, a
+/// long-poll's HTTP request) are boxed, so they are allocated only while they run; inlined, any
+/// one of them made every agent's task several KiB larger for the whole run (issue 11).
+#[test]
+fn an_idle_session_task_holds_no_rare_state_inline() {
+    // About 2.9 KiB in a debug build, which lays futures out no smaller than a release one; with
+    // the rare states inline it was 4 KiB.
+    const BOUND: usize = 3584;
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let config = CometdConfig::new("http://127.0.0.1:1", transport);
+        let (driver, _events) = Driver::new(config, reqwest::Client::new()).expect("driver");
+        let task = driver.run(CancellationToken::new());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= BOUND, "{transport:?}: the session task is {size} bytes");
+    }
+}
