@@ -69,7 +69,7 @@ async fn a_latency_rule_raises_every_response_by_at_least_its_value() {
             [("corrected", response.latency.corrected()), ("raw", response.latency.raw())]
         {
             let h = h.inner();
-            assert!(h.len() > 0, "{op:?}");
+            assert!(!h.is_empty(), "{op:?}");
             assert!(h.min() >= 20_000, "{op:?} {what}: min {} µs under 20 ms\n{table}", h.min());
         }
         seen += 1;

@@ -43,6 +43,10 @@ pub async fn hold_until(deadline: Instant) {
 /// Sleeps on the calling (blocking-pool) thread with the least timer slack the kernel allows,
 /// so the wake-up is not deferred by the default 50 µs the kernel may add to batch timers. The
 /// slack stays set on that thread, which only ever runs short blocking work.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "runs on the blocking pool (spawn_blocking), never on a runtime worker"
+)]
 fn precise_sleep(rest: Duration) {
     // Refused (not Linux, or a seccomp filter): the default slack, 50 µs later at worst.
     let _ = rustix::thread::set_current_timer_slack(NonZeroU64::new(1));
