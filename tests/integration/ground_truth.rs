@@ -78,7 +78,7 @@ async fn a_latency_rule_raises_every_response_by_at_least_its_value() {
     assert_eq!(done.report.violations.total, 0, "latency breaks no order:\n{table}");
 }
 
-/// Arrivals every 250 ms; the stall holds from 3 s to 4.5 s after the server started (the load
+/// Arrivals every 250 ms; the stall holds from 4 s to 5.5 s after the server started (the load
 /// phase begins once six agents logged in, well before), and the run goes on past it.
 const STALL_US: u64 = 1_500_000;
 const ARRIVAL_RATE: u64 = 4;
@@ -86,11 +86,11 @@ const ARRIVAL_RATE: u64 = 4;
 #[tokio::test]
 async fn a_stall_is_carried_by_corrected_latency_for_every_operation_meant_during_it() {
     let toml = format!(
-        "name = \"truth-stall\"\n[run]\nduration = \"7s\"\ndrain = \"20s\"\nseed = 5\n\
+        "name = \"truth-stall\"\n[run]\nduration = \"8s\"\ndrain = \"20s\"\nseed = 5\n\
          [[agents]]\nname = \"frontline\"\ncount = 6\nflow = \"answer\"\n\
          [customers]\narrival = {{ rate = \"{ARRIVAL_RATE}/s\", spacing = \"constant\" }}\nmax_active = 100\n\
          messages = {{ count = 1, think = \"100ms\", text = \"Hello\" }}\n\
-         {FLOW}\n[faults]\n[[faults.rule]]\nkind = \"stall\"\nfrom = \"3s\"\nfor = \"1500ms\"\n"
+         {FLOW}\n[faults]\n[[faults.rule]]\nkind = \"stall\"\nfrom = \"4s\"\nfor = \"1500ms\"\n"
     );
     let (done, summary, table) = run(&toml).await;
     let rec = &done.outcome.recorder;
