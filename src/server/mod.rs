@@ -349,9 +349,10 @@ impl App {
         if !self.hooks.stalls {
             return;
         }
+        let asked = tokio::time::Instant::now();
         if let Some(rest) = self.faults.stall() {
             tokio::select! {
-                () = tokio::time::sleep(rest) => {}
+                () = faults::hold_until(asked + rest) => {}
                 () = self.shutdown.cancelled() => {}
             }
         }

@@ -22,6 +22,10 @@ mod cometd;
 /// Seeded fault injection on the wire, one kind at a time, and the ledger of what was injected.
 mod faults;
 
+/// Latency and stall faults as ground truth: a latency rule's lower bound on every response, a
+/// stall carried by corrected latency for every operation meant during it.
+mod ground_truth;
+
 /// Chaos runs: a scenario's `[faults]`, `violations.jsonl`, the ledger joined with violations.
 mod chaos;
 

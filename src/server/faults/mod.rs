@@ -18,6 +18,7 @@
 //! published batch and per request and connect; the leak and stall hooks are skipped entirely
 //! unless [`FaultInjector::hooks`] asks for them (read once, at startup).
 
+mod hold;
 mod seeded;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ use crate::gws::states::Capability;
 use crate::gws::{LogEntry, Media};
 use crate::server::state::{Delivery, Directory, UserIdx};
 
+pub use hold::hold_until;
 pub use seeded::{LedgerFileError, SeededFaults};
 
 /// What happens to an HTTP request before the state machine sees it: wait `delay`, then `then`.

@@ -19,7 +19,7 @@ use self::error::{ApiError, http_status};
 use self::extract::AgentPost;
 use super::App;
 use super::auth::{Authenticated, CSRF_HEADER_NAME, SESSION_COOKIE};
-use super::faults::{Cause, LeakInfo, RequestInfo, RequestOutcome};
+use super::faults::{Cause, LeakInfo, RequestInfo, RequestOutcome, hold_until};
 use super::state::{CustomerApi, InteractionRequest, OpError, OpOk};
 use crate::gws::{
     ChannelOperation, MeOperation, MeView, Media, ParamError, StatusBody, ops, status,
@@ -145,10 +145,13 @@ async fn json_object(app: &App, body: Body) -> Result<Value, ApiError> {
 
 /// Applies the fault seam to a request; `Err` is the answer to send instead.
 async fn request_fault(app: &App, info: RequestInfo<'_>) -> Result<(), ApiError> {
+    // The delay counts from before the decision, so the request is answered exactly its value
+    // later than it would have been (the decision's own cost is inside it, not added to it).
+    let decided = tokio::time::Instant::now();
     let fault = app.faults.on_request(&info);
     if !fault.delay.is_zero() {
         tokio::select! {
-            _ = tokio::time::sleep(fault.delay) => {}
+            () = hold_until(decided + fault.delay) => {}
             _ = app.shutdown.cancelled() => return Err(ApiError::internal(app, "shutting down")),
         }
     }
