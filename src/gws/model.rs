@@ -121,12 +121,50 @@ pub struct InteractionResource {
 }
 
 /// Unknown capability names from a newer server are skipped rather than failing the message.
+///
+/// Each name is matched where it lies in the text (no `String` per name): a resource lists a
+/// dozen or more capabilities and comes with nearly every notification an agent receives.
 fn lenient_capabilities<'de, D>(d: D) -> Result<Vec<Capability>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    let names: Vec<String> = Vec::deserialize(d)?;
-    Ok(names.iter().filter_map(|n| Capability::parse(n)).collect())
+    /// One name, known (`Some`) or not.
+    struct Name(Option<Capability>);
+
+    impl<'de> Deserialize<'de> for Name {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct NameVisitor;
+            impl serde::de::Visitor<'_> for NameVisitor {
+                type Value = Name;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a capability name")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Name, E> {
+                    Ok(Name(Capability::parse(v)))
+                }
+            }
+            d.deserialize_str(NameVisitor)
+        }
+    }
+
+    struct Names;
+    impl<'de> serde::de::Visitor<'de> for Names {
+        type Value = Vec<Capability>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of capability names")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut known = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(Name(name)) = seq.next_element()? {
+                known.extend(name);
+            }
+            Ok(known)
+        }
+    }
+    d.deserialize_seq(Names)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -312,6 +350,22 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(sc.resource().map(|r| r.capabilities.clone()), Some(vec![Capability::Complete]));
+        // Escaped names are decoded before matching; a list that is not one of strings fails
+        // as it did when the names were decoded into `Vec<String>`.
+        let caps = |list: &str| {
+            serde_json::from_str::<InteractionResource>(&format!(
+                r#"{{"id":"x","uri":"u","state":"Chatting","capabilities":{list}}}"#
+            ))
+            .map(|r| r.capabilities)
+        };
+        assert_eq!(
+            caps(r#"["Le\u0061ve","Accept","Leave"]"#).expect("parses"),
+            vec![Capability::Leave, Capability::Accept, Capability::Leave]
+        );
+        assert_eq!(caps("[]").expect("parses"), vec![]);
+        assert!(caps("[1]").is_err());
+        assert!(caps(r#""Leave""#).is_err());
+        assert!(caps("null").is_err());
     }
 
     #[test]
