@@ -27,8 +27,7 @@ use crate::faults::FaultKind;
 use crate::gws::client::{AgentHttp, Credentials, GwsClient};
 use crate::gws::error::GwsError;
 use crate::gws::{
-    Capability, InteractionResource, InteractionState, MeOperation, Notification, NotificationType,
-    ParticipantType,
+    Capability, InteractionResource, InteractionState, MeOperation, Notification, ParticipantType,
 };
 use crate::metrics::gauges::GaugeGuard;
 use crate::ordering::AgentChecker;
@@ -388,7 +387,7 @@ impl Flows<'_> {
         };
         let events = self.shared.observe(self.rec, &n);
         let Some(id) = n.interaction_id().map(str::to_string) else { return };
-        if is_invitation(&n) && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
+        if n.is_invitation() && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
             self.spawn(&id, steps, InteractionState::Invited, rng.random());
         }
@@ -734,17 +733,6 @@ fn readiness_deadline(r: &Readiness, ready: bool, rng: &mut SmallRng) -> Option<
             Some(Instant::now() + d)
         }
         _ => None,
-    }
-}
-
-fn is_invitation(n: &Notification) -> bool {
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            sc.notification_type == NotificationType::StatusChange
-                && sc.resource().is_some_and(|r| r.state == InteractionState::Invited)
-        }
-        _ => false,
     }
 }
 

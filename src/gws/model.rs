@@ -259,6 +259,18 @@ pub enum Notification {
 }
 
 impl Notification {
+    /// Whether this is an agent's invitation: `StatusChange` to `Invited`.
+    pub fn is_invitation(&self) -> bool {
+        match self {
+            Notification::ChatStateChangeMessage(sc)
+            | Notification::FacebooksessionStateChangeMessage(sc) => {
+                sc.notification_type == NotificationType::StatusChange
+                    && sc.resource().is_some_and(|r| r.state == InteractionState::Invited)
+            }
+            _ => false,
+        }
+    }
+
     pub fn state_change(media: Media, sc: StateChange) -> Self {
         match media {
             Media::Chat => Notification::ChatStateChangeMessage(sc),

@@ -24,7 +24,7 @@ use crate::faults::{
     Action, FaultKind, FaultPlan, FaultRule, Identity, Ledger, LedgerSnapshot, NewRecord,
     OpSelector, roll,
 };
-use crate::gws::{InteractionState, Media, Notification, NotificationType};
+use crate::gws::{Media, Notification, NotificationType};
 use crate::server::state::{Delivery, Directory, Topic};
 
 use super::{
@@ -229,17 +229,6 @@ fn is_terminal(n: &Notification) -> bool {
     }
 }
 
-fn is_invitation(n: &Notification) -> bool {
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            sc.notification_type == NotificationType::StatusChange
-                && sc.resource().is_some_and(|r| r.state == InteractionState::Invited)
-        }
-        _ => false,
-    }
-}
-
 /// Which of a batch's notifications a rule may touch: all of them when its `operations` select
 /// the batch's cause, only the routed invitations when they select `routing` alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +288,7 @@ impl SeededFaults {
             // (a RequestChat answered at once, a Complete freeing an agent, a timeout).
             let own = matches!(cause, Cause::Operation { interaction, .. }
                 if ixn.as_deref() == Some(*interaction));
-            let routed = !own && is_invitation(&delivery.notification);
+            let routed = !own && delivery.notification.is_invitation();
             let mut item = Item {
                 routed,
                 ixn: ixn.clone(),
