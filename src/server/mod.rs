@@ -378,6 +378,16 @@ impl App {
                         .for_each(|u| c.notifications_lost(state::UserIdx::new(u), out));
                 });
             }
+            // One still without a session after the grace period is gone for good: it leaves
+            // its chats, which go on or are routed again, and is logged out.
+            // The hub's clock (tokio's, so paused-time tests see it move).
+            let gone = self.hub.take_vanished(tokio::time::Instant::now().into_std());
+            if !gone.is_empty() {
+                tracing::debug!(users = ?gone, "agents given up for gone");
+                let _ = self.with_center_for(Cause::Routing, |c, out| {
+                    gone.into_iter().for_each(|u| c.agent_gone(state::UserIdx::new(u), now, out));
+                });
+            }
             self.auth.expire_idle(Instant::now());
         }
     }

@@ -201,3 +201,54 @@ async fn a_vanished_agent_is_offered_no_chat_once_its_session_expired() {
         server.stop().await;
     }
 }
+
+/// A vanished agent that had accepted a chat (issue 9): once its CometD session has expired and
+/// the server's grace period (`vanished_after`) has run out without a new one, the server gives
+/// it up for gone: it leaves the chat (the customer sees it leave), is logged out, and the chat
+/// is routed to the agent that stays, who finishes it, so the customer's chat ends.
+#[tokio::test]
+async fn a_vanished_agents_accepted_chat_is_routed_again_and_ends() {
+    use crate::support::{TestAgent, new_interaction, resource, show, start_server};
+    use gwsim::gws::{CustomerChatState, EntryType, MeOperation, Media};
+    for transport in [Transport::Websocket, Transport::LongPolling] {
+        let server = start_server(|c| {
+            c.bayeux.max_interval = Duration::from_millis(500);
+            c.bayeux.vanished_after = Duration::from_millis(500);
+        })
+        .await;
+        let mut gone = TestAgent::login(&server, "agent-1", transport, &["chat"], true).await;
+        let mut stays = TestAgent::login(&server, "agent-2", transport, &["chat"], false).await;
+        let (chat, ixn) = new_interaction(&server, Media::Chat, &mut gone).await;
+        let accept = |nick: &str| serde_json::json!({"operationName": "Accept", "nickname": nick});
+        assert_eq!(gone.op(Media::Chat, &ixn, accept("Ann")).await.status_code, 0);
+        gone.expect(3).await;
+        // Agent 1 vanishes in the middle of the chat: sockets dropped, never back.
+        gone.cometd.abort();
+        let r = stays.http.me_operation(&MeOperation::Ready {}).await.expect("ready");
+        assert_eq!(r.status_code, 0);
+        assert_eq!(show(&stays.next().await), "CH[Ready]");
+        // Given up for gone, its chat comes to the agent that stays (bounded by `next`'s wait).
+        let invited = stays.next().await;
+        assert_eq!(show(&invited), "SC/StatusChange(Invited)", "{transport:?}");
+        assert_eq!(resource(&invited).id, ixn);
+        let customer = server.customer();
+        let seen = customer.get_messages(&chat, Some(0)).await.expect("messages");
+        assert!(
+            seen.iter().any(|e| e.kind == EntryType::ParticipantLeft && e.from.nickname == "Ann"),
+            "{transport:?}: the customer sees the vanished agent leave: {seen:?}"
+        );
+        assert_ne!(customer.get_chat(&chat).await.expect("chat").state, CustomerChatState::Idle);
+        // The agent that stays finishes it: the customer's chat ends.
+        assert_eq!(stays.op(Media::Chat, &ixn, accept("Bob")).await.status_code, 0);
+        stays.expect(3).await;
+        let complete = serde_json::json!({"operationName": "Complete"});
+        assert_eq!(stays.op(Media::Chat, &ixn, complete).await.status_code, 0);
+        assert_eq!(show(&stays.next().await), "SC/StatusChange(Completed)");
+        assert_eq!(customer.get_chat(&chat).await.expect("chat").state, CustomerChatState::Idle);
+        // The vanished agent was logged out (no channel listed) and holds nothing.
+        let (state, chats) = me_view(&mut gone).await;
+        assert_eq!((state.as_str(), chats.len()), ("", 0), "{transport:?}: {chats:?}");
+        stays.logout().await;
+        server.stop().await;
+    }
+}

@@ -53,6 +53,10 @@ pub struct BayeuxConfig {
     pub ws_write_buffer: usize,
     /// Largest websocket message (and frame) accepted from a client, in bytes.
     pub ws_max_message: usize,
+    /// How long a user whose last session expired may stay without one before the server gives
+    /// it up for gone: its contact-center session ends and it leaves every interaction
+    /// (docs/faults.md, "A vanished agent").
+    pub vanished_after: Duration,
 }
 
 impl Default for BayeuxConfig {
@@ -65,6 +69,8 @@ impl Default for BayeuxConfig {
             ws_read_buffer: 4 * 1024,
             ws_write_buffer: 4 * 1024,
             ws_max_message: 64 * 1024,
+            // Twice maxInterval: a client that is only late has had time to handshake again.
+            vanished_after: Duration::from_secs(20),
         }
     }
 }
@@ -200,7 +206,7 @@ impl Hub {
             .collect();
         for session in &idle {
             registry.remove(&session.id);
-            registry.expired(session.user);
+            registry.expired(session.user, now);
             end_session(session, End::Expired);
         }
         if !idle.is_empty() {
@@ -214,6 +220,13 @@ impl Hub {
     /// `Center::notifications_lost`). Each is given once.
     pub fn take_orphaned(&self) -> Vec<UserKey> {
         lock(&self.registry).take_orphaned()
+    }
+
+    /// Users whose last CometD session expired `BayeuxConfig::vanished_after` or longer ago by
+    /// `now`, and who have opened none since: given up for gone (see `Center::agent_gone`). Each
+    /// is given once.
+    pub fn take_vanished(&self, now: Instant) -> Vec<UserKey> {
+        lock(&self.registry).take_vanished(now, self.config.vanished_after)
     }
 
     /// Expires idle sessions once a second until shutdown.

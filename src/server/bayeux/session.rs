@@ -225,6 +225,9 @@ pub(super) struct Registry {
     /// Users whose last session expired unserved, not yet told to the contact center (at most
     /// one entry per user).
     orphaned: Vec<UserKey>,
+    /// Since when each orphaned user has had no session, until it opens one or is given up
+    /// for gone (`take_vanished`); at most one entry per user.
+    vanishing: HashMap<UserKey, Instant>,
 }
 
 impl Registry {
@@ -249,11 +252,34 @@ impl Registry {
         Some(session)
     }
 
-    /// `user`'s session expired unserved: if it was the user's last, the user is orphaned.
-    pub(super) fn expired(&mut self, user: UserKey) {
-        if self.of_user(user).is_empty() && !self.orphaned.contains(&user) {
+    /// `user`'s session expired unserved at `now`: if it was the user's last, the user is
+    /// orphaned.
+    pub(super) fn expired(&mut self, user: UserKey, now: Instant) {
+        if !self.of_user(user).is_empty() {
+            return;
+        }
+        if !self.orphaned.contains(&user) {
             self.orphaned.push(user);
         }
+        self.vanishing.entry(user).or_insert(now);
+    }
+
+    /// The users orphaned for `after` or longer by `now` without opening a session since: given
+    /// up for gone, each once. A user that opened one meanwhile is forgotten here.
+    pub(super) fn take_vanished(&mut self, now: Instant, after: Duration) -> Vec<UserKey> {
+        let by_user = &self.by_user;
+        self.vanishing.retain(|u, _| !by_user.contains_key(u));
+        let mut gone: Vec<UserKey> = self
+            .vanishing
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) >= after)
+            .map(|(u, _)| *u)
+            .collect();
+        gone.sort_unstable();
+        for u in &gone {
+            self.vanishing.remove(u);
+        }
+        gone
     }
 
     /// The orphaned users that still have no session (one that handshook since is not).
@@ -378,16 +404,43 @@ mod tests {
             reg.insert(Arc::new(Session::new(Arc::from(id), user, now)));
         }
         reg.remove("a");
-        reg.expired(1);
+        reg.expired(1, now);
         assert!(reg.take_orphaned().is_empty(), "user 1 still has a session");
         reg.remove("b");
-        reg.expired(1);
-        reg.expired(1);
+        reg.expired(1, now);
+        reg.expired(1, now);
         reg.remove("c");
-        reg.expired(2);
+        reg.expired(2, now);
         // User 2 handshook again before the contact center was told: not orphaned any more.
         reg.insert(Arc::new(Session::new(Arc::from("d"), 2, now)));
         assert_eq!(reg.take_orphaned(), vec![1]);
         assert!(reg.take_orphaned().is_empty(), "each is given once");
+    }
+
+    /// A user orphaned for the grace period is given up for gone, once; one that opened a
+    /// session meanwhile is not.
+    #[test]
+    fn an_orphaned_user_is_gone_after_the_grace_period_unless_it_came_back() {
+        let mut reg = Registry::default();
+        let t0 = Instant::now();
+        let grace = Duration::from_secs(20);
+        for (id, user) in [("a", 1), ("b", 2)] {
+            reg.insert(Arc::new(Session::new(Arc::from(id), user, t0)));
+        }
+        reg.remove("a");
+        reg.expired(1, t0);
+        reg.remove("b");
+        reg.expired(2, t0 + Duration::from_secs(1));
+        assert!(reg.take_vanished(t0 + Duration::from_secs(19), grace).is_empty());
+        // User 2 handshook again before its grace ran out.
+        reg.insert(Arc::new(Session::new(Arc::from("c"), 2, t0)));
+        let late = t0 + Duration::from_secs(30);
+        assert_eq!(reg.take_vanished(late, grace), vec![1]);
+        assert!(reg.take_vanished(late, grace).is_empty(), "each is given once");
+        // User 2's session expires in its turn: its grace starts afresh.
+        reg.remove("c");
+        reg.expired(2, late);
+        assert!(reg.take_vanished(late + Duration::from_secs(10), grace).is_empty());
+        assert_eq!(reg.take_vanished(late + grace, grace), vec![2]);
     }
 }

@@ -173,6 +173,49 @@ impl Center {
         self.announce(user, changed.into_iter().map(|m| (m, "NotReady")), out);
     }
 
+    /// The user has had no CometD session for the server's grace period after its last one
+    /// expired (`BayeuxConfig::vanished_after`): it is given up for gone, as if it had left
+    /// everything and logged out. Each chat it had joined goes on without it (the others see it
+    /// leave; a chat left with no agent visible to the customer is routed again, §15.23, and
+    /// the customer sees the agent leave and the next one join), its open invitations are
+    /// revoked and routed again (§15.7), a chat in wrap-up is dropped, and its contact-center
+    /// session ends (channels LoggedOut). protocol.md is silent here; docs/faults.md ("A
+    /// vanished agent") says why.
+    pub fn agent_gone(&mut self, user: UserIdx, now_ms: i64, out: &mut Vec<Delivery>) {
+        let Some(agent) = usize::try_from(user.get()).ok().and_then(|i| self.agents.get_mut(i))
+        else {
+            return;
+        };
+        // Out of routing first, so no chat it leaves is offered back to it.
+        let channels = agent.channels.take();
+        let held = agent.interactions.clone();
+        self.reindex(user);
+        for id in held {
+            let Some(part) = self.ixns.get(&id).and_then(|i| i.part(user).map(|p| i.parts[p].clone()))
+            else {
+                continue;
+            };
+            match part.state {
+                InteractionState::Invited => {
+                    self.revoke_invitation(&id, user, EndOfInvitation::TimedOut, now_ms, out);
+                }
+                InteractionState::Chatting => {
+                    let reference = self.reference();
+                    self.depart(&id, &part, reference, true, now_ms, out);
+                    self.close_if_done(&id, now_ms);
+                }
+                _ => {
+                    self.remove_part(&id, user);
+                    self.close_if_done(&id, now_ms);
+                }
+            }
+        }
+        if let Some(channels) = channels {
+            self.announce(user, channels.iter().map(|(m, _)| (*m, "LoggedOut")), out);
+        }
+        self.dispatch(now_ms, out);
+    }
+
     fn announce<'a>(
         &self,
         user: UserIdx,

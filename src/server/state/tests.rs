@@ -335,6 +335,62 @@ fn leave_sole_agent_and_consultant() {
     assert_eq!(code(&w.op("ann", Media::Facebook, &ixn, "Complete", json!({})).0), 6);
 }
 
+/// An agent given up for gone (its CometD sessions expired long ago) leaves every chat: a
+/// consultant as by Leave, so the chat goes on; the only agent so that the customer sees it
+/// leave and the chat is routed to another agent; it is logged out and offered nothing more.
+#[test]
+fn a_gone_agent_leaves_its_chats_which_go_on_or_are_routed_again() {
+    let mut w = World::new();
+    let ixn = consulting(&mut w, Media::Chat);
+    w.op("bob", Media::Chat, &ixn, "Accept", json!({"nickname": "Bob"})).0.expect("accept");
+    let mut out = Vec::new();
+    w.c.agent_gone(w.user("bob"), w.now, &mut out);
+    let shown: Vec<String> = out.iter().map(|d| show(&w.c, d)).collect();
+    assert_eq!(
+        shown,
+        [
+            "bob SC/StatusChange(Completed) ref",
+            "ann SC/ParticipantsUpdated(Chatting)",
+            "ann ML[ParticipantLeft Bob Agents]",
+            "bob CH[LoggedOut]",
+        ]
+    );
+    assert!(w.c.agents[w.user("bob")].interactions.is_empty());
+    // Ann, now alone, is gone too: the customer sees her leave, the chat waits for an agent
+    // and goes to the next one Ready (never back to her).
+    let mut out = Vec::new();
+    w.c.agent_gone(w.user("ann"), w.now, &mut out);
+    let shown: Vec<String> = out.iter().map(|d| show(&w.c, d)).collect();
+    assert_eq!(shown, ["ann SC/StatusChange(Completed) ref", "ann CH[LoggedOut]"]);
+    let cid = w.c.ixns[&ixn].customer.external_id.clone();
+    let seen = w.c.customer_messages(CustomerApi::Chat, &cid, Some(0)).expect("messages");
+    let last = seen.last().expect("entries");
+    assert_eq!((last.kind, last.from.nickname.as_str()), (EntryType::ParticipantLeft, "Ann"));
+    let view = w.c.customer_chat(CustomerApi::Chat, &cid).expect("view");
+    assert_ne!(view["chat"]["state"], "Idle", "the chat is not over for the customer");
+    w.login("cat", &["chat"]);
+    let invited = w.c.ixns[&ixn].part(w.user("cat")).map(|p| w.c.ixns[&ixn].parts[p].state);
+    assert_eq!(invited, Some(InteractionState::Invited));
+    // Cat finishes it: the customer's chat ends.
+    w.op("cat", Media::Chat, &ixn, "Accept", json!({"nickname": "Cat"})).0.expect("accept");
+    w.op("cat", Media::Chat, &ixn, "Complete", json!({})).0.expect("complete");
+    let view = w.c.customer_chat(CustomerApi::Chat, &cid).expect("view");
+    assert_eq!(view["chat"]["state"], "Idle");
+    // A gone agent with an open invitation: it is revoked and routed again.
+    let mut w = World::new();
+    w.login("ann", &["chat"]);
+    let (_, ixn, _) = w.customer("Chris");
+    w.login("bob", &["chat"]);
+    let mut out = Vec::new();
+    w.c.agent_gone(w.user("ann"), w.now, &mut out);
+    let shown: Vec<String> = out.iter().map(|d| show(&w.c, d)).collect();
+    assert_eq!(
+        shown,
+        ["ann SC/StatusChange(Revoked)", "ann CH[LoggedOut]", "bob SC/StatusChange(Invited)"],
+        "{ixn}"
+    );
+}
+
 #[test]
 fn error_precedence_follows_15_18() {
     let mut w = World::new();
