@@ -464,19 +464,28 @@ async fn serve(
                     ctx.chaos.record(FaultKind::SlowConsumer, rule, ctx.since_epoch(), &spec.username, detail);
                     paused_until = Some(Instant::now() + pause);
                 }
-                Some((rule, chaos::Hit::ReconnectStorm)) => {
-                    let detail = "re-handshake".to_owned();
-                    ctx.chaos.record(FaultKind::ReconnectStorm, rule, ctx.since_epoch(), &spec.username, detail);
+                Some((rule, chaos::Hit::ReconnectStorm(firing))) => {
+                    let at = ctx.since_epoch();
                     // Reconnecting reads the old stream to its end: a pause ends here.
                     paused_until = None;
-                    match storm(session, &mut flows, ready, rng, token).await {
+                    let caught_up = storm(session, &mut flows, ready, rng, token).await;
+                    // Recorded once the outcome is known, at the time the storm began.
+                    let detail = match caught_up {
+                        Some(false) => format!("re-handshake ({firing}); old stream not caught up within {}s, dropped", CATCH_UP.as_secs()),
+                        _ => format!("re-handshake ({firing})"),
+                    };
+                    ctx.chaos.record(FaultKind::ReconnectStorm, rule, at, &spec.username, detail);
+                    match caught_up {
                         Some(true) => rec.count(Counter::Reconnects, 1),
                         Some(false) => {
                             rec.count(Counter::Reconnects, 1);
                             // Counted, not only logged: the report's Handshake errors say how
-                            // many agents' storms lost the marker (docs/faults.md).
+                            // many agents' storms lost the marker (docs/faults.md); the warning,
+                            // aggregated per firing, how many agents each storm left behind.
                             let failure = FailureKind::StormNotCaughtUp;
                             rec.op_error(OpName::Session(SessionOp::Handshake), &failure, true);
+                            let cause = format!("rule {rule}, {firing}");
+                            ctx.warnings.warn(AgentWarning::StormNotCaughtUp, &spec.username, &cause);
                         }
                         None => {}
                     }

@@ -21,8 +21,23 @@ const MAX_FIRINGS: u64 = 10_000;
 pub(crate) enum Hit {
     /// Drop everything; come back after this long (`None`: never).
     Crash(Option<Duration>),
-    ReconnectStorm,
+    /// Which firing of its rule this is: a storm whose old stream is not caught up says which.
+    ReconnectStorm(Firing),
     SlowConsumer(Duration),
+}
+
+/// One firing of a rule: its number (from 0) and when it was due, from the start of the load
+/// phase. Every agent a firing hits shares it, so the agents one storm left behind can be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Firing {
+    pub(crate) index: u64,
+    pub(crate) at: Duration,
+}
+
+impl std::fmt::Display for Firing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "firing {} at {:.1}s into the load", self.index, self.at.as_secs_f64())
+    }
 }
 
 /// One agent's chaos, in time order (offsets from the start of the load phase).
@@ -63,7 +78,7 @@ impl Schedule {
                         ChaosKind::Crash { down } => {
                             Hit::Crash(down.as_ref().map(|d| d.sample(&mut rng)))
                         }
-                        ChaosKind::ReconnectStorm => Hit::ReconnectStorm,
+                        ChaosKind::ReconnectStorm => Hit::ReconnectStorm(Firing { index: k, at }),
                         ChaosKind::SlowConsumer { pause } => {
                             Hit::SlowConsumer(pause.sample(&mut rng))
                         }
@@ -209,6 +224,19 @@ mod tests {
         assert_eq!(hit, again, "the same seed hits the same agents");
         let share = hit.iter().filter(|h| **h).count();
         assert!((60..140).contains(&share), "about half: {share}");
+    }
+
+    #[test]
+    fn a_storm_hit_names_its_firing() {
+        let c = chaos(ChaosKind::ReconnectStorm, 1.0, Some(Duration::from_secs(3)));
+        let mut s = Schedule::for_agent(Some(&c), 7, Duration::from_secs(6), "agents", "agent-1");
+        let firings: Vec<String> = std::iter::from_fn(|| s.take())
+            .map(|(_, hit)| match hit {
+                Hit::ReconnectStorm(f) => f.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(firings, ["firing 0 at 2.0s into the load", "firing 1 at 5.0s into the load"]);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub(crate) enum AgentWarning {
     SessionClosed,
     /// An exchange of an established CometD stream failed (logged once per kind of failure).
     StreamFailing,
+    /// A reconnect storm's old stream was dropped before its marker was seen; the cause names
+    /// the storm's rule and firing, so the count per cause is the agents that firing left behind.
+    StormNotCaughtUp,
 }
 
 impl AgentWarning {
@@ -26,6 +29,9 @@ impl AgentWarning {
             AgentWarning::StartSession => "StartContactCenterSession failed",
             AgentWarning::SessionClosed => "CometD session closed",
             AgentWarning::StreamFailing => "CometD stream failing, retrying",
+            AgentWarning::StormNotCaughtUp => {
+                "reconnect storm: old stream not caught up (counted as Handshake error storm-not-caught-up; notifications may be lost)"
+            }
         }
     }
 }
