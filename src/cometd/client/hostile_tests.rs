@@ -3,7 +3,9 @@
 //! mistyped JSON, a body that is not an array, a redirect loop, a reset, a body over the size
 //! limit, `402::Unknown client`), and a websocket server whose frames have the wrong shape. Each
 //! case checks that every failure is reported by kind, that the client retried (or
-//! re-handshook), and that it gives up with a reason instead of hanging.
+//! re-handshook), and that it gives up with a reason instead of hanging. A server flooding
+//! large notifications about unknown interactions, on either transport, to a receiver that does
+//! not read: the session holds no more than its byte budget, and loses nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -43,13 +45,26 @@ enum Misbehaviour {
     /// A valid batch carrying a notification with a 2 MB nickname, over the client's limit.
     Oversize,
     UnknownClient,
+    /// Every connect succeeds and brings [`FLOOD_PER_CONNECT`] large notifications about
+    /// interactions never offered, numbered from 0 across the session.
+    Flood,
 }
 
 #[derive(Debug, Default)]
 struct Seen {
     handshakes: AtomicU64,
     connects: AtomicU64,
+    /// Notifications a `Flood` server has sent so far.
+    flooded: AtomicU64,
 }
+
+/// Notifications per flooded connect, and the nickname length of each: a batch stays under
+/// [`LIMIT`], and the budget below holds a few dozen of them, well under `event_buffer` (64) of
+/// them, so the budget in bytes is what stops the session, not the channel's count.
+const FLOOD_PER_CONNECT: u64 = 6;
+const FLOOD_NICKNAME: usize = 8 * 1024;
+/// The byte budget the flood tests give the client.
+const FLOOD_BUDGET: usize = 256 * 1024;
 
 /// What the raw server does with one request.
 enum Answer {
@@ -110,6 +125,10 @@ fn answer(mode: Misbehaviour, fail_from: u64, seen: &Seen, body: &[u8]) -> Answe
                     Misbehaviour::RedirectLoop => Answer::Redirect,
                     Misbehaviour::Reset => Answer::Reset,
                     Misbehaviour::Oversize => Answer::Body(200, flood_batch(1)),
+                    Misbehaviour::Flood => {
+                        let ok = reply("/meta/connect", id, json!({"advice":{"timeout":50}}));
+                        Answer::Body(200, numbered_flood(seen, ok))
+                    }
                     Misbehaviour::UnknownClient => Answer::Body(
                         200,
                         json!([{"channel":"/meta/connect","successful":false,"id":id,
@@ -136,6 +155,21 @@ fn flood_batch(n: usize) -> String {
         })
         .collect();
     Value::Array(messages).to_string()
+}
+
+/// `ok` followed by the next [`FLOOD_PER_CONNECT`] notifications of the flood, each about an
+/// interaction never offered (`flood-<n>`) and carrying a large nickname.
+fn numbered_flood(seen: &Seen, ok: Value) -> String {
+    let nickname = "y".repeat(FLOOD_NICKNAME);
+    let first = seen.flooded.fetch_add(FLOOD_PER_CONNECT, AtomicOrdering::Relaxed);
+    let mut batch = vec![ok];
+    batch.extend((first..first + FLOOD_PER_CONNECT).map(|n| {
+        json!({"channel":"/v2/me/chats","data":{"messageType":"ChatStateChangeMessage",
+            "notificationType":"ParticipantsUpdated","chat":{"id":format!("flood-{n}"),
+            "state":"Chatting","participants":[{"participantId":"p","type":"Customer",
+            "nickname":nickname}]}}})
+    }));
+    Value::Array(batch).to_string()
 }
 
 /// Reads one HTTP/1.1 request (head and Content-Length body) from `stream`; `None` at the end.
@@ -423,6 +457,9 @@ enum BadFrame {
     Binary,
     /// A frame over the client's size limit.
     Oversize,
+    /// Not a bad frame: every connect's reply comes with a flood of notifications
+    /// ([`Misbehaviour::Flood`]).
+    Flood,
 }
 
 async fn ws_handler(
@@ -447,6 +484,10 @@ async fn ws_session(mut socket: AxSocket, frame: BadFrame, seen: Arc<Seen>) {
                 BadFrame::Text => AxMessage::text(r#""hello""#),
                 BadFrame::Binary => AxMessage::Binary(vec![0xff, 0xfe, 0xfd].into()),
                 BadFrame::Oversize => AxMessage::text(flood_batch(1)),
+                BadFrame::Flood => match answer(Misbehaviour::Flood, 0, &seen, body) {
+                    Answer::Body(_, text) => AxMessage::text(text),
+                    _ => return,
+                },
             }
         } else {
             match answer(Misbehaviour::Status500, 1, &seen, body) {
@@ -460,7 +501,9 @@ async fn ws_session(mut socket: AxSocket, frame: BadFrame, seen: Arc<Seen>) {
     }
 }
 
-async fn websocket_gives_up(frame: BadFrame, kind: &str) {
+/// A websocket Bayeux server on 127.0.0.1:0 answering every connect after the first with
+/// `frame`; returns its base URL, what it saw, and its stop token.
+async fn serve_websocket(frame: BadFrame) -> (String, Arc<Seen>, CancellationToken) {
     let seen = Arc::new(Seen::default());
     let app = Router::new()
         .route("/api/v2/notifications", get(ws_handler))
@@ -472,6 +515,11 @@ async fn websocket_gives_up(frame: BadFrame, kind: &str) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).with_graceful_shutdown(t.cancelled_owned()).await;
     });
+    (base, seen, stop)
+}
+
+async fn websocket_gives_up(frame: BadFrame, kind: &str) {
+    let (base, seen, stop) = serve_websocket(frame).await;
     let (handle, mut rx) = connect(
         hostile_config(&base, Transport::Websocket),
         reqwest::Client::new(),
@@ -516,4 +564,65 @@ async fn websocket_binary_garbage_is_counted_and_given_up_on() {
 #[tokio::test]
 async fn websocket_oversize_frames_are_refused_counted_and_given_up_on() {
     websocket_gives_up(BadFrame::Oversize, "oversize").await;
+}
+
+/// Issue 9: a flood of large notifications about unknown interactions to an agent that does not
+/// read. The session stops reading once its byte budget is held (backpressure), never holds more
+/// (by its own accounting, checked after every event received), and loses nothing: every
+/// notification the server sent arrives, in order, once the agent reads again.
+async fn a_flood_is_held_to_the_budget(transport: Transport) {
+    let (base, seen, stop) = match transport {
+        Transport::LongPolling => serve_long_polling(Misbehaviour::Flood, 0).await,
+        Transport::Websocket => serve_websocket(BadFrame::Flood).await,
+    };
+    let mut config = hostile_config(&base, transport);
+    config.max_held_bytes = FLOOD_BUDGET;
+    let token = CancellationToken::new();
+    let (handle, mut rx) =
+        connect(config, reqwest::Client::new(), token.clone()).await.expect("connects");
+    // Not reading: the session fills its budget and stops (bounded wait, no timing claim).
+    let one = FLOOD_NICKNAME as u64;
+    let filled = tokio::time::timeout(PATIENCE, async {
+        while handle.stats().held_bytes_peak + 2 * one < FLOOD_BUDGET as u64 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(filled.is_ok(), "{transport:?}: the budget never filled: {:?}", handle.stats());
+    // Read a few hundred notifications: none is missing or out of order, and the session never
+    // held more than its budget.
+    let mut next = 0u64;
+    for _ in 0..10_000 {
+        if next >= 300 {
+            break;
+        }
+        let event = tokio::time::timeout(PATIENCE, rx.recv()).await.expect("an event");
+        match event {
+            Some(Event::Data { data, .. }) => {
+                let n: Value = serde_json::from_str(data.get()).expect("json");
+                assert_eq!(n["chat"]["id"], format!("flood-{next}"), "{transport:?}");
+                next += 1;
+            }
+            Some(Event::Closed { reason }) => panic!("{transport:?}: closed: {reason}"),
+            Some(other) => panic!("{transport:?}: {other:?}"),
+            None => panic!("{transport:?}: the session ended"),
+        }
+        let peak = handle.stats().held_bytes_peak;
+        assert!(peak <= FLOOD_BUDGET as u64, "{transport:?}: held {peak} bytes");
+    }
+    assert_eq!(next, 300, "{transport:?}");
+    assert!(seen.flooded.load(AtomicOrdering::Relaxed) >= 300);
+    token.cancel();
+    handle.join().await;
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_long_polling_flood_is_held_to_the_budget_and_loses_nothing() {
+    a_flood_is_held_to_the_budget(Transport::LongPolling).await;
+}
+
+#[tokio::test]
+async fn a_websocket_flood_is_held_to_the_budget_and_loses_nothing() {
+    a_flood_is_held_to_the_budget(Transport::Websocket).await;
 }

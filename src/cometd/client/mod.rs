@@ -6,6 +6,18 @@
 //! [`CloseReason::GaveUp`] that says after how many attempts and why: a stream never dies
 //! silently. Every body or frame is bounded in bytes ([`CometdConfig::ws_max_message`]).
 //!
+//! What one agent's session holds is bounded in bytes too, by one budget
+//! ([`CometdConfig::max_held_bytes`], 4 MiB by default): the data of every event delivered but
+//! not yet taken by the receiver, and before [`connect`] returns, of every event held for it.
+//! Past the budget the session stops reading (backpressure, as the standard CometD clients do:
+//! a websocket is not read, a long-poll not sent) until the receiver has taken enough, so
+//! nothing already received is dropped; the server queues meanwhile (and may drop a session
+//! whose queue overflows, which the client then sees as `402::Unknown client`). Besides the
+//! budget, the session reads at most one body or frame at a time (at most `ws_max_message`,
+//! 1 MiB, plus its parsed copy while it is handed out): an agent's session holds at most
+//! `max_held_bytes + 2 × ws_max_message` of notification data, whatever the server sends.
+//! [`CometdStats::held_bytes_peak`] is the most it ever held against the budget.
+//!
 //! How an agent logs in with it (protocol.md §1.2 order):
 //!
 //! ```no_run
@@ -73,11 +85,11 @@ use super::error::CometdError;
 use super::message::Message;
 
 /// Events delivered before [`connect`] returns are held here; a server cannot flood more than
-/// this during a handshake (the excess is counted as ignored).
+/// this during a handshake (the excess is counted as ignored), nor more bytes of data than the
+/// session's budget ([`CometdConfig::max_held_bytes`]).
 const MAX_EARLY_EVENTS: usize = 4096;
-/// ...and at most this many bytes of their data, so a server flooding large messages during a
-/// handshake cannot make an agent buffer more.
-const MAX_EARLY_BYTES: usize = 4 << 20;
+/// The default [`CometdConfig::max_held_bytes`].
+pub const MAX_HELD_BYTES: usize = 4 << 20;
 
 /// How one agent's CometD session is set up. Build with [`CometdConfig::new`] and adjust fields.
 #[derive(Clone)]
@@ -109,6 +121,11 @@ pub struct CometdConfig {
     pub max_reconnect_time: Duration,
     /// Capacity of the event channel; a full channel pauses reading (backpressure).
     pub event_buffer: usize,
+    /// The session's budget in bytes: the data of the events delivered and not yet received
+    /// (and of those held before [`connect`] returns) never exceeds it. Past it the session
+    /// stops reading until the receiver has taken enough (backpressure; nothing is dropped). An
+    /// event larger than the whole budget is delivered alone, once the channel is empty.
+    pub max_held_bytes: usize,
     /// Best-effort bound on the `/meta/disconnect` at cancellation.
     pub disconnect_timeout: Duration,
     /// Source address for websocket connections (long-polling uses the pool's setting).
@@ -140,6 +157,7 @@ impl CometdConfig {
             max_reconnects: 30,
             max_reconnect_time: Duration::from_secs(120),
             event_buffer: 64,
+            max_held_bytes: MAX_HELD_BYTES,
             disconnect_timeout: Duration::from_secs(2),
             local_address: None,
             accept_invalid_certs: false,
@@ -229,6 +247,9 @@ pub struct CometdStats {
     pub data_messages: u64,
     /// Server messages dropped as malformed, stale or unexpected.
     pub ignored_messages: u64,
+    /// The most data bytes the session ever held against [`CometdConfig::max_held_bytes`]
+    /// (delivered and not yet received, or held before [`connect`] returned).
+    pub held_bytes_peak: u64,
 }
 
 #[derive(Debug, Default)]
@@ -238,6 +259,7 @@ struct Counters {
     failures: AtomicU64,
     data_messages: AtomicU64,
     ignored_messages: AtomicU64,
+    held_bytes_peak: AtomicU64,
 }
 
 impl Counters {
@@ -263,6 +285,7 @@ impl CometdHandle {
             failures: c.failures.load(Ordering::Relaxed),
             data_messages: c.data_messages.load(Ordering::Relaxed),
             ignored_messages: c.ignored_messages.load(Ordering::Relaxed),
+            held_bytes_peak: c.held_bytes_peak.load(Ordering::Relaxed),
         }
     }
 
@@ -408,6 +431,11 @@ struct Driver {
     early: VecDeque<Event>,
     /// The data bytes held in `early`.
     early_bytes: usize,
+    /// The data bytes of each event in the channel not yet received, oldest first (the channel
+    /// is FIFO, so what the receiver has taken is always the front).
+    queued: VecDeque<usize>,
+    /// Their sum: what the session holds against its budget once live.
+    queued_bytes: usize,
     delivery: Delivery,
     receiver_gone: bool,
     counters: Arc<Counters>,
@@ -451,6 +479,8 @@ impl Driver {
             closed_permit,
             early: VecDeque::new(),
             early_bytes: 0,
+            queued: VecDeque::new(),
+            queued_bytes: 0,
             delivery: Delivery::Early,
             receiver_gone: false,
             counters: Arc::new(Counters::default()),
@@ -497,9 +527,9 @@ impl Driver {
     /// and consecutive failures are bounded by the configured limits.
     async fn main_loop(&mut self) -> Option<CloseReason> {
         while let Some(event) = self.early.pop_front() {
+            self.early_bytes -= event_bytes(&event);
             self.deliver(event).await;
         }
-        self.early_bytes = 0;
         let mut failures: u32 = 0;
         let mut failing_since: Option<Instant> = None;
         let mut rehandshakes_in_a_row: u32 = 0;
@@ -703,24 +733,85 @@ impl Driver {
     }
 
     async fn deliver(&mut self, event: Event) {
+        let size = event_bytes(&event);
         match self.delivery {
             Delivery::Early
                 if self.early.len() < MAX_EARLY_EVENTS
-                    && self.early_bytes + event_bytes(&event) <= MAX_EARLY_BYTES =>
+                    && self.early_bytes + size <= self.config.max_held_bytes =>
             {
-                self.early_bytes += event_bytes(&event);
+                self.early_bytes += size;
                 self.early.push_back(event);
+                self.note_held();
             }
             Delivery::Early | Delivery::Off => {
                 Counters::bump(&self.counters.ignored_messages, 1);
             }
             Delivery::Live if self.receiver_gone => {}
             Delivery::Live => {
-                if self.tx.send(event).await.is_err() {
+                if !self.make_room(size).await || self.tx.send(event).await.is_err() {
                     self.receiver_gone = true;
+                    return;
                 }
+                self.queued.push_back(size);
+                self.queued_bytes += size;
+                self.note_held();
             }
         }
+    }
+
+    /// Waits until `size` more bytes fit the budget, or nothing is queued (an event larger
+    /// than the whole budget goes alone). This is the backpressure: while it waits, the session
+    /// reads nothing. `false`: the receiver is gone.
+    async fn make_room(&mut self, size: usize) -> bool {
+        let budget = self.config.max_held_bytes;
+        // Bounded: each turn waits for at least one more event to be received, and at most
+        // `event_buffer + 1` are queued.
+        for _ in 0..=self.queued.len() {
+            self.reclaim();
+            if self.queued.is_empty() || self.held() + size <= budget {
+                return true;
+            }
+            // The oldest events whose reading frees enough, then wait for that many free slots
+            // more than now: the channel tells when the receiver has taken them.
+            let mut excess = self.held() + size - budget;
+            let mut needed = 0;
+            for bytes in &self.queued {
+                needed += 1;
+                if *bytes >= excess {
+                    break;
+                }
+                excess -= bytes;
+            }
+            match self.tx.reserve_many(self.tx.capacity() + needed).await {
+                Ok(permits) => drop(permits),
+                Err(_) => return false,
+            }
+        }
+        self.reclaim();
+        true
+    }
+
+    /// Forgets the sizes of the events the receiver has taken: the channel holds
+    /// `max_capacity - capacity` events, less the slot reserved for the final `Closed`.
+    fn reclaim(&mut self) {
+        let reserved = usize::from(self.closed_permit.is_some());
+        let in_channel =
+            (self.tx.max_capacity() - self.tx.capacity()).saturating_sub(reserved);
+        while self.queued.len() > in_channel {
+            if let Some(bytes) = self.queued.pop_front() {
+                self.queued_bytes -= bytes;
+            }
+        }
+    }
+
+    /// The data bytes held against the budget: queued in the channel, and still in `early`
+    /// while those are handed over.
+    fn held(&self) -> usize {
+        self.early_bytes + self.queued_bytes
+    }
+
+    fn note_held(&self) {
+        self.counters.held_bytes_peak.fetch_max(self.held() as u64, Ordering::Relaxed);
     }
 
     /// Best-effort `/meta/disconnect`, bounded by the disconnect timeout.
