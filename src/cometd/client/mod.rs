@@ -795,8 +795,7 @@ impl Driver {
     /// `max_capacity - capacity` events, less the slot reserved for the final `Closed`.
     fn reclaim(&mut self) {
         let reserved = usize::from(self.closed_permit.is_some());
-        let in_channel =
-            (self.tx.max_capacity() - self.tx.capacity()).saturating_sub(reserved);
+        let in_channel = (self.tx.max_capacity() - self.tx.capacity()).saturating_sub(reserved);
         while self.queued.len() > in_channel {
             if let Some(bytes) = self.queued.pop_front() {
                 self.queued_bytes -= bytes;

@@ -191,7 +191,8 @@ impl Center {
         let held = agent.interactions.clone();
         self.reindex(user);
         for id in held {
-            let Some(part) = self.ixns.get(&id).and_then(|i| i.part(user).map(|p| i.parts[p].clone()))
+            let Some(part) =
+                self.ixns.get(&id).and_then(|i| i.part(user).map(|p| i.parts[p].clone()))
             else {
                 continue;
             };
