@@ -659,6 +659,8 @@ enum Action {
     /// (agent, interaction pick, operation, target, whether to pick among valid operations)
     Agent(usize, usize, Capability, usize, bool),
     Tick(u16),
+    /// The agent is given up for gone (its CometD sessions expired long ago).
+    Gone(usize),
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -674,6 +676,7 @@ fn action() -> impl Strategy<Value = Action> {
         4 => (0..4usize, 0..8usize, op, 0..4usize, prop::bool::weighted(0.85))
             .prop_map(|(u, i, o, t, v)| Action::Agent(u, i, o, t, v)),
         1 => (0..40_000u16).prop_map(Action::Tick),
+        1 => (0..4usize).prop_map(Action::Gone),
     ]
 }
 
@@ -807,6 +810,13 @@ proptest! {
                     }
                 }
                 Action::Tick(ms) => { w.now += i64::from(ms); w.c.tick(w.now, &mut out); }
+                Action::Gone(u) => {
+                    let user = UserIdx::new(u as u32);
+                    w.c.agent_gone(user, w.now, &mut out);
+                    // It holds nothing and is offered nothing any more.
+                    prop_assert!(w.c.agents[user].interactions.is_empty(), "a gone agent kept a chat");
+                    prop_assert!(w.c.agents[user].channels.is_none(), "a gone agent is still logged in");
+                }
                 _ => {}
             }
             for d in &out {
