@@ -127,6 +127,23 @@ async fn customers_leaving_in_the_middle_of_a_consult_end_cleanly() {
     }
 }
 
+/// The same through a whole run (issue 9): the agent that vanishes holds accepted chats; the
+/// server gives it up for gone, its chats are routed to the agent that stays, and every customer
+/// is served: none is left neither completed nor abandoned, and the run ends by itself.
+#[tokio::test]
+async fn a_vanished_agents_accepted_chats_are_finished_by_another() {
+    let done = run("agent-vanish-accepted", Transport::Websocket).await;
+    served_cleanly(&done);
+    assert_eq!(records(&done, FaultKind::AgentCrash), 1);
+    assert_eq!(records(&done, FaultKind::AgentRecover), 0);
+    // The vanished agent had accepted chats: more Accepts than customers (those chats were
+    // accepted twice, by the vanished agent and by the one that finished them).
+    let o = &done.outcome;
+    let accept = o.recorder.op(OpName::Flow(gwsim::gws::Capability::Accept)).expect("accepts");
+    let accepted = accept.ok.measured + accept.ok.warmup;
+    assert!(accepted > o.customers_started, "no chat was held at the crash: {accepted}");
+}
+
 /// What `GET /api/v2/me?subresources=*` says of the agent: its chat channel's state, and the
 /// state of each chat it is in.
 async fn me_view(agent: &mut crate::support::TestAgent) -> (String, Vec<(String, String)>) {
