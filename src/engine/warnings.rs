@@ -116,4 +116,18 @@ mod tests {
         // The first of each cause is the one logged.
         assert_eq!(w.count(AgentWarning::Login, "timeout".into()), 2);
     }
+
+    /// A storm's warning names its firing, so the agents each firing left behind are counted
+    /// apart.
+    #[test]
+    fn storms_not_caught_up_are_counted_per_firing() {
+        let w = Warnings::default();
+        let first = "rule 2, firing 0 at 30.0s into the load";
+        let second = "rule 2, firing 1 at 60.0s into the load";
+        w.warn(AgentWarning::StormNotCaughtUp, "agent-1", &first);
+        for i in 0..3 {
+            w.warn(AgentWarning::StormNotCaughtUp, &format!("agent-{i}"), &second);
+        }
+        assert_eq!(w.repeated(), vec![(AgentWarning::StormNotCaughtUp, second.to_owned(), 3)]);
+    }
 }
