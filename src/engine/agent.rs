@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
 use super::chaos;
 use super::failure::FailureKind;
-use super::flow::{Delivered, FlowRun};
+use super::flow::{Delivered, FLOW_HELD_BYTES, FlowRun};
 use super::roster::{Correlator, Member};
 use super::shared::AgentShared;
 use super::sink::Sink;
@@ -345,6 +345,8 @@ struct Flows<'a> {
     shared: Arc<AgentShared>,
     set: JoinSet<()>,
     routes: HashMap<String, mpsc::UnboundedSender<Delivered>>,
+    /// What the flows' queues may hold, in bytes ([`FLOW_HELD_BYTES`]).
+    held: Arc<Semaphore>,
     token: CancellationToken,
 }
 
@@ -374,8 +376,9 @@ impl Flows<'_> {
     }
 
     /// Checks one data message and hands it to its interaction's flow, starting one for an
-    /// invitation.
-    fn data(&mut self, data: &RawValue, rng: &mut SmallRng) {
+    /// invitation. Waits while the flows hold their whole budget (a flood on one interaction):
+    /// the agent stops taking events, and so the CometD client stops reading.
+    async fn data(&mut self, data: &RawValue, rng: &mut SmallRng) {
         let n: Notification = match serde_json::from_str(data.get()) {
             Ok(n) => n,
             Err(e) => {
@@ -391,10 +394,19 @@ impl Flows<'_> {
             let steps = steps_for(self.ctx, self.spec.population, &n);
             self.spawn(&id, steps, InteractionState::Invited, rng.random());
         }
-        if let Some(tx) = self.routes.get(&id) {
-            // A closed channel means the flow ended; the notification was checked.
-            let _ = tx.send(Delivered { n, events });
-        }
+        // A closed channel means the flow ended; the notification was checked.
+        let Some(tx) = self.routes.get(&id).filter(|tx| !tx.is_closed()).cloned() else { return };
+        let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let held = tokio::select! {
+            // Cancelled: the flows are ending and so is what they would have done with it.
+            _ = self.token.cancelled() => return,
+            p = self.held.clone().acquire_many_owned(bytes) => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let _ = tx.send(Delivered { n, events, held });
     }
 }
 
@@ -426,6 +438,7 @@ async fn serve(
         shared: session.shared.clone(),
         set: JoinSet::new(),
         routes: HashMap::new(),
+        held: Arc::new(Semaphore::new(FLOW_HELD_BYTES)),
         token: token.child_token(),
     };
     let mut checks = tokio::time::interval(Duration::from_millis(500));
@@ -520,7 +533,7 @@ async fn serve(
                     if channel == CHANNELS {
                         session.heard += 1;
                     }
-                    flows.data(&data, rng);
+                    flows.data(&data, rng).await;
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
                     stream_failing = false;
@@ -646,7 +659,7 @@ async fn storm(
                         if channel == CHANNELS {
                             session.heard += 1;
                         }
-                        flows.data(&data, rng);
+                        flows.data(&data, rng).await;
                     }
                     Some(_) => {}
                     None => return false,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::failure::FailureKind;
@@ -40,7 +40,16 @@ const SETTLE_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct Delivered {
     pub(crate) n: Notification,
     pub(crate) events: Vec<AwaitEvent>,
+    /// Its share of the agent's flow budget ([`FLOW_HELD_BYTES`]), given back when the flow
+    /// has handled it (dropped with it).
+    pub(crate) held: OwnedSemaphorePermit,
 }
+
+/// Bytes of notifications (as received) an agent's flows may hold between the agent task that
+/// checks them and the flows that take them. Flows drain their queue at every step, so this is
+/// reached only when a server floods one interaction faster than its flow runs; the agent task
+/// then waits (backpressure down to the CometD client's own budget), and nothing is dropped.
+pub(crate) const FLOW_HELD_BYTES: usize = 2 << 20;
 
 /// The operation a step sends. `target_uri` is the resolved target, `text` the (possibly
 /// tagged) text.
@@ -220,6 +229,8 @@ impl FlowRun {
                 }
             }
         }
+        // Handled: its bytes go back to the agent's flow budget.
+        drop(d.held);
     }
 
     fn ended(&self) -> bool {
