@@ -251,11 +251,12 @@ fn latency_index(data: &ChartData, metric: &str) -> Option<usize> {
 }
 
 /// A latency cell: corrected, with raw beneath in smaller text when it differs, and by how much
-/// raw understates it when it does (wrk2's demonstration: a stall that raw latency hides).
+/// raw understates it when that is more than a tenth (wrk2's demonstration: a stall that raw
+/// latency hides; smaller gaps are the schedule's jitter).
 fn cell(c: Option<u64>, raw: Option<u64>) -> String {
     match (c, raw) {
         (None, _) => "<td class=\"num\">–</td>".to_owned(),
-        (Some(c), Some(r)) if r < c => format!(
+        (Some(c), Some(r)) if r.saturating_mul(11) < c.saturating_mul(10) => format!(
             "<td class=\"num\">{}<br><small class=\"raw\" title=\"raw understates it by {}\">\
              {} (−{})</small></td>",
             human_us(c as f64),
