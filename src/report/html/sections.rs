@@ -319,7 +319,8 @@ pub(super) fn customers<S>(h: &mut String, r: &Report<S>, data: &ChartData) {
     h.push_str(
         "<p class=\"note\">Corrected from when the customer meant to act (its arrival, its \
          message's planned time); <small class=\"raw\">raw</small> (from when the request \
-         left) beneath where it differs, with how much it understates (−).</p>\n",
+         left) beneath where it differs, and by how much it understates (−) where that is over a \
+         tenth.</p>\n",
     );
     let _ = write!(
         h,
@@ -424,7 +425,8 @@ fn operations<S>(h: &mut String, r: &Report<S>) {
         h,
         "<p class=\"note\">Latencies are corrected for coordinated omission (from the intended \
          start); <small class=\"raw\">raw</small> (from when the request left) is shown beneath \
-         where it differs, with how much it understates (−). Operations in the order a run does them: login, the flow, logout.</p>\n<table>\n\
+         where it differs, and by how much it understates (−) where that is over a tenth. \
+         Operations in the order a run does them: login, the flow, logout.</p>\n<table>\n\
          <thead><tr><th>Operation</th><th>Metric</th><th>Count</th><th>Errors</th>{}</tr>\
          </thead>\n<tbody>\n",
         latency_head()
