@@ -333,3 +333,28 @@ fn a_recycled_recorder_reads_as_a_new_one_and_records_the_same() {
     b.merge(&fresh);
     assert_eq!(visible(&a), visible(&b));
 }
+
+/// A customer message held back behind a stalled request: corrected from its planned time, raw
+/// from when it left, kept apart through a merge and a recycle.
+#[test]
+fn customer_latencies_have_a_corrected_and_a_raw_variant() {
+    let t0 = Instant::now();
+    let mut a = Recorder::new();
+    // Planned at t0, sent 4.9 s later (behind a stalled poll), answered 20 ms after that.
+    a.customer_latency(CustomerMetric::Send, t0, t0 + ms(4900), t0 + ms(4920), true);
+    a.customer_latency(CustomerMetric::Send, t0, t0, t0 + ms(20), false);
+    let mut b = Recorder::new();
+    b.customer_latency(CustomerMetric::Send, t0, t0, t0 + ms(30), true);
+    let mut all = Recorder::new();
+    all.merge(&a);
+    all.merge(&b);
+    let send = all.customer(CustomerMetric::Send).unwrap();
+    assert_eq!((send.latency.corrected().len(), send.latency.raw().len(), send.warmup), (2, 2, 1));
+    let c = send.latency.corrected().summary().unwrap();
+    let r = send.latency.raw().summary().unwrap();
+    assert!((4_920_000..=4_925_000).contains(&c.max), "{}", c.max);
+    assert!((30_000..=30_100).contains(&r.max), "{}", r.max);
+    assert!(all.customer(CustomerMetric::ToAgent).is_none());
+    all.recycle();
+    assert!(all.customer(CustomerMetric::Send).is_none());
+}
