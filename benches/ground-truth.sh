@@ -6,13 +6,14 @@
 #    such pairs one after the other. Per operation: response p50 (corrected) without and with,
 #    the difference, its error against 20 ms (µs and %), PASS within 1% (200 µs), and whether
 #    it is also within 100 µs.
-# 2. scenarios/chaos-stall.toml (20 ms latency, a 5 s stall from 10 s): per operation,
-#    corrected against raw p99 and max, and how much raw understates them.
+# 2. scenarios/chaos-stall.toml (20 ms latency, a 5 s stall from 10 s; customers' messages on an
+#    open plan): per operation and customer metric, corrected against raw p99 and max, and how
+#    much raw understates them.
 #
 # usage: benches/ground-truth.sh
 # env:   GWSIM (binary, default target/release/gwsim; `cargo build --release` first),
 #        PAIRS (default 2), DURATION (default 20s), STALL (default 1: run part 2)
-# Needs jq. About (PAIRS x 30 s) + 45 s of wall time, both cores.
+# Needs jq. About (PAIRS x 30 s) + 55 s of wall time, both cores.
 set -euo pipefail
 
 GWSIM=${GWSIM:-target/release/gwsim}
@@ -102,14 +103,19 @@ if [ "$fails" -eq 0 ]; then echo "latency: PASS (every operation within 1% of 20
 
 [ "$STALL" = 1 ] || exit 0
 echo
-echo "## scenarios/chaos-stall.toml: a 5 s stall, corrected against raw (response)"
+echo "## scenarios/chaos-stall.toml: a 5 s stall, corrected against raw"
+echo
+echo "Operations' response (agents' closed-loop flows) and the customers' metrics (open-paced"
+echo "messages: customer.send, customer.to_agent), p99 and max, and how much raw understates them."
 echo
 "$GWSIM" run -q --json --out "$WORK/stall" scenarios/chaos-stall.toml > /dev/null 2> "$WORK/stall.log" || true
-echo "| operation | count | corrected p99 | raw p99 | p99 understated by | corrected max | raw max | max understated by |"
+echo "| metric | count | corrected p99 | raw p99 | p99 understated by | corrected max | raw max | max understated by |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-jq -r '.operations[] | select(.kind == "flow" and .response.corrected != null and .response.raw != null)
-  | .response as $r
-  | "| \(.name) | \($r.count) | \($r.corrected.p99 / 1000) ms | \($r.raw.p99 / 1000) ms | \(($r.corrected.p99 - $r.raw.p99) / 1000) ms | \($r.corrected.max / 1000) ms | \($r.raw.max / 1000) ms | \(($r.corrected.max - $r.raw.max) / 1000) ms |"' \
+jq -r 'def row($n; $t): "| \($n) | \($t.count) | \($t.corrected.p99 / 1000) ms | \($t.raw.p99 / 1000) ms | \(($t.corrected.p99 - $t.raw.p99) / 1000) ms | \($t.corrected.max / 1000) ms | \($t.raw.max / 1000) ms | \(($t.corrected.max - $t.raw.max) / 1000) ms |";
+  ( .operations[] | select(.kind == "flow" and .response.corrected != null and .response.raw != null)
+    | row("\(.name).response"; .response) ),
+  ( .customers | to_entries[] | select((.value | type) == "object" and .value.corrected != null and .value.raw != null)
+    | row("customer.\(.key)"; .value) )' \
   "$WORK/stall/summary.json"
 echo
 echo "violations: $(jq '.violations.total // .violations.count // 0' "$WORK/stall/summary.json" 2>/dev/null || echo '?')"

@@ -194,6 +194,9 @@ closed_names! {
     pub enum CustomerMetric {
         /// From `RequestChat` to the first agent's join (a latency).
         Wait = "wait",
+        /// A customer message's request, to its answer (a latency; corrected from when the
+        /// customer's pacing meant to send it).
+        Send = "send",
         /// Customer message to its arrival at the agent (a latency).
         ToAgent = "to_agent",
         /// Agent message to its arrival at the customer (a latency).
@@ -201,6 +204,16 @@ closed_names! {
         /// Customers who gave up waiting (a count).
         Abandoned = "abandoned",
     }
+}
+
+impl CustomerMetric {
+    /// The latencies among them (every one but `Abandoned`), in report order.
+    pub const TIMED: [CustomerMetric; 4] = [
+        CustomerMetric::Wait,
+        CustomerMetric::Send,
+        CustomerMetric::ToAgent,
+        CustomerMetric::ToCustomer,
+    ];
 }
 
 closed_names! {

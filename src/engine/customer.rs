@@ -17,6 +17,7 @@ use crate::gws::customer::CustomerClient;
 use crate::gws::error::GwsError;
 use crate::gws::{CustomerChatState, EntryType, LogEntry, Media, ParticipantType};
 use crate::ordering::CustomerChecker;
+use crate::scenario::Pace;
 use crate::vocab::{Counter, CustomerMetric, Gauge};
 
 /// The customer API calls a customer makes, for either media.
@@ -62,6 +63,14 @@ impl Channel<'_> {
     }
 }
 
+/// Sleeps until `t`; never wakes without one.
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs customer number `n`, whose arrival was scheduled for `intended`.
 pub(crate) async fn run_customer(
     ctx: Arc<RunCtx>,
@@ -82,6 +91,8 @@ pub(crate) async fn run_customer(
     // Both lowered when the guards drop: on a failed request, an abandon, the run's end.
     let mut waiting = Some(ctx.gauges.raise(Gauge::CustomersWaiting));
     let active = ctx.gauges.raise(Gauge::ActiveChats);
+    // The wait's raw variant runs from here: the arrival may have left later than planned.
+    let requested_at = Instant::now();
     let requested = match ctx.plan.target.media {
         Media::Chat => {
             client.request_chat_at(&nickname, &subject, spec.queue.as_deref(), user_data).await
@@ -117,90 +128,113 @@ pub(crate) async fn run_customer(
     let mut agents = 0usize;
     let mut next_send: Option<Instant> = None;
     let mut abandoned = false;
+    let pace = spec.messages.pace;
     let mut poll = tokio::time::interval(ctx.plan.options.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        // An open plan wakes at its next message's time; a closed one sends on the poll that
+        // finds it due, as it always has.
+        let wake =
+            next_send.filter(|_| pace == Pace::Open && joined && agents > 0 && sent < to_send);
+        let polled = tokio::select! {
+            biased;
             _ = token.cancelled() => break,
-            _ = poll.tick() => {}
-        }
-        let now = Instant::now();
-        let entries = match chat.messages().await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(customer = n, error = %e, "poll failed");
-                rec.count(Counter::Errors, 1);
-                continue;
-            }
+            _ = sleep_until(wake) => false,
+            _ = poll.tick() => true,
         };
-        // What the simulator knows besides the entries (its consultants, its agents-only texts)
-        // tells a leak too; and the tagged texts owed to this customer have arrived.
-        let found = ctx.correlator.cross(|x| {
-            x.customer_received(&entries);
-            checker.observe_with(ctx.now_ms(), &chat.id, &entries, |e| x.hidden_from_customer(n, e))
-        });
-        rec.violations(found);
-        rec.violations(ctx.correlator.cross_poll(ctx.now_ms()));
-        let mut someone_left = false;
-        for e in &entries {
-            match (e.kind, e.from.kind) {
-                (EntryType::ParticipantJoined, ParticipantType::Agent) => {
-                    agents += 1;
-                    if !joined {
-                        joined = true;
-                        waiting = None;
-                        rec.customer_latency(
-                            CustomerMetric::Wait,
-                            now.duration_since(intended),
-                            measured,
-                        );
-                        next_send = Some(now + spec.messages.think.sample(&mut rng));
+        let now = Instant::now();
+        if polled {
+            let entries = match chat.messages().await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::debug!(customer = n, error = %e, "poll failed");
+                    rec.count(Counter::Errors, 1);
+                    continue;
+                }
+            };
+            // What the simulator knows besides the entries (its consultants, its agents-only
+            // texts) tells a leak too; and the tagged texts owed to this customer have arrived.
+            let found = ctx.correlator.cross(|x| {
+                x.customer_received(&entries);
+                checker.observe_with(ctx.now_ms(), &chat.id, &entries, |e| {
+                    x.hidden_from_customer(n, e)
+                })
+            });
+            rec.violations(found);
+            rec.violations(ctx.correlator.cross_poll(ctx.now_ms()));
+            let mut someone_left = false;
+            for e in &entries {
+                match (e.kind, e.from.kind) {
+                    (EntryType::ParticipantJoined, ParticipantType::Agent) => {
+                        agents += 1;
+                        if !joined {
+                            joined = true;
+                            waiting = None;
+                            rec.customer_latency(
+                                CustomerMetric::Wait,
+                                intended,
+                                requested_at,
+                                now,
+                                measured,
+                            );
+                            next_send = Some(now + spec.messages.think.sample(&mut rng));
+                        }
                     }
-                }
-                (EntryType::ParticipantLeft, ParticipantType::Agent) => {
-                    agents = agents.saturating_sub(1);
-                    someone_left = true;
-                }
-                (EntryType::Text, ParticipantType::Agent) => {
-                    if let Some(s) = e
-                        .text
-                        .as_deref()
-                        .and_then(message_key)
-                        .and_then(|k| ctx.correlator.finish(&k))
-                    {
-                        rec.customer_latency(
-                            CustomerMetric::ToCustomer,
-                            now.duration_since(s.sent),
-                            s.measured,
-                        );
+                    (EntryType::ParticipantLeft, ParticipantType::Agent) => {
+                        agents = agents.saturating_sub(1);
+                        someone_left = true;
                     }
+                    (EntryType::Text, ParticipantType::Agent) => {
+                        if let Some(s) = e
+                            .text
+                            .as_deref()
+                            .and_then(message_key)
+                            .and_then(|k| ctx.correlator.finish(&k))
+                        {
+                            rec.customer_latency(
+                                CustomerMetric::ToCustomer,
+                                s.intended,
+                                s.sent,
+                                now,
+                                s.measured,
+                            );
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        if let Some((rule, from)) = consult_abandon
-            && ctx.load_start().is_some_and(|s| now >= s + from)
-            && let Some((ixn, joined)) =
-                ctx.correlator.cross(|x| x.consult_of(n).map(|(i, j)| (i.to_owned(), j)))
-        {
-            let stage = if joined { "joined" } else { "invited" };
-            let detail = format!("{nickname} left in the middle of a consult (consultant {stage})");
-            ctx.chaos.customer_abandon(rule, ctx.since_epoch(), &chat.id, &ixn, detail);
-            abandoned = true;
-            break;
-        }
-        if someone_left && agents == 0 && chat.idle().await {
-            rec.count(Counter::ChatsCompleted, 1);
-            break;
-        }
-        if !joined && abandon_at.is_some_and(|t| now >= t) {
-            rec.abandoned(measured);
-            abandoned = true;
-            break;
+            if let Some((rule, from)) = consult_abandon
+                && ctx.load_start().is_some_and(|s| now >= s + from)
+                && let Some((ixn, joined)) =
+                    ctx.correlator.cross(|x| x.consult_of(n).map(|(i, j)| (i.to_owned(), j)))
+            {
+                let stage = if joined { "joined" } else { "invited" };
+                let detail =
+                    format!("{nickname} left in the middle of a consult (consultant {stage})");
+                ctx.chaos.customer_abandon(rule, ctx.since_epoch(), &chat.id, &ixn, detail);
+                abandoned = true;
+                break;
+            }
+            if someone_left && agents == 0 && chat.idle().await {
+                rec.count(Counter::ChatsCompleted, 1);
+                break;
+            }
+            if !joined && abandon_at.is_some_and(|t| now >= t) {
+                rec.abandoned(measured);
+                abandoned = true;
+                break;
+            }
         }
         if joined && agents > 0 && sent < to_send && next_send.is_some_and(|t| now >= t) {
+            // Open: from the plan's time, so a message held back behind a stalled request
+            // carries the stall (coordinated omission); closed: from this poll, as before.
+            let intended_send = match (pace, next_send) {
+                (Pace::Open, Some(t)) => t,
+                _ => now,
+            };
             let text = tag_text(&spec.messages.text, ctx.next_tag());
-            let started = Started { intended: now, sent: Instant::now(), measured };
+            let sent_at = Instant::now();
+            let started = Started { intended: intended_send, sent: sent_at, measured };
             let key = message_key(&text);
             if let Some(key) = &key {
                 ctx.correlator.start(key.clone(), started);
@@ -210,11 +244,18 @@ pub(crate) async fn run_customer(
                 ctx.correlator.cross(|x| x.customer_sending(ctx.now_ms(), n, tag));
             }
             let result = chat.send(&text).await;
+            let done = Instant::now();
             if let Some(tag) = &tag {
                 ctx.correlator.cross(|x| x.message_sent(ctx.now_ms(), tag, result.is_ok()));
             }
             match result {
-                Ok(()) => {}
+                Ok(()) => rec.customer_latency(
+                    CustomerMetric::Send,
+                    intended_send,
+                    sent_at,
+                    done,
+                    measured,
+                ),
                 // The agent left between our last poll and this message: the chat is over for
                 // the customer (statusCode 2), which is how chats end, not a failure.
                 Err(GwsError::Status { status_code: 2, .. }) => {
@@ -227,7 +268,8 @@ pub(crate) async fn run_customer(
                 Err(_) => rec.count(Counter::Errors, 1),
             }
             sent += 1;
-            next_send = Some(Instant::now() + spec.messages.think.sample(&mut rng));
+            next_send =
+                Some(pace.next_send(intended_send, done, spec.messages.think.sample(&mut rng)));
         }
     }
     drop((waiting, active));

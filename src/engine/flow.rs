@@ -223,7 +223,9 @@ impl FlowRun {
                 {
                     self.rec.customer_latency(
                         crate::vocab::CustomerMetric::ToAgent,
-                        now.duration_since(s.sent),
+                        s.intended,
+                        s.sent,
+                        now,
                         s.measured,
                     );
                 }

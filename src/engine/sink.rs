@@ -13,7 +13,7 @@
 //! the second record costs a histogram increment, not an allocation.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::failure::FailureKind;
 use crate::metrics::Recorder;
@@ -60,10 +60,14 @@ impl Sink {
     pub(crate) fn customer_latency(
         &self,
         metric: CustomerMetric,
-        latency: Duration,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
         measured: bool,
     ) {
-        self.with(|r, interval| r.customer_latency(metric, latency, measured || interval));
+        self.with(|r, interval| {
+            r.customer_latency(metric, intended, sent, done, measured || interval)
+        });
     }
 
     pub(crate) fn op_ok(&self, op: OpName, measured: bool) {
@@ -175,7 +179,14 @@ mod tests {
             let sink = shards.sink(task);
             // Two in warmup, two measured.
             sink.op_ok(op, task >= 2);
-            sink.latency(op, OpMetric::Response, t, t, t + Duration::from_millis(3), task >= 2);
+            sink.latency(
+                op,
+                OpMetric::Response,
+                t,
+                t,
+                t + std::time::Duration::from_millis(3),
+                task >= 2,
+            );
         }
         shards.sink(0).violations(vec![]);
         let first = shards.take_interval();

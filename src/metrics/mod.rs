@@ -9,7 +9,8 @@
 //!   a late request: coordinated omission) and a raw one (from when the request left), in
 //!   [`LatencyPair`] histograms.
 //! - Per operation: successes and failures, failures by a short stable kind string.
-//! - Per customer metric ([`CustomerMetric`]): one latency histogram; abandoned customers.
+//! - Per customer metric ([`CustomerMetric`]): corrected and raw latency like an operation's (a
+//!   customer's open-paced messages have intended send times of their own); abandoned customers.
 //! - Run counters ([`Counter`]): reconnects, missed starts, and the totals of errors and
 //!   violations.
 //! - Ordering violations: a count per kind and the first [`VIOLATIONS_KEPT`] in full.
@@ -159,20 +160,12 @@ fn add_timed(mine: &mut Option<TimedMetric>, theirs: Option<&TimedMetric>) {
     }
 }
 
-/// One customer latency metric: a single histogram (the engine measures these from the moment
-/// that matters to the customer, so there is no separate raw variant).
-#[derive(Debug, Clone, Default)]
-pub struct CustomerTimed {
-    pub latency: LatencyHistogram,
-    pub warmup: u64,
-}
-
 /// The measurements of one task, or of a whole run after merging.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     ops: HashMap<OpName, OpStats>,
-    /// Indexed by [`customer_slot`]: `Wait`, `ToAgent`, `ToCustomer`.
-    customers: [Option<CustomerTimed>; 3],
+    /// Indexed by [`customer_slot`]: `Wait`, `Send`, `ToAgent`, `ToCustomer`.
+    customers: [Option<TimedMetric>; 4],
     abandoned: Split,
     /// Indexed by [`counter_slot`]; `Errors` and `Violations` hold only direct `count` calls (the
     /// totals add the per-operation errors and the per-kind violations).
@@ -189,8 +182,9 @@ pub struct Recorder {
 fn customer_slot(m: CustomerMetric) -> Option<usize> {
     match m {
         CustomerMetric::Wait => Some(0),
-        CustomerMetric::ToAgent => Some(1),
-        CustomerMetric::ToCustomer => Some(2),
+        CustomerMetric::Send => Some(1),
+        CustomerMetric::ToAgent => Some(2),
+        CustomerMetric::ToCustomer => Some(3),
         CustomerMetric::Abandoned => None,
     }
 }
@@ -275,20 +269,37 @@ impl Recorder {
         timed.latency.record_using(corrected, raw, spare);
     }
 
-    /// Records one customer latency (`Wait`, `ToAgent` or `ToCustomer`); `Abandoned` is a count,
-    /// recorded with [`Recorder::abandoned`], and is ignored here.
-    pub fn customer_latency(&mut self, metric: CustomerMetric, latency: Duration, measured: bool) {
+    /// Records one customer latency (`Wait`, `Send`, `ToAgent` or `ToCustomer`) as
+    /// [`Recorder::latency`] records an operation's: corrected from `intended`, raw from `sent`.
+    /// `Abandoned` is a count, recorded with [`Recorder::abandoned`], and is ignored here.
+    pub fn customer_latency(
+        &mut self,
+        metric: CustomerMetric,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        measured: bool,
+    ) {
         let Some(i) = customer_slot(metric) else { return };
         let spare = &mut self.spare;
-        let timed = self.customers[i].get_or_insert_with(|| CustomerTimed {
-            latency: spare.pop().unwrap_or_default(),
+        let timed = self.customers[i].get_or_insert_with(|| TimedMetric {
+            latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
             warmup: 0,
         });
-        if measured {
-            timed.latency.record(latency);
-        } else {
+        if !measured {
             timed.warmup = timed.warmup.saturating_add(1);
+            return;
         }
+        let corrected = done.saturating_duration_since(intended);
+        let raw = done.saturating_duration_since(sent);
+        timed.latency.record_using(corrected, raw, spare);
+    }
+
+    /// [`Recorder::customer_latency`] of a sample nothing held back before it left: its corrected
+    /// and raw latency are both `latency` (what tests and synthetic recorders feed).
+    pub fn customer_sample(&mut self, metric: CustomerMetric, latency: Duration, measured: bool) {
+        let t = Instant::now();
+        self.customer_latency(metric, t, t, t + latency, measured);
     }
 
     /// One operation succeeded.
@@ -341,11 +352,7 @@ impl Recorder {
             self.ops.entry(*op).or_default().add(stats);
         }
         for (mine, theirs) in self.customers.iter_mut().zip(&other.customers) {
-            if let Some(theirs) = theirs {
-                let mine = mine.get_or_insert_with(CustomerTimed::default);
-                mine.latency.add(&theirs.latency);
-                mine.warmup = mine.warmup.saturating_add(theirs.warmup);
-            }
+            add_timed(mine, theirs.as_ref());
         }
         self.abandoned.add(other.abandoned);
         for (mine, theirs) in self.counters.iter_mut().zip(other.counters) {
@@ -380,9 +387,8 @@ impl Recorder {
                 timed.latency.recycle_into(&mut spare);
             }
         }
-        for mut timed in old.customers.into_iter().flatten() {
-            timed.latency.reset();
-            spare.push(timed.latency);
+        for timed in old.customers.into_iter().flatten() {
+            timed.latency.recycle_into(&mut spare);
         }
         self.spare = spare;
     }
@@ -399,7 +405,7 @@ impl Recorder {
     }
 
     /// A customer latency metric; `None` for `Abandoned` or when nothing was recorded.
-    pub fn customer(&self, metric: CustomerMetric) -> Option<&CustomerTimed> {
+    pub fn customer(&self, metric: CustomerMetric) -> Option<&TimedMetric> {
         customer_slot(metric).and_then(|i| self.customers[i].as_ref())
     }
 
@@ -440,16 +446,13 @@ impl Recorder {
     /// Bytes held by histogram bucket arrays: the part of a recorder that grows with the range of
     /// latencies (never with their number).
     pub fn histogram_bytes(&self) -> usize {
-        let ops: usize = self
-            .ops
+        self.ops
             .values()
             .flat_map(|s| [&s.response, &s.settle])
+            .chain(&self.customers)
             .flatten()
             .map(|t| t.latency.footprint_bytes())
-            .sum();
-        let customers: usize =
-            self.customers.iter().flatten().map(|c| c.latency.footprint_bytes()).sum();
-        ops + customers
+            .sum()
     }
 }
 

@@ -69,8 +69,8 @@ fn warmup_is_counted_but_kept_out_of_histograms_and_headline_counts() {
     r.op_ok(ACCEPT, false);
     r.op_ok(ACCEPT, true);
     r.op_error(ACCEPT, "timeout", false);
-    r.customer_latency(CustomerMetric::Wait, ms(3000), false);
-    r.customer_latency(CustomerMetric::Wait, ms(30), true);
+    r.customer_sample(CustomerMetric::Wait, ms(3000), false);
+    r.customer_sample(CustomerMetric::Wait, ms(30), true);
     r.abandoned(false);
 
     let s = r.op(ACCEPT).unwrap();
@@ -83,8 +83,8 @@ fn warmup_is_counted_but_kept_out_of_histograms_and_headline_counts() {
     assert_eq!(s.count(), 1);
     assert_eq!(r.counter(Counter::Errors), 0);
     let w = r.customer(CustomerMetric::Wait).unwrap();
-    assert_eq!((w.latency.len(), w.warmup), (1, 1));
-    assert!(p99_us(&w.latency) < 31_000);
+    assert_eq!((w.latency.corrected().len(), w.warmup), (1, 1));
+    assert!(p99_us(w.latency.corrected()) < 31_000);
     assert_eq!(r.abandoned_count(), Split { measured: 0, warmup: 1 });
 }
 
@@ -93,7 +93,7 @@ fn count_kinds_have_no_latency() {
     let mut r = Recorder::new();
     let t0 = Instant::now();
     r.latency(ACCEPT, OpMetric::Count, t0, t0, t0 + ms(1), true);
-    r.customer_latency(CustomerMetric::Abandoned, ms(1), true);
+    r.customer_sample(CustomerMetric::Abandoned, ms(1), true);
     let s = r.op(ACCEPT).unwrap();
     assert!(s.response.is_none() && s.settle.is_none());
     assert!(r.customer(CustomerMetric::Abandoned).is_none());
@@ -168,9 +168,9 @@ fn merge_adds_counts_and_histograms_exactly() {
     a.count(Counter::Reconnects, 2);
     b.count(Counter::Reconnects, 3);
     b.count(Counter::MissedStarts, 7);
-    a.customer_latency(CustomerMetric::ToAgent, ms(4), true);
-    b.customer_latency(CustomerMetric::ToAgent, ms(6), true);
-    b.customer_latency(CustomerMetric::ToCustomer, ms(6), true);
+    a.customer_sample(CustomerMetric::ToAgent, ms(4), true);
+    b.customer_sample(CustomerMetric::ToAgent, ms(6), true);
+    b.customer_sample(CustomerMetric::ToCustomer, ms(6), true);
     a.abandoned(true);
     b.abandoned(true);
     b.abandoned(false);
@@ -199,8 +199,8 @@ fn merge_adds_counts_and_histograms_exactly() {
     assert_eq!(all.counter(Counter::MissedStarts), 7);
     assert_eq!(all.counter(Counter::Errors), 2);
     assert_eq!(all.counter(Counter::Violations), 3);
-    assert_eq!(all.customer(CustomerMetric::ToAgent).unwrap().latency.len(), 2);
-    assert_eq!(all.customer(CustomerMetric::ToCustomer).unwrap().latency.len(), 1);
+    assert_eq!(all.customer(CustomerMetric::ToAgent).unwrap().latency.corrected().len(), 2);
+    assert_eq!(all.customer(CustomerMetric::ToCustomer).unwrap().latency.corrected().len(), 1);
     assert!(all.customer(CustomerMetric::Wait).is_none());
     assert_eq!(all.abandoned_count(), Split { measured: 2, warmup: 1 });
     let at: Vec<u64> = all.first_violations().iter().map(|v| v.at_ms).collect();
@@ -293,7 +293,7 @@ fn visible(r: &Recorder) -> String {
     let customers: Vec<_> =
         [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer]
             .into_iter()
-            .map(|m| r.customer(m).map(|c| (c.latency.summary(), c.warmup)))
+            .map(|m| r.customer(m).map(|c| (c.latency.corrected().summary(), c.warmup)))
             .collect();
     let counters: Vec<_> = Counter::ALL.iter().map(|c| r.counter(*c)).collect();
     format!(
@@ -309,7 +309,7 @@ fn record_some(r: &mut Recorder, scale: u64) {
     r.latency(ACCEPT, OpMetric::Response, t0, t0 + ms(1), t0 + ms(5 * scale), true);
     r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(300 * scale), true);
     r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(2), false);
-    r.customer_latency(CustomerMetric::Wait, ms(40 * scale), true);
+    r.customer_sample(CustomerMetric::Wait, ms(40 * scale), true);
     r.op_ok(ACCEPT, true);
     r.op_error(CONSULT, "timeout", true);
     r.count(Counter::Reconnects, scale);
@@ -332,4 +332,29 @@ fn a_recycled_recorder_reads_as_a_new_one_and_records_the_same() {
     a.merge(&reused);
     b.merge(&fresh);
     assert_eq!(visible(&a), visible(&b));
+}
+
+/// A customer message held back behind a stalled request: corrected from its planned time, raw
+/// from when it left, kept apart through a merge and a recycle.
+#[test]
+fn customer_latencies_have_a_corrected_and_a_raw_variant() {
+    let t0 = Instant::now();
+    let mut a = Recorder::new();
+    // Planned at t0, sent 4.9 s later (behind a stalled poll), answered 20 ms after that.
+    a.customer_latency(CustomerMetric::Send, t0, t0 + ms(4900), t0 + ms(4920), true);
+    a.customer_latency(CustomerMetric::Send, t0, t0, t0 + ms(20), false);
+    let mut b = Recorder::new();
+    b.customer_latency(CustomerMetric::Send, t0, t0, t0 + ms(30), true);
+    let mut all = Recorder::new();
+    all.merge(&a);
+    all.merge(&b);
+    let send = all.customer(CustomerMetric::Send).unwrap();
+    assert_eq!((send.latency.corrected().len(), send.latency.raw().len(), send.warmup), (2, 2, 1));
+    let c = send.latency.corrected().summary().unwrap();
+    let r = send.latency.raw().summary().unwrap();
+    assert!((4_920_000..=4_925_000).contains(&c.max), "{}", c.max);
+    assert!((30_000..=30_100).contains(&r.max), "{}", r.max);
+    assert!(all.customer(CustomerMetric::ToAgent).is_none());
+    all.recycle();
+    assert!(all.customer(CustomerMetric::Send).is_none());
 }

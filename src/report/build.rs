@@ -14,7 +14,7 @@ use super::{
     WarmupCounts,
 };
 use crate::gws::states::Capability;
-use crate::metrics::{CustomerTimed, LatencyHistogram, OpStats, Recorder, TimedMetric};
+use crate::metrics::{LatencyHistogram, OpStats, Recorder, TimedMetric};
 use crate::ordering::ViolationKind;
 use crate::scenario::{Scenario, Step};
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName, SessionOp};
@@ -125,15 +125,6 @@ fn timed(t: &TimedMetric) -> TimedReport {
     }
 }
 
-fn customer_timed(t: &CustomerTimed) -> TimedReport {
-    TimedReport {
-        count: t.latency.len(),
-        warmup: t.warmup,
-        corrected: percentiles(&t.latency),
-        raw: None,
-    }
-}
-
 /// The session steps an agent takes before its flows, in the order it takes them (readiness
 /// toggles while it works come last of them).
 const LOGIN: [SessionOp; 6] = [
@@ -220,9 +211,10 @@ fn operations(m: &Recorder, order: &[OpName]) -> Vec<OpReport> {
 }
 
 fn customers(m: &Recorder) -> CustomerReport {
-    let t = |c| m.customer(c).map(customer_timed);
+    let t = |c| m.customer(c).map(timed);
     CustomerReport {
         wait: t(CustomerMetric::Wait),
+        send: t(CustomerMetric::Send),
         to_agent: t(CustomerMetric::ToAgent),
         to_customer: t(CustomerMetric::ToCustomer),
         abandoned: m.abandoned_count().measured,

@@ -86,9 +86,7 @@ fn timed(report: &Report, metric: Metric) -> Option<&TimedReport> {
                 OpMetric::Errors | OpMetric::Count => None,
             }
         }
-        Metric::Customer(CustomerMetric::Wait) => report.customers.wait.as_ref(),
-        Metric::Customer(CustomerMetric::ToAgent) => report.customers.to_agent.as_ref(),
-        Metric::Customer(CustomerMetric::ToCustomer) => report.customers.to_customer.as_ref(),
+        Metric::Customer(c) => report.customers.timed(c),
         _ => None,
     }
 }

@@ -296,7 +296,7 @@ mod tests {
             r.latency(op, OpMetric::Response, t, t, done, true);
         }
         if i >= 2 {
-            r.customer_latency(CustomerMetric::Wait, Duration::from_millis(250), true);
+            r.customer_sample(CustomerMetric::Wait, Duration::from_millis(250), true);
         }
         r
     }

@@ -198,14 +198,14 @@ fn timed_counts(r: &StoredReport) -> Vec<(String, u64)> {
             }
         }
     }
-    let c = &r.customers;
-    for (m, t) in [
-        (CustomerMetric::Wait, &c.wait),
-        (CustomerMetric::ToAgent, &c.to_agent),
-        (CustomerMetric::ToCustomer, &c.to_customer),
-    ] {
-        if let Some(t) = t {
-            out.push((Metric::Customer(m).to_string(), t.count));
+    for m in CustomerMetric::TIMED {
+        if let Some(t) = r.customers.timed(m) {
+            let name = Metric::Customer(m).to_string();
+            // Summaries older than the customers' raw variant have none: nothing to check.
+            if let Some(raw) = t.raw {
+                out.push((format!("{name}{RAW_SUFFIX}"), raw.count));
+            }
+            out.push((name, t.count));
         }
     }
     out
@@ -275,24 +275,15 @@ fn operations(shards: &[ShardRun], totals: &Histograms) -> Vec<OpReport> {
 }
 
 fn customers(shards: &[ShardRun], totals: &Histograms) -> CustomerReport {
-    let parts = |f: fn(&CustomerReport) -> Option<&TimedReport>| -> Vec<Option<&TimedReport>> {
-        shards.iter().map(|s| f(&s.report.customers)).collect()
+    let merged = |m: CustomerMetric| {
+        let parts: Vec<_> = shards.iter().map(|s| s.report.customers.timed(m)).collect();
+        timed(&parts, &Metric::Customer(m).to_string(), totals, true)
     };
-    let name = |c| Metric::Customer(c).to_string();
     CustomerReport {
-        wait: timed(&parts(|c| c.wait.as_ref()), &name(CustomerMetric::Wait), totals, false),
-        to_agent: timed(
-            &parts(|c| c.to_agent.as_ref()),
-            &name(CustomerMetric::ToAgent),
-            totals,
-            false,
-        ),
-        to_customer: timed(
-            &parts(|c| c.to_customer.as_ref()),
-            &name(CustomerMetric::ToCustomer),
-            totals,
-            false,
-        ),
+        wait: merged(CustomerMetric::Wait),
+        send: merged(CustomerMetric::Send),
+        to_agent: merged(CustomerMetric::ToAgent),
+        to_customer: merged(CustomerMetric::ToCustomer),
         abandoned: shards.iter().map(|s| s.report.customers.abandoned).sum(),
         abandoned_warmup: shards.iter().map(|s| s.report.customers.abandoned_warmup).sum(),
     }
@@ -670,8 +661,8 @@ mod tests {
         a.op_error(CONSULT, "status-2", true);
         b.op_error(CONSULT, "status-2", true);
         b.op_error(CONSULT, "timeout", true);
-        a.customer_latency(CustomerMetric::Wait, ms(1500), true);
-        b.customer_latency(CustomerMetric::Wait, ms(90), true);
+        a.customer_sample(CustomerMetric::Wait, ms(1500), true);
+        b.customer_sample(CustomerMetric::Wait, ms(90), true);
         a.abandoned(true);
         b.count(Counter::MissedStarts, 3);
         a.violation(violation(ViolationKind::OutOfOrder, 12_034));

@@ -65,7 +65,7 @@ use time::OffsetDateTime;
 
 use crate::run_plan::{ResolvedTarget, RunOptions};
 use crate::scenario::{Limit, Scenario};
-use crate::vocab::{Metric, OpName, Stat, ViolationKind};
+use crate::vocab::{CustomerMetric, Metric, OpName, Stat, ViolationKind};
 
 pub use files::{Existing, prepare_results_dir};
 pub use html::{render_html, write_html};
@@ -467,8 +467,8 @@ pub struct TimedReport {
     pub warmup: u64,
     /// From the intended start (coordinated omission corrected); `None`: no measured sample.
     pub corrected: Option<Percentiles>,
-    /// From when the request left. `None` with no measured sample, and always for customer
-    /// metrics, which have one variant only.
+    /// From when the request left. `None` with no measured sample (and in summaries older than
+    /// customer metrics' raw variant, for those).
     pub raw: Option<Percentiles>,
 }
 
@@ -523,10 +523,27 @@ pub struct WarmupCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerReport {
     pub wait: Option<TimedReport>,
+    /// A customer message's request to its answer, corrected from its paced send time (absent
+    /// from summaries older than this metric).
+    #[serde(default)]
+    pub send: Option<TimedReport>,
     pub to_agent: Option<TimedReport>,
     pub to_customer: Option<TimedReport>,
     pub abandoned: u64,
     pub abandoned_warmup: u64,
+}
+
+impl CustomerReport {
+    /// The latency of `metric`; `None` for `Abandoned` (a count) or no samples.
+    pub fn timed(&self, metric: CustomerMetric) -> Option<&TimedReport> {
+        match metric {
+            CustomerMetric::Wait => self.wait.as_ref(),
+            CustomerMetric::Send => self.send.as_ref(),
+            CustomerMetric::ToAgent => self.to_agent.as_ref(),
+            CustomerMetric::ToCustomer => self.to_customer.as_ref(),
+            CustomerMetric::Abandoned => None,
+        }
+    }
 }
 
 /// Run-wide counts (measured).

@@ -120,7 +120,7 @@ mod tests {
         r.op_ok(HANDSHAKE, true);
         r.op_ok(HANDSHAKE, true);
         r.op_error(NOTIFICATIONS, STREAM_CLOSED, true);
-        r.customer_latency(CustomerMetric::Wait, std::time::Duration::from_millis(900), true);
+        r.customer_sample(CustomerMetric::Wait, std::time::Duration::from_millis(900), true);
         let report = Report::build(info(scenario(""), false), &r);
         assert_eq!(super::served_nothing(&report), None);
         // Interrupted runs are judged as interrupted.

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::faults::FaultKind;
-use crate::vocab::{OpName, Stat};
+use crate::vocab::{CustomerMetric, OpName, Stat};
 
 use super::throughput::Throughput;
 use super::{
@@ -308,17 +308,8 @@ fn operations<S>(o: &mut String, r: &Report<S>) {
     let mut corrections = Vec::new();
     for op in &r.operations {
         for (what, t) in [("response", &op.response), ("settle", &op.settle)] {
-            let Some(t) = t else { continue };
-            if let (Some(c), Some(raw)) = (&t.corrected, &t.raw) {
-                let (cp, rp) = (c.stat(Stat::P99), raw.stat(Stat::P99));
-                if cp.zip(rp).is_some_and(|(c, raw)| c > raw * (1.0 + CORRECTION_NOTABLE)) {
-                    corrections.push(format!(
-                        "{}.{what} p99 {} (raw {})",
-                        op.name,
-                        p99(c),
-                        p99(raw)
-                    ));
-                }
+            if let Some(line) = t.as_ref().and_then(understatement) {
+                corrections.push(format!("{}.{what} {line}", op.name));
             }
         }
     }
@@ -330,9 +321,29 @@ fn operations<S>(o: &mut String, r: &Report<S>) {
     }
 }
 
+/// How much raw latency understates `t`, when it does notably: the corrected p99 and max beside
+/// the raw ones, and the p99's difference.
+fn understatement(t: &TimedReport) -> Option<String> {
+    let (c, raw) = (t.corrected.as_ref()?, t.raw.as_ref()?);
+    let (cp, rp) = (c.stat(Stat::P99)?, raw.stat(Stat::P99)?);
+    if cp <= rp * (1.0 + CORRECTION_NOTABLE) {
+        return None;
+    }
+    let max = |p: &Percentiles| cell(Some(p), Stat::Max);
+    Some(format!(
+        "p99 {} (raw {}, {} understated); max {} (raw {})",
+        p99(c),
+        p99(raw),
+        us((cp - rp) as u64),
+        max(c),
+        max(raw)
+    ))
+}
+
 fn customers<S>(o: &mut String, r: &Report<S>) {
     let c = &r.customers;
-    let metrics = [("wait", &c.wait), ("to_agent", &c.to_agent), ("to_customer", &c.to_customer)];
+    let metrics: Vec<(&str, Option<&TimedReport>)> =
+        CustomerMetric::TIMED.iter().map(|m| (m.as_str(), c.timed(*m))).collect();
     if metrics.iter().all(|(_, t)| t.is_none()) && c.abandoned == 0 && c.abandoned_warmup == 0 {
         return;
     }
@@ -340,16 +351,26 @@ fn customers<S>(o: &mut String, r: &Report<S>) {
     let mut head = vec!["metric".to_owned(), "count".to_owned()];
     head.extend(COLUMNS.iter().map(|s| s.to_string()));
     let mut rows = vec![head];
+    let mut corrections = Vec::new();
     for (name, t) in metrics {
         let Some(t) = t else { continue };
         let mut row = vec![name.to_owned(), t.count.to_string()];
         row.extend(percentile_cells(t.corrected.as_ref()));
         rows.push(row);
+        if let Some(line) = understatement(t) {
+            corrections.push(format!("{name} {line}"));
+        }
     }
     if rows.len() > 1 {
         table(o, &rows);
         if any_thin(&rows) {
             let _ = writeln!(o, "{THIN_LEGEND}");
+        }
+    }
+    if !corrections.is_empty() {
+        let _ = writeln!(o, "  corrected for coordinated omission (sent later than planned):");
+        for c in corrections {
+            let _ = writeln!(o, "    {c}");
         }
     }
     let _ = writeln!(o, "  abandoned: {}", c.abandoned);

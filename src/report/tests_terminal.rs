@@ -56,7 +56,7 @@ fn every_line_fits_100_columns_for_a_heavy_run() {
     for s in SessionOp::ALL {
         timed(&mut r, OpName::Session(*s), 1_000, 120, false);
     }
-    r.customer_latency(CustomerMetric::Wait, ms(61_000), true);
+    r.customer_sample(CustomerMetric::Wait, ms(61_000), true);
     r.count(Counter::MissedStarts, 123_456);
     r.count(Counter::Reconnects, 98_765);
     for i in 0..8 {

@@ -19,7 +19,7 @@ use crate::vocab::{Counter, CustomerMetric, FaultRatio, Metric, OpMetric, Stat, 
 fn latency_of(metric: Metric, m: &Recorder) -> Option<&LatencyHistogram> {
     match metric {
         Metric::Op(op, kind) => m.op(op)?.timed(kind).map(|t| t.latency.corrected()),
-        Metric::Customer(c) => m.customer(c).map(|t| &t.latency),
+        Metric::Customer(c) => m.customer(c).map(|t| t.latency.corrected()),
         Metric::Counter(_) | Metric::Violations(_) | Metric::Faults(..) => None,
     }
 }

@@ -129,9 +129,9 @@ pub fn latency_metrics(data: &Recorder) -> Vec<(String, &LatencyHistogram)> {
             }
         }
     }
-    for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
+    for c in CustomerMetric::TIMED {
         if let Some(t) = data.customer(c) {
-            out.push((Metric::Customer(c).to_string(), &t.latency));
+            out.push((Metric::Customer(c).to_string(), t.latency.corrected()));
         }
     }
     out.retain(|(_, h)| !h.is_empty());

@@ -28,19 +28,18 @@ pub const RAW_SUFFIX: &str = ".raw";
 /// plus [`RAW_SUFFIX`]), empty ones left out.
 pub fn histograms(m: &Recorder) -> Histograms {
     let mut out = Histograms::new();
-    for (op, stats) in m.ops() {
-        for kind in [OpMetric::Response, OpMetric::Settle] {
-            if let Some(t) = stats.timed(kind) {
-                let name = Metric::Op(op, kind).to_string();
-                out.insert(format!("{name}{RAW_SUFFIX}"), t.latency.raw().inner().clone());
-                out.insert(name, t.latency.corrected().inner().clone());
-            }
-        }
-    }
-    for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
-        if let Some(t) = m.customer(c) {
-            out.insert(Metric::Customer(c).to_string(), t.latency.inner().clone());
-        }
+    let ops = m.ops().flat_map(|(op, stats)| {
+        [OpMetric::Response, OpMetric::Settle]
+            .into_iter()
+            .filter_map(move |kind| Some((Metric::Op(op, kind), stats.timed(kind)?)))
+    });
+    let customers = CustomerMetric::TIMED
+        .into_iter()
+        .filter_map(|c| Some((Metric::Customer(c), m.customer(c)?)));
+    for (metric, t) in ops.chain(customers) {
+        let name = metric.to_string();
+        out.insert(format!("{name}{RAW_SUFFIX}"), t.latency.raw().inner().clone());
+        out.insert(name, t.latency.corrected().inner().clone());
     }
     out.retain(|_, h| !h.is_empty());
     out

@@ -23,7 +23,7 @@ use crate::vocab::Transport;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::*;
-pub use plan::{Arrival, Load, LoadPlan, Segment, Spacing, Stage, lower, next_start};
+pub use plan::{Arrival, Load, LoadPlan, Pace, Segment, Spacing, Stage, lower, next_start};
 pub use shard::{Shard, ShardError};
 pub use units::{Distribution, IntRange, Rate};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::plan::{Arrival, LoadPlan};
+use super::plan::{Arrival, LoadPlan, Pace};
 use super::units::{Distribution, IntRange, Rate, serialize_duration};
 use crate::gws::model::Media;
 use crate::gws::states::Capability;
@@ -294,6 +294,8 @@ pub struct Messages {
     pub count: IntRange,
     pub think: Distribution,
     pub text: String,
+    /// Closed by default; `open` keeps the plan's times whatever the answers took.
+    pub pace: Pace,
 }
 
 /// A customer who is still waiting for an agent after `after` gives up, with this probability.

@@ -10,6 +10,7 @@
 //! construction of a non-homogeneous Poisson process). Both are pure functions of the plan, the
 //! previous start and a caller-owned seeded RNG: no clock, no runtime.
 
+use std::ops::Add;
 use std::time::Duration;
 
 use rand::Rng;
@@ -33,6 +34,46 @@ impl Spacing {
             "poisson" => Some(Spacing::Poisson),
             "constant" => Some(Spacing::Constant),
             _ => None,
+        }
+    }
+}
+
+/// How a customer spaces its messages once an agent has joined (`[customers] messages.pace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pace {
+    /// A closed loop (the default): each message `think` after the previous one was answered,
+    /// so a slow answer delays the rest and no latency is measured for the time it held them.
+    #[default]
+    Closed,
+    /// An open plan, as wrk2 paces requests: each message `think` after the previous one was
+    /// *meant* to go, whatever its answer took. A message whose time came while the customer was
+    /// held goes as soon as it can (a widget sending what was typed meanwhile), and its latency
+    /// counts from its planned time.
+    Open,
+}
+
+impl Pace {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "closed" => Some(Pace::Closed),
+            "open" => Some(Pace::Open),
+            _ => None,
+        }
+    }
+
+    /// When the message after one meant for `intended` and answered at `done` is meant to go,
+    /// `think` later. Generic over the clock so the engine passes instants and tests durations.
+    /// The first message of a chat is meant `think` after the agent joined, whatever the pace.
+    pub fn next_send<T: Add<Duration, Output = T>>(
+        self,
+        intended: T,
+        done: T,
+        think: Duration,
+    ) -> T {
+        match self {
+            Pace::Closed => done + think,
+            Pace::Open => intended + think,
         }
     }
 }
@@ -340,6 +381,42 @@ mod tests {
             assert!(out.len() < 10_000_000, "runaway schedule");
         }
         out
+    }
+
+    /// The plan's send times when each send takes `took` (a 5 s stall on the second): open
+    /// pacing keeps the plan whatever the sends took, closed pacing pushes every later message
+    /// back by the stall.
+    fn sends(pace: Pace, took: &[Duration], think: Duration) -> Vec<Duration> {
+        let joined = secs(1);
+        let mut intended = joined + think;
+        let mut clock = intended;
+        let mut out = Vec::new();
+        for t in took {
+            out.push(intended);
+            // Sent when meant, or as soon as the previous one was answered.
+            clock = clock.max(intended) + *t;
+            intended = pace.next_send(intended, clock, think);
+        }
+        out
+    }
+
+    #[test]
+    fn open_pacing_keeps_the_plan_whatever_the_sends_took() {
+        let think = Duration::from_millis(400);
+        let fast = [Duration::from_millis(10); 6];
+        let mut stalled = fast;
+        stalled[1] = secs(5);
+        let planned: Vec<Duration> = (1..=6).map(|k| secs(1) + think * k).collect();
+        assert_eq!(sends(Pace::Open, &fast, think), planned);
+        assert_eq!(sends(Pace::Open, &stalled, think), planned);
+        // Closed: each message waits for the previous answer, so the stall moves the rest.
+        let closed = sends(Pace::Closed, &stalled, think);
+        assert_eq!(closed[..2], sends(Pace::Closed, &fast, think)[..2]);
+        assert_eq!(closed[2], closed[1] + secs(5) + think);
+        assert_eq!(Pace::parse("open"), Some(Pace::Open));
+        assert_eq!(Pace::parse("closed"), Some(Pace::Closed));
+        assert_eq!(Pace::parse("opne"), None);
+        assert_eq!(Pace::default(), Pace::Closed);
     }
 
     #[test]

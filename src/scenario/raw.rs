@@ -157,7 +157,7 @@ pub(crate) struct Stage {
     pub over: Option<Spanned<String>>,
 }
 
-/// `messages = { count = "1..4", think = "exp(1s)", text = "..." }`.
+/// `messages = { count = "1..4", think = "exp(1s)", text = "...", pace = "open" }`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Messages {
@@ -167,6 +167,10 @@ pub(crate) struct Messages {
     pub think: Option<Spanned<String>>,
     #[schemars(with = "Option<String>")]
     pub text: Option<Spanned<String>>,
+    /// `closed` (the default: the next message `think` after the previous one's answer) or
+    /// `open` (`think` after the previous one was meant to go, as wrk2 paces requests).
+    #[schemars(with = "Option<String>")]
+    pub pace: Option<Spanned<String>>,
 }
 
 /// `abandon = { probability = 0.05, after = "10s..60s" }`.

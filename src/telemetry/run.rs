@@ -242,7 +242,7 @@ impl RunMetrics {
         for metric in CustomerMetric::ALL {
             if let Some(c) = data.customer(*metric).filter(|c| !c.latency.is_empty()) {
                 let labels = [(names::METRIC, Cow::Borrowed(metric.as_str()))];
-                self.customer_latency.get_or_create(&labels).add(&c.latency);
+                self.customer_latency.get_or_create(&labels).add(c.latency.corrected());
             }
         }
         let abandoned = data.abandoned_count();
@@ -304,7 +304,7 @@ mod tests {
             context: Vec::new(),
             at_ms: 0,
         });
-        r.customer_latency(CustomerMetric::Wait, Duration::from_secs(2), true);
+        r.customer_sample(CustomerMetric::Wait, Duration::from_secs(2), true);
         r.count(RunCounter::Reconnects, 2);
         r
     }

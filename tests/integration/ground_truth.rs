@@ -103,13 +103,16 @@ async fn a_stall_is_carried_by_corrected_latency_for_every_operation_meant_durin
     let meant = (STALL_US - bound) * ARRIVAL_RATE / 1_000_000;
     let wait = rec.customer(CustomerMetric::Wait).expect("customers were answered");
     assert!(
-        at_least(&wait.latency, bound) >= meant,
+        at_least(wait.latency.corrected(), bound) >= meant,
         "{} waits of {bound} µs or more, {meant} arrivals meant in the stall's first second\n{table}",
-        at_least(&wait.latency, bound)
+        at_least(wait.latency.corrected(), bound)
     );
     // The stall is there in full: the first arrival meant in it waits at least its length less
     // one arrival gap.
-    assert!(wait.latency.inner().max() >= STALL_US - 1_000_000 / ARRIVAL_RATE, "{table}");
+    assert!(
+        wait.latency.corrected().inner().max() >= STALL_US - 1_000_000 / ARRIVAL_RATE,
+        "{table}"
+    );
 
     // Raw latency runs from when a request left, never before it was meant to: per operation it
     // is at most the corrected one, so every percentile is too, over the same samples.
@@ -134,6 +137,68 @@ async fn a_stall_is_carried_by_corrected_latency_for_every_operation_meant_durin
         }
         let (c, r) = (&response["corrected"], &response["raw"]);
         assert!(c["max"].as_u64() >= r["max"].as_u64(), "{op}");
+    }
+    assert_eq!(done.report.violations.total, 0, "a stall breaks no order:\n{table}");
+}
+
+/// Open pacing, as wrk2 paces requests: customers mean to send a message every 100 ms for as
+/// long as their agent stays (4 s), whatever the answers took. The stall holds from 4 s to 5.5 s
+/// after the server started, so every customer in a chat then has about fifteen messages meant
+/// during it, and the one request it had in flight held. (With `pace = "closed"` only that one
+/// request carries the stall, and the count below fails.)
+#[tokio::test]
+async fn with_open_pacing_corrected_latency_carries_the_stall_for_every_message_meant_in_it() {
+    const THINK_US: u64 = 100_000;
+    let toml = format!(
+        "name = \"truth-open\"\n[run]\nduration = \"8s\"\ndrain = \"20s\"\nseed = 5\n\
+         [[agents]]\nname = \"frontline\"\ncount = 8\nflow = \"long\"\n\
+         [customers]\narrival = {{ rate = \"1/s\", spacing = \"constant\" }}\nmax_active = 100\n\
+         messages = {{ count = 200, think = \"{THINK_US}us\", text = \"Hello\", pace = \"open\" }}\n\
+         [flows.long]\nsteps = [\n  {{ op = \"Accept\" }},\n  {{ op = \"SendMessage\", text = \"Hi\" }},\n\
+         {{ think = \"4s\" }},\n  {{ op = \"Complete\" }},\n]\n\
+         [faults]\n[[faults.rule]]\nkind = \"stall\"\nfrom = \"4s\"\nfor = \"1500ms\"\n"
+    );
+    let (done, summary, table) = run(&toml).await;
+    let rec = &done.outcome.recorder;
+
+    // A message the plan set at t inside the stall [s, e) cannot be answered before e, and its
+    // corrected latency runs from t whatever kept it from leaving: at least e - t. A customer
+    // chatting when the stall began had one meant within 100 ms of s (at least S - 100 ms) and
+    // one every 100 ms after, so the stall's first second alone holds ten of at least 500 ms.
+    for metric in [CustomerMetric::Send, CustomerMetric::ToAgent] {
+        let t = rec.customer(metric).expect("customers sent messages");
+        let c = t.latency.corrected();
+        let bound = 500_000;
+        let meant = (STALL_US - bound) / THINK_US;
+        assert!(
+            at_least(c, bound) >= meant,
+            "{metric}: {} samples of {bound} µs or more, {meant} messages meant in the stall's \
+             first second\n{table}",
+            at_least(c, bound)
+        );
+        assert!(
+            c.inner().max() >= STALL_US - THINK_US,
+            "{metric}: max {}\n{table}",
+            c.inner().max()
+        );
+        // Raw runs from when the message left, never before it was meant: every percentile is
+        // at most the corrected one, over the same samples.
+        let r = t.latency.raw();
+        assert_eq!(c.len(), r.len(), "{metric}");
+        for q in [50.0, 90.0, 99.0, 100.0] {
+            assert!(
+                r.inner().value_at_percentile(q) <= c.inner().value_at_percentile(q),
+                "{metric} p{q}: raw over corrected\n{table}"
+            );
+        }
+    }
+
+    // summary.json carries both variants of the customer metrics, side by side.
+    for name in ["send", "to_agent"] {
+        let m = &summary["customers"][name];
+        let (c, r) = (m["corrected"]["max"].as_u64(), m["raw"]["max"].as_u64());
+        assert!(c.is_some() && r.is_some(), "customers.{name}: {m}");
+        assert!(c >= r, "customers.{name}: {m}");
     }
     assert_eq!(done.report.violations.total, 0, "a stall breaks no order:\n{table}");
 }

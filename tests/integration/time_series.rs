@@ -133,7 +133,7 @@ fn hdr_fixture_is_current() {
             r.latency(op, OpMetric::Response, t, t, t + Duration::from_micros(us), true);
         }
         if second % 2 == 1 {
-            r.customer_latency(CustomerMetric::Wait, Duration::from_millis(200 * second), true);
+            r.customer_sample(CustomerMetric::Wait, Duration::from_millis(200 * second), true);
         }
         log.write(Duration::from_secs(second), Duration::from_secs(second + 1), &r).unwrap();
         for (name, h) in gwsim::report::timeline::latency_metrics(&r) {

@@ -61,7 +61,7 @@ pub use self::render::render_comparison;
 pub use self::tolerance::{ToleranceError, Tolerances};
 use super::readback::{Histograms, Intervals};
 use super::{Percentiles, StoredReport, TimedReport};
-use crate::vocab::Stat;
+use crate::vocab::{CustomerMetric, Metric, Stat};
 
 /// What a row concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,11 +220,9 @@ fn latency_metrics(r: &StoredReport) -> Vec<(String, Option<&Percentiles>)> {
             }
         }
     }
-    let c = &r.customers;
-    for (name, t) in [("wait", &c.wait), ("to_agent", &c.to_agent), ("to_customer", &c.to_customer)]
-    {
-        if t.is_some() {
-            out.push((format!("customer.{name}"), corrected(t)));
+    for m in CustomerMetric::TIMED {
+        if let Some(t) = r.customers.timed(m) {
+            out.push((Metric::Customer(m).to_string(), t.corrected.as_ref()));
         }
     }
     out

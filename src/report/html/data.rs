@@ -162,7 +162,7 @@ fn metric_order<S>(report: &Report<S>) -> Vec<String> {
             .collect::<Vec<_>>()
     };
     let mut names = ops(OpKind::Flow);
-    for c in [CustomerMetric::Wait, CustomerMetric::ToAgent, CustomerMetric::ToCustomer] {
+    for c in CustomerMetric::TIMED {
         names.push(Metric::Customer(c).to_string());
     }
     names.extend(ops(OpKind::Session));

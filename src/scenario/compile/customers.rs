@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::cx::*;
 use super::*;
-use crate::scenario::plan::{Arrival, Spacing, Stage};
+use crate::scenario::plan::{Arrival, Pace, Spacing, Stage};
 use crate::scenario::raw::{self, IntOrStr};
 use crate::scenario::units::{Distribution, IntRange};
 
@@ -68,6 +68,7 @@ impl Cx<'_> {
                 count: IntRange { low: 1, high: 3 },
                 think: Distribution::Exponential { mean: Duration::from_secs(2) },
                 text: "Hello, I have a question".to_owned(),
+                pace: Pace::Closed,
             }),
             Some(m) => {
                 let count = match &m.count {
@@ -102,7 +103,11 @@ impl Cx<'_> {
                     Some(t) => Some(t.get_ref().clone()),
                     None => Some("Hello, I have a question".to_owned()),
                 };
-                Some(Messages { count: count?, think: think?, text: text? })
+                let pace = match &m.pace {
+                    Some(p) => self.choice(p, "message `pace`", &["closed", "open"], Pace::parse),
+                    None => Some(Pace::Closed),
+                };
+                Some(Messages { count: count?, think: think?, text: text?, pace: pace? })
             }
         };
         let abandon = match &c.abandon {

@@ -530,6 +530,10 @@ fn customer_and_arrival_rules() {
         &[(11, 37, "`bursty` is not a valid spacing")],
     );
     check(
+        &c("arrival = { rate = \"1/s\" }\nmessages = { count = 2, pace = \"opne\" }"),
+        &[(12, 32, "`opne` is not a valid message `pace`")],
+    );
+    check(
         &c("arrival = { from = \"1/s\", to = \"9/s\", over = \"1m\" }"),
         &[(11, 20, "the arrival shape lasts 1m but the run is only 10s long")],
     );
