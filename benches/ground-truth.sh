@@ -12,13 +12,16 @@
 #
 # usage: benches/ground-truth.sh
 # env:   GWSIM (binary, default target/release/gwsim; `cargo build --release` first),
-#        PAIRS (default 2), DURATION (default 20s), STALL (default 1: run part 2)
-# Needs jq. About (PAIRS x 30 s) + 55 s of wall time, both cores.
+#        PAIRS (default 2), DURATION (default 60s), STALL (default 1: run part 2)
+# Needs jq. About (PAIRS x 75 s) + 55 s of wall time, both cores, best on a quiet machine.
+# DURATION matters: at 4 customers/s a 20 s run has 80 Completes, whose p50 alone moves by
+# 100-300 µs from run to run (sampling, not the fault); 60 s (240 each) keeps every row within
+# 1% on a quiet machine (measured: 12 of 12 rows in 2 pairs, errors -21 to +184 µs).
 set -euo pipefail
 
 GWSIM=${GWSIM:-target/release/gwsim}
 PAIRS=${PAIRS:-2}
-DURATION=${DURATION:-20s}
+DURATION=${DURATION:-60s}
 STALL=${STALL:-1}
 LATENCY_US=20000
 WORK=$(mktemp -d)
