@@ -50,8 +50,10 @@ pub struct LedgerFileError {
 struct Track {
     /// Notifications owed so far (the next one's ordinal).
     count: u32,
-    /// The highest message-log index sent so far (a regressed index counts as sent: the next
-    /// regression repeats what the agent last saw, so each one breaks the order it knows).
+    /// The highest message-log index the recipient was actually sent so far: counted after the
+    /// rules, so a regressed index counts as what it carried and a dropped or delayed
+    /// notification not at all. The next regression repeats it, and an index the recipient
+    /// never saw would not break the order it knows (a regression must stay observable).
     last_index: Option<u64>,
 }
 
@@ -237,6 +239,14 @@ enum Scope {
     Routed,
 }
 
+/// The highest log index a notification carries.
+fn max_index(n: &Notification) -> Option<u64> {
+    match n {
+        Notification::MessageLogUpdated(ml) => ml.messages.iter().map(|e| e.index).max(),
+        _ => None,
+    }
+}
+
 fn first_index(n: &Notification) -> Option<u64> {
     match n {
         Notification::MessageLogUpdated(ml) => ml.messages.first().map(|e| e.index),
@@ -251,7 +261,7 @@ struct Item {
     ixn: Option<Arc<str>>,
     media: Option<Media>,
     ordinal: u32,
-    /// The highest log index the recipient was owed before this notification.
+    /// The highest log index the recipient was sent before this batch.
     prev_index: Option<u64>,
     terminal: bool,
     /// A copy the injector added (a duplicate, a late copy): no rule touches it again.
@@ -305,11 +315,6 @@ impl SeededFaults {
                 item.ordinal = track.count;
                 track.count += 1;
                 item.prev_index = track.last_index;
-                if let Notification::MessageLogUpdated(ml) = &item.delivery.notification
-                    && let Some(max) = ml.messages.iter().map(|e| e.index).max()
-                {
-                    track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
-                }
                 if item.terminal {
                     // The part is over: a later invitation to the same interaction starts over.
                     tracks.remove(&key);
@@ -429,37 +434,36 @@ impl SeededFaults {
                 }
             }
             Action::IndexRegression => {
+                // What each (interaction, recipient) has been sent up to the item at hand:
+                // before this batch, then each earlier item of the batch as it will go out (a
+                // regressed one with the index it carries, not its true one).
+                let mut sent: HashMap<(Arc<str>, u32), Option<u64>> = HashMap::new();
                 for item in items.iter_mut() {
-                    let Some(prev) = item.prev_index else { continue };
-                    if !self.eligible(rule, item, scope) || !roll(self.item_id(r, item), rule.rate)
-                    {
-                        continue;
-                    }
+                    let Some(ixn) = item.ixn.clone() else { continue };
+                    let key = (ixn, item.user());
+                    let before = *sent.entry(key.clone()).or_insert(item.prev_index);
+                    let regress = before.is_some()
+                        && self.eligible(rule, item, scope)
+                        && roll(self.item_id(r, item), rule.rate);
                     let Notification::MessageLogUpdated(ml) = &mut item.delivery.notification
                     else {
                         continue;
                     };
-                    let Some(true_index) = ml.messages.first().map(|e| e.index) else { continue };
-                    let true_max = ml.messages.iter().map(|e| e.index).max();
-                    if let Some(entry) = ml.messages.first_mut() {
-                        entry.index = prev;
-                    }
-                    let sent_max = ml.messages.iter().map(|e| e.index).max();
-                    if let Some(ixn) = item.ixn.clone() {
-                        let mut tracks = lock(&self.tracks);
-                        if let Some(track) = tracks.get_mut(&(ixn, item.delivery.user.get()))
-                            && track.last_index == true_max
-                        {
-                            track.last_index = sent_max;
+                    let true_index = ml.messages.first().map(|e| e.index);
+                    if let (true, Some(prev), Some(true_index)) = (regress, before, true_index) {
+                        if let Some(entry) = ml.messages.first_mut() {
+                            entry.index = prev;
                         }
+                        let mut rec = self.notification_record(
+                            batch,
+                            item,
+                            format!("index {true_index} sent as {prev}, the index sent before it"),
+                        );
+                        rec.index = Some(true_index);
+                        self.record(r, kind, at, rec);
                     }
-                    let mut rec = self.notification_record(
-                        batch,
-                        item,
-                        format!("index {true_index} sent as {prev}, the index sent before it"),
-                    );
-                    rec.index = Some(true_index);
-                    self.record(r, kind, at, rec);
+                    let max = max_index(&item.delivery.notification);
+                    sent.insert(key, before.max(max));
                 }
             }
             Action::Swap => {
@@ -532,6 +536,21 @@ impl SeededFaults {
         }
     }
 
+    /// Folds the log indices the batch sends, as the rules left them, into each recipient's
+    /// track (an interaction whose part ended in this batch has no track left to fold into).
+    fn note_sent(&self, items: &[Item]) {
+        let mut tracks = lock(&self.tracks);
+        for item in items {
+            let (Some(ixn), Some(max)) = (&item.ixn, max_index(&item.delivery.notification))
+            else {
+                continue;
+            };
+            if let Some(track) = tracks.get_mut(&(ixn.clone(), item.user())) {
+                track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
+            }
+        }
+    }
+
     fn stall_remaining(&self) -> Option<Duration> {
         let elapsed = self.elapsed();
         let mut longest: Option<Duration> = None;
@@ -587,6 +606,7 @@ impl FaultInjector for SeededFaults {
                 self.apply((r, rule), batch, Scope::Routed, at, &mut items, later);
             }
         }
+        self.note_sent(&items);
         out.extend(items.into_iter().map(|i| i.delivery));
     }
 

@@ -175,6 +175,36 @@ fn each_index_regression_repeats_what_the_agent_last_saw() {
     assert_eq!(f.ledger().records.len(), 3, "one record per regression");
 }
 
+#[test]
+fn a_regression_repeats_what_the_batch_before_it_sent_not_its_true_indices() {
+    // A batch of two log updates (a removal's Notice and ParticipantLeft): the second must
+    // repeat the index the first was *sent* with. Repeating the first's true index (a higher
+    // one the agent never saw) would break no order the agent knows: not observable.
+    let f = injector("[[rule]]\nkind = \"index-regression\"\nrate = 1\n");
+    let dir = directory();
+    let info =
+        BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir, chat_of: &|_| None };
+    let sent = |batch: &[Delivery]| -> Vec<u64> {
+        let index = |d: &Delivery| match &d.notification {
+            Notification::MessageLogUpdated(ml) => ml.messages[0].index,
+            _ => panic!("a log update"),
+        };
+        batch.iter().map(index).collect()
+    };
+    let mut first = vec![message("A", 2)];
+    f.on_batch(&info, &mut first, &mut Vec::new());
+    assert_eq!(sent(&first), [2]);
+    let mut both = vec![message("A", 9), message("A", 10)];
+    f.on_batch(&info, &mut both, &mut Vec::new());
+    assert_eq!(sent(&both), [2, 2], "each goes back to what the agent saw");
+    let mut next = vec![message("A", 11)];
+    f.on_batch(&info, &mut next, &mut Vec::new());
+    assert_eq!(sent(&next), [2]);
+    let records = f.ledger().records;
+    assert_eq!(records.len(), 3);
+    assert!(records[1].detail.contains("index 10 sent as 2"), "{}", records[1].detail);
+}
+
 /// A StatusChange(Invited) about chat `ixn`, for user 0.
 fn invited(ixn: &str) -> Delivery {
     use crate::gws::{InteractionResource, InteractionState, StateChange};
