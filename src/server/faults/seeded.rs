@@ -24,9 +24,10 @@ use crate::faults::{
     Action, FaultKind, FaultPlan, FaultRule, Identity, Ledger, LedgerSnapshot, NewRecord,
     OpSelector, roll,
 };
-use crate::gws::{Media, Notification, NotificationType};
+use crate::gws::{Media, Notification};
 use crate::server::state::{Delivery, Directory, Topic};
 
+use super::overtake::{Overtaken, is_terminal};
 use super::{
     BatchInfo, Cause, ConnectFault, ConnectInfo, ConnectTransport, Delayed, FaultInjector, Hooks,
     LeakInfo, PendingRecord, RequestFault, RequestInfo, RequestOutcome,
@@ -74,6 +75,9 @@ pub struct SeededFaults {
     start: tokio::time::Instant,
     usernames: OnceLock<Vec<String>>,
     tracks: Mutex<HashMap<(Arc<str>, u32), Track>>,
+    /// Delays on their timers, by token, until [`FaultInjector::delay_done`] records them.
+    pending: Mutex<HashMap<u64, PendingRecord>>,
+    next_token: AtomicU64,
     requests: Mutex<HashMap<String, u64>>,
     connects: Mutex<HashMap<u32, u64>>,
     /// Per rule: 1 + the last stall window recorded in the ledger (0: none yet).
@@ -112,6 +116,8 @@ impl SeededFaults {
             start: tokio::time::Instant::now(),
             usernames: OnceLock::new(),
             tracks: Mutex::default(),
+            pending: Mutex::default(),
+            next_token: AtomicU64::new(0),
             requests: Mutex::default(),
             connects: Mutex::default(),
             stall_windows: plan.rules.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -168,6 +174,15 @@ impl SeededFaults {
         }
     }
 
+    /// A delay's record held back until it is carried out, kept meanwhile for
+    /// [`FaultInjector::ledger_with_pending`].
+    fn pend(&self, rule: usize, at: Duration, record: NewRecord) -> PendingRecord {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let pending = PendingRecord { token, rule, at, record };
+        lock(&self.pending).insert(token, pending.clone());
+        pending
+    }
+
     /// The next request counter of `who`.
     fn request_counter(&self, who: &str) -> u64 {
         let mut counts = lock(&self.requests);
@@ -217,17 +232,6 @@ pub(super) fn summary(n: &Notification) -> String {
         }
         Notification::ChannelStateChangeMessageV2(_) => "ChannelStateChangeMessageV2".to_owned(),
         Notification::Unknown => "Unknown".to_owned(),
-    }
-}
-
-fn is_terminal(n: &Notification) -> bool {
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            sc.notification_type == NotificationType::StatusChange
-                && sc.resource().is_some_and(|r| r.state.is_terminal())
-        }
-        _ => false,
     }
 }
 
@@ -396,7 +400,7 @@ impl SeededFaults {
                             later.push(Delayed {
                                 after,
                                 delivery: item.delivery,
-                                record: Some(PendingRecord { rule: r, at, record }),
+                                record: Some(self.pend(r, at, record)),
                                 kept_before,
                                 nth,
                             });
@@ -767,13 +771,18 @@ impl FaultInjector for SeededFaults {
         ConnectFault::Proceed
     }
 
-    fn delay_done(&self, pending: PendingRecord, overtaken: Option<bool>) {
-        let PendingRecord { rule, at, mut record } = pending;
-        record.overtaken = overtaken;
+    fn delay_done(&self, pending: PendingRecord, overtaken: Option<Overtaken>) {
+        lock(&self.pending).remove(&pending.token);
+        let PendingRecord { rule, at, mut record, .. } = pending;
+        record.overtaken = overtaken.map(|o| o == Overtaken::Promised);
         match overtaken {
-            Some(false) => record.detail.push_str(", nothing overtook it (not observable)"),
+            Some(Overtaken::No) => record.detail.push_str(", nothing overtook it (not observable)"),
+            Some(Overtaken::Unpromised) => record.detail.push_str(
+                ", overtaken only by notifications the protocol does not order against it \
+                 (not observable)",
+            ),
             None => record.detail.push_str(", never published (the server stopped)"),
-            Some(true) => {}
+            Some(Overtaken::Promised) => {}
         }
         self.record(rule, FaultKind::Delay, at, record);
     }
@@ -812,5 +821,18 @@ impl FaultInjector for SeededFaults {
 
     fn ledger_after(&self, after: u64) -> Option<LedgerSnapshot> {
         Some(self.ledger.snapshot_after(after))
+    }
+
+    fn ledger_with_pending(&self) -> Option<LedgerSnapshot> {
+        let mut snapshot = self.ledger.snapshot();
+        let mut pending: Vec<PendingRecord> = lock(&self.pending).values().cloned().collect();
+        pending.sort_by_key(|p| p.token);
+        for p in pending {
+            let mut record = p.record;
+            record.detail.push_str(", still on its timer when the ledger was read");
+            snapshot.total += 1;
+            snapshot.records.push(self.ledger.unstored(0, FaultKind::Delay, p.rule, p.at, record));
+        }
+        Some(snapshot)
     }
 }
