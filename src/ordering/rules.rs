@@ -16,7 +16,7 @@
 //! | Reject, Complete | S(Completed) ⊣ |
 //! | Leave | sole agent S(LeftChat), with other agents S(Completed) ⊣; doc: either |
 //! | Transfer | S(Completed) ⊣; doc: S(LeftChat or Completed) ⊣ |
-//! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] ⊣ |
+//! | Consult / Invite (clock from the first step) | PU adding another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] ⊣ |
 //! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…&lt;target id&gt;, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent. Settles at the removed agent ("being removed" below) |
 //! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] ⊣ |
 //! | user data, disposition, AddComment | PropertiesUpdated ⊣ |
@@ -53,9 +53,10 @@ pub enum Roster {
     Any,
     /// The operation's target is no longer listed.
     TargetGone,
-    /// Another agent is listed with visibility `Agents` (a consultant).
+    /// Another agent is listed with visibility `Agents` who was not before (a consultant added).
     ConsultantPresent,
-    /// Another agent is listed with visibility `All` (a conference member).
+    /// Another agent is listed with visibility `All` who was not before (a conference member
+    /// added).
     ConferenceAgentPresent,
     /// The customer was listed before and is not now.
     CustomerGone,
@@ -138,8 +139,8 @@ impl fmt::Display for Pattern {
                 match roster {
                     Roster::Any => Ok(()),
                     Roster::TargetGone => f.write_str(" without the target"),
-                    Roster::ConsultantPresent => f.write_str(" listing a consultant (Agents)"),
-                    Roster::ConferenceAgentPresent => f.write_str(" listing another agent (All)"),
+                    Roster::ConsultantPresent => f.write_str(" adding a consultant (Agents)"),
+                    Roster::ConferenceAgentPresent => f.write_str(" adding another agent (All)"),
                     Roster::CustomerGone => f.write_str(" without the customer"),
                     Roster::AgentGone => f.write_str(" without an agent listed before"),
                 }

@@ -157,8 +157,8 @@ fn table(cases: &[Case]) -> String {
         if let Some(f) = &c.faults {
             for k in &f.kinds {
                 out.push_str(&format!(
-                    "  {} records {} found {} recall {:?} precision {:?}",
-                    k.kind, k.records, k.found, k.recall, k.precision
+                    "  {} records {} unobservable {} found {} recall {:?} precision {:?}",
+                    k.kind, k.records, k.unobservable, k.found, k.recall, k.precision
                 ));
             }
             out.push_str(&format!(

@@ -73,10 +73,11 @@ fn promised((at, delayed): (Position, Class), (other_at, other): (Position, Clas
         || delayed == Class::Invitation
 }
 
-/// The batches numbered, and per (user, interaction) the latest positions published. Bounded:
-/// [`Published::PER_GROUP`] positions per group (a delay is judged within seconds, in which a
-/// group gets a handful), and past [`Published::CAP`] groups it starts afresh, which can only
-/// make a delay read as not overtaken (left out of the recall, never a finding invented).
+/// The batches numbered, and per (user, interaction) the positions published (since its last
+/// terminal state, which is all a later judgement needs). Bounded: [`Published::PER_GROUP`]
+/// positions per group (a delay is judged within seconds, in which a group gets a handful), and
+/// past [`Published::CAP`] groups it starts afresh; either can only make a delay read as not
+/// overtaken (left out of the recall, never a finding invented).
 #[derive(Debug, Default)]
 pub struct Published {
     pub batches: u64,
@@ -94,6 +95,11 @@ impl Published {
             self.last.clear();
         }
         let group = self.last.entry(key).or_default();
+        if class == Class::Terminal {
+            // Whatever was owed before the end is overtaken by the end itself, in an order the
+            // protocol promises: what went out before it no longer changes any judgement.
+            group.retain(|(o, _)| *o > at);
+        }
         if group.len() >= Self::PER_GROUP {
             group.pop_front();
         }
@@ -136,7 +142,9 @@ mod tests {
         // The same batch's next step, or the end of the part.
         p.note(0, "A", (1, 1, 0), Class::Other);
         assert_eq!(p.overtaken(0, "A", (1, 0, 0), Class::Other), Overtaken::Promised);
+        p.note(0, "C", (4, 3, 0), Class::Log);
         p.note(0, "C", (5, 1, 0), Class::Terminal);
         assert_eq!(p.overtaken(0, "C", (4, 0, 0), Class::Other), Overtaken::Promised);
+        assert_eq!(p.last[&(0, "C".to_owned())].len(), 1, "the end is all that is kept");
     }
 }

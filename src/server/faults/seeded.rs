@@ -545,8 +545,7 @@ impl SeededFaults {
     fn note_sent(&self, items: &[Item]) {
         let mut tracks = lock(&self.tracks);
         for item in items {
-            let (Some(ixn), Some(max)) = (&item.ixn, max_index(&item.delivery.notification))
-            else {
+            let (Some(ixn), Some(max)) = (&item.ixn, max_index(&item.delivery.notification)) else {
                 continue;
             };
             if let Some(track) = tracks.get_mut(&(ixn.clone(), item.user())) {
