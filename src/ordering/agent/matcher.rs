@@ -70,6 +70,9 @@ impl Matcher<'_> {
                 self.prev.iter().any(customer) && !now.iter().any(customer)
             }
             Roster::AgentGone => agent_gone(),
+            Roster::AgentAdded => now.iter().any(|p| {
+                other_agent(p) && !self.prev.iter().any(|q| q.participant_id == p.participant_id)
+            }),
         }
     }
 

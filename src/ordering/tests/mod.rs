@@ -386,6 +386,55 @@ fn a_consultant_already_listed_is_not_the_one_a_consult_adds() {
     assert!(found[0].expected.starts_with("Consult step 1/2"), "{}", found[0].expected);
 }
 
+/// §6.11 for an agent already in the chat when another joins (Bob, a consultant, when Eve
+/// accepts the chat): the ParticipantsUpdated adding Eve comes before her ParticipantJoined.
+#[test]
+fn an_agent_in_the_chat_is_told_of_a_joiner_before_its_participant_joined() {
+    let media = Media::Chat;
+    let bob = agent("Bob", "00B", "b1", Visibility::Agents);
+    let eve = agent("Eve", "00E", "e1", Visibility::All);
+    let chris = customer("Chris", "00C");
+    let start = [
+        Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[&chris]))),
+        op("x", Capability::Accept),
+        Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
+        Event::Note(Box::new(participants_updated(
+            media,
+            "x",
+            InteractionState::Chatting,
+            vec![],
+            &[&chris, &bob],
+        ))),
+        Event::Note(Box::new(ml(
+            media,
+            "x",
+            vec![entry(1, EntryType::ParticipantJoined, &bob, Visibility::Agents, None)],
+        ))),
+    ];
+    let added = Event::Note(Box::new(participants_updated(
+        media,
+        "x",
+        InteractionState::Chatting,
+        vec![],
+        &[&chris, &bob, &eve],
+    )));
+    let joined = Event::Note(Box::new(ml(
+        media,
+        "x",
+        vec![entry(2, EntryType::ParticipantJoined, &eve, Visibility::All, None)],
+    )));
+    let in_order = [&start[..], &[added.clone(), joined.clone()]].concat();
+    assert_clean(&run("Bob", media, Profile::Strict, &in_order));
+    let swapped = [&start[..], &[joined, added]].concat();
+    let found = run("Bob", media, Profile::Strict, &swapped);
+    assert_kinds(&found, &[ViolationKind::OutOfOrder]);
+    assert!(
+        found[0].expected.starts_with("another agent joined step 1/2"),
+        "{}",
+        found[0].expected
+    );
+}
+
 /// The buffered fingerprint is the hash of the whole serialization, whatever its length: small
 /// values, values just over the buffer, and values many buffers long (tokens longer than the
 /// buffer included).

@@ -9,9 +9,10 @@
 //! - a connect: (username, the user's connect counter);
 //! - a leaked entry: (interaction id, entry index).
 //!
-//! The per-recipient ordinals and counters are this injector's only state. Notification
-//! ordinals are counted for every batch, faulted or not, under the server's state lock, so they
-//! follow the state machine's order for each interaction.
+//! The per-recipient ordinals, log indices sent and counters are this injector's only state
+//! besides the delays on their timers (whose records wait for them). Notification ordinals are
+//! counted for every batch, faulted or not, under the server's state lock, so they follow the
+//! state machine's order for each interaction.
 
 use std::collections::HashMap;
 use std::io::Write;
