@@ -74,9 +74,9 @@ fn promised((at, delayed): (Position, Class), (other_at, other): (Position, Clas
 }
 
 /// The batches numbered, and per (user, interaction) the positions published (since its last
-/// terminal state, which is all a later judgement needs). Bounded: [`Published::PER_GROUP`]
+/// terminal state, which is all a later judgement needs). Bounded: `PER_GROUP` (64)
 /// positions per group (a delay is judged within seconds, in which a group gets a handful), and
-/// past [`Published::CAP`] groups it starts afresh; either can only make a delay read as not
+/// past `CAP` (100,000) groups it starts afresh; either can only make a delay read as not
 /// overtaken (left out of the recall, never a finding invented).
 #[derive(Debug, Default)]
 pub struct Published {
