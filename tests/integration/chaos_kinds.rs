@@ -165,6 +165,13 @@ fn table(cases: &[Case]) -> String {
                 "  missed {} unexplained {}",
                 f.missed_total, f.unexplained_total
             ));
+            // What a miss was, to join by hand with the run's ledger and violations.
+            for r in &f.missed {
+                out.push_str(&format!(
+                    "\n    missed #{} {} {:?} {:?} {:?} ordinal {:?}: {}",
+                    r.seq, r.kind, r.agent, r.interaction, r.notification, r.ordinal, r.detail
+                ));
+            }
         }
         out.push('\n');
     }
