@@ -15,9 +15,12 @@
 //!
 //! Latency-only kinds (latency, error, request-stall, slow-customer, expire, ws-close,
 //! connect-starvation, stall, and the proxy's kinds) explain no violation: they are counted, and have no recall. Nor
-//! has a delay that nothing overtook (the ledger's `overtaken`): it changed no order, so no
-//! ordering checker could see it; it is counted as **unobservable**. So is a drop that follows
-//! a dropped invitation in the same part of an interaction (the agent heard nothing of it).
+//! has a delay that nothing overtook in an order the protocol promises (the ledger's
+//! `overtaken`: protocol.md §6.11 and the per-operation sequences of §6): it broke no promise,
+//! so no ordering checker may report it; it is counted as **unobservable**, yet still explains
+//! a violation it is found next to (a `missing` judged at the end of the run while it was on
+//! its timer). So is a drop that follows a dropped invitation in the same part of an
+//! interaction (the agent heard nothing of it).
 //!
 //! Clocks: a violation's `at_ms` is the checker's clock (zero when the run began), a record's
 //! `at_ms` the ledger's (zero when the injector was made). `offset_ms` is how much later the
@@ -97,7 +100,7 @@ pub fn is_ordering(kind: FaultKind) -> bool {
 }
 
 /// Whether this record's fault could show in the order of what an agent received: a delay
-/// only when a later notification overtook it. (A drop after a dropped invitation cannot show
+/// only when a later notification overtook it in an order the protocol promises. (A drop after a dropped invitation cannot show
 /// either, but that takes the other records to tell: the join finds those.)
 pub fn is_observable(r: &LedgerRecord) -> bool {
     is_ordering(r.kind) && (r.kind != FaultKind::Delay || r.overtaken == Some(true))
@@ -147,8 +150,8 @@ fn unseen(records: &[LedgerRecord]) -> Vec<bool> {
 pub struct KindJoin {
     /// Ledger records of this kind (the kept ones).
     pub records: u64,
-    /// Records whose fault no ordering checker could see (a delay nothing overtook): not in
-    /// the recall.
+    /// Records whose fault no ordering checker could see (a delay nothing the protocol orders
+    /// against it overtook): not in the recall.
     pub unobservable: u64,
     /// Records matched one to one with a violation: faults the checker found.
     pub found: u64,
@@ -231,6 +234,14 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         }
         if !observable(i) {
             k.unobservable += 1;
+            // A delay changed when its notification arrived, if no promised order: should a
+            // checker still report something of it (a `missing` judged at the end of the run
+            // while it was still on its timer), the delay explains it, though it finds nothing.
+            if r.kind == FaultKind::Delay {
+                let agent = r.agent.as_deref().unwrap_or("");
+                let interaction = r.interaction.as_deref().unwrap_or("");
+                by_key.entry(key(false, agent, interaction)).or_default().push(i);
+            }
             continue;
         }
         out.ordering_records += 1;
@@ -277,7 +288,9 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         let candidates = by_key.get(&key(leak, &v.agent, &v.interaction));
         let fits = |ri: usize| {
             let r = &records[ri];
-            explains(r.kind).contains(&v.kind) && at(r) <= v.at_ms as i64 + SLACK_MS
+            observable(ri)
+                && explains(r.kind).contains(&v.kind)
+                && at(r) <= v.at_ms as i64 + SLACK_MS
         };
         let first = candidates.and_then(|c| c.iter().copied().find(|&ri| !matched[ri] && fits(ri)));
         match first {
@@ -303,7 +316,7 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         let by = candidates.and_then(|c| {
             c.iter().copied().find(|&ri| {
                 let r = &records[ri];
-                matched[ri]
+                (matched[ri] || !observable(ri))
                     && explains(r.kind).contains(&v.kind)
                     && at(r) <= v.at_ms as i64 + SLACK_MS
             })

@@ -58,8 +58,11 @@ pub struct LedgerRecord {
     /// What was done, in words.
     pub detail: String,
     /// For a delay: whether a later notification for the same agent and interaction went out
-    /// before the delayed one, so that an ordering checker could see it. A delay nothing
-    /// overtook is a latency, not an ordering fault, and counts in no recall.
+    /// before the delayed one in an order the protocol promises (protocol.md §6.11: the same
+    /// operation's sequence, log indices, the terminal state last, the invitation first), so
+    /// that an ordering checker could see it. Otherwise it broke no promise: a latency, not an
+    /// ordering fault, counted in no recall. Absent: never published (the server stopped, or
+    /// the ledger was read while it was still on its timer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overtaken: Option<bool>,
     /// Milliseconds since the server started.
@@ -133,11 +136,30 @@ impl Ledger {
         elapsed: Duration,
         new: NewRecord,
     ) -> LedgerRecord {
-        let at_ms = elapsed.as_millis() as u64;
         let mut inner = self.lock();
         inner.total += 1;
-        let record = LedgerRecord {
-            seq: inner.total,
+        let record = self.unstored(inner.total, kind, rule, elapsed, new);
+        if inner.records.len() < self.cap {
+            inner.records.push(record.clone());
+        } else {
+            inner.dropped += 1;
+        }
+        record
+    }
+
+    /// A record as [`Ledger::push`] would make it, numbered `seq`, without storing it (a fault
+    /// still being carried out, shown in a snapshot before its record exists).
+    pub fn unstored(
+        &self,
+        seq: u64,
+        kind: FaultKind,
+        rule: usize,
+        elapsed: Duration,
+        new: NewRecord,
+    ) -> LedgerRecord {
+        let at_ms = elapsed.as_millis() as u64;
+        LedgerRecord {
+            seq,
             kind,
             rule,
             agent: new.agent,
@@ -154,13 +176,7 @@ impl Ledger {
             overtaken: new.overtaken,
             at_ms,
             at: rfc3339(self.started + Duration::from_millis(at_ms)),
-        };
-        if inner.records.len() < self.cap {
-            inner.records.push(record.clone());
-        } else {
-            inner.dropped += 1;
         }
-        record
     }
 
     /// A copy of the kept records with `seq > after` (all with 0), and the counters.

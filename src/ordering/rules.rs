@@ -16,7 +16,7 @@
 //! | Reject, Complete | S(Completed) ⊣ |
 //! | Leave | sole agent S(LeftChat), with other agents S(Completed) ⊣; doc: either |
 //! | Transfer | S(Completed) ⊣; doc: S(LeftChat or Completed) ⊣ |
-//! | Consult / Invite (clock from the first step) | PU listing another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] ⊣ |
+//! | Consult / Invite (clock from the first step) | PU adding another agent (Agents / All) → ML\[ParticipantJoined from it, Agents / All] ⊣ |
 //! | RemoveParticipantFromConference | ML\[Notice REMOVE_PARTICIPANT…&lt;target id&gt;, Agents] → PU(Chatting) without the target → ML\[ParticipantLeft from the target]; doc: Notice optional, PU any state, ParticipantLeft from any agent. Settles at the removed agent ("being removed" below) |
 //! | SendMessage, SendToAgents, SendUrl, typing, custom notices | ML\[own entry of that type] ⊣ |
 //! | user data, disposition, AddComment | PropertiesUpdated ⊣ |
@@ -24,6 +24,7 @@
 //! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) ⊣ (the remover's operation) |
 //! | implied: customer left (strict) | PU without the customer → ML\[ParticipantLeft from the customer] |
 //! | implied: another agent left (strict) | PU without that agent → ML\[ParticipantLeft from another agent] |
+//! | implied: another agent joined (strict) | PU adding an agent not listed before → ML\[ParticipantJoined from another agent] |
 
 use std::fmt;
 
@@ -53,12 +54,15 @@ pub enum Roster {
     Any,
     /// The operation's target is no longer listed.
     TargetGone,
-    /// Another agent is listed with visibility `Agents` (a consultant).
+    /// Another agent is listed with visibility `Agents` who was not before (a consultant added).
     ConsultantPresent,
-    /// Another agent is listed with visibility `All` (a conference member).
+    /// Another agent is listed with visibility `All` who was not before (a conference member
+    /// added).
     ConferenceAgentPresent,
     /// The customer was listed before and is not now.
     CustomerGone,
+    /// Another agent is listed that was not listed before at all.
+    AgentAdded,
     /// Another agent was listed before and is not now.
     AgentGone,
 }
@@ -138,10 +142,11 @@ impl fmt::Display for Pattern {
                 match roster {
                     Roster::Any => Ok(()),
                     Roster::TargetGone => f.write_str(" without the target"),
-                    Roster::ConsultantPresent => f.write_str(" listing a consultant (Agents)"),
-                    Roster::ConferenceAgentPresent => f.write_str(" listing another agent (All)"),
+                    Roster::ConsultantPresent => f.write_str(" adding a consultant (Agents)"),
+                    Roster::ConferenceAgentPresent => f.write_str(" adding another agent (All)"),
                     Roster::CustomerGone => f.write_str(" without the customer"),
                     Roster::AgentGone => f.write_str(" without an agent listed before"),
+                    Roster::AgentAdded => f.write_str(" adding an agent"),
                 }
             }
             Pattern::Properties => f.write_str("PropertiesUpdated"),
@@ -477,7 +482,24 @@ static AGENT_LEFT: Expectation = Expectation {
     settle: Settle::Never,
 };
 
-static STRICT_IMPLIED: [&Expectation; 3] = [&REMOVED, &CUSTOMER_LEFT, &AGENT_LEFT];
+/// §6.11: the agents already in the chat when another one joins it (a chat re-routed with a
+/// consultant still in it, a second consultant): the ParticipantsUpdated adding it comes
+/// before its ParticipantJoined (strict only: who else is told is \[INF\]). The joiner's own
+/// operation (Consult, Invite) takes both first when the agent started it.
+static AGENT_JOINED: Expectation = Expectation {
+    name: "another agent joined",
+    source: "§6.11",
+    steps: &[
+        req(pu(&[], Roster::AgentAdded)),
+        req(entry(EntryType::ParticipantJoined, Who::OtherAgent, None)),
+    ],
+    clock: Clock::FromStart,
+    triggers: &[0, 1],
+    guard: Guard::None,
+    settle: Settle::Never,
+};
+
+static STRICT_IMPLIED: [&Expectation; 4] = [&REMOVED, &CUSTOMER_LEFT, &AGENT_LEFT, &AGENT_JOINED];
 static DOC_IMPLIED: [&Expectation; 1] = [&REMOVED];
 
 /// The expectations a profile recognises from observation alone.
@@ -553,7 +575,7 @@ mod tests {
             Some(Pattern::Status(&[S::LeftChat, S::Completed]))
         );
         assert_eq!(implied(Profile::Documented).len(), 1);
-        assert_eq!(implied(Profile::Strict).len(), 3);
+        assert_eq!(implied(Profile::Strict).len(), 4);
     }
 
     #[test]

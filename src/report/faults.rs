@@ -50,7 +50,8 @@ pub struct FaultKindReport {
     /// Whether the kind should show up as ordering violations (only those have a recall).
     pub ordering: bool,
     pub records: u64,
-    /// Records whose fault changed no order an agent could see (a delay nothing overtook, a
+    /// Records whose fault changed no order an agent could see (a delay nothing the protocol
+    /// orders against it overtook, a
     /// drop after a dropped invitation to the same agent): not in the recall.
     #[serde(default)]
     pub unobservable: u64,

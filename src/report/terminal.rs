@@ -431,7 +431,7 @@ faults: {} injected ({} in the ledger joined{}), clock offset {} ms",
     for k in f.kinds.iter().filter(|k| k.unobservable > 0) {
         let why = match k.kind {
             FaultKind::Drop => "sent after a dropped invitation",
-            _ => "nothing overtook the delayed notification",
+            _ => "nothing the protocol orders against it overtook the delayed notification",
         };
         let _ = writeln!(
             o,

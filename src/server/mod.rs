@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::auth::Authenticator;
 use self::bayeux::{BayeuxConfig, Hub};
+use self::faults::overtake::{Class, Overtaken, Position, Published};
 use self::faults::{BatchInfo, Cause, Delayed, FaultInjector, Hooks, NoFaults};
 use self::state::{Center, Delivery, StateConfig, Topic};
 use self::users::UserTable;
@@ -108,6 +109,7 @@ struct LatePublish {
     published: Option<Arc<Mutex<Published>>>,
     /// Where it stood in the order owed.
     owed_at: Position,
+    class: Class,
     topic: String,
     user: u32,
     interaction: String,
@@ -120,9 +122,9 @@ impl LatePublish {
     fn publish(self) {
         // Judged and published under the lock `App::publish` holds, so the judgement stays true.
         let mut published = self.published.as_deref().map(lock_published);
-        let overtaken = published.as_mut().is_some_and(|p| {
-            let overtaken = p.overtaken(self.user, &self.interaction, self.owed_at);
-            p.note(self.user, &self.interaction, self.owed_at);
+        let overtaken = published.as_mut().map_or(Overtaken::No, |p| {
+            let overtaken = p.overtaken(self.user, &self.interaction, self.owed_at, self.class);
+            p.note(self.user, &self.interaction, self.owed_at, self.class);
             overtaken
         });
         // Ledgered before it goes out, so that whoever receives it finds its record.
@@ -158,39 +160,6 @@ pub struct App {
     /// What was published last per agent and interaction, when delays are injected.
     published: Option<Arc<Mutex<Published>>>,
     shutdown: CancellationToken,
-}
-
-/// Where a delivery stood in the order the server owed its recipient: its batch, then its slot
-/// in the batch among the same recipient's deliveries about the same interaction (kept ones at
-/// odd slots, delayed ones at the even slot before the kept one they preceded), then its rank
-/// among delayed ones at one slot.
-type Position = (u64, u32, u32);
-
-/// The batches numbered, and per (user, interaction) the latest owed position published so
-/// far: a delayed delivery was overtaken when a delivery owed after it went out first.
-/// Bounded: past [`Published::CAP`] groups it starts afresh, which can only make a delay read
-/// as not overtaken (left out of the recall, never a finding invented).
-#[derive(Debug, Default)]
-struct Published {
-    batches: u64,
-    last: HashMap<(u32, String), Position>,
-}
-
-impl Published {
-    const CAP: usize = 100_000;
-
-    fn note(&mut self, user: u32, interaction: &str, at: Position) {
-        let key = (user, interaction.to_owned());
-        if self.last.len() >= Self::CAP && !self.last.contains_key(&key) {
-            self.last.clear();
-        }
-        let last = self.last.entry(key).or_insert(at);
-        *last = (*last).max(at);
-    }
-
-    fn overtaken(&self, user: u32, interaction: &str, at: Position) -> bool {
-        self.last.get(&(user, interaction.to_owned())).is_some_and(|&l| l > at)
-    }
 }
 
 impl App {
@@ -295,7 +264,7 @@ impl App {
             for d in out {
                 if let Some(ixn) = d.notification.interaction_id() {
                     let n = kept.entry((d.user.get(), ixn)).or_default();
-                    p.note(d.user.get(), ixn, (number, 2 * *n + 1, 0));
+                    p.note(d.user.get(), ixn, (number, 2 * *n + 1, 0), Class::of(&d.notification));
                     *n += 1;
                 }
             }
@@ -325,6 +294,7 @@ impl App {
             faults: self.faults.clone(),
             published: self.published.clone(),
             owed_at: (number, 2 * kept_before, nth),
+            class: Class::of(&d.notification),
             topic: self.topic(d.topic).to_owned(),
             user: d.user.get(),
             interaction: d.notification.interaction_id().unwrap_or_default().to_owned(),
@@ -475,7 +445,7 @@ impl Running {
 
     /// The fault ledger so far (empty when the server injects no faults).
     pub fn ledger(&self) -> crate::faults::LedgerSnapshot {
-        self.app.faults.ledger_after(0).unwrap_or_default()
+        self.app.faults.ledger_with_pending().unwrap_or_default()
     }
 
     /// Stops the server and waits for it to finish.

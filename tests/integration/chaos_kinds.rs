@@ -157,14 +157,21 @@ fn table(cases: &[Case]) -> String {
         if let Some(f) = &c.faults {
             for k in &f.kinds {
                 out.push_str(&format!(
-                    "  {} records {} found {} recall {:?} precision {:?}",
-                    k.kind, k.records, k.found, k.recall, k.precision
+                    "  {} records {} unobservable {} found {} recall {:?} precision {:?}",
+                    k.kind, k.records, k.unobservable, k.found, k.recall, k.precision
                 ));
             }
             out.push_str(&format!(
                 "  missed {} unexplained {}",
                 f.missed_total, f.unexplained_total
             ));
+            // What a miss was, to join by hand with the run's ledger and violations.
+            for r in &f.missed {
+                out.push_str(&format!(
+                    "\n    missed #{} {} {:?} {:?} {:?} ordinal {:?}: {}",
+                    r.seq, r.kind, r.agent, r.interaction, r.notification, r.ordinal, r.detail
+                ));
+            }
         }
         out.push('\n');
     }
@@ -221,32 +228,10 @@ async fn every_notification_fault_kind_is_found_on_both_transports_and_media() {
         let kind = FaultKind::parse(kind_name).unwrap_or_else(|| panic!("{kind_name}"));
         let k = f.kind(kind).unwrap_or_else(|| panic!("{}: {kind} injected\n{shown}", c.name));
         assert!(k.records > 0, "{}: the rule fired", c.name);
-        if kind == FaultKind::Delay {
-            // A delay is ledgered when the delayed notification goes out, up to 2 s later; at the
-            // end of the run the checkers judge what is still owed after a 1 s grace, so on a
-            // loaded machine a `missing` can be reported before its delay's record exists.
-            // Measured: 1.0 when this test runs alone, rarely below 0.99 with the whole suite.
-            let precision = k.precision.unwrap_or(0.0);
-            assert!(precision >= 0.95, "{}: delay precision {precision}\n{shown}", c.name);
-        } else {
-            assert_eq!(k.precision, Some(1.0), "{}: every violation explained\n{shown}", c.name);
-            assert_eq!(f.unexplained_total, 0, "{}\n{shown}", c.name);
-        }
-        match kind {
-            // A delay overtaken only by a later operation's notifications changes an order the
-            // checker's rules do not fix (each operation's notifications are ordered, not one
-            // operation's against the next): observable in the ledger, invisible to the checker.
-            FaultKind::Delay => {
-                let recall = k.recall.unwrap_or(0.0);
-                assert!(recall >= 0.9, "{}: delay recall {recall}\n{shown}", c.name);
-            }
-            // Each regression repeats the index the agent last saw (measured: 91 of 98 found on
-            // every transport and media); the few missed are not yet explained.
-            FaultKind::IndexRegression => {
-                let recall = k.recall.unwrap_or(0.0);
-                assert!(recall >= 0.9, "{}: index-regression recall {recall}\n{shown}", c.name);
-            }
-            _ => assert_eq!(k.recall, Some(1.0), "{}: every fault found\n{shown}", c.name),
-        }
+        assert_eq!(k.precision, Some(1.0), "{}: every violation explained\n{shown}", c.name);
+        assert_eq!(f.unexplained_total, 0, "{}\n{shown}", c.name);
+        // A delay counts only when overtaken in an order the protocol promises (the others are
+        // unobservable, docs/faults.md); every other kind's records are all observable.
+        assert_eq!(k.recall, Some(1.0), "{}: every fault found\n{shown}", c.name);
     }
 }

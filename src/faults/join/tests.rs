@@ -208,6 +208,20 @@ fn a_delay_nothing_overtook_is_unobservable_and_not_in_the_recall() {
 }
 
 #[test]
+fn a_delay_still_on_its_timer_explains_the_missing_it_causes_but_finds_nothing() {
+    // The run ended while the notification was delayed: its record (`overtaken` unknown) is not
+    // in the recall, but the checker's end-of-run `missing` is the delay's doing, not unexplained.
+    let pending = rec(F::Delay, "a", "i1", 10);
+    let violations = vec![vio(V::Missing, "a", "i1", 50), vio(V::Missing, "b", "i1", 50)];
+    let j = join(&[pending], &violations, 0);
+    let delay = j.kinds[&F::Delay];
+    assert_eq!((delay.records, delay.unobservable, delay.found), (1, 1, 0));
+    assert_eq!(delay.explained, 1, "the same agent and interaction only");
+    assert_eq!(j.unexplained, vec![1]);
+    assert_eq!(delay.recall(F::Delay), None);
+}
+
+#[test]
 fn a_leak_joins_on_the_customers_chat_id() {
     // The record names the agent-side interaction and the chat; the customer's violation
     // names the chat.

@@ -34,6 +34,14 @@ impl Matcher<'_> {
         }
     }
 
+    /// Whether `p` was not listed before, or not with its visibility now.
+    fn added(&self, p: &Participant) -> bool {
+        !self
+            .prev
+            .iter()
+            .any(|q| q.participant_id == p.participant_id && q.visibility == p.visibility)
+    }
+
     fn roster(&self, roster: Roster, target: Option<&Party>, now: &[Participant]) -> bool {
         let other_agent = |p: &Participant| p.kind == ParticipantType::Agent && !self.me.matches(p);
         let agent_gone = || {
@@ -48,17 +56,23 @@ impl Matcher<'_> {
                 Some(t) => !now.iter().any(|p| t.matches(p)),
                 None => agent_gone(),
             },
-            Roster::ConsultantPresent => {
-                now.iter().any(|p| other_agent(p) && p.visibility == Some(Visibility::Agents))
-            }
-            Roster::ConferenceAgentPresent => {
-                now.iter().any(|p| other_agent(p) && p.visibility == Some(Visibility::All))
-            }
+            // Added: not listed before with that visibility. A roster that still lists an
+            // earlier consultant (a chat that came to this agent with one in it) is not the
+            // consult's; taking it would let the real one arrive late unseen.
+            Roster::ConsultantPresent => now.iter().any(|p| {
+                other_agent(p) && p.visibility == Some(Visibility::Agents) && self.added(p)
+            }),
+            Roster::ConferenceAgentPresent => now
+                .iter()
+                .any(|p| other_agent(p) && p.visibility == Some(Visibility::All) && self.added(p)),
             Roster::CustomerGone => {
                 let customer = |p: &Participant| p.kind == ParticipantType::Customer;
                 self.prev.iter().any(customer) && !now.iter().any(customer)
             }
             Roster::AgentGone => agent_gone(),
+            Roster::AgentAdded => now.iter().any(|p| {
+                other_agent(p) && !self.prev.iter().any(|q| q.participant_id == p.participant_id)
+            }),
         }
     }
 

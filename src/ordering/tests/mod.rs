@@ -338,6 +338,103 @@ fn leave_right_after_a_removal_is_judged_on_arrival() {
     }
 }
 
+/// A chat that comes to Ann with a consultant (Dave) still in it: her Accept's
+/// ParticipantsUpdated lists Dave, but does not add him, so it is not her own consult's first
+/// step; that step, arriving after Bob's ParticipantJoined, is out of order (it was once taken
+/// silently, the Accept's roster having stood in for it).
+#[test]
+fn a_consultant_already_listed_is_not_the_one_a_consult_adds() {
+    let media = Media::Chat;
+    let ann = agent("Ann", "00A", "a1", Visibility::All);
+    let bob = agent("Bob", "00B", "b1", Visibility::Agents);
+    let dave = agent("Dave", "00D", "d1", Visibility::Agents);
+    let chris = customer("Chris", "00C");
+    let pu = |roster: &[&Participant]| {
+        Event::Note(Box::new(participants_updated(
+            media,
+            "x",
+            InteractionState::Chatting,
+            vec![],
+            roster,
+        )))
+    };
+    let joined = |index: u64, who: &Participant, vis: Visibility| {
+        Event::Note(Box::new(ml(
+            media,
+            "x",
+            vec![entry(index, EntryType::ParticipantJoined, who, vis, None)],
+        )))
+    };
+    let events = [
+        Event::Note(Box::new(status(
+            media,
+            "x",
+            InteractionState::Invited,
+            vec![],
+            &[&chris, &dave],
+        ))),
+        op("x", Capability::Accept),
+        Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
+        op("x", Capability::Consult),
+        pu(&[&chris, &ann, &dave]),
+        joined(3, &ann, Visibility::All),
+        joined(4, &bob, Visibility::Agents),
+        pu(&[&chris, &ann, &dave, &bob]),
+    ];
+    let found = run("Ann", media, Profile::Strict, &events);
+    assert_kinds(&found, &[ViolationKind::OutOfOrder]);
+    assert!(found[0].expected.starts_with("Consult step 1/2"), "{}", found[0].expected);
+}
+
+/// §6.11 for an agent already in the chat when another joins (Bob, a consultant, when Eve
+/// accepts the chat): the ParticipantsUpdated adding Eve comes before her ParticipantJoined.
+#[test]
+fn an_agent_in_the_chat_is_told_of_a_joiner_before_its_participant_joined() {
+    let media = Media::Chat;
+    let bob = agent("Bob", "00B", "b1", Visibility::Agents);
+    let eve = agent("Eve", "00E", "e1", Visibility::All);
+    let chris = customer("Chris", "00C");
+    let start = [
+        Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[&chris]))),
+        op("x", Capability::Accept),
+        Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
+        Event::Note(Box::new(participants_updated(
+            media,
+            "x",
+            InteractionState::Chatting,
+            vec![],
+            &[&chris, &bob],
+        ))),
+        Event::Note(Box::new(ml(
+            media,
+            "x",
+            vec![entry(1, EntryType::ParticipantJoined, &bob, Visibility::Agents, None)],
+        ))),
+    ];
+    let added = Event::Note(Box::new(participants_updated(
+        media,
+        "x",
+        InteractionState::Chatting,
+        vec![],
+        &[&chris, &bob, &eve],
+    )));
+    let joined = Event::Note(Box::new(ml(
+        media,
+        "x",
+        vec![entry(2, EntryType::ParticipantJoined, &eve, Visibility::All, None)],
+    )));
+    let in_order = [&start[..], &[added.clone(), joined.clone()]].concat();
+    assert_clean(&run("Bob", media, Profile::Strict, &in_order));
+    let swapped = [&start[..], &[joined, added]].concat();
+    let found = run("Bob", media, Profile::Strict, &swapped);
+    assert_kinds(&found, &[ViolationKind::OutOfOrder]);
+    assert!(
+        found[0].expected.starts_with("another agent joined step 1/2"),
+        "{}",
+        found[0].expected
+    );
+}
+
 /// The buffered fingerprint is the hash of the whole serialization, whatever its length: small
 /// values, values just over the buffer, and values many buffers long (tokens longer than the
 /// buffer included).

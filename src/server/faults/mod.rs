@@ -19,6 +19,7 @@
 //! unless [`FaultInjector::hooks`] asks for them (read once, at startup).
 
 mod hold;
+pub mod overtake;
 mod seeded;
 
 #[cfg(test)]
@@ -166,6 +167,8 @@ pub struct Delayed {
 /// A ledger record held back until its fault has been carried out.
 #[derive(Debug, Clone)]
 pub struct PendingRecord {
+    /// Which pending delay this is, for the injector's own bookkeeping.
+    pub token: u64,
     pub rule: usize,
     /// When the fault was decided (the record's time).
     pub at: Duration,
@@ -226,8 +229,9 @@ pub trait FaultInjector: Send + Sync + std::fmt::Debug {
     }
     /// A delayed delivery went out (or never will: `overtaken` is `None` when the server
     /// stopped first); `overtaken` says whether a later notification for the same agent and
-    /// interaction was published meanwhile, i.e. whether the delay could be seen at all.
-    fn delay_done(&self, _record: PendingRecord, _overtaken: Option<bool>) {}
+    /// interaction was published meanwhile, and whether the protocol orders the two, i.e.
+    /// whether the delay could be seen at all.
+    fn delay_done(&self, _record: PendingRecord, _overtaken: Option<overtake::Overtaken>) {}
     /// Whether to show this hidden entry to the customer anyway.
     fn leak(&self, _leak: &LeakInfo<'_>) -> bool {
         false
@@ -239,6 +243,12 @@ pub trait FaultInjector: Send + Sync + std::fmt::Debug {
     /// The ledger's records with `seq > after`, if this injector keeps one.
     fn ledger_after(&self, _after: u64) -> Option<LedgerSnapshot> {
         None
+    }
+    /// The whole ledger for a run's join, which is read before the server stops: with a record
+    /// for each delay still on its timer (`overtaken` unknown, `seq` 0), so that a checker's
+    /// end-of-run `missing` for its notification finds the fault that explains it.
+    fn ledger_with_pending(&self) -> Option<LedgerSnapshot> {
+        self.ledger_after(0)
     }
 }
 

@@ -9,9 +9,10 @@
 //! - a connect: (username, the user's connect counter);
 //! - a leaked entry: (interaction id, entry index).
 //!
-//! The per-recipient ordinals and counters are this injector's only state. Notification
-//! ordinals are counted for every batch, faulted or not, under the server's state lock, so they
-//! follow the state machine's order for each interaction.
+//! The per-recipient ordinals, log indices sent and counters are this injector's only state
+//! besides the delays on their timers (whose records wait for them). Notification ordinals are
+//! counted for every batch, faulted or not, under the server's state lock, so they follow the
+//! state machine's order for each interaction.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -24,9 +25,10 @@ use crate::faults::{
     Action, FaultKind, FaultPlan, FaultRule, Identity, Ledger, LedgerSnapshot, NewRecord,
     OpSelector, roll,
 };
-use crate::gws::{Media, Notification, NotificationType};
+use crate::gws::{Media, Notification};
 use crate::server::state::{Delivery, Directory, Topic};
 
+use super::overtake::{Overtaken, is_terminal};
 use super::{
     BatchInfo, Cause, ConnectFault, ConnectInfo, ConnectTransport, Delayed, FaultInjector, Hooks,
     LeakInfo, PendingRecord, RequestFault, RequestInfo, RequestOutcome,
@@ -50,8 +52,10 @@ pub struct LedgerFileError {
 struct Track {
     /// Notifications owed so far (the next one's ordinal).
     count: u32,
-    /// The highest message-log index sent so far (a regressed index counts as sent: the next
-    /// regression repeats what the agent last saw, so each one breaks the order it knows).
+    /// The highest message-log index the recipient was actually sent so far: counted after the
+    /// rules, so a regressed index counts as what it carried and a dropped or delayed
+    /// notification not at all. The next regression repeats it, and an index the recipient
+    /// never saw would not break the order it knows (a regression must stay observable).
     last_index: Option<u64>,
 }
 
@@ -72,6 +76,9 @@ pub struct SeededFaults {
     start: tokio::time::Instant,
     usernames: OnceLock<Vec<String>>,
     tracks: Mutex<HashMap<(Arc<str>, u32), Track>>,
+    /// Delays on their timers, by token, until [`FaultInjector::delay_done`] records them.
+    pending: Mutex<HashMap<u64, PendingRecord>>,
+    next_token: AtomicU64,
     requests: Mutex<HashMap<String, u64>>,
     connects: Mutex<HashMap<u32, u64>>,
     /// Per rule: 1 + the last stall window recorded in the ledger (0: none yet).
@@ -110,6 +117,8 @@ impl SeededFaults {
             start: tokio::time::Instant::now(),
             usernames: OnceLock::new(),
             tracks: Mutex::default(),
+            pending: Mutex::default(),
+            next_token: AtomicU64::new(0),
             requests: Mutex::default(),
             connects: Mutex::default(),
             stall_windows: plan.rules.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -166,6 +175,15 @@ impl SeededFaults {
         }
     }
 
+    /// A delay's record held back until it is carried out, kept meanwhile for
+    /// [`FaultInjector::ledger_with_pending`].
+    fn pend(&self, rule: usize, at: Duration, record: NewRecord) -> PendingRecord {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let pending = PendingRecord { token, rule, at, record };
+        lock(&self.pending).insert(token, pending.clone());
+        pending
+    }
+
     /// The next request counter of `who`.
     fn request_counter(&self, who: &str) -> u64 {
         let mut counts = lock(&self.requests);
@@ -218,23 +236,20 @@ pub(super) fn summary(n: &Notification) -> String {
     }
 }
 
-fn is_terminal(n: &Notification) -> bool {
-    match n {
-        Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) => {
-            sc.notification_type == NotificationType::StatusChange
-                && sc.resource().is_some_and(|r| r.state.is_terminal())
-        }
-        _ => false,
-    }
-}
-
 /// Which of a batch's notifications a rule may touch: all of them when its `operations` select
 /// the batch's cause, only the routed invitations when they select `routing` alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
     All,
     Routed,
+}
+
+/// The highest log index a notification carries.
+fn max_index(n: &Notification) -> Option<u64> {
+    match n {
+        Notification::MessageLogUpdated(ml) => ml.messages.iter().map(|e| e.index).max(),
+        _ => None,
+    }
 }
 
 fn first_index(n: &Notification) -> Option<u64> {
@@ -251,7 +266,7 @@ struct Item {
     ixn: Option<Arc<str>>,
     media: Option<Media>,
     ordinal: u32,
-    /// The highest log index the recipient was owed before this notification.
+    /// The highest log index the recipient was sent before this batch.
     prev_index: Option<u64>,
     terminal: bool,
     /// A copy the injector added (a duplicate, a late copy): no rule touches it again.
@@ -305,11 +320,6 @@ impl SeededFaults {
                 item.ordinal = track.count;
                 track.count += 1;
                 item.prev_index = track.last_index;
-                if let Notification::MessageLogUpdated(ml) = &item.delivery.notification
-                    && let Some(max) = ml.messages.iter().map(|e| e.index).max()
-                {
-                    track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
-                }
                 if item.terminal {
                     // The part is over: a later invitation to the same interaction starts over.
                     tracks.remove(&key);
@@ -391,7 +401,7 @@ impl SeededFaults {
                             later.push(Delayed {
                                 after,
                                 delivery: item.delivery,
-                                record: Some(PendingRecord { rule: r, at, record }),
+                                record: Some(self.pend(r, at, record)),
                                 kept_before,
                                 nth,
                             });
@@ -429,37 +439,36 @@ impl SeededFaults {
                 }
             }
             Action::IndexRegression => {
+                // What each (interaction, recipient) has been sent up to the item at hand:
+                // before this batch, then each earlier item of the batch as it will go out (a
+                // regressed one with the index it carries, not its true one).
+                let mut sent: HashMap<(Arc<str>, u32), Option<u64>> = HashMap::new();
                 for item in items.iter_mut() {
-                    let Some(prev) = item.prev_index else { continue };
-                    if !self.eligible(rule, item, scope) || !roll(self.item_id(r, item), rule.rate)
-                    {
-                        continue;
-                    }
+                    let Some(ixn) = item.ixn.clone() else { continue };
+                    let key = (ixn, item.user());
+                    let before = *sent.entry(key.clone()).or_insert(item.prev_index);
+                    let regress = before.is_some()
+                        && self.eligible(rule, item, scope)
+                        && roll(self.item_id(r, item), rule.rate);
                     let Notification::MessageLogUpdated(ml) = &mut item.delivery.notification
                     else {
                         continue;
                     };
-                    let Some(true_index) = ml.messages.first().map(|e| e.index) else { continue };
-                    let true_max = ml.messages.iter().map(|e| e.index).max();
-                    if let Some(entry) = ml.messages.first_mut() {
-                        entry.index = prev;
-                    }
-                    let sent_max = ml.messages.iter().map(|e| e.index).max();
-                    if let Some(ixn) = item.ixn.clone() {
-                        let mut tracks = lock(&self.tracks);
-                        if let Some(track) = tracks.get_mut(&(ixn, item.delivery.user.get()))
-                            && track.last_index == true_max
-                        {
-                            track.last_index = sent_max;
+                    let true_index = ml.messages.first().map(|e| e.index);
+                    if let (true, Some(prev), Some(true_index)) = (regress, before, true_index) {
+                        if let Some(entry) = ml.messages.first_mut() {
+                            entry.index = prev;
                         }
+                        let mut rec = self.notification_record(
+                            batch,
+                            item,
+                            format!("index {true_index} sent as {prev}, the index sent before it"),
+                        );
+                        rec.index = Some(true_index);
+                        self.record(r, kind, at, rec);
                     }
-                    let mut rec = self.notification_record(
-                        batch,
-                        item,
-                        format!("index {true_index} sent as {prev}, the index sent before it"),
-                    );
-                    rec.index = Some(true_index);
-                    self.record(r, kind, at, rec);
+                    let max = max_index(&item.delivery.notification);
+                    sent.insert(key, before.max(max));
                 }
             }
             Action::Swap => {
@@ -532,6 +541,20 @@ impl SeededFaults {
         }
     }
 
+    /// Folds the log indices the batch sends, as the rules left them, into each recipient's
+    /// track (an interaction whose part ended in this batch has no track left to fold into).
+    fn note_sent(&self, items: &[Item]) {
+        let mut tracks = lock(&self.tracks);
+        for item in items {
+            let (Some(ixn), Some(max)) = (&item.ixn, max_index(&item.delivery.notification)) else {
+                continue;
+            };
+            if let Some(track) = tracks.get_mut(&(ixn.clone(), item.user())) {
+                track.last_index = Some(track.last_index.map_or(max, |l| l.max(max)));
+            }
+        }
+    }
+
     fn stall_remaining(&self) -> Option<Duration> {
         let elapsed = self.elapsed();
         let mut longest: Option<Duration> = None;
@@ -587,6 +610,7 @@ impl FaultInjector for SeededFaults {
                 self.apply((r, rule), batch, Scope::Routed, at, &mut items, later);
             }
         }
+        self.note_sent(&items);
         out.extend(items.into_iter().map(|i| i.delivery));
     }
 
@@ -747,13 +771,18 @@ impl FaultInjector for SeededFaults {
         ConnectFault::Proceed
     }
 
-    fn delay_done(&self, pending: PendingRecord, overtaken: Option<bool>) {
-        let PendingRecord { rule, at, mut record } = pending;
-        record.overtaken = overtaken;
+    fn delay_done(&self, pending: PendingRecord, overtaken: Option<Overtaken>) {
+        lock(&self.pending).remove(&pending.token);
+        let PendingRecord { rule, at, mut record, .. } = pending;
+        record.overtaken = overtaken.map(|o| o == Overtaken::Promised);
         match overtaken {
-            Some(false) => record.detail.push_str(", nothing overtook it (not observable)"),
+            Some(Overtaken::No) => record.detail.push_str(", nothing overtook it (not observable)"),
+            Some(Overtaken::Unpromised) => record.detail.push_str(
+                ", overtaken only by notifications the protocol does not order against it \
+                 (not observable)",
+            ),
             None => record.detail.push_str(", never published (the server stopped)"),
-            Some(true) => {}
+            Some(Overtaken::Promised) => {}
         }
         self.record(rule, FaultKind::Delay, at, record);
     }
@@ -792,5 +821,18 @@ impl FaultInjector for SeededFaults {
 
     fn ledger_after(&self, after: u64) -> Option<LedgerSnapshot> {
         Some(self.ledger.snapshot_after(after))
+    }
+
+    fn ledger_with_pending(&self) -> Option<LedgerSnapshot> {
+        let mut snapshot = self.ledger.snapshot();
+        let mut pending: Vec<PendingRecord> = lock(&self.pending).values().cloned().collect();
+        pending.sort_by_key(|p| p.token);
+        for p in pending {
+            let mut record = p.record;
+            record.detail.push_str(", still on its timer when the ledger was read");
+            snapshot.total += 1;
+            snapshot.records.push(self.ledger.unstored(0, FaultKind::Delay, p.rule, p.at, record));
+        }
+        Some(snapshot)
     }
 }

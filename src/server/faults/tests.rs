@@ -153,6 +153,31 @@ fn delayed_deliveries_go_to_the_timer_with_a_seeded_duration() {
 }
 
 #[test]
+fn a_delay_on_its_timer_is_in_the_ledger_a_run_joins_until_its_own_record_replaces_it() {
+    let f = injector("[[rule]]\nkind = \"delay\"\ndelay = \"1s\"\nrate = 1\n");
+    let dir = directory();
+    let mut out = vec![message("A", 1)];
+    let mut later = Vec::new();
+    let info = BatchInfo { cause: Cause::Routing, directory: &dir, chat_of: &|_| None };
+    f.on_batch(&info, &mut out, &mut later);
+    assert_eq!(f.ledger().total, 0, "recorded when carried out");
+    let joined = f.ledger_with_pending().expect("a ledger");
+    assert_eq!((joined.total, joined.records.len()), (1, 1));
+    let pending = &joined.records[0];
+    assert_eq!(
+        (pending.kind, pending.seq, pending.overtaken),
+        (crate::faults::FaultKind::Delay, 0, None)
+    );
+    assert!(pending.detail.ends_with("still on its timer when the ledger was read"));
+    let record = later.pop().and_then(|d| d.record).expect("a pending record");
+    f.delay_done(record, Some(super::overtake::Overtaken::Unpromised));
+    let joined = f.ledger_with_pending().expect("a ledger");
+    assert_eq!(joined.records.len(), 1, "no longer pending");
+    assert_eq!((joined.records[0].seq, joined.records[0].overtaken), (1, Some(false)));
+    assert!(joined.records[0].detail.contains("does not order"), "{}", joined.records[0].detail);
+}
+
+#[test]
 fn each_index_regression_repeats_what_the_agent_last_saw() {
     // At rate 1 every log update after the first goes back: 1, 2, 3, 4 are sent as 1, 1, 1, 1,
     // so the agent sees a regression in every one of them (not only in the first, which a
@@ -173,6 +198,36 @@ fn each_index_regression_repeats_what_the_agent_last_saw() {
     }
     assert_eq!(sent, [1, 1, 1, 1]);
     assert_eq!(f.ledger().records.len(), 3, "one record per regression");
+}
+
+#[test]
+fn a_regression_repeats_what_the_batch_before_it_sent_not_its_true_indices() {
+    // A batch of two log updates (a removal's Notice and ParticipantLeft): the second must
+    // repeat the index the first was *sent* with. Repeating the first's true index (a higher
+    // one the agent never saw) would break no order the agent knows: not observable.
+    let f = injector("[[rule]]\nkind = \"index-regression\"\nrate = 1\n");
+    let dir = directory();
+    let info =
+        BatchInfo { cause: Cause::Customer("SendMessage"), directory: &dir, chat_of: &|_| None };
+    let sent = |batch: &[Delivery]| -> Vec<u64> {
+        let index = |d: &Delivery| match &d.notification {
+            Notification::MessageLogUpdated(ml) => ml.messages[0].index,
+            _ => panic!("a log update"),
+        };
+        batch.iter().map(index).collect()
+    };
+    let mut first = vec![message("A", 2)];
+    f.on_batch(&info, &mut first, &mut Vec::new());
+    assert_eq!(sent(&first), [2]);
+    let mut both = vec![message("A", 9), message("A", 10)];
+    f.on_batch(&info, &mut both, &mut Vec::new());
+    assert_eq!(sent(&both), [2, 2], "each goes back to what the agent saw");
+    let mut next = vec![message("A", 11)];
+    f.on_batch(&info, &mut next, &mut Vec::new());
+    assert_eq!(sent(&next), [2]);
+    let records = f.ledger().records;
+    assert_eq!(records.len(), 3);
+    assert!(records[1].detail.contains("index 10 sent as 2"), "{}", records[1].detail);
 }
 
 /// A StatusChange(Invited) about chat `ixn`, for user 0.
