@@ -64,6 +64,8 @@ struct Head {
     framing: Framing,
     keep_alive: bool,
     location: Option<String>,
+    /// `Sec-WebSocket-Accept`, for an upgrade.
+    accept: Option<String>,
 }
 
 /// Writes `request` (a whole HTTP/1.1 request) and reads the response, its body bounded by
@@ -76,28 +78,7 @@ pub(crate) async fn exchange(
     io.write_all(request).await.map_err(|e| ExchangeError::Stale(io_error("write", &e)))?;
     io.flush().await.map_err(|e| ExchangeError::Stale(io_error("write", &e)))?;
     let mut buf = Vec::with_capacity(FIRST_READ);
-    // Bounded: each turn reads at least one byte into a head of at most MAX_HEAD.
-    let head = loop {
-        if let Some(head) = parse_head(&buf).map_err(ExchangeError::Failed)? {
-            break head;
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(ExchangeError::Failed(CometdError::Transport(format!(
-                "response head over {MAX_HEAD} bytes"
-            ))));
-        }
-        let n = read_more(io, &mut buf, MAX_HEAD).await.map_err(|e| {
-            if buf.is_empty() { ExchangeError::Stale(e) } else { ExchangeError::Failed(e) }
-        })?;
-        if n == 0 {
-            let e = closed_early();
-            return Err(if buf.is_empty() {
-                ExchangeError::Stale(e)
-            } else {
-                ExchangeError::Failed(e)
-            });
-        }
-    };
+    let head = read_head(io, &mut buf).await?;
     buf.drain(..head.len);
     let (body, clean) =
         read_body(io, buf, head.framing, max_body).await.map_err(ExchangeError::Failed)?;
@@ -107,6 +88,54 @@ pub(crate) async fn exchange(
         body,
         reusable: clean && head.keep_alive && head.framing != Framing::UntilClose,
     })
+}
+
+/// Reads until `buf` holds a whole response head.
+async fn read_head(io: &mut dyn Io, buf: &mut Vec<u8>) -> Result<Head, ExchangeError> {
+    // Bounded: each turn reads at least one byte into a head of at most MAX_HEAD.
+    loop {
+        if let Some(head) = parse_head(buf).map_err(ExchangeError::Failed)? {
+            return Ok(head);
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(ExchangeError::Failed(CometdError::Transport(format!(
+                "response head over {MAX_HEAD} bytes"
+            ))));
+        }
+        let result = read_more(io, buf, MAX_HEAD).await;
+        let error = match result {
+            Ok(0) => closed_early(),
+            Ok(_) => continue,
+            Err(e) => e,
+        };
+        return Err(if buf.is_empty() {
+            ExchangeError::Stale(error)
+        } else {
+            ExchangeError::Failed(error)
+        });
+    }
+}
+
+/// The answer to a websocket upgrade request.
+#[derive(Debug)]
+pub(crate) struct Upgrade {
+    pub(crate) status: u16,
+    /// `Sec-WebSocket-Accept`.
+    pub(crate) accept: Option<String>,
+    /// What was read past the head: the first frames, on a 101.
+    pub(crate) rest: Vec<u8>,
+}
+
+/// Writes an upgrade request and reads the response head. The buffer the head was read into
+/// is given back trimmed to what followed it, so the socket does not keep a head-sized buffer
+/// (tungstenite's own handshake leaves its 4 KiB buffer to the socket's reader).
+pub(crate) async fn upgrade(io: &mut dyn Io, request: &[u8]) -> Result<Upgrade, CometdError> {
+    io.write_all(request).await.map_err(|e| io_error("write", &e))?;
+    io.flush().await.map_err(|e| io_error("write", &e))?;
+    let mut buf = Vec::with_capacity(FIRST_READ / 2);
+    let head = read_head(io, &mut buf).await.map_err(ExchangeError::into_inner)?;
+    let rest = buf.get(head.len..).unwrap_or_default().to_vec();
+    Ok(Upgrade { status: head.status, accept: head.accept, rest })
 }
 
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, CometdError> {
@@ -124,6 +153,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, CometdError> {
     let mut length = None;
     let mut chunked = false;
     let mut location = None;
+    let mut accept = None;
     for header in response.headers.iter() {
         let value = String::from_utf8_lossy(header.value);
         let value = value.trim();
@@ -146,6 +176,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, CometdError> {
             }
         } else if header.name.eq_ignore_ascii_case("location") {
             location = Some(value.to_owned());
+        } else if header.name.eq_ignore_ascii_case("sec-websocket-accept") {
+            accept = Some(value.to_owned());
         }
     }
     let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
@@ -162,7 +194,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, CometdError> {
     } else {
         Framing::UntilClose
     };
-    Ok(Some(Head { len, status, framing, keep_alive, location }))
+    Ok(Some(Head { len, status, framing, keep_alive, location, accept }))
 }
 
 /// Reads the body after the head; `buf` holds what was read past the head. Returns the body and

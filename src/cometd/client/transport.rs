@@ -15,7 +15,6 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
@@ -328,7 +327,6 @@ type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// The websocket transport: one socket at a time, reopened after a loss.
 pub(crate) struct WebSocket {
-    url: String,
     endpoint: Endpoint,
     headers: HeaderMap,
     buffers: WsBuffers,
@@ -350,7 +348,7 @@ impl WebSocket {
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| CometdError::Config(format!("websocket url {url:?}: {e}")))?;
         let endpoint = Endpoint::new(&parsed, local_address, accept_invalid_certs)?;
-        Ok(WebSocket { url, endpoint, headers, buffers, open_timeout, socket: None })
+        Ok(WebSocket { endpoint, headers, buffers, open_timeout, socket: None })
     }
 
     pub(crate) fn is_open(&self) -> bool {
@@ -368,24 +366,52 @@ impl WebSocket {
         Ok(())
     }
 
+    /// The HTTP upgrade is gwsim's own ([`http1::upgrade`]) so that the socket starts with a
+    /// read buffer of `buffers.read`, not the handshake's.
     async fn upgrade(&self) -> Result<Socket, CometdError> {
-        let mut request = self
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| CometdError::Config(format!("websocket url: {e}")))?;
-        for (name, value) in &self.headers {
-            request.headers_mut().append(name, value.clone());
+        let key = tungstenite::handshake::client::generate_key();
+        let mut request = String::with_capacity(256);
+        for part in [
+            "GET ",
+            &self.endpoint.path,
+            " HTTP/1.1\r\nHost: ",
+            &self.endpoint.authority,
+            "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Key: ",
+            &key,
+            "\r\n",
+        ] {
+            request.push_str(part);
         }
-        let stream = self.endpoint.connect().await?;
-        let (socket, _response) = tokio_tungstenite::client_async_with_config(
-            request,
+        for (name, value) in &self.headers {
+            let value = value
+                .to_str()
+                .map_err(|_| CometdError::Config(format!("header {name}: not visible ASCII")))?;
+            for part in [name.as_str(), ": ", value, "\r\n"] {
+                request.push_str(part);
+            }
+        }
+        request.push_str("\r\n");
+        let mut stream = self.endpoint.connect().await?;
+        let answer = http1::upgrade(stream.as_mut(), request.as_bytes()).await?;
+        match answer.status {
+            101 => {}
+            401 => return Err(CometdError::Unauthorized),
+            other => return Err(CometdError::Status(other)),
+        }
+        let expected = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        if answer.accept.as_deref() != Some(expected.as_str()) {
+            return Err(CometdError::Transport(
+                "websocket: the upgrade's Sec-WebSocket-Accept does not match".into(),
+            ));
+        }
+        Ok(WebSocketStream::from_partially_read(
             stream,
+            answer.rest,
+            tungstenite::protocol::Role::Client,
             Some(self.buffers.config()),
         )
-        .await
-        .map_err(map_tungstenite)?;
-        Ok(socket)
+        .await)
     }
 
     pub(crate) async fn send(&mut self, text: String) -> Result<(), CometdError> {

@@ -311,12 +311,17 @@ fn respond(
 
 async fn long_poll(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let Ok(auth) = app.auth.authenticate(&headers) else { return denied(&app) };
-    let resp = match axum::body::to_bytes(body, app.config.body_limit).await {
+    // Header values and a small body are slices of the connection's 8 KiB read buffer: kept
+    // through a held connect, they would pin it while hyper reads on into a new one.
+    drop(headers);
+    let text = axum::body::to_bytes(body, app.config.body_limit)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let resp = match text {
         Err(_) => ApiError::new(&app, status::VALIDATION, "request body too large or unreadable")
             .into_response(),
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let reply = app.hub.long_poll(auth.user.get(), &text).await;
+        Ok(text) => {
+            let reply = app.hub.long_poll(auth.user.get(), text).await;
             app.stall().await;
             match reply {
                 Ok(reply) => {
