@@ -1,6 +1,7 @@
-//! The two Bayeux transports as plain byte movers: long-polling (one HTTP POST per batch, through
-//! the shared reqwest pool) and websocket (one frame per batch, over tokio-tungstenite with small
-//! buffers). Neither knows Bayeux; [`super::session`] does.
+//! The two Bayeux transports as plain byte movers: long-polling (one HTTP POST per batch, on a
+//! keep-alive connection of the agent's own) and websocket (one frame per batch, over
+//! tokio-tungstenite with small buffers, after an upgrade of gwsim's own). Neither knows Bayeux;
+//! [`super::session`] does.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
