@@ -172,7 +172,10 @@ impl LongPolling {
         request
     }
 
-    /// One exchange; a connection the server closed while it was idle is replaced once.
+    /// One exchange; a kept connection that ends before a byte of the response (the server
+    /// closed it while idle) is replaced once. The batch may then reach the server twice, which
+    /// the meta messages this transport carries (handshake, connect, subscribe, disconnect)
+    /// tolerate.
     async fn send(&mut self, request: &[u8]) -> Result<http1::Response, CometdError> {
         // At most two turns: the kept connection, then a new one.
         for _ in 0..2 {
