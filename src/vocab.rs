@@ -167,7 +167,7 @@ closed_names! {
         ConnectRefused = "connect-refused",
         /// A non-200 HTTP status other than 401 (e.g. 500).
         HttpStatus = "http-status",
-        /// Redirects followed past the client's limit (a redirect loop).
+        /// A redirect answered to a long-poll (none is followed).
         Redirect = "redirect",
         /// The request or socket failed: refused, reset, closed mid-body.
         Transport = "transport",

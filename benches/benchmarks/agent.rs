@@ -77,10 +77,9 @@ impl Agent {
         let token = CancellationToken::new();
         let config =
             CometdConfig::new(server.base_url.as_str(), transport).headers(http.cometd_headers());
-        let (cometd, events) =
-            cometd_client::connect(config, server.client.http().clone(), token.clone())
-                .await
-                .unwrap_or_else(|e| panic!("{name}: CometD: {e}"));
+        let (cometd, events) = cometd_client::connect(config, token.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: CometD: {e}"));
         let mut agent = Agent { name: name.to_owned(), http, events, _cometd: cometd, token };
         agent.me_operation(&MeOperation::start_session(["chat"])).await;
         agent.channel_state("NotReady").await;

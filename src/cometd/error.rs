@@ -17,8 +17,8 @@ pub enum CometdError {
     /// A non-200 HTTP status other than 401.
     #[error("http {0}")]
     Status(u16),
-    /// Redirects followed past the client's limit.
-    #[error("redirect loop: {0}")]
+    /// A redirect (3xx): a Bayeux POST has nowhere else to go, so none is followed.
+    #[error("redirect: {0}")]
     Redirect(String),
     /// The request or socket failed: refused, reset, closed.
     #[error("transport error: {0}")]

@@ -252,11 +252,8 @@ async fn login(
     config.jitter_seed = Some(spec.seed);
     config.local_address = ctx.source_for(spec.index);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
-    let handshake = timed(
-        rec,
-        SessionOp::Handshake,
-        cometd_client::connect(config, client.http().clone(), cometd_token.clone()),
-    );
+    let handshake =
+        timed(rec, SessionOp::Handshake, cometd_client::connect(config, cometd_token.clone()));
     // Ctrl-C during the handshake ends it with `CometdError::Cancelled`: gwsim's own doing, not a
     // failed handshake. The run's token is polled first, so that outcome is never recorded.
     let connected = tokio::select! {
@@ -612,12 +609,8 @@ async fn storm(
     config.jitter_seed = Some(spec.seed);
     config.local_address = ctx.source_for(spec.index);
     config.accept_invalid_certs = ctx.plan.target.accept_invalid_certs;
-    let pool = session.http.client().http().clone();
-    let handshake = timed(
-        rec,
-        SessionOp::Handshake,
-        cometd_client::connect(config, pool, cometd_token.clone()),
-    );
+    let handshake =
+        timed(rec, SessionOp::Handshake, cometd_client::connect(config, cometd_token.clone()));
     let connected = tokio::select! {
         biased;
         _ = token.cancelled() => return None,

@@ -101,8 +101,8 @@ impl GwsClientBuilder {
         let raw = self.base_url.ok_or_else(|| GwsError::Config("base url not set".into()))?;
         let base = normalize_base_url(&raw)?;
         // No cap on idle connections: the pool opens one only when none is idle, so its size
-        // follows the peak in use (bounded by the gate and the long-polls held), and a cap below
-        // the long-polls would close and reopen their connections at every burst of replies.
+        // follows the peak in use, which the gate bounds (CometD long-polls have connections of
+        // their own, see `cometd::client`).
         let http = reqwest::Client::builder()
             .timeout(self.request_timeout)
             .connect_timeout(self.connect_timeout)
@@ -162,7 +162,7 @@ impl GwsClient {
         &self.base
     }
 
-    /// The connection pool, for [`crate::cometd::client::connect`] to share.
+    /// The REST connection pool.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

@@ -152,7 +152,7 @@ async fn against_faye(transport: Transport) {
     config.jitter_seed = Some(1);
     let token = CancellationToken::new();
     // Handshake and subscribe (to `/v2/me/*`, a Faye wildcard too) are done when this returns.
-    let (handle, mut events) = client::connect(config, reqwest::Client::new(), token.clone())
+    let (handle, mut events) = client::connect(config, token.clone())
         .await
         .unwrap_or_else(|e| panic!("{transport:?}: handshake with faye: {e}"));
     assert!(subscriptions(&base).await >= 1, "faye saw the subscribe");

@@ -90,9 +90,7 @@ impl TestAgent {
         let token = CancellationToken::new();
         let config = CometdConfig::new(server.base_url(), transport).headers(http.cometd_headers());
         let (cometd, events) =
-            cometd_client::connect(config, server.client.http().clone(), token.clone())
-                .await
-                .expect("cometd connects");
+            cometd_client::connect(config, token.clone()).await.expect("cometd connects");
         let mut agent = TestAgent { name: name.to_string(), http, me, events, cometd, token };
         let r =
             agent.http.me_operation(&MeOperation::start_session(channels.iter().copied())).await;

@@ -306,10 +306,9 @@ async fn story(rx: &mut mpsc::Receiver<Event>) -> Story {
 async fn long_polling_gives_up(mode: Misbehaviour, kind: &str) {
     let (base, seen, stop) = serve_long_polling(mode, 1).await;
     let token = CancellationToken::new();
-    let (handle, mut rx) =
-        connect(hostile_config(&base, Transport::LongPolling), reqwest::Client::new(), token)
-            .await
-            .expect("the handshake and the first connect succeed");
+    let (handle, mut rx) = connect(hostile_config(&base, Transport::LongPolling), token)
+        .await
+        .expect("the handshake and the first connect succeed");
     let story = story(&mut rx).await;
     let attempts: Vec<u32> = (1..=MAX_RECONNECTS + 1).collect();
     assert_eq!(story.failures.iter().map(|f| f.1).collect::<Vec<_>>(), attempts, "{story:?}");
@@ -374,13 +373,10 @@ async fn an_oversize_body_is_refused_counted_and_given_up_on() {
 #[tokio::test]
 async fn unknown_client_forever_rehandshakes_then_gives_up() {
     let (base, seen, stop) = serve_long_polling(Misbehaviour::UnknownClient, 1).await;
-    let (handle, mut rx) = connect(
-        hostile_config(&base, Transport::LongPolling),
-        reqwest::Client::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("opens");
+    let (handle, mut rx) =
+        connect(hostile_config(&base, Transport::LongPolling), CancellationToken::new())
+            .await
+            .expect("opens");
     let story = story(&mut rx).await;
     assert_eq!(story.rehandshakes, MAX_RECONNECTS, "{story:?}");
     assert!(seen.handshakes.load(AtomicOrdering::Relaxed) > u64::from(MAX_RECONNECTS));
@@ -418,10 +414,8 @@ async fn a_server_that_recovers_is_reconnected_to() {
     });
     let token = CancellationToken::new();
     let mut config = hostile_config(&base, Transport::LongPolling);
-    // A fresh connection per request, so each sees the server's current mood.
-    let pool = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
     config.max_reconnects = 10;
-    let (handle, mut rx) = connect(config, pool, token.clone()).await.expect("opens");
+    let (handle, mut rx) = connect(config, token.clone()).await.expect("opens");
     let mut failures = Vec::new();
     let reconnected = tokio::time::timeout(PATIENCE, async {
         for _ in 0..100 {
@@ -520,13 +514,10 @@ async fn serve_websocket(frame: BadFrame) -> (String, Arc<Seen>, CancellationTok
 
 async fn websocket_gives_up(frame: BadFrame, kind: &str) {
     let (base, seen, stop) = serve_websocket(frame).await;
-    let (handle, mut rx) = connect(
-        hostile_config(&base, Transport::Websocket),
-        reqwest::Client::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("opens");
+    let (handle, mut rx) =
+        connect(hostile_config(&base, Transport::Websocket), CancellationToken::new())
+            .await
+            .expect("opens");
     let story = story(&mut rx).await;
     let attempts: Vec<u32> = (1..=MAX_RECONNECTS + 1).collect();
     assert_eq!(story.failures.iter().map(|f| f.1).collect::<Vec<_>>(), attempts, "{story:?}");
@@ -578,8 +569,7 @@ async fn a_flood_is_held_to_the_budget(transport: Transport) {
     let mut config = hostile_config(&base, transport);
     config.max_held_bytes = FLOOD_BUDGET;
     let token = CancellationToken::new();
-    let (handle, mut rx) =
-        connect(config, reqwest::Client::new(), token.clone()).await.expect("connects");
+    let (handle, mut rx) = connect(config, token.clone()).await.expect("connects");
     // Not reading: the session fills its budget and stops (bounded wait, no timing claim).
     let one = FLOOD_NICKNAME as u64;
     let filled = tokio::time::timeout(PATIENCE, async {

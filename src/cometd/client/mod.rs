@@ -30,7 +30,7 @@
 //! let me = agent.login().await?;
 //! let config = CometdConfig::new(gws.base_url(), Transport::LongPolling)
 //!     .headers(agent.cometd_headers());
-//! let (_handle, mut events) = client::connect(config, gws.http().clone(), token).await?;
+//! let (_handle, mut events) = client::connect(config, token).await?;
 //! agent.me_operation(&MeOperation::start_session(["chat"])).await?;
 //! agent.channel_operation("chat", &ChannelOperation::Ready {}).await?;
 //! while let Some(event) = events.recv().await {
@@ -56,6 +56,7 @@
 mod backoff;
 #[cfg(test)]
 mod hostile_tests;
+mod http1;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -128,9 +129,9 @@ pub struct CometdConfig {
     pub max_held_bytes: usize,
     /// Best-effort bound on the `/meta/disconnect` at cancellation.
     pub disconnect_timeout: Duration,
-    /// Source address for websocket connections (long-polling uses the pool's setting).
+    /// Source address of the session's connections (websocket or long-poll).
     pub local_address: Option<IpAddr>,
-    /// Accept any certificate on `wss` (long-polling uses the pool's setting). Test
+    /// Accept any certificate on `wss` and `https`. Test
     /// deployments with self-signed certificates only.
     pub accept_invalid_certs: bool,
     /// Seed of the backoff jitter. Give each agent its own (e.g. scenario seed mixed with the
@@ -312,10 +313,9 @@ impl CometdHandle {
 /// configured bounds, or when the receiver is dropped.
 pub async fn connect(
     config: CometdConfig,
-    pool: reqwest::Client,
     token: CancellationToken,
 ) -> Result<(CometdHandle, mpsc::Receiver<Event>), CometdError> {
-    let (mut driver, rx) = Driver::new(config, pool)?;
+    let (mut driver, rx) = Driver::new(config)?;
     let opened = tokio::select! {
         biased;
         () = token.cancelled() => Err(CometdError::Cancelled),
@@ -444,16 +444,14 @@ struct Driver {
 
 impl Driver {
     /// The session task's state before its first exchange, and the receiving end of its events.
-    fn new(
-        config: CometdConfig,
-        pool: reqwest::Client,
-    ) -> Result<(Driver, mpsc::Receiver<Event>), CometdError> {
+    fn new(config: CometdConfig) -> Result<(Driver, mpsc::Receiver<Event>), CometdError> {
         let conn = match config.transport {
             Transport::LongPolling => Conn::LongPolling(LongPolling::new(
-                pool,
                 &config.base_url,
-                config.headers.clone(),
+                &config.headers,
                 config.ws_max_message.max(4 * 1024),
+                config.local_address,
+                config.accept_invalid_certs,
             )?),
             Transport::Websocket => Conn::WebSocket(WebSocket::new(
                 &config.base_url,

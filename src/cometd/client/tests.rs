@@ -288,9 +288,8 @@ async fn roundtrip(transport: Transport) {
     let responder = Responder::default();
     let (base, stop) = responder.clone().serve().await;
     let token = CancellationToken::new();
-    let pool = reqwest::Client::new();
     let (handle, mut rx) =
-        connect(config(&base, transport), pool, token.clone()).await.expect("session opens");
+        connect(config(&base, transport), token.clone()).await.expect("session opens");
     let subscribes = responder.messages("/meta/subscribe");
     assert_eq!(subscribes.len(), 1);
     assert_eq!(subscribes[0]["subscription"], "/v2/me/*");
@@ -340,9 +339,7 @@ async fn long_polling_posts_each_kind_to_its_suffix() {
     let (base, stop) = responder.clone().serve().await;
     let token = CancellationToken::new();
     let (handle, mut rx) =
-        connect(config(&base, Transport::LongPolling), reqwest::Client::new(), token.clone())
-            .await
-            .expect("session opens");
+        connect(config(&base, Transport::LongPolling), token.clone()).await.expect("session opens");
     responder.publish("/v2/me/chats", json!({}));
     expect_data(&mut rx).await;
     token.cancel();
@@ -363,9 +360,8 @@ async fn rehandshake(transport: Transport) {
     let responder = Responder::default();
     let (base, stop) = responder.clone().serve().await;
     let token = CancellationToken::new();
-    let (handle, mut rx) = connect(config(&base, transport), reqwest::Client::new(), token.clone())
-        .await
-        .expect("session opens");
+    let (handle, mut rx) =
+        connect(config(&base, transport), token.clone()).await.expect("session opens");
     responder.forget_clients();
     match next(&mut rx).await {
         Event::Rehandshake => {}
@@ -398,9 +394,7 @@ async fn websocket_reconnects_after_the_socket_is_lost() {
     let (base, stop) = responder.clone().serve().await;
     let token = CancellationToken::new();
     let (handle, mut rx) =
-        connect(config(&base, Transport::Websocket), reqwest::Client::new(), token.clone())
-            .await
-            .expect("session opens");
+        connect(config(&base, Transport::Websocket), token.clone()).await.expect("session opens");
     responder.kick_sockets();
     // The lost socket is reported as a failure before the reconnect.
     match next(&mut rx).await {
@@ -435,7 +429,7 @@ async fn unauthorized_is_reported_for_both_transports() {
     let (base, stop) = responder.clone().serve().await;
     for transport in [Transport::LongPolling, Transport::Websocket] {
         let config = CometdConfig::new(base.as_str(), transport);
-        let result = connect(config, reqwest::Client::new(), CancellationToken::new()).await;
+        let result = connect(config, CancellationToken::new()).await;
         assert_eq!(result.err(), Some(CometdError::Unauthorized), "{transport:?}");
     }
     stop.cancel();
@@ -447,9 +441,7 @@ async fn refused_subscription_fails_the_connect() {
     responder.lock().refuse_subscribe = true;
     let (base, stop) = responder.clone().serve().await;
     for transport in [Transport::LongPolling, Transport::Websocket] {
-        let result =
-            connect(config(&base, transport), reqwest::Client::new(), CancellationToken::new())
-                .await;
+        let result = connect(config(&base, transport), CancellationToken::new()).await;
         assert!(
             matches!(result.err(), Some(CometdError::Handshake(e)) if e.contains("403::denied"))
         );
@@ -462,12 +454,7 @@ async fn garbage_from_the_server_is_an_error_not_a_panic() {
     let responder = Responder::default();
     responder.lock().garbage = true;
     let (base, stop) = responder.clone().serve().await;
-    let result = connect(
-        config(&base, Transport::LongPolling),
-        reqwest::Client::new(),
-        CancellationToken::new(),
-    )
-    .await;
+    let result = connect(config(&base, Transport::LongPolling), CancellationToken::new()).await;
     assert!(matches!(result.err(), Some(CometdError::NotJson(_))));
     stop.cancel();
 }
@@ -479,8 +466,7 @@ async fn gives_up_when_the_server_is_gone() {
     let mut config = config(&base, Transport::LongPolling);
     config.max_reconnects = 2;
     let token = CancellationToken::new();
-    let (handle, mut rx) =
-        connect(config, reqwest::Client::new(), token.clone()).await.expect("session opens");
+    let (handle, mut rx) = connect(config, token.clone()).await.expect("session opens");
     stop.cancel();
     // Graceful shutdown waits for the held connect; then every request is refused. Each
     // failure is reported before the session gives up, and giving up says so.
@@ -506,12 +492,7 @@ async fn cancellation_before_the_handshake_ends_connect() {
     let token = CancellationToken::new();
     token.cancel();
     // Nothing listens on this port's peer: cancellation wins the race by `biased` order.
-    let result = connect(
-        config("http://127.0.0.1:9", Transport::LongPolling),
-        reqwest::Client::new(),
-        token,
-    )
-    .await;
+    let result = connect(config("http://127.0.0.1:9", Transport::LongPolling), token).await;
     assert_eq!(result.err(), Some(CometdError::Cancelled));
 }
 
@@ -519,13 +500,9 @@ async fn cancellation_before_the_handshake_ends_connect() {
 async fn dropping_the_receiver_ends_the_task() {
     let responder = Responder::default();
     let (base, stop) = responder.clone().serve().await;
-    let (handle, rx) = connect(
-        config(&base, Transport::Websocket),
-        reqwest::Client::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("session opens");
+    let (handle, rx) = connect(config(&base, Transport::Websocket), CancellationToken::new())
+        .await
+        .expect("session opens");
     drop(rx);
     responder.publish("/v2/me/chats", json!({}));
     tokio::time::timeout(PATIENCE, handle.join()).await.expect("task ends");
@@ -623,8 +600,7 @@ async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
     let mut insecure = config(&base, Transport::Websocket);
     insecure.accept_invalid_certs = true;
     let token = CancellationToken::new();
-    let (handle, mut rx) =
-        connect(insecure, reqwest::Client::new(), token.clone()).await.expect("wss session opens");
+    let (handle, mut rx) = connect(insecure, token.clone()).await.expect("wss session opens");
     token.cancel();
     match next(&mut rx).await {
         Event::Closed { reason: CloseReason::Cancelled } => {}
@@ -633,7 +609,7 @@ async fn wss_works_with_accept_invalid_certs_and_is_refused_without() {
     handle.join().await;
 
     let verifying = config(&base, Transport::Websocket);
-    let result = connect(verifying, reqwest::Client::new(), CancellationToken::new()).await;
+    let result = connect(verifying, CancellationToken::new()).await;
     assert!(
         matches!(&result, Err(CometdError::Transport(e)) if e.contains("tls")),
         "{:?}",
@@ -668,7 +644,7 @@ async fn a_server_that_streams_but_never_answers_times_out() {
     let base = serve_ws_chatterbox().await;
     let mut config = config(&base, Transport::Websocket);
     config.request_timeout = Duration::from_millis(300);
-    let result = connect(config, reqwest::Client::new(), CancellationToken::new()).await;
+    let result = connect(config, CancellationToken::new()).await;
     assert_eq!(result.err(), Some(CometdError::Timeout));
 }
 
@@ -677,9 +653,7 @@ async fn data_pushed_during_the_handshake_is_delivered_first() {
     let base = serve_simple_ws(false, true).await;
     let token = CancellationToken::new();
     let (handle, mut rx) =
-        connect(config(&base, Transport::Websocket), reqwest::Client::new(), token.clone())
-            .await
-            .expect("session opens");
+        connect(config(&base, Transport::Websocket), token.clone()).await.expect("session opens");
     // One data frame came before the handshake reply and one before the subscribe reply.
     assert_eq!(expect_data(&mut rx).await.1, r#"{"early":true}"#);
     assert_eq!(expect_data(&mut rx).await.1, r#"{"early":true}"#);
@@ -698,7 +672,7 @@ fn an_idle_session_task_holds_no_rare_state_inline() {
     const BOUND: usize = 3584;
     for transport in [Transport::Websocket, Transport::LongPolling] {
         let config = CometdConfig::new("http://127.0.0.1:1", transport);
-        let (driver, _events) = Driver::new(config, reqwest::Client::new()).expect("driver");
+        let (driver, _events) = Driver::new(config).expect("driver");
         let task = driver.run(CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         assert!(size <= BOUND, "{transport:?}: the session task is {size} bytes");

@@ -1,6 +1,7 @@
-//! The two Bayeux transports as plain byte movers: long-polling (one HTTP POST per batch, through
-//! the shared reqwest pool) and websocket (one frame per batch, over tokio-tungstenite with small
-//! buffers). Neither knows Bayeux; [`super::session`] does.
+//! The two Bayeux transports as plain byte movers: long-polling (one HTTP POST per batch, on a
+//! keep-alive connection of the agent's own) and websocket (one frame per batch, over
+//! tokio-tungstenite with small buffers, after an upgrade of gwsim's own). Neither knows Bayeux;
+//! [`super::session`] does.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -8,20 +9,19 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
+use super::http1;
 use crate::cometd::channel;
 use crate::cometd::error::CometdError;
-use crate::gws::error::error_chain;
 
 /// The CometD endpoint below the GWS base URL (protocol.md §3.1).
 pub(crate) const NOTIFICATIONS_PATH: &str = "/api/v2/notifications";
@@ -78,72 +78,222 @@ pub(crate) fn long_polling_suffix(first_channel: &str) -> &'static str {
     }
 }
 
-/// Long-polling: every batch is an HTTP POST whose response body is the reply batch.
+/// Long-polling: every batch is an HTTP POST whose response body is the reply batch, on a
+/// keep-alive connection of the agent's own ([`super::http1`]), opened when needed and reopened
+/// after a failure.
 pub(crate) struct LongPolling {
-    pool: reqwest::Client,
-    endpoint: String,
-    headers: HeaderMap,
+    endpoint: Endpoint,
+    /// The request head every POST shares but its path suffix and length: agent headers and all.
+    headers: String,
     /// The largest response body read; a larger one fails the exchange as `Oversize`.
     max_body: usize,
+    /// Boxed: absent between a failure and the next exchange.
+    conn: Option<Box<dyn Io>>,
 }
 
 impl LongPolling {
     pub(crate) fn new(
-        pool: reqwest::Client,
         base: &str,
-        headers: HeaderMap,
+        headers: &HeaderMap,
         max_body: usize,
+        local_address: Option<IpAddr>,
+        accept_invalid_certs: bool,
     ) -> Result<Self, CometdError> {
-        Ok(LongPolling { pool, endpoint: long_polling_url(base)?, headers, max_body })
+        let url = reqwest::Url::parse(&long_polling_url(base)?)
+            .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
+        let endpoint = Endpoint::new(&url, local_address, accept_invalid_certs)?;
+        let mut head = String::with_capacity(256);
+        head.push_str("Host: ");
+        head.push_str(&endpoint.authority);
+        head.push_str("\r\nUser-Agent: gwsim/");
+        head.push_str(env!("CARGO_PKG_VERSION"));
+        head.push_str("\r\nContent-Type: application/json;charset=UTF-8\r\n");
+        for (name, value) in headers {
+            let value = value
+                .to_str()
+                .map_err(|_| CometdError::Config(format!("header {name}: not visible ASCII")))?;
+            head.push_str(name.as_str());
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.shrink_to_fit();
+        Ok(LongPolling { endpoint, headers: head, max_body, conn: None })
     }
 
     pub(crate) async fn post(
-        &self,
+        &mut self,
         suffix: &str,
         body: String,
         timeout: Duration,
     ) -> Result<String, CometdError> {
-        let mut url = String::with_capacity(self.endpoint.len() + suffix.len());
-        url.push_str(&self.endpoint);
-        url.push_str(suffix);
-        let mut response = self
-            .pool
-            .post(url)
-            .headers(self.headers.clone())
-            .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(map_reqwest)?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED => return Err(CometdError::Unauthorized),
-            other => return Err(CometdError::Status(other.as_u16())),
-        }
-        // A declared length over the limit is refused before a byte of it is read.
-        if response.content_length().is_some_and(|n| n > self.max_body as u64) {
-            return Err(CometdError::Oversize(self.max_body));
-        }
-        let mut body = Vec::new();
-        // Bounded by `max_body` in size and by the request timeout in time.
-        while let Some(chunk) = response.chunk().await.map_err(map_reqwest)? {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(CometdError::Oversize(self.max_body));
+        let request = self.request(suffix, &body);
+        drop(body);
+        let response =
+            tokio::time::timeout(timeout, self.send(&request)).await.map_err(|_| {
+                // What the connection holds is unknown: it is not used again.
+                self.conn = None;
+                CometdError::Timeout
+            })??;
+        match response.status {
+            200 => {}
+            401 => return Err(CometdError::Unauthorized),
+            300..=399 => {
+                return Err(CometdError::Redirect(format!(
+                    "HTTP {} to {}",
+                    response.status,
+                    response.location.as_deref().unwrap_or("(no location)")
+                )));
             }
-            body.extend_from_slice(&chunk);
+            other => return Err(CometdError::Status(other)),
         }
-        String::from_utf8(body).map_err(|_| CometdError::NotJson("response is not utf-8".into()))
+        String::from_utf8(response.body)
+            .map_err(|_| CometdError::NotJson("response is not utf-8".into()))
+    }
+
+    fn request(&self, suffix: &str, body: &str) -> Vec<u8> {
+        let length = body.len().to_string();
+        let mut request = Vec::with_capacity(
+            self.endpoint.path.len() + suffix.len() + self.headers.len() + body.len() + 64,
+        );
+        for part in [
+            "POST ",
+            &self.endpoint.path,
+            suffix,
+            " HTTP/1.1\r\n",
+            &self.headers,
+            "Content-Length: ",
+            &length,
+            "\r\n\r\n",
+            body,
+        ] {
+            request.extend_from_slice(part.as_bytes());
+        }
+        request
+    }
+
+    /// One exchange; a kept connection that ends before a byte of the response (the server
+    /// closed it while idle) is replaced once. The batch may then reach the server twice, which
+    /// the meta messages this transport carries (handshake, connect, subscribe, disconnect)
+    /// tolerate.
+    async fn send(&mut self, request: &[u8]) -> Result<http1::Response, CometdError> {
+        // At most two turns: the kept connection, then a new one.
+        for _ in 0..2 {
+            let reused = self.conn.is_some();
+            let mut conn = match self.conn.take() {
+                Some(conn) => conn,
+                None => self.endpoint.connect().await?,
+            };
+            match http1::exchange(conn.as_mut(), request, self.max_body).await {
+                Ok(response) => {
+                    // A failed exchange is not kept: a server in trouble (or a proxy in front of
+                    // it) gets a fresh connection for the next try.
+                    if response.reusable && response.status == 200 {
+                        self.conn = Some(conn);
+                    }
+                    return Ok(response);
+                }
+                Err(http1::ExchangeError::Stale(_)) if reused => continue,
+                Err(e) => return Err(e.into_inner()),
+            }
+        }
+        Err(CometdError::Transport("connection closed before the response".into()))
     }
 }
 
-fn map_reqwest(err: reqwest::Error) -> CometdError {
-    if err.is_timeout() {
-        CometdError::Timeout
-    } else if err.is_redirect() {
-        CometdError::Redirect(error_chain(&err))
-    } else {
-        CometdError::Transport(error_chain(&err))
+/// Where a transport connects: host, port, source address and TLS, for long-polling and
+/// websocket alike.
+struct Endpoint {
+    host: String,
+    port: u16,
+    /// `host[:port]` as the Host header says it.
+    authority: String,
+    /// The URL's path (and query, if any).
+    path: String,
+    local_address: Option<IpAddr>,
+    /// Present for `https` and `wss` only.
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl Endpoint {
+    fn new(
+        url: &reqwest::Url,
+        local_address: Option<IpAddr>,
+        accept_invalid_certs: bool,
+    ) -> Result<Endpoint, CometdError> {
+        let secure = matches!(url.scheme(), "https" | "wss");
+        let host = url
+            .host_str()
+            .ok_or_else(|| CometdError::Config(format!("url {url}: no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default().unwrap_or(if secure { 443 } else { 80 });
+        let authority = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => host.clone(),
+        };
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        let tls =
+            if secure { Some(super::tls::client_config(accept_invalid_certs)?) } else { None };
+        Ok(Endpoint { host, port, authority, path, local_address, tls })
+    }
+
+    /// A TCP connection from the source address, wrapped in TLS when the scheme asks for it.
+    async fn connect(&self) -> Result<Box<dyn Io>, CometdError> {
+        let tcp = self.tcp_connect().await?;
+        match &self.tls {
+            None => Ok(Box::new(tcp)),
+            Some(config) => {
+                let name = ServerName::try_from(self.host.clone()).map_err(|e| {
+                    CometdError::Config(format!("tls server name {}: {e}", self.host))
+                })?;
+                let tls = TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| CometdError::Transport(format!("tls handshake: {e}")))?;
+                Ok(Box::new(tls))
+            }
+        }
+    }
+
+    async fn tcp_connect(&self) -> Result<TcpStream, CometdError> {
+        let (host, port) = (self.host.as_str(), self.port);
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| CometdError::Transport(format!("resolve {host}: {e}")))?
+            .collect();
+        let mut last = CometdError::Transport(format!("no address for {host}"));
+        // Bounded by the resolver's answer, typically one or two addresses.
+        for address in addresses {
+            let socket = match (address, self.local_address) {
+                (SocketAddr::V4(_), Some(IpAddr::V6(_)))
+                | (SocketAddr::V6(_), Some(IpAddr::V4(_))) => {
+                    continue;
+                }
+                (SocketAddr::V4(_), _) => TcpSocket::new_v4(),
+                (SocketAddr::V6(_), _) => TcpSocket::new_v6(),
+            };
+            let attempt = async {
+                let socket = socket?;
+                if let Some(local) = self.local_address {
+                    socket.bind(SocketAddr::new(local, 0))?;
+                }
+                let stream = socket.connect(address).await?;
+                stream.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(stream)
+            };
+            match attempt.await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = CometdError::Transport(format!("connect {address}: {e}")),
+            }
+        }
+        Err(last)
     }
 }
 
@@ -181,13 +331,10 @@ type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// The websocket transport: one socket at a time, reopened after a loss.
 pub(crate) struct WebSocket {
-    url: String,
+    endpoint: Endpoint,
     headers: HeaderMap,
     buffers: WsBuffers,
-    local_address: Option<IpAddr>,
     open_timeout: Duration,
-    /// Present for `wss` only.
-    tls: Option<Arc<ClientConfig>>,
     /// Boxed: the stream is large and absent between a loss and the reopen.
     socket: Option<Box<Socket>>,
 }
@@ -202,12 +349,10 @@ impl WebSocket {
         accept_invalid_certs: bool,
     ) -> Result<Self, CometdError> {
         let url = websocket_url(base)?;
-        let tls = if url.starts_with("wss:") {
-            Some(super::tls::client_config(accept_invalid_certs)?)
-        } else {
-            None
-        };
-        Ok(WebSocket { url, headers, buffers, local_address, open_timeout, tls, socket: None })
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| CometdError::Config(format!("websocket url {url:?}: {e}")))?;
+        let endpoint = Endpoint::new(&parsed, local_address, accept_invalid_certs)?;
+        Ok(WebSocket { endpoint, headers, buffers, open_timeout, socket: None })
     }
 
     pub(crate) fn is_open(&self) -> bool {
@@ -225,76 +370,52 @@ impl WebSocket {
         Ok(())
     }
 
+    /// The HTTP upgrade is gwsim's own ([`http1::upgrade`]) so that the socket starts with a
+    /// read buffer of `buffers.read`, not the handshake's.
     async fn upgrade(&self) -> Result<Socket, CometdError> {
-        let mut request = self
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| CometdError::Config(format!("websocket url: {e}")))?;
-        for (name, value) in &self.headers {
-            request.headers_mut().append(name, value.clone());
+        let key = tungstenite::handshake::client::generate_key();
+        let mut request = String::with_capacity(256);
+        for part in [
+            "GET ",
+            &self.endpoint.path,
+            " HTTP/1.1\r\nHost: ",
+            &self.endpoint.authority,
+            "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Key: ",
+            &key,
+            "\r\n",
+        ] {
+            request.push_str(part);
         }
-        let uri = request.uri();
-        let host =
-            uri.host().ok_or_else(|| CometdError::Config("websocket url: no host".into()))?;
-        let port = uri.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
-        let tcp = self.tcp_connect(host, port).await?;
-        let stream: Box<dyn Io> = match &self.tls {
-            None => Box::new(tcp),
-            Some(config) => {
-                let name = ServerName::try_from(
-                    host.trim_start_matches('[').trim_end_matches(']').to_owned(),
-                )
-                .map_err(|e| CometdError::Config(format!("tls server name {host}: {e}")))?;
-                let tls = TlsConnector::from(Arc::clone(config))
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| CometdError::Transport(format!("tls handshake: {e}")))?;
-                Box::new(tls)
+        for (name, value) in &self.headers {
+            let value = value
+                .to_str()
+                .map_err(|_| CometdError::Config(format!("header {name}: not visible ASCII")))?;
+            for part in [name.as_str(), ": ", value, "\r\n"] {
+                request.push_str(part);
             }
-        };
-        let (socket, _response) = tokio_tungstenite::client_async_with_config(
-            request,
+        }
+        request.push_str("\r\n");
+        let mut stream = self.endpoint.connect().await?;
+        let answer = http1::upgrade(stream.as_mut(), request.as_bytes()).await?;
+        match answer.status {
+            101 => {}
+            401 => return Err(CometdError::Unauthorized),
+            other => return Err(CometdError::Status(other)),
+        }
+        let expected = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        if answer.accept.as_deref() != Some(expected.as_str()) {
+            return Err(CometdError::Transport(
+                "websocket: the upgrade's Sec-WebSocket-Accept does not match".into(),
+            ));
+        }
+        Ok(WebSocketStream::from_partially_read(
             stream,
+            answer.rest,
+            tungstenite::protocol::Role::Client,
             Some(self.buffers.config()),
         )
-        .await
-        .map_err(map_tungstenite)?;
-        Ok(socket)
-    }
-
-    async fn tcp_connect(&self, host: &str, port: u16) -> Result<TcpStream, CometdError> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| CometdError::Transport(format!("resolve {host}: {e}")))?
-            .collect();
-        let mut last = CometdError::Transport(format!("no address for {host}"));
-        // Bounded by the resolver's answer, typically one or two addresses.
-        for address in addresses {
-            let socket = match (address, self.local_address) {
-                (SocketAddr::V4(_), Some(IpAddr::V6(_)))
-                | (SocketAddr::V6(_), Some(IpAddr::V4(_))) => {
-                    continue;
-                }
-                (SocketAddr::V4(_), _) => TcpSocket::new_v4(),
-                (SocketAddr::V6(_), _) => TcpSocket::new_v6(),
-            };
-            let attempt = async {
-                let socket = socket?;
-                if let Some(local) = self.local_address {
-                    socket.bind(SocketAddr::new(local, 0))?;
-                }
-                let stream = socket.connect(address).await?;
-                stream.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(stream)
-            };
-            match attempt.await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = CometdError::Transport(format!("connect {address}: {e}")),
-            }
-        }
-        Err(last)
+        .await)
     }
 
     pub(crate) async fn send(&mut self, text: String) -> Result<(), CometdError> {
@@ -408,8 +529,8 @@ mod tests {
                 false,
             )
         };
-        assert!(make("https://h").expect("wss").tls.is_some());
-        assert!(make("http://h").expect("ws").tls.is_none());
+        assert!(make("https://h").expect("wss").endpoint.tls.is_some());
+        assert!(make("http://h").expect("ws").endpoint.tls.is_none());
     }
 
     #[test]

@@ -42,9 +42,11 @@ impl Hub {
     pub async fn long_poll(
         self: &Arc<Self>,
         user: UserKey,
-        body: &str,
+        body: String,
     ) -> Result<String, BayeuxError> {
-        let batch = parse_batch(body)?;
+        let batch = parse_batch(&body)?;
+        // Not held through a held connect: the parsed batch is all that is needed.
+        drop(body);
         let last_connect = batch.iter().rposition(|m| m.channel == channel::CONNECT);
         let mut out = Vec::with_capacity(batch.len() + 1);
         for (i, request) in batch.iter().enumerate() {

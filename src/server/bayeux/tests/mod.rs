@@ -62,7 +62,7 @@ fn hub() -> Arc<Hub> {
 }
 
 async fn post(hub: &Arc<Hub>, user: UserKey, body: Value) -> Value {
-    let text = hub.long_poll(user, &body.to_string()).await.expect("valid batch");
+    let text = hub.long_poll(user, body.to_string()).await.expect("valid batch");
     serde_json::from_str(&text).expect("reply is json")
 }
 
@@ -163,11 +163,17 @@ async fn handshake_without_a_common_transport_fails() {
 #[tokio::test(start_paused = true)]
 async fn malformed_and_empty_bodies_are_errors() {
     let hub = hub();
-    assert!(matches!(hub.long_poll(0, "not json").await, Err(BayeuxError::Malformed(_))));
-    assert!(matches!(hub.long_poll(0, r#"[{"id":"1"}]"#).await, Err(BayeuxError::Malformed(_))));
-    assert!(matches!(hub.long_poll(0, r#"[{"channel":5}]"#).await, Err(BayeuxError::Malformed(_))));
-    assert!(matches!(hub.long_poll(0, "[]").await, Err(BayeuxError::EmptyBatch)));
-    let err = hub.long_poll(0, "[").await.expect_err("malformed");
+    assert!(matches!(hub.long_poll(0, "not json".into()).await, Err(BayeuxError::Malformed(_))));
+    assert!(matches!(
+        hub.long_poll(0, r#"[{"id":"1"}]"#.into()).await,
+        Err(BayeuxError::Malformed(_))
+    ));
+    assert!(matches!(
+        hub.long_poll(0, r#"[{"channel":5}]"#.into()).await,
+        Err(BayeuxError::Malformed(_))
+    ));
+    assert!(matches!(hub.long_poll(0, "[]".into()).await, Err(BayeuxError::EmptyBatch)));
+    let err = hub.long_poll(0, "[".into()).await.expect_err("malformed");
     assert!(err.to_string().starts_with("malformed bayeux message"));
 }
 

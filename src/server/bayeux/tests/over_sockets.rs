@@ -20,7 +20,7 @@ async fn start() -> (SocketAddr, Arc<Hub>) {
         .route(
             "/cometd",
             post_route(|State(hub): State<Arc<Hub>>, body: String| async move {
-                hub.long_poll(0, &body).await.map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
+                hub.long_poll(0, body).await.map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
             }),
         )
         .route(
