@@ -268,22 +268,7 @@ fn leave_right_after_a_removal_is_judged_on_arrival() {
     let target = Party::nickname("Bob").with_user_id("b1");
     for (state, clean) in [(InteractionState::LeftChat, true), (InteractionState::Completed, false)]
     {
-        let events = [
-            Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[&chris]))),
-            op("x", Capability::Accept),
-            Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
-            Event::Note(Box::new(participants_updated(
-                media,
-                "x",
-                InteractionState::Chatting,
-                vec![],
-                &[&chris, &ann],
-            ))),
-            Event::Note(Box::new(ml(
-                media,
-                "x",
-                vec![entry(1, EntryType::ParticipantJoined, &ann, Visibility::All, None)],
-            ))),
+        let rest = [
             op("x", Capability::Consult),
             Event::Note(Box::new(participants_updated(
                 media,
@@ -329,6 +314,7 @@ fn leave_right_after_a_removal_is_judged_on_arrival() {
             ))),
             Event::Note(Box::new(status(media, "x", state, vec![], &[&chris]))),
         ];
+        let events = [accepted(media, &chris, &ann), rest.to_vec()].concat();
         let found = run("Ann", media, Profile::Strict, &events);
         if clean {
             assert_clean(&found);
@@ -394,23 +380,7 @@ fn an_agent_in_the_chat_is_told_of_a_joiner_before_its_participant_joined() {
     let bob = agent("Bob", "00B", "b1", Visibility::Agents);
     let eve = agent("Eve", "00E", "e1", Visibility::All);
     let chris = customer("Chris", "00C");
-    let start = [
-        Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[&chris]))),
-        op("x", Capability::Accept),
-        Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
-        Event::Note(Box::new(participants_updated(
-            media,
-            "x",
-            InteractionState::Chatting,
-            vec![],
-            &[&chris, &bob],
-        ))),
-        Event::Note(Box::new(ml(
-            media,
-            "x",
-            vec![entry(1, EntryType::ParticipantJoined, &bob, Visibility::Agents, None)],
-        ))),
-    ];
+    let start = accepted(media, &chris, &bob);
     let added = Event::Note(Box::new(participants_updated(
         media,
         "x",
@@ -448,4 +418,27 @@ fn fingerprints_equal_hashing_the_whole_serialization() {
         whole.write(&bytes);
         assert_eq!(super::fingerprint(&value), Some(whole.finish()), "length {len}");
     }
+}
+
+/// The notifications of `me` accepting chat `x` of `customer`, up to its ParticipantJoined
+/// (index 1), with the Accept between the invitation and the state change.
+fn accepted(media: Media, customer: &Participant, me: &Participant) -> Vec<Event> {
+    let visibility = me.visibility.unwrap_or(Visibility::All);
+    vec![
+        Event::Note(Box::new(status(media, "x", InteractionState::Invited, vec![], &[customer]))),
+        op("x", Capability::Accept),
+        Event::Note(Box::new(status(media, "x", InteractionState::Chatting, vec![], &[]))),
+        Event::Note(Box::new(participants_updated(
+            media,
+            "x",
+            InteractionState::Chatting,
+            vec![],
+            &[customer, me],
+        ))),
+        Event::Note(Box::new(ml(
+            media,
+            "x",
+            vec![entry(1, EntryType::ParticipantJoined, me, visibility, None)],
+        ))),
+    ]
 }
