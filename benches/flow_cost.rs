@@ -105,17 +105,18 @@ async fn run_once(agents: u32, rate: u32, duration_s: u32) -> (f64, u64, f64) {
     let plan =
         RunPlan::new(Arc::new(scenario), target, passwords, RunOptions::default()).expect("plan");
     let n0 = notifications(&metrics_url).await;
-    let cpu0 = usage("self").0;
+    let (cpu0, server0) = (usage("self").0, usage(&server.pid()).0);
     let outcome = engine::run(plan, CancellationToken::new()).await.expect("run");
-    let cpu1 = usage("self").0;
+    let (cpu1, server1) = (usage("self").0, usage(&server.pid()).0);
     let n1 = notifications(&metrics_url).await;
     drop(server);
     let r = &outcome.recorder;
     let flows = r.op(OpName::Flow(Capability::Complete)).map_or(0, |s| s.ok.measured + s.ok.warmup);
     let (errors, violations) = (r.counter(Counter::Errors), r.counter(Counter::Violations));
     println!(
-        "  rate={rate}/s: client CPU {:.2} s, flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
+        "  rate={rate}/s: client CPU {:.2} s (server {:.2} s), flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
         cpu1 - cpu0,
+        server1 - server0,
         n1 - n0
     );
     (cpu1 - cpu0, flows, n1 - n0)

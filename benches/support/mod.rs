@@ -10,20 +10,20 @@ use gwsim::run_plan::{ResolvedTarget, TargetType};
 use gwsim::scenario::Scenario;
 
 /// The demo users' password, given to the server through its environment.
-pub const PASSWORD: &str = "bench-password";
+pub(crate) const PASSWORD: &str = "bench-password";
 const CONTACT_CENTER_ID: &str = "5f3a2e9c-1b7d-4c5e-8f00-9a6b1c2d3e4f";
 
 /// A `gwsim serve` child process; dropping it ends it.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Its base URL (`http://127.0.0.1:PORT`).
-    pub base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// Starts `gwsim serve` with `agents` demo users and `extra` arguments, and waits until it
     /// answers.
-    pub async fn start(agents: u32, extra: &[&str]) -> Server {
+    pub(crate) async fn start(agents: u32, extra: &[&str]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_gwsim"))
             .args(["serve", "--demo-users", &agents.to_string()])
@@ -48,12 +48,12 @@ impl Server {
     }
 
     /// Its pid, as /proc names it.
-    pub fn pid(&self) -> String {
+    pub(crate) fn pid(&self) -> String {
         self.child.id().to_string()
     }
 
     /// The target a run against this server resolves to (strict checker, customer API).
-    pub fn target(&self, scenario: &Scenario) -> ResolvedTarget {
+    pub(crate) fn target(&self, scenario: &Scenario) -> ResolvedTarget {
         ResolvedTarget {
             kind: TargetType::Remote,
             base_url: self.base.clone(),
@@ -76,7 +76,7 @@ impl Drop for Server {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -85,7 +85,7 @@ pub fn free_port() -> u16 {
 
 /// CPU seconds (user + system) and resident memory (KiB) of a process (`"self"` or a pid), from
 /// /proc.
-pub fn usage(pid: &str) -> (f64, u64) {
+pub(crate) fn usage(pid: &str) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);

@@ -250,7 +250,7 @@ pub struct ChannelStateChange {
 /// The `data` object of every GWS CometD notification, keyed by `messageType`.
 ///
 /// Serialized with serde's internal tagging (`messageType` first); deserialized by
-/// [`notification_de`], which reads the same shape without buffering the object when
+/// `model::notification_de`, which reads the same shape without buffering the object when
 /// `messageType` comes first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "messageType")]

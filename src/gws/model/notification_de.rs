@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn every_variant_reads_back() {
         for json in [
-            format!(r#"{{"messageType":"FacebooksessionStateChangeMessage","notificationType":"StatusChange","facebooksession":{{"id":"f","uri":"u","state":"Chatting","capabilities":[],"participants":[]}}}}"#),
+            r#"{"messageType":"FacebooksessionStateChangeMessage","notificationType":"StatusChange","facebooksession":{"id":"f","uri":"u","state":"Chatting","capabilities":[],"participants":[]}}"#.to_owned(),
             r#"{"messageType":"MessageLogUpdated","notificationType":"NewMessages","messages":[],"chatUri":"u/c2"}"#.to_owned(),
             r#"{"messageType":"ChannelStateChangeMessageV2","channels":[]}"#.to_owned(),
         ] {
