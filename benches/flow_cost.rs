@@ -12,20 +12,17 @@
 // A benchmark reports its figures on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use gwsim::engine;
 use gwsim::gws::Capability;
-use gwsim::ordering::Profile;
-use gwsim::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
+use gwsim::run_plan::{RunOptions, RunPlan};
 use gwsim::scenario::{self, Secret};
 use gwsim::vocab::{Counter, OpName};
+use support::{PASSWORD, Server, usage};
 use tokio_util::sync::CancellationToken;
-
-const PASSWORD: &str = "bench-password";
-const CONTACT_CENTER_ID: &str = "5f3a2e9c-1b7d-4c5e-8f00-9a6b1c2d3e4f";
 
 /// The peers' flow (run_peer.sh writes the same for gwsim): frontline agents accept, message,
 /// consult a specialist, wait for the join, message the agents, remove the consultant, leave
@@ -77,59 +74,14 @@ steps = [ {{ op = "Accept" }}, {{ await = "removed", timeout = "60s" }} ]
     )
 }
 
-/// CPU seconds (user + system) of a process, from /proc.
-fn cpu_s(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Only the child this benchmark started, by its pid.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_or(18190, |a| a.port())
-}
-
-/// A `gwsim serve` with `agents` demo users and its Prometheus endpoint; returns the base URL
-/// and the metrics URL.
-async fn start_server(agents: u32) -> (Server, String, String) {
-    let (port, metrics_port) = (free_port(), free_port());
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_gwsim"))
-            .args(["serve", "--demo-users", &agents.to_string()])
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .args(["--prometheus", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--agent-capacity", "5"])
-            .env("GWSIM_DEMO_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("gwsim serve starts"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/api/v2/diagnostics/version")).send().await.is_ok() {
-            return (server, base, format!("http://127.0.0.1:{metrics_port}/metrics"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gwsim serve did not answer on {base}");
+/// A `gwsim serve` with `agents` demo users and its Prometheus endpoint; returns it and the
+/// metrics URL.
+async fn start_server(agents: u32) -> (Server, String) {
+    let metrics_port = support::free_port();
+    let prometheus = format!("127.0.0.1:{metrics_port}");
+    let server =
+        Server::start(agents, &["--prometheus", &prometheus, "--agent-capacity", "5"]).await;
+    (server, format!("http://{prometheus}/metrics"))
 }
 
 /// The server's count of notifications queued so far (0 if its endpoint does not answer).
@@ -147,32 +99,24 @@ async fn run_once(agents: u32, rate: u32, duration_s: u32) -> (f64, u64, f64) {
     let text = scenario_text(agents, rate, duration_s);
     let scenario = scenario::parse("bench-flow-cost.toml", &text, &Default::default())
         .unwrap_or_else(|d| panic!("{d}"));
-    let (server, base_url, metrics_url) = start_server(agents).await;
-    let target = ResolvedTarget {
-        kind: TargetType::Remote,
-        base_url,
-        transport: scenario.target.transport,
-        media: scenario.target.media,
-        profile: Profile::Strict,
-        customer_api: true,
-        accept_invalid_certs: false,
-        contact_center_id: Some(CONTACT_CENTER_ID.into()),
-    };
+    let (server, metrics_url) = start_server(agents).await;
+    let target = server.target(&scenario);
     let passwords = vec![Secret::new(PASSWORD); scenario.agents.len()];
     let plan =
         RunPlan::new(Arc::new(scenario), target, passwords, RunOptions::default()).expect("plan");
     let n0 = notifications(&metrics_url).await;
-    let cpu0 = cpu_s("self");
+    let (cpu0, server0) = (usage("self").0, usage(&server.pid()).0);
     let outcome = engine::run(plan, CancellationToken::new()).await.expect("run");
-    let cpu1 = cpu_s("self");
+    let (cpu1, server1) = (usage("self").0, usage(&server.pid()).0);
     let n1 = notifications(&metrics_url).await;
     drop(server);
     let r = &outcome.recorder;
     let flows = r.op(OpName::Flow(Capability::Complete)).map_or(0, |s| s.ok.measured + s.ok.warmup);
     let (errors, violations) = (r.counter(Counter::Errors), r.counter(Counter::Violations));
     println!(
-        "  rate={rate}/s: client CPU {:.2} s, flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
+        "  rate={rate}/s: client CPU {:.2} s (server {:.2} s), flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
         cpu1 - cpu0,
+        server1 - server0,
         n1 - n0
     );
     (cpu1 - cpu0, flows, n1 - n0)

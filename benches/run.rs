@@ -8,20 +8,18 @@
 // A benchmark reports its figures on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gwsim::engine;
 use gwsim::gws::Capability;
-use gwsim::ordering::Profile;
-use gwsim::run_plan::{ResolvedTarget, RunOptions, RunPlan, TargetType};
+use gwsim::run_plan::{RunOptions, RunPlan};
 use gwsim::scenario::{self, Secret};
 use gwsim::vocab::{Counter, OpName};
+use support::{PASSWORD, Server, usage};
 use tokio_util::sync::CancellationToken;
-
-const PASSWORD: &str = "bench-password";
-const CONTACT_CENTER_ID: &str = "5f3a2e9c-1b7d-4c5e-8f00-9a6b1c2d3e4f";
 
 /// The consult-remove-leave flow with no think times: the load is as fast as the system allows.
 fn scenario_text(agents: u32, customers: u32, duration_s: u32) -> String {
@@ -74,88 +72,15 @@ steps = [ {{ op = "Accept" }}, {{ op = "SendToAgents", text = "Yes." }}, {{ awai
     )
 }
 
-/// CPU seconds (user + system) and resident memory (KiB) of a process, from /proc.
-fn usage(pid: &str) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Only the child this benchmark started, by its pid.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_or(18090, |a| a.port())
-}
-
-async fn start_server(agents: u32) -> (Server, String) {
-    let port = free_port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_gwsim"))
-            .args([
-                "serve",
-                "--demo-users",
-                &agents.to_string(),
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--agent-capacity", "1", "--max-interval", "30s"])
-            .env("GWSIM_DEMO_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("gwsim serve starts"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/api/v2/diagnostics/version")).send().await.is_ok() {
-            return (server, base);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("gwsim serve did not answer on {base}");
-}
-
 async fn measure(agents: u32) {
     let customers = (agents / 4).clamp(50, 1_000);
     let duration_s = 30;
     let text = scenario_text(agents, customers, duration_s);
     let scenario = scenario::parse("bench-run.toml", &text, &Default::default())
         .unwrap_or_else(|d| panic!("{d}"));
-    let (server, base_url) = start_server(agents).await;
-    let server_pid = server.0.id().to_string();
-    let target = ResolvedTarget {
-        kind: TargetType::Remote,
-        base_url,
-        transport: scenario.target.transport,
-        media: scenario.target.media,
-        profile: Profile::Strict,
-        customer_api: true,
-        accept_invalid_certs: false,
-        contact_center_id: Some(CONTACT_CENTER_ID.into()),
-    };
+    let server = Server::start(agents, &["--agent-capacity", "1", "--max-interval", "30s"]).await;
+    let server_pid = server.pid();
+    let target = server.target(&scenario);
     let options = RunOptions { poll_interval: Duration::from_secs(1), ..RunOptions::default() };
     let passwords = vec![Secret::new(PASSWORD); scenario.agents.len()];
     let plan = RunPlan::new(Arc::new(scenario), target, passwords, options).expect("plan");

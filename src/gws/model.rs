@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 pub use super::media::Media;
 use super::states::{Capability, InteractionState};
 
+mod notification_de;
+
 /// Documented CometD topics (protocol.md §3.4, §15.6).
 pub mod topics {
     pub const CHATS: &str = "/v2/me/chats";
@@ -246,7 +248,11 @@ pub struct ChannelStateChange {
 }
 
 /// The `data` object of every GWS CometD notification, keyed by `messageType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized with serde's internal tagging (`messageType` first); deserialized by
+/// `model::notification_de`, which reads the same shape without buffering the object when
+/// `messageType` comes first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "messageType")]
 pub enum Notification {
     ChatStateChangeMessage(StateChange),
@@ -254,7 +260,6 @@ pub enum Notification {
     MessageLogUpdated(MessageLog),
     ChannelStateChangeMessageV2(ChannelStateChange),
     /// Other media (calls, emails, ...) that gwsim does not model.
-    #[serde(other)]
     Unknown,
 }
 
