@@ -16,7 +16,7 @@
 # Needs jq. About (PAIRS x 75 s) + 55 s of wall time, both cores, best on a quiet machine.
 # DURATION matters: at 4 customers/s a 20 s run has 80 Completes, whose p50 alone moves by
 # 100-300 µs from run to run (sampling, not the fault); 60 s (240 each) keeps every row within
-# 1% on a quiet machine (measured: 6 of 6 rows in 2 pairs, errors +20 to +184 µs).
+# 1% on a quiet machine (measured: 6 of 6 rows in 2 pairs, errors +33 to +148 µs).
 set -euo pipefail
 
 GWSIM=${GWSIM:-target/release/gwsim}
