@@ -26,24 +26,6 @@ pub(crate) struct Response {
     pub(crate) reusable: bool,
 }
 
-/// Why an exchange failed.
-#[derive(Debug)]
-pub(crate) enum ExchangeError {
-    /// The connection was closed before a byte of the response came: on a reused connection,
-    /// the server closed it while idle, and the request may go again on a new one.
-    Stale(CometdError),
-    /// Anything else: the request is not sent again.
-    Failed(CometdError),
-}
-
-impl ExchangeError {
-    pub(crate) fn into_inner(self) -> CometdError {
-        match self {
-            ExchangeError::Stale(e) | ExchangeError::Failed(e) => e,
-        }
-    }
-}
-
 /// How the body after a head is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -74,14 +56,13 @@ pub(crate) async fn exchange(
     io: &mut dyn Io,
     request: &[u8],
     max_body: usize,
-) -> Result<Response, ExchangeError> {
-    io.write_all(request).await.map_err(|e| ExchangeError::Stale(io_error("write", &e)))?;
-    io.flush().await.map_err(|e| ExchangeError::Stale(io_error("write", &e)))?;
+) -> Result<Response, CometdError> {
+    io.write_all(request).await.map_err(|e| io_error("write", &e))?;
+    io.flush().await.map_err(|e| io_error("write", &e))?;
     let mut buf = Vec::with_capacity(FIRST_READ);
     let head = read_head(io, &mut buf).await?;
     buf.drain(..head.len);
-    let (body, clean) =
-        read_body(io, buf, head.framing, max_body).await.map_err(ExchangeError::Failed)?;
+    let (body, clean) = read_body(io, buf, head.framing, max_body).await?;
     Ok(Response {
         status: head.status,
         location: head.location,
@@ -91,28 +72,20 @@ pub(crate) async fn exchange(
 }
 
 /// Reads until `buf` holds a whole response head.
-async fn read_head(io: &mut dyn Io, buf: &mut Vec<u8>) -> Result<Head, ExchangeError> {
+async fn read_head(io: &mut dyn Io, buf: &mut Vec<u8>) -> Result<Head, CometdError> {
     // Bounded: each turn reads at least one byte into a head of at most MAX_HEAD.
     loop {
-        if let Some(head) = parse_head(buf).map_err(ExchangeError::Failed)? {
+        if let Some(head) = parse_head(buf)? {
             return Ok(head);
         }
         if buf.len() >= MAX_HEAD {
-            return Err(ExchangeError::Failed(CometdError::Transport(format!(
-                "response head over {MAX_HEAD} bytes"
-            ))));
+            return Err(CometdError::Transport(format!("response head over {MAX_HEAD} bytes")));
         }
-        let result = read_more(io, buf, MAX_HEAD).await;
-        let error = match result {
-            Ok(0) => closed_early(),
-            Ok(_) => continue,
-            Err(e) => e,
-        };
-        return Err(if buf.is_empty() {
-            ExchangeError::Stale(error)
-        } else {
-            ExchangeError::Failed(error)
-        });
+        match read_more(io, buf, MAX_HEAD).await {
+            Ok(0) => return Err(closed_early()),
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -133,7 +106,7 @@ pub(crate) async fn upgrade(io: &mut dyn Io, request: &[u8]) -> Result<Upgrade, 
     io.write_all(request).await.map_err(|e| io_error("write", &e))?;
     io.flush().await.map_err(|e| io_error("write", &e))?;
     let mut buf = Vec::with_capacity(FIRST_READ / 2);
-    let head = read_head(io, &mut buf).await.map_err(ExchangeError::into_inner)?;
+    let head = read_head(io, &mut buf).await?;
     let rest = buf.get(head.len..).unwrap_or_default().to_vec();
     Ok(Upgrade { status: head.status, accept: head.accept, rest })
 }
@@ -337,7 +310,7 @@ fn io_error(what: &str, e: &std::io::Error) -> CometdError {
 mod tests {
     use super::*;
 
-    async fn run(response: &'static [u8], max_body: usize) -> Result<Response, ExchangeError> {
+    async fn run(response: &'static [u8], max_body: usize) -> Result<Response, CometdError> {
         let (client, mut server) = tokio::io::duplex(64);
         let writer = tokio::spawn(async move {
             let mut request = [0u8; 4];
@@ -372,13 +345,13 @@ mod tests {
     #[tokio::test]
     async fn bodies_over_the_limit_are_oversize_declared_or_not() {
         let declared = run(b"HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n", 100).await;
-        assert!(matches!(declared, Err(ExchangeError::Failed(CometdError::Oversize(100)))));
+        assert!(matches!(declared, Err(CometdError::Oversize(100))));
         let chunked =
             run(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n", 10)
                 .await;
-        assert!(matches!(chunked, Err(ExchangeError::Failed(CometdError::Oversize(10)))));
+        assert!(matches!(chunked, Err(CometdError::Oversize(10))));
         let until_close = run(b"HTTP/1.0 200 OK\r\n\r\n0123456789abc", 10).await;
-        assert!(matches!(until_close, Err(ExchangeError::Failed(CometdError::Oversize(10)))));
+        assert!(matches!(until_close, Err(CometdError::Oversize(10))));
     }
 
     #[tokio::test]
@@ -393,11 +366,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_close_before_any_byte_is_stale_and_after_one_is_not() {
-        assert!(matches!(run(b"", 100).await, Err(ExchangeError::Stale(_))));
-        assert!(matches!(run(b"HTTP/1.1 2", 100).await, Err(ExchangeError::Failed(_))));
+    async fn a_close_before_the_whole_response_fails_the_exchange() {
+        assert!(matches!(run(b"", 100).await, Err(CometdError::Transport(_))));
+        assert!(matches!(run(b"HTTP/1.1 2", 100).await, Err(CometdError::Transport(_))));
         let cut = run(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n[1", 100).await;
-        assert!(matches!(cut, Err(ExchangeError::Failed(CometdError::Transport(_)))));
+        assert!(matches!(cut, Err(CometdError::Transport(_))));
     }
 
     #[tokio::test]

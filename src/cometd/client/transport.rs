@@ -172,32 +172,24 @@ impl LongPolling {
         request
     }
 
-    /// One exchange; a kept connection that ends before a byte of the response (the server
-    /// closed it while idle) is replaced once. The batch may then reach the server twice, which
-    /// the meta messages this transport carries (handshake, connect, subscribe, disconnect)
-    /// tolerate.
+    /// One exchange. A kept connection the server has already closed (while idle) is replaced
+    /// before anything is written on it; one that fails after the request went out is a failed
+    /// exchange like any other, counted by the caller: a server that went away in the middle of
+    /// a held connect is an outage, not a stale connection, and retrying it in silence would hide
+    /// it.
     async fn send(&mut self, request: &[u8]) -> Result<http1::Response, CometdError> {
-        // At most two turns: the kept connection, then a new one.
-        for _ in 0..2 {
-            let reused = self.conn.is_some();
-            let mut conn = match self.conn.take() {
-                Some(conn) => conn,
-                None => self.endpoint.connect().await?,
-            };
-            match http1::exchange(conn.as_mut(), request, self.max_body).await {
-                Ok(response) => {
-                    // A failed exchange is not kept: a server in trouble (or a proxy in front of
-                    // it) gets a fresh connection for the next try.
-                    if response.reusable && response.status == 200 {
-                        self.conn = Some(conn);
-                    }
-                    return Ok(response);
-                }
-                Err(http1::ExchangeError::Stale(_)) if reused => continue,
-                Err(e) => return Err(e.into_inner()),
-            }
+        let kept = self.conn.take().and_then(|mut c| still_open(c.as_mut()).then_some(c));
+        let mut conn = match kept {
+            Some(conn) => conn,
+            None => self.endpoint.connect().await?,
+        };
+        let response = http1::exchange(conn.as_mut(), request, self.max_body).await?;
+        // A failed exchange is not kept: a server in trouble (or a proxy in front of it) gets a
+        // fresh connection for the next try.
+        if response.reusable && response.status == 200 {
+            self.conn = Some(conn);
         }
-        Err(CometdError::Transport("connection closed before the response".into()))
+        Ok(response)
     }
 }
 
@@ -324,6 +316,16 @@ impl WsBuffers {
 
 /// A plain or TLS byte stream under the websocket. Dynamic dispatch costs one indirect call per
 /// read or write, nothing next to the syscall behind it.
+/// Whether a kept connection is still open: one read polled without waiting. Between two
+/// exchanges the server sends nothing, so anything ready (its close, an error, stray bytes)
+/// means the connection is not fit to carry the next request.
+fn still_open(io: &mut dyn Io) -> bool {
+    let mut byte = [0u8; 1];
+    let mut buf = tokio::io::ReadBuf::new(&mut byte);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(io).poll_read(&mut cx, &mut buf).is_pending()
+}
+
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
