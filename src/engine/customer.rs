@@ -227,13 +227,15 @@ pub(crate) async fn run_customer(
         }
         if joined && agents > 0 && sent < to_send && next_send.is_some_and(|t| now >= t) {
             // Open: from the plan's time, so a message held back behind a stalled request
-            // carries the stall (coordinated omission); closed: from this poll, as before.
+            // carries the stall (coordinated omission); closed: from the moment it goes, as
+            // before (not from this loop's wake-up: the poll request made since is not the
+            // message's latency).
+            let sent_at = Instant::now();
             let intended_send = match (pace, next_send) {
                 (Pace::Open, Some(t)) => t,
-                _ => now,
+                _ => sent_at,
             };
             let text = tag_text(&spec.messages.text, ctx.next_tag());
-            let sent_at = Instant::now();
             let started = Started { intended: intended_send, sent: sent_at, measured };
             let key = message_key(&text);
             if let Some(key) = &key {
