@@ -81,7 +81,7 @@ struct Session {
     http: Arc<AgentHttp>,
     cometd: CometdHandle,
     cometd_token: SessionToken,
-    events: mpsc::Receiver<Event>,
+    events: cometd_client::Events,
     shared: Arc<AgentShared>,
     ready: bool,
     /// After a crash: the interactions `GET /api/v2/me` still lists, to take up.
