@@ -12,7 +12,6 @@ use gwsim::gws::{MeOperation, Media, Notification, Operation};
 use gwsim::server::users::{Password, UserTable};
 use gwsim::server::{self, Running, ServerConfig};
 use serde_json::Map;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const PASSWORD: &str = "bench-password";
@@ -64,7 +63,7 @@ impl BenchServer {
 pub(crate) struct Agent {
     name: String,
     http: AgentHttp,
-    events: mpsc::Receiver<Event>,
+    events: cometd_client::Events,
     // Held so the session task lives as long as the agent.
     _cometd: CometdHandle,
     token: CancellationToken,
@@ -155,7 +154,7 @@ impl Agent {
     }
 }
 
-async fn next_notification(name: &str, events: &mut mpsc::Receiver<Event>) -> Notification {
+async fn next_notification(name: &str, events: &mut cometd_client::Events) -> Notification {
     loop {
         let event = tokio::time::timeout(WAIT, events.recv())
             .await

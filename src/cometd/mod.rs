@@ -6,6 +6,6 @@ pub mod client;
 pub mod error;
 pub mod message;
 
-pub use client::{CloseReason, CometdConfig, CometdHandle, CometdStats, Event, Transport};
+pub use client::{CloseReason, CometdConfig, CometdHandle, CometdStats, Event, Events, Transport};
 pub use error::CometdError;
 pub use message::{Advice, Message};

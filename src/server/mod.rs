@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod bayeux;
+mod conn;
 pub mod faults;
 pub mod http;
 pub mod state;
@@ -406,28 +407,18 @@ async fn serve_app(
     let expiry = tokio::spawn(app.hub.clone().run_expiry());
     let router = http::router(app.clone());
     let stop = token.clone();
-    // Notifications are small frames written as they happen: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs add tens of milliseconds to every push.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    let signal = tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown => stop.cancel(),
+            _ = stop.cancelled() => {}
         }
     });
-    // `into_make_service`: serving the `Router` itself would rebuild its route table for every
-    // connection (axum's `with_state(())` per accepted stream), about 10 KiB held as long as
-    // the connection, which each long-polling agent keeps open.
-    let result = axum::serve(listener, router.into_make_service())
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => stop.cancel(),
-                _ = stop.cancelled() => {}
-            }
-        })
-        .await;
+    conn::serve_router(listener, router, token.clone()).await;
+    signal.abort();
     token.cancel();
     let _ = timers.await;
     let _ = expiry.await;
-    result
+    Ok(())
 }
 
 /// A server running in the background.

@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gwsim::cometd::{CometdConfig, Event, Transport, client};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Bounds each wait for an event; a Faye long-poll is held 5 s, a restart takes a few.
@@ -105,7 +104,7 @@ async fn subscribed_past(base: &str, after: u64) {
 /// The next event that `want` accepts, skipping others (bounded by [`WAIT`]); every event
 /// seen on the way is returned too, for the failure message.
 async fn until(
-    events: &mut mpsc::Receiver<Event>,
+    events: &mut client::Events,
     what: &str,
     want: impl Fn(&Event) -> bool,
 ) -> Vec<String> {

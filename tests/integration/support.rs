@@ -14,7 +14,6 @@ use gwsim::server::faults::{FaultInjector, NoFaults};
 use gwsim::server::users::{Password, UserTable};
 use gwsim::server::{self, Running, ServerConfig};
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const PASSWORD: &str = "test-password";
@@ -70,7 +69,7 @@ pub(crate) struct TestAgent {
     pub(crate) name: String,
     pub(crate) http: AgentHttp,
     pub(crate) me: Me,
-    pub(crate) events: mpsc::Receiver<Event>,
+    pub(crate) events: cometd_client::Events,
     pub(crate) cometd: CometdHandle,
     pub(crate) token: CancellationToken,
 }

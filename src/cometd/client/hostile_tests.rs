@@ -276,7 +276,7 @@ struct Story {
     closed: Option<CloseReason>,
 }
 
-async fn story(rx: &mut mpsc::Receiver<Event>) -> Story {
+async fn story(rx: &mut Events) -> Story {
     let mut story = Story::default();
     let collected = tokio::time::timeout(PATIENCE, async {
         for _ in 0..10_000 {

@@ -268,7 +268,7 @@ fn config(base: &str, transport: Transport) -> CometdConfig {
     config
 }
 
-async fn next(rx: &mut mpsc::Receiver<Event>) -> Event {
+async fn next(rx: &mut Events) -> Event {
     match tokio::time::timeout(PATIENCE, rx.recv()).await {
         Ok(Some(event)) => event,
         Ok(None) => panic!("event channel closed without Closed"),
@@ -277,7 +277,7 @@ async fn next(rx: &mut mpsc::Receiver<Event>) -> Event {
 }
 
 /// The next event, which must be a data message: `(channel, raw data)`.
-async fn expect_data(rx: &mut mpsc::Receiver<Event>) -> (String, String) {
+async fn expect_data(rx: &mut Events) -> (String, String) {
     match next(rx).await {
         Event::Data { channel, data } => (channel, data.get().to_owned()),
         other => panic!("expected data, got {other:?}"),
