@@ -385,7 +385,7 @@ impl Flows<'_> {
                 return;
             }
         };
-        let events = self.shared.observe(self.rec, &n);
+        let events = self.shared.observe(self.rec, &n, data.get());
         let Some(id) = n.interaction_id().map(str::to_string) else { return };
         if n.is_invitation() && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
@@ -704,7 +704,7 @@ async fn logout(
             if let Event::Data { data, .. } = event
                 && let Ok(n) = serde_json::from_str::<Notification>(data.get())
             {
-                shared.observe(rec, &n);
+                shared.observe(rec, &n, data.get());
             }
         }
         let now_ms = ctx.now_ms();

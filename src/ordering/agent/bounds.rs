@@ -17,13 +17,16 @@ use crate::ordering::Party;
 pub(super) const MAX_ID_BYTES: usize = 128;
 /// A notification's rendering kept for violation context.
 pub(super) const MAX_RENDERING_BYTES: usize = 512;
+/// A notification's JSON kept as it arrived, for violation context; a larger one is rendered
+/// on arrival and kept as its rendering.
+pub(super) const MAX_RAW_CONTEXT_BYTES: usize = 4096;
 /// Participants kept per interaction (a chat has a customer and a few agents).
 pub(super) const MAX_PARTICIPANTS: usize = 16;
 /// A participant's id, nickname, uri or path longer than this is not kept.
 pub(super) const MAX_FIELD_BYTES: usize = 256;
 
 /// The most [`AgentChecker::retained_bytes`] can report, for any input: 256 interactions with a
-/// full roster of the largest participants kept, 32 renderings, 64 ended ids and 64 held
+/// full roster of the largest participants kept, 32 recent notifications (4 KiB at most each), 64 ended ids and 64 held
 /// expectations (the worst case is filled and measured in the tests). A checker of an agent
 /// serving a few chats keeps a few KiB.
 pub const RETAINED_BYTES_BOUND: usize = 8 << 20;
@@ -119,8 +122,8 @@ impl<T> AgentChecker<T> {
                 .sum::<usize>()
             + self.ended.capacity() * size_of::<Ended>()
             + self.ended.iter().map(|e| string(&e.id)).sum::<usize>()
-            + self.recent.capacity() * size_of::<(String, String)>()
-            + self.recent.iter().map(|(i, r)| string(i) + string(r)).sum::<usize>()
+            + self.recent.capacity() * size_of::<(String, super::Recent)>()
+            + self.recent.iter().map(|(i, r)| string(i) + r.heap_bytes()).sum::<usize>()
             + self.limbo.capacity() * size_of::<Limbo<T>>()
             + self.limbo.iter().map(limbo).sum::<usize>()
     }

@@ -178,7 +178,7 @@ pub(super) fn offer_all<T: Copy>(
     late: bool,
     now_ms: u64,
     timeout_ms: u64,
-    got: &str,
+    note: &super::observe::Note<'_>,
     settled: &mut Vec<Settled<T>>,
 ) -> Option<Vec<Finding>> {
     let mut taken: Vec<&'static str> = Vec::new();
@@ -194,7 +194,7 @@ pub(super) fn offer_all<T: Copy>(
                 findings.push(Finding {
                     kind: ViolationKind::OutOfOrder,
                     expected: format!("{} before step {}", inst.describe(late), after + 1),
-                    got: got.to_owned(),
+                    got: note.got(),
                 });
                 late
             }

@@ -17,7 +17,7 @@ use self::bounds::retained_id;
 use self::instance::{Instance, is_exit};
 use super::rules;
 use super::{Party, Profile, Violation, ViolationKind};
-use crate::gws::model::{Media, Participant};
+use crate::gws::model::{Media, Notification, Participant};
 use crate::gws::states::{Capability, InteractionState};
 use crate::vocab::AwaitEvent;
 
@@ -138,9 +138,38 @@ pub struct AgentChecker<T = ()> {
     timeout_ms: u64,
     live: Vec<Interaction<T>>,
     ended: VecDeque<Ended>,
-    recent: VecDeque<(String, String)>,
+    /// Recent notifications by interaction id, for the context of a violation.
+    recent: VecDeque<(String, Recent)>,
     /// Expectations of operations whose interaction ended before anything of them arrived.
     limbo: Vec<Limbo<T>>,
+}
+
+/// A recent notification kept for context: its JSON as it arrived, or its rendering.
+#[derive(Debug)]
+enum Recent {
+    Raw(Box<str>),
+    Text(String),
+}
+
+impl Recent {
+    fn text(&self) -> String {
+        match self {
+            Recent::Raw(raw) => match serde_json::from_str::<Notification>(raw) {
+                Ok(n) => bounds::bounded_text(super::render(&n)),
+                // It decoded once on arrival; the same bytes decode the same way.
+                Err(_) => "unknown message".to_owned(),
+            },
+            Recent::Text(text) => text.clone(),
+        }
+    }
+
+    /// The heap bytes it owns.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Recent::Raw(raw) => raw.len(),
+            Recent::Text(text) => text.capacity(),
+        }
+    }
 }
 
 /// An expectation waiting to see whether its operation was refused.
@@ -396,12 +425,17 @@ impl<T: Copy> AgentChecker<T> {
         ix
     }
 
-    fn remember(&mut self, id: &str, rendering: &str) {
+    fn remember(&mut self, id: &str, note: &observe::Note<'_>, raw: Option<&str>) {
         if self.recent.len() >= CONTEXT_RING {
             self.recent.pop_front();
         }
-        // `rendering` is already bounded (`Note::of`), and `id` is a retained key.
-        self.recent.push_back((id.to_owned(), rendering.to_owned()));
+        // Rendering waits until a violation shows it: copying the bytes costs far less. Bytes
+        // over the bound are rendered now, so the ring stays bounded; `id` is a retained key.
+        let kept = match raw {
+            Some(raw) if raw.len() <= bounds::MAX_RAW_CONTEXT_BYTES => Recent::Raw(raw.into()),
+            _ => Recent::Text(note.got()),
+        };
+        self.recent.push_back((id.to_owned(), kept));
     }
 
     fn context(&self, id: &str) -> Vec<String> {
@@ -411,7 +445,7 @@ impl<T: Copy> AgentChecker<T> {
             .rev()
             .filter(|(i, _)| i == id)
             .take(CONTEXT_SHOWN)
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| r.text())
             .collect();
         ctx.reverse();
         ctx

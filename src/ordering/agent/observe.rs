@@ -15,7 +15,9 @@
 
 use super::super::events::classify;
 use super::super::rules::{self, Guard};
-use super::super::{Party, Profile, ViolationKind, duplicate_checked, fingerprint};
+use super::super::{
+    Party, Profile, ViolationKind, duplicate_checked, fingerprint, raw_fingerprint, render,
+};
 use super::instance::{Instance, offer_all};
 use super::matcher::Matcher;
 use super::{
@@ -27,8 +29,8 @@ use crate::gws::states::InteractionState;
 
 /// The parts of one notification that the phases look at.
 pub(super) struct Note<'a> {
-    /// Its short rendering, for violations.
-    pub(super) got: String,
+    /// The notification, rendered only when a finding needs it ([`Note::got`]).
+    n: &'a Notification,
     /// Its fingerprint, when a repeat of it would be a duplicate.
     pub(super) fp: Option<u64>,
     pub(super) state_change: bool,
@@ -40,7 +42,9 @@ pub(super) struct Note<'a> {
 }
 
 impl<'a> Note<'a> {
-    pub(super) fn of(n: &'a Notification) -> Self {
+    /// `raw` is the notification's JSON as it arrived, when the caller has it: its fingerprint
+    /// is then a hash of those bytes.
+    pub(super) fn of(n: &'a Notification, raw: Option<&str>) -> Self {
         let state_change = match n {
             Notification::ChatStateChangeMessage(sc)
             | Notification::FacebooksessionStateChangeMessage(sc) => Some(sc),
@@ -57,8 +61,12 @@ impl<'a> Note<'a> {
             _ => None,
         };
         Note {
-            got: super::bounds::bounded_text(super::super::render(n)),
-            fp: if duplicate_checked(n) { fingerprint(n) } else { None },
+            n,
+            fp: match raw {
+                _ if !duplicate_checked(n) => None,
+                Some(raw) => Some(raw_fingerprint(raw)),
+                None => fingerprint(n),
+            },
             state_change: state_change.is_some(),
             kind,
             resource,
@@ -67,8 +75,14 @@ impl<'a> Note<'a> {
         }
     }
 
+    /// Its short rendering, for violations: rendered on demand (about 4K instructions), since
+    /// most notifications break nothing.
+    pub(super) fn got(&self) -> String {
+        super::bounds::bounded_text(render(self.n))
+    }
+
     fn finding(&self, kind: ViolationKind, expected: impl Into<String>) -> Finding {
-        Finding { kind, expected: expected.into(), got: self.got.clone() }
+        Finding { kind, expected: expected.into(), got: self.got() }
     }
 }
 
@@ -76,13 +90,29 @@ impl<T: Copy> AgentChecker<T> {
     /// Checks one notification the agent received: what it breaks, what it settles, and what it
     /// means to a flow.
     pub fn observe(&mut self, now_ms: u64, n: &Notification) -> Observed<T> {
+        self.observe_delivery(now_ms, n, None)
+    }
+
+    /// [`AgentChecker::observe`] of a notification decoded from `raw`, its JSON as it arrived:
+    /// a repeat is recognised by its bytes, and the notification is rendered only if a
+    /// violation needs it (the ring of recent ones keeps the bytes).
+    pub fn observe_raw(&mut self, now_ms: u64, n: &Notification, raw: &str) -> Observed<T> {
+        self.observe_delivery(now_ms, n, Some(raw))
+    }
+
+    fn observe_delivery(
+        &mut self,
+        now_ms: u64,
+        n: &Notification,
+        raw: Option<&str>,
+    ) -> Observed<T> {
         let Some(id) = super::super::interaction_of(n) else {
             return Observed::default();
         };
         // Kept under a bounded key: a server's id can be of any length.
         let id = super::bounds::retained_id(id).into_owned();
-        let note = Note::of(n);
-        self.remember(&id, &note.got);
+        let note = Note::of(n, raw);
+        self.remember(&id, &note, raw);
 
         if let Some(findings) = self.after_end(&id, &note) {
             let violations = self.finish_findings(now_ms, &id, findings);
@@ -151,7 +181,7 @@ impl<T: Copy> AgentChecker<T> {
             for inst in ix.instances.into_iter().filter(|i| i.deadline.is_some()) {
                 if inst.op.is_some() && inst.seen == 0 && self.limbo.len() < MAX_LIMBO {
                     let report_at = now_ms.saturating_add(self.timeout_ms);
-                    let got = note.got.clone();
+                    let got = note.got();
                     self.limbo.push(Limbo { id: id.to_owned(), inst, got, report_at });
                     continue;
                 }
@@ -159,7 +189,7 @@ impl<T: Copy> AgentChecker<T> {
                     findings.push(Finding {
                         kind: ViolationKind::Missing,
                         expected: inst.describe(step),
-                        got: format!("the interaction ended first: {}", note.got),
+                        got: format!("the interaction ended first: {}", note.got()),
                     });
                 }
             }
@@ -218,7 +248,7 @@ fn indices<T>(ix: &mut Interaction<T>, note: &Note<'_>, findings: &mut Vec<Findi
             findings.push(Finding {
                 kind: ViolationKind::IndexRegression,
                 expected: format!("a log index above {last}"),
-                got: format!("{} in {}", super::super::render_entry(e), note.got),
+                got: format!("{} in {}", super::super::render_entry(e), note.got()),
             });
         }
         ix.last_index = Some(ix.last_index.map_or(e.index, |l| l.max(e.index)));
@@ -254,8 +284,7 @@ fn match_expectations<T: Copy>(
         entries: note.entries,
     };
     let (now_ms, timeout_ms) = (cx.now_ms, cx.timeout_ms);
-    let offered =
-        offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, &note.got, settled);
+    let offered = offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, note, settled);
     if let Some(f) = offered {
         findings.extend(f);
         return true;
@@ -266,7 +295,7 @@ fn match_expectations<T: Copy>(
     {
         return true;
     }
-    match offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, &note.got, settled) {
+    match offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, note, settled) {
         Some(f) => {
             findings.extend(f);
             true

@@ -165,7 +165,7 @@ fn op(id: &str, op: Capability) -> Event {
 }
 
 /// Feeds events to a fresh checker, 10 ms apart, and returns every violation including those of
-/// `finish`.
+/// `finish`. Each notification goes in as the engine gives it: with the JSON it came as.
 fn run(name: &str, media: Media, profile: Profile, events: &[Event]) -> Vec<Violation> {
     let mut checker = AgentChecker::new(name, media, profile).with_timeout_ms(5_000);
     let mut now = 0;
@@ -176,7 +176,10 @@ fn run(name: &str, media: Media, profile: Profile, events: &[Event]) -> Vec<Viol
             Event::Op { id, op, target } => {
                 checker.operation_started(now, id, *op, target.clone(), ())
             }
-            Event::Note(n) => out.extend(checker.observe(now, n).violations),
+            Event::Note(n) => {
+                let raw = serde_json::to_string(n).expect("serializes");
+                out.extend(checker.observe_raw(now, n, &raw).violations)
+            }
             Event::Wait(ms) => {
                 now += ms;
                 out.extend(checker.poll_timeouts(now));
@@ -416,8 +419,40 @@ fn fingerprints_equal_hashing_the_whole_serialization() {
         let bytes = serde_json::to_vec(&value).expect("serializes");
         let mut whole = std::collections::hash_map::DefaultHasher::new();
         whole.write(&bytes);
-        assert_eq!(super::fingerprint(&value), Some(whole.finish()), "length {len}");
+        let hash = whole.finish();
+        assert_eq!(super::fingerprint(&value), Some(hash), "length {len}");
+        let text = String::from_utf8(bytes).expect("json is utf-8");
+        assert_eq!(super::raw_fingerprint(&text), hash, "length {len}");
     }
+}
+
+/// A repeat is recognised by its bytes as they arrived: byte-identical is a duplicate, and the
+/// same kind of notification with other content (another roster) is not. The violation's
+/// context is rendered from the bytes kept.
+#[test]
+fn repeats_are_judged_on_the_bytes_that_arrived() {
+    let media = Media::Chat;
+    let cust = customer("Cust", "c1");
+    let me = agent("Bob", "p1", "u1", Visibility::All);
+    let other = agent("Ann", "p2", "u2", Visibility::All);
+    let invited = status(media, "x", InteractionState::Invited, vec![], &[&cust]);
+    let chatting = InteractionState::Chatting;
+    let with_bob = participants_updated(media, "x", chatting, vec![], &[&cust, &me]);
+    let with_ann = participants_updated(media, "x", chatting, vec![], &[&cust, &me, &other]);
+    let mut checker: AgentChecker = AgentChecker::new("Bob", media, Profile::Documented);
+    let feed = |c: &mut AgentChecker, now: u64, n: &Notification| {
+        let raw = serde_json::to_string(n).expect("serializes");
+        c.observe_raw(now, n, &raw).violations
+    };
+    let mut found = feed(&mut checker, 10, &invited);
+    found.extend(feed(&mut checker, 20, &with_bob));
+    found.extend(feed(&mut checker, 30, &with_ann));
+    assert_clean(&found);
+    found.extend(feed(&mut checker, 40, &with_ann));
+    assert_kinds(&found, &[ViolationKind::Duplicate]);
+    let v = &found[0];
+    assert!(v.got.contains("Ann"), "rendered on demand: {v}");
+    assert!(v.context.iter().any(|c| c.contains("StatusChange")), "context from bytes: {v}");
 }
 
 /// The notifications of `me` accepting chat `x` of `customer`, up to its ParticipantJoined
