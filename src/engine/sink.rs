@@ -135,6 +135,9 @@ impl Shards {
     /// Takes every shard's current interval (leaving fresh, empty ones) and merges them. Each
     /// lock is held only for the swap; the merge runs outside it.
     pub(crate) fn take_interval(&self) -> Recorder {
+        // A fresh merge target, not a recycled one: recycling it was tried and measured worse in
+        // callgrind (670M vs 540M instructions, 50 flows), since a reset zeroes every bucket array
+        // while fresh arrays grow only to the interval's largest value.
         let mut all = Recorder::new();
         for s in &self.0 {
             let lock = || s.lock().unwrap_or_else(|e| e.into_inner());

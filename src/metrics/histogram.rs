@@ -207,7 +207,11 @@ impl LatencyPair {
     /// Resets both histograms and puts them in `spare` for reuse.
     pub(crate) fn recycle_into(self, spare: &mut Vec<LatencyHistogram>) {
         for mut h in std::iter::once(self.corrected).chain(self.raw) {
-            h.reset();
+            // An empty one is already clean (reset before, or never written): resetting zeroes
+            // the whole bucket array, which the interval recycling does for every metric.
+            if !h.is_empty() {
+                h.reset();
+            }
             spare.push(h);
         }
     }
