@@ -413,7 +413,7 @@ async fn serve_app(
             _ = stop.cancelled() => {}
         }
     });
-    conn::serve_router(listener, router, token.clone()).await;
+    conn::serve_router(listener, router, app.config.body_limit, token.clone()).await;
     signal.abort();
     token.cancel();
     let _ = timers.await;
