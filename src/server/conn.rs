@@ -1,6 +1,6 @@
 //! Serving the embedded server's connections itself instead of through `axum::serve`, so that a
 //! connection costs little while a long-poll holds it: ordinary requests go through gwsim's own
-//! HTTP/1.1 loop ([`h1`]: buffers sized to what is read and given back while a request is
+//! HTTP/1.1 loop (`h1`: buffers sized to what is read and given back while a request is
 //! served), and a connection whose request asks for a websocket is handed, with the bytes
 //! already read, to hyper's HTTP/1.1 builder (axum's upgrade needs hyper's `OnUpgrade`).
 //!

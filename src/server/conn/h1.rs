@@ -226,7 +226,7 @@ async fn read_body(
     }
 }
 
-/// [`read_some`] before `deadline`; a close is [`ConnError::ClosedEarly`].
+/// `read_some` before `deadline`; a close is `ConnError::ClosedEarly`.
 async fn read_before(
     tcp: &TcpStream,
     buf: &mut Vec<u8>,
@@ -242,7 +242,7 @@ async fn read_before(
 }
 
 /// Reads once into `buf` (0: the peer closed). Waits for readiness before allocating, so an idle
-/// connection holds no buffer; growth doubles from [`FIRST_READ`] up to `limit` in all (at least
+/// connection holds no buffer; growth doubles from `FIRST_READ` up to `limit` in all (at least
 /// one byte, so a full buffer still makes progress and its caller sees the limit passed).
 async fn read_some(tcp: &TcpStream, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     // Bounded by readiness: a turn that reads nothing (a spurious wake-up) waits for the socket

@@ -14,7 +14,7 @@ pub(super) const MAX_HEADERS: usize = 100;
 /// A chunk-size line (with extensions) longer than this is malformed rather than incomplete.
 const MAX_CHUNK_LINE: usize = 1024;
 
-/// Why a request head is refused; the answer is [`HeadError::status`] and the connection closes.
+/// Why a request head is refused; the answer is `HeadError::status` and the connection closes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(super) enum HeadError {
     #[error("request head over {MAX_HEAD} bytes")]
@@ -124,7 +124,7 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> 
         if headers.contains_key(CONTENT_LENGTH) {
             return malformed("both transfer-encoding and content-length");
         }
-        let last = headers.get_all(TRANSFER_ENCODING).iter().last();
+        let last = headers.get_all(TRANSFER_ENCODING).iter().next_back();
         let last = last.and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next());
         if !last.is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked")) {
             return malformed("transfer-encoding that does not end in chunked");
