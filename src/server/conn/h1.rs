@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -303,17 +303,17 @@ async fn write_response(
         }
         header(&mut head, name.as_str(), value.as_bytes());
     }
+    let length_given = keep_length && parts.headers.contains_key(CONTENT_LENGTH);
+    if !bodiless && !length_given && status != StatusCode::NOT_MODIFIED {
+        header(&mut head, "content-length", body.len().to_string().as_bytes());
+    }
     if !parts.headers.contains_key(DATE) {
-        header(&mut head, "date", http_date().as_bytes());
+        http_date(|date| header(&mut head, "date", date));
     }
     if close && version == Version::HTTP_11 {
         header(&mut head, "connection", b"close");
     } else if !close && version == Version::HTTP_10 {
         header(&mut head, "connection", b"keep-alive");
-    }
-    let length_given = keep_length && parts.headers.contains_key(CONTENT_LENGTH);
-    if !bodiless && !length_given {
-        header(&mut head, "content-length", body.len().to_string().as_bytes());
     }
     head.extend_from_slice(b"\r\n");
     let body =
@@ -350,11 +350,21 @@ fn header_bytes(headers: &HeaderMap) -> usize {
     headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
 }
 
-/// The current time as an HTTP-date (RFC 9110 §5.6.7), as hyper sent it on every response.
-fn http_date() -> HeaderValue {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let now = time::OffsetDateTime::now_utc().format(format).unwrap_or_default();
-    HeaderValue::from_str(&now).unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
+/// Hands `f` the current time as an HTTP-date (RFC 9110 §5.6.7), as hyper sent it on every
+/// response. Formatted once a second per thread (as hyper caches it), not per response.
+fn http_date(f: impl FnOnce(&[u8])) {
+    thread_local! {
+        static CACHE: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = time::OffsetDateTime::now_utc();
+    CACHE.with_borrow_mut(|(second, text)| {
+        if *second != now.unix_timestamp() {
+            let format = time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            );
+            *text = now.format(format).unwrap_or_default();
+            *second = now.unix_timestamp();
+        }
+        f(text.as_bytes());
+    });
 }

@@ -109,6 +109,14 @@ async fn keep_alive_serves_requests_in_order_on_one_connection_pipelined_or_not(
             assert_eq!(a.body, first.body);
         }
     }
+    // HEAD: the GET answer's length, no body (the next answer follows the head directly).
+    let head = b"HEAD /api/v2/diagnostics/version HTTP/1.1\r\nHost: x\r\n\r\n";
+    s.write_all(&[&head[..], VERSION].concat()).await.expect("write");
+    let a = answer(&mut s, &mut pending, true).await;
+    assert_eq!(a.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(a.header("content-length"), Some(first.body.len().to_string().as_str()));
+    let a = answer(&mut s, &mut pending, false).await;
+    assert_eq!((a.status_line.as_str(), &a.body), ("HTTP/1.1 200 OK", &first.body));
     running.stop().await.expect("stops");
 }
 
