@@ -1,6 +1,6 @@
 //! The connection loop against the real server on port 0, spoken to byte by byte: keep-alive,
 //! pipelining, HTTP/1.0, chunked bodies, `Expect: 100-continue`, refusals, the body limit,
-//! websocket upgrades handed to hyper, and shutdown with idle connections open.
+//! websocket upgrades handed to hyper, shutdown with idle connections open, and the read timeout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -288,4 +288,25 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     answer(&mut s, &mut Vec::new(), false).await;
     tokio::time::timeout(PATIENCE, running.stop()).await.expect("stops in time").expect("stops");
     assert!(closed(&mut s).await);
+}
+
+/// A request that stalls halfway loses its connection after `READ_TIMEOUT` (paused time: the
+/// clock jumps when everything waits), while an idle connection between requests is kept.
+#[tokio::test(start_paused = true)]
+async fn a_request_stalled_halfway_is_dropped_after_the_read_timeout() {
+    let running = server().await;
+    let mut idle = TcpStream::connect(running.addr).await.expect("connect");
+    let mut stalled = TcpStream::connect(running.addr).await.expect("connect");
+    stalled.write_all(b"POST /api/v2/notifications HTTP/1.1\r\nContent-Le").await.expect("write");
+    let began = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = stalled.read_to_end(&mut rest);
+    let read = tokio::time::timeout(super::h1::READ_TIMEOUT * 2, read).await;
+    assert!(matches!(read, Ok(Ok(0))), "closed without an answer: {read:?} {rest:?}");
+    assert!(began.elapsed() >= super::h1::READ_TIMEOUT);
+    // The idle one still serves.
+    idle.write_all(VERSION).await.expect("write");
+    let a = answer(&mut idle, &mut Vec::new(), false).await;
+    assert_eq!(a.status_line, "HTTP/1.1 200 OK");
+    running.stop().await.expect("stops");
 }
