@@ -114,9 +114,10 @@ pub(super) async fn serve(
         *request.uri_mut() = uri;
         *request.version_mut() = version;
         *request.headers_mut() = headers;
-        let response = match router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+        let response = match unless_gone(tcp, router.clone().oneshot(request)).await {
+            Some(Ok(response)) => response,
+            Some(Err(never)) => match never {},
+            None => return Ok(Outcome::Closed),
         };
         // A shutdown lets the request in flight finish, then closes the connection.
         let close = close || stop.is_cancelled();
@@ -125,6 +126,25 @@ pub(super) async fn serve(
             return Ok(Outcome::Closed);
         }
     }
+}
+
+/// Runs a request's handler, dropping it if the client closes the connection first, as hyper
+/// did: a long-poll's hold then ends at once (its guard starts the session's grace period),
+/// rather than at its timeout with nobody to answer. Once the client sends more (a pipelined
+/// request) the socket is no longer watched; its bytes wait for their turn.
+async fn unless_gone<F: Future>(tcp: &TcpStream, handler: F) -> Option<F::Output> {
+    let mut handler = std::pin::pin!(handler);
+    let mut probe = [0u8; 1];
+    tokio::select! {
+        output = handler.as_mut() => return Some(output),
+        peeked = tcp.peek(&mut probe) => {
+            if matches!(peeked, Ok(0) | Err(_)) {
+                tracing::trace!("client closed the connection while its request was served");
+                return None;
+            }
+        }
+    }
+    Some(handler.await)
 }
 
 /// Why a head was not read: an answer is owed (400, 431), or the connection failed.

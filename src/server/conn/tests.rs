@@ -310,3 +310,44 @@ async fn a_request_stalled_halfway_is_dropped_after_the_read_timeout() {
     assert_eq!(a.status_line, "HTTP/1.1 200 OK");
     running.stop().await.expect("stops");
 }
+
+/// A client that closes while its request is held (a long-poll) has its handler dropped at once,
+/// as hyper did: the hold's guard ends it, not its timeout. Served through a router whose one
+/// handler holds until dropped.
+#[tokio::test]
+async fn a_client_gone_mid_request_drops_its_handler() {
+    struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+    let router = axum::Router::new().route(
+        "/hold",
+        axum::routing::post(move || {
+            let guard = Dropped(tx.lock().expect("lock").take());
+            async move {
+                std::future::pending::<()>().await;
+                drop(guard);
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(super::serve_router(listener, router, 1024, stop.clone()));
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /hold HTTP/1.1\r\nContent-Length: 2\r\n\r\n[]").await.expect("write");
+    // Held: nothing comes back; then the client goes.
+    let mut byte = [0u8; 1];
+    let held = tokio::time::timeout(Duration::from_millis(200), s.read(&mut byte)).await;
+    assert!(held.is_err(), "the request is held");
+    drop(s);
+    tokio::time::timeout(PATIENCE, rx).await.expect("dropped in time").expect("the guard's signal");
+    stop.cancel();
+    tokio::time::timeout(PATIENCE, server).await.expect("stops in time").expect("joins");
+}
