@@ -149,18 +149,12 @@ impl LatencyPair {
     }
 
     pub fn record(&mut self, corrected: Duration, raw: Duration) {
-        self.record_using(corrected, raw, &mut Vec::new());
+        self.record_us_using(duration_to_us(corrected), duration_to_us(raw), &mut Vec::new());
     }
 
-    /// [`LatencyPair::record`], taking the raw histogram, should it be needed, from `spare`
-    /// (empty histograms kept for reuse) rather than allocating one.
-    pub(crate) fn record_using(
-        &mut self,
-        corrected: Duration,
-        raw: Duration,
-        spare: &mut Vec<LatencyHistogram>,
-    ) {
-        let (c, r) = (duration_to_us(corrected), duration_to_us(raw));
+    /// Records one sample, in microseconds, taking the raw histogram, should it be needed, from
+    /// `spare` (empty histograms kept for reuse) rather than allocating one.
+    pub(crate) fn record_us_using(&mut self, c: u64, r: u64, spare: &mut Vec<LatencyHistogram>) {
         if self.raw.is_none() && r != c {
             // Every earlier sample was identical, so a copy of `corrected` is the exact raw
             // history up to here: an empty spare plus `corrected` holds the same values.

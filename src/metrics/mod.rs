@@ -154,6 +154,26 @@ impl OpStats {
     }
 }
 
+/// One sample of a timed metric: counted only in warmup, recorded otherwise; the metric's first
+/// histogram comes from `spare` when there is one.
+fn record_timed(
+    slot: &mut Option<TimedMetric>,
+    spare: &mut Vec<LatencyHistogram>,
+    corrected: u64,
+    raw: u64,
+    measured: bool,
+) {
+    let timed = slot.get_or_insert_with(|| TimedMetric {
+        latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
+        warmup: 0,
+    });
+    if !measured {
+        timed.warmup = timed.warmup.saturating_add(1);
+        return;
+    }
+    timed.latency.record_us_using(corrected, raw, spare);
+}
+
 fn add_timed(mine: &mut Option<TimedMetric>, theirs: Option<&TimedMetric>) {
     if let Some(theirs) = theirs {
         mine.get_or_insert_with(TimedMetric::default).add(theirs);
@@ -249,6 +269,21 @@ impl Recorder {
         done: Instant,
         measured: bool,
     ) {
+        let corrected = duration_to_us(done.saturating_duration_since(intended));
+        let raw = duration_to_us(done.saturating_duration_since(sent));
+        self.latency_us(op, kind, corrected, raw, measured);
+    }
+
+    /// [`Recorder::latency`] of a sample whose corrected and raw latencies are already known, in
+    /// microseconds (what an interval replays, see [`interval::Pending`]).
+    pub fn latency_us(
+        &mut self,
+        op: OpName,
+        kind: OpMetric,
+        corrected: u64,
+        raw: u64,
+        measured: bool,
+    ) {
         let Recorder { ops, spare, .. } = self;
         let stats = ops.entry(op).or_default();
         let slot = match kind {
@@ -256,17 +291,7 @@ impl Recorder {
             OpMetric::Settle => &mut stats.settle,
             OpMetric::Errors | OpMetric::Count => return,
         };
-        let timed = slot.get_or_insert_with(|| TimedMetric {
-            latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
-            warmup: 0,
-        });
-        if !measured {
-            timed.warmup = timed.warmup.saturating_add(1);
-            return;
-        }
-        let corrected = done.saturating_duration_since(intended);
-        let raw = done.saturating_duration_since(sent);
-        timed.latency.record_using(corrected, raw, spare);
+        record_timed(slot, spare, corrected, raw, measured);
     }
 
     /// Records one customer latency (`Wait`, `Send`, `ToAgent` or `ToCustomer`) as
@@ -280,19 +305,21 @@ impl Recorder {
         done: Instant,
         measured: bool,
     ) {
+        let corrected = duration_to_us(done.saturating_duration_since(intended));
+        let raw = duration_to_us(done.saturating_duration_since(sent));
+        self.customer_latency_us(metric, corrected, raw, measured);
+    }
+
+    /// [`Recorder::customer_latency`] with the latencies already in microseconds.
+    pub fn customer_latency_us(
+        &mut self,
+        metric: CustomerMetric,
+        corrected: u64,
+        raw: u64,
+        measured: bool,
+    ) {
         let Some(i) = customer_slot(metric) else { return };
-        let spare = &mut self.spare;
-        let timed = self.customers[i].get_or_insert_with(|| TimedMetric {
-            latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
-            warmup: 0,
-        });
-        if !measured {
-            timed.warmup = timed.warmup.saturating_add(1);
-            return;
-        }
-        let corrected = done.saturating_duration_since(intended);
-        let raw = done.saturating_duration_since(sent);
-        timed.latency.record_using(corrected, raw, spare);
+        record_timed(&mut self.customers[i], &mut self.spare, corrected, raw, measured);
     }
 
     /// [`Recorder::customer_latency`] of a sample nothing held back before it left: its corrected

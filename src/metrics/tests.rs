@@ -358,3 +358,69 @@ fn customer_latencies_have_a_corrected_and_a_raw_variant() {
     all.recycle();
     assert!(all.customer(CustomerMetric::Send).is_none());
 }
+
+/// An interval's notes, replayed, make the recorder that recording them directly (as measured)
+/// makes, also past the point where the notes fold themselves into a recorder of their own.
+#[test]
+fn pending_notes_replay_as_if_recorded_directly() {
+    use super::interval::{PENDING_ENTRIES, Pending};
+    for n in [12u64, PENDING_ENTRIES as u64 + 7] {
+        let (mut direct, mut notes) = (Recorder::new(), Pending::default());
+        let t0 = Instant::now();
+        for i in 0..n {
+            // Raw and corrected differ for some samples only, as when a few starts were late.
+            let sent = t0 + Duration::from_micros(if i % 11 == 0 { 700 } else { 0 });
+            let done = t0 + Duration::from_micros(1_000 + (i * 37) % 90_000);
+            match i % 6 {
+                0 => {
+                    direct.latency(ACCEPT, OpMetric::Response, t0, sent, done, true);
+                    notes.latency(ACCEPT, OpMetric::Response, t0, sent, done);
+                }
+                1 => {
+                    direct.customer_latency(CustomerMetric::Wait, t0, sent, done, true);
+                    notes.customer_latency(CustomerMetric::Wait, t0, sent, done);
+                }
+                2 => {
+                    direct.op_ok(CONSULT, true);
+                    notes.op_ok(CONSULT);
+                }
+                3 => {
+                    let kind = if i % 4 == 1 { "timeout" } else { "http-500" };
+                    direct.op_error(CONSULT, kind, true);
+                    notes.op_error(CONSULT, kind.into());
+                }
+                4 => {
+                    direct.count(Counter::Violations, 2);
+                    notes.count(Counter::Violations, 2);
+                }
+                _ => {
+                    direct.abandoned(true);
+                    notes.abandoned();
+                    // Neither a count kind nor `Abandoned` has a latency: both are ignored.
+                    direct.latency(CONSULT, OpMetric::Count, t0, t0, done, true);
+                    notes.latency(CONSULT, OpMetric::Count, t0, t0, done);
+                    direct.customer_latency(CustomerMetric::Abandoned, t0, t0, done, true);
+                    notes.customer_latency(CustomerMetric::Abandoned, t0, t0, done);
+                }
+            }
+        }
+        let mut replayed = Recorder::new();
+        // Into a recycled recorder, as the ticker does.
+        record_some(&mut replayed, 3);
+        replayed.recycle();
+        notes.replay_into(&mut replayed);
+        assert!(notes.is_empty());
+        assert_eq!(visible(&replayed), visible(&direct), "{n} notes");
+        let hist = |r: &Recorder| {
+            let t = r.op(ACCEPT).and_then(|s| s.response.clone()).expect("accept response");
+            let values = |h: &LatencyHistogram| {
+                h.inner()
+                    .iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect::<Vec<_>>()
+            };
+            (values(t.latency.corrected()), values(t.latency.raw()))
+        };
+        assert_eq!(hist(&replayed), hist(&direct), "{n} notes");
+    }
+}
