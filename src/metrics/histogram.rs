@@ -198,16 +198,17 @@ impl LatencyPair {
         self.corrected.is_empty()
     }
 
-    /// Resets both histograms and puts them in `spare` for reuse.
-    pub(crate) fn recycle_into(self, spare: &mut Vec<LatencyHistogram>) {
-        for mut h in std::iter::once(self.corrected).chain(self.raw) {
-            // An empty one is already clean (reset before, or never written): resetting zeroes
-            // the whole bucket array, which the interval recycling does for every metric.
+    /// Both histograms, reset for reuse: corrected, and raw if it had diverged.
+    pub(crate) fn into_reset(self) -> (LatencyHistogram, Option<LatencyHistogram>) {
+        // An empty one is already clean (reset before, or never written): a reset zeroes the
+        // whole bucket array.
+        let reset = |mut h: LatencyHistogram| {
             if !h.is_empty() {
                 h.reset();
             }
-            spare.push(h);
-        }
+            h
+        };
+        (reset(self.corrected), self.raw.map(reset))
     }
 
     pub fn footprint_bytes(&self) -> usize {

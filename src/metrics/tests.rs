@@ -424,3 +424,21 @@ fn pending_notes_replay_as_if_recorded_directly() {
         assert_eq!(hist(&replayed), hist(&direct), "{n} notes");
     }
 }
+
+/// After a recycle each metric records into its own histogram again, so a metric of short
+/// latencies does not inherit (and reset every second) the bucket array of a metric of long ones.
+#[test]
+fn a_recycled_metric_gets_its_own_histogram_back() {
+    let t0 = Instant::now();
+    let one_ms = |r: &mut Recorder| r.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(1), true);
+    let mut r = Recorder::new();
+    one_ms(&mut r);
+    r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(600_000), true);
+    r.recycle();
+    // The wide metric is quiet this time: its histogram waits for it, unused.
+    one_ms(&mut r);
+    let mut fresh = Recorder::new();
+    one_ms(&mut fresh);
+    assert_eq!(r.histogram_bytes(), fresh.histogram_bytes());
+    assert_eq!(visible(&r), visible(&fresh));
+}
