@@ -176,3 +176,14 @@ impl Pending {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_buffer_is_about_one_and_a_half_mib() {
+        // What `PENDING_ENTRIES` promises: 64 Ki entries of at most 24 bytes.
+        assert!(std::mem::size_of::<Entry>() <= 24, "{}", std::mem::size_of::<Entry>());
+    }
+}
