@@ -10,7 +10,7 @@
 //! progress ([`Pending`]: the samples as they came, a push each), which the engine's ticker
 //! replays every second into one interval recorder for the time-series outputs. The interval
 //! takes warmup samples as measured (the time series shows the warmup too, flagged as such by its
-//! consumers) and counts violations without cloning them.
+//! consumers), keeps corrected latencies only, and counts violations without cloning them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -52,7 +52,7 @@ impl Sink {
     ) {
         self.with(|r, i| {
             r.latency(op, kind, intended, sent, done, measured);
-            i.latency(op, kind, intended, sent, done);
+            i.latency(op, kind, intended, done);
         });
     }
 
@@ -66,7 +66,7 @@ impl Sink {
     ) {
         self.with(|r, i| {
             r.customer_latency(metric, intended, sent, done, measured);
-            i.customer_latency(metric, intended, sent, done);
+            i.customer_latency(metric, intended, done);
         });
     }
 

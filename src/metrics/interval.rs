@@ -24,7 +24,8 @@ pub trait IntervalObserver: Send {
     /// counts are the run's.
     fn load_started(&mut self, _agents_logged_in: usize, _login: &Recorder) {}
     /// What was recorded between `start` and `end` (offsets from the start of the load phase).
-    /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`.
+    /// In `data`, warmup samples count as measured: warmup is `start < scenario.run.warmup`; its
+    /// latencies are the corrected ones only (see [`Pending`]).
     /// `gauges` are the run's live counts sampled at `end`.
     fn interval(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample);
     /// The run is over (also after an interrupt or a failed login): flush and close.
@@ -57,8 +58,8 @@ impl IntervalObserver for Observers {
 /// One sample of an interval, as [`Pending`] keeps it until the ticker replays it.
 #[derive(Debug)]
 enum Entry {
-    Latency { op: OpName, kind: OpMetric, corrected: u64, raw: u64 },
-    Customer { metric: CustomerMetric, corrected: u64, raw: u64 },
+    Latency { op: OpName, kind: OpMetric, corrected: u64 },
+    Customer { metric: CustomerMetric, corrected: u64 },
     Ok(OpName),
     Error(OpName, Box<str>),
     Count(Counter, u64),
@@ -70,7 +71,10 @@ pub const PENDING_ENTRIES: usize = 1 << 16;
 
 /// The samples of the interval in progress, kept as they came; [`Pending::replay_into`] records
 /// them into a [`Recorder`], as measured (an interval shows its warmup too), exactly as if they had
-/// been recorded there directly.
+/// been recorded there directly, but for raw latencies: an interval keeps the corrected ones only
+/// (its raw view is the corrected one), which is all that every interval consumer reads
+/// (`latency.hlog`, `timeline.jsonl`, Prometheus, the progress line); a raw histogram per metric
+/// would double what the ticker records and zeroes every second.
 ///
 /// Why not a recorder: each of the engine's recorder shards would hold one, and every second the
 /// ticker would merge them (an HdrHistogram `add` walks every bucket) and zero them again; in a
@@ -96,37 +100,23 @@ impl Pending {
         self.entries.push(e);
     }
 
-    /// A timed operation, as [`Recorder::latency`] takes it (always measured).
-    pub fn latency(
-        &mut self,
-        op: OpName,
-        kind: OpMetric,
-        intended: Instant,
-        sent: Instant,
-        done: Instant,
-    ) {
+    /// A timed operation, as [`Recorder::latency`] takes it (always measured; corrected only).
+    pub fn latency(&mut self, op: OpName, kind: OpMetric, intended: Instant, done: Instant) {
         if matches!(kind, OpMetric::Errors | OpMetric::Count) {
             return;
         }
         let corrected = duration_to_us(done.saturating_duration_since(intended));
-        let raw = duration_to_us(done.saturating_duration_since(sent));
-        self.push(Entry::Latency { op, kind, corrected, raw });
+        self.push(Entry::Latency { op, kind, corrected });
     }
 
-    /// A customer latency, as [`Recorder::customer_latency`] takes it (always measured).
-    pub fn customer_latency(
-        &mut self,
-        metric: CustomerMetric,
-        intended: Instant,
-        sent: Instant,
-        done: Instant,
-    ) {
+    /// A customer latency, as [`Recorder::customer_latency`] takes it (always measured;
+    /// corrected only).
+    pub fn customer_latency(&mut self, metric: CustomerMetric, intended: Instant, done: Instant) {
         if metric == CustomerMetric::Abandoned {
             return;
         }
         let corrected = duration_to_us(done.saturating_duration_since(intended));
-        let raw = duration_to_us(done.saturating_duration_since(sent));
-        self.push(Entry::Customer { metric, corrected, raw });
+        self.push(Entry::Customer { metric, corrected });
     }
 
     pub fn op_ok(&mut self, op: OpName) {
@@ -162,11 +152,11 @@ impl Pending {
     fn replay_entries(&mut self, into: &mut Recorder) {
         for e in self.entries.drain(..) {
             match e {
-                Entry::Latency { op, kind, corrected, raw } => {
-                    into.latency_us(op, kind, corrected, raw, true)
+                Entry::Latency { op, kind, corrected } => {
+                    into.latency_us(op, kind, corrected, corrected, true)
                 }
-                Entry::Customer { metric, corrected, raw } => {
-                    into.customer_latency_us(metric, corrected, raw, true)
+                Entry::Customer { metric, corrected } => {
+                    into.customer_latency_us(metric, corrected, corrected, true)
                 }
                 Entry::Ok(op) => into.op_ok(op, true),
                 Entry::Error(op, kind) => into.op_error(op, &kind, true),
