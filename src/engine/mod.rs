@@ -9,8 +9,9 @@
 //!
 //! # Intervals
 //! [`run_observed`] also hands the run to an [`IntervalObserver`] one second at a time, from the
-//! start of the load phase to the end of logout (warmup included): a ticker task swaps out
-//! every shard's interval recorder, merges them and calls [`IntervalObserver::interval`], then
+//! start of the load phase to the end of logout (warmup included): a ticker task replays every
+//! shard's notes of the second into one interval recorder and calls
+//! [`IntervalObserver::interval`], then
 //! [`IntervalObserver::finish`] once with the last, partial interval flushed. What the agents
 //! recorded while logging in (before the load phase) is in the totals only.
 //!
@@ -366,7 +367,8 @@ async fn run_inner(
     let _ = ctx.load_start.set(load_start);
     // Login-phase samples stay out of the intervals, which start with the load; an observer
     // keeping live totals gets them once, below.
-    let login = ctx.shards.take_interval();
+    let mut login = Recorder::new();
+    ctx.shards.take_interval(&mut login);
     let ticker_stop = CancellationToken::new();
     // Dropping this future (a caller giving up on the run) stops the ticker too.
     let _ticker_guard = ticker_stop.clone().drop_guard();
@@ -380,7 +382,7 @@ async fn run_inner(
     let ticker = {
         let (take_ctx, sample_ctx) = (ctx.clone(), ctx.clone());
         let clock = Clock {
-            take: move || take_ctx.shards.take_interval(),
+            take: move |into: &mut Recorder| take_ctx.shards.take_interval(into),
             sample: move || sample_ctx.gauges.sample(),
         };
         tokio::spawn(tick(clock, observer, window, load_start, ticker_stop.clone()))
@@ -462,8 +464,8 @@ async fn run_inner(
     })
 }
 
-/// What the ticker reads each interval: the interval's recorder (swapped out of the shards) and
-/// the gauges at its end.
+/// What the ticker reads each interval: the interval's samples (into an emptied recorder) and the
+/// gauges at its end.
 struct Clock<T, G> {
     take: T,
     sample: G,
@@ -472,14 +474,18 @@ struct Clock<T, G> {
 /// Hands `observer` one interval per [`INTERVAL`] from `load_start` until `stop`, then the last
 /// partial interval, then finishes it; returns `window` with every interval folded in.
 async fn tick(
-    clock: Clock<impl Fn() -> Recorder, impl Fn() -> GaugeSample>,
+    clock: Clock<impl Fn(&mut Recorder), impl Fn() -> GaugeSample>,
     mut observer: Option<Box<dyn IntervalObserver>>,
     mut window: Window,
     load_start: Instant,
     stop: CancellationToken,
 ) -> Window {
+    // One recorder for every interval, emptied before each: its histograms keep their bucket
+    // arrays, so a second costs a reset of the histograms it used, not their allocation and growth.
+    let mut data = Recorder::new();
     let mut interval = |start: Duration, end: Duration| {
-        let data = (clock.take)();
+        data.recycle();
+        (clock.take)(&mut data);
         let gauges = (clock.sample)();
         window.add(start, end, &data, gauges);
         if let Some(o) = observer.as_mut() {
@@ -636,7 +642,10 @@ mod tests {
         let taker = shards.clone();
         let gauges = Arc::new(Gauges::new());
         let sampler = gauges.clone();
-        let clock = Clock { take: move || taker.take_interval(), sample: move || sampler.sample() };
+        let clock = Clock {
+            take: move |into: &mut Recorder| taker.take_interval(into),
+            sample: move || sampler.sample(),
+        };
         let window = Window::new(Duration::from_secs(1), Duration::from_secs(3));
         let observer: Box<dyn IntervalObserver> = Box::new(log.clone());
         let task = tokio::spawn(tick(clock, Some(observer), window, start, stop.clone()));
@@ -673,7 +682,7 @@ mod tests {
         let log = Log::default();
         let stop = CancellationToken::new();
         stop.cancel();
-        let clock = Clock { take: Recorder::new, sample: GaugeSample::default };
+        let clock = Clock { take: |_: &mut Recorder| {}, sample: GaugeSample::default };
         let observer: Box<dyn IntervalObserver> = Box::new(log.clone());
         let window = tick(clock, Some(observer), Window::default(), Instant::now(), stop).await;
         assert_eq!(window, Window::default());

@@ -6,17 +6,18 @@
 //! `add` at the end; memory is then independent of the number of agents and of run length.
 //! A std mutex: each record is a few hundred nanoseconds and never crosses an await.
 //!
-//! Each shard holds two recorders under the one lock: the run's total, and the current interval
-//! that the engine's ticker swaps out every second (for a recycled, empty one) for the time-series
-//! outputs. The interval recorder takes warmup samples as measured (the time series shows the
-//! warmup too, flagged as such by its consumers) and counts violations without cloning them, so
-//! the second record costs a histogram increment, not an allocation.
+//! Each shard holds, under the one lock, the run's total recorder and the notes of the interval in
+//! progress ([`Pending`]: the samples as they came, a push each), which the engine's ticker
+//! replays every second into one interval recorder for the time-series outputs. The interval
+//! takes warmup samples as measured (the time series shows the warmup too, flagged as such by its
+//! consumers), keeps corrected latencies only, and counts violations without cloning them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::failure::FailureKind;
 use crate::metrics::Recorder;
+use crate::metrics::interval::Pending;
 use crate::metrics::violations::ViolationObserver;
 use crate::ordering::Violation;
 use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
@@ -25,10 +26,7 @@ use crate::vocab::{Counter, CustomerMetric, OpMetric, OpName};
 #[derive(Debug, Default)]
 struct Shard {
     total: Recorder,
-    interval: Recorder,
-    /// The previous interval's recorder, emptied by [`Recorder::recycle`]: it becomes the next
-    /// `interval`, so the two alternate and keep their histograms' allocations.
-    idle: Recorder,
+    interval: Pending,
 }
 
 /// A task's handle on its shard, and on the run's violation observer (if any).
@@ -36,13 +34,11 @@ struct Shard {
 pub(crate) struct Sink(Arc<Mutex<Shard>>, Option<Arc<dyn ViolationObserver>>);
 
 impl Sink {
-    /// Applies `f` to the total (with the sample's own `measured`) and to the interval (always
-    /// measured), under one lock.
-    fn with(&self, f: impl Fn(&mut Recorder, bool)) {
+    /// Applies `f` to the shard under its lock.
+    fn with(&self, f: impl FnOnce(&mut Recorder, &mut Pending)) {
         let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Shard { total, interval, .. } = &mut *shard;
-        f(total, false);
-        f(interval, true);
+        let Shard { total, interval } = &mut *shard;
+        f(total, interval);
     }
 
     pub(crate) fn latency(
@@ -54,7 +50,10 @@ impl Sink {
         done: Instant,
         measured: bool,
     ) {
-        self.with(|r, interval| r.latency(op, kind, intended, sent, done, measured || interval));
+        self.with(|r, i| {
+            r.latency(op, kind, intended, sent, done, measured);
+            i.latency(op, kind, intended, done);
+        });
     }
 
     pub(crate) fn customer_latency(
@@ -65,27 +64,40 @@ impl Sink {
         done: Instant,
         measured: bool,
     ) {
-        self.with(|r, interval| {
-            r.customer_latency(metric, intended, sent, done, measured || interval)
+        self.with(|r, i| {
+            r.customer_latency(metric, intended, sent, done, measured);
+            i.customer_latency(metric, intended, done);
         });
     }
 
     pub(crate) fn op_ok(&self, op: OpName, measured: bool) {
-        self.with(|r, interval| r.op_ok(op, measured || interval));
+        self.with(|r, i| {
+            r.op_ok(op, measured);
+            i.op_ok(op);
+        });
     }
 
     /// Counts a failure under its kind's stable string (the recorder keys error kinds by name).
     pub(crate) fn op_error(&self, op: OpName, kind: &FailureKind, measured: bool) {
-        let kind = kind.to_string();
-        self.with(|r, interval| r.op_error(op, &kind, measured || interval));
+        let kind: Box<str> = kind.to_string().into();
+        self.with(|r, i| {
+            r.op_error(op, &kind, measured);
+            i.op_error(op, kind);
+        });
     }
 
     pub(crate) fn count(&self, counter: Counter, n: u64) {
-        self.with(|r, _| r.count(counter, n));
+        self.with(|r, i| {
+            r.count(counter, n);
+            i.count(counter, n);
+        });
     }
 
     pub(crate) fn abandoned(&self, measured: bool) {
-        self.with(|r, interval| r.abandoned(measured || interval));
+        self.with(|r, i| {
+            r.abandoned(measured);
+            i.abandoned();
+        });
     }
 
     pub(crate) fn violations(&self, vs: Vec<Violation>) {
@@ -97,16 +109,23 @@ impl Sink {
         if let Some(o) = &self.1 {
             vs.iter().for_each(|v| o.violation(v));
         }
-        let mut shard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        // The interval only needs the number; the total keeps the violations themselves.
-        shard.interval.count(Counter::Violations, vs.len() as u64);
-        vs.into_iter().for_each(|v| shard.total.violation(v));
+        self.with(|total, interval| {
+            // The interval only needs the number; the total keeps the violations themselves.
+            interval.count(Counter::Violations, vs.len() as u64);
+            vs.into_iter().for_each(|v| total.violation(v));
+        });
     }
 }
 
-/// The shards of a run, and who else sees each violation.
+/// The shards of a run, who else sees each violation, and the ticker's spare notes buffer.
 #[derive(Debug)]
-pub(crate) struct Shards(Vec<Arc<Mutex<Shard>>>, Option<Arc<dyn ViolationObserver>>);
+pub(crate) struct Shards {
+    shards: Vec<Arc<Mutex<Shard>>>,
+    violations: Option<Arc<dyn ViolationObserver>>,
+    /// Empty between takes: swapped for each shard's notes in turn, so taking an interval holds a
+    /// shard's lock only for the swap and no buffer is allocated again.
+    spare: Mutex<Pending>,
+}
 
 impl Shards {
     #[cfg(test)]
@@ -116,43 +135,41 @@ impl Shards {
 
     /// `n` shards; every violation recorded is also handed to `violations`.
     pub(crate) fn observed(n: usize, violations: Option<Arc<dyn ViolationObserver>>) -> Self {
-        Shards((0..n.max(1)).map(|_| Arc::new(Mutex::new(Shard::default()))).collect(), violations)
+        Shards {
+            shards: (0..n.max(1)).map(|_| Arc::new(Mutex::new(Shard::default()))).collect(),
+            violations,
+            spare: Mutex::new(Pending::default()),
+        }
     }
 
     pub(crate) fn sink(&self, task: u64) -> Sink {
-        Sink(self.0[(task % self.0.len() as u64) as usize].clone(), self.1.clone())
+        let shard = self.shards[(task % self.shards.len() as u64) as usize].clone();
+        Sink(shard, self.violations.clone())
     }
 
     /// Everything recorded so far, merged.
     pub(crate) fn merged(&self) -> Recorder {
         let mut all = Recorder::new();
-        for s in &self.0 {
+        for s in &self.shards {
             all.merge(&s.lock().unwrap_or_else(|e| e.into_inner()).total);
         }
         all
     }
 
-    /// Takes every shard's current interval (leaving fresh, empty ones) and merges them. Each
-    /// lock is held only for the swap; the merge runs outside it.
-    pub(crate) fn take_interval(&self) -> Recorder {
-        // A fresh merge target, not a recycled one: recycling it was tried and measured worse in
-        // callgrind (670M vs 540M instructions, 50 flows), since a reset zeroes every bucket array
-        // while fresh arrays grow only to the interval's largest value.
-        let mut all = Recorder::new();
-        for s in &self.0 {
-            let lock = || s.lock().unwrap_or_else(|e| e.into_inner());
-            let mut taken = {
-                let mut shard = lock();
-                let idle = std::mem::take(&mut shard.idle);
-                std::mem::replace(&mut shard.interval, idle)
-            };
-            all.merge(&taken);
-            // Emptied, but its histograms stay allocated for the interval after next: cheaper
-            // than a fresh recorder growing them again every second (see `Recorder::recycle`).
-            taken.recycle();
-            lock().idle = taken;
+    /// Records every shard's interval so far into `into` (which the caller has emptied) and
+    /// starts the next one.
+    pub(crate) fn take_interval(&self, into: &mut Recorder) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        for s in &self.shards {
+            {
+                let mut shard = s.lock().unwrap_or_else(|e| e.into_inner());
+                if shard.interval.is_empty() {
+                    continue;
+                }
+                std::mem::swap(&mut shard.interval, &mut *spare);
+            }
+            spare.replay_into(into);
         }
-        all
     }
 }
 
@@ -192,13 +209,16 @@ mod tests {
             );
         }
         shards.sink(0).violations(vec![]);
-        let first = shards.take_interval();
+        let mut first = Recorder::new();
+        shards.take_interval(&mut first);
         assert_eq!(first.total_operations(), 4);
         let lat =
             first.op(op).and_then(|s| s.response.as_ref()).map(|t| t.latency.corrected().len());
         assert_eq!(lat, Some(4));
         // Taken: the next interval starts empty, the totals are untouched.
-        assert_eq!(shards.take_interval().total_operations(), 0);
+        let mut next = Recorder::new();
+        shards.take_interval(&mut next);
+        assert_eq!(next.total_operations(), 0);
         let all = shards.merged();
         assert_eq!(all.total_operations(), 2);
         assert_eq!(all.op(op).map(|s| s.ok.warmup), Some(2));

@@ -126,7 +126,7 @@ impl Window {
     }
 
     /// Takes the interval `start..end` (its recorder counts warmup samples as measured, as the
-    /// engine's interval recorders do) with the gauges sampled at its end, if it is inside.
+    /// engine's interval recorder does) with the gauges sampled at its end, if it is inside.
     pub fn add(&mut self, start: Duration, end: Duration, data: &Recorder, gauges: GaugeSample) {
         let mid = start + end.saturating_sub(start) / 2;
         if end <= start || mid < self.from || mid > self.to {

@@ -149,18 +149,12 @@ impl LatencyPair {
     }
 
     pub fn record(&mut self, corrected: Duration, raw: Duration) {
-        self.record_using(corrected, raw, &mut Vec::new());
+        self.record_us_using(duration_to_us(corrected), duration_to_us(raw), &mut Vec::new());
     }
 
-    /// [`LatencyPair::record`], taking the raw histogram, should it be needed, from `spare`
-    /// (empty histograms kept for reuse) rather than allocating one.
-    pub(crate) fn record_using(
-        &mut self,
-        corrected: Duration,
-        raw: Duration,
-        spare: &mut Vec<LatencyHistogram>,
-    ) {
-        let (c, r) = (duration_to_us(corrected), duration_to_us(raw));
+    /// Records one sample, in microseconds, taking the raw histogram, should it be needed, from
+    /// `spare` (empty histograms kept for reuse) rather than allocating one.
+    pub(crate) fn record_us_using(&mut self, c: u64, r: u64, spare: &mut Vec<LatencyHistogram>) {
         if self.raw.is_none() && r != c {
             // Every earlier sample was identical, so a copy of `corrected` is the exact raw
             // history up to here: an empty spare plus `corrected` holds the same values.
@@ -204,16 +198,17 @@ impl LatencyPair {
         self.corrected.is_empty()
     }
 
-    /// Resets both histograms and puts them in `spare` for reuse.
-    pub(crate) fn recycle_into(self, spare: &mut Vec<LatencyHistogram>) {
-        for mut h in std::iter::once(self.corrected).chain(self.raw) {
-            // An empty one is already clean (reset before, or never written): resetting zeroes
-            // the whole bucket array, which the interval recycling does for every metric.
+    /// Both histograms, reset for reuse: corrected, and raw if it had diverged.
+    pub(crate) fn into_reset(self) -> (LatencyHistogram, Option<LatencyHistogram>) {
+        // An empty one is already clean (reset before, or never written): a reset zeroes the
+        // whole bucket array.
+        let reset = |mut h: LatencyHistogram| {
             if !h.is_empty() {
                 h.reset();
             }
-            spare.push(h);
-        }
+            h
+        };
+        (reset(self.corrected), self.raw.map(reset))
     }
 
     pub fn footprint_bytes(&self) -> usize {

@@ -154,6 +154,29 @@ impl OpStats {
     }
 }
 
+/// A timed metric about to take its first sample, with the metric's own kept histogram, else a
+/// spare one, else a new one.
+fn first_sample(kept: Option<LatencyHistogram>, spare: &mut Vec<LatencyHistogram>) -> TimedMetric {
+    let h = kept.or_else(|| spare.pop()).unwrap_or_default();
+    TimedMetric { latency: LatencyPair::with_corrected(h), warmup: 0 }
+}
+
+/// One sample of a timed metric: counted only in warmup, recorded otherwise.
+fn record_timed(
+    slot: &mut Option<TimedMetric>,
+    spare: &mut Vec<LatencyHistogram>,
+    corrected: u64,
+    raw: u64,
+    measured: bool,
+) {
+    let timed = slot.get_or_insert_with(TimedMetric::default);
+    if !measured {
+        timed.warmup = timed.warmup.saturating_add(1);
+        return;
+    }
+    timed.latency.record_us_using(corrected, raw, spare);
+}
+
 fn add_timed(mine: &mut Option<TimedMetric>, theirs: Option<&TimedMetric>) {
     if let Some(theirs) = theirs {
         mine.get_or_insert_with(TimedMetric::default).add(theirs);
@@ -175,8 +198,15 @@ pub struct Recorder {
     /// The earliest violations by `at_ms`, at most [`VIOLATIONS_KEPT`], sorted.
     first_violations: Vec<Violation>,
     /// Empty histograms whose bucket arrays are kept for reuse, filled by
-    /// [`Recorder::recycle`]; never read, only drawn from when a metric gets its first sample.
+    /// [`Recorder::recycle`]; never read, only drawn from when a metric gets its first sample
+    /// and has no histogram of its own in `kept_ops` or `kept_customers`.
     spare: Vec<LatencyHistogram>,
+    /// Each operation metric's corrected histogram, reset by [`Recorder::recycle`] and given back
+    /// to the same metric: its bucket array then stays sized by that metric's own range, where
+    /// shared spares would all grow to the widest metric's, and a reset zeroes the whole array.
+    kept_ops: HashMap<(OpName, OpMetric), LatencyHistogram>,
+    /// As `kept_ops`, for the customer metrics (indexed by [`customer_slot`]).
+    kept_customers: [Option<LatencyHistogram>; 4],
 }
 
 fn customer_slot(m: CustomerMetric) -> Option<usize> {
@@ -249,24 +279,32 @@ impl Recorder {
         done: Instant,
         measured: bool,
     ) {
-        let Recorder { ops, spare, .. } = self;
+        let corrected = duration_to_us(done.saturating_duration_since(intended));
+        let raw = duration_to_us(done.saturating_duration_since(sent));
+        self.latency_us(op, kind, corrected, raw, measured);
+    }
+
+    /// [`Recorder::latency`] of a sample whose corrected and raw latencies are already known, in
+    /// microseconds (what an interval replays, see [`interval::Pending`]).
+    pub fn latency_us(
+        &mut self,
+        op: OpName,
+        kind: OpMetric,
+        corrected: u64,
+        raw: u64,
+        measured: bool,
+    ) {
+        let Recorder { ops, spare, kept_ops, .. } = self;
         let stats = ops.entry(op).or_default();
         let slot = match kind {
             OpMetric::Response => &mut stats.response,
             OpMetric::Settle => &mut stats.settle,
             OpMetric::Errors | OpMetric::Count => return,
         };
-        let timed = slot.get_or_insert_with(|| TimedMetric {
-            latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
-            warmup: 0,
-        });
-        if !measured {
-            timed.warmup = timed.warmup.saturating_add(1);
-            return;
+        if slot.is_none() {
+            *slot = Some(first_sample(kept_ops.remove(&(op, kind)), spare));
         }
-        let corrected = done.saturating_duration_since(intended);
-        let raw = done.saturating_duration_since(sent);
-        timed.latency.record_using(corrected, raw, spare);
+        record_timed(slot, spare, corrected, raw, measured);
     }
 
     /// Records one customer latency (`Wait`, `Send`, `ToAgent` or `ToCustomer`) as
@@ -280,19 +318,25 @@ impl Recorder {
         done: Instant,
         measured: bool,
     ) {
+        let corrected = duration_to_us(done.saturating_duration_since(intended));
+        let raw = duration_to_us(done.saturating_duration_since(sent));
+        self.customer_latency_us(metric, corrected, raw, measured);
+    }
+
+    /// [`Recorder::customer_latency`] with the latencies already in microseconds.
+    pub fn customer_latency_us(
+        &mut self,
+        metric: CustomerMetric,
+        corrected: u64,
+        raw: u64,
+        measured: bool,
+    ) {
         let Some(i) = customer_slot(metric) else { return };
-        let spare = &mut self.spare;
-        let timed = self.customers[i].get_or_insert_with(|| TimedMetric {
-            latency: LatencyPair::with_corrected(spare.pop().unwrap_or_default()),
-            warmup: 0,
-        });
-        if !measured {
-            timed.warmup = timed.warmup.saturating_add(1);
-            return;
+        let slot = &mut self.customers[i];
+        if slot.is_none() {
+            *slot = Some(first_sample(self.kept_customers[i].take(), &mut self.spare));
         }
-        let corrected = done.saturating_duration_since(intended);
-        let raw = done.saturating_duration_since(sent);
-        timed.latency.record_using(corrected, raw, spare);
+        record_timed(slot, &mut self.spare, corrected, raw, measured);
     }
 
     /// [`Recorder::customer_latency`] of a sample nothing held back before it left: its corrected
@@ -381,20 +425,31 @@ impl Recorder {
     /// cost of the client. A recycled recorder resets arrays it already has.
     pub fn recycle(&mut self) {
         let old = std::mem::take(self);
-        let mut spare = old.spare;
-        for stats in old.ops.into_values() {
-            for timed in [stats.response, stats.settle].into_iter().flatten() {
-                timed.latency.recycle_into(&mut spare);
+        let (mut spare, mut kept_ops, mut kept_customers) =
+            (old.spare, old.kept_ops, old.kept_customers);
+        for (op, stats) in old.ops {
+            for (kind, timed) in
+                [(OpMetric::Response, stats.response), (OpMetric::Settle, stats.settle)]
+            {
+                if let Some(t) = timed {
+                    let (corrected, raw) = t.latency.into_reset();
+                    kept_ops.insert((op, kind), corrected);
+                    spare.extend(raw);
+                }
             }
         }
-        for timed in old.customers.into_iter().flatten() {
-            timed.latency.recycle_into(&mut spare);
+        for (kept, timed) in kept_customers.iter_mut().zip(old.customers) {
+            if let Some(t) = timed {
+                let (corrected, raw) = t.latency.into_reset();
+                *kept = Some(corrected);
+                spare.extend(raw);
+            }
         }
-        // Metrics take spares by `pop`, in no relation to the one each array came from: largest
-        // last, so a metric gets the biggest array left and rarely grows it (a growth is a
-        // realloc and the zeroing of the new part: most of the cost of recording, in callgrind).
+        // Raw histograms and new metrics take spares by `pop`, in no relation to the one each
+        // array came from: largest last, so one gets the biggest array left and rarely grows it
+        // (a growth is a realloc and the zeroing of the new part).
         spare.sort_unstable_by_key(LatencyHistogram::footprint_bytes);
-        self.spare = spare;
+        (self.spare, self.kept_ops, self.kept_customers) = (spare, kept_ops, kept_customers);
     }
 
     // ----- reading -----

@@ -358,3 +358,87 @@ fn customer_latencies_have_a_corrected_and_a_raw_variant() {
     all.recycle();
     assert!(all.customer(CustomerMetric::Send).is_none());
 }
+
+/// An interval's notes, replayed, make the recorder that recording them directly (as measured,
+/// corrected latencies only) makes, also past the point where the notes fold themselves into a
+/// recorder of their own.
+#[test]
+fn pending_notes_replay_as_if_recorded_directly() {
+    use super::interval::{PENDING_ENTRIES, Pending};
+    for n in [12u64, PENDING_ENTRIES as u64 + 7] {
+        let (mut direct, mut notes) = (Recorder::new(), Pending::default());
+        let t0 = Instant::now();
+        for i in 0..n {
+            let done = t0 + Duration::from_micros(1_000 + (i * 37) % 90_000);
+            match i % 6 {
+                0 => {
+                    // Direct with raw = corrected: the notes keep corrected latencies only.
+                    direct.latency(ACCEPT, OpMetric::Response, t0, t0, done, true);
+                    notes.latency(ACCEPT, OpMetric::Response, t0, done);
+                }
+                1 => {
+                    direct.customer_latency(CustomerMetric::Wait, t0, t0, done, true);
+                    notes.customer_latency(CustomerMetric::Wait, t0, done);
+                }
+                2 => {
+                    direct.op_ok(CONSULT, true);
+                    notes.op_ok(CONSULT);
+                }
+                3 => {
+                    let kind = if i % 4 == 1 { "timeout" } else { "http-500" };
+                    direct.op_error(CONSULT, kind, true);
+                    notes.op_error(CONSULT, kind.into());
+                }
+                4 => {
+                    direct.count(Counter::Violations, 2);
+                    notes.count(Counter::Violations, 2);
+                }
+                _ => {
+                    direct.abandoned(true);
+                    notes.abandoned();
+                    // Neither a count kind nor `Abandoned` has a latency: both are ignored.
+                    direct.latency(CONSULT, OpMetric::Count, t0, t0, done, true);
+                    notes.latency(CONSULT, OpMetric::Count, t0, done);
+                    direct.customer_latency(CustomerMetric::Abandoned, t0, t0, done, true);
+                    notes.customer_latency(CustomerMetric::Abandoned, t0, done);
+                }
+            }
+        }
+        let mut replayed = Recorder::new();
+        // Into a recycled recorder, as the ticker does.
+        record_some(&mut replayed, 3);
+        replayed.recycle();
+        notes.replay_into(&mut replayed);
+        assert!(notes.is_empty());
+        assert_eq!(visible(&replayed), visible(&direct), "{n} notes");
+        let hist = |r: &Recorder| {
+            let t = r.op(ACCEPT).and_then(|s| s.response.clone()).expect("accept response");
+            let values = |h: &LatencyHistogram| {
+                h.inner()
+                    .iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect::<Vec<_>>()
+            };
+            (values(t.latency.corrected()), values(t.latency.raw()))
+        };
+        assert_eq!(hist(&replayed), hist(&direct), "{n} notes");
+    }
+}
+
+/// After a recycle each metric records into its own histogram again, so a metric of short
+/// latencies does not inherit (and reset every second) the bucket array of a metric of long ones.
+#[test]
+fn a_recycled_metric_gets_its_own_histogram_back() {
+    let t0 = Instant::now();
+    let one_ms = |r: &mut Recorder| r.latency(ACCEPT, OpMetric::Response, t0, t0, t0 + ms(1), true);
+    let mut r = Recorder::new();
+    one_ms(&mut r);
+    r.latency(CONSULT, OpMetric::Settle, t0, t0, t0 + ms(600_000), true);
+    r.recycle();
+    // The wide metric is quiet this time: its histogram waits for it, unused.
+    one_ms(&mut r);
+    let mut fresh = Recorder::new();
+    one_ms(&mut fresh);
+    assert_eq!(r.histogram_bytes(), fresh.histogram_bytes());
+    assert_eq!(visible(&r), visible(&fresh));
+}

@@ -1,6 +1,6 @@
 //! The simulator's Prometheus families (`gwsim run --prometheus`), fed one interval at a time:
-//! [`RunMetrics`] is an [`IntervalObserver`], so the engine's ticker, which already merges each
-//! second's recorders for the time-series files, hands it the same merged recorder. Nothing is
+//! [`RunMetrics`] is an [`IntervalObserver`], so the engine's ticker, which already gathers each
+//! second into one recorder for the time-series files, hands it the same recorder. Nothing is
 //! added to the hot path; a scrape sees the run up to the last full second.
 //!
 //! Prometheus counts every operation of the run: the logins (handed over once when the load
