@@ -4,14 +4,12 @@
 
 use std::fmt;
 
-use reqwest::Method;
-use reqwest::header::{self, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::client::GwsClient;
 use super::error::GwsError;
-use super::http::{check_status, decode, encode_segment, execute};
+use super::http::{Method, check_status, decode, encode_segment, is_header_value};
 use super::model::{CustomerChat, LogEntry};
 
 /// The header that identifies the contact center to the customer API.
@@ -23,7 +21,8 @@ pub const CONTACT_CENTER_ID_HEADER: &str = "contactcenterid";
 #[derive(Clone)]
 pub struct CustomerClient {
     client: GwsClient,
-    contact_center_id: HeaderValue,
+    /// Checked to be a header value once, here.
+    contact_center_id: Box<str>,
 }
 
 impl fmt::Debug for CustomerClient {
@@ -52,10 +51,10 @@ impl CustomerClient {
     /// A customer of the contact center `contact_center_id` (protocol.md §11.1, §15.17), sharing
     /// `client`'s connection pool.
     pub fn new(client: &GwsClient, contact_center_id: &str) -> Result<Self, GwsError> {
-        let contact_center_id = HeaderValue::from_str(contact_center_id).map_err(|_| {
-            GwsError::Config("contact center id is not a valid header value".into())
-        })?;
-        Ok(CustomerClient { client: client.clone(), contact_center_id })
+        if !is_header_value(contact_center_id) {
+            return Err(GwsError::Config("contact center id is not a valid header value".into()));
+        }
+        Ok(CustomerClient { client: client.clone(), contact_center_id: contact_center_id.into() })
     }
 
     /// `POST /api/v2/chats` RequestChat; returns the customer API's chat id (a UUID, distinct
@@ -87,13 +86,13 @@ impl CustomerClient {
         if let (Some(endpoint), Some(obj)) = (endpoint, body.as_object_mut()) {
             obj.insert("endpoint".into(), Value::String(endpoint.to_owned()));
         }
-        let raw = self.send(Method::POST, "/api/v2/chats".to_owned(), Some(&body)).await?;
+        let raw = self.send(Method::Post, "/api/v2/chats".to_owned(), Some(&body)).await?;
         Ok(decode::<IdBody>(&raw)?.id)
     }
 
     /// `GET /api/v2/chats/{id}`.
     pub async fn get_chat(&self, id: &str) -> Result<CustomerChat, GwsError> {
-        let raw = self.send(Method::GET, chat_path(id), None).await?;
+        let raw = self.send(Method::Get, chat_path(id), None).await?;
         Ok(decode::<ChatBody>(&raw)?.chat)
     }
 
@@ -105,7 +104,7 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", chat_path(id)), index);
-        let raw = self.send(Method::GET, path, None).await?;
+        let raw = self.send(Method::Get, path, None).await?;
         Ok(decode::<MessagesBody>(&raw)?.messages)
     }
 
@@ -146,7 +145,7 @@ impl CustomerClient {
             object.insert("id".into(), Value::from(id));
         }
         let raw =
-            self.send(Method::POST, "/sim/v1/facebook/inbound".to_owned(), Some(&body)).await?;
+            self.send(Method::Post, "/sim/v1/facebook/inbound".to_owned(), Some(&body)).await?;
         Ok(decode::<IdBody>(&raw)?.id)
     }
 
@@ -157,22 +156,22 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", facebook_path(id)), index);
-        let raw = self.send(Method::GET, path, None).await?;
+        let raw = self.send(Method::Get, path, None).await?;
         Ok(decode::<MessagesBody>(&raw)?.messages)
     }
 
     pub async fn facebook_send(&self, id: &str, text: &str) -> Result<(), GwsError> {
         let body = json!({"operationName": "SendMessage", "text": text});
-        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+        self.send(Method::Post, facebook_path(id), Some(&body)).await.map(drop)
     }
 
     pub async fn facebook_complete(&self, id: &str) -> Result<(), GwsError> {
         let body = json!({"operationName": "Complete"});
-        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+        self.send(Method::Post, facebook_path(id), Some(&body)).await.map(drop)
     }
 
     async fn chat_operation(&self, id: &str, body: Value) -> Result<(), GwsError> {
-        self.send(Method::POST, chat_path(id), Some(&body)).await.map(drop)
+        self.send(Method::Post, chat_path(id), Some(&body)).await.map(drop)
     }
 
     async fn send(
@@ -180,22 +179,16 @@ impl CustomerClient {
         method: Method,
         path: String,
         body: Option<&Value>,
-    ) -> Result<bytes::Bytes, GwsError> {
-        let mut req = self
-            .client
-            .request(method, &path)
-            .header(
-                HeaderName::from_static(CONTACT_CENTER_ID_HEADER),
-                self.contact_center_id.clone(),
-            )
-            .header(header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| GwsError::Config(e.to_string()))?;
-            req = req.header(header::CONTENT_TYPE, "application/json").body(bytes);
-        }
-        let (status, _, raw) = execute(self.client.gate(), req).await?;
-        check_status(status.as_u16(), &raw)?;
-        Ok(raw)
+    ) -> Result<Vec<u8>, GwsError> {
+        let mut req = self.client.request(method, &path);
+        req.header(CONTACT_CENTER_ID_HEADER, &self.contact_center_id);
+        let req = match body {
+            Some(body) => req.json(body)?,
+            None => req.empty(),
+        };
+        let reply = self.client.execute(req, &[]).await?;
+        check_status(reply.status, &reply.body)?;
+        Ok(reply.body)
     }
 }
 

@@ -553,7 +553,7 @@ async fn serve_simple_ws(tls: bool, data_first: bool) -> String {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let stream: Box<dyn transport::Io> = if tls {
+                let stream: Box<dyn crate::net::Io> = if tls {
                     let Ok(stream) = acceptor.accept(tcp).await else { return };
                     Box::new(stream)
                 } else {
