@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::*;
 
@@ -38,21 +38,40 @@ const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n{\"statusCode\":0
 
 /// Starts the responder; `script` picks the action from the request line.
 async fn responder(script: fn(&str) -> Action) -> (String, Seen) {
+    start(script, false).await
+}
+
+/// [`responder`], behind TLS with a self-signed certificate when `tls`.
+async fn start(script: fn(&str) -> Action, tls: bool) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let scheme = if tls { "https" } else { "http" };
+    let base = format!("{scheme}://{}", listener.local_addr().expect("addr"));
     let seen = Seen::default();
     let shared = seen.clone();
+    let acceptor = crate::net::test_tls::acceptor();
     tokio::spawn(async move {
         // Bounded by the test: the task ends with the runtime.
         while let Ok((stream, _)) = listener.accept().await {
             shared.connections.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(serve_connection(stream, script, shared.clone()));
+            let (acceptor, seen) = (acceptor.clone(), shared.clone());
+            tokio::spawn(async move {
+                if tls {
+                    let Ok(stream) = acceptor.accept(stream).await else { return };
+                    serve_connection(stream, script, seen).await;
+                } else {
+                    serve_connection(stream, script, seen).await;
+                }
+            });
         }
     });
     (base, seen)
 }
 
-async fn serve_connection(mut stream: TcpStream, script: fn(&str) -> Action, seen: Seen) {
+async fn serve_connection(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    script: fn(&str) -> Action,
+    seen: Seen,
+) {
     let mut buf = Vec::new();
     // Bounded: each turn handles one request or ends the connection.
     for _ in 0..100 {
@@ -75,7 +94,10 @@ async fn serve_connection(mut stream: TcpStream, script: fn(&str) -> Action, see
 }
 
 /// One request's line and its length (head and content-length body), or `None` at the end.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, usize)> {
+async fn read_request(
+    stream: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Option<(String, usize)> {
     // Bounded: requests in these tests are under 4 KiB.
     for _ in 0..4096 {
         let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -201,4 +223,18 @@ async fn oversize_and_garbled_responses_have_their_kinds() {
     assert_eq!(kind(c.send_message("big", "x").await), "decode");
     assert_eq!(kind(c.send_message("html", "x").await), "decode");
     assert_eq!(kind(c.send_message("bad", "x").await), "transport");
+}
+
+#[tokio::test]
+async fn https_verifies_certificates_unless_told_not_to() {
+    let (base, seen) = start(|_| Action::Answer(OK), true).await;
+    let insecure =
+        GwsClient::builder().base_url(&base).accept_invalid_certs(true).build().expect("client");
+    let c = CustomerClient::new(&insecure, "cc").expect("customer");
+    c.send_message("c1", "hi").await.expect("over tls");
+    c.send_message("c1", "again").await.expect("kept tls connection");
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    let err = customer(&base).send_message("c1", "hi").await.expect_err("self-signed");
+    assert_eq!(err.kind().to_string(), "transport");
+    assert_eq!(seen.lines().len(), 2, "nothing sent over an unverified connection");
 }

@@ -4,6 +4,8 @@
 //! configurations ([`tls`]). It knows neither GWS nor Bayeux.
 
 pub(crate) mod http1;
+#[cfg(test)]
+pub(crate) mod test_tls;
 pub(crate) mod tls;
 
 use std::net::{IpAddr, SocketAddr};
