@@ -74,8 +74,8 @@ impl Method {
 }
 
 /// One request, written as it will go out: request line, head, then (from `framing_at`) its
-/// Content-Type and Content-Length, the empty line and the body.
-#[derive(Debug)]
+/// Content-Type and Content-Length, the empty line and the body. Its `Debug` shows the target
+/// only: the head holds credentials.
 pub(crate) struct Request {
     buf: Vec<u8>,
     /// The request target is `buf[target.0..target.1]`.
@@ -84,6 +84,13 @@ pub(crate) struct Request {
     line_end: usize,
     /// Where the framing headers (or, without a body, the empty line) begin.
     framing_at: usize,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = String::from_utf8_lossy(self.target());
+        f.debug_struct("Request").field("target", &target).finish_non_exhaustive()
+    }
 }
 
 impl Request {
@@ -153,7 +160,7 @@ impl Request {
 }
 
 /// A response as the clients read it: the status, the headers they asked to keep, the body.
-#[derive(Debug)]
+/// No `Debug`: the headers are the session's cookies and CSRF token.
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(&'static str, String)>,
