@@ -1,7 +1,7 @@
 //! The client side of the wire below HTTP semantics, shared by the REST clients (`gws::http`)
 //! and the CometD transports: where to connect and how (source address, TLS), a minimal
-//! HTTP/1.1 exchange with buffers sized to what is read ([`http1`]), and the shared rustls
-//! configurations ([`tls`]). It knows neither GWS nor Bayeux.
+//! HTTP/1.1 exchange with buffers sized to what is read (`http1`), and the shared rustls
+//! configurations (`tls`). It knows neither GWS nor Bayeux.
 
 pub(crate) mod http1;
 #[cfg(test)]
