@@ -10,7 +10,7 @@
 //! [`metrics`] (what a run records), [`report`] (the outputs built from it), [`faults`]
 //! (fault plans, seeded decisions and the ledger the server keeps), [`proxy`] (the fault-injecting TCP proxy in front of a target), [`telemetry`] (live
 //! metrics for Prometheus), [`capacity`] (the capacity search's steps and verdicts), then [`cli`] and
-//! [`app`] (the commands).
+//! [`app`] (the commands); [`net`] is the client wire below HTTP semantics both clients share.
 
 pub mod app;
 pub mod capacity;
@@ -20,6 +20,7 @@ pub mod engine;
 pub mod faults;
 pub mod gws;
 pub mod metrics;
+pub mod net;
 pub mod ordering;
 pub mod proxy;
 pub mod report;

@@ -217,7 +217,7 @@ async fn start_proxy(
     ledger_file: Option<&Path>,
 ) -> Result<(Option<proxy::Running>, RunPlan)> {
     let Some(section) = plan.scenario.proxy.clone() else { return Ok((None, plan)) };
-    let mut url = reqwest::Url::parse(&plan.target.base_url)
+    let mut url = url::Url::parse(&plan.target.base_url)
         .with_context(|| format!("the target {} is not a URL", plan.target.base_url))?;
     let host = url.host_str().context("the target has no host")?.to_owned();
     let port = url.port_or_known_default().context("the target has no port")?;

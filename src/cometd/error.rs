@@ -47,6 +47,17 @@ pub enum CometdError {
     Cancelled,
 }
 
+impl From<crate::net::NetError> for CometdError {
+    fn from(e: crate::net::NetError) -> Self {
+        use crate::net::NetError;
+        match e {
+            NetError::Transport(text) => CometdError::Transport(text),
+            NetError::Oversize(limit) => CometdError::Oversize(limit),
+            NetError::Config(text) => CometdError::Config(text),
+        }
+    }
+}
+
 impl CometdError {
     /// The failure's kind, as it is counted (`vocab::CometdFailure`).
     pub fn failure(&self) -> CometdFailure {

@@ -13,7 +13,7 @@ const AGENTS_PER_ADDRESS: usize = 8_000;
 /// The source addresses to spread `agents` over for a target at `base_url`: empty (the system
 /// chooses) unless the target is an IPv4 loopback literal and one address would not do.
 pub(crate) fn source_addresses(base_url: &str, agents: usize) -> Vec<IpAddr> {
-    let loopback = reqwest::Url::parse(base_url)
+    let loopback = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().and_then(|h| h.parse::<Ipv4Addr>().ok()))
         .is_some_and(|ip| ip.is_loopback());

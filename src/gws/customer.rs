@@ -4,14 +4,12 @@
 
 use std::fmt;
 
-use reqwest::Method;
-use reqwest::header::{self, HeaderName, HeaderValue};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::client::GwsClient;
 use super::error::GwsError;
-use super::http::{check_status, decode, encode_segment, execute};
+use super::http::{Method, check_status, decode, encode_segment, is_header_value};
 use super::model::{CustomerChat, LogEntry};
 
 /// The header that identifies the contact center to the customer API.
@@ -23,13 +21,47 @@ pub const CONTACT_CENTER_ID_HEADER: &str = "contactcenterid";
 #[derive(Clone)]
 pub struct CustomerClient {
     client: GwsClient,
-    contact_center_id: HeaderValue,
+    /// Checked to be a header value once, here.
+    contact_center_id: Box<str>,
 }
 
 impl fmt::Debug for CustomerClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CustomerClient").field("base", &self.client.base_url()).finish()
     }
+}
+
+/// A customer-side operation's body, serialized straight into the request (no JSON tree).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OperationBody<'a> {
+    operation_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
+
+/// RequestChat's body (protocol.md §11.1).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestChatBody<'a> {
+    operation_name: &'static str,
+    nickname: &'a str,
+    subject: &'a str,
+    user_data: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+}
+
+/// The Facebook injector's body (§15.20).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InboundBody<'a> {
+    nickname: &'a str,
+    text: &'a str,
+    subject: &'a str,
+    user_data: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -52,10 +84,10 @@ impl CustomerClient {
     /// A customer of the contact center `contact_center_id` (protocol.md §11.1, §15.17), sharing
     /// `client`'s connection pool.
     pub fn new(client: &GwsClient, contact_center_id: &str) -> Result<Self, GwsError> {
-        let contact_center_id = HeaderValue::from_str(contact_center_id).map_err(|_| {
-            GwsError::Config("contact center id is not a valid header value".into())
-        })?;
-        Ok(CustomerClient { client: client.clone(), contact_center_id })
+        if !is_header_value(contact_center_id) {
+            return Err(GwsError::Config("contact center id is not a valid header value".into()));
+        }
+        Ok(CustomerClient { client: client.clone(), contact_center_id: contact_center_id.into() })
     }
 
     /// `POST /api/v2/chats` RequestChat; returns the customer API's chat id (a UUID, distinct
@@ -78,22 +110,20 @@ impl CustomerClient {
         endpoint: Option<&str>,
         user_data: Map<String, Value>,
     ) -> Result<String, GwsError> {
-        let mut body = json!({
-            "operationName": "RequestChat",
-            "nickname": nickname,
-            "subject": subject,
-            "userData": user_data,
-        });
-        if let (Some(endpoint), Some(obj)) = (endpoint, body.as_object_mut()) {
-            obj.insert("endpoint".into(), Value::String(endpoint.to_owned()));
-        }
-        let raw = self.send(Method::POST, "/api/v2/chats".to_owned(), Some(&body)).await?;
+        let body = RequestChatBody {
+            operation_name: "RequestChat",
+            nickname,
+            subject,
+            user_data: &user_data,
+            endpoint,
+        };
+        let raw = self.send(Method::Post, "/api/v2/chats", Some(&body)).await?;
         Ok(decode::<IdBody>(&raw)?.id)
     }
 
     /// `GET /api/v2/chats/{id}`.
     pub async fn get_chat(&self, id: &str) -> Result<CustomerChat, GwsError> {
-        let raw = self.send(Method::GET, chat_path(id), None).await?;
+        let raw = self.send(Method::Get, &chat_path(id), None::<&()>).await?;
         Ok(decode::<ChatBody>(&raw)?.chat)
     }
 
@@ -105,25 +135,25 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", chat_path(id)), index);
-        let raw = self.send(Method::GET, path, None).await?;
+        let raw = self.send(Method::Get, &path, None::<&()>).await?;
         Ok(decode::<MessagesBody>(&raw)?.messages)
     }
 
     pub async fn send_message(&self, id: &str, text: &str) -> Result<(), GwsError> {
-        self.chat_operation(id, json!({"operationName": "SendMessage", "text": text})).await
+        self.chat_operation(id, "SendMessage", Some(text)).await
     }
 
     pub async fn start_typing(&self, id: &str) -> Result<(), GwsError> {
-        self.chat_operation(id, json!({"operationName": "SendStartTypingNotification"})).await
+        self.chat_operation(id, "SendStartTypingNotification", None).await
     }
 
     pub async fn stop_typing(&self, id: &str) -> Result<(), GwsError> {
-        self.chat_operation(id, json!({"operationName": "SendStopTypingNotification"})).await
+        self.chat_operation(id, "SendStopTypingNotification", None).await
     }
 
     /// Ends the chat for the customer; no further requests should follow.
     pub async fn complete(&self, id: &str) -> Result<(), GwsError> {
-        self.chat_operation(id, json!({"operationName": "Complete"})).await
+        self.chat_operation(id, "Complete", None).await
     }
 
     /// `POST /sim/v1/facebook/inbound`: a Facebook user writes to the page. With `existing_id`
@@ -136,17 +166,8 @@ impl CustomerClient {
         user_data: Map<String, Value>,
         existing_id: Option<&str>,
     ) -> Result<String, GwsError> {
-        let mut body = json!({
-            "nickname": nickname,
-            "text": text,
-            "subject": subject,
-            "userData": user_data,
-        });
-        if let (Some(id), Some(object)) = (existing_id, body.as_object_mut()) {
-            object.insert("id".into(), Value::from(id));
-        }
-        let raw =
-            self.send(Method::POST, "/sim/v1/facebook/inbound".to_owned(), Some(&body)).await?;
+        let body = InboundBody { nickname, text, subject, user_data: &user_data, id: existing_id };
+        let raw = self.send(Method::Post, "/sim/v1/facebook/inbound", Some(&body)).await?;
         Ok(decode::<IdBody>(&raw)?.id)
     }
 
@@ -157,45 +178,45 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", facebook_path(id)), index);
-        let raw = self.send(Method::GET, path, None).await?;
+        let raw = self.send(Method::Get, &path, None::<&()>).await?;
         Ok(decode::<MessagesBody>(&raw)?.messages)
     }
 
     pub async fn facebook_send(&self, id: &str, text: &str) -> Result<(), GwsError> {
-        let body = json!({"operationName": "SendMessage", "text": text});
-        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+        let body = OperationBody { operation_name: "SendMessage", text: Some(text) };
+        self.send(Method::Post, &facebook_path(id), Some(&body)).await.map(drop)
     }
 
     pub async fn facebook_complete(&self, id: &str) -> Result<(), GwsError> {
-        let body = json!({"operationName": "Complete"});
-        self.send(Method::POST, facebook_path(id), Some(&body)).await.map(drop)
+        let body = OperationBody { operation_name: "Complete", text: None };
+        self.send(Method::Post, &facebook_path(id), Some(&body)).await.map(drop)
     }
 
-    async fn chat_operation(&self, id: &str, body: Value) -> Result<(), GwsError> {
-        self.send(Method::POST, chat_path(id), Some(&body)).await.map(drop)
+    async fn chat_operation(
+        &self,
+        id: &str,
+        operation_name: &'static str,
+        text: Option<&str>,
+    ) -> Result<(), GwsError> {
+        let body = OperationBody { operation_name, text };
+        self.send(Method::Post, &chat_path(id), Some(&body)).await.map(drop)
     }
 
     async fn send(
         &self,
         method: Method,
-        path: String,
-        body: Option<&Value>,
-    ) -> Result<bytes::Bytes, GwsError> {
-        let mut req = self
-            .client
-            .request(method, &path)
-            .header(
-                HeaderName::from_static(CONTACT_CENTER_ID_HEADER),
-                self.contact_center_id.clone(),
-            )
-            .header(header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| GwsError::Config(e.to_string()))?;
-            req = req.header(header::CONTENT_TYPE, "application/json").body(bytes);
-        }
-        let (status, _, raw) = execute(self.client.gate(), req).await?;
-        check_status(status.as_u16(), &raw)?;
-        Ok(raw)
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Vec<u8>, GwsError> {
+        let mut req = self.client.request(method, path);
+        req.header(CONTACT_CENTER_ID_HEADER, &self.contact_center_id);
+        let req = match body {
+            Some(body) => req.json(body)?,
+            None => req.empty(),
+        };
+        let reply = self.client.execute(req, &[]).await?;
+        check_status(reply.status, &reply.body)?;
+        Ok(reply.body)
     }
 }
 

@@ -81,35 +81,21 @@ impl GwsError {
             _ => None,
         }
     }
-
-    /// Maps a reqwest failure. The whole source chain goes into the message, because reqwest's
-    /// own `Display` hides the cause ("error sending request") that an operator needs.
-    pub(crate) fn from_reqwest(err: reqwest::Error) -> GwsError {
-        if err.is_timeout() {
-            return GwsError::Timeout;
-        }
-        if err.is_builder() {
-            return GwsError::Config(error_chain(&err));
-        }
-        if err.is_decode() {
-            return GwsError::Decode(error_chain(&err));
-        }
-        GwsError::Transport(error_chain(&err))
-    }
 }
 
-/// `err: cause: cause...` on one line.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    // Bounded: real chains are a handful deep; a cyclic chain must not loop forever.
-    for _ in 0..8 {
-        let Some(cause) = source else { break };
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+impl From<crate::net::NetError> for GwsError {
+    /// A body over the limit is `decode`, as it always was counted: the response came, it is
+    /// not one a client can use.
+    fn from(e: crate::net::NetError) -> Self {
+        use crate::net::NetError;
+        match e {
+            NetError::Transport(text) => GwsError::Transport(text),
+            NetError::Oversize(limit) => {
+                GwsError::Decode(format!("response body over {limit} bytes"))
+            }
+            NetError::Config(text) => GwsError::Config(text),
+        }
     }
-    text
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ mod http;
 pub mod media;
 pub mod model;
 pub mod ops;
+#[cfg(test)]
+mod pool_tests;
 pub mod states;
 #[cfg(test)]
 mod tests;

@@ -15,9 +15,7 @@ use crate::support::{
 };
 
 async fn bayeux(server: &TestServer, suffix: &str, body: Value) -> Vec<Value> {
-    let resp = server
-        .client
-        .http()
+    let resp = reqwest::Client::new()
         .post(format!("{}/api/v2/notifications{suffix}", server.base_url()))
         .basic_auth("agent-1", Some(PASSWORD))
         .json(&body)

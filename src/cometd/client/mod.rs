@@ -56,11 +56,9 @@
 mod backoff;
 #[cfg(test)]
 mod hostile_tests;
-mod http1;
 mod session;
 #[cfg(test)]
 mod tests;
-mod tls;
 mod transport;
 
 use std::collections::VecDeque;
@@ -70,9 +68,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use http::header::HeaderMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::HeaderMap;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

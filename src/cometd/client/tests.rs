@@ -518,34 +518,14 @@ fn config_debug_hides_header_values() {
     assert!(!text.contains("YW5u"), "{text}");
 }
 
-/// A self-signed certificate for 127.0.0.1 and localhost (P-256, valid for a century), made with
-/// `openssl req -x509 -newkey ec ...`; test-only.
-const TEST_CERT_DER_B64: &str = "MIIBmzCCAUGgAwIBAgIUfh7GXpaetK2K4so7Bt/p2XGMXE4wCgYIKoZIzj0EAwIwFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTEyMjQ0OFoYDzIxMjYxMDI4MTIyNDQ4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQFo28wbTAdBgNVHQ4EFgQUE4c9t+AV4++ptI7Jxt2BF053decwHwYDVR0jBBgwFoAUE4c9t+AV4++ptI7Jxt2BF053decwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZIzj0EAwIDSAAwRQIgH3lFiN3a+j4zmNCEJGaXEKX96lM9ubmCpJXgoTg8HpYCIQCTjeyG5DYUpkh3INe3kwWIBjSTGjbSMgNQZhrtbtEF8g==";
-const TEST_KEY_PKCS8_B64: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqnTP9NOqsCAgIUAu77a6uI79TEVQYndJbrSsz2RB09ChRANCAARjCUD5c1TcirY8h1NJ/DX8wfRNP5lCoJNezaCnS9o8AGtRXsxKxeMpDYMRBZBheNojMedb9z8Cm/G828Qj/iQF";
-
 /// A websocket Bayeux responder, behind TLS if `tls`: answers handshake, subscribe, the first
 /// connect and disconnect; holds later connects unanswered (the tests cancel long before they
 /// matter). With `data_first`, a data frame precedes every reply.
 async fn serve_simple_ws(tls: bool, data_first: bool) -> String {
-    use base64::Engine as _;
     use futures_util::{SinkExt, StreamExt};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let cert = CertificateDer::from(b64.decode(TEST_CERT_DER_B64).expect("cert base64"));
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        b64.decode(TEST_KEY_PKCS8_B64).expect("key base64"),
-    ));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert], key)
-    .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::net::test_tls::acceptor();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
@@ -553,7 +533,7 @@ async fn serve_simple_ws(tls: bool, data_first: bool) -> String {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let stream: Box<dyn transport::Io> = if tls {
+                let stream: Box<dyn crate::net::Io> = if tls {
                     let Ok(stream) = acceptor.accept(tcp).await else { return };
                     Box::new(stream)
                 } else {

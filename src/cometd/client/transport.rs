@@ -3,25 +3,19 @@
 //! tokio-tungstenite with small buffers, after an upgrade of gwsim's own). Neither knows Bayeux;
 //! [`super::session`] does.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
+use http::StatusCode;
+use http::header::HeaderMap;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-use super::http1;
 use crate::cometd::channel;
 use crate::cometd::error::CometdError;
+use crate::net::{Endpoint, Io, http1, still_open};
 
 /// The CometD endpoint below the GWS base URL (protocol.md §3.1).
 pub(crate) const NOTIFICATIONS_PATH: &str = "/api/v2/notifications";
@@ -35,7 +29,7 @@ pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// `{base}/api/v2/notifications` for long-polling: `base` must be an http(s) URL.
 pub(crate) fn long_polling_url(base: &str) -> Result<String, CometdError> {
-    let url = reqwest::Url::parse(base.trim())
+    let url = url::Url::parse(base.trim())
         .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(CometdError::Config(format!(
@@ -47,7 +41,7 @@ pub(crate) fn long_polling_url(base: &str) -> Result<String, CometdError> {
 
 /// `ws(s)://host:port[/prefix]/api/v2/notifications` from an http(s) (or already ws(s)) base.
 pub(crate) fn websocket_url(base: &str) -> Result<String, CometdError> {
-    let mut url = reqwest::Url::parse(base.trim())
+    let mut url = url::Url::parse(base.trim())
         .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
     let scheme = match url.scheme() {
         "http" | "ws" => "ws",
@@ -79,7 +73,7 @@ pub(crate) fn long_polling_suffix(first_channel: &str) -> &'static str {
 }
 
 /// Long-polling: every batch is an HTTP POST whose response body is the reply batch, on a
-/// keep-alive connection of the agent's own ([`super::http1`]), opened when needed and reopened
+/// keep-alive connection of the agent's own (`net::http1`), opened when needed and reopened
 /// after a failure.
 pub(crate) struct LongPolling {
     endpoint: Endpoint,
@@ -99,7 +93,7 @@ impl LongPolling {
         local_address: Option<IpAddr>,
         accept_invalid_certs: bool,
     ) -> Result<Self, CometdError> {
-        let url = reqwest::Url::parse(&long_polling_url(base)?)
+        let url = url::Url::parse(&long_polling_url(base)?)
             .map_err(|e| CometdError::Config(format!("base url {base:?}: {e}")))?;
         let endpoint = Endpoint::new(&url, local_address, accept_invalid_certs)?;
         let mut head = String::with_capacity(256);
@@ -183,109 +177,13 @@ impl LongPolling {
             Some(conn) => conn,
             None => self.endpoint.connect().await?,
         };
-        let response = http1::exchange(conn.as_mut(), request, self.max_body).await?;
+        let response = http1::exchange(conn.as_mut(), request, self.max_body, &[]).await?;
         // A failed exchange is not kept: a server in trouble (or a proxy in front of it) gets a
         // fresh connection for the next try.
         if response.reusable && response.status == 200 {
             self.conn = Some(conn);
         }
         Ok(response)
-    }
-}
-
-/// Where a transport connects: host, port, source address and TLS, for long-polling and
-/// websocket alike.
-struct Endpoint {
-    host: String,
-    port: u16,
-    /// `host[:port]` as the Host header says it.
-    authority: String,
-    /// The URL's path (and query, if any).
-    path: String,
-    local_address: Option<IpAddr>,
-    /// Present for `https` and `wss` only.
-    tls: Option<Arc<ClientConfig>>,
-}
-
-impl Endpoint {
-    fn new(
-        url: &reqwest::Url,
-        local_address: Option<IpAddr>,
-        accept_invalid_certs: bool,
-    ) -> Result<Endpoint, CometdError> {
-        let secure = matches!(url.scheme(), "https" | "wss");
-        let host = url
-            .host_str()
-            .ok_or_else(|| CometdError::Config(format!("url {url}: no host")))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = url.port_or_known_default().unwrap_or(if secure { 443 } else { 80 });
-        let authority = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => host.clone(),
-        };
-        let mut path = url.path().to_owned();
-        if let Some(query) = url.query() {
-            path.push('?');
-            path.push_str(query);
-        }
-        let tls =
-            if secure { Some(super::tls::client_config(accept_invalid_certs)?) } else { None };
-        Ok(Endpoint { host, port, authority, path, local_address, tls })
-    }
-
-    /// A TCP connection from the source address, wrapped in TLS when the scheme asks for it.
-    async fn connect(&self) -> Result<Box<dyn Io>, CometdError> {
-        let tcp = self.tcp_connect().await?;
-        match &self.tls {
-            None => Ok(Box::new(tcp)),
-            Some(config) => {
-                let name = ServerName::try_from(self.host.clone()).map_err(|e| {
-                    CometdError::Config(format!("tls server name {}: {e}", self.host))
-                })?;
-                let tls = TlsConnector::from(Arc::clone(config))
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| CometdError::Transport(format!("tls handshake: {e}")))?;
-                Ok(Box::new(tls))
-            }
-        }
-    }
-
-    async fn tcp_connect(&self) -> Result<TcpStream, CometdError> {
-        let (host, port) = (self.host.as_str(), self.port);
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| CometdError::Transport(format!("resolve {host}: {e}")))?
-            .collect();
-        let mut last = CometdError::Transport(format!("no address for {host}"));
-        // Bounded by the resolver's answer, typically one or two addresses.
-        for address in addresses {
-            let socket = match (address, self.local_address) {
-                (SocketAddr::V4(_), Some(IpAddr::V6(_)))
-                | (SocketAddr::V6(_), Some(IpAddr::V4(_))) => {
-                    continue;
-                }
-                (SocketAddr::V4(_), _) => TcpSocket::new_v4(),
-                (SocketAddr::V6(_), _) => TcpSocket::new_v6(),
-            };
-            let attempt = async {
-                let socket = socket?;
-                if let Some(local) = self.local_address {
-                    socket.bind(SocketAddr::new(local, 0))?;
-                }
-                let stream = socket.connect(address).await?;
-                stream.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(stream)
-            };
-            match attempt.await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = CometdError::Transport(format!("connect {address}: {e}")),
-            }
-        }
-        Err(last)
     }
 }
 
@@ -314,21 +212,6 @@ impl WsBuffers {
     }
 }
 
-/// A plain or TLS byte stream under the websocket. Dynamic dispatch costs one indirect call per
-/// read or write, nothing next to the syscall behind it.
-/// Whether a kept connection is still open: one read polled without waiting. Between two
-/// exchanges the server sends nothing, so anything ready (its close, an error, stray bytes)
-/// means the connection is not fit to carry the next request.
-fn still_open(io: &mut dyn Io) -> bool {
-    let mut byte = [0u8; 1];
-    let mut buf = tokio::io::ReadBuf::new(&mut byte);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    std::pin::Pin::new(io).poll_read(&mut cx, &mut buf).is_pending()
-}
-
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
-
 type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// The websocket transport: one socket at a time, reopened after a loss.
@@ -351,7 +234,7 @@ impl WebSocket {
         accept_invalid_certs: bool,
     ) -> Result<Self, CometdError> {
         let url = websocket_url(base)?;
-        let parsed = reqwest::Url::parse(&url)
+        let parsed = url::Url::parse(&url)
             .map_err(|e| CometdError::Config(format!("websocket url {url:?}: {e}")))?;
         let endpoint = Endpoint::new(&parsed, local_address, accept_invalid_certs)?;
         Ok(WebSocket { endpoint, headers, buffers, open_timeout, socket: None })
@@ -372,7 +255,7 @@ impl WebSocket {
         Ok(())
     }
 
-    /// The HTTP upgrade is gwsim's own ([`http1::upgrade`]) so that the socket starts with a
+    /// The HTTP upgrade is gwsim's own (`net::http1::upgrade`) so that the socket starts with a
     /// read buffer of `buffers.read`, not the handshake's.
     async fn upgrade(&self) -> Result<Socket, CometdError> {
         let key = tungstenite::handshake::client::generate_key();
@@ -531,8 +414,8 @@ mod tests {
                 false,
             )
         };
-        assert!(make("https://h").expect("wss").endpoint.tls.is_some());
-        assert!(make("http://h").expect("ws").endpoint.tls.is_none());
+        assert!(make("https://h").expect("wss").endpoint.is_tls());
+        assert!(!make("http://h").expect("ws").endpoint.is_tls());
     }
 
     #[test]

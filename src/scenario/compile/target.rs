@@ -166,7 +166,7 @@ impl Cx<'_> {
     pub(super) fn base_url(&mut self, u: &str, at: &At, allow_remote: bool) -> Option<String> {
         // Only the file has a key to name; a flag is already named by `at`.
         let what = if at.is_flag() { "the URL" } else { "`base_url`" };
-        let url = match reqwest::Url::parse(u) {
+        let url = match url::Url::parse(u) {
             Ok(url) => url,
             Err(e) => {
                 self.error_at(

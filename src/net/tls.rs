@@ -1,4 +1,4 @@
-//! TLS for the `wss` websocket transport: rustls client configurations built once per process
+//! TLS for the REST pool and the CometD transports (`https`, `wss`): rustls client configurations built once per process
 //! and shared by every agent (a root store per agent would cost far more than the 64 KiB an idle
 //! agent may use), one verifying against the webpki roots and one accepting any certificate for
 //! test deployments with self-signed certificates.
@@ -10,7 +10,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::cometd::error::CometdError;
+use super::NetError;
 
 type Shared = Result<Arc<ClientConfig>, String>;
 
@@ -18,11 +18,11 @@ static VERIFYING: OnceLock<Shared> = OnceLock::new();
 static ACCEPT_ANY: OnceLock<Shared> = OnceLock::new();
 
 /// The shared client configuration; `accept_invalid_certs` skips certificate verification.
-pub(crate) fn client_config(accept_invalid_certs: bool) -> Result<Arc<ClientConfig>, CometdError> {
+pub(crate) fn client_config(accept_invalid_certs: bool) -> Result<Arc<ClientConfig>, NetError> {
     let cell = if accept_invalid_certs { &ACCEPT_ANY } else { &VERIFYING };
     cell.get_or_init(|| build(accept_invalid_certs).map(Arc::new))
         .clone()
-        .map_err(|e| CometdError::Config(format!("tls: {e}")))
+        .map_err(|e| NetError::Config(format!("tls: {e}")))
 }
 
 fn build(accept_invalid_certs: bool) -> Result<ClientConfig, String> {
