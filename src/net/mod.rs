@@ -3,6 +3,7 @@
 //! HTTP/1.1 exchange with buffers sized to what is read (`http1`), and the shared rustls
 //! configurations (`tls`). It knows neither GWS nor Bayeux.
 
+pub(crate) mod chunk;
 pub(crate) mod http1;
 #[cfg(test)]
 pub(crate) mod test_tls;

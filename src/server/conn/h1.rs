@@ -23,7 +23,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::parse::{self, Chunk, Framing, Head, HeadError, MAX_HEAD};
+use super::parse::{self, Framing, Head, HeadError, MAX_HEAD};
+use crate::net::chunk::{Chunk, next_chunk};
 
 /// The first read's buffer: a long-poll request (head and body) of an idle agent fits; larger
 /// requests grow it by doubling, up to what they need.
@@ -222,7 +223,7 @@ async fn read_body(
             // Bounded: each turn consumes a chunk or reads at least one byte, under `raw_limit`,
             // before the deadline.
             loop {
-                match parse::next_chunk(buf) {
+                match next_chunk(buf, MAX_HEAD) {
                     Ok(Some(Chunk::Data { start, len, end })) => {
                         if body.len() + len > limit {
                             return Ok(BodyRead::Unreadable);
