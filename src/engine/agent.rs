@@ -386,13 +386,13 @@ impl Flows<'_> {
             }
         };
         let events = self.shared.observe(self.rec, &n, data.get());
-        let Some(id) = n.interaction_id().map(str::to_string) else { return };
-        if n.is_invitation() && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
+        let Some(id) = n.interaction_id() else { return };
+        if n.is_invitation() && self.routes.get(id).is_none_or(|tx| tx.is_closed()) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
-            self.spawn(&id, steps, InteractionState::Invited, rng.random());
+            self.spawn(id, steps, InteractionState::Invited, rng.random());
         }
         // A closed channel means the flow ended; the notification was checked.
-        let Some(tx) = self.routes.get(&id).filter(|tx| !tx.is_closed()).cloned() else { return };
+        let Some(tx) = self.routes.get(id).filter(|tx| !tx.is_closed()) else { return };
         let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         let held = tokio::select! {
