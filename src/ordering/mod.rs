@@ -46,7 +46,6 @@ pub use cross::CrossChecker;
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 
-
 use crate::gws::model::{LogEntry, Notification, NotificationType, Participant};
 
 /// Which expectations the checker holds a server to (protocol.md §15 "Checker profiles").

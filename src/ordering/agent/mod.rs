@@ -410,14 +410,14 @@ impl<T: Copy> AgentChecker<T> {
         interaction_in(&mut self.live, id, now_ms)
     }
 
-    fn remember(&mut self, id: &str, note: &observe::Note<'_>, raw: Option<&str>) {
+    fn remember(&mut self, id: &str, note: &observe::Note<'_>, raw: Option<Box<str>>) {
         if self.recent.len() >= CONTEXT_RING {
             self.recent.pop_front();
         }
         // Rendering waits until a violation shows it: copying the bytes costs far less. Bytes
         // over the bound are rendered now, so the ring stays bounded; `id` is a retained key.
         let kept = match raw {
-            Some(raw) if raw.len() <= bounds::MAX_RAW_CONTEXT_BYTES => Recent::Raw(raw.into()),
+            Some(raw) if raw.len() <= bounds::MAX_RAW_CONTEXT_BYTES => Recent::Raw(raw),
             _ => Recent::Text(note.got()),
         };
         self.recent.push_back((id.to_owned(), kept));

@@ -96,15 +96,21 @@ impl<T: Copy> AgentChecker<T> {
     /// [`AgentChecker::observe`] of a notification decoded from `raw`, its JSON as it arrived:
     /// a repeat is recognised by its bytes, and the notification is rendered only if a
     /// violation needs it (the ring of recent ones keeps the bytes).
-    pub fn observe_raw(&mut self, now_ms: u64, n: &Notification, raw: &str) -> Observed<T> {
-        self.observe_delivery(now_ms, n, Some(raw))
+    /// `raw` is taken as it is, owned, when the caller has it so (no copy for the ring).
+    pub fn observe_raw(
+        &mut self,
+        now_ms: u64,
+        n: &Notification,
+        raw: impl Into<Box<str>>,
+    ) -> Observed<T> {
+        self.observe_delivery(now_ms, n, Some(raw.into()))
     }
 
     fn observe_delivery(
         &mut self,
         now_ms: u64,
         n: &Notification,
-        raw: Option<&str>,
+        raw: Option<Box<str>>,
     ) -> Observed<T> {
         let Some(id) = super::super::interaction_of(n) else {
             return Observed::default();
@@ -112,7 +118,7 @@ impl<T: Copy> AgentChecker<T> {
         // Kept under a bounded key: a server's id can be of any length.
         let id = super::bounds::retained_id(id);
         let id: &str = &id;
-        let note = Note::of(n, raw);
+        let note = Note::of(n, raw.as_deref());
         self.remember(id, &note, raw);
 
         if let Some(findings) = self.after_end(id, &note) {

@@ -178,7 +178,7 @@ fn run(name: &str, media: Media, profile: Profile, events: &[Event]) -> Vec<Viol
             }
             Event::Note(n) => {
                 let raw = serde_json::to_string(n).expect("serializes");
-                out.extend(checker.observe_raw(now, n, &raw).violations)
+                out.extend(checker.observe_raw(now, n, raw).violations)
             }
             Event::Wait(ms) => {
                 now += ms;
@@ -440,7 +440,7 @@ fn repeats_are_judged_on_the_bytes_that_arrived() {
     let mut checker: AgentChecker = AgentChecker::new("Bob", media, Profile::Documented);
     let feed = |c: &mut AgentChecker, now: u64, n: &Notification| {
         let raw = serde_json::to_string(n).expect("serializes");
-        c.observe_raw(now, n, &raw).violations
+        c.observe_raw(now, n, raw).violations
     };
     let mut found = feed(&mut checker, 10, &invited);
     found.extend(feed(&mut checker, 20, &with_bob));
