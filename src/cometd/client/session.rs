@@ -36,7 +36,9 @@ pub(crate) struct Incoming {
     #[serde(default)]
     pub(crate) error: Option<Value>,
     #[serde(default)]
-    pub(crate) advice: Option<IncomingAdvice>,
+    /// Boxed: it comes with meta replies only, and inline it would make every message of a
+    /// batch larger.
+    pub(crate) advice: Option<Box<IncomingAdvice>>,
     #[serde(default)]
     pub(crate) supported_connection_types: Option<Value>,
     #[serde(default)]
@@ -421,7 +423,7 @@ impl Session {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let reconnect = self.absorb_advice(message.advice.as_ref());
+        let reconnect = self.absorb_advice(message.advice.as_deref());
         match kind {
             Pending::Handshake => Reply::Handshake(self.on_handshake(&message, successful, error)),
             Pending::Subscribe(subscription) => Reply::Subscribe {
