@@ -375,7 +375,7 @@ impl Flows<'_> {
     /// Checks one data message and hands it to its interaction's flow, starting one for an
     /// invitation. Waits while the flows hold their whole budget (a flood on one interaction):
     /// the agent stops taking events, and so the CometD client stops reading.
-    async fn data(&mut self, data: &RawValue, rng: &mut SmallRng) {
+    async fn data(&mut self, data: Box<RawValue>, rng: &mut SmallRng) {
         let n: Notification = match serde_json::from_str(data.get()) {
             Ok(n) => n,
             Err(e) => {
@@ -385,15 +385,16 @@ impl Flows<'_> {
                 return;
             }
         };
-        let events = self.shared.observe(self.rec, &n, data.get());
-        let Some(id) = n.interaction_id().map(str::to_string) else { return };
-        if n.is_invitation() && self.routes.get(&id).is_none_or(|tx| tx.is_closed()) {
+        let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
+        // The bytes go on to the checker's ring of recent notifications, moved rather than copied.
+        let events = self.shared.observe(self.rec, &n, data.into());
+        let Some(id) = n.interaction_id() else { return };
+        if n.is_invitation() && self.routes.get(id).is_none_or(|tx| tx.is_closed()) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
-            self.spawn(&id, steps, InteractionState::Invited, rng.random());
+            self.spawn(id, steps, InteractionState::Invited, rng.random());
         }
         // A closed channel means the flow ended; the notification was checked.
-        let Some(tx) = self.routes.get(&id).filter(|tx| !tx.is_closed()).cloned() else { return };
-        let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
+        let Some(tx) = self.routes.get(id).filter(|tx| !tx.is_closed()) else { return };
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         let held = tokio::select! {
             // Cancelled: the flows are ending and so is what they would have done with it.
@@ -534,7 +535,7 @@ async fn serve(
                     if channel == CHANNELS {
                         session.heard += 1;
                     }
-                    flows.data(&data, rng).await;
+                    flows.data(data, rng).await;
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
                     stream_failing = false;
@@ -656,7 +657,7 @@ async fn storm(
                         if channel == CHANNELS {
                             session.heard += 1;
                         }
-                        flows.data(&data, rng).await;
+                        flows.data(data, rng).await;
                     }
                     Some(_) => {}
                     None => return false,
@@ -704,7 +705,7 @@ async fn logout(
             if let Event::Data { data, .. } = event
                 && let Ok(n) = serde_json::from_str::<Notification>(data.get())
             {
-                shared.observe(rec, &n, data.get());
+                shared.observe(rec, &n, data.into());
             }
         }
         let now_ms = ctx.now_ms();

@@ -47,8 +47,9 @@ impl AgentShared {
 
     /// Checks one notification and records what the checker found in it: its violations, and
     /// the `settle` latency of each operation it settles. Returns the await events it stands
-    /// for, for the flow on its interaction. `raw` is the JSON `n` was decoded from.
-    pub(crate) fn observe(&self, rec: &Sink, n: &Notification, raw: &str) -> Vec<AwaitEvent> {
+    /// for, for the flow on its interaction. `raw` is the JSON `n` was decoded from (the checker
+    /// keeps it a while, for the context of violations).
+    pub(crate) fn observe(&self, rec: &Sink, n: &Notification, raw: Box<str>) -> Vec<AwaitEvent> {
         let now_ms = self.ctx.now_ms();
         let found = self.checker(|c| c.observe_raw(now_ms, n, raw));
         let now = Instant::now();

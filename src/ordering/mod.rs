@@ -46,8 +46,6 @@ pub use cross::CrossChecker;
 pub use customer::CustomerChecker;
 pub use violation::{Violation, ViolationKind};
 
-use std::hash::Hasher;
-
 use crate::gws::model::{LogEntry, Notification, NotificationType, Participant};
 
 /// Which expectations the checker holds a server to (protocol.md §15 "Checker profiles").
@@ -170,59 +168,11 @@ pub fn render_entry(e: &LogEntry) -> String {
     format!("#{} {:?} from {}{vis}", e.index, e.kind, e.from.nickname)
 }
 
-/// Feeds serialized JSON into a hasher through a small stack buffer, so fingerprints need no
-/// allocation. serde_json writes a token at a time (`{`, `"`, a key, `:`...), and each
-/// `Hasher::write` call on SipHash has a fixed cost of its own; batching the tokens into
-/// [`HASH_CHUNK`]-byte writes cut the fingerprint's cost per notification by more than half
-/// (callgrind). SipHash is a streaming hash, so the value does not depend on how the bytes are
-/// split: the fingerprint is the same as hashing the whole serialization at once (tested).
-struct HashWriter {
-    hasher: std::collections::hash_map::DefaultHasher,
-    buf: [u8; HASH_CHUNK],
-    len: usize,
-}
-
-/// Bytes gathered before each `Hasher::write`: a notification serializes to a few hundred bytes
-/// to a few KiB, so most take one to a few writes.
-const HASH_CHUNK: usize = 512;
-
-impl HashWriter {
-    fn new() -> Self {
-        HashWriter { hasher: Default::default(), buf: [0; HASH_CHUNK], len: 0 }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.hasher.write(&self.buf[..self.len]);
-        self.hasher.finish()
-    }
-}
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.len + buf.len() > HASH_CHUNK {
-            self.hasher.write(&self.buf[..self.len]);
-            self.len = 0;
-            if buf.len() > HASH_CHUNK {
-                self.hasher.write(buf);
-                return Ok(buf.len());
-            }
-        }
-        self.buf[self.len..self.len + buf.len()].copy_from_slice(buf);
-        self.len += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A hash of the whole value, for recognising an identical repeated delivery: the same as
-/// [`raw_fingerprint`] of its serialization.
+/// [`raw_fingerprint`] of its serialization. Only callers without the bytes as they arrived pay
+/// for serializing (the customer checker's log entries, tests).
 pub(crate) fn fingerprint<T: serde::Serialize>(value: &T) -> Option<u64> {
-    let mut w = HashWriter::new();
-    serde_json::to_writer(&mut w, value).ok()?;
-    Some(w.finish())
+    serde_json::to_vec(value).ok().map(|bytes| hash_bytes(&bytes))
 }
 
 /// The fingerprint of a notification as it arrived, from its JSON bytes: no re-serialization
@@ -230,8 +180,18 @@ pub(crate) fn fingerprint<T: serde::Serialize>(value: &T) -> Option<u64> {
 /// (what the duplicate fault and a re-sending server produce) match; any difference in content
 /// does not. Equal to [`fingerprint`] of a value whose serialization is these bytes.
 pub(crate) fn raw_fingerprint(json: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::default();
-    h.write(json.as_bytes());
+    hash_bytes(json.as_bytes())
+}
+
+/// foldhash's quality variant with its fixed seed: a repeat is judged by this 64-bit value
+/// alone, so it must mix well (a collision would be a false duplicate), but it need not resist
+/// an adversary (it keys no map, only the checker's bounded windows of recent fingerprints).
+/// SipHash, std's default, cost about 2K instructions per notification of a kilobyte
+/// (callgrind).
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::default().build_hasher();
+    h.write(bytes);
     h.finish()
 }
 

@@ -56,13 +56,14 @@ impl<'de> Visitor<'de> for NotificationVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Notification, A::Error> {
-        let Some(first) = map.next_key::<String>()? else {
-            return Err(de::Error::missing_field(TAG));
+        let first = match map.next_key::<FirstKey>()? {
+            None => return Err(de::Error::missing_field(TAG)),
+            Some(FirstKey::Tag) => {
+                let Tag(tag) = map.next_value()?;
+                return variant(&tag, MapAccessDeserializer::new(map));
+            }
+            Some(FirstKey::Other(key)) => key,
         };
-        if first == TAG {
-            let tag: String = map.next_value()?;
-            return variant(&tag, MapAccessDeserializer::new(map));
-        }
         let mut object = Map::new();
         object.insert(first, map.next_value()?);
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
@@ -79,6 +80,57 @@ impl<'de> Visitor<'de> for NotificationVisitor {
             None => return Err(de::Error::missing_field(TAG)),
         };
         variant(&tag, Value::Object(object)).map_err(de::Error::custom)
+    }
+}
+
+/// The first key of a notification: `messageType` is recognised where it lies in the text, any
+/// other key is kept for the buffered path (the common case allocates nothing).
+enum FirstKey {
+    Tag,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for FirstKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = FirstKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FirstKey, E> {
+                Ok(if v == TAG { FirstKey::Tag } else { FirstKey::Other(v.to_owned()) })
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<FirstKey, E> {
+                Ok(if v == TAG { FirstKey::Tag } else { FirstKey::Other(v) })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The `messageType` value, borrowed from the text when it has no escapes (it never has).
+struct Tag<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Tag<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TagVisitor;
+        impl<'de> Visitor<'de> for TagVisitor {
+            type Value = Tag<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a messageType string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Tag<'de>, E> {
+                Ok(Tag(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag<'de>, E> {
+                Ok(Tag(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Tag<'de>, E> {
+                Ok(Tag(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TagVisitor)
     }
 }
 

@@ -48,8 +48,10 @@ pub(super) fn bounded_text(text: String) -> String {
     format!("{}… ({} bytes)", prefix(&text, MAX_RENDERING_BYTES), text.len())
 }
 
-/// The roster as kept: at most [`MAX_PARTICIPANTS`], none with an oversized field.
-pub(super) fn retained_participants(all: &[Participant]) -> Vec<Participant> {
+/// Sets `kept` to the roster as kept from `all`: at most [`MAX_PARTICIPANTS`], none with an
+/// oversized field. Most notifications repeat the roster the checker already keeps; that is
+/// compared, not cloned again (a clone is an allocation per string).
+pub(super) fn retain_participants(kept: &mut Vec<Participant>, all: &[Participant]) {
     let fits = |p: &&Participant| {
         let fields = [
             Some(&p.participant_id),
@@ -60,7 +62,10 @@ pub(super) fn retained_participants(all: &[Participant]) -> Vec<Participant> {
         ];
         fields.iter().flatten().all(|f| f.len() <= MAX_FIELD_BYTES)
     };
-    all.iter().filter(fits).take(MAX_PARTICIPANTS).cloned().collect()
+    let retained = || all.iter().filter(fits).take(MAX_PARTICIPANTS);
+    if !retained().eq(kept.iter()) {
+        *kept = retained().cloned().collect();
+    }
 }
 
 fn prefix(s: &str, max: usize) -> &str {

@@ -407,32 +407,17 @@ impl<T: Copy> AgentChecker<T> {
     }
 
     fn interaction_mut(&mut self, id: &str, now_ms: u64) -> &mut Interaction<T> {
-        let pos = match self.live.iter().position(|i| i.id == id) {
-            Some(pos) => pos,
-            None => {
-                if self.live.len() >= MAX_INTERACTIONS
-                    && let Some(oldest) =
-                        (0..self.live.len()).min_by_key(|&i| self.live[i].last_active_ms)
-                {
-                    self.live.swap_remove(oldest);
-                }
-                self.live.push(Interaction::new(id, now_ms));
-                self.live.len() - 1
-            }
-        };
-        let ix = &mut self.live[pos];
-        ix.last_active_ms = now_ms;
-        ix
+        interaction_in(&mut self.live, id, now_ms)
     }
 
-    fn remember(&mut self, id: &str, note: &observe::Note<'_>, raw: Option<&str>) {
+    fn remember(&mut self, id: &str, note: &observe::Note<'_>, raw: Option<Box<str>>) {
         if self.recent.len() >= CONTEXT_RING {
             self.recent.pop_front();
         }
         // Rendering waits until a violation shows it: copying the bytes costs far less. Bytes
         // over the bound are rendered now, so the ring stays bounded; `id` is a retained key.
         let kept = match raw {
-            Some(raw) if raw.len() <= bounds::MAX_RAW_CONTEXT_BYTES => Recent::Raw(raw.into()),
+            Some(raw) if raw.len() <= bounds::MAX_RAW_CONTEXT_BYTES => Recent::Raw(raw),
             _ => Recent::Text(note.got()),
         };
         self.recent.push_back((id.to_owned(), kept));
@@ -469,4 +454,29 @@ impl<T: Copy> AgentChecker<T> {
             })
             .collect()
     }
+}
+
+/// The live interaction `id`, added if new (dropping the least recently active past
+/// [`MAX_INTERACTIONS`]). A function of the list alone, so a caller can hold the checker's other
+/// fields (its `me`) at the same time without cloning them.
+fn interaction_in<'a, T>(
+    live: &'a mut Vec<Interaction<T>>,
+    id: &str,
+    now_ms: u64,
+) -> &'a mut Interaction<T> {
+    let pos = match live.iter().position(|i| i.id == id) {
+        Some(pos) => pos,
+        None => {
+            if live.len() >= MAX_INTERACTIONS
+                && let Some(oldest) = (0..live.len()).min_by_key(|&i| live[i].last_active_ms)
+            {
+                live.swap_remove(oldest);
+            }
+            live.push(Interaction::new(id, now_ms));
+            live.len() - 1
+        }
+    };
+    let ix = &mut live[pos];
+    ix.last_active_ms = now_ms;
+    ix
 }

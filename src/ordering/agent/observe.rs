@@ -96,45 +96,53 @@ impl<T: Copy> AgentChecker<T> {
     /// [`AgentChecker::observe`] of a notification decoded from `raw`, its JSON as it arrived:
     /// a repeat is recognised by its bytes, and the notification is rendered only if a
     /// violation needs it (the ring of recent ones keeps the bytes).
-    pub fn observe_raw(&mut self, now_ms: u64, n: &Notification, raw: &str) -> Observed<T> {
-        self.observe_delivery(now_ms, n, Some(raw))
+    /// `raw` is taken as it is, owned, when the caller has it so (no copy for the ring).
+    pub fn observe_raw(
+        &mut self,
+        now_ms: u64,
+        n: &Notification,
+        raw: impl Into<Box<str>>,
+    ) -> Observed<T> {
+        self.observe_delivery(now_ms, n, Some(raw.into()))
     }
 
     fn observe_delivery(
         &mut self,
         now_ms: u64,
         n: &Notification,
-        raw: Option<&str>,
+        raw: Option<Box<str>>,
     ) -> Observed<T> {
         let Some(id) = super::super::interaction_of(n) else {
             return Observed::default();
         };
         // Kept under a bounded key: a server's id can be of any length.
-        let id = super::bounds::retained_id(id).into_owned();
-        let note = Note::of(n, raw);
-        self.remember(&id, &note, raw);
+        let id = super::bounds::retained_id(id);
+        let id: &str = &id;
+        let note = Note::of(n, raw.as_deref());
+        self.remember(id, &note, raw);
 
-        if let Some(findings) = self.after_end(&id, &note) {
-            let violations = self.finish_findings(now_ms, &id, findings);
+        if let Some(findings) = self.after_end(id, &note) {
+            let violations = self.finish_findings(now_ms, id, findings);
             return Observed { violations, ..Observed::default() };
         }
 
-        let me = self.me.clone();
         let profile = self.profile;
         let strict = profile == Profile::Strict;
         let timeout_ms = self.timeout_ms;
-        let ix = self.interaction_mut(&id, now_ms);
-        let events = classify(n, &me, &mut ix.removing);
+        // Borrowed beside the interaction, not cloned (two strings per notification).
+        let me = &self.me;
+        let ix = super::interaction_in(&mut self.live, id, now_ms);
+        let events = classify(n, me, &mut ix.removing);
         let mut out = Observed { events, ..Observed::default() };
 
         if let Some(f) = repeat(ix, &note) {
-            out.violations = self.finish_findings(now_ms, &id, vec![f]);
+            out.violations = self.finish_findings(now_ms, id, vec![f]);
             return out;
         }
         let mut findings = Vec::new();
         findings.extend(first_notification(ix, &note, strict));
         indices(ix, &note, &mut findings);
-        let cx = MatchCx { me: &me, profile, now_ms, timeout_ms };
+        let cx = MatchCx { me, profile, now_ms, timeout_ms };
         let matched = match_expectations(ix, &note, &cx, &mut findings, &mut out.settled);
         if !matched && strict {
             findings.extend(unexplained(ix, &note));
@@ -143,9 +151,9 @@ impl<T: Copy> AgentChecker<T> {
         ix.instances.retain(|i| !i.done());
 
         if terminal {
-            self.end_interaction(&id, now_ms, &note, &mut findings);
+            self.end_interaction(id, now_ms, &note, &mut findings);
         }
-        out.violations = self.finish_findings(now_ms, &id, findings);
+        out.violations = self.finish_findings(now_ms, id, findings);
         out
     }
 
@@ -389,7 +397,7 @@ fn update_knowledge<T>(ix: &mut Interaction<T>, note: &Note<'_>, strict: bool) -
     // Minimal samples carry `participants: []`; only trust an empty list from a
     // ParticipantsUpdated.
     if kind == NotificationType::ParticipantsUpdated || !r.participants.is_empty() {
-        ix.participants = super::bounds::retained_participants(&r.participants);
+        super::bounds::retain_participants(&mut ix.participants, &r.participants);
     }
     if carries_state {
         ix.state = Some(r.state);

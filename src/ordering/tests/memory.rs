@@ -31,7 +31,7 @@ fn a_flood_of_huge_notifications_about_unknown_interactions_stays_bounded() {
             &[&cust, &other],
         );
         let raw = serde_json::to_string(&n).expect("serializes");
-        let _ = c.observe_raw(i, &n, &raw);
+        let _ = c.observe_raw(i, &n, raw);
         let text = entry(1, EntryType::Text, &cust, Visibility::All, Some(nickname));
         let _ = c.observe(i, &ml(Media::Chat, &id, vec![text]));
         peak = peak.max(c.retained_bytes());
@@ -71,7 +71,7 @@ fn the_largest_state_the_bounds_allow_is_under_the_stated_bound() {
         let empty = ml(Media::Chat, &id, vec![]);
         let json = serde_json::to_string(&empty).expect("serializes");
         let raw = format!("{json:<4096}");
-        let _ = c.observe_raw(i, &empty, &raw);
+        let _ = c.observe_raw(i, &empty, raw.as_str());
     }
     let full = c.retained_bytes();
     assert!(full <= RETAINED_BYTES_BOUND, "{full} bytes retained");
