@@ -170,6 +170,11 @@ pub struct CrossChecker {
     /// ([`Self::expect_offers`]).
     invite_timeout_ms: Option<u64>,
     routable: HashMap<String, Routable>,
+    /// Invitations that named a customer not started yet, by its number: the interaction and
+    /// when. The server offers a chat in the batch that answers its request, so the agent task
+    /// can read the `Invited` before the customer's task has told [`Self::customer_started`] its
+    /// chat id; [`Self::customer_started`] takes the link from here.
+    early: HashMap<u64, (String, u64)>,
 }
 
 impl CrossChecker {
@@ -182,6 +187,7 @@ impl CrossChecker {
             next_sweep_ms: 0,
             invite_timeout_ms: None,
             routable: HashMap::new(),
+            early: HashMap::new(),
         }
     }
 
@@ -258,15 +264,16 @@ impl CrossChecker {
     /// A customer's chat request was answered (customer number `n`, its chat or session id).
     pub fn customer_started(&mut self, now_ms: u64, n: u64, name: &str, chat: &str) {
         let ahead = self.customers.values().filter(|c| !c.gone).count() as u64;
+        let interaction = self.early.remove(&n).map(|(ixn, _)| ixn);
         self.customers.insert(
             n,
             Customer {
                 name: name.to_owned(),
                 chat: chat.to_owned(),
-                interaction: None,
+                offered: interaction.is_some(),
+                interaction,
                 started_ms: now_ms,
                 ahead,
-                offered: false,
                 stopped_ms: None,
                 gone: false,
                 touched_ms: now_ms,
@@ -350,12 +357,18 @@ impl CrossChecker {
         interaction: &str,
         n: Option<u64>,
     ) {
-        if let Some(n) = n
-            && let Some(c) = self.customers.get_mut(&n)
-        {
-            c.interaction = Some(interaction.to_owned());
-            c.offered = true;
-            c.touched_ms = now_ms;
+        if let Some(n) = n {
+            match self.customers.get_mut(&n) {
+                Some(c) => {
+                    c.interaction = Some(interaction.to_owned());
+                    c.offered = true;
+                    c.touched_ms = now_ms;
+                }
+                None if self.early.len() < MAX_CHATS => {
+                    self.early.insert(n, (interaction.to_owned(), now_ms));
+                }
+                None => {}
+            }
         }
         // Kept for every agent (one entry each), so an invitation that overtakes the answer to
         // its Ready is not forgotten.
@@ -700,6 +713,7 @@ impl CrossChecker {
             let stale = |t: u64| now_ms.saturating_sub(t) > HORIZON_MS;
             self.chats.retain(|_, c| !stale(c.touched_ms));
             self.customers.retain(|_, c| !(c.gone && stale(c.touched_ms)));
+            self.early.retain(|_, (_, t)| !stale(*t));
         }
         out
     }
@@ -718,6 +732,7 @@ impl CrossChecker {
         self.messages.clear();
         self.chats.clear();
         self.customers.clear();
+        self.early.clear();
         out
     }
 

@@ -133,6 +133,7 @@ struct Case {
 
 async fn run_case(case: &'static str, media: &'static str, transport: Transport) -> Case {
     let dir = tempfile::tempdir().expect("tempdir");
+    let keep = std::env::var_os("GWSIM_KINDS_KEEP");
     let scenario_dir = tempfile::tempdir().expect("tempdir");
     let path = scenario_dir.path().join("s.toml");
     std::fs::write(&path, scenario_text(case, media)).expect("write scenario");
@@ -143,6 +144,12 @@ async fn run_case(case: &'static str, media: &'static str, transport: Transport)
     let done = execute(s, &options, CancellationToken::new(), Some(dir.path()))
         .await
         .unwrap_or_else(|e| panic!("{case} {media} {transport}: {e:#}"));
+    // Evidence for a failure: the run's ledger.jsonl and violations.jsonl, kept on request.
+    if let Some(base) = keep {
+        let to = Path::new(&base).join(format!("{case}-{media}-{transport}"));
+        let _ = std::fs::remove_dir_all(&to);
+        std::fs::rename(dir.keep(), &to).expect("keep the results");
+    }
     Case {
         name: format!("{case} {media} {transport}"),
         violations: done.report.violations.total,
@@ -197,7 +204,10 @@ async fn every_notification_fault_kind_is_found_on_both_transports_and_media() {
     // timeouts (seconds) are never reached by a starved generator.
     let gate = Arc::new(Semaphore::new(6));
     let mut set = tokio::task::JoinSet::new();
-    for case in CASES {
+    // `GWSIM_KINDS=leak,delay` runs only those cases (to reproduce one kind's failure).
+    let only = std::env::var("GWSIM_KINDS").ok().filter(|k| !k.is_empty());
+    let wanted = |case: &str| only.as_deref().is_none_or(|o| o.split(',').any(|k| k == case));
+    for case in CASES.iter().filter(|c| wanted(c)) {
         for media in ["chat", "facebook"] {
             for transport in [Transport::Websocket, Transport::LongPolling] {
                 let gate = gate.clone();

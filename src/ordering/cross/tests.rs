@@ -311,9 +311,12 @@ fn memory_is_bounded_by_expiry() {
         let (ixn, tag) = (format!("i{i}"), format!("t{i}"));
         x.op_started(i, &call("ann", &ixn, Capability::SendMessage, None, Some(&tag)));
     }
+    // An invitation naming a customer that never started (its answer was lost).
+    x.agent_invited(100, "bob", "orphan", Some(1_000));
     assert!(x.poll(200).is_empty());
     assert!(x.poll(HORIZON_MS + 1_000).is_empty(), "an unanswered send is forgotten, not owed");
     assert_eq!(x.tracked(), (0, 0, 0));
+    assert!(x.early.is_empty(), "an early link expires too");
 }
 
 #[test]
@@ -349,4 +352,36 @@ fn a_crashed_agent_is_owed_nothing_it_can_no_longer_read() {
     x.customer_sending(40, 7, "g2");
     x.message_sent(45, "g2", true);
     assert!(x.poll(20 * T).is_empty());
+}
+
+/// Under CPU starvation the agent task can read its `Invited` (which names customer 7 in its
+/// user data) before customer 7's task, whose request was answered first, gets to tell the
+/// checker its chat id. The link must survive that order: without it the customer's polls
+/// judge every Agents-only entry as unknown (`leak` faults missed), its texts are owed to
+/// nobody, and its chat reads as never offered.
+#[test]
+fn an_invitation_read_before_its_customer_started_still_links_them() {
+    let mut x = CrossChecker::new(T);
+    x.agent_invited(5, "ann", "i1", Some(7));
+    x.customer_started(6, 7, "cust-7", "c7");
+    x.op_started(8, &call("ann", "i1", Capability::Accept, None, None));
+    x.op_done(10, &call("ann", "i1", Capability::Accept, None, None), true);
+    x.op_started(20, &call("ann", "i1", Capability::SendToAgents, None, Some("s1")));
+    x.op_done(25, &call("ann", "i1", Capability::SendToAgents, None, Some("s1")), true);
+    assert_eq!(
+        x.hidden_from_customer(7, &text("Agent", "ann", "s1")),
+        Some("a text sent to agents only"),
+        "the SendToAgents text is known hidden from customer 7"
+    );
+    // Its own messages are owed to the agent, and it was offered.
+    x.customer_sending(30, 7, "a1");
+    x.message_sent(35, "a1", true);
+    let v = x.poll(35 + T);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!((v[0].kind, v[0].agent.as_str()), (ViolationKind::NotDelivered, "ann"));
+    assert_eq!(x.consult_of(7), None);
+    let mut x = owing_offers();
+    x.agent_invited(5, "ann", "i1", Some(7));
+    x.customer_started(6, 7, "cust-7", "c7");
+    assert_eq!(x.customer_ended(100 * T, 7), None, "an offered chat is not never-offered");
 }
