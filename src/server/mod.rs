@@ -119,20 +119,23 @@ struct LatePublish {
 }
 
 impl LatePublish {
-    /// Publishes it and tells the injector whether anything overtook it.
+    /// Publishes it and tells the injector whether anything overtook it, or whether nobody
+    /// took it: the ledger says what was delivered, so the join counts a delay whose agent had
+    /// already gone (the run's end, a crash) as one no checker could see, not as one missed.
     fn publish(self) {
-        // Judged and published under the lock `App::publish` holds, so the judgement stays true.
+        // Judged, published and ledgered under the lock `App::publish` holds, so the judgement
+        // stays true; a reader of the ledger meanwhile sees it as still on its timer.
         let mut published = self.published.as_deref().map(lock_published);
         let overtaken = published.as_mut().map_or(Overtaken::No, |p| {
             let overtaken = p.overtaken(self.user, &self.interaction, self.owed_at, self.class);
             p.note(self.user, &self.interaction, self.owed_at, self.class);
             overtaken
         });
-        // Ledgered before it goes out, so that whoever receives it finds its record.
+        let taken = self.hub.publish(self.user, &self.topic, &self.json);
         if let Some(record) = self.record {
+            let overtaken = if taken == 0 { Overtaken::Undelivered } else { overtaken };
             self.faults.delay_done(record, Some(overtaken));
         }
-        self.hub.publish(self.user, &self.topic, &self.json);
         drop(published);
     }
 
@@ -272,7 +275,9 @@ impl App {
         }
         for d in out {
             match serde_json::to_string(&d.notification) {
-                Ok(json) => self.hub.publish(d.user.get(), self.topic(d.topic), &json),
+                Ok(json) => {
+                    self.hub.publish(d.user.get(), self.topic(d.topic), &json);
+                }
                 Err(e) => tracing::error!(error = %e, "cannot serialize a notification"),
             }
         }

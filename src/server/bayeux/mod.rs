@@ -137,8 +137,10 @@ impl Hub {
     /// Synchronous, cheap, never blocks on IO; called while the caller holds its own state lock,
     /// so per-session order == call order. `data_json` is already-serialized JSON of the `data`
     /// object; it is rendered into `{"channel":..,"data":..}` once and shared between sessions.
-    pub fn publish(&self, user: UserKey, channel: &str, data_json: &str) {
+    /// Returns how many sessions took it (queued, or on a timer of their own).
+    pub fn publish(&self, user: UserKey, channel: &str, data_json: &str) -> usize {
         let mut registry = lock(&self.registry);
+        let mut taken = 0;
         let mut rendered: Option<Rendered> = None;
         let mut overflowed: Vec<Arc<Session>> = Vec::new();
         for session in registry.of_user(user) {
@@ -157,9 +159,13 @@ impl Hub {
                 other => other,
             };
             match delivery {
-                Delivery::Queued => session.notify.notify_waiters(),
+                Delivery::Queued => {
+                    taken += 1;
+                    session.notify.notify_waiters();
+                }
+                Delivery::Later(_) => taken += 1,
                 Delivery::Overflow => overflowed.push(session.clone()),
-                Delivery::Nothing | Delivery::Later(_) => {}
+                Delivery::Nothing => {}
             }
         }
         for session in overflowed {
@@ -167,6 +173,7 @@ impl Hub {
             registry.remove(&session.id);
             end_session(&session, End::Expired);
         }
+        taken
     }
 
     /// A delayed delivery (fault injection): a timer task that queues the message later, unless

@@ -62,6 +62,9 @@ pub enum Overtaken {
     /// the same operation's sequence (the same batch), a log entry overtaking a log entry, a
     /// terminal state overtaking anything, anything overtaking the invitation.
     Promised,
+    /// No session took it: its recipient had none subscribed any more when it went out (logged
+    /// out, expired). Nothing was overtaken at any client, so no checker can see it.
+    Undelivered,
 }
 
 /// Whether the protocol orders `delayed` (owed at `at`) before `other` (owed at `other_at`,

@@ -781,6 +781,9 @@ impl FaultInjector for SeededFaults {
                 ", overtaken only by notifications the protocol does not order against it \
                  (not observable)",
             ),
+            Some(Overtaken::Undelivered) => record.detail.push_str(
+                ", taken by no session: its agent had none subscribed any more (not observable)",
+            ),
             None => record.detail.push_str(", never published (the server stopped)"),
             Some(Overtaken::Promised) => {}
         }

@@ -273,7 +273,7 @@ async fn subscribe_while_a_connect_is_held() {
     assert_eq!(reply["successful"], true);
     assert_eq!(reply["subscription"], CHATS);
     assert!(!held.is_finished());
-    hub.publish(0, CHATS, r#""hello""#);
+    assert_eq!(hub.publish(0, CHATS, r#""hello""#), 1, "one session took it");
     assert_eq!(data_of(&held.await.expect("task")), [json!("hello")]);
 }
 
@@ -281,7 +281,7 @@ async fn subscribe_while_a_connect_is_held() {
 async fn a_batch_answers_its_messages_in_order_with_the_connect_last() {
     let hub = hub();
     let client_id = handshake(&hub, 0).await;
-    hub.publish(0, CHATS, "0"); // not subscribed yet: not delivered
+    assert_eq!(hub.publish(0, CHATS, "0"), 0, "not subscribed yet: not delivered");
     let reply = post(
         &hub,
         0,
