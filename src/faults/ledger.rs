@@ -60,8 +60,8 @@ pub struct LedgerRecord {
     /// For a delay: whether a later notification for the same agent and interaction went out
     /// before the delayed one in an order the protocol promises (protocol.md §6.11: the same
     /// operation's sequence, log indices, the terminal state last, the invitation first), so
-    /// that an ordering checker could see it. Otherwise it broke no promise: a latency, not an
-    /// ordering fault, counted in no recall. Absent: never published (the server stopped, or
+    /// that an ordering checker could see it. Otherwise it broke no promise (or no session took
+    /// it: nobody received it): a latency, not an ordering fault, counted in no recall. Absent: never published (the server stopped, or
     /// the ledger was read while it was still on its timer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overtaken: Option<bool>,

@@ -229,8 +229,9 @@ pub trait FaultInjector: Send + Sync + std::fmt::Debug {
     }
     /// A delayed delivery went out (or never will: `overtaken` is `None` when the server
     /// stopped first); `overtaken` says whether a later notification for the same agent and
-    /// interaction was published meanwhile, and whether the protocol orders the two, i.e.
-    /// whether the delay could be seen at all.
+    /// interaction was published meanwhile, and whether the protocol orders the two, or that no
+    /// session took it ([`overtake::Overtaken::Undelivered`]), i.e. whether the delay could be
+    /// seen at all.
     fn delay_done(&self, _record: PendingRecord, _overtaken: Option<overtake::Overtaken>) {}
     /// Whether to show this hidden entry to the customer anyway.
     fn leak(&self, _leak: &LeakInfo<'_>) -> bool {
