@@ -199,7 +199,12 @@ async fn read_body(
             if n > max_body {
                 return Err(NetError::Oversize(max_body));
             }
-            buf.reserve_exact(n.saturating_sub(buf.len()));
+            if buf.len() < n {
+                // One byte of room past the body: a read that fills its buffer leaves tokio's
+                // readiness set (more may be waiting), so the connection's next exchange would
+                // begin with a read that fails with EAGAIN; a short read clears it.
+                buf.reserve_exact(n - buf.len() + 1);
+            }
             // Bounded: each turn reads at least one byte towards `n`.
             while buf.len() < n {
                 if read_more(io, &mut buf, n).await? == 0 {
