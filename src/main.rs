@@ -64,13 +64,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// The runtime a command runs on. `run` defaults to one thread (`--threads`): a simulator on
-/// a multi-threaded runtime spends about a third of its system calls and most of its voluntary
-/// context switches waking other workers for the tasks a notification or a response makes ready
-/// (futex, eventfd), the
-/// measured difference per flow against `gwsim serve` (ARCHITECTURE.md, "Entry points").
-/// Everything else keeps a worker per core: the reference server (`serve`) and the capacity
-/// search's steps want every core the machine has.
+/// The runtime a command runs on. `run` defaults to one thread (`--threads`): on a worker per
+/// core the simulator spent about a quarter of its system calls per flow and three quarters of
+/// its voluntary context switches waking idle workers for the tasks each response or
+/// notification makes ready (futex, eventfd), and its load rarely needs a second core (shards
+/// are the way past one). Everything else keeps a worker per core: the reference server
+/// (`serve`) and the capacity search's steps want every core the machine has.
 fn runtime_for(cli: &Cli) -> tokio::runtime::Builder {
     match &cli.command {
         gwsim::cli::Command::Run(args) => match args.threads.map_or(1, usize::from) {
