@@ -156,6 +156,12 @@ pub struct RunArgs {
     /// How long one HTTP request may take before it counts as failed [default: 10s].
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,
+    /// Worker threads of the simulator's runtime [default: 1]. One thread costs the fewest
+    /// system calls and context switches per flow (no wake-ups between threads); a process
+    /// whose load needs more than one core either gets more threads here or is split into
+    /// shards (the report's generator line says when the simulator was the limit).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// No live progress line (for CI logs); the final report is printed all the same.
     #[arg(long, short)]
     pub quiet: bool,

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_for(&cli).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -40,10 +40,17 @@ fn main() -> ExitCode {
             eprintln!("second interrupt: exiting now");
             std::process::exit(130);
         });
-        app::run(cli, async move {
+        // A task, not `block_on`'s own future: waking that one writes the runtime's eventfd
+        // (tokio cannot tell it is woken from its own thread), and the run's main future is
+        // woken for every tick of what it selects over.
+        let command = tokio::spawn(app::run(cli, async move {
             let _ = stop.await;
-        })
-        .await
+        }));
+        match command.await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(anyhow::anyhow!("the command's task ended early: {e}")),
+        }
     });
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
@@ -54,6 +61,26 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The runtime a command runs on. `run` defaults to one thread (`--threads`): on a worker per
+/// core the simulator spent about a quarter of its system calls per flow and three quarters of
+/// its voluntary context switches waking idle workers for the tasks each response or
+/// notification makes ready (futex, eventfd), and its load rarely needs a second core (shards
+/// are the way past one). Everything else keeps a worker per core: the reference server
+/// (`serve`) and the capacity search's steps want every core the machine has.
+fn runtime_for(cli: &Cli) -> tokio::runtime::Builder {
+    match &cli.command {
+        gwsim::cli::Command::Run(args) => match args.threads.map_or(1, usize::from) {
+            1 => tokio::runtime::Builder::new_current_thread(),
+            n => {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(n);
+                builder
+            }
+        },
+        _ => tokio::runtime::Builder::new_multi_thread(),
     }
 }
 

@@ -168,8 +168,15 @@ impl Measure {
             None => None,
         };
         let simulator = cpu.saturating_sub(server.unwrap_or_default());
-        let cores = std::thread::available_parallelism()
-            .map_or(0, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+        let machine = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
+        // Alone, the simulator can keep no more cores busy than its runtime has threads (`run`
+        // has one unless `--threads`); beside an embedded server the whole machine counts.
+        let cores = match server {
+            None => tokio::runtime::Handle::try_current()
+                .map_or(machine, |h| machine.min(h.metrics().num_workers())),
+            Some(_) => machine,
+        };
+        let cores = u32::try_from(cores).unwrap_or(u32::MAX);
         let ms = |us: u64| us as f64 / 1000.0;
         Some(GeneratorReport::judge(
             simulator.as_secs_f64(),

@@ -307,7 +307,9 @@ impl Pool {
                 .await
                 .map_err(|_| GwsError::Timeout)??,
         };
-        let response = http1::exchange(conn.as_mut(), request, MAX_BODY_BYTES, keep).await?;
+        let response =
+            http1::exchange(conn.as_mut(), request, MAX_BODY_BYTES, keep, http1::FIRST_READ)
+                .await?;
         if response.reusable {
             self.put_idle(conn);
         }

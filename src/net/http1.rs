@@ -11,8 +11,9 @@ use super::{Io, NetError};
 
 /// The largest response head read; a GWS head is a few hundred bytes (a cookie or two).
 const MAX_HEAD: usize = 64 * 1024;
-/// The first read's buffer; a connect reply of an idle agent fits, larger ones grow it.
-const FIRST_READ: usize = 1024;
+/// The first read's buffer unless the caller knows better; a connect reply of an idle agent
+/// fits, larger ones grow it (one more read each).
+pub(crate) const FIRST_READ: usize = 1024;
 /// Headers a response head may have; more fails the exchange.
 const MAX_HEADERS: usize = 64;
 
@@ -55,16 +56,18 @@ struct Head {
 }
 
 /// Writes `request` (a whole HTTP/1.1 request) and reads the response, its body bounded by
-/// `max_body`, keeping the headers named in `keep` (lower case). The caller bounds it in time.
+/// `max_body`, keeping the headers named in `keep` (lower case), the first read into
+/// `first_read` bytes (at most `MAX_HEAD`). The caller bounds it in time.
 pub(crate) async fn exchange(
     io: &mut dyn Io,
     request: &[u8],
     max_body: usize,
     keep: &[&'static str],
+    first_read: usize,
 ) -> Result<Response, NetError> {
     io.write_all(request).await.map_err(|e| io_error("write", &e))?;
     io.flush().await.map_err(|e| io_error("write", &e))?;
-    let mut buf = Vec::with_capacity(FIRST_READ);
+    let mut buf = Vec::with_capacity(first_read.clamp(1, MAX_HEAD));
     let head = read_head(io, &mut buf, keep).await?;
     buf.drain(..head.len);
     let (body, clean) = read_body(io, buf, head.framing, max_body).await?;
@@ -199,7 +202,12 @@ async fn read_body(
             if n > max_body {
                 return Err(NetError::Oversize(max_body));
             }
-            buf.reserve_exact(n.saturating_sub(buf.len()));
+            if buf.len() < n {
+                // One byte of room past the body: a read that fills its buffer leaves tokio's
+                // readiness set (more may be waiting), so the connection's next exchange would
+                // begin with a read that fails with EAGAIN; a short read clears it.
+                buf.reserve_exact(n - buf.len() + 1);
+            }
             // Bounded: each turn reads at least one byte towards `n`.
             while buf.len() < n {
                 if read_more(io, &mut buf, n).await? == 0 {
@@ -294,7 +302,7 @@ mod tests {
             }
         });
         let mut io: Box<dyn Io> = Box::new(client);
-        let result = exchange(io.as_mut(), b"POST", max_body, &["set-cookie"]).await;
+        let result = exchange(io.as_mut(), b"POST", max_body, &["set-cookie"], FIRST_READ).await;
         drop(io);
         writer.await.expect("writer");
         result

@@ -96,6 +96,8 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
                 .args(["--contact-center-id", gwsim::server::DEFAULT_CONTACT_CENTER_ID])
                 .args(["--shards", &SHARDS.to_string(), "--start-at", &start_at.to_string()])
                 .args(["--out", path(&shard_dirs[i as usize]), "--quiet"])
+                // Shard 0 on two threads, the others on the default one.
+                .args(if i == 0 { &["--threads", "2"][..] } else { &[][..] })
                 .env(PASSWORD.0, PASSWORD.1)
                 .env("JOB_COMPLETION_INDEX", i.to_string())
                 .stdout(std::process::Stdio::piped())
@@ -121,6 +123,10 @@ fn four_shards_of_an_indexed_job_merge_exactly() {
         assert!(s["start"]["asked"].is_string() && s["start"]["real"].is_string(), "{s}");
         // The summary records the whole scenario; the shard is a pure function of it.
         assert_eq!(s["scenario"]["agents"][0]["count"], 8);
+        // Against a remote target the simulator is judged on the cores its runtime can use.
+        let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = if i == 0 { machine.min(2) } else { 1 };
+        assert_eq!(s["generator"]["cores"], threads, "shard {i}: {}", s["generator"]);
     }
 
     // The usernames of the shards: disjoint, and together every agent of the scenario.

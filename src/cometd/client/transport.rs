@@ -83,7 +83,16 @@ pub(crate) struct LongPolling {
     max_body: usize,
     /// Boxed: absent between a failure and the next exchange.
     conn: Option<Box<dyn Io>>,
+    /// The next response's first read, sized after the last response: a connect that brings
+    /// notifications (a few KiB) is then read in one read instead of two, while an idle
+    /// agent's held connect keeps the small default.
+    first_read: usize,
 }
+
+/// The most a long-poll's first read grows to; larger responses take more reads.
+const LONG_POLL_FIRST_READ_MAX: usize = 16 * 1024;
+/// Room for the response head beside the body when sizing the next first read.
+const HEAD_ROOM: usize = 512;
 
 impl LongPolling {
     pub(crate) fn new(
@@ -112,7 +121,13 @@ impl LongPolling {
             head.push_str("\r\n");
         }
         head.shrink_to_fit();
-        Ok(LongPolling { endpoint, headers: head, max_body, conn: None })
+        Ok(LongPolling {
+            endpoint,
+            headers: head,
+            max_body,
+            conn: None,
+            first_read: http1::FIRST_READ,
+        })
     }
 
     pub(crate) async fn post(
@@ -177,7 +192,18 @@ impl LongPolling {
             Some(conn) => conn,
             None => self.endpoint.connect().await?,
         };
-        let response = http1::exchange(conn.as_mut(), request, self.max_body, &[]).await?;
+        let response =
+            http1::exchange(conn.as_mut(), request, self.max_body, &[], self.first_read).await?;
+        let last = response.body.len().saturating_add(HEAD_ROOM);
+        // Twice the last size: responses of a busy agent vary, and one that just fills the
+        // buffer still costs a second read. An agent whose responses fit the default keeps it.
+        self.first_read = if last <= http1::FIRST_READ {
+            http1::FIRST_READ
+        } else {
+            last.saturating_mul(2)
+                .checked_next_power_of_two()
+                .map_or(LONG_POLL_FIRST_READ_MAX, |n| n.min(LONG_POLL_FIRST_READ_MAX))
+        };
         // A failed exchange is not kept: a server in trouble (or a proxy in front of it) gets a
         // fresh connection for the next try.
         if response.reusable && response.status == 200 {
