@@ -90,7 +90,9 @@ impl<'de> Deserialize<'de> for Payload {
 pub(crate) fn batch(text: &str) -> Option<Vec<Incoming>> {
     let bytes = text.as_bytes();
     let mut at = expect(bytes, skip_ws(bytes, 0), b'[')?;
-    let mut batch = Vec::new();
+    // A websocket frame mostly carries one message: room for one, not the four a first push
+    // would reserve (a message is a few hundred bytes).
+    let mut batch = Vec::with_capacity(1);
     at = skip_ws(bytes, at);
     if bytes.get(at) == Some(&b']') {
         return only_ws(bytes, at + 1).then_some(batch);
