@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +21,7 @@ use super::roster::{Correlator, Member};
 use super::shared::AgentShared;
 use super::sink::Sink;
 use super::warnings::AgentWarning;
-use crate::cometd::client::{self as cometd_client, CometdConfig, CometdHandle, Event};
+use crate::cometd::client::{self as cometd_client, CometdConfig, CometdHandle, Event, Payload};
 use crate::faults::FaultKind;
 use crate::gws::client::{AgentHttp, Credentials, GwsClient};
 use crate::gws::error::GwsError;
@@ -375,8 +374,9 @@ impl Flows<'_> {
     /// Checks one data message and hands it to its interaction's flow, starting one for an
     /// invitation. Waits while the flows hold their whole budget (a flood on one interaction):
     /// the agent stops taking events, and so the CometD client stops reading.
-    async fn data(&mut self, data: Box<RawValue>, rng: &mut SmallRng) {
-        let n: Notification = match serde_json::from_str(data.get()) {
+    async fn data(&mut self, mut data: Payload, rng: &mut SmallRng) {
+        // Decoded by the CometD client in its pass over the message when it could.
+        let n: Notification = match data.notification() {
             Ok(n) => n,
             Err(e) => {
                 let op = OpName::Session(SessionOp::Notifications);
@@ -702,8 +702,8 @@ async fn logout(
         // What already arrived is checked before judging what is still owed; a drop near the
         // end of a run is found here or not at all (the 500 ms poll has stopped).
         while let Ok(event) = session.events.try_recv() {
-            if let Event::Data { data, .. } = event
-                && let Ok(n) = serde_json::from_str::<Notification>(data.get())
+            if let Event::Data { mut data, .. } = event
+                && let Ok(n) = data.notification()
             {
                 shared.observe(rec, &n, data.into());
             }

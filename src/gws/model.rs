@@ -103,7 +103,7 @@ pub struct InteractionResource {
     pub capabilities: Vec<Capability>,
     #[serde(default)]
     pub participants: Vec<Participant>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "user_data")]
     pub user_data: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facebooksession_type: Option<String>,
@@ -159,7 +159,10 @@ where
             self,
             mut seq: A,
         ) -> Result<Self::Value, A::Error> {
-            let mut known = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            // serde_json gives no size hint; a resource lists up to about 20 capabilities, so
+            // one allocation replaces the 4, 8, 16, 32 regrowth.
+            let mut known =
+                Vec::with_capacity(seq.size_hint().unwrap_or(CAPABILITIES_GUESS).min(64));
             while let Some(Name(name)) = seq.next_element()? {
                 known.extend(name);
             }
@@ -168,6 +171,41 @@ where
     }
     d.deserialize_seq(Names)
 }
+
+/// How many capabilities a resource is assumed to list when the decoder cannot tell.
+const CAPABILITIES_GUESS: usize = 24;
+
+/// `userData` decoded into a map sized for a few keys up front: serde_json's own map decoder
+/// starts empty and regrows, and every state-change notification carries this object.
+fn user_data<'de, D>(d: D) -> Result<Map<String, Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a userData object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Map::with_capacity(map.size_hint().unwrap_or(USER_DATA_GUESS).min(64));
+            // Bounded by the message, which is bounded in bytes. A repeated key keeps its last
+            // value, as serde_json's own map decoder does.
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Entries)
+}
+
+/// How many userData keys are assumed when the decoder cannot tell (gwsim's customers attach
+/// two; GWS adds a few of its own).
+const USER_DATA_GUESS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotificationType {
@@ -383,6 +421,24 @@ mod tests {
         assert!(caps("[1]").is_err());
         assert!(caps(r#""Leave""#).is_err());
         assert!(caps("null").is_err());
+    }
+
+    #[test]
+    fn user_data_keeps_order_and_the_last_of_a_repeated_key() {
+        let decode = |user_data: &str| {
+            serde_json::from_str::<InteractionResource>(&format!(
+                r#"{{"id":"x","uri":"u","state":"Chatting","capabilities":[],"userData":{user_data}}}"#
+            ))
+            .map(|r| r.user_data)
+        };
+        let map = decode(r#"{"z":1,"a":{"b":[2]},"m":"s","z":3}"#).expect("parses");
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
+        assert_eq!(map["z"], 3);
+        assert_eq!(map["a"]["b"][0], 2);
+        assert!(decode("{}").expect("empty").is_empty());
+        for bad in ["null", "[]", "1", r#""s""#, r#"{"a":}"#] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,14 +8,16 @@
 //!
 //! What one agent's session holds is bounded in bytes too, by one budget
 //! ([`CometdConfig::max_held_bytes`], 4 MiB by default): the data of every event delivered but
-//! not yet taken by the receiver, and before [`connect`] returns, of every event held for it.
+//! not yet taken by the receiver (a [`Payload`]'s text, and as much again for the notification
+//! decoded from it), and before [`connect`] returns, of every event held for it.
 //! Past the budget the session stops reading (backpressure, as the standard CometD clients do:
 //! a websocket is not read, a long-poll not sent) until the receiver has taken enough, so
 //! nothing already received is dropped; the server queues meanwhile (and may drop a session
 //! whose queue overflows, which the client then sees as `402::Unknown client`). Besides the
 //! budget, the session reads at most one body or frame at a time (at most `ws_max_message`,
-//! 1 MiB, plus its parsed copy while it is handed out): an agent's session holds at most
-//! `max_held_bytes + 2 × ws_max_message` of notification data, whatever the server sends.
+//! 1 MiB, plus its parsed copy, text and decoded notifications, while it is handed out): an
+//! agent's session holds at most `max_held_bytes + 3 × ws_max_message` of notification data,
+//! whatever the server sends.
 //! [`CometdStats::held_bytes_peak`] is the most it ever held against the budget.
 //!
 //! How an agent logs in with it (protocol.md §1.2 order):
@@ -35,8 +37,8 @@
 //! agent.channel_operation("chat", &ChannelOperation::Ready {}).await?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
-//!         Event::Data { data, .. } => {
-//!             let notification: Notification = serde_json::from_str(data.get())?;
+//!         Event::Data { mut data, .. } => {
+//!             let notification: Notification = data.notification()?;
 //!             # let _ = (&notification, &me);
 //!         }
 //!         Event::Rehandshake => { /* events may be lost: re-read state with agent.login() */ }
@@ -56,6 +58,7 @@
 mod backoff;
 #[cfg(test)]
 mod hostile_tests;
+mod incoming;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -71,12 +74,12 @@ use std::time::Duration;
 use http::header::HeaderMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use self::incoming::Payload;
 pub use self::session::Transport;
 use self::session::{ConnectOutcome, Reply, Session, encode_batch, parse_incoming};
 use self::transport::{LongPolling, MAX_BATCH_BYTES, WebSocket, WsBuffers, long_polling_suffix};
@@ -189,9 +192,9 @@ impl fmt::Debug for CometdConfig {
 /// What the session task reports, in order.
 #[derive(Debug)]
 pub enum Event {
-    /// A data message, in delivery order. `data` is left raw so the caller parses it once into
-    /// its own type (e.g. [`crate::gws::Notification`]) without an intermediate `Value` tree.
-    Data { channel: String, data: Box<RawValue> },
+    /// A data message, in delivery order: `data` as it arrived, and the
+    /// [`crate::gws::Notification`] it is, decoded in the same pass ([`Payload::take_notification`]).
+    Data { channel: String, data: Payload },
     /// The server forgot the session; a new one is handshaken and subscribed. Notifications may
     /// have been lost in between: the caller should re-read its state.
     Rehandshake,
@@ -846,7 +849,7 @@ impl Driver {
 /// The data bytes an event holds (what bounds the early buffer).
 fn event_bytes(event: &Event) -> usize {
     match event {
-        Event::Data { channel, data } => channel.len() + data.get().len(),
+        Event::Data { channel, data } => channel.len() + data.held_bytes(),
         _ => 0,
     }
 }

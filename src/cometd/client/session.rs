@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::incoming::{self, Payload};
 use crate::cometd::channel;
 use crate::cometd::error::CometdError;
 use crate::cometd::message::{Advice, Message};
@@ -21,8 +22,8 @@ pub(crate) const MAX_ADVISED_INTERVAL_MS: u64 = 60_000;
 const CLIENT_HANDSHAKE_TIMEOUT_MS: u64 = 60_000;
 
 /// One message from the server, parsed leniently: only `channel` is required, and fields whose
-/// JSON type varies between servers are kept as values. `data` stays raw so the caller parses it
-/// once into its own types.
+/// JSON type varies between servers are kept as values. `data` is kept as it arrived, and decoded
+/// as a notification in the same pass when the batch takes the fast route (`incoming::batch`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Incoming {
@@ -42,7 +43,7 @@ pub(crate) struct Incoming {
     #[serde(default)]
     pub(crate) supported_connection_types: Option<Value>,
     #[serde(default)]
-    pub(crate) data: Option<Box<RawValue>>,
+    pub(crate) data: Option<Payload>,
 }
 
 /// The fields of a server's `advice` this client reads, each kept as a value (its JSON type
@@ -146,6 +147,9 @@ impl<'de> Deserialize<'de> for AdviceKey {
 /// are dropped and counted in the second value, so one bad message cannot hide the good ones
 /// next to it.
 pub(crate) fn parse_incoming(text: &str) -> Result<(Vec<Incoming>, usize), CometdError> {
+    if let Some(batch) = incoming::batch(text) {
+        return Ok((batch, 0));
+    }
     let trimmed = text.trim_start();
     if let Ok(batch) = serde_json::from_str::<Vec<Incoming>>(trimmed) {
         return Ok((batch, 0));
@@ -218,7 +222,7 @@ pub(crate) enum ConnectOutcome {
 pub(crate) enum Reply {
     Data {
         channel: String,
-        data: Box<RawValue>,
+        data: Payload,
     },
     Handshake(Result<(), CometdError>),
     Subscribe {
