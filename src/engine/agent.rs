@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::value::RawValue;
-use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
 use super::chaos;
 use super::failure::FailureKind;
-use super::flow::{Delivered, FLOW_HELD_BYTES, FlowRun};
+use super::flow::{FlowRun, Inbox, customer_messages_delivered};
 use super::roster::{Correlator, Member};
 use super::shared::AgentShared;
 use super::sink::Sink;
@@ -341,26 +340,25 @@ struct Flows<'a> {
     rec: &'a Sink,
     shared: Arc<AgentShared>,
     set: JoinSet<()>,
-    routes: HashMap<String, mpsc::UnboundedSender<Delivered>>,
-    /// What the flows' queues may hold, in bytes ([`FLOW_HELD_BYTES`]).
-    held: Arc<Semaphore>,
+    /// Looked up for every notification: foldhash, seeded per process (the ids are the
+    /// server's).
+    routes: HashMap<String, Arc<Inbox>, foldhash::fast::RandomState>,
     token: CancellationToken,
 }
 
 impl Flows<'_> {
     fn spawn(&mut self, id: &str, steps: Vec<Step>, state: InteractionState, seed: u64) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let inbox = Inbox::new(state, self.spec.username.clone());
         let media = self.ctx.plan.target.media;
         let run = FlowRun::new(
             self.shared.clone(),
             id.to_owned(),
             media,
-            rx,
+            inbox.clone(),
             self.rec.clone(),
             seed,
             self.token.clone(),
-        )
-        .with_state(state);
+        );
         self.ctx.flow_started();
         let (flow_ctx, flow_rec) = (self.ctx.clone(), self.rec.clone());
         self.set.spawn(async move {
@@ -369,13 +367,13 @@ impl Flows<'_> {
             }
             flow_ctx.flow_ended();
         });
-        self.routes.insert(id.to_owned(), tx);
+        self.routes.insert(id.to_owned(), inbox);
     }
 
-    /// Checks one data message and hands it to its interaction's flow, starting one for an
-    /// invitation. Waits while the flows hold their whole budget (a flood on one interaction):
-    /// the agent stops taking events, and so the CometD client stops reading.
-    async fn data(&mut self, data: Box<RawValue>, rng: &mut SmallRng) {
+    /// Checks one data message and notes it in its interaction's flow's inbox, starting a flow
+    /// for an invitation. Synchronous: a flood is checked at the agent task's own pace, and the
+    /// CometD client's budget stops the reading meanwhile.
+    fn data(&mut self, data: Box<RawValue>, rng: &mut SmallRng) {
         let n: Notification = match serde_json::from_str(data.get()) {
             Ok(n) => n,
             Err(e) => {
@@ -385,26 +383,20 @@ impl Flows<'_> {
                 return;
             }
         };
-        let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
         // The bytes go on to the checker's ring of recent notifications, moved rather than copied.
         let events = self.shared.observe(self.rec, &n, data.into());
         let Some(id) = n.interaction_id() else { return };
-        if n.is_invitation() && self.routes.get(id).is_none_or(|tx| tx.is_closed()) {
+        if n.is_invitation() && self.routes.get(id).is_none_or(Inbox::flow_gone) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
             self.spawn(id, steps, InteractionState::Invited, rng.random());
         }
-        // A closed channel means the flow ended; the notification was checked.
-        let Some(tx) = self.routes.get(id).filter(|tx| !tx.is_closed()) else { return };
-        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        let held = tokio::select! {
-            // Cancelled: the flows are ending and so is what they would have done with it.
-            _ = self.token.cancelled() => return,
-            p = self.held.clone().acquire_many_owned(bytes) => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
-        let _ = tx.send(Delivered { n, events, held });
+        // The flow ended, or the flows are ending: the notification was checked.
+        let Some(inbox) = self.routes.get(id).filter(|i| !Inbox::flow_gone(i)) else { return };
+        if self.token.is_cancelled() {
+            return;
+        }
+        inbox.deliver(&n, events);
+        customer_messages_delivered(&self.shared, self.rec, &n);
     }
 }
 
@@ -435,8 +427,7 @@ async fn serve(
         rec,
         shared: session.shared.clone(),
         set: JoinSet::new(),
-        routes: HashMap::new(),
-        held: Arc::new(Semaphore::new(FLOW_HELD_BYTES)),
+        routes: HashMap::default(),
         token: token.child_token(),
     };
     let mut checks = tokio::time::interval(Duration::from_millis(500));
@@ -508,7 +499,7 @@ async fn serve(
             _ = checks.tick() => {
                 let now_ms = ctx.now_ms();
                 rec.violations(flows.shared.checker(|c| c.poll_timeouts(now_ms)));
-                flows.routes.retain(|_, tx| !tx.is_closed());
+                flows.routes.retain(|_, inbox| !Inbox::flow_gone(inbox));
             }
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
@@ -535,7 +526,7 @@ async fn serve(
                     if channel == CHANNELS {
                         session.heard += 1;
                     }
-                    flows.data(data, rng).await;
+                    flows.data(data, rng);
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
                     stream_failing = false;
@@ -657,7 +648,7 @@ async fn storm(
                         if channel == CHANNELS {
                             session.heard += 1;
                         }
-                        flows.data(data, rng).await;
+                        flows.data(data, rng);
                     }
                     Some(_) => {}
                     None => return false,

@@ -700,10 +700,10 @@ impl Driver {
         ids: &[String],
         timeout: Duration,
     ) -> Result<Vec<Reply>, CometdError> {
-        let first_channel = batch.first().map(|m| m.channel.clone()).unwrap_or_default();
+        let first_channel = batch.first().map_or("", |m| m.channel.as_str());
         let body = encode_batch(batch)?;
         let mut replies = Vec::with_capacity(ids.len());
-        if let Some(text) = self.conn.send(&first_channel, body, timeout).await? {
+        if let Some(text) = self.conn.send(first_channel, body, timeout).await? {
             self.process(&text, &mut replies).await?;
             if !self.answered(ids) {
                 return Err(CometdError::Protocol(format!("no reply to {first_channel}")));
