@@ -449,6 +449,9 @@ async fn serve(
     let mut warned: Vec<CometdFailure> = Vec::new();
     // Set while a slow-consumer pause lasts: the stream is not read until then.
     let mut paused_until: Option<Instant> = None;
+    // Made once, not per event: each new one registers with the token and deregisters again.
+    let run_ended = token.cancelled();
+    tokio::pin!(run_ended);
     let exit = loop {
         let next_chaos = chaos.next_at(ctx.load_start());
         let reading = paused_until.is_none();
@@ -456,7 +459,7 @@ async fn serve(
             // The run's end first: a session closed by that same end must not be read as the
             // server's doing (see `FailureKind::from_close`).
             biased;
-            _ = token.cancelled() => break Exit::RunEnded,
+            () = &mut run_ended => break Exit::RunEnded,
             Some(_) = flows.set.join_next(), if !flows.set.is_empty() => {}
             _ = sleep_until_opt(paused_until) => paused_until = None,
             _ = sleep_until_opt(next_chaos) => match chaos.take() {
