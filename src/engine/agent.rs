@@ -400,6 +400,9 @@ impl Flows<'_> {
     }
 }
 
+/// Most CometD events the agent loop takes in one turn before it looks at its other branches.
+const EVENTS_PER_TURN: usize = 32;
+
 /// The channel readiness notifications come on: a reconnect storm's marker.
 const CHANNELS: &str = "/v2/me/channels";
 
@@ -452,7 +455,7 @@ async fn serve(
     // Made once, not per event: each new one registers with the token and deregisters again.
     let run_ended = token.cancelled();
     tokio::pin!(run_ended);
-    let exit = loop {
+    let exit = 'serve: loop {
         let next_chaos = chaos.next_at(ctx.load_start());
         let reading = paused_until.is_none();
         tokio::select! {
@@ -524,42 +527,56 @@ async fn serve(
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, rng);
             }
-            event = session.events.recv(), if reading => match event {
-                Some(Event::Data { channel, data }) => {
-                    if channel == CHANNELS {
-                        session.heard += 1;
-                    }
-                    flows.data(data, rng);
-                }
-                Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
-                    stream_failing = false;
-                    rec.count(Counter::Reconnects, 1);
-                }
-                Some(Event::Failed { error, attempt }) => {
-                    // Every failed or malformed exchange is counted by kind, and warned about
-                    // once per kind: a failing stream is never silent.
-                    rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
-                    stream_failing |= attempt > 0;
-                    if !warned.contains(&error.failure()) {
-                        warned.push(error.failure());
-                        ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
-                        tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
-                    }
-                }
-                Some(Event::Closed { reason }) => {
-                    // A session gwsim ended itself (its token, cancelled only on the way out) is
-                    // no failure.
-                    match FailureKind::from_close(&reason) {
-                        Some(kind) => {
-                            ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
-                            rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+            event = session.events.recv(), if reading => {
+                let mut event = event;
+                // The events already queued are taken in the same turn (a bounded few), not one
+                // turn each: a turn polls every other branch again.
+                for taken in 1..=EVENTS_PER_TURN {
+                    match event {
+                        Some(Event::Data { channel, data }) => {
+                            if channel == CHANNELS {
+                                session.heard += 1;
+                            }
+                            flows.data(data, rng);
                         }
-                        None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                        Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
+                            stream_failing = false;
+                            rec.count(Counter::Reconnects, 1);
+                        }
+                        Some(Event::Failed { error, attempt }) => {
+                            // Every failed or malformed exchange is counted by kind, and warned about
+                            // once per kind: a failing stream is never silent.
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
+                            stream_failing |= attempt > 0;
+                            if !warned.contains(&error.failure()) {
+                                warned.push(error.failure());
+                                ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
+                                tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
+                            }
+                        }
+                        Some(Event::Closed { reason }) => {
+                            // A session gwsim ended itself (its token, cancelled only on the way out) is
+                            // no failure.
+                            match FailureKind::from_close(&reason) {
+                                Some(kind) => {
+                                    ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
+                                    rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+                                }
+                                None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                            }
+                            break 'serve Exit::StreamEnded;
+                        }
+                        None => break 'serve Exit::StreamEnded,
                     }
-                    break Exit::StreamEnded;
+                    if taken == EVENTS_PER_TURN || token.is_cancelled() {
+                        break;
+                    }
+                    match session.events.try_recv() {
+                        Ok(next) => event = Some(next),
+                        Err(_) => break,
+                    }
                 }
-                None => break Exit::StreamEnded,
-            },
+            }
         }
         // Flows are spawned and reaped only in the branches above.
         match (flows.set.is_empty(), busy.is_some()) {
