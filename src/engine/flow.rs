@@ -376,13 +376,13 @@ impl FlowRun {
                     .map(|m| m.username)
             })
         });
-        let tag = text.as_deref().and_then(crate::ordering::cross::tag_of).map(str::to_owned);
+        let tag = text.as_deref().and_then(crate::ordering::cross::tag_of);
         let call = OpCall {
             username: &self.agent.username,
             interaction: &self.ixn,
             op,
             target: target_name.as_deref(),
-            tag: tag.as_deref(),
+            tag,
         };
         self.agent.ctx.correlator.cross(|x| x.op_started(now_ms, &call));
         let request = self.agent.http.interaction_operation(self.media, &self.ixn, &body);
