@@ -494,6 +494,53 @@ mod tests {
 
     use super::*;
 
+    fn state_change(state: &str, participants: &str) -> Notification {
+        let json = format!(
+            r#"{{"messageType":"ChatStateChangeMessage","notificationType":"StatusChange","chat":{{"id":"c1","uri":"u","state":"{state}","capabilities":[],"participants":[{participants}]}}}}"#
+        );
+        serde_json::from_str(&json).expect("a state change")
+    }
+
+    /// Whether a wake is pending for the flow (consumed if so).
+    fn woken(inbox: &Inbox) -> bool {
+        let notified = inbox.wake.notified();
+        tokio::pin!(notified);
+        // `Notify` keeps one permit for a wake nobody waited on; a fresh waiter takes it at once.
+        notified.as_mut().enable()
+    }
+
+    #[test]
+    fn an_inbox_notes_state_consultant_and_events_and_wakes_only_for_what_is_awaited() {
+        let inbox = Inbox::new(InteractionState::Invited, "ann".into());
+        let ann = r#"{"participantId":"p1","type":"Agent","nickname":"ann","visibility":"Agents","uri":"u/ann"}"#;
+        let bob = r#"{"participantId":"p2","type":"Agent","nickname":"bob","visibility":"Agents","uri":"u/bob"}"#;
+        inbox.deliver(&state_change("Chatting", &format!("{ann},{bob}")), vec![]);
+        {
+            let seen = inbox.seen();
+            assert_eq!(seen.state, InteractionState::Chatting);
+            // Our own Agents-visibility entry is not the consultant.
+            assert_eq!(seen.consultant.as_deref(), Some("u/bob"));
+        }
+        assert!(!woken(&inbox), "nothing awaited arrived");
+        inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ConsultantJoined]);
+        assert_eq!(inbox.seen().consultant, None);
+        assert!(woken(&inbox), "an await event wakes the flow");
+        for _ in 0..EVENTS_KEPT + 10 {
+            inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ParticipantLeft]);
+        }
+        assert_eq!(inbox.seen().events.len(), EVENTS_KEPT);
+        assert_eq!(inbox.seen().events.front(), Some(&AwaitEvent::ParticipantLeft));
+        let _ = woken(&inbox);
+        inbox.deliver(&state_change("Completed", ann), vec![]);
+        assert!(inbox.seen().state.is_terminal());
+        assert!(woken(&inbox), "its part ending wakes the flow");
+        // The agent task's handle alone: the flow is gone.
+        assert!(Inbox::flow_gone(&inbox));
+        let flows = inbox.clone();
+        assert!(!Inbox::flow_gone(&inbox));
+        drop(flows);
+    }
+
     #[test]
     fn operations_carry_the_documented_parameters() {
         let mut step = OpStep::new(Capability::Consult);
