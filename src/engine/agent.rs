@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::RunCtx;
 use super::chaos;
 use super::failure::FailureKind;
-use super::flow::{Delivered, FLOW_HELD_BYTES, FlowRun};
+use super::flow::{FlowRun, Inbox, customer_messages_delivered};
 use super::roster::{Correlator, Member};
 use super::shared::AgentShared;
 use super::sink::Sink;
@@ -340,26 +339,25 @@ struct Flows<'a> {
     rec: &'a Sink,
     shared: Arc<AgentShared>,
     set: JoinSet<()>,
-    routes: HashMap<String, mpsc::UnboundedSender<Delivered>>,
-    /// What the flows' queues may hold, in bytes ([`FLOW_HELD_BYTES`]).
-    held: Arc<Semaphore>,
+    /// Looked up for every notification: foldhash, seeded per process (the ids are the
+    /// server's).
+    routes: HashMap<String, Arc<Inbox>, foldhash::fast::RandomState>,
     token: CancellationToken,
 }
 
 impl Flows<'_> {
     fn spawn(&mut self, id: &str, steps: Vec<Step>, state: InteractionState, seed: u64) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let inbox = Inbox::new(state, self.spec.username.clone());
         let media = self.ctx.plan.target.media;
         let run = FlowRun::new(
             self.shared.clone(),
             id.to_owned(),
             media,
-            rx,
+            inbox.clone(),
             self.rec.clone(),
             seed,
             self.token.clone(),
-        )
-        .with_state(state);
+        );
         self.ctx.flow_started();
         let (flow_ctx, flow_rec) = (self.ctx.clone(), self.rec.clone());
         self.set.spawn(async move {
@@ -368,13 +366,13 @@ impl Flows<'_> {
             }
             flow_ctx.flow_ended();
         });
-        self.routes.insert(id.to_owned(), tx);
+        self.routes.insert(id.to_owned(), inbox);
     }
 
-    /// Checks one data message and hands it to its interaction's flow, starting one for an
-    /// invitation. Waits while the flows hold their whole budget (a flood on one interaction):
-    /// the agent stops taking events, and so the CometD client stops reading.
-    async fn data(&mut self, mut data: Payload, rng: &mut SmallRng) {
+    /// Checks one data message and notes it in its interaction's flow's inbox, starting a flow
+    /// for an invitation. Synchronous: a flood is checked at the agent task's own pace, and the
+    /// CometD client's budget stops the reading meanwhile.
+    fn data(&mut self, mut data: Payload, rng: &mut SmallRng) {
         // Decoded by the CometD client in its pass over the message when it could.
         let n: Notification = match data.notification() {
             Ok(n) => n,
@@ -385,28 +383,25 @@ impl Flows<'_> {
                 return;
             }
         };
-        let bytes = data.get().len().clamp(1, FLOW_HELD_BYTES);
         // The bytes go on to the checker's ring of recent notifications, moved rather than copied.
         let events = self.shared.observe(self.rec, &n, data.into());
         let Some(id) = n.interaction_id() else { return };
-        if n.is_invitation() && self.routes.get(id).is_none_or(|tx| tx.is_closed()) {
+        if n.is_invitation() && self.routes.get(id).is_none_or(Inbox::flow_gone) {
             let steps = steps_for(self.ctx, self.spec.population, &n);
             self.spawn(id, steps, InteractionState::Invited, rng.random());
         }
-        // A closed channel means the flow ended; the notification was checked.
-        let Some(tx) = self.routes.get(id).filter(|tx| !tx.is_closed()) else { return };
-        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        let held = tokio::select! {
-            // Cancelled: the flows are ending and so is what they would have done with it.
-            _ = self.token.cancelled() => return,
-            p = self.held.clone().acquire_many_owned(bytes) => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
-        let _ = tx.send(Delivered { n, events, held });
+        // The flow ended, or the flows are ending: the notification was checked.
+        let Some(inbox) = self.routes.get(id).filter(|i| !Inbox::flow_gone(i)) else { return };
+        if self.token.is_cancelled() {
+            return;
+        }
+        inbox.deliver(&n, events);
+        customer_messages_delivered(&self.shared, self.rec, &n);
     }
 }
+
+/// Most CometD events the agent loop takes in one turn before it looks at its other branches.
+const EVENTS_PER_TURN: usize = 32;
 
 /// The channel readiness notifications come on: a reconnect storm's marker.
 const CHANNELS: &str = "/v2/me/channels";
@@ -435,8 +430,7 @@ async fn serve(
         rec,
         shared: session.shared.clone(),
         set: JoinSet::new(),
-        routes: HashMap::new(),
-        held: Arc::new(Semaphore::new(FLOW_HELD_BYTES)),
+        routes: HashMap::default(),
         token: token.child_token(),
     };
     let mut checks = tokio::time::interval(Duration::from_millis(500));
@@ -458,14 +452,17 @@ async fn serve(
     let mut warned: Vec<CometdFailure> = Vec::new();
     // Set while a slow-consumer pause lasts: the stream is not read until then.
     let mut paused_until: Option<Instant> = None;
-    let exit = loop {
+    // Made once, not per event: each new one registers with the token and deregisters again.
+    let run_ended = token.cancelled();
+    tokio::pin!(run_ended);
+    let exit = 'serve: loop {
         let next_chaos = chaos.next_at(ctx.load_start());
         let reading = paused_until.is_none();
         tokio::select! {
             // The run's end first: a session closed by that same end must not be read as the
             // server's doing (see `FailureKind::from_close`).
             biased;
-            _ = token.cancelled() => break Exit::RunEnded,
+            () = &mut run_ended => break Exit::RunEnded,
             Some(_) = flows.set.join_next(), if !flows.set.is_empty() => {}
             _ = sleep_until_opt(paused_until) => paused_until = None,
             _ = sleep_until_opt(next_chaos) => match chaos.take() {
@@ -508,7 +505,7 @@ async fn serve(
             _ = checks.tick() => {
                 let now_ms = ctx.now_ms();
                 rec.violations(flows.shared.checker(|c| c.poll_timeouts(now_ms)));
-                flows.routes.retain(|_, tx| !tx.is_closed());
+                flows.routes.retain(|_, inbox| !Inbox::flow_gone(inbox));
             }
             _ = sleep_until_opt(next_toggle) => {
                 let op = if ready { SessionOp::NotReady } else { SessionOp::Ready };
@@ -530,42 +527,56 @@ async fn serve(
                 }
                 next_toggle = readiness_deadline(&pop.readiness, ready, rng);
             }
-            event = session.events.recv(), if reading => match event {
-                Some(Event::Data { channel, data }) => {
-                    if channel == CHANNELS {
-                        session.heard += 1;
-                    }
-                    flows.data(data, rng).await;
-                }
-                Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
-                    stream_failing = false;
-                    rec.count(Counter::Reconnects, 1);
-                }
-                Some(Event::Failed { error, attempt }) => {
-                    // Every failed or malformed exchange is counted by kind, and warned about
-                    // once per kind: a failing stream is never silent.
-                    rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
-                    stream_failing |= attempt > 0;
-                    if !warned.contains(&error.failure()) {
-                        warned.push(error.failure());
-                        ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
-                        tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
-                    }
-                }
-                Some(Event::Closed { reason }) => {
-                    // A session gwsim ended itself (its token, cancelled only on the way out) is
-                    // no failure.
-                    match FailureKind::from_close(&reason) {
-                        Some(kind) => {
-                            ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
-                            rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+            event = session.events.recv(), if reading => {
+                let mut event = event;
+                // The events already queued are taken in the same turn (a bounded few), not one
+                // turn each: a turn polls every other branch again.
+                for taken in 1..=EVENTS_PER_TURN {
+                    match event {
+                        Some(Event::Data { channel, data }) => {
+                            if channel == CHANNELS {
+                                session.heard += 1;
+                            }
+                            flows.data(data, rng);
                         }
-                        None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                        Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
+                            stream_failing = false;
+                            rec.count(Counter::Reconnects, 1);
+                        }
+                        Some(Event::Failed { error, attempt }) => {
+                            // Every failed or malformed exchange is counted by kind, and warned about
+                            // once per kind: a failing stream is never silent.
+                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
+                            stream_failing |= attempt > 0;
+                            if !warned.contains(&error.failure()) {
+                                warned.push(error.failure());
+                                ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
+                                tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
+                            }
+                        }
+                        Some(Event::Closed { reason }) => {
+                            // A session gwsim ended itself (its token, cancelled only on the way out) is
+                            // no failure.
+                            match FailureKind::from_close(&reason) {
+                                Some(kind) => {
+                                    ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
+                                    rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
+                                }
+                                None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+                            }
+                            break 'serve Exit::StreamEnded;
+                        }
+                        None => break 'serve Exit::StreamEnded,
                     }
-                    break Exit::StreamEnded;
+                    if taken == EVENTS_PER_TURN || token.is_cancelled() {
+                        break;
+                    }
+                    match session.events.try_recv() {
+                        Ok(next) => event = Some(next),
+                        Err(_) => break,
+                    }
                 }
-                None => break Exit::StreamEnded,
-            },
+            }
         }
         // Flows are spawned and reaped only in the branches above.
         match (flows.set.is_empty(), busy.is_some()) {
@@ -657,7 +668,7 @@ async fn storm(
                         if channel == CHANNELS {
                             session.heard += 1;
                         }
-                        flows.data(data, rng).await;
+                        flows.data(data, rng);
                     }
                     Some(_) => {}
                     None => return false,

@@ -131,6 +131,9 @@ pub(crate) async fn run_customer(
     let pace = spec.messages.pace;
     let mut poll = tokio::time::interval(ctx.plan.options.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Made once, not per poll: each new one registers with the token and deregisters again.
+    let cancelled = token.cancelled();
+    tokio::pin!(cancelled);
     loop {
         // An open plan wakes at its next message's time; a closed one sends on the poll that
         // finds it due, as it always has.
@@ -138,7 +141,7 @@ pub(crate) async fn run_customer(
             next_send.filter(|_| pace == Pace::Open && joined && agents > 0 && sent < to_send);
         let polled = tokio::select! {
             biased;
-            _ = token.cancelled() => break,
+            () = &mut cancelled => break,
             _ = sleep_until(wake) => false,
             _ = poll.tick() => true,
         };

@@ -2,19 +2,21 @@
 //! their latencies measured from the intended start.
 //!
 //! What a notification means is the ordering checker's to say: the agent's main loop feeds it
-//! every notification, records the settles it reports (see [`super::shared`]), and hands the
-//! flow the notification with its await events ([`Delivered`]). The flow only keeps its own
-//! state (for targets and tidying up) and waits. [`operation_for`] is pure: what each operation
-//! sends; [`FlowRun::run`] is the async shell.
+//! every notification, records the settles it reports (see [`super::shared`]), and notes in the
+//! flow's [`Inbox`] what the flow needs of it: its await events, the interaction's state and
+//! consultant. The flow reads those at its steps and is woken only for what it may be waiting
+//! on (an await event, its part ending), not for every notification: a notification costs no
+//! task switch and no channel. [`operation_for`] is pure: what each operation sends;
+//! [`FlowRun::run`] is the async shell.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::{Map, Value};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::failure::FailureKind;
@@ -34,22 +36,113 @@ use crate::vocab::{AwaitEvent, OpMetric, OpName};
 /// last operations.
 const SETTLE_GRACE: Duration = Duration::from_secs(10);
 
-/// A notification routed to the flow of its interaction, with the await events the checker
-/// found it stands for.
+/// Await events a flow keeps unconsumed, oldest dropped first.
+const EVENTS_KEPT: usize = 64;
+
+/// What the agent task has seen of one interaction, for its flow. The agent task writes it as
+/// each notification is checked ([`Inbox::deliver`]); the flow reads it at its steps. It holds no
+/// notification, only the latest state and consultant and a bounded queue of await events, so
+/// a flood on one interaction costs the flow nothing and is bounded by the CometD client's
+/// own budget (the agent task checks at its own pace).
 #[derive(Debug)]
-pub(crate) struct Delivered {
-    pub(crate) n: Notification,
-    pub(crate) events: Vec<AwaitEvent>,
-    /// Its share of the agent's flow budget ([`FLOW_HELD_BYTES`]), given back when the flow
-    /// has handled it (dropped with it).
-    pub(crate) held: OwnedSemaphorePermit,
+pub(crate) struct Inbox {
+    seen: Mutex<Seen>,
+    /// Raised for what a flow may be waiting on: an await event, or its part ending.
+    wake: Notify,
 }
 
-/// Bytes of notifications (as received) an agent's flows may hold between the agent task that
-/// checks them and the flows that take them. Flows drain their queue at every step, so this is
-/// reached only when a server floods one interaction faster than its flow runs; the agent task
-/// then waits (backpressure down to the CometD client's own budget), and nothing is dropped.
-pub(crate) const FLOW_HELD_BYTES: usize = 2 << 20;
+#[derive(Debug)]
+struct Seen {
+    /// Await events seen and not yet consumed, oldest first (at most [`EVENTS_KEPT`]).
+    events: VecDeque<AwaitEvent>,
+    /// Our own state in the interaction, as last notified.
+    state: InteractionState,
+    /// The URI of the current consultant (an Agents-visibility agent), from participants.
+    consultant: Option<String>,
+    /// Our nickname in the interaction (who is not the consultant).
+    nickname: String,
+}
+
+impl Inbox {
+    pub(crate) fn new(state: InteractionState, nickname: String) -> Arc<Self> {
+        let seen = Seen { events: VecDeque::new(), state, consultant: None, nickname };
+        Arc::new(Inbox { seen: Mutex::new(seen), wake: Notify::new() })
+    }
+
+    fn seen(&self) -> MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the flow this inbox was made for has ended (the agent task holds the other
+    /// handle).
+    pub(crate) fn flow_gone(inbox: &Arc<Inbox>) -> bool {
+        Arc::strong_count(inbox) <= 1
+    }
+
+    /// Notes what the flow needs of one checked notification about its interaction, with the
+    /// await events the checker found it stands for.
+    pub(crate) fn deliver(&self, n: &Notification, events: Vec<AwaitEvent>) {
+        let mut wake = !events.is_empty();
+        {
+            let mut seen = self.seen();
+            if let Notification::ChatStateChangeMessage(sc)
+            | Notification::FacebooksessionStateChangeMessage(sc) = n
+                && let Some(r) = sc.resource()
+            {
+                if sc.notification_type != NotificationType::PropertiesUpdated {
+                    wake |= r.state.is_terminal() && !seen.state.is_terminal();
+                    seen.state = r.state;
+                }
+                let consultant = r
+                    .participants
+                    .iter()
+                    .find(|p| {
+                        p.kind == ParticipantType::Agent
+                            && p.visibility == Some(Visibility::Agents)
+                            && p.nickname != seen.nickname
+                    })
+                    .and_then(|p| p.uri.as_deref());
+                // Most state changes name the same consultant again: copied only when it moved.
+                if seen.consultant.as_deref() != consultant {
+                    seen.consultant = consultant.map(str::to_owned);
+                }
+            }
+            for e in events {
+                if seen.events.len() >= EVENTS_KEPT {
+                    seen.events.pop_front();
+                }
+                seen.events.push_back(e);
+            }
+        }
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// The delivery to an agent of the customers' messages a notification carries (tagged
+/// texts), measured when the agent task has checked it.
+pub(crate) fn customer_messages_delivered(agent: &AgentShared, rec: &Sink, n: &Notification) {
+    let Notification::MessageLogUpdated(ml) = n else { return };
+    let now = Instant::now();
+    for e in ml
+        .messages
+        .iter()
+        .filter(|e| e.kind == EntryType::Text && e.from.kind == ParticipantType::Customer)
+    {
+        if let Some(key) = e.text.as_deref().and_then(super::roster::message_key)
+            && let Some(s) = agent.ctx.correlator.finish(&key)
+        {
+            rec.customer_latency(
+                crate::vocab::CustomerMetric::ToAgent,
+                s.intended,
+                s.sent,
+                now,
+                s.measured,
+            );
+        }
+    }
+}
 
 /// The operation a step sends. `target_uri` is the resolved target, `text` the (possibly
 /// tagged) text.
@@ -140,17 +233,10 @@ pub(crate) struct FlowRun {
     pub(crate) agent: Arc<AgentShared>,
     pub(crate) ixn: String,
     pub(crate) media: Media,
-    pub(crate) rx: mpsc::UnboundedReceiver<Delivered>,
+    inbox: Arc<Inbox>,
     pub(crate) rec: Sink,
     pub(crate) rng: SmallRng,
     pub(crate) token: CancellationToken,
-    /// Await events seen and not yet consumed, oldest first (bounded).
-    events: VecDeque<AwaitEvent>,
-    /// Our own state in the interaction, as last notified.
-    state: InteractionState,
-    /// The URI of the current consultant (an Agents-visibility agent), from participants.
-    consultant: Option<String>,
-    nickname: String,
 }
 
 impl FlowRun {
@@ -158,119 +244,55 @@ impl FlowRun {
         agent: Arc<AgentShared>,
         ixn: String,
         media: Media,
-        rx: mpsc::UnboundedReceiver<Delivered>,
+        inbox: Arc<Inbox>,
         rec: Sink,
         seed: u64,
         token: CancellationToken,
     ) -> Self {
-        let nickname = agent.username.clone();
-        FlowRun {
-            agent,
-            ixn,
-            media,
-            rx,
-            rec,
-            rng: SmallRng::seed_from_u64(seed),
-            token,
-            events: VecDeque::new(),
-            state: InteractionState::Invited,
-            consultant: None,
-            nickname,
-        }
+        FlowRun { agent, ixn, media, inbox, rec, rng: SmallRng::seed_from_u64(seed), token }
     }
 
-    /// Starts from `state` rather than an invitation (an interaction taken up after a crash).
-    pub(crate) fn with_state(mut self, state: InteractionState) -> Self {
-        self.state = state;
-        self
-    }
-
-    fn handle(&mut self, d: Delivered) {
-        let now = Instant::now();
-        let n = &d.n;
-        if let Notification::ChatStateChangeMessage(sc)
-        | Notification::FacebooksessionStateChangeMessage(sc) = n
-            && let Some(r) = sc.resource()
-        {
-            if sc.notification_type != NotificationType::PropertiesUpdated {
-                self.state = r.state;
-            }
-            self.consultant = r
-                .participants
-                .iter()
-                .find(|p| {
-                    p.kind == ParticipantType::Agent
-                        && p.visibility == Some(Visibility::Agents)
-                        && p.nickname != self.nickname
-                })
-                .and_then(|p| p.uri.clone());
-        }
-        for e in d.events {
-            if self.events.len() >= 64 {
-                self.events.pop_front();
-            }
-            self.events.push_back(e);
-        }
-        // Messages from customers carry a tag: their delivery to us is measured here.
-        if let Notification::MessageLogUpdated(ml) = n {
-            for e in ml
-                .messages
-                .iter()
-                .filter(|e| e.kind == EntryType::Text && e.from.kind == ParticipantType::Customer)
-            {
-                if let Some(key) = e.text.as_deref().and_then(super::roster::message_key)
-                    && let Some(s) = self.agent.ctx.correlator.finish(&key)
-                {
-                    self.rec.customer_latency(
-                        crate::vocab::CustomerMetric::ToAgent,
-                        s.intended,
-                        s.sent,
-                        now,
-                        s.measured,
-                    );
-                }
-            }
-        }
-        // Handled: its bytes go back to the agent's flow budget.
-        drop(d.held);
+    fn state(&self) -> InteractionState {
+        self.inbox.seen().state
     }
 
     fn ended(&self) -> bool {
-        self.state.is_terminal()
+        self.state().is_terminal()
     }
 
-    /// Receives notifications until `deadline`; `Err` when the flow must stop.
+    /// Waits until `deadline` (the agent task notes what arrives meanwhile); `Err` when the flow
+    /// must stop.
     async fn pump_until(&mut self, deadline: Instant) -> Result<(), Stop> {
-        loop {
-            tokio::select! {
-                _ = self.token.cancelled() => return Err(Stop::Cancelled),
-                _ = tokio::time::sleep_until(deadline.into()) => return Ok(()),
-                n = self.rx.recv() => match n {
-                    Some(n) => self.handle(n),
-                    None => return Err(Stop::Cancelled),
-                },
-            }
+        tokio::select! {
+            _ = self.token.cancelled() => Err(Stop::Cancelled),
+            _ = tokio::time::sleep_until(deadline.into()) => Ok(()),
         }
     }
 
     /// Waits for `event` (possibly already seen) until `timeout`.
     async fn await_event(&mut self, event: AwaitEvent, timeout: Duration) -> Result<bool, Stop> {
-        let deadline = Instant::now() + timeout;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        // Bounded by the deadline: each turn but the last waits for a wake.
         loop {
-            if let Some(pos) = self.events.iter().position(|e| *e == event) {
-                self.events.remove(pos);
-                return Ok(true);
+            {
+                let mut seen = self.inbox.seen();
+                if let Some(pos) = seen.events.iter().position(|e| *e == event) {
+                    seen.events.remove(pos);
+                    return Ok(true);
+                }
+                if seen.state.is_terminal()
+                    && !matches!(event, AwaitEvent::Completed | AwaitEvent::Removed)
+                {
+                    return Err(Stop::Ended);
+                }
             }
-            if self.ended() && !matches!(event, AwaitEvent::Completed | AwaitEvent::Removed) {
-                return Err(Stop::Ended);
-            }
+            // A wake raised since the check above is kept by `Notify` as a permit, so none is
+            // lost between the check and the wait.
             tokio::select! {
                 _ = self.token.cancelled() => return Err(Stop::Cancelled),
-                _ = tokio::time::sleep_until(deadline.into()) => return Ok(false),
-                n = self.rx.recv() => match n {
-                    Some(n) => self.handle(n),
-                    None => return Err(Stop::Cancelled),
-                },
+                _ = &mut deadline => return Ok(false),
+                _ = self.inbox.wake.notified() => {}
             }
         }
     }
@@ -293,7 +315,7 @@ impl FlowRun {
                 Some((format!("{}/api/v2/queues/{q}", ctx.plan.target.base_url), None))
             }
             TargetRef::Consultant => {
-                let uri = self.consultant.clone()?;
+                let uri = self.inbox.seen().consultant.clone()?;
                 let id = uri.rsplit('/').next().unwrap_or_default().to_string();
                 Some((uri, Some(Party { nickname: None, user_id: Some(id) })))
             }
@@ -319,10 +341,15 @@ impl FlowRun {
             None => (None, None),
         };
         let text = step.text.as_deref().map(|t| tag_text(t, self.agent.ctx.next_tag()));
-        let body = operation_for(step, &self.nickname, target_uri.as_deref(), text.as_deref());
-        if op == Capability::Accept {
-            self.nickname = step.nickname.clone().unwrap_or_else(|| self.agent.username.clone());
-        }
+        let body = {
+            let mut seen = self.inbox.seen();
+            let body = operation_for(step, &seen.nickname, target_uri.as_deref(), text.as_deref());
+            if op == Capability::Accept {
+                seen.nickname =
+                    step.nickname.clone().unwrap_or_else(|| self.agent.username.clone());
+            }
+            body
+        };
         let now_ms = self.agent.ctx.now_ms();
         let sent = Instant::now();
         let started = Started { intended, sent, measured };
@@ -349,31 +376,19 @@ impl FlowRun {
                     .map(|m| m.username)
             })
         });
-        let tag = text.as_deref().and_then(crate::ordering::cross::tag_of).map(str::to_owned);
-        let username = self.agent.username.clone();
-        let ixn = self.ixn.clone();
+        let tag = text.as_deref().and_then(crate::ordering::cross::tag_of);
         let call = OpCall {
-            username: &username,
-            interaction: &ixn,
+            username: &self.agent.username,
+            interaction: &self.ixn,
             op,
             target: target_name.as_deref(),
-            tag: tag.as_deref(),
+            tag,
         };
         self.agent.ctx.correlator.cross(|x| x.op_started(now_ms, &call));
-        let http = self.agent.http.clone();
-        let media = self.media;
-        let ixn = self.ixn.clone();
-        let request = async move { http.interaction_operation(media, &ixn, &body).await };
-        tokio::pin!(request);
-        let result = loop {
-            tokio::select! {
-                _ = self.token.cancelled() => return Err(Stop::Cancelled),
-                r = &mut request => break r,
-                n = self.rx.recv() => match n {
-                    Some(n) => self.handle(n),
-                    None => return Err(Stop::Cancelled),
-                },
-            }
+        let request = self.agent.http.interaction_operation(self.media, &self.ixn, &body);
+        let result = tokio::select! {
+            _ = self.token.cancelled() => return Err(Stop::Cancelled),
+            r = request => r,
         };
         let done = Instant::now();
         let done_ms = self.agent.ctx.now_ms();
@@ -409,7 +424,7 @@ impl FlowRun {
         let mut intended = Instant::now();
         let mut last_op = Capability::Accept;
         for step in steps {
-            if self.ended() && self.state != InteractionState::Invited {
+            if self.ended() && self.state() != InteractionState::Invited {
                 return Err(Stop::Ended);
             }
             match step {
@@ -461,7 +476,7 @@ impl FlowRun {
 
     /// Releases the interaction after a failed step: Reject an invitation, otherwise Complete.
     async fn tidy_up(&mut self) {
-        let op = match self.state {
+        let op = match self.state() {
             InteractionState::Invited => Capability::Reject,
             InteractionState::Chatting | InteractionState::LeftChat => Capability::Complete,
             InteractionState::Completed | InteractionState::Revoked => return,
@@ -478,6 +493,53 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn state_change(state: &str, participants: &str) -> Notification {
+        let json = format!(
+            r#"{{"messageType":"ChatStateChangeMessage","notificationType":"StatusChange","chat":{{"id":"c1","uri":"u","state":"{state}","capabilities":[],"participants":[{participants}]}}}}"#
+        );
+        serde_json::from_str(&json).expect("a state change")
+    }
+
+    /// Whether a wake is pending for the flow (consumed if so).
+    fn woken(inbox: &Inbox) -> bool {
+        let notified = inbox.wake.notified();
+        tokio::pin!(notified);
+        // `Notify` keeps one permit for a wake nobody waited on; a fresh waiter takes it at once.
+        notified.as_mut().enable()
+    }
+
+    #[test]
+    fn an_inbox_notes_state_consultant_and_events_and_wakes_only_for_what_is_awaited() {
+        let inbox = Inbox::new(InteractionState::Invited, "ann".into());
+        let ann = r#"{"participantId":"p1","type":"Agent","nickname":"ann","visibility":"Agents","uri":"u/ann"}"#;
+        let bob = r#"{"participantId":"p2","type":"Agent","nickname":"bob","visibility":"Agents","uri":"u/bob"}"#;
+        inbox.deliver(&state_change("Chatting", &format!("{ann},{bob}")), vec![]);
+        {
+            let seen = inbox.seen();
+            assert_eq!(seen.state, InteractionState::Chatting);
+            // Our own Agents-visibility entry is not the consultant.
+            assert_eq!(seen.consultant.as_deref(), Some("u/bob"));
+        }
+        assert!(!woken(&inbox), "nothing awaited arrived");
+        inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ConsultantJoined]);
+        assert_eq!(inbox.seen().consultant, None);
+        assert!(woken(&inbox), "an await event wakes the flow");
+        for _ in 0..EVENTS_KEPT + 10 {
+            inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ParticipantLeft]);
+        }
+        assert_eq!(inbox.seen().events.len(), EVENTS_KEPT);
+        assert_eq!(inbox.seen().events.front(), Some(&AwaitEvent::ParticipantLeft));
+        let _ = woken(&inbox);
+        inbox.deliver(&state_change("Completed", ann), vec![]);
+        assert!(inbox.seen().state.is_terminal());
+        assert!(woken(&inbox), "its part ending wakes the flow");
+        // The agent task's handle alone: the flow is gone.
+        assert!(Inbox::flow_gone(&inbox));
+        let flows = inbox.clone();
+        assert!(!Inbox::flow_gone(&inbox));
+        drop(flows);
+    }
 
     #[test]
     fn operations_carry_the_documented_parameters() {

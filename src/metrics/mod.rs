@@ -45,6 +45,8 @@ pub mod violations;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use foldhash::fast::FixedState as FastHash;
+
 pub use histogram::{
     HIGHEST_US, LatencyHistogram, LatencyPair, LatencySummary, SIGNIFICANT_DIGITS, duration_to_us,
 };
@@ -186,7 +188,8 @@ fn add_timed(mine: &mut Option<TimedMetric>, theirs: Option<&TimedMetric>) {
 /// The measurements of one task, or of a whole run after merging.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
-    ops: HashMap<OpName, OpStats>,
+    /// foldhash: looked up on every sample, and keyed by closed names (no hashing attack).
+    ops: HashMap<OpName, OpStats, FastHash>,
     /// Indexed by [`customer_slot`]: `Wait`, `Send`, `ToAgent`, `ToCustomer`.
     customers: [Option<TimedMetric>; 4],
     abandoned: Split,
@@ -204,7 +207,7 @@ pub struct Recorder {
     /// Each operation metric's corrected histogram, reset by [`Recorder::recycle`] and given back
     /// to the same metric: its bucket array then stays sized by that metric's own range, where
     /// shared spares would all grow to the widest metric's, and a reset zeroes the whole array.
-    kept_ops: HashMap<(OpName, OpMetric), LatencyHistogram>,
+    kept_ops: HashMap<(OpName, OpMetric), LatencyHistogram, FastHash>,
     /// As `kept_ops`, for the customer metrics (indexed by [`customer_slot`]).
     kept_customers: [Option<LatencyHistogram>; 4],
 }

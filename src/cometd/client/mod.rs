@@ -403,12 +403,12 @@ impl Conn {
         }
     }
 
-    async fn recv(&mut self, timeout: Duration) -> Result<String, CometdError> {
+    /// The next websocket frame; unbounded in time (the caller's one timer bounds the wait).
+    /// Cancel-safe: dropping it loses no frame.
+    async fn recv(&mut self) -> Result<String, CometdError> {
         match self {
             Conn::LongPolling(_) => Err(CometdError::Protocol("long-polling reply missing".into())),
-            Conn::WebSocket(ws) => {
-                tokio::time::timeout(timeout, ws.recv()).await.map_err(|_| CometdError::Timeout)?
-            }
+            Conn::WebSocket(ws) => ws.recv().await,
         }
     }
 
@@ -703,10 +703,10 @@ impl Driver {
         ids: &[String],
         timeout: Duration,
     ) -> Result<Vec<Reply>, CometdError> {
-        let first_channel = batch.first().map(|m| m.channel.clone()).unwrap_or_default();
+        let first_channel = batch.first().map_or("", |m| m.channel.as_str());
         let body = encode_batch(batch)?;
         let mut replies = Vec::with_capacity(ids.len());
-        if let Some(text) = self.conn.send(&first_channel, body, timeout).await? {
+        if let Some(text) = self.conn.send(first_channel, body, timeout).await? {
             self.process(&text, &mut replies).await?;
             if !self.answered(ids) {
                 return Err(CometdError::Protocol(format!("no reply to {first_channel}")));
@@ -716,13 +716,29 @@ impl Driver {
         // Websocket: replies and pushed data share the socket. The timeout bounds the time spent
         // waiting on the socket, not the time spent handing events to a slow reader, so
         // backpressure is not a failure while a server that streams data but never answers is.
-        let mut waited = Duration::ZERO;
+        // One timer serves the whole exchange (not one per frame): the deadline moves later by
+        // the time each frame took to hand over, and the timer is re-armed only when it fires
+        // before the deadline it lags behind.
+        let mut deadline = Instant::now() + timeout;
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
+        // Bounded: each turn reads a frame, or re-arms the timer to the deadline, which only
+        // the time spent handing frames over moves (the socket wait uses it up).
         while !self.answered(ids) {
-            let remaining = timeout.checked_sub(waited).ok_or(CometdError::Timeout)?;
-            let started = Instant::now();
-            let text = self.conn.recv(remaining).await?;
-            waited += started.elapsed();
+            let text = tokio::select! {
+                biased;
+                text = self.conn.recv() => text?,
+                () = &mut timer => {
+                    if Instant::now() >= deadline {
+                        return Err(CometdError::Timeout);
+                    }
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
+            };
+            let handing = Instant::now();
             self.process(&text, &mut replies).await?;
+            deadline += handing.elapsed();
         }
         Ok(replies)
     }
