@@ -105,7 +105,9 @@ pub struct CometdConfig {
     /// Time allowed for a reply other than a held connect, and added to the advised hold time
     /// for a connect (the standard client waits `timeout` + 10 s).
     pub request_timeout: Duration,
-    /// Websocket read buffer; small, because an idle agent must cost at most 64 KiB.
+    /// Websocket read buffer, held for the socket's whole life: small, because an idle agent
+    /// must cost at most 16 KiB of the client (issue 11). A larger message is read whole anyway
+    /// (tungstenite reserves its length), in reads of this size.
     pub ws_read_buffer: usize,
     /// Websocket write threshold; 0 writes every frame at once (each batch is one frame anyway).
     pub ws_write_buffer: usize,
@@ -146,7 +148,7 @@ impl CometdConfig {
             subscriptions: vec!["/v2/me/*".to_owned()],
             headers: HeaderMap::new(),
             request_timeout: Duration::from_secs(10),
-            ws_read_buffer: 4 * 1024,
+            ws_read_buffer: 1024,
             ws_write_buffer: 0,
             ws_max_message: MAX_BATCH_BYTES,
             backoff_min: Duration::from_millis(250),
