@@ -555,7 +555,9 @@ async fn serve(
                     if channel == CHANNELS {
                         session.heard += 1;
                     }
-                    flows.data(data, rng).await;
+                    // Boxed: decoding and routing a notification is the largest state of the
+                    // loop, and an idle agent would carry it inline while it waits.
+                    Box::pin(flows.data(data, rng)).await;
                 }
                 Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
                     stream_failing = false;

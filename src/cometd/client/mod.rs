@@ -355,7 +355,9 @@ pub async fn connect(
     }
     driver.delivery = Delivery::Live;
     let counters = Arc::clone(&driver.counters);
-    let task = tokio::spawn(driver.run(token));
+    // Boxed apart from the task: an async fn moved into its task keeps its argument twice
+    // (the argument and the local it becomes), and the driver is most of the task.
+    let task = tokio::spawn(Box::new(driver).run(token));
     Ok((CometdHandle { counters, task }, rx))
 }
 
@@ -519,7 +521,7 @@ impl Driver {
         self.handshake_and_subscribe().await
     }
 
-    async fn run(mut self, token: CancellationToken) {
+    async fn run(mut self: Box<Self>, token: CancellationToken) {
         // The loop future borrows `self`; it is dropped when the select ends, so the disconnect
         // below can use `self` again.
         let ended = tokio::select! {
@@ -706,7 +708,9 @@ impl Driver {
         let body = encode_batch(batch)?;
         let mut replies = Vec::with_capacity(ids.len());
         if let Some(text) = self.conn.send(&first_channel, body, timeout).await? {
-            self.process(&text, &mut replies).await?;
+            // Boxed (here and below): processing a batch is the largest state of the session's
+            // task, which would otherwise sit in it while it waits for the next reply.
+            Box::pin(self.process(&text, &mut replies)).await?;
             if !self.answered(ids) {
                 return Err(CometdError::Protocol(format!("no reply to {first_channel}")));
             }
@@ -721,7 +725,7 @@ impl Driver {
             let started = Instant::now();
             let text = self.conn.recv(remaining).await?;
             waited += started.elapsed();
-            self.process(&text, &mut replies).await?;
+            Box::pin(self.process(&text, &mut replies)).await?;
         }
         Ok(replies)
     }
