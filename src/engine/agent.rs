@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -148,7 +149,14 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     );
     // Login and logout are boxed: they run once (or once per crash) but their REST and CometD
     // handshake states are the largest in the task, which every idle agent would carry inline.
-    let Some(mut session) = Box::pin(login(&ctx, &spec, &client, &rec, &token, false)).await else {
+    // Each box is made only once the agent's turn has come (`turn`): made before, every agent
+    // of the run would hold one at once while waiting for the gate.
+    let Some(permit) = turn(&ctx.login_gate, &token).await else {
+        return;
+    };
+    let Some(mut session) =
+        Box::pin(login(&ctx, &spec, &client, &rec, &token, permit, false)).await
+    else {
         if !token.is_cancelled() {
             ctx.login_failed();
         }
@@ -162,10 +170,10 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
         let logged_in = ctx.gauges.raise(Gauge::AgentsLoggedIn);
         match serve(&ctx, &spec, &rec, &mut session, &mut chaos, &mut rng, &token, resume).await {
             Exit::RunEnded => {
-                return Box::pin(logout(&ctx, &spec, &rec, session, true, logged_in)).await;
+                return logout(&ctx, &spec, &rec, session, true, logged_in).await;
             }
             Exit::StreamEnded => {
-                return Box::pin(logout(&ctx, &spec, &rec, session, false, logged_in)).await;
+                return logout(&ctx, &spec, &rec, session, false, logged_in).await;
             }
             Exit::Crash(rule, down) => {
                 // Sockets dropped as a dying process drops them: no Leave, no
@@ -194,7 +202,11 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep(down) => {}
                 }
-                let Some(again) = Box::pin(login(&ctx, &spec, &client, &rec, &token, true)).await
+                let Some(permit) = turn(&ctx.login_gate, &token).await else {
+                    return;
+                };
+                let Some(again) =
+                    Box::pin(login(&ctx, &spec, &client, &rec, &token, permit, true)).await
                 else {
                     return;
                 };
@@ -218,6 +230,20 @@ pub(crate) async fn run_agent(ctx: Arc<RunCtx>, spec: AgentSpec, token: Cancella
     }
 }
 
+/// A turn at a gate (login, logout): held while the step runs. `None` from a gate that is never
+/// closed means no bound, not no turn.
+type Turn<'a> = Option<tokio::sync::SemaphorePermit<'a>>;
+
+/// Waits for a turn at `gate`; `None` when the run ends first. Login goes through it so a large
+/// population does not arrive as one burst, and so only the agents whose turn it is hold a
+/// login's state.
+async fn turn<'a>(gate: &'a Semaphore, token: &CancellationToken) -> Option<Turn<'a>> {
+    tokio::select! {
+        _ = token.cancelled() => None,
+        p = gate.acquire() => Some(p.ok()),
+    }
+}
+
 /// Logs in as GWS clients do (GET /me, CometD handshake, StartContactCenterSession, Ready) and
 /// joins the roster; `None` after a failure (warned) or the run's end.
 async fn login(
@@ -226,15 +252,10 @@ async fn login(
     client: &GwsClient,
     rec: &Sink,
     token: &CancellationToken,
+    permit: Turn<'_>,
     recover: bool,
 ) -> Option<Session> {
     let pop = &ctx.plan.scenario.agents[spec.population];
-    // Log in, at most `login_concurrency` agents at a time so a large population does not
-    // arrive as one burst.
-    let permit = tokio::select! {
-        _ = token.cancelled() => return None,
-        p = ctx.login_gate.acquire() => p,
-    };
     let mut http =
         client.agent(Credentials::new(spec.username.clone(), spec.password.expose().to_owned()));
     let me = match timed(rec, SessionOp::GetMe, http.login()).await {
@@ -726,7 +747,15 @@ async fn logout(
     ctx.correlator.agent_ready(ctx.now_ms(), &spec.username, false);
     // A few agents at a time, each holding its turn until its CometD session has disconnected:
     // the semaphore is never closed, so a missing permit only means no bound.
-    let _turn = ctx.logout_gate.acquire().await.ok();
+    let turn = ctx.logout_gate.acquire().await.ok();
+    // Boxed once the turn has come: the request's state is the largest of the task, and every
+    // agent reaches this point at the run's end at once.
+    Box::pin(end_session(rec, session, logged_in)).await;
+    drop(turn);
+}
+
+/// EndContactCenterSession, then the CometD session's disconnect (timed).
+async fn end_session(rec: &Sink, session: Session, logged_in: GaugeGuard<'_>) {
     let body = MeOperation::EndContactCenterSession {};
     let _ = session_op(rec, &session.http, SessionOp::EndContactCenterSession, body).await;
     drop(logged_in);

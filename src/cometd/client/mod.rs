@@ -108,7 +108,9 @@ pub struct CometdConfig {
     /// Time allowed for a reply other than a held connect, and added to the advised hold time
     /// for a connect (the standard client waits `timeout` + 10 s).
     pub request_timeout: Duration,
-    /// Websocket read buffer; small, because an idle agent must cost at most 64 KiB.
+    /// Websocket read buffer, held for the socket's whole life: small, because an idle agent
+    /// must cost at most 16 KiB of the client (issue 11). A larger message is read whole anyway
+    /// (tungstenite reserves its length), in reads of this size.
     pub ws_read_buffer: usize,
     /// Websocket write threshold; 0 writes every frame at once (each batch is one frame anyway).
     pub ws_write_buffer: usize,
@@ -149,7 +151,7 @@ impl CometdConfig {
             subscriptions: vec!["/v2/me/*".to_owned()],
             headers: HeaderMap::new(),
             request_timeout: Duration::from_secs(10),
-            ws_read_buffer: 4 * 1024,
+            ws_read_buffer: 1024,
             ws_write_buffer: 0,
             ws_max_message: MAX_BATCH_BYTES,
             backoff_min: Duration::from_millis(250),
@@ -356,7 +358,9 @@ pub async fn connect(
     }
     driver.delivery = Delivery::Live;
     let counters = Arc::clone(&driver.counters);
-    let task = tokio::spawn(driver.run(token));
+    // Boxed apart from the task: an async fn moved into its task keeps its argument twice
+    // (the argument and the local it becomes), and the driver is most of the task.
+    let task = tokio::spawn(Box::new(driver).run(token));
     Ok((CometdHandle { counters, task }, rx))
 }
 
@@ -520,7 +524,7 @@ impl Driver {
         self.handshake_and_subscribe().await
     }
 
-    async fn run(mut self, token: CancellationToken) {
+    async fn run(mut self: Box<Self>, token: CancellationToken) {
         // The loop future borrows `self`; it is dropped when the select ends, so the disconnect
         // below can use `self` again.
         let ended = tokio::select! {
@@ -707,7 +711,9 @@ impl Driver {
         let body = encode_batch(batch)?;
         let mut replies = Vec::with_capacity(ids.len());
         if let Some(text) = self.conn.send(first_channel, body, timeout).await? {
-            self.process(&text, &mut replies).await?;
+            // Boxed (here and below): processing a batch is the largest state of the session's
+            // task, which would otherwise sit in it while it waits for the next reply.
+            Box::pin(self.process(&text, &mut replies)).await?;
             if !self.answered(ids) {
                 return Err(CometdError::Protocol(format!("no reply to {first_channel}")));
             }
@@ -737,7 +743,7 @@ impl Driver {
                 }
             };
             let handing = Instant::now();
-            self.process(&text, &mut replies).await?;
+            Box::pin(self.process(&text, &mut replies)).await?;
             deadline += handing.elapsed();
         }
         Ok(replies)

@@ -653,7 +653,7 @@ fn an_idle_session_task_holds_no_rare_state_inline() {
     for transport in [Transport::Websocket, Transport::LongPolling] {
         let config = CometdConfig::new("http://127.0.0.1:1", transport);
         let (driver, _events) = Driver::new(config).expect("driver");
-        let task = driver.run(CancellationToken::new());
+        let task = Box::new(driver).run(CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         assert!(size <= BOUND, "{transport:?}: the session task is {size} bytes");
     }
