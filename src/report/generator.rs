@@ -90,7 +90,8 @@ impl GeneratorReport {
         (!self.limited_by.is_empty()).then(|| {
             format!(
                 "GENERATOR-LIMITED: {}; the figures measure gwsim as much as the target (use \
-                 fewer agents or customers per process, or shards on more cores)",
+                 fewer agents or customers per process, `--threads N` to give this one more \
+                 cores, or shards on more machines)",
                 self.limited_by.join("; ")
             )
         })
