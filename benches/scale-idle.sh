@@ -2,7 +2,9 @@
 # Memory per idle agent at scale, the measurement of issue 11 part 3: for each agent count and
 # transport, `gwsim serve` in its own process and `gwsim run --target` against it (idle agents,
 # no customers, 20 s), the client's peak RSS from `/usr/bin/time -v`, the server's VmHWM from
-# /proc, and the errors of the run (logout's apart). Prints a Markdown table for the README.
+# /proc, each process's peak anonymous memory (its heap and stacks: the RSS without the pages of
+# the binary and its libraries, which the page cache holds once for every process), and the
+# errors of the run (logout's apart). Prints a Markdown table for the README.
 #
 # usage: benches/scale-idle.sh [N ...]           (default: 1000 5000 15000)
 # env:   GWSIM (binary, default target/release/gwsim), PORT (default 18090),
@@ -24,10 +26,26 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# Follows a process until it exits and prints its peak anonymous memory in KiB: the most of the
+# RssAnon samples (10 per second) and of VmHWM - RssFile as last read (the file-backed pages, the
+# binary's code, only grow once loaded, so this catches a peak between two samples). Bounded by the
+# process's life, which the caller bounds.
+peak_anon() {
+    local pid=$1 peak=0 hwm=0 file=0 anon line
+    while line=$(awk '/^(VmHWM|RssAnon|RssFile):/ {printf "%s ", $2}' "/proc/$pid/status" 2>/dev/null) \
+        && [ -n "$line" ]; do
+        read -r hwm anon file <<< "$line"
+        [ "$anon" -gt "$peak" ] && peak=$anon
+        sleep 0.1
+    done
+    [ $((hwm - file)) -gt "$peak" ] && peak=$((hwm - file))
+    echo "$peak"
+}
 export GWSIM_SCALE_PASSWORD=scale-bench-password
 
-echo "| agents | transport | client peak RSS | client KiB/agent | server VmHWM | server KiB/agent | client CPU s | errors | logout errors |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| agents | transport | client peak RSS | client KiB/agent | client anon KiB/agent | server VmHWM | server KiB/agent | server anon KiB/agent | client CPU s | errors | logout errors |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${SIZES[@]}"; do
     for transport in $TRANSPORTS; do
         scenario="$WORK/idle-$n.toml"
@@ -59,11 +77,24 @@ TOML
             sleep 0.1
         done
         out="$WORK/run-$n-$transport"
+        peak_anon "$SERVER" > "$WORK/server-anon" &
+        server_watch=$!
         /usr/bin/time -v "$GWSIM" run "$scenario" --target "http://127.0.0.1:$PORT" \
             --transport "$transport" --password-env GWSIM_SCALE_PASSWORD --quiet --out "$out" \
-            > "$WORK/run.log" 2> "$WORK/time.log" || true
+            > "$WORK/run.log" 2> "$WORK/time.log" &
+        timer=$!
+        client=""
+        for _ in $(seq 100); do
+            client=$(pgrep -P "$timer" || true)
+            [ -n "$client" ] && break
+            sleep 0.05
+        done
+        client_anon=$( [ -n "$client" ] && peak_anon "$client" || echo 0)
+        wait "$timer" || true
         hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")
         kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+        wait "$server_watch" || true
+        server_anon=$(cat "$WORK/server-anon")
         rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.log")
         user=$(awk -F': ' '/User time/ {print $2}' "$WORK/time.log")
         sys=$(awk -F': ' '/System time/ {print $2}' "$WORK/time.log")
@@ -76,8 +107,8 @@ TOML
             tail -5 "$WORK/run.log" "$WORK/time.log" >&2
         fi
         grep -E " (WARN|ERROR) " "$WORK/run.log" "$WORK/time.log" | head -5 >&2 || true
-        printf "| %s | %s | %d MiB | %d | %d MiB | %d | %.1f | %s | %s |\n" "$n" "$transport" \
-            $((rss / 1024)) $((rss / n)) $((hwm / 1024)) $((hwm / n)) \
+        printf "| %s | %s | %d MiB | %d | %d | %d MiB | %d | %d | %.1f | %s | %s |\n" "$n" "$transport" \
+            $((rss / 1024)) $((rss / n)) $((client_anon / n)) $((hwm / 1024)) $((hwm / n)) $((server_anon / n)) \
             "$(echo "$user + $sys" | bc)" "$errors" "$logout"
     done
 done
