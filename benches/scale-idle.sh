@@ -44,7 +44,7 @@ peak_anon() {
 }
 export GWSIM_SCALE_PASSWORD=scale-bench-password
 
-echo "| agents | transport | client peak RSS | client KiB/agent | client anon KiB/agent | server VmHWM | server KiB/agent | server anon KiB/agent | client CPU s | errors | logout errors |"
+echo "| agents | transport | client peak RSS | client KiB/agent | client anon KiB/agent | server VmHWM | server KiB/agent | server anon KiB/agent | client CPU s (user + sys) | errors | logout errors |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${SIZES[@]}"; do
     for transport in $TRANSPORTS; do
@@ -107,8 +107,8 @@ TOML
             tail -5 "$WORK/run.log" "$WORK/time.log" >&2
         fi
         grep -E " (WARN|ERROR) " "$WORK/run.log" "$WORK/time.log" | head -5 >&2 || true
-        printf "| %s | %s | %d MiB | %d | %d | %d MiB | %d | %d | %.1f | %s | %s |\n" "$n" "$transport" \
+        printf "| %s | %s | %d MiB | %d | %d | %d MiB | %d | %d | %s + %s | %s | %s |\n" "$n" "$transport" \
             $((rss / 1024)) $((rss / n)) $((client_anon / n)) $((hwm / 1024)) $((hwm / n)) $((server_anon / n)) \
-            "$(echo "$user + $sys" | bc)" "$errors" "$logout"
+            "$user" "$sys" "$errors" "$logout"
     done
 done
