@@ -421,6 +421,64 @@ impl Flows<'_> {
     }
 }
 
+/// What the agent loop knows of its CometD stream's health.
+#[derive(Debug, Default)]
+struct StreamHealth {
+    /// The stream's last exchange failed and none has succeeded since.
+    failing: bool,
+    /// The kinds of failure this agent has warned about (once each, so the log stays one line
+    /// per kind and agent).
+    warned: Vec<CometdFailure>,
+}
+
+/// Takes one CometD event: data is checked and routed to its flow, failures are counted (and
+/// warned about once per kind: a failing stream is never silent). `Some` when the stream ended.
+fn take_event(
+    event: Option<Event>,
+    flows: &mut Flows<'_>,
+    heard: &mut u64,
+    health: &mut StreamHealth,
+    rng: &mut SmallRng,
+) -> Option<Exit> {
+    let (ctx, spec, rec) = (flows.ctx, flows.spec, flows.rec);
+    let notifications = OpName::Session(SessionOp::Notifications);
+    match event {
+        Some(Event::Data { channel, data }) => {
+            if channel == CHANNELS {
+                *heard += 1;
+            }
+            flows.data(data, rng);
+        }
+        Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
+            health.failing = false;
+            rec.count(Counter::Reconnects, 1);
+        }
+        Some(Event::Failed { error, attempt }) => {
+            rec.op_error(notifications, &FailureKind::from(&error), true);
+            health.failing |= attempt > 0;
+            if !health.warned.contains(&error.failure()) {
+                health.warned.push(error.failure());
+                ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
+                tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
+            }
+        }
+        Some(Event::Closed { reason }) => {
+            // A session gwsim ended itself (its token, cancelled only on the way out) is no
+            // failure.
+            match FailureKind::from_close(&reason) {
+                Some(kind) => {
+                    ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
+                    rec.op_error(notifications, &kind, true);
+                }
+                None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
+            }
+            return Some(Exit::StreamEnded);
+        }
+        None => return Some(Exit::StreamEnded),
+    }
+    None
+}
+
 /// Most CometD events the agent loop takes in one turn before it looks at its other branches.
 const EVENTS_PER_TURN: usize = 32;
 
@@ -467,10 +525,7 @@ async fn serve(
         };
         flows.spawn(&r.id, steps, r.state, rng.random());
     }
-    // The stream's last exchange failed and none has succeeded since; the kinds of failure this
-    // agent has warned about (once each, so the log stays one line per kind and agent).
-    let mut stream_failing = false;
-    let mut warned: Vec<CometdFailure> = Vec::new();
+    let mut health = StreamHealth::default();
     // Set while a slow-consumer pause lasts: the stream is not read until then.
     let mut paused_until: Option<Instant> = None;
     // Made once, not per event: each new one registers with the token and deregisters again.
@@ -553,41 +608,10 @@ async fn serve(
                 // The events already queued are taken in the same turn (a bounded few), not one
                 // turn each: a turn polls every other branch again.
                 for taken in 1..=EVENTS_PER_TURN {
-                    match event {
-                        Some(Event::Data { channel, data }) => {
-                            if channel == CHANNELS {
-                                session.heard += 1;
-                            }
-                            flows.data(data, rng);
-                        }
-                        Some(Event::Rehandshake) | Some(Event::Reconnected { .. }) => {
-                            stream_failing = false;
-                            rec.count(Counter::Reconnects, 1);
-                        }
-                        Some(Event::Failed { error, attempt }) => {
-                            // Every failed or malformed exchange is counted by kind, and warned about
-                            // once per kind: a failing stream is never silent.
-                            rec.op_error(OpName::Session(SessionOp::Notifications), &FailureKind::from(&error), true);
-                            stream_failing |= attempt > 0;
-                            if !warned.contains(&error.failure()) {
-                                warned.push(error.failure());
-                                ctx.warnings.warn(AgentWarning::StreamFailing, &spec.username, &error.kind());
-                                tracing::debug!(agent = %spec.username, %error, attempt, "CometD exchange failed");
-                            }
-                        }
-                        Some(Event::Closed { reason }) => {
-                            // A session gwsim ended itself (its token, cancelled only on the way out) is
-                            // no failure.
-                            match FailureKind::from_close(&reason) {
-                                Some(kind) => {
-                                    ctx.warnings.warn(AgentWarning::SessionClosed, &spec.username, &reason);
-                                    rec.op_error(OpName::Session(SessionOp::Notifications), &kind, true);
-                                }
-                                None => tracing::debug!(agent = %spec.username, %reason, "CometD session ended"),
-                            }
-                            break 'serve Exit::StreamEnded;
-                        }
-                        None => break 'serve Exit::StreamEnded,
+                    if let Some(exit) =
+                        take_event(event, &mut flows, &mut session.heard, &mut health, rng)
+                    {
+                        break 'serve exit;
                     }
                     if taken == EVENTS_PER_TURN || token.is_cancelled() {
                         break;
@@ -610,7 +634,7 @@ async fn serve(
     flows.token.cancel();
     while flows.set.join_next().await.is_some() {}
     drop(busy);
-    if matches!(exit, Exit::RunEnded) && stream_failing {
+    if matches!(exit, Exit::RunEnded) && health.failing {
         // Dead at the end without having given up yet: as dead as a closed stream for a verdict.
         ctx.warnings.warn(
             AgentWarning::SessionClosed,
