@@ -113,11 +113,14 @@ impl Request {
     /// length then goes in front of it.
     pub(crate) fn json(mut self, body: &impl Serialize) -> Result<Request, GwsError> {
         self.framing_at = self.buf.len();
-        serde_json::to_writer(&mut self.buf, body).map_err(|e| GwsError::Config(e.to_string()))?;
-        let length = self.buf.len() - self.framing_at;
-        let framing = format!("Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n");
-        // Moves the body (a few hundred bytes) once, instead of serializing it twice.
-        self.buf.splice(self.framing_at..self.framing_at, framing.into_bytes());
+        // The body goes after its length, so it is serialized aside first and copied once (a
+        // few hundred bytes), instead of serialized twice or spliced in behind the head.
+        let mut json = Vec::with_capacity(256);
+        serde_json::to_writer(&mut json, body).map_err(|e| GwsError::Config(e.to_string()))?;
+        self.buf.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+        self.buf.extend_from_slice(itoa::Buffer::new().format(json.len()).as_bytes());
+        self.buf.extend_from_slice(b"\r\n\r\n");
+        self.buf.extend_from_slice(&json);
         Ok(self)
     }
 
@@ -389,7 +392,7 @@ pub(crate) fn check_status(http: u16, body: &[u8]) -> Result<Envelope, GwsError>
         };
     }
     let parsed = if trimmed.first() == Some(&b'{') {
-        serde_json::from_slice::<Raw>(trimmed).ok()
+        json_text(trimmed).ok().and_then(|text| serde_json::from_str::<Raw>(text).ok())
     } else {
         None
     };
@@ -441,7 +444,14 @@ fn excerpt(body: &[u8]) -> String {
 
 /// Parses a successful body into `T`, reporting a mismatch as [`GwsError::Decode`].
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GwsError> {
-    serde_json::from_slice(body).map_err(|e| GwsError::Decode(e.to_string()))
+    serde_json::from_str(json_text(body)?).map_err(|e| GwsError::Decode(e.to_string()))
+}
+
+/// A body as text, its UTF-8 checked once for the whole of it: decoding from bytes checks each
+/// string on its own, a call per key and value (callgrind: about 1.5% of the client's
+/// instructions per flow, the customer's polls and every REST reply).
+fn json_text(body: &[u8]) -> Result<&str, GwsError> {
+    std::str::from_utf8(body).map_err(|e| GwsError::Decode(format!("body is not UTF-8: {e}")))
 }
 
 /// Percent-encodes one path segment, so an id a server made up cannot escape its path.

@@ -35,7 +35,7 @@ pub enum ParticipantType {
 }
 
 /// A participant as listed in `participants` and in a log entry's `from` (protocol.md §2.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub participant_id: String,
@@ -69,7 +69,7 @@ pub enum EntryType {
 }
 
 /// One entry of an interaction's message log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     pub index: u64,

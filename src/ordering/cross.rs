@@ -30,11 +30,16 @@
 //! Memory: messages leave when every owed recipient has them or their violation is reported;
 //! chats and unanswered sends expire after `horizon_ms` without news.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
 
 use super::{Violation, ViolationKind};
 use crate::gws::Capability;
 use crate::gws::model::{EntryType, LogEntry, ParticipantType};
+
+/// The checker's maps are looked up several times for every notification and customer poll:
+/// foldhash, seeded per process (their keys are the server's ids), instead of SipHash.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = StdHashSet<K, foldhash::fast::RandomState>;
 
 /// How long a chat, a link or an unanswered send is kept without news.
 const HORIZON_MS: u64 = 120_000;
@@ -181,13 +186,13 @@ impl CrossChecker {
     pub fn new(timeout_ms: u64) -> Self {
         CrossChecker {
             timeout_ms,
-            chats: HashMap::new(),
-            customers: HashMap::new(),
-            messages: HashMap::new(),
+            chats: HashMap::default(),
+            customers: HashMap::default(),
+            messages: HashMap::default(),
             next_sweep_ms: 0,
             invite_timeout_ms: None,
-            routable: HashMap::new(),
-            early: HashMap::new(),
+            routable: HashMap::default(),
+            early: HashMap::default(),
         }
     }
 

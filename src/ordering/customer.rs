@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use super::rules::REMOVE_NOTICE_PREFIX;
-use super::{Violation, ViolationKind, fingerprint, render_entry};
+use super::{Violation, ViolationKind, render_entry_parts, value_fingerprint};
 use crate::gws::model::{EntryType, LogEntry, Visibility};
 
 /// Entries remembered per chat to tell a repeated delivery (duplicate) from a new entry with an
@@ -27,7 +27,32 @@ struct Chat {
     id: String,
     last_index: Option<u64>,
     fingerprints: VecDeque<u64>,
-    recent: VecDeque<String>,
+    recent: VecDeque<Recent>,
+}
+
+/// An entry as the context of a finding shows it, kept unrendered: most polls find nothing, and
+/// rendering every entry was most of this checker's cost.
+#[derive(Debug)]
+struct Recent {
+    index: u64,
+    kind: EntryType,
+    from: String,
+    visibility: Option<Visibility>,
+}
+
+impl Recent {
+    fn of(e: &LogEntry) -> Self {
+        Recent {
+            index: e.index,
+            kind: e.kind,
+            from: e.from.nickname.clone(),
+            visibility: e.visibility,
+        }
+    }
+
+    fn render(&self) -> String {
+        render_entry_parts(self.index, self.kind, &self.from, self.visibility)
+    }
 }
 
 /// The ordering checker for one simulated customer.
@@ -96,26 +121,25 @@ impl CustomerChecker {
         let chat = &mut self.chats[pos];
         let mut findings: Vec<(ViolationKind, String, String)> = Vec::new();
         for e in entries {
-            let got = render_entry(e);
             if chat.recent.len() >= CONTEXT_SHOWN {
                 chat.recent.pop_front();
             }
-            chat.recent.push_back(got.clone());
-            if let Some(fp) = fingerprint(e) {
-                if chat.fingerprints.contains(&fp) {
-                    findings.push((ViolationKind::Duplicate, "each entry once".to_owned(), got));
-                    continue;
-                }
-                if chat.fingerprints.len() >= FINGERPRINTS {
-                    chat.fingerprints.pop_front();
-                }
-                chat.fingerprints.push_back(fp);
+            chat.recent.push_back(Recent::of(e));
+            let got = || chat.recent.back().map(Recent::render).unwrap_or_default();
+            let fp = value_fingerprint(e);
+            if chat.fingerprints.contains(&fp) {
+                findings.push((ViolationKind::Duplicate, "each entry once".to_owned(), got()));
+                continue;
             }
+            if chat.fingerprints.len() >= FINGERPRINTS {
+                chat.fingerprints.pop_front();
+            }
+            chat.fingerprints.push_back(fp);
             if let Some(why) = leak(e, hidden).or_else(|| known(e)) {
                 findings.push((
                     ViolationKind::VisibilityLeak,
                     "no Agents-only entry at a customer".to_owned(),
-                    format!("{got}: {why}"),
+                    format!("{}: {why}", got()),
                 ));
             }
             if let Some(last) = chat.last_index
@@ -124,12 +148,15 @@ impl CustomerChecker {
                 findings.push((
                     ViolationKind::IndexRegression,
                     format!("a log index above {last}"),
-                    got,
+                    got(),
                 ));
             }
             chat.last_index = Some(chat.last_index.map_or(e.index, |l| l.max(e.index)));
         }
-        let context: Vec<String> = chat.recent.iter().cloned().collect();
+        if findings.is_empty() {
+            return Vec::new();
+        }
+        let context: Vec<String> = chat.recent.iter().map(Recent::render).collect();
         findings
             .into_iter()
             .map(|(kind, expected, got)| Violation {
