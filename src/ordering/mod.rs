@@ -182,7 +182,7 @@ pub(crate) fn render_entry_parts(
 
 /// A hash of the whole value, for recognising an identical repeated delivery: the same as
 /// [`raw_fingerprint`] of its serialization. Only callers without the bytes as they arrived pay
-/// for serializing (the customer checker's log entries, tests).
+/// for serializing (a notification decoded without its bytes, tests).
 pub(crate) fn fingerprint<T: serde::Serialize>(value: &T) -> Option<u64> {
     serde_json::to_vec(value).ok().map(|bytes| hash_bytes(&bytes))
 }
