@@ -15,10 +15,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::envelope::{check_status, decode_checked};
 use super::error::GwsError;
-use super::http::{
-    Method, Pool, RequestGate, check_status, decode, encode_segment, is_header_value, is_token,
-};
+use super::http::{Method, Pool, RequestGate, encode_segment, is_header_value, is_token};
 use super::media::Media;
 use super::ops::{ChannelOperation, Me, MeOperation, Operation};
 
@@ -190,8 +189,7 @@ impl GwsClient {
         }
         let req = self.request(Method::Get, "/api/v2/diagnostics/version").empty();
         let reply = self.execute(req, &[]).await?;
-        check_status(reply.status, &reply.body)?;
-        let v: Version = decode(&reply.body)?;
+        let v: Version = decode_checked(reply.status, &reply.body)?;
         Ok(v.version)
     }
 
@@ -396,8 +394,7 @@ impl AgentHttp {
         }
         let req = self.request(Method::Get, "/api/v2/me?subresources=*").empty();
         let (http, body) = self.send(req).await?;
-        check_status(http, &body)?;
-        let parsed: UserBody = decode(&body)?;
+        let parsed: UserBody = decode_checked(http, &body)?;
         Ok(parsed.user)
     }
 

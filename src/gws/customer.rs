@@ -4,12 +4,14 @@
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::client::GwsClient;
+use super::envelope::{check_status, decode_checked};
 use super::error::GwsError;
-use super::http::{Method, check_status, decode, encode_segment, is_header_value};
+use super::http::{Method, Reply, encode_segment, is_header_value};
 use super::model::{CustomerChat, LogEntry};
 
 /// The header that identifies the contact center to the customer API.
@@ -117,14 +119,12 @@ impl CustomerClient {
             user_data: &user_data,
             endpoint,
         };
-        let raw = self.send(Method::Post, "/api/v2/chats", Some(&body)).await?;
-        Ok(decode::<IdBody>(&raw)?.id)
+        Ok(self.fetch::<IdBody>(Method::Post, "/api/v2/chats", Some(&body)).await?.id)
     }
 
     /// `GET /api/v2/chats/{id}`.
     pub async fn get_chat(&self, id: &str) -> Result<CustomerChat, GwsError> {
-        let raw = self.send(Method::Get, &chat_path(id), None::<&()>).await?;
-        Ok(decode::<ChatBody>(&raw)?.chat)
+        Ok(self.fetch::<ChatBody>(Method::Get, &chat_path(id), None::<&()>).await?.chat)
     }
 
     /// `GET /api/v2/chats/{id}/messages[?index=N]`: with `index`, the entries from N on;
@@ -135,8 +135,7 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", chat_path(id)), index);
-        let raw = self.send(Method::Get, &path, None::<&()>).await?;
-        Ok(decode::<MessagesBody>(&raw)?.messages)
+        Ok(self.fetch::<MessagesBody>(Method::Get, &path, None::<&()>).await?.messages)
     }
 
     pub async fn send_message(&self, id: &str, text: &str) -> Result<(), GwsError> {
@@ -167,8 +166,7 @@ impl CustomerClient {
         existing_id: Option<&str>,
     ) -> Result<String, GwsError> {
         let body = InboundBody { nickname, text, subject, user_data: &user_data, id: existing_id };
-        let raw = self.send(Method::Post, "/sim/v1/facebook/inbound", Some(&body)).await?;
-        Ok(decode::<IdBody>(&raw)?.id)
+        Ok(self.fetch::<IdBody>(Method::Post, "/sim/v1/facebook/inbound", Some(&body)).await?.id)
     }
 
     /// `GET /sim/v1/facebook/{id}/messages[?index=N]`: what the Facebook user sees.
@@ -178,18 +176,17 @@ impl CustomerClient {
         index: Option<u64>,
     ) -> Result<Vec<LogEntry>, GwsError> {
         let path = with_index(format!("{}/messages", facebook_path(id)), index);
-        let raw = self.send(Method::Get, &path, None::<&()>).await?;
-        Ok(decode::<MessagesBody>(&raw)?.messages)
+        Ok(self.fetch::<MessagesBody>(Method::Get, &path, None::<&()>).await?.messages)
     }
 
     pub async fn facebook_send(&self, id: &str, text: &str) -> Result<(), GwsError> {
         let body = OperationBody { operation_name: "SendMessage", text: Some(text) };
-        self.send(Method::Post, &facebook_path(id), Some(&body)).await.map(drop)
+        self.call(Method::Post, &facebook_path(id), Some(&body)).await
     }
 
     pub async fn facebook_complete(&self, id: &str) -> Result<(), GwsError> {
         let body = OperationBody { operation_name: "Complete", text: None };
-        self.send(Method::Post, &facebook_path(id), Some(&body)).await.map(drop)
+        self.call(Method::Post, &facebook_path(id), Some(&body)).await
     }
 
     async fn chat_operation(
@@ -199,7 +196,29 @@ impl CustomerClient {
         text: Option<&str>,
     ) -> Result<(), GwsError> {
         let body = OperationBody { operation_name, text };
-        self.send(Method::Post, &chat_path(id), Some(&body)).await.map(drop)
+        self.call(Method::Post, &chat_path(id), Some(&body)).await
+    }
+
+    /// A request whose reply says only whether it worked.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(), GwsError> {
+        let reply = self.send(method, path, body).await?;
+        check_status(reply.status, &reply.body).map(drop)
+    }
+
+    /// A request whose reply's body is `T` (and its status envelope, judged in the same pass).
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, GwsError> {
+        let reply = self.send(method, path, body).await?;
+        decode_checked(reply.status, &reply.body)
     }
 
     async fn send(
@@ -207,16 +226,14 @@ impl CustomerClient {
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<Vec<u8>, GwsError> {
+    ) -> Result<Reply, GwsError> {
         let mut req = self.client.request(method, path);
         req.header(CONTACT_CENTER_ID_HEADER, &self.contact_center_id);
         let req = match body {
             Some(body) => req.json(body)?,
             None => req.empty(),
         };
-        let reply = self.client.execute(req, &[]).await?;
-        check_status(reply.status, &reply.body)?;
-        Ok(reply.body)
+        self.client.execute(req, &[]).await
     }
 }
 

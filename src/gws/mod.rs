@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod customer;
+mod envelope;
 pub mod error;
 mod http;
 pub mod media;
