@@ -14,6 +14,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess
 use serde_json::Value;
 
 use super::error::GwsError;
+use super::json_str::JsonStr;
 
 /// How much of a non-JSON error body goes into [`GwsError::Status`]'s message.
 const MAX_ERROR_TEXT: usize = 200;
@@ -186,8 +187,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Unenveloped<'_, A> {
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
         // Bounded by the object: every turn consumes one entry.
-        while let Some(key) = self.map.next_key::<Key<'de>>()? {
-            let slot = match key.as_str() {
+        while let Some(JsonStr(key)) = self.map.next_key()? {
+            let slot = match &*key {
                 "statusCode" => &mut self.raw.status_code,
                 "statusMessage" => &mut self.raw.status_message,
                 "referenceId" => &mut self.raw.reference_id,
@@ -196,7 +197,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Unenveloped<'_, A> {
                 }
             };
             if slot.is_some() {
-                return Err(de::Error::custom(format!("duplicate field `{}`", key.as_str())));
+                return Err(de::Error::custom(format!("duplicate field `{key}`")));
             }
             *slot = self.map.next_value()?;
         }
@@ -205,40 +206,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Unenveloped<'_, A> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         self.map.next_value_seed(seed)
-    }
-}
-
-/// An object key, borrowed from the text where it has no escapes (no allocation per key).
-enum Key<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
-
-impl Key<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key::Borrowed(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v.to_owned()))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod customer;
 mod envelope;
 pub mod error;
 mod http;
+mod json_str;
 pub mod media;
 pub mod model;
 pub mod ops;

@@ -15,6 +15,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 use serde_json::{Map, Value};
 
 use super::{ChannelStateChange, MessageLog, Notification, StateChange};
+use crate::gws::json_str::JsonStr;
 
 const TAG: &str = "messageType";
 
@@ -59,7 +60,7 @@ impl<'de> Visitor<'de> for NotificationVisitor {
         let first = match map.next_key::<FirstKey>()? {
             None => return Err(de::Error::missing_field(TAG)),
             Some(FirstKey::Tag) => {
-                let Tag(tag) = map.next_value()?;
+                let JsonStr(tag) = map.next_value()?;
                 return variant(&tag, MapAccessDeserializer::new(map));
             }
             Some(FirstKey::Other(key)) => key,
@@ -106,31 +107,6 @@ impl<'de> Deserialize<'de> for FirstKey {
             }
         }
         d.deserialize_str(KeyVisitor)
-    }
-}
-
-/// The `messageType` value, borrowed from the text when it has no escapes (it never has).
-struct Tag<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Tag<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TagVisitor;
-        impl<'de> Visitor<'de> for TagVisitor {
-            type Value = Tag<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a messageType string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Tag<'de>, E> {
-                Ok(Tag(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag<'de>, E> {
-                Ok(Tag(std::borrow::Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Tag<'de>, E> {
-                Ok(Tag(std::borrow::Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(TagVisitor)
     }
 }
 
