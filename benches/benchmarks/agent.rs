@@ -114,7 +114,9 @@ impl Agent {
                 .expect("customer");
         customer.request_chat("Chris", "Billing", Map::new()).await.expect("RequestChat");
         let id = match self.next().await {
-            Notification::ChatStateChangeMessage(sc) => sc.resource().expect("resource").id.clone(),
+            Notification::ChatStateChangeMessage(sc) => {
+                sc.resource().expect("resource").id.to_string()
+            }
             other => panic!("{}: expected the invitation, got {other:?}", self.name),
         };
         let accept = Operation::Accept { nickname: "Agent".into() };

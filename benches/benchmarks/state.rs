@@ -52,7 +52,7 @@ fn invited(out: &[Delivery]) -> (UserIdx, String) {
     out.iter()
         .find_map(|d| match &d.notification {
             Notification::ChatStateChangeMessage(sc) => {
-                sc.resource().map(|r| (d.user, r.id.clone()))
+                sc.resource().map(|r| (d.user, r.id.to_string()))
             }
             _ => None,
         })

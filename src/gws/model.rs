@@ -6,11 +6,19 @@
 //! [`Media`] says which one is in use.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 // Re-exported so existing `gws::model::Media` paths keep working; the type lives in `media`.
 pub use super::media::Media;
 use super::states::{Capability, InteractionState};
+
+/// The wire's short strings: ids (16 characters in GWS and `gwsim serve`), nicknames, message
+/// texts. Up to 24 bytes are kept inline, so decoding one allocates
+/// nothing: a notification carries a dozen of them, and they were about a third of the
+/// client's allocations per flow. Longer ones (URIs, paths, long texts) go to the heap as a
+/// `String` would.
+pub type ShortStr = compact_str::CompactString;
 
 mod notification_de;
 
@@ -38,12 +46,12 @@ pub enum ParticipantType {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
-    pub participant_id: String,
+    pub participant_id: ShortStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<ShortStr>,
     #[serde(rename = "type")]
     pub kind: ParticipantType,
-    pub nickname: String,
+    pub nickname: ShortStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,13 +85,13 @@ pub struct LogEntry {
     pub kind: EntryType,
     pub from: Participant,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<ShortStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notice_text: Option<String>,
+    pub notice_text: Option<ShortStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_type: Option<String>,
+    pub message_type: Option<ShortStr>,
     /// Absent on the customer side, which only ever sees `All` entries (§15.19).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
@@ -96,15 +104,15 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InteractionResource {
-    pub id: String,
+    pub id: ShortStr,
     pub uri: String,
     pub state: InteractionState,
     #[serde(deserialize_with = "lenient_capabilities")]
     pub capabilities: Vec<Capability>,
     #[serde(default)]
     pub participants: Vec<Participant>,
-    #[serde(default, deserialize_with = "user_data")]
-    pub user_data: Map<String, Value>,
+    #[serde(default)]
+    pub user_data: UserData,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facebooksession_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,37 +183,79 @@ where
 /// How many capabilities a resource is assumed to list when the decoder cannot tell.
 const CAPABILITIES_GUESS: usize = 24;
 
-/// `userData` decoded into a map sized for a few keys up front: serde_json's own map decoder
-/// starts empty and regrows, and every state-change notification carries this object.
-fn user_data<'de, D>(d: D) -> Result<Map<String, Value>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    struct Entries;
-    impl<'de> serde::de::Visitor<'de> for Entries {
-        type Value = Map<String, Value>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a userData object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Map::with_capacity(map.size_hint().unwrap_or(USER_DATA_GUESS).min(64));
-            // Bounded by the message, which is bounded in bytes. A repeated key keeps its last
-            // value, as serde_json's own map decoder does.
-            while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                out.insert(key, value);
-            }
-            Ok(out)
-        }
+/// `userData` as it came: the object's JSON text, read only when asked ([`UserData::get`]).
+///
+/// Every state-change notification carries it, and the simulator reads one key of it once per
+/// invitation; decoded into a map it was an allocation per key and per string value and the map's
+/// own two, on every notification. Kept as text it is one, and the server, which holds the map,
+/// writes it once per resource instead of cloning the map. Decoding still checks that it is
+/// well-formed JSON and an object.
+#[derive(Debug, Clone)]
+pub struct UserData(Box<RawValue>);
+
+impl UserData {
+    /// `{}`.
+    pub fn empty() -> Self {
+        UserData::from_map(&Map::new())
     }
-    d.deserialize_map(Entries)
+
+    /// The object written from `map`.
+    pub fn from_map(map: &Map<String, Value>) -> Self {
+        // A map of JSON values always serializes, and its text is a valid raw value.
+        let raw = serde_json::value::to_raw_value(map)
+            .unwrap_or_else(|_| unreachable!("a JSON map serializes"));
+        UserData(raw)
+    }
+
+    /// The value of `key`, if the object has it (the last one of a repeated key).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.to_map().remove(key)
+    }
+
+    /// The whole object, decoded.
+    pub fn to_map(&self) -> Map<String, Value> {
+        // Checked to be an object when decoded or written, so this parse cannot fail.
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+
+    /// The object's JSON text, as received.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
 }
 
-/// How many userData keys are assumed when the decoder cannot tell (gwsim's customers attach
-/// two; GWS adds a few of its own).
-const USER_DATA_GUESS: usize = 4;
+impl Default for UserData {
+    fn default() -> Self {
+        UserData::empty()
+    }
+}
+
+/// Equal when they hold the same keys and values, however each was spelled.
+impl PartialEq for UserData {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_json() == other.as_json() || self.to_map() == other.to_map()
+    }
+}
+
+impl Serialize for UserData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        // A raw value is valid JSON with no surrounding whitespace: an object starts with `{`.
+        if !raw.get().starts_with('{') {
+            return Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Other(raw.get()),
+                &"a userData object",
+            ));
+        }
+        Ok(UserData(raw))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotificationType {
@@ -429,7 +479,7 @@ mod tests {
             serde_json::from_str::<InteractionResource>(&format!(
                 r#"{{"id":"x","uri":"u","state":"Chatting","capabilities":[],"userData":{user_data}}}"#
             ))
-            .map(|r| r.user_data)
+            .map(|r| r.user_data.to_map())
         };
         let map = decode(r#"{"z":1,"a":{"b":[2]},"m":"s","z":3}"#).expect("parses");
         assert_eq!(map.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
@@ -453,7 +503,7 @@ mod tests {
                 state: InteractionState::LeftChat,
                 capabilities: vec![],
                 participants: vec![],
-                user_data: Map::new(),
+                user_data: UserData::empty(),
                 facebooksession_type: Some("Inbound".into()),
                 received_date: None,
                 suggested_queue_uris: Some(vec![]),

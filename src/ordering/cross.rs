@@ -630,7 +630,7 @@ impl CrossChecker {
         {
             return Some("a text sent to agents only");
         }
-        (e.from.kind == ParticipantType::Agent && chat.hidden.contains(&e.from.nickname))
+        (e.from.kind == ParticipantType::Agent && chat.hidden.iter().any(|h| *h == e.from.nickname))
             .then_some("from a consultant, whom the customer must not see")
     }
 

@@ -45,7 +45,7 @@ impl Recent {
         Recent {
             index: e.index,
             kind: e.kind,
-            from: e.from.nickname.clone(),
+            from: e.from.nickname.to_string(),
             visibility: e.visibility,
         }
     }
@@ -185,7 +185,7 @@ fn leak(e: &LogEntry, hidden: &[String]) -> Option<&'static str> {
     {
         return Some("the REMOVE_PARTICIPANT notice is for agents only");
     }
-    if hidden.contains(&e.from.nickname) {
+    if hidden.iter().any(|h| *h == e.from.nickname) {
         return Some("from a participant hidden from the customer");
     }
     None

@@ -143,7 +143,7 @@ pub fn render(n: &Notification) -> String {
                             Some(crate::gws::model::Visibility::Agents) => {
                                 format!("{}(Agents)", p.nickname)
                             }
-                            _ => p.nickname.clone(),
+                            _ => p.nickname.to_string(),
                         })
                         .collect();
                     format!("{kind}({}) [{}]", r.state.as_str(), people.join(", "))

@@ -36,7 +36,7 @@ async fn customer_entries(
     }
     .expect("customer messages");
     assert!(entries.iter().all(|e| e.visibility.is_none()), "customers never see visibility");
-    entries.into_iter().map(|e| (e.kind, e.from.nickname)).collect()
+    entries.into_iter().map(|e| (e.kind, e.from.nickname.to_string())).collect()
 }
 
 /// Ann takes the customer's interaction and consults Bob, who accepts. Returns the ids.

@@ -249,5 +249,5 @@ pub(crate) async fn new_interaction(
     };
     let invited = agent.next().await;
     assert_eq!(show(&invited), "SC/StatusChange(Invited)");
-    (external, resource(&invited).id.clone())
+    (external, resource(&invited).id.to_string())
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::mem::size_of;
 
 use super::{AgentChecker, Ended, Interaction, Limbo};
-use crate::gws::model::Participant;
+use crate::gws::model::{Participant, ShortStr};
 use crate::ordering::Party;
 
 /// Interaction ids are GWS ids of 16 to 32 characters; a longer one is kept as a key.
@@ -54,13 +54,13 @@ pub(super) fn bounded_text(text: String) -> String {
 pub(super) fn retain_participants(kept: &mut Vec<Participant>, all: &[Participant]) {
     let fits = |p: &&Participant| {
         let fields = [
-            Some(&p.participant_id),
-            p.id.as_ref(),
-            Some(&p.nickname),
-            p.uri.as_ref(),
-            p.path.as_ref(),
+            Some(p.participant_id.len()),
+            p.id.as_ref().map(|s| s.len()),
+            Some(p.nickname.len()),
+            p.uri.as_ref().map(String::len),
+            p.path.as_ref().map(String::len),
         ];
-        fields.iter().flatten().all(|f| f.len() <= MAX_FIELD_BYTES)
+        fields.iter().flatten().all(|len| *len <= MAX_FIELD_BYTES)
     };
     let retained = || all.iter().filter(fits).take(MAX_PARTICIPANTS);
     if !retained().eq(kept.iter()) {
@@ -92,8 +92,17 @@ fn opt(s: &Option<String>) -> usize {
     s.as_ref().map_or(0, string)
 }
 
+/// What a short string holds on the heap: nothing while it is inline.
+fn short(s: &ShortStr) -> usize {
+    if s.is_heap_allocated() { s.capacity() } else { 0 }
+}
+
 fn participant(p: &Participant) -> usize {
-    string(&p.participant_id) + opt(&p.id) + string(&p.nickname) + opt(&p.uri) + opt(&p.path)
+    short(&p.participant_id)
+        + p.id.as_ref().map_or(0, short)
+        + short(&p.nickname)
+        + opt(&p.uri)
+        + opt(&p.path)
 }
 
 fn party(p: &Option<Party>) -> usize {

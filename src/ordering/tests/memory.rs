@@ -50,10 +50,10 @@ fn the_largest_state_the_bounds_allow_is_under_the_stated_bound() {
     // Sixteen participants with every field at the largest kept size (and more, cut).
     let people: Vec<Participant> = (0..20)
         .map(|i| Participant {
-            participant_id: field(i, "p"),
-            id: Some(field(i, "i")),
+            participant_id: field(i, "p").into(),
+            id: Some(field(i, "i").into()),
             kind: ParticipantType::Agent,
-            nickname: field(i, "n"),
+            nickname: field(i, "n").into(),
             visibility: Some(Visibility::All),
             uri: Some(field(i, "u")),
             path: Some(field(i, "q")),

@@ -8,8 +8,6 @@ mod mutations;
 mod seeds;
 mod settles;
 
-use serde_json::Map;
-
 use super::{AgentChecker, Party, Profile, Violation, ViolationKind};
 use crate::gws::model::{
     EntryType, InteractionResource, LogEntry, Media, MessageLog, Notification, NotificationType,
@@ -19,10 +17,10 @@ use crate::gws::states::{Capability, InteractionState, Situation, capabilities};
 
 fn agent(nickname: &str, participant_id: &str, user_id: &str, vis: Visibility) -> Participant {
     Participant {
-        participant_id: participant_id.to_owned(),
-        id: Some(participant_id.to_owned()),
+        participant_id: participant_id.into(),
+        id: Some(participant_id.into()),
         kind: ParticipantType::Agent,
-        nickname: nickname.to_owned(),
+        nickname: nickname.into(),
         visibility: Some(vis),
         uri: Some(format!("http://gws:8090/api/v2/users/{user_id}")),
         path: Some(format!("/users/{user_id}")),
@@ -31,10 +29,10 @@ fn agent(nickname: &str, participant_id: &str, user_id: &str, vis: Visibility) -
 
 fn customer(nickname: &str, participant_id: &str) -> Participant {
     Participant {
-        participant_id: participant_id.to_owned(),
-        id: Some(participant_id.to_owned()),
+        participant_id: participant_id.into(),
+        id: Some(participant_id.into()),
         kind: ParticipantType::Customer,
-        nickname: nickname.to_owned(),
+        nickname: nickname.into(),
         visibility: Some(Visibility::All),
         uri: None,
         path: None,
@@ -52,12 +50,12 @@ fn sc(
     reference_id: Option<u64>,
 ) -> Notification {
     let resource = InteractionResource {
-        id: id.to_owned(),
+        id: id.into(),
         uri: format!("http://gws:8090/api/v2/{}/{id}", media.path_segment()),
         state,
         capabilities: caps,
         participants: participants.iter().map(|p| (*p).clone()).collect(),
-        user_data: Map::new(),
+        user_data: crate::gws::model::UserData::empty(),
         facebooksession_type: None,
         received_date: None,
         suggested_queue_uris: None,
@@ -111,7 +109,7 @@ fn entry(
         index,
         kind,
         from: from.clone(),
-        text: text.map(str::to_owned),
+        text: text.map(Into::into),
         url: None,
         notice_text: None,
         message_type: None,

@@ -234,12 +234,12 @@ fn a_regression_repeats_what_the_batch_before_it_sent_not_its_true_indices() {
 fn invited(ixn: &str) -> Delivery {
     use crate::gws::{InteractionResource, InteractionState, StateChange};
     let resource = InteractionResource {
-        id: ixn.to_owned(),
+        id: ixn.into(),
         uri: format!("http://gws/api/v2/chats/{ixn}"),
         state: InteractionState::Invited,
         capabilities: Vec::new(),
         participants: Vec::new(),
-        user_data: serde_json::Map::new(),
+        user_data: crate::gws::model::UserData::empty(),
         facebooksession_type: None,
         received_date: None,
         suggested_queue_uris: None,

@@ -107,7 +107,7 @@ impl Center {
                 remover_from,
                 Visibility::Agents,
                 EntryBody {
-                    text: Some(format!("{REMOVE_NOTICE}{removed_id}")),
+                    text: Some(compact_str::format_compact!("{REMOVE_NOTICE}{removed_id}")),
                     ..EntryBody::default()
                 },
                 now_ms,

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::view::{EntryBody, append, customer_entry, opt_str, req_str};
 use super::{Center, CustomerSide, Delivery, Interaction, OfferKind, OpError, OpOk, QueueIdx};
+use crate::gws::model::ShortStr;
 use crate::gws::time::format_timestamp;
 use crate::gws::{
     EntryType, InteractionState, LogEntry, Media, Participant, ParticipantType, Visibility, status,
@@ -51,7 +52,7 @@ impl Center {
         let external = self.new_customer_chat_id();
         let id = self.open_interaction(
             Media::Chat,
-            nickname,
+            nickname.into(),
             user_data,
             queue,
             external.clone(),
@@ -97,7 +98,7 @@ impl Center {
         let ixn_id = self.open_interaction_with_id(
             id.clone(),
             Media::Facebook,
-            nickname,
+            nickname.into(),
             user_data,
             queue,
             id.clone(),
@@ -122,7 +123,7 @@ impl Center {
     fn open_interaction(
         &mut self,
         media: Media,
-        nickname: String,
+        nickname: ShortStr,
         user_data: Map<String, Value>,
         queue: QueueIdx,
         external: String,
@@ -137,7 +138,7 @@ impl Center {
         &mut self,
         id: String,
         media: Media,
-        nickname: String,
+        nickname: ShortStr,
         user_data: Map<String, Value>,
         queue: QueueIdx,
         external: String,
@@ -322,7 +323,7 @@ impl Center {
             return Err(OpError::new(status::INVALID_STATE, "the chat has ended"));
         }
         let from = ixn.customer.participant.clone();
-        let body = EntryBody { text, ..EntryBody::default() };
+        let body = EntryBody { text: text.map(Into::into), ..EntryBody::default() };
         self.post_entry(ixn_id, from, kind, Visibility::All, body, now_ms, out);
         Ok(())
     }

@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
+use crate::gws::model::ShortStr;
 use crate::gws::{
     InteractionState, LogEntry, Media, Notification, Participant, Visibility, status,
 };
@@ -156,8 +157,8 @@ impl OfferKind {
 #[derive(Debug, Clone)]
 pub(crate) struct Part {
     pub(crate) user: UserIdx,
-    pub(crate) pid: String,
-    pub(crate) nickname: String,
+    pub(crate) pid: ShortStr,
+    pub(crate) nickname: ShortStr,
     pub(crate) visibility: Visibility,
     pub(crate) state: InteractionState,
     pub(crate) kind: OfferKind,
@@ -383,8 +384,8 @@ impl Center {
 
     /// A 16-hex-digit participant id. Participant ids are shown to everyone in the chat but
     /// grant nothing, so they come from the seeded generator.
-    fn new_participant_id(&mut self) -> String {
-        format!("{:016X}", self.random())
+    fn new_participant_id(&mut self) -> ShortStr {
+        compact_str::format_compact!("{:016X}", self.random())
     }
 
     /// The customer API's chat id (a UUID, §15.19): the customer's only credential, so it comes

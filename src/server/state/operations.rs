@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::routing::EndOfInvitation;
 use super::view::{EntryBody, append};
 use super::{Center, Delivery, OfferKind, OpError, OpOk, Part, UserIdx};
+use crate::gws::model::ShortStr;
 use crate::gws::states::capabilities;
 use crate::gws::{
     Capability, EntryType, InteractionState, Media, NotificationType, Operation, ParamError,
@@ -96,7 +97,7 @@ impl Center {
         let echo = self.cfg.include_message_type;
         use Operation as O;
         match operation? {
-            O::Accept { nickname } => self.accept(ixn_id, part, nickname, now_ms, out),
+            O::Accept { nickname } => self.accept(ixn_id, part, nickname.into(), now_ms, out),
             O::Reject {} => {
                 let reference = self.reference();
                 self.revoke_invitation(
@@ -118,16 +119,20 @@ impl Center {
                 self.post(ixn_id, &part, EntryType::Text, Visibility::Agents, body, now_ms, out)
             }
             O::SendUrl { url, text } => {
-                let body = EntryBody { url: Some(url), text, ..EntryBody::default() };
+                let body = EntryBody {
+                    url: Some(url),
+                    text: text.map(Into::into),
+                    ..EntryBody::default()
+                };
                 self.post(ixn_id, &part, EntryType::PushUrl, Visibility::All, body, now_ms, out)
             }
             O::SendStartTypingNotification { text } | O::SendStopTypingNotification { text } => {
-                let body = EntryBody { text, ..EntryBody::default() };
+                let body = EntryBody { text: text.map(Into::into), ..EntryBody::default() };
                 self.post(ixn_id, &part, typing_kind(op), part.visibility, body, now_ms, out)
             }
             O::SendStartTypingToAgentsNotification { text }
             | O::SendStopTypingToAgentsNotification { text } => {
-                let body = EntryBody { text, ..EntryBody::default() };
+                let body = EntryBody { text: text.map(Into::into), ..EntryBody::default() };
                 self.post(ixn_id, &part, typing_kind(op), Visibility::Agents, body, now_ms, out)
             }
             O::SendCustomNotice { notice_text } | O::SendCustomNoticeToAgents { notice_text } => {
@@ -136,7 +141,8 @@ impl Center {
                 } else {
                     Visibility::Agents
                 };
-                let body = EntryBody { notice_text: Some(notice_text), ..EntryBody::default() };
+                let body =
+                    EntryBody { notice_text: Some(notice_text.into()), ..EntryBody::default() };
                 self.post(ixn_id, &part, EntryType::CustomNotice, visibility, body, now_ms, out)
             }
             O::Leave { text, message_type, .. } => {
@@ -222,7 +228,7 @@ impl Center {
         &mut self,
         ixn_id: &str,
         part: Part,
-        nickname: String,
+        nickname: ShortStr,
         now_ms: i64,
         out: &mut Vec<Delivery>,
     ) -> Result<OpOk, OpError> {
@@ -347,8 +353,8 @@ fn typing_kind(op: Capability) -> EntryType {
 /// checked as a string when the operation was decoded, and is otherwise ignored).
 pub(super) fn text_body(text: String, message_type: Option<String>, echo_type: bool) -> EntryBody {
     EntryBody {
-        text: Some(text),
-        message_type: message_type.filter(|_| echo_type),
+        text: Some(text.into()),
+        message_type: message_type.filter(|_| echo_type).map(Into::into),
         ..EntryBody::default()
     }
 }

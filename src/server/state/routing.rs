@@ -191,7 +191,7 @@ impl Center {
     ) {
         let pid = self.new_participant_id();
         let seq = self.seq();
-        let nickname = self.dir.user(user).username.clone();
+        let nickname = self.dir.user(user).username.as_str().into();
         let deadline = now_ms.saturating_add(self.cfg.invite_timeout_ms as i64);
         let Some(ixn) = self.ixns.get_mut(ixn_id) else { return };
         ixn.parts.push(Part {

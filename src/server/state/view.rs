@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{Center, Delivery, Interaction, Part, Topic, UserIdx};
+use crate::gws::model::{ShortStr, UserData};
 use crate::gws::states::{Situation, capabilities};
 use crate::gws::time::format_timestamp;
 use crate::gws::{
@@ -94,12 +95,12 @@ impl Center {
         let shown = Part { state, ..part.clone() };
         let facebook = ixn.media == Media::Facebook;
         InteractionResource {
-            id: ixn.id.clone(),
+            id: ixn.id.as_str().into(),
             uri: self.interaction_uri(ixn.media, &ixn.id),
             state,
             capabilities: capabilities(ixn.media, Self::situation(ixn, &shown)),
             participants: participants.unwrap_or_else(|| self.participants(ixn)),
-            user_data: ixn.user_data.clone(),
+            user_data: UserData::from_map(&ixn.user_data),
             facebooksession_type: facebook.then(|| "Inbound".to_string()),
             received_date: facebook.then(|| ixn.received_date.clone()),
             suggested_queue_uris: facebook.then(|| {
@@ -199,10 +200,10 @@ impl Center {
 /// The parts of a log entry that vary by type.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntryBody {
-    pub(crate) text: Option<String>,
+    pub(crate) text: Option<ShortStr>,
     pub(crate) url: Option<String>,
-    pub(crate) notice_text: Option<String>,
-    pub(crate) message_type: Option<String>,
+    pub(crate) notice_text: Option<ShortStr>,
+    pub(crate) message_type: Option<ShortStr>,
 }
 
 /// Appends an entry to the interaction's log and returns a copy of it.
