@@ -126,7 +126,7 @@ mod tests {
     use super::*;
     use crate::gws::model::NotificationType;
 
-    const STATE: &str = r#""notificationType":"StatusChange","chat":{"id":"c1","uri":"u","state":"Invited","capabilities":["Accept"],"participants":[{"participantId":"p","type":"Customer","nickname":"Ann"}]}"#;
+    const STATE: &str = r#""notificationType":"StatusChange","chat":{"id":"c1","uri":"u","state":"Invited","capabilities":["Accept"],"participants":[{"participantId":"p","type":"Customer","nickname":"Ann"}],"userData":{"gwsimCustomer":7, "Subject":"Billing"}}"#;
 
     fn parse(json: &str) -> Result<Notification, serde_json::Error> {
         serde_json::from_str(json)
@@ -139,6 +139,14 @@ mod tests {
         let last = parse(&format!(r#"{{{STATE},"messageType":"ChatStateChangeMessage"}}"#))
             .expect("tag last");
         assert_eq!(first, last);
+        // userData is kept as text on either path (the buffered one goes through a `Value`).
+        for n in [&first, &last] {
+            let Notification::ChatStateChangeMessage(sc) = n else { panic!("{n:?}") };
+            let user_data = &sc.resource().expect("a chat").user_data;
+            assert_eq!(user_data.get("gwsimCustomer"), Some(serde_json::json!(7)));
+            assert_eq!(user_data.get("Subject"), Some(serde_json::json!("Billing")));
+            assert_eq!(user_data.get("absent"), None);
+        }
         assert!(first.is_invitation());
         assert_eq!(first.interaction_id(), Some("c1"));
         // What we serialize reads back as itself.
