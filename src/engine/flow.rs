@@ -27,8 +27,8 @@ use crate::gws::{
     Capability, EntryType, InteractionState, Media, Notification, NotificationType, Operation,
     ParticipantType, Visibility,
 };
-use crate::ordering::Party;
 use crate::ordering::cross::OpCall;
+use crate::ordering::{AwaitEvents, Party};
 use crate::scenario::{OpStep, Step, TargetRef};
 use crate::vocab::{AwaitEvent, OpMetric, OpName};
 
@@ -81,7 +81,7 @@ impl Inbox {
 
     /// Notes what the flow needs of one checked notification about its interaction, with the
     /// await events the checker found it stands for.
-    pub(crate) fn deliver(&self, n: &Notification, events: Vec<AwaitEvent>) {
+    pub(crate) fn deliver(&self, n: &Notification, events: AwaitEvents) {
         let mut wake = !events.is_empty();
         {
             let mut seen = self.seen();
@@ -514,7 +514,7 @@ mod tests {
         let inbox = Inbox::new(InteractionState::Invited, "ann".into());
         let ann = r#"{"participantId":"p1","type":"Agent","nickname":"ann","visibility":"Agents","uri":"u/ann"}"#;
         let bob = r#"{"participantId":"p2","type":"Agent","nickname":"bob","visibility":"Agents","uri":"u/bob"}"#;
-        inbox.deliver(&state_change("Chatting", &format!("{ann},{bob}")), vec![]);
+        inbox.deliver(&state_change("Chatting", &format!("{ann},{bob}")), Default::default());
         {
             let seen = inbox.seen();
             assert_eq!(seen.state, InteractionState::Chatting);
@@ -522,16 +522,22 @@ mod tests {
             assert_eq!(seen.consultant.as_deref(), Some("u/bob"));
         }
         assert!(!woken(&inbox), "nothing awaited arrived");
-        inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ConsultantJoined]);
+        inbox.deliver(
+            &state_change("Chatting", ann),
+            [AwaitEvent::ConsultantJoined].into_iter().collect(),
+        );
         assert_eq!(inbox.seen().consultant, None);
         assert!(woken(&inbox), "an await event wakes the flow");
         for _ in 0..EVENTS_KEPT + 10 {
-            inbox.deliver(&state_change("Chatting", ann), vec![AwaitEvent::ParticipantLeft]);
+            inbox.deliver(
+                &state_change("Chatting", ann),
+                [AwaitEvent::ParticipantLeft].into_iter().collect(),
+            );
         }
         assert_eq!(inbox.seen().events.len(), EVENTS_KEPT);
         assert_eq!(inbox.seen().events.front(), Some(&AwaitEvent::ParticipantLeft));
         let _ = woken(&inbox);
-        inbox.deliver(&state_change("Completed", ann), vec![]);
+        inbox.deliver(&state_change("Completed", ann), Default::default());
         assert!(inbox.seen().state.is_terminal());
         assert!(woken(&inbox), "its part ending wakes the flow");
         // The agent task's handle alone: the flow is gone.

@@ -14,8 +14,8 @@ use super::roster::{Key, Started};
 use super::sink::Sink;
 use crate::gws::client::AgentHttp;
 use crate::gws::{Capability, Notification};
-use crate::ordering::{AgentChecker, Settled};
-use crate::vocab::{AwaitEvent, OpMetric, OpName};
+use crate::ordering::{AgentChecker, AwaitEvents, Settled};
+use crate::vocab::{OpMetric, OpName};
 
 /// What an agent's flows share with its main loop.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ impl AgentShared {
     /// the `settle` latency of each operation it settles. Returns the await events it stands
     /// for, for the flow on its interaction. `raw` is the JSON `n` was decoded from (the checker
     /// keeps it a while, for the context of violations).
-    pub(crate) fn observe(&self, rec: &Sink, n: &Notification, raw: Box<str>) -> Vec<AwaitEvent> {
+    pub(crate) fn observe(&self, rec: &Sink, n: &Notification, raw: Box<str>) -> AwaitEvents {
         let now_ms = self.ctx.now_ms();
         let found = self.checker(|c| c.observe_raw(now_ms, n, raw));
         let now = Instant::now();

@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::envelope::{check_status, decode_checked};
 use super::error::GwsError;
-use super::http::{Method, Pool, RequestGate, encode_segment, is_header_value, is_token};
+use super::http::{
+    Method, Pool, RequestGate, encode_segment, encode_segment_into, is_header_value, is_token,
+};
 use super::media::Media;
 use super::ops::{ChannelOperation, Me, MeOperation, Operation};
 
@@ -501,8 +503,16 @@ impl AgentHttp {
     }
 }
 
+/// `/api/v2/me/{media}/{id}`, built in one buffer (every interaction operation asks for one).
 fn interaction_path(media: Media, id: &str) -> String {
-    format!("/api/v2/me/{}/{}", media.path_segment(), encode_segment(id))
+    const PREFIX: &str = "/api/v2/me/";
+    let segment = media.path_segment();
+    let mut path = String::with_capacity(PREFIX.len() + segment.len() + 1 + id.len());
+    path.push_str(PREFIX);
+    path.push_str(segment);
+    path.push('/');
+    encode_segment_into(&mut path, id);
+    path
 }
 
 #[cfg(test)]

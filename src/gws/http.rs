@@ -355,18 +355,27 @@ pub(crate) fn is_token(name: &str) -> bool {
 /// Percent-encodes one path segment, so an id a server made up cannot escape its path.
 pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
+    encode_segment_into(&mut out, segment);
+    out
+}
+
+/// [`encode_segment`] appended to `out` (a request path built in one buffer).
+pub(crate) fn encode_segment_into(out: &mut String, segment: &str) {
+    // "." and ".." are path navigation even when every byte is unreserved.
+    match segment {
+        "." => return out.push_str("%2E"),
+        ".." => return out.push_str("%2E%2E"),
+        _ => {}
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xF)]));
         }
-    }
-    // "." and ".." are path navigation even when every byte is unreserved.
-    match out.as_str() {
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => out,
     }
 }
 
@@ -447,5 +456,6 @@ mod tests {
         assert_eq!(encode_segment("../x"), "..%2Fx");
         assert_eq!(encode_segment(".."), "%2E%2E");
         assert_eq!(encode_segment("a b?c"), "a%20b%3Fc");
+        assert_eq!(encode_segment("é\u{7f}%"), "%C3%A9%7F%25");
     }
 }

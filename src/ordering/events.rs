@@ -7,11 +7,15 @@ use crate::gws::model::{EntryType, Notification, NotificationType, ParticipantTy
 use crate::gws::states::InteractionState;
 use crate::vocab::AwaitEvent;
 
+/// The await events one notification stands for: mostly none or one, two for a removal's end,
+/// so they stay on the stack (a notification's events were an allocation each time).
+pub type AwaitEvents = smallvec::SmallVec<[AwaitEvent; 4]>;
+
 /// Await events `n` stands for, seen by agent `me`. `removing` is the interaction's memory that
 /// a removal began: a ParticipantsUpdated(LeftChat) is how a removal begins for the removed
 /// agent (§6.6), and its Completed is then also [`AwaitEvent::Removed`].
-pub(crate) fn classify(n: &Notification, me: &Party, removing: &mut bool) -> Vec<AwaitEvent> {
-    let mut events = Vec::new();
+pub(crate) fn classify(n: &Notification, me: &Party, removing: &mut bool) -> AwaitEvents {
+    let mut events = AwaitEvents::new();
     match n {
         Notification::ChatStateChangeMessage(sc)
         | Notification::FacebooksessionStateChangeMessage(sc) => {

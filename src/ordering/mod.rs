@@ -44,6 +44,7 @@ mod tests;
 pub use agent::{AgentChecker, DEFAULT_TIMEOUT_MS, Observed, RETAINED_BYTES_BOUND, Settled};
 pub use cross::CrossChecker;
 pub use customer::CustomerChecker;
+pub use events::AwaitEvents;
 pub use violation::{Violation, ViolationKind};
 
 use crate::gws::model::{

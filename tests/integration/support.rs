@@ -124,7 +124,7 @@ impl TestAgent {
                 let value: Value = serde_json::from_str(data.get()).expect("notification is JSON");
                 let parsed: Notification =
                     serde_json::from_str(data.get()).expect("notification parses");
-                return (channel, value, parsed);
+                return (channel.into(), value, parsed);
             }
         }
     }

@@ -123,7 +123,7 @@ fn message(text: &str, at: usize) -> Option<(Incoming, usize)> {
         let (key, next) = value_at::<Key>(text, at)?;
         at = skip_ws(bytes, expect(bytes, skip_ws(bytes, next), b':')?);
         at = match key {
-            Key::Channel => set(&mut m.channel, value_at::<String>(text, at)?)?,
+            Key::Channel => set(&mut m.channel, value_at(text, at)?)?,
             Key::Id => set(&mut m.id, value_at(text, at)?)?,
             Key::ClientId => set(&mut m.client_id, value_at(text, at)?)?,
             Key::Successful => set(&mut m.successful, value_at(text, at)?)?,
@@ -159,7 +159,7 @@ fn message(text: &str, at: usize) -> Option<(Incoming, usize)> {
 /// decoder's "duplicate field", left to it).
 #[derive(Default)]
 struct Fields {
-    channel: Option<String>,
+    channel: Option<compact_str::CompactString>,
     id: Option<Option<Value>>,
     client_id: Option<Option<Value>>,
     successful: Option<Option<Value>>,

@@ -196,7 +196,8 @@ impl fmt::Debug for CometdConfig {
 pub enum Event {
     /// A data message, in delivery order: `data` as it arrived, and the
     /// [`crate::gws::Notification`] it is, decoded in the same pass ([`Payload::take_notification`]).
-    Data { channel: String, data: Payload },
+    /// The channel is kept inline when short, as GWS's are.
+    Data { channel: compact_str::CompactString, data: Payload },
     /// The server forgot the session; a new one is handshaken and subscribed. Notifications may
     /// have been lost in between: the caller should re-read its state.
     Rehandshake,

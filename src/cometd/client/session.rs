@@ -27,7 +27,9 @@ const CLIENT_HANDSHAKE_TIMEOUT_MS: u64 = 60_000;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Incoming {
-    pub(crate) channel: String,
+    /// Inline up to 24 bytes, as GWS's channels are (`/v2/me/chats`, `/meta/connect`): no
+    /// allocation per message.
+    pub(crate) channel: compact_str::CompactString,
     #[serde(default)]
     pub(crate) id: Option<Value>,
     #[serde(default)]
@@ -221,7 +223,7 @@ pub(crate) enum ConnectOutcome {
 #[derive(Debug)]
 pub(crate) enum Reply {
     Data {
-        channel: String,
+        channel: compact_str::CompactString,
         data: Payload,
     },
     Handshake(Result<(), CometdError>),

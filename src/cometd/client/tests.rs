@@ -279,7 +279,7 @@ async fn next(rx: &mut Events) -> Event {
 /// The next event, which must be a data message: `(channel, raw data)`.
 async fn expect_data(rx: &mut Events) -> (String, String) {
     match next(rx).await {
-        Event::Data { channel, data } => (channel, data.get().to_owned()),
+        Event::Data { channel, data } => (channel.into(), data.get().to_owned()),
         other => panic!("expected data, got {other:?}"),
     }
 }

@@ -1,6 +1,8 @@
 //! A live copy of one expectation for one interaction ([`Instance`]), how a notification is
 //! offered to it, and to all of an interaction's instances at once ([`offer_all`]).
 
+use smallvec::SmallVec;
+
 use super::super::rules::{Clock, Expectation, Need, Settle};
 use super::super::{Party, ViolationKind};
 use super::matcher::Matcher;
@@ -170,8 +172,9 @@ pub(super) fn is_exit(op: Capability) -> bool {
     )
 }
 
-/// Offers a notification to every instance, at most one per expectation; `None` if none took
-/// it, otherwise the out-of-order findings. What it settles goes to `settled`.
+/// Offers a notification to every instance, at most one per expectation; whether any took it.
+/// Its out-of-order findings go to `findings`, what it settles to `settled`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn offer_all<T: Copy>(
     instances: &mut [Instance<T>],
     m: &Matcher<'_>,
@@ -179,10 +182,12 @@ pub(super) fn offer_all<T: Copy>(
     now_ms: u64,
     timeout_ms: u64,
     note: &super::observe::Note<'_>,
+    findings: &mut Vec<Finding>,
     settled: &mut Vec<Settled<T>>,
-) -> Option<Vec<Finding>> {
-    let mut taken: Vec<&'static str> = Vec::new();
-    let mut findings = Vec::new();
+) -> bool {
+    // The expectations this notification matched so far: an interaction runs a handful of
+    // instances at once, so this stays on the stack (it was an allocation per notification).
+    let mut taken: SmallVec<[&'static str; 8]> = SmallVec::new();
     for inst in instances.iter_mut() {
         if taken.contains(&inst.exp.name) {
             continue;
@@ -202,5 +207,5 @@ pub(super) fn offer_all<T: Copy>(
         settled.extend(inst.settled_by(step));
         taken.push(inst.exp.name);
     }
-    (!taken.is_empty()).then_some(findings)
+    !taken.is_empty()
 }

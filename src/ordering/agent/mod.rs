@@ -19,7 +19,6 @@ use super::rules;
 use super::{Party, Profile, Violation, ViolationKind};
 use crate::gws::model::{Media, Notification, Participant};
 use crate::gws::states::{Capability, InteractionState};
-use crate::vocab::AwaitEvent;
 
 /// Default time a required step may take, from the operation's start (or the first step).
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -49,12 +48,12 @@ pub struct Observed<T> {
     /// What it means to a flow on its interaction (`ordering::events`). Computed for every
     /// notification about a live interaction, duplicates included, so a flow sees what it
     /// receives.
-    pub events: Vec<AwaitEvent>,
+    pub events: crate::ordering::AwaitEvents,
 }
 
 impl<T> Default for Observed<T> {
     fn default() -> Self {
-        Observed { violations: Vec::new(), settled: Vec::new(), events: Vec::new() }
+        Observed { violations: Vec::new(), settled: Vec::new(), events: Default::default() }
     }
 }
 

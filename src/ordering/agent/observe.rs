@@ -292,9 +292,7 @@ fn match_expectations<T: Copy>(
         entries: note.entries,
     };
     let (now_ms, timeout_ms) = (cx.now_ms, cx.timeout_ms);
-    let offered = offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, note, settled);
-    if let Some(f) = offered {
-        findings.extend(f);
+    if offer_all(&mut ix.instances, &matcher, false, now_ms, timeout_ms, note, findings, settled) {
         return true;
     }
     let chatting_not_leaving = ix.state == Some(InteractionState::Chatting) && !ix.exiting;
@@ -303,13 +301,7 @@ fn match_expectations<T: Copy>(
     {
         return true;
     }
-    match offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, note, settled) {
-        Some(f) => {
-            findings.extend(f);
-            true
-        }
-        None => false,
-    }
+    offer_all(&mut ix.instances, &matcher, true, now_ms, timeout_ms, note, findings, settled)
 }
 
 /// Phase 5, second part: starts an implied expectation from what it recognises; whether one
