@@ -5,8 +5,9 @@
 //! The rules (docs/faults.md, "Joining violations to records"): a record explains a violation
 //! with the same agent and interaction, a kind the fault can produce (table in [`explains`]),
 //! and a time no later than the violation's. Violations are taken in time order, each matched
-//! to the earliest unmatched such record: those matches are one to one, and a matched record
-//! is a fault the checker **found**. One fault can break more than one expectation (a dropped
+//! to the earliest unmatched such record, or, when none is left, to one an earlier violation
+//! holds if that violation can move to another record that explains it (a maximum one-to-one
+//! matching, [`Search`]): a matched record is a fault the checker **found**. One fault can break more than one expectation (a dropped
 //! step is `missing`, and the step after it may be `out-of-order`); a violation left over that
 //! an already-matched record could also have produced is **explained** by it all the same, but
 //! finds no second fault. A record left unmatched is a fault the checker **missed**; a violation
@@ -217,6 +218,58 @@ fn key(kind_is_leak: bool, agent: &str, interaction: &str) -> (String, String) {
     }
 }
 
+/// The owner of the records a `never-offered` found: not a violation index.
+const NEVER_OFFERED: usize = usize::MAX;
+
+/// How far [`Search::augment`] moves earlier matches to make room: a longer chain keeps the
+/// earlier matches as they are (the greedy answer), which bounds the work and the stack.
+const MAX_CHAIN: usize = 64;
+
+/// The one-to-one matching of violations to records as a maximum matching: a violation takes
+/// the earliest record that fits, and when every fitting record is taken, one whose violation
+/// can move to another record that fits it (an augmenting path). Taking the first free record
+/// alone could spend a record on a violation another record also explains, and leave the only
+/// record a later violation fits unmatched: a fault found reported missed (two delays of one
+/// agent and interaction going out close together, their violations in the other order).
+struct Search {
+    /// `turn` of the search that last visited each record.
+    stamp: Vec<u64>,
+    turn: u64,
+}
+
+impl Search {
+    fn augment<'a>(
+        &mut self,
+        vi: usize,
+        owner: &mut [Option<usize>],
+        candidates: &dyn Fn(usize) -> &'a [usize],
+        fits: &dyn Fn(usize, usize) -> bool,
+        depth: usize,
+    ) -> bool {
+        // The earliest free record first, as the rule says; earlier matches move only when
+        // no record that fits is free.
+        if let Some(&ri) = candidates(vi).iter().find(|&&ri| owner[ri].is_none() && fits(vi, ri)) {
+            owner[ri] = Some(vi);
+            return true;
+        }
+        for &ri in candidates(vi) {
+            if self.stamp[ri] == self.turn || !fits(vi, ri) {
+                continue;
+            }
+            self.stamp[ri] = self.turn;
+            let Some(other) = owner[ri] else { continue };
+            if other != NEVER_OFFERED
+                && depth < MAX_CHAIN
+                && self.augment(other, owner, candidates, fits, depth + 1)
+            {
+                owner[ri] = Some(vi);
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// Joins `violations` with `records` (see the module docs for the rules and `offset_ms`).
 pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) -> Join {
     let mut out = Join::default();
@@ -257,11 +310,14 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
         by_key.entry(key(leak, agent, interaction)).or_default().push(i);
     }
     let at = |r: &LedgerRecord| r.at_ms as i64 - offset_ms;
-    let mut matched = vec![false; records.len()];
+    // Which violation found each record (`NEVER_OFFERED` for a chat's dropped invitations,
+    // which a `never-offered` finds all at once and never gives back).
+    let mut owner: Vec<Option<usize>> = vec![None; records.len()];
     let mut order: Vec<usize> = (0..violations.len()).collect();
     order.sort_by_key(|&i| violations[i].at_ms);
     // Violations no record matched one to one, for the second pass.
     let mut leftover = Vec::new();
+    let mut search = Search { stamp: vec![0; records.len()], turn: 0 };
     for &vi in &order {
         let v = &violations[vi];
         if v.kind == ViolationKind::NeverOffered {
@@ -269,8 +325,8 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
             // violation finds each of them (many to one), not only the first.
             let mut any = false;
             for &ri in by_chat.get(v.interaction.as_str()).into_iter().flatten() {
-                if !matched[ri] && at(&records[ri]) <= v.at_ms as i64 + SLACK_MS {
-                    matched[ri] = true;
+                if owner[ri].is_none() && at(&records[ri]) <= v.at_ms as i64 + SLACK_MS {
+                    owner[ri] = Some(NEVER_OFFERED);
                     out.kinds.entry(FaultKind::Drop).or_default().found += 1;
                     out.found += 1;
                     any = true;
@@ -284,27 +340,32 @@ pub fn join(records: &[LedgerRecord], violations: &[Violation], offset_ms: i64) 
             }
             continue;
         }
-        let leak = v.kind == ViolationKind::VisibilityLeak;
-        let candidates = by_key.get(&key(leak, &v.agent, &v.interaction));
-        let fits = |ri: usize| {
-            let r = &records[ri];
+        let fits = |vi: usize, ri: usize| {
+            let (v, r) = (&violations[vi], &records[ri]);
             observable(ri)
                 && explains(r.kind).contains(&v.kind)
                 && at(r) <= v.at_ms as i64 + SLACK_MS
         };
-        let first = candidates.and_then(|c| c.iter().copied().find(|&ri| !matched[ri] && fits(ri)));
-        match first {
-            Some(ri) => {
-                matched[ri] = true;
-                let k = out.kinds.entry(records[ri].kind).or_default();
-                k.found += 1;
-                k.explained += 1;
-                out.found += 1;
-                out.explained += 1;
-            }
-            None => leftover.push(vi),
+        let candidates = |vi: usize| {
+            let v = &violations[vi];
+            let leak = v.kind == ViolationKind::VisibilityLeak;
+            by_key.get(&key(leak, &v.agent, &v.interaction)).map_or(&[][..], Vec::as_slice)
+        };
+        search.turn += 1;
+        if !search.augment(vi, &mut owner, &candidates, &fits, 0) {
+            leftover.push(vi);
         }
     }
+    for (ri, o) in owner.iter().enumerate() {
+        if o.is_some_and(|vi| vi != NEVER_OFFERED) {
+            let k = out.kinds.entry(records[ri].kind).or_default();
+            k.found += 1;
+            k.explained += 1;
+            out.found += 1;
+            out.explained += 1;
+        }
+    }
+    let matched: Vec<bool> = owner.iter().map(Option::is_some).collect();
     for vi in leftover {
         let v = &violations[vi];
         let leak = v.kind == ViolationKind::VisibilityLeak;

@@ -292,3 +292,19 @@ fn a_drop_after_a_delivered_notification_stays_observable() {
     let j = join(&records, &[], 0);
     assert_eq!(j.kinds[&F::Drop].unobservable, 0, "ordinal 2 does not follow ordinal 0 unbroken");
 }
+
+#[test]
+fn a_violation_moves_to_another_record_so_a_later_one_finds_its_only_fault() {
+    // The out-of-order comes first and the delay is the earliest record that explains it; the
+    // index regression that follows can come only from the delay (a swap never regresses an
+    // index). Taking the earliest free record alone would leave the swap missed; the matching
+    // moves the out-of-order to the swap and both faults are found.
+    let delay = LedgerRecord { overtaken: Some(true), ..rec(F::Delay, "a", "i1", 10) };
+    let records = vec![delay, rec(F::Swap, "a", "i1", 20)];
+    let violations =
+        vec![vio(V::OutOfOrder, "a", "i1", 30), vio(V::IndexRegression, "a", "i1", 40)];
+    let j = join(&records, &violations, 0);
+    assert_eq!((j.found, j.explained, j.missed.len()), (2, 2, 0), "{j:?}");
+    assert_eq!((j.kinds[&F::Delay].found, j.kinds[&F::Swap].found), (1, 1));
+    assert!(j.unexplained.is_empty());
+}
