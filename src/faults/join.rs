@@ -7,10 +7,10 @@
 //! and a time no later than the violation's. Violations are taken in time order, each matched
 //! to the earliest unmatched such record, or, when none is left, to one an earlier violation
 //! holds if that violation can move to another record that explains it (a maximum one-to-one
-//! matching, [`Search`]): a matched record is a fault the checker **found**. One fault can break more than one expectation (a dropped
-//! step is `missing`, and the step after it may be `out-of-order`); a violation left over that
-//! an already-matched record could also have produced is **explained** by it all the same, but
-//! finds no second fault. A record left unmatched is a fault the checker **missed**; a violation
+//! matching, `Search`): a matched record is a fault the checker **found**. One fault can break
+//! more than one expectation (a dropped step is `missing`, and the step after it may be
+//! `out-of-order`); a violation left over that an already-matched record could also have
+//! produced is **explained** by it all the same, but finds no second fault. A record left unmatched is a fault the checker **missed**; a violation
 //! nothing explains is **unexplained**. A `never-offered` (named by the customer's chat id) finds
 //! every dropped invitation of that chat at once: each was needed for the chat to go unoffered.
 //!
