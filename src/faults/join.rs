@@ -229,8 +229,9 @@ const MAX_CHAIN: usize = 64;
 /// the earliest record that fits, and when every fitting record is taken, one whose violation
 /// can move to another record that fits it (an augmenting path). Taking the first free record
 /// alone could spend a record on a violation another record also explains, and leave the only
-/// record a later violation fits unmatched: a fault found reported missed (two delays of one
-/// agent and interaction going out close together, their violations in the other order).
+/// record a later violation fits unmatched: a fault found reported missed (an `out-of-order`
+/// that took a delay, which a swap could also explain, and the `index-regression` after it,
+/// which only the delay explains).
 struct Search {
     /// `turn` of the search that last visited each record.
     stamp: Vec<u64>,
