@@ -317,7 +317,7 @@ impl FlowRun {
             TargetRef::Consultant => {
                 let uri = self.inbox.seen().consultant.clone()?;
                 let id = uri.rsplit('/').next().unwrap_or_default().to_string();
-                Some((uri, Some(Party { nickname: None, user_id: Some(id) })))
+                Some((uri, Some(Party { user_id: Some(id), ..Party::default() })))
             }
         }
     }

@@ -82,16 +82,26 @@ impl Profile {
 }
 
 /// Identifies an agent in `participants` and in log entries' `from`: by nickname, or by the
-/// 32-hex user id that appears at the end of an agent participant's `uri`/`path`.
+/// 32-hex user id that appears at the end of an agent participant's `uri`/`path`; or, for a
+/// participant the checker saw itself, by its `participantId`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Party {
     pub nickname: Option<String>,
     pub user_id: Option<String>,
+    /// When known, it decides alone (a nickname need not be unique in a chat).
+    pub participant_id: Option<String>,
 }
 
 impl Party {
     pub fn nickname(nickname: impl Into<String>) -> Self {
-        Party { nickname: Some(nickname.into()), user_id: None }
+        Party { nickname: Some(nickname.into()), ..Party::default() }
+    }
+
+    /// The participant `p` as seen in a notification: its participant id, and its nickname
+    /// for reports (and for a server that sends no participant id).
+    pub fn participant(p: &Participant) -> Self {
+        let participant_id = Some(p.participant_id.to_string()).filter(|id| !id.is_empty());
+        Party { nickname: Some(p.nickname.to_string()), user_id: None, participant_id }
     }
 
     pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
@@ -101,6 +111,11 @@ impl Party {
 
     /// Whether `p` is this party.
     pub fn matches(&self, p: &Participant) -> bool {
+        if let Some(id) = self.participant_id.as_deref()
+            && !p.participant_id.is_empty()
+        {
+            return p.participant_id == id;
+        }
         if self.nickname.as_deref().is_some_and(|n| n == p.nickname) {
             return true;
         }

@@ -23,8 +23,8 @@
 //! | SetInFocus, CancelConsult | nothing (and no settle) |
 //! | implied: being removed (both profiles) | PU(LeftChat) → ML\[own ParticipantLeft] → S(LeftChat) → S(Completed) ⊣ (the remover's operation) |
 //! | implied: customer left (strict) | PU without the customer → ML\[ParticipantLeft from the customer] |
-//! | implied: another agent left (strict) | PU without that agent → ML\[ParticipantLeft from another agent] |
-//! | implied: another agent joined (strict) | PU adding an agent not listed before → ML\[ParticipantJoined from another agent] |
+//! | implied: another agent left (strict), per agent | PU without that agent → ML\[ParticipantLeft from that agent] |
+//! | implied: another agent joined (strict), per agent | PU adding that agent, not listed before → ML\[ParticipantJoined from that agent] |
 
 use std::fmt;
 
@@ -61,9 +61,9 @@ pub enum Roster {
     ConferenceAgentPresent,
     /// The customer was listed before and is not now.
     CustomerGone,
-    /// Another agent is listed that was not listed before at all.
+    /// Another agent is listed that was not listed before at all (with a target: the target).
     AgentAdded,
-    /// Another agent was listed before and is not now.
+    /// Another agent was listed before and is not now (with a target: the target).
     AgentGone,
 }
 
@@ -239,6 +239,11 @@ pub struct Expectation {
     pub guard: Guard,
     /// Which step, if any, settles an operation.
     pub settle: Settle,
+    /// For implied expectations: one instance per agent its trigger names (the agents a
+    /// roster drops or adds, the sender of an entry), each with that agent as its target. So
+    /// the leave of one agent cannot stand in for another's (§6.11 orders each agent's roster
+    /// change before its own entry).
+    pub per_agent: bool,
 }
 
 const fn req(pattern: Pattern) -> Step {
@@ -263,6 +268,7 @@ const fn op(
         triggers: &[],
         guard: Guard::None,
         settle,
+        per_agent: false,
     }
 }
 
@@ -454,6 +460,7 @@ static REMOVED: Expectation = Expectation {
     triggers: &[0, 1],
     guard: Guard::ChattingNotLeaving,
     settle: Settle::Removal(3),
+    per_agent: false,
 };
 /// §15.15 (strict only: §6.9 is \[INF\]).
 static CUSTOMER_LEFT: Expectation = Expectation {
@@ -467,19 +474,22 @@ static CUSTOMER_LEFT: Expectation = Expectation {
     triggers: &[0, 1],
     guard: Guard::None,
     settle: Settle::Never,
+    per_agent: false,
 };
 /// §15.12: the agents that remain when another one leaves (strict only: §6.4 marks it \[INF\]).
+/// One per agent that leaves (§6.11: each one's roster change before its own ParticipantLeft).
 static AGENT_LEFT: Expectation = Expectation {
     name: "another agent left",
-    source: "§6.4, §15.12",
+    source: "§6.4, §6.11, §15.12",
     steps: &[
         req(pu(&[], Roster::AgentGone)),
-        req(entry(EntryType::ParticipantLeft, Who::OtherAgent, None)),
+        req(entry(EntryType::ParticipantLeft, Who::Target, None)),
     ],
     clock: Clock::FromStart,
     triggers: &[0, 1],
     guard: Guard::None,
     settle: Settle::Never,
+    per_agent: true,
 };
 
 /// §6.11: the agents already in the chat when another one joins it (a chat re-routed with a
@@ -491,12 +501,13 @@ static AGENT_JOINED: Expectation = Expectation {
     source: "§6.11",
     steps: &[
         req(pu(&[], Roster::AgentAdded)),
-        req(entry(EntryType::ParticipantJoined, Who::OtherAgent, None)),
+        req(entry(EntryType::ParticipantJoined, Who::Target, None)),
     ],
     clock: Clock::FromStart,
     triggers: &[0, 1],
     guard: Guard::None,
     settle: Settle::Never,
+    per_agent: true,
 };
 
 static STRICT_IMPLIED: [&Expectation; 4] = [&REMOVED, &CUSTOMER_LEFT, &AGENT_LEFT, &AGENT_JOINED];

@@ -26,10 +26,11 @@ pub(super) const MAX_PARTICIPANTS: usize = 16;
 pub(super) const MAX_FIELD_BYTES: usize = 256;
 
 /// The most [`AgentChecker::retained_bytes`] can report, for any input: 256 interactions with a
-/// full roster of the largest participants kept, 32 recent notifications (4 KiB at most each), 64 ended ids and 64 held
+/// full roster of the largest participants kept (and as many agents followed by implied
+/// expectations), 32 recent notifications (4 KiB at most each), 64 ended ids and 64 held
 /// expectations (the worst case is filled and measured in the tests). A checker of an agent
 /// serving a few chats keeps a few KiB.
-pub const RETAINED_BYTES_BOUND: usize = 8 << 20;
+pub const RETAINED_BYTES_BOUND: usize = 10 << 20;
 
 /// The key an interaction id is kept under: the id itself, or for an oversized one its prefix
 /// and a hash of the whole (distinct ids stay distinct but for a 64-bit collision).
@@ -52,20 +53,22 @@ pub(super) fn bounded_text(text: String) -> String {
 /// oversized field. Most notifications repeat the roster the checker already keeps; that is
 /// compared, not cloned again (a clone is an allocation per string).
 pub(super) fn retain_participants(kept: &mut Vec<Participant>, all: &[Participant]) {
-    let fits = |p: &&Participant| {
-        let fields = [
-            Some(p.participant_id.len()),
-            p.id.as_ref().map(|s| s.len()),
-            Some(p.nickname.len()),
-            p.uri.as_ref().map(String::len),
-            p.path.as_ref().map(String::len),
-        ];
-        fields.iter().flatten().all(|len| *len <= MAX_FIELD_BYTES)
-    };
-    let retained = || all.iter().filter(fits).take(MAX_PARTICIPANTS);
+    let retained = || all.iter().filter(|p| fits(p)).take(MAX_PARTICIPANTS);
     if !retained().eq(kept.iter()) {
         *kept = retained().cloned().collect();
     }
+}
+
+/// Whether the checker keeps `p` at all: none of its fields over [`MAX_FIELD_BYTES`].
+pub(super) fn fits(p: &Participant) -> bool {
+    let fields = [
+        Some(p.participant_id.len()),
+        p.id.as_ref().map(|s| s.len()),
+        Some(p.nickname.len()),
+        p.uri.as_ref().map(String::len),
+        p.path.as_ref().map(String::len),
+    ];
+    fields.iter().flatten().all(|len| *len <= MAX_FIELD_BYTES)
 }
 
 fn prefix(s: &str, max: usize) -> &str {
@@ -106,7 +109,7 @@ fn participant(p: &Participant) -> usize {
 }
 
 fn party(p: &Option<Party>) -> usize {
-    p.as_ref().map_or(0, |p| opt(&p.nickname) + opt(&p.user_id))
+    p.as_ref().map_or(0, |p| opt(&p.nickname) + opt(&p.user_id) + opt(&p.participant_id))
 }
 
 impl<T> AgentChecker<T> {

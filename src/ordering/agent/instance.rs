@@ -160,7 +160,14 @@ impl<T: Copy> Instance<T> {
 
     pub(super) fn describe(&self, i: usize) -> String {
         let pattern = self.exp.steps.get(i).map(|s| s.pattern.to_string()).unwrap_or_default();
-        format!("{} step {}/{}: {pattern}", self.exp.name, i + 1, self.exp.steps.len())
+        let (name, steps) = (self.exp.name, self.exp.steps.len());
+        // An implied expectation about one agent says which (an operation's target is in it).
+        match self.target.as_ref().and_then(|t| t.nickname.as_deref()) {
+            Some(who) if self.exp.per_agent => {
+                format!("{name} ({who}) step {}/{steps}: {pattern}", i + 1)
+            }
+            _ => format!("{name} step {}/{steps}: {pattern}", i + 1),
+        }
     }
 }
 
@@ -187,11 +194,18 @@ pub(super) fn offer_all<T: Copy>(
 ) -> bool {
     // The expectations this notification matched so far: an interaction runs a handful of
     // instances at once, so this stays on the stack (it was an allocation per notification).
-    let mut taken: SmallVec<[&'static str; 8]> = SmallVec::new();
-    for inst in instances.iter_mut() {
-        if taken.contains(&inst.exp.name) {
+    // An expectation's instances about different agents (implied per agent) each take their
+    // own agent's step.
+    let mut taken: SmallVec<[usize; 8]> = SmallVec::new();
+    for i in 0..instances.len() {
+        let same = |j: &usize| {
+            let (a, b) = (&instances[*j], &instances[i]);
+            a.exp.name == b.exp.name && a.target == b.target
+        };
+        if taken.iter().any(same) {
             continue;
         }
+        let inst = &mut instances[i];
         let step = match inst.offer(m, late, now_ms, timeout_ms) {
             Offer::NoMatch => continue,
             Offer::InPlace { step } => step,
@@ -205,7 +219,7 @@ pub(super) fn offer_all<T: Copy>(
             }
         };
         settled.extend(inst.settled_by(step));
-        taken.push(inst.exp.name);
+        taken.push(i);
     }
     !taken.is_empty()
 }

@@ -42,19 +42,34 @@ impl Matcher<'_> {
             .any(|q| q.participant_id == p.participant_id && q.visibility == p.visibility)
     }
 
+    fn other_agent(&self, p: &Participant) -> bool {
+        p.kind == ParticipantType::Agent && !self.me.matches(p)
+    }
+
+    /// The other agents listed before and not in `now`.
+    fn gone<'p>(&'p self, now: &'p [Participant]) -> impl Iterator<Item = &'p Participant> {
+        self.prev
+            .iter()
+            .filter(|p| self.other_agent(p))
+            .filter(move |p| !now.iter().any(|q| q.participant_id == p.participant_id))
+    }
+
+    /// The other agents in `now` not listed before at all.
+    fn added_agents<'p>(&'p self, now: &'p [Participant]) -> impl Iterator<Item = &'p Participant> {
+        now.iter().filter(|p| {
+            self.other_agent(p) && !self.prev.iter().any(|q| q.participant_id == p.participant_id)
+        })
+    }
+
     fn roster(&self, roster: Roster, target: Option<&Party>, now: &[Participant]) -> bool {
-        let other_agent = |p: &Participant| p.kind == ParticipantType::Agent && !self.me.matches(p);
-        let agent_gone = || {
-            self.prev
-                .iter()
-                .filter(|p| other_agent(p))
-                .any(|p| !now.iter().any(|q| q.participant_id == p.participant_id))
-        };
+        let other_agent = |p: &Participant| self.other_agent(p);
+        // With a target, only the target's leaving or joining counts.
+        let is_target = |p: &&Participant| target.is_none_or(|t| t.matches(p));
         match roster {
             Roster::Any => true,
             Roster::TargetGone => match target {
                 Some(t) => !now.iter().any(|p| t.matches(p)),
-                None => agent_gone(),
+                None => self.gone(now).next().is_some(),
             },
             // Added: not listed before with that visibility. A roster that still lists an
             // earlier consultant (a chat that came to this agent with one in it) is not the
@@ -69,11 +84,45 @@ impl Matcher<'_> {
                 let customer = |p: &Participant| p.kind == ParticipantType::Customer;
                 self.prev.iter().any(customer) && !now.iter().any(customer)
             }
-            Roster::AgentGone => agent_gone(),
-            Roster::AgentAdded => now.iter().any(|p| {
-                other_agent(p) && !self.prev.iter().any(|q| q.participant_id == p.participant_id)
-            }),
+            Roster::AgentGone => self.gone(now).any(|p| is_target(&p)),
+            Roster::AgentAdded => self.added_agents(now).any(|p| is_target(&p)),
         }
+    }
+
+    /// The agents a notification matching `pattern` is about, for an implied expectation that
+    /// follows each of them ([`rules::Expectation::per_agent`]): those a roster drops or adds,
+    /// or the senders of the entries it matches. Each once, and only those the checker keeps
+    /// (bounded in number and size, as rosters are).
+    pub(super) fn subjects(&self, pattern: &Pattern) -> Vec<Party> {
+        let people: Vec<&Participant> = match *pattern {
+            Pattern::Participants { roster: Roster::AgentGone, .. } => {
+                self.resource.map_or_else(Vec::new, |r| self.gone(&r.participants).collect())
+            }
+            Pattern::Participants { roster: Roster::AgentAdded, .. } => self
+                .resource
+                .map_or_else(Vec::new, |r| self.added_agents(&r.participants).collect()),
+            Pattern::Entry { kind, from, visibility } => self
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.kind == kind
+                        && self.is(from, None, &e.from)
+                        && visibility.is_none_or(|v| e.visibility == Some(v))
+                })
+                .map(|e| &e.from)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut out: Vec<Party> = Vec::new();
+        for p in people.into_iter().filter(|p| super::bounds::fits(p)) {
+            if out.len() >= super::bounds::MAX_PARTICIPANTS {
+                break;
+            }
+            if !out.iter().any(|q| q.matches(p)) {
+                out.push(Party::participant(p));
+            }
+        }
+        out
     }
 
     pub(super) fn matches(&self, pattern: &Pattern, target: Option<&Party>) -> bool {

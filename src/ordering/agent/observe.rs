@@ -21,8 +21,8 @@ use super::super::{
 use super::instance::{Instance, offer_all};
 use super::matcher::Matcher;
 use super::{
-    AgentChecker, ENDED_MEMORY, Ended, FINGERPRINTS, Finding, Interaction, Limbo, MAX_LIMBO,
-    Observed, Settled,
+    AgentChecker, ENDED_MEMORY, Ended, FINGERPRINTS, Finding, Interaction, Limbo, MAX_INSTANCES,
+    MAX_LIMBO, Observed, Settled,
 };
 use crate::gws::model::{InteractionResource, LogEntry, Notification, NotificationType};
 use crate::gws::states::InteractionState;
@@ -333,14 +333,24 @@ fn start_implied<T: Copy>(
                     && late_claim.is_none_or(|c| c < s.pattern.specificity())
             })
         });
-        if let Some(t) = hit {
-            let mut inst = Instance::new(exp, None, cx.now_ms, cx.timeout_ms);
+        let Some(t) = hit else { continue };
+        let targets = match exp.steps.get(t) {
+            Some(step) if exp.per_agent => matcher.subjects(&step.pattern),
+            _ => Vec::new(),
+        };
+        let targets =
+            if targets.is_empty() { vec![None] } else { targets.into_iter().map(Some).collect() };
+        for target in targets {
+            if instances.len() >= MAX_INSTANCES {
+                instances.remove(0);
+            }
+            let mut inst = Instance::new(exp, target, cx.now_ms, cx.timeout_ms);
             inst.seen = 1u64 << t;
             inst.cursor = t + 1;
             settled.extend(inst.settled_by(t));
             instances.push(inst);
-            return true;
         }
+        return true;
     }
     false
 }

@@ -400,10 +400,56 @@ fn an_agent_in_the_chat_is_told_of_a_joiner_before_its_participant_joined() {
     let found = run("Bob", media, Profile::Strict, &swapped);
     assert_kinds(&found, &[ViolationKind::OutOfOrder]);
     assert!(
-        found[0].expected.starts_with("another agent joined step 1/2"),
+        found[0].expected.starts_with("another agent joined (Eve) step 1/2"),
         "{}",
         found[0].expected
     );
+}
+
+/// §6.11 for an agent that stays while two others leave one after the other (Bob, a consultant:
+/// Eve is removed, then Ann, the owner, completes). Each ParticipantsUpdated removing an agent
+/// comes before that agent's ParticipantLeft: the leave of one agent cannot stand in for the
+/// other's. Here Eve's ParticipantLeft is late and Ann's arrives before the roster without Ann:
+/// one swap, found once.
+#[test]
+fn each_agent_that_leaves_is_owed_its_own_roster_before_its_participant_left() {
+    let media = Media::Facebook;
+    let bob = agent("Bob", "00B", "b1", Visibility::Agents);
+    let ann = agent("Ann", "00A", "a1", Visibility::All);
+    let eve = agent("Eve", "00E", "e1", Visibility::Agents);
+    let chris = customer("Chris", "00C");
+    let start = accepted(media, &chris, &bob);
+    let note = |n: Notification| Event::Note(Box::new(n));
+    let roster = |people: &[&Participant]| {
+        note(participants_updated(media, "x", InteractionState::Chatting, vec![], people))
+    };
+    let left = |index, who: &Participant| {
+        let vis = who.visibility.unwrap_or(Visibility::All);
+        note(ml(media, "x", vec![entry(index, EntryType::ParticipantLeft, who, vis, None)]))
+    };
+    let joined = |index, who: &Participant| {
+        let vis = who.visibility.unwrap_or(Visibility::All);
+        note(ml(media, "x", vec![entry(index, EntryType::ParticipantJoined, who, vis, None)]))
+    };
+    let joins = [
+        roster(&[&chris, &ann, &bob]),
+        joined(2, &ann),
+        roster(&[&chris, &ann, &bob, &eve]),
+        joined(3, &eve),
+    ];
+    let without_eve = roster(&[&chris, &ann, &bob]);
+    let without_ann = roster(&[&chris, &bob]);
+    let tail = |events: &[Event]| [&start[..], &joins[..], events].concat();
+
+    let in_order = tail(&[without_eve.clone(), left(4, &eve), without_ann.clone(), left(5, &ann)]);
+    assert_clean(&run("Bob", media, Profile::Strict, &in_order));
+
+    let swapped = tail(&[without_eve, left(4, &ann), without_ann, left(5, &eve)]);
+    let found = run("Bob", media, Profile::Strict, &swapped);
+    assert_kinds(&found, &[ViolationKind::OutOfOrder]);
+    let v = &found[0];
+    assert!(v.expected.starts_with("another agent left"), "{v}");
+    assert!(v.expected.contains("Ann"), "names whose roster came late: {v}");
 }
 
 /// A value's fingerprint is that of its serialization's bytes, whatever its length, and values
