@@ -7,6 +7,12 @@ use clap::Parser;
 use gwsim::app::{self, Outcome};
 use gwsim::cli::Cli;
 
+/// mimalloc, not glibc's malloc: a flow makes about 500 small allocations, and mimalloc's
+/// thread-local free lists took 10-20 % off the client's CPU per flow (README, "Performance").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
