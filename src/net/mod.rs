@@ -18,6 +18,35 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 
+/// A socket for a connection to `address`, bound to `local` when given. The port of a bound
+/// socket is chosen when it connects, not when it binds (Linux's `IP_BIND_ADDRESS_NO_PORT`):
+/// `bind(addr, 0)` reserves a port that no other connection may share and must step over every
+/// port still in TIME_WAIT, and a large run started right after another one has thousands of
+/// those (15,000 long-polling agents: 18.6 s of system time against 2.4 s on a quiet machine),
+/// while `connect` may reuse a port as long as the four-tuple is new.
+fn socket_for(address: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpSocket> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(local) = local {
+        port_at_connect(&socket);
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    Ok(socket)
+}
+
+/// Best effort: where the option is missing (kernels before 4.2) bind chooses the port as
+/// before.
+#[cfg(target_os = "linux")]
+fn port_at_connect(socket: &TcpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
+    let _ = setsockopt(socket, IpBindAddressNoPort, &true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn port_at_connect(_socket: &TcpSocket) {}
+
 /// What can go wrong below HTTP semantics; each client maps it onto its own countable kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetError {
@@ -122,19 +151,14 @@ impl Endpoint {
         let mut last = NetError::Transport(format!("no address for {host}"));
         // Bounded by the resolver's answer, typically one or two addresses.
         for address in addresses {
-            let socket = match (address, self.local_address) {
-                (SocketAddr::V4(_), Some(IpAddr::V6(_)))
-                | (SocketAddr::V6(_), Some(IpAddr::V4(_))) => {
-                    continue;
-                }
-                (SocketAddr::V4(_), _) => TcpSocket::new_v4(),
-                (SocketAddr::V6(_), _) => TcpSocket::new_v6(),
-            };
+            if matches!(
+                (address, self.local_address),
+                (SocketAddr::V4(_), Some(IpAddr::V6(_))) | (SocketAddr::V6(_), Some(IpAddr::V4(_)))
+            ) {
+                continue;
+            }
             let attempt = async {
-                let socket = socket?;
-                if let Some(local) = self.local_address {
-                    socket.bind(SocketAddr::new(local, 0))?;
-                }
+                let socket = socket_for(address, self.local_address)?;
                 let stream = socket.connect(address).await?;
                 stream.set_nodelay(true)?;
                 Ok::<_, std::io::Error>(stream)
@@ -145,5 +169,29 @@ impl Endpoint {
             }
         }
         Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bound socket reserves no port at bind (so ports still in TIME_WAIT from an earlier run
+    /// need not be stepped over) and still connects from the address it was bound to.
+    #[tokio::test]
+    async fn a_bound_socket_takes_its_port_at_connect_from_its_own_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = listener.local_addr().unwrap();
+        let local: IpAddr = "127.0.0.3".parse().unwrap();
+        let socket = socket_for(target, Some(local)).unwrap();
+        let bound = socket.local_addr().unwrap();
+        assert_eq!(bound.ip(), local);
+        if cfg!(target_os = "linux") {
+            assert_eq!(bound.port(), 0, "bind reserved a port");
+        }
+        let stream = socket.connect(target).await.unwrap();
+        let (_accepted, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip(), local);
+        assert_eq!(stream.local_addr().unwrap(), peer);
     }
 }
