@@ -6,7 +6,8 @@
 //! agents, 10 customers/s, 20 s). Like `measure.sh` it makes two runs, idle (agents logged in, no
 //! customers) and loaded, and reports the *marginal* CPU: (loaded − idle) / completed flows, and
 //! the same per notification the server queued (read from its `/metrics`). CPU is this
-//! process's user + system time from `/proc/self/stat`. Not a criterion benchmark: one run per
+//! process's user + system time from `/proc/self/stat`, and each apart (system time is the
+//! kernel's loopback TCP, which gwsim's code cannot shrink). Not a criterion benchmark: one run per
 //! load is the measurement, and it is about the cost of a whole flow, not of a function.
 
 // A benchmark reports its figures on stdout.
@@ -21,7 +22,7 @@ use gwsim::gws::Capability;
 use gwsim::run_plan::{RunOptions, RunPlan};
 use gwsim::scenario::{self, Secret};
 use gwsim::vocab::{Counter, OpName};
-use support::{PASSWORD, Server, usage};
+use support::{PASSWORD, Server, cpu_split, usage};
 use tokio_util::sync::CancellationToken;
 
 /// The peers' flow (run_peer.sh writes the same for gwsim): frontline agents accept, message,
@@ -94,8 +95,17 @@ async fn notifications(metrics_url: &str) -> f64 {
         .sum()
 }
 
-/// One run: (client CPU seconds, completed flows, notifications the server queued).
-async fn run_once(agents: u32, rate: u32, duration_s: u32) -> (f64, u64, f64) {
+/// One run's figures.
+struct Run {
+    /// Client CPU seconds in its own code and in the kernel.
+    user: f64,
+    system: f64,
+    flows: u64,
+    /// Notifications the server queued.
+    notifications: f64,
+}
+
+async fn run_once(agents: u32, rate: u32, duration_s: u32) -> Run {
     let text = scenario_text(agents, rate, duration_s);
     let scenario = scenario::parse("bench-flow-cost.toml", &text, &Default::default())
         .unwrap_or_else(|d| panic!("{d}"));
@@ -105,21 +115,21 @@ async fn run_once(agents: u32, rate: u32, duration_s: u32) -> (f64, u64, f64) {
     let plan =
         RunPlan::new(Arc::new(scenario), target, passwords, RunOptions::default()).expect("plan");
     let n0 = notifications(&metrics_url).await;
-    let (cpu0, server0) = (usage("self").0, usage(&server.pid()).0);
+    let (cpu0, server0) = (cpu_split("self"), usage(&server.pid()).0);
     let outcome = engine::run(plan, CancellationToken::new()).await.expect("run");
-    let (cpu1, server1) = (usage("self").0, usage(&server.pid()).0);
+    let (cpu1, server1) = (cpu_split("self"), usage(&server.pid()).0);
     let n1 = notifications(&metrics_url).await;
     drop(server);
     let r = &outcome.recorder;
     let flows = r.op(OpName::Flow(Capability::Complete)).map_or(0, |s| s.ok.measured + s.ok.warmup);
     let (errors, violations) = (r.counter(Counter::Errors), r.counter(Counter::Violations));
+    let (user, system) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     println!(
-        "  rate={rate}/s: client CPU {:.2} s (server {:.2} s), flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
-        cpu1 - cpu0,
+        "  rate={rate}/s: client CPU {user:.2} s user + {system:.2} s system (server {:.2} s), flows {flows}, notifications {:.0}, errors {errors}, violations {violations}",
         server1 - server0,
         n1 - n0
     );
-    (cpu1 - cpu0, flows, n1 - n0)
+    Run { user, system, flows, notifications: n1 - n0 }
 }
 
 fn main() {
@@ -127,17 +137,24 @@ fn main() {
     let args: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let arg = |i: usize, default: u32| args.get(i).copied().unwrap_or(default);
     let (agents, rate, seconds) = (arg(0, 50), arg(1, 10).max(1), arg(2, 20));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    // One thread, as `gwsim run` has by default (`--threads`).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     println!("flow_cost: {agents} agents, {rate} customers/s, {seconds} s, websocket");
-    let (idle_cpu, _, idle_n) = rt.block_on(run_once(agents, 0, seconds));
-    let (cpu, flows, n) = rt.block_on(run_once(agents, rate, seconds));
-    let marginal = cpu - idle_cpu;
-    let per_flow_ms = if flows > 0 { marginal * 1e3 / flows as f64 } else { f64::NAN };
-    let notes = n - idle_n;
-    let per_note_us = if notes > 0.0 { marginal * 1e6 / notes } else { f64::NAN };
+    let idle = rt.block_on(run_once(agents, 0, seconds));
+    let load = rt.block_on(run_once(agents, rate, seconds));
+    let flows = load.flows;
+    let (user, system) = (load.user - idle.user, load.system - idle.system);
+    let per_flow_ms = |s: f64| if flows > 0 { s * 1e3 / flows as f64 } else { f64::NAN };
+    let notes = load.notifications - idle.notifications;
+    let per_note_us = if notes > 0.0 { (user + system) * 1e6 / notes } else { f64::NAN };
+    // The system part is the loopback TCP of the flow's requests and notifications (and the
+    // server's side of each send): the floor no change in gwsim's own code moves.
     println!(
-        "flow_cost: marginal client CPU {per_flow_ms:.3} ms per flow, {per_note_us:.1} us per notification \
+        "flow_cost: marginal client CPU {:.3} ms per flow ({:.3} user + {:.3} system), {per_note_us:.1} us per notification \
          ({flows} flows, {notes:.0} notifications, {:.1} notifications per flow)",
+        per_flow_ms(user + system),
+        per_flow_ms(user),
+        per_flow_ms(system),
         if flows > 0 { notes / flows as f64 } else { f64::NAN }
     );
 }

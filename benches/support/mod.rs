@@ -86,18 +86,24 @@ pub(crate) fn free_port() -> u16 {
 /// CPU seconds (user + system) and resident memory (KiB) of a process (`"self"` or a pid), from
 /// /proc.
 pub(crate) fn usage(pid: &str) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let (user, system) = cpu_split(pid);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
-    (cpu, rss)
+    (user + system, rss)
+}
+
+/// CPU seconds of a process (`"self"` or a pid) in its own code (user) and in the kernel on its
+/// behalf (system), from /proc/PID/stat (in USER_HZ ticks, 100 a second on Linux).
+pub(crate) fn cpu_split(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
